@@ -1,0 +1,72 @@
+//! Capture sources: pcap and pcapng files (or standard input), and live interfaces.
+//!
+//! Files are read with the pure-Rust `pcap-parser`, not libpcap: libpcap 1.10 refuses pcapng
+//! files whose interfaces have different link types (see docs/design.md). libpcap (the `pcap`
+//! crate) is used for live capture and to compile BPF filters.
+
+pub mod file;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::event::Timestamp;
+use crate::net::LinkType;
+
+/// One captured packet, borrowed from the source's buffer.
+#[derive(Debug)]
+pub struct RawPacket<'a> {
+    /// 1-based, as in Wireshark.
+    pub number: u64,
+    pub ts: Timestamp,
+    pub link: LinkType,
+    pub data: &'a [u8],
+    pub orig_len: u32,
+}
+
+/// A source of packets.
+pub trait PacketSource {
+    /// Hand the next packet to `on`; `Ok(false)` at the end of the capture.
+    fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError>;
+}
+
+/// Fatal problems with the capture input: one line each, naming the input.
+#[derive(Debug)]
+pub enum CaptureError {
+    Open { input: PathBuf, source: std::io::Error },
+    NotACapture { input: PathBuf },
+    Empty { input: PathBuf },
+    /// The file ends in the middle of a record: everything before it was dissected.
+    Truncated { input: PathBuf, after_packets: u64, offset: u64 },
+    Corrupt { input: PathBuf, after_packets: u64, offset: u64, detail: String },
+    Read { input: PathBuf, detail: String },
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaptureError::Open { input, source } => write!(f, "{}: cannot open: {source}", input.display()),
+            CaptureError::NotACapture { input } => write!(f, "{}: not a pcap or pcapng capture file", input.display()),
+            CaptureError::Empty { input } => write!(f, "{}: empty file, not a capture", input.display()),
+            CaptureError::Truncated { input, after_packets, offset } => write!(
+                f,
+                "{}: capture is truncated: the record at byte {offset} is cut short (after packet {after_packets}); the packets before it were dissected",
+                input.display()
+            ),
+            CaptureError::Corrupt { input, after_packets, offset, detail } => write!(
+                f,
+                "{}: corrupt capture at byte {offset} (after packet {after_packets}): {detail}; the packets before it were dissected",
+                input.display()
+            ),
+            CaptureError::Read { input, detail } => write!(f, "{}: read error: {detail}", input.display()),
+        }
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+impl CaptureError {
+    /// Partial results were produced before this error.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, CaptureError::Truncated { .. } | CaptureError::Corrupt { .. })
+    }
+}

@@ -1,0 +1,553 @@
+//! One TCP connection above TCP: the HTTP upgrade, then WebSocket frames and messages in both
+//! directions. Turns ordered stream bytes into events; all protocol knowledge it applies comes
+//! from `http` and `ws`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::event::{
+    CloseInfo, ConnectionEnd, ConnectionInfo, Diagnostic, DirStats, Direction, EndReason, Event, Frame, Gap, Message, PacketRef,
+    Payload,
+};
+use crate::http::{self, Handshake, Head, Request};
+use crate::tcp::{Application, FlowMeta, StreamEvent};
+use crate::ws::close::{classify_close_code, CloseCodeClass};
+use crate::ws::frame::FrameHeader;
+use crate::ws::opcode::OpCode;
+use crate::ws::rules::{self, Rule};
+use crate::ws::stream::{CompletedFrame, FrameDecoder, FrameEvent, GapOutcome};
+use crate::ws::utf8::Utf8Validator;
+
+/// Limits and choices that shape what the conversation keeps.
+#[derive(Clone, Debug)]
+pub struct DissectConfig {
+    /// Payload bytes kept per frame for display.
+    pub frame_keep: usize,
+    /// Payload bytes kept per message (the whole message with `--full-payload`, up to the limit).
+    pub message_keep: usize,
+}
+
+impl Default for DissectConfig {
+    fn default() -> Self {
+        DissectConfig { frame_keep: 4096, message_keep: 1024 }
+    }
+}
+
+/// Client bytes that arrive after the upgrade request but before the 101 are held this far.
+const MAX_EARLY_CLIENT_BYTES: usize = 1 << 20;
+/// Pings waiting for their pong, per direction.
+const MAX_PENDING_PINGS: usize = 64;
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the first request bytes.
+    Start,
+    /// The upgrade request is in; waiting for the response.
+    AwaitResponse,
+    WebSocket,
+    /// Not a WebSocket connection, or one that was refused: ignore the rest.
+    Ignored,
+}
+
+#[derive(Debug)]
+struct PartialMessage {
+    opcode: OpCode,
+    payload: Vec<u8>,
+    len: u64,
+    lost: u64,
+    fragments: u32,
+    first_packet: PacketRef,
+    utf8: Option<Utf8Validator>,
+}
+
+#[derive(Debug)]
+struct DirState {
+    decoder: FrameDecoder,
+    message: Option<PartialMessage>,
+    frames: u64,
+    messages: u64,
+    payload_bytes: u64,
+    close_sent: bool,
+    /// The frame being decoded is a data frame (its payload belongs to the open message).
+    in_data_frame: bool,
+    pings: VecDeque<(Vec<u8>, PacketRef)>,
+    close: Option<CloseInfo>,
+}
+
+impl DirState {
+    fn new(start: u64, keep: usize) -> DirState {
+        DirState {
+            decoder: FrameDecoder::new(start, keep),
+            message: None,
+            frames: 0,
+            messages: 0,
+            payload_bytes: 0,
+            close_sent: false,
+            in_data_frame: false,
+            pings: VecDeque::new(),
+            close: None,
+        }
+    }
+}
+
+pub struct Conversation {
+    cfg: Arc<DissectConfig>,
+    phase: Phase,
+    client_side: Option<usize>,
+    heads: [Vec<u8>; 2],
+    request: Option<(Request, PacketRef)>,
+    /// Stream offset where the request head ended (first WebSocket byte from the client).
+    client_ws_start: u64,
+    early_client: Vec<u8>,
+    dirs: Option<Box<[DirState; 2]>>,
+    rsv1_allowed: bool,
+    announced: bool,
+    diagnostics: u64,
+}
+
+impl Conversation {
+    pub fn new(cfg: Arc<DissectConfig>, meta: &FlowMeta) -> Conversation {
+        Conversation {
+            cfg,
+            phase: Phase::Start,
+            client_side: meta.client_side,
+            heads: [Vec::new(), Vec::new()],
+            request: None,
+            client_ws_start: 0,
+            early_client: Vec::new(),
+            dirs: None,
+            rsv1_allowed: false,
+            announced: false,
+            diagnostics: 0,
+        }
+    }
+
+    fn dir_of(&self, side: usize) -> Direction {
+        match self.client_side {
+            Some(c) if c == side => Direction::ClientToServer,
+            Some(_) => Direction::ServerToClient,
+            None => Direction::from_index(side),
+        }
+    }
+
+    fn diag(&mut self, meta: &FlowMeta, dir: Option<Direction>, packet: PacketRef, rule: &'static Rule, message: String, out: &mut Vec<Event>) {
+        self.diagnostics += 1;
+        out.push(Event::Diagnostic(Diagnostic { conn: meta.id, dir, packet: Some(packet), rule, message }));
+    }
+
+    fn on_data(&mut self, meta: &FlowMeta, side: usize, offset: u64, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+        match self.phase {
+            Phase::Ignored => {}
+            Phase::Start => self.on_request_bytes(meta, side, offset, bytes, packet, out),
+            Phase::AwaitResponse => {
+                if Some(side) == self.client_side {
+                    if self.early_client.len() + bytes.len() <= MAX_EARLY_CLIENT_BYTES {
+                        self.early_client.extend_from_slice(bytes);
+                    }
+                } else {
+                    self.on_response_bytes(meta, side, offset, bytes, packet, out);
+                }
+            }
+            Phase::WebSocket => self.feed_frames(meta, self.dir_of(side), bytes, packet, out),
+        }
+    }
+
+    fn on_request_bytes(&mut self, meta: &FlowMeta, side: usize, offset: u64, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+        if self.client_side.is_some_and(|c| c != side) {
+            return; // the server speaks first: not an HTTP upgrade we can follow
+        }
+        let buf = &mut self.heads[side];
+        if buf.is_empty() && (offset != 0 || !http::looks_like_request_start(bytes)) {
+            self.phase = Phase::Ignored;
+            return;
+        }
+        buf.extend_from_slice(bytes);
+        match http::parse_request(buf) {
+            Head::Incomplete => {}
+            Head::Invalid(_) => self.phase = Phase::Ignored,
+            Head::Complete(req, used) => {
+                if !http::is_upgrade_request(&req) {
+                    self.phase = Phase::Ignored;
+                    return;
+                }
+                self.client_side = Some(side);
+                self.client_ws_start = used as u64;
+                self.early_client = buf[used..].to_vec();
+                self.heads[side] = Vec::new();
+                self.request = Some((req, packet));
+                self.phase = Phase::AwaitResponse;
+                self.announce(meta, false, out);
+                // The response may already be waiting.
+                let server = 1 - side;
+                if !self.heads[server].is_empty() {
+                    let pending = std::mem::take(&mut self.heads[server]);
+                    self.on_response_bytes(meta, server, 0, &pending, packet, out);
+                }
+            }
+        }
+    }
+
+    fn announce(&mut self, meta: &FlowMeta, inferred: bool, out: &mut Vec<Event>) {
+        if self.announced {
+            return;
+        }
+        self.announced = true;
+        let c = self.client_side.unwrap_or(0);
+        out.push(Event::Connection(ConnectionInfo {
+            conn: meta.id,
+            client: meta.endpoints[c],
+            server: meta.endpoints[1 - c],
+            first_packet: meta.first_packet,
+            inferred,
+        }));
+    }
+
+    fn on_response_bytes(&mut self, meta: &FlowMeta, side: usize, _offset: u64, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+        let buf = &mut self.heads[side];
+        buf.extend_from_slice(bytes);
+        match http::parse_response(buf) {
+            Head::Incomplete => {}
+            Head::Invalid(why) => {
+                self.phase = Phase::Ignored;
+                self.diag(meta, Some(Direction::ServerToClient), packet, &rules::HANDSHAKE_MALFORMED, format!("response: {why}"), out);
+            }
+            Head::Complete(resp, used) => {
+                let rest = buf[used..].to_vec();
+                self.heads[side] = Vec::new();
+                let (req, req_packet) = self.request.take().expect("request precedes response");
+                let hs = Handshake::from_heads(meta.id, &req, req_packet, &resp, packet);
+                let violations = hs.violations();
+                let accepted = hs.accepted();
+                self.rsv1_allowed = hs.extensions.iter().any(|e| e.name.eq_ignore_ascii_case("permessage-deflate"));
+                out.push(Event::Handshake(Box::new(hs)));
+                for (rule, msg) in violations {
+                    let dir = if rule.name.starts_with("handshake-key") || rule.name == "handshake-version" || rule.name == "handshake-not-get" || rule.name == "handshake-host-missing" {
+                        Direction::ClientToServer
+                    } else {
+                        Direction::ServerToClient
+                    };
+                    self.diag(meta, Some(dir), packet, rule, msg, out);
+                }
+                if !accepted {
+                    self.phase = Phase::Ignored;
+                    return;
+                }
+                self.phase = Phase::WebSocket;
+                let keep = self.cfg.frame_keep;
+                let server_start = used as u64 + self.server_head_start(side);
+                self.dirs = Some(Box::new([DirState::new(self.client_ws_start, keep), DirState::new(server_start, keep)]));
+                let early = std::mem::take(&mut self.early_client);
+                if !early.is_empty() {
+                    self.feed_frames(meta, Direction::ClientToServer, &early, packet, out);
+                }
+                if !rest.is_empty() {
+                    self.feed_frames(meta, Direction::ServerToClient, &rest, packet, out);
+                }
+            }
+        }
+    }
+
+    /// The server's head starts at offset 0 of its stream (nothing before it is followed).
+    fn server_head_start(&self, _side: usize) -> u64 {
+        0
+    }
+
+    fn feed_frames(&mut self, meta: &FlowMeta, dir: Direction, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+        let Some(dirs) = self.dirs.as_mut() else { return };
+        let mut pending: Vec<PendingOut> = Vec::new();
+        let state = &mut dirs[dir.index()];
+        let DirState { decoder, .. } = state;
+        // Collect decoder events first, then apply them: the decoder borrows its scratch buffer.
+        decoder.feed(bytes, packet, &mut |ev| pending.push(PendingOut::from(ev)));
+        for p in pending {
+            self.apply(meta, dir, p, packet, out);
+        }
+    }
+
+    fn apply(&mut self, meta: &FlowMeta, dir: Direction, ev: PendingOut, packet: PacketRef, out: &mut Vec<Event>) {
+        match ev {
+            PendingOut::Start(h) => self.on_frame_start(meta, dir, &h, packet, out),
+            PendingOut::Payload(data) => self.on_payload(dir, &data),
+            PendingOut::Lost(len) => {
+                if let Some(m) = self.dirs.as_mut().and_then(|d| d[dir.index()].message.as_mut()) {
+                    m.lost += len;
+                    m.len += len;
+                }
+            }
+            PendingOut::End(f) => self.on_frame_end(meta, dir, f, out),
+        }
+    }
+
+    fn on_frame_start(&mut self, meta: &FlowMeta, dir: Direction, h: &FrameHeader, packet: PacketRef, out: &mut Vec<Event>) {
+        let mut found: Vec<(&'static Rule, String)> = Vec::new();
+        match (dir, h.masked) {
+            (Direction::ClientToServer, false) => found.push((&rules::CLIENT_FRAME_UNMASKED, format!("client {} frame is not masked", h.opcode))),
+            (Direction::ServerToClient, true) => found.push((&rules::SERVER_FRAME_MASKED, format!("server {} frame is masked", h.opcode))),
+            _ => {}
+        }
+        if (h.rsv1 && !self.rsv1_allowed) || h.rsv2 || h.rsv3 {
+            found.push((
+                &rules::RSV_BIT_WITHOUT_EXTENSION,
+                format!("RSV1={} RSV2={} RSV3={} with no extension that defines them", u8::from(h.rsv1), u8::from(h.rsv2), u8::from(h.rsv3)),
+            ));
+        }
+        if let OpCode::Reserved(b) = h.opcode {
+            found.push((&rules::RESERVED_OPCODE, format!("opcode 0x{b:X} is reserved")));
+        }
+        if h.length_msb_set() {
+            found.push((&rules::LENGTH_MSB_SET, format!("64-bit length 0x{:016X} has its top bit set", h.payload_len)));
+        }
+        if h.length_not_minimal() {
+            found.push((&rules::LENGTH_NOT_MINIMAL, format!("length {} written in the {}-bit form", h.payload_len, if h.len7 == 126 { 16 } else { 64 })));
+        }
+        if h.opcode.is_control() {
+            if h.payload_len > 125 {
+                found.push((&rules::CONTROL_FRAME_TOO_LONG, format!("{} frame with a {}-byte payload", h.opcode, h.payload_len)));
+            }
+            if !h.fin {
+                found.push((&rules::CONTROL_FRAME_FRAGMENTED, format!("{} frame with FIN=0", h.opcode)));
+            }
+        }
+        let rsv1_allowed = self.rsv1_allowed;
+        let dirs = self.dirs.as_mut().expect("WebSocket phase");
+        let st = &mut dirs[dir.index()];
+        st.in_data_frame = !h.opcode.is_control();
+        if st.close_sent && !h.opcode.is_control() {
+            found.push((&rules::DATA_AFTER_CLOSE, format!("{} frame after this side sent a close frame", h.opcode)));
+        }
+        match h.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if let Some(old) = &st.message {
+                    found.push((
+                        &rules::NEW_MESSAGE_WHILE_FRAGMENTED,
+                        format!("{} frame while a fragmented {} message ({} fragments) is open; the open message is dropped", h.opcode, old.opcode, old.fragments),
+                    ));
+                }
+                st.message = Some(PartialMessage {
+                    opcode: h.opcode,
+                    payload: Vec::new(),
+                    len: 0,
+                    lost: 0,
+                    fragments: 1,
+                    first_packet: packet,
+                    // A compressed message is checked after inflation, not on the wire bytes.
+                    utf8: (h.opcode == OpCode::Text && !(h.rsv1 && rsv1_allowed)).then(Utf8Validator::default),
+                });
+            }
+            OpCode::Continuation => match st.message.as_mut() {
+                Some(m) => m.fragments += 1,
+                None => found.push((&rules::CONTINUATION_WITHOUT_START, "continuation frame with no fragmented message open".to_string())),
+            },
+            _ => {}
+        }
+        for (rule, msg) in found {
+            self.diag(meta, Some(dir), packet, rule, msg, out);
+        }
+    }
+
+    fn on_payload(&mut self, dir: Direction, data: &[u8]) {
+        let keep = self.cfg.message_keep;
+        let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else { return };
+        // Only data frames feed the message; control frames in between do not.
+        if !st.in_data_frame {
+            return;
+        }
+        let Some(m) = st.message.as_mut() else { return };
+        m.len += data.len() as u64;
+        let room = keep.saturating_sub(m.payload.len());
+        m.payload.extend_from_slice(&data[..room.min(data.len())]);
+        if let Some(v) = m.utf8.as_mut() {
+            v.feed(data);
+        }
+    }
+
+    fn on_frame_end(&mut self, meta: &FlowMeta, dir: Direction, f: CompletedFrame, out: &mut Vec<Event>) {
+        let h = f.header;
+        let mut diags: Vec<(&'static Rule, String)> = Vec::new();
+        let st = &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()];
+        st.frames += 1;
+        st.payload_bytes += h.payload_len;
+        let mut close = None;
+        let mut rtt_ns = None;
+        match h.opcode {
+            OpCode::Close => {
+                let info = parse_close(&f.kept);
+                if f.kept.len() == 1 {
+                    diags.push((&rules::CLOSE_PAYLOAD_ONE_BYTE, "close frame with a 1-byte payload".into()));
+                }
+                if let Some(code) = info.code {
+                    match classify_close_code(code) {
+                        CloseCodeClass::NotOnWire(n) => diags.push((&rules::CLOSE_CODE_NOT_ON_WIRE, format!("close code {code} ({n}) must not be sent"))),
+                        CloseCodeClass::Invalid | CloseCodeClass::UnassignedProtocol | CloseCodeClass::OutOfRange => {
+                            diags.push((&rules::CLOSE_CODE_INVALID, format!("close code {code} is not allowed on the wire")))
+                        }
+                        _ => {}
+                    }
+                }
+                if let Some(at) = info.reason_utf8_error {
+                    diags.push((&rules::INVALID_UTF8_CLOSE_REASON, format!("close reason is not valid UTF-8 at byte {at}")));
+                }
+                st.close_sent = true;
+                st.close = Some(info.clone());
+                close = Some(info);
+            }
+            OpCode::Ping => {
+                if st.pings.len() == MAX_PENDING_PINGS {
+                    st.pings.pop_front();
+                }
+                st.pings.push_back((f.kept.clone(), f.first_packet));
+            }
+            OpCode::Pong => {
+                let other = &mut self.dirs.as_mut().expect("WebSocket phase")[1 - dir.index()];
+                match other.pings.iter().position(|(p, _)| *p == f.kept) {
+                    Some(i) => {
+                        let (_, ping) = other.pings.remove(i).expect("index found above");
+                        // Everything older than the matched ping will not be answered (§5.5.3).
+                        other.pings.drain(..i);
+                        rtt_ns = Some(f.last_packet.ts.0.saturating_sub(ping.ts.0));
+                    }
+                    None => diags.push((&rules::PONG_UNSOLICITED, "pong with no matching ping".into())),
+                }
+            }
+            _ => {}
+        }
+        let frame = Frame {
+            conn: meta.id,
+            dir,
+            index: self.dirs.as_ref().expect("WebSocket phase")[dir.index()].frames,
+            first_packet: f.first_packet,
+            last_packet: f.last_packet,
+            stream_offset: f.stream_offset,
+            header: h,
+            header_bytes: f.header_bytes,
+            payload: Payload { bytes: f.kept, len: h.payload_len },
+            lost: f.lost,
+            close,
+            rtt_ns,
+        };
+        let last_packet = frame.last_packet;
+        out.push(Event::Frame(Box::new(frame)));
+        for (rule, msg) in diags {
+            self.diag(meta, Some(dir), last_packet, rule, msg, out);
+        }
+        let is_data = matches!(h.opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation);
+        if !(is_data && h.fin) {
+            return;
+        }
+        let st = &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()];
+        let Some(mut m) = st.message.take() else { return };
+        st.messages += 1;
+        let utf8_error = m.utf8.as_mut().and_then(|v| if m.lost == 0 { v.finish() } else { v.error_at() });
+        let message = Message {
+            conn: meta.id,
+            dir,
+            index: st.messages,
+            opcode: m.opcode,
+            payload: Payload { bytes: m.payload, len: m.len },
+            fragments: m.fragments,
+            first_packet: m.first_packet,
+            last_packet,
+            utf8_error,
+            lost: m.lost,
+        };
+        let truncated_big = message.payload.truncated() && self.cfg.message_keep > 1 << 20;
+        out.push(Event::Message(message));
+        if let Some(at) = utf8_error {
+            self.diag(meta, Some(dir), last_packet, &rules::INVALID_UTF8_TEXT, format!("text message is not valid UTF-8 at byte {at}"), out);
+        }
+        if truncated_big {
+            let keep = self.cfg.message_keep;
+            self.diag(meta, Some(dir), last_packet, &rules::PAYLOAD_LIMIT, format!("message kept only up to {keep} bytes"), out);
+        }
+    }
+
+    fn on_gap(&mut self, meta: &FlowMeta, side: usize, offset: u64, len: u64, packet: PacketRef, out: &mut Vec<Event>) {
+        let dir = self.dir_of(side);
+        if self.announced {
+            out.push(Event::Gap(Gap { conn: meta.id, dir, stream_offset: offset, len, packet }));
+        }
+        match self.phase {
+            Phase::WebSocket => {
+                let Some(dirs) = self.dirs.as_mut() else { return };
+                let mut pending = Vec::new();
+                let outcome = dirs[dir.index()].decoder.gap(len, packet, &mut |ev| pending.push(PendingOut::from(ev)));
+                for p in pending {
+                    self.apply(meta, dir, p, packet, out);
+                }
+                let msg = format!("{len} bytes missing from the capture at stream offset {offset}");
+                self.diag(meta, Some(dir), packet, &rules::STREAM_GAP, msg, out);
+                if outcome == GapOutcome::Desynced {
+                    let msg = "the gap hit a frame header: frame boundaries are lost for the rest of this direction".to_string();
+                    self.diag(meta, Some(dir), packet, &rules::STREAM_DESYNC, msg, out);
+                }
+            }
+            Phase::Start | Phase::AwaitResponse => {
+                if self.announced {
+                    self.diag(meta, Some(dir), packet, &rules::STREAM_GAP, format!("{len} bytes of the handshake missing from the capture"), out);
+                }
+                self.phase = Phase::Ignored;
+            }
+            Phase::Ignored => {}
+        }
+    }
+}
+
+/// Decoder events, owned, so they can be applied after the decoder's borrow ends.
+enum PendingOut {
+    Start(FrameHeader),
+    Payload(Vec<u8>),
+    Lost(u64),
+    End(CompletedFrame),
+}
+
+impl From<FrameEvent<'_>> for PendingOut {
+    fn from(ev: FrameEvent<'_>) -> Self {
+        match ev {
+            FrameEvent::Start { header } => PendingOut::Start(*header),
+            FrameEvent::Payload { data, .. } => PendingOut::Payload(data.to_vec()),
+            FrameEvent::Lost { len, .. } => PendingOut::Lost(len),
+            FrameEvent::End(f) => PendingOut::End(f),
+        }
+    }
+}
+
+/// A close payload: empty, or a 2-byte code and a UTF-8 reason (§5.5.1).
+pub fn parse_close(payload: &[u8]) -> CloseInfo {
+    if payload.len() < 2 {
+        return CloseInfo { code: None, reason: String::new(), reason_utf8_error: None };
+    }
+    let code = u16::from_be_bytes([payload[0], payload[1]]);
+    let reason_bytes = &payload[2..];
+    let reason_utf8_error = std::str::from_utf8(reason_bytes).err().map(|e| e.valid_up_to() as u64);
+    CloseInfo { code: Some(code), reason: String::from_utf8_lossy(reason_bytes).into_owned(), reason_utf8_error }
+}
+
+impl Application for Conversation {
+    fn on_stream(&mut self, meta: &FlowMeta, side: usize, event: StreamEvent<'_>, out: &mut Vec<Event>) {
+        match event {
+            StreamEvent::Data { offset, bytes, packet } => self.on_data(meta, side, offset, bytes, packet, out),
+            StreamEvent::Gap { offset, len, packet, .. } => self.on_gap(meta, side, offset, len, packet, out),
+            StreamEvent::OverlapConflict { offset, len, packet } => {
+                if self.announced {
+                    let dir = self.dir_of(side);
+                    self.diag(meta, Some(dir), packet, &rules::STREAM_OVERLAP_CONFLICT, format!("{len} bytes at stream offset {offset} retransmitted with different content"), out);
+                }
+            }
+        }
+    }
+
+    fn on_end(&mut self, meta: &FlowMeta, reason: EndReason, packet: PacketRef, out: &mut Vec<Event>) {
+        if !self.announced {
+            return;
+        }
+        let mut stats = [DirStats::default(); 2];
+        let mut close = [None, None];
+        if let Some(dirs) = &self.dirs {
+            for (i, d) in dirs.iter().enumerate() {
+                stats[i] = DirStats { frames: d.frames, messages: d.messages, payload_bytes: d.payload_bytes };
+                close[i] = d.close.clone();
+            }
+        }
+        out.push(Event::ConnectionEnd(ConnectionEnd { conn: meta.id, reason, packet, stats, close, diagnostics: self.diagnostics }));
+    }
+}

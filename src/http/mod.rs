@@ -1,0 +1,320 @@
+//! The HTTP/1.1 upgrade handshake (RFC 6455 §4): parse the request and response heads
+//! (httparse), compute and check `Sec-WebSocket-Accept`, and read the negotiated subprotocol and
+//! extensions. Pure: bytes in, values and rule violations out.
+
+mod accept;
+mod extensions;
+
+pub use accept::{compute_accept, AcceptSteps, WEBSOCKET_GUID};
+pub use extensions::{parse_extensions, Extension};
+
+use crate::event::{ConnId, PacketRef};
+use crate::ws::rules::{self, Rule};
+
+/// Longest request or response head we buffer before giving up on a connection.
+pub const MAX_HEAD_LEN: usize = 64 * 1024;
+/// More header lines than any real client sends; httparse needs a fixed array.
+const MAX_HEADERS: usize = 128;
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl Headers {
+    /// All values of a header, joined with ", " as RFC 9110 §5.3 allows.
+    pub fn get(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// Does a comma-separated header contain `token` (case-insensitive)?
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get(name)
+            .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+            .unwrap_or(false)
+    }
+
+    /// Comma-separated values of a header, trimmed.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub method: String,
+    pub target: String,
+    pub version: u8,
+    pub headers: Headers,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub reason: String,
+    pub version: u8,
+    pub headers: Headers,
+}
+
+/// Result of parsing an HTTP head from the start of a buffer.
+#[derive(Debug, PartialEq)]
+pub enum Head<T> {
+    /// The head is complete: it used this many bytes.
+    Complete(T, usize),
+    Incomplete,
+    Invalid(String),
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn collect_headers(raw: &[httparse::Header<'_>]) -> Headers {
+    Headers(raw.iter().map(|h| (h.name.to_string(), lossy(h.value).trim().to_string())).collect())
+}
+
+pub fn parse_request(buf: &[u8]) -> Head<Request> {
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut raw);
+    match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => Head::Complete(
+            Request {
+                method: req.method.unwrap_or_default().to_string(),
+                target: req.path.unwrap_or_default().to_string(),
+                version: req.version.unwrap_or(1),
+                headers: collect_headers(req.headers),
+            },
+            n,
+        ),
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_LEN => Head::Incomplete,
+        Ok(httparse::Status::Partial) => Head::Invalid(format!("request head longer than {MAX_HEAD_LEN} bytes")),
+        Err(e) => Head::Invalid(e.to_string()),
+    }
+}
+
+pub fn parse_response(buf: &[u8]) -> Head<Response> {
+    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut raw);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => Head::Complete(
+            Response {
+                status: resp.code.unwrap_or_default(),
+                reason: resp.reason.unwrap_or_default().to_string(),
+                version: resp.version.unwrap_or(1),
+                headers: collect_headers(resp.headers),
+            },
+            n,
+        ),
+        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_LEN => Head::Incomplete,
+        Ok(httparse::Status::Partial) => Head::Invalid(format!("response head longer than {MAX_HEAD_LEN} bytes")),
+        Err(e) => Head::Invalid(e.to_string()),
+    }
+}
+
+/// Could these bytes be the start of an HTTP request? Cheap test before buffering a stream.
+pub fn looks_like_request_start(buf: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
+    METHODS.iter().any(|m| {
+        let n = m.len().min(buf.len());
+        buf[..n] == m[..n]
+    })
+}
+
+/// A WebSocket upgrade request: `Upgrade: websocket` and `Connection` containing `upgrade`
+/// (RFC 6455 §4.1 items 5 and 6), case-insensitive, comma lists allowed.
+pub fn is_upgrade_request(req: &Request) -> bool {
+    req.headers.has_token("Upgrade", "websocket") && req.headers.has_token("Connection", "upgrade")
+}
+
+/// An opening handshake as seen on the wire, with what the checks found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Handshake {
+    pub conn: ConnId,
+    pub request_packet: PacketRef,
+    pub response_packet: PacketRef,
+    pub method: String,
+    pub target: String,
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    pub user_agent: Option<String>,
+    pub key: Option<String>,
+    pub version: Option<String>,
+    pub offered_protocols: Vec<String>,
+    pub offered_extensions: Vec<Extension>,
+    pub status: u16,
+    pub reason: String,
+    pub accept: Option<String>,
+    /// The value `accept` should have, when the key was present.
+    pub expected_accept: Option<String>,
+    pub subprotocol: Option<String>,
+    pub extensions: Vec<Extension>,
+    pub request_headers: Headers,
+    pub response_headers: Headers,
+}
+
+impl Handshake {
+    pub fn accepted(&self) -> bool {
+        self.status == 101
+    }
+
+    pub fn accept_valid(&self) -> bool {
+        self.accepted() && self.accept.is_some() && self.accept == self.expected_accept
+    }
+
+    pub fn from_heads(conn: ConnId, req: &Request, request_packet: PacketRef, resp: &Response, response_packet: PacketRef) -> Handshake {
+        let key = req.headers.get("Sec-WebSocket-Key");
+        let offered_ext = req.headers.get("Sec-WebSocket-Extensions").map(|v| parse_extensions(&v)).unwrap_or_default();
+        let accepted_ext = if resp.status == 101 {
+            resp.headers.get("Sec-WebSocket-Extensions").map(|v| parse_extensions(&v)).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Handshake {
+            conn,
+            request_packet,
+            response_packet,
+            method: req.method.clone(),
+            target: req.target.clone(),
+            host: req.headers.get("Host"),
+            origin: req.headers.get("Origin"),
+            user_agent: req.headers.get("User-Agent"),
+            expected_accept: key.as_deref().map(|k| compute_accept(k).accept),
+            key,
+            version: req.headers.get("Sec-WebSocket-Version"),
+            offered_protocols: req.headers.list("Sec-WebSocket-Protocol"),
+            offered_extensions: offered_ext,
+            status: resp.status,
+            reason: resp.reason.clone(),
+            accept: resp.headers.get("Sec-WebSocket-Accept"),
+            subprotocol: if resp.status == 101 { resp.headers.get("Sec-WebSocket-Protocol") } else { None },
+            extensions: accepted_ext,
+            request_headers: req.headers.clone(),
+            response_headers: resp.headers.clone(),
+        }
+    }
+
+    /// Every handshake rule this exchange breaks, with a sentence saying how.
+    pub fn violations(&self) -> Vec<(&'static Rule, String)> {
+        let mut out = Vec::new();
+        if !self.method.eq_ignore_ascii_case("GET") {
+            out.push((&rules::HANDSHAKE_NOT_GET, format!("request method is {}", self.method)));
+        }
+        if self.host.is_none() {
+            out.push((&rules::HANDSHAKE_HOST_MISSING, "no Host header".to_string()));
+        }
+        match &self.key {
+            None => out.push((&rules::HANDSHAKE_KEY_INVALID, "no Sec-WebSocket-Key header".to_string())),
+            Some(k) => {
+                use base64::Engine;
+                match base64::engine::general_purpose::STANDARD.decode(k.trim()) {
+                    Ok(b) if b.len() == 16 => {}
+                    Ok(b) => out.push((&rules::HANDSHAKE_KEY_INVALID, format!("Sec-WebSocket-Key {k:?} decodes to {} bytes, not 16", b.len()))),
+                    Err(_) => out.push((&rules::HANDSHAKE_KEY_INVALID, format!("Sec-WebSocket-Key {k:?} is not base64"))),
+                }
+            }
+        }
+        match self.version.as_deref() {
+            Some("13") => {}
+            Some(v) => out.push((&rules::HANDSHAKE_VERSION, format!("Sec-WebSocket-Version is {v:?}"))),
+            None => out.push((&rules::HANDSHAKE_VERSION, "no Sec-WebSocket-Version header".to_string())),
+        }
+        if !self.accepted() {
+            out.push((&rules::HANDSHAKE_REJECTED, format!("server answered {} {}", self.status, self.reason)));
+            return out;
+        }
+        if !(self.response_headers.has_token("Upgrade", "websocket") && self.response_headers.has_token("Connection", "upgrade")) {
+            out.push((&rules::HANDSHAKE_UPGRADE_HEADERS, "101 response lacks Upgrade: websocket or Connection: Upgrade".to_string()));
+        }
+        match (&self.accept, &self.expected_accept) {
+            (None, _) => out.push((&rules::HANDSHAKE_ACCEPT_MISSING, "101 response without Sec-WebSocket-Accept".to_string())),
+            (Some(got), Some(want)) if got != want => out.push((
+                &rules::HANDSHAKE_ACCEPT_MISMATCH,
+                format!("Sec-WebSocket-Accept is {got}, expected {want} for key {}", self.key.as_deref().unwrap_or("")),
+            )),
+            _ => {}
+        }
+        if let Some(p) = &self.subprotocol {
+            if !self.offered_protocols.iter().any(|o| o == p) {
+                out.push((&rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED, format!("server selected {p:?}; client offered {:?}", self.offered_protocols)));
+            }
+        }
+        for ext in &self.extensions {
+            if !self.offered_extensions.iter().any(|o| o.name.eq_ignore_ascii_case(&ext.name)) {
+                out.push((&rules::HANDSHAKE_EXTENSION_NOT_OFFERED, format!("server accepted {:?}, which the client did not offer", ext.name)));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQ: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    const RESP: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x02hi";
+
+    fn handshake() -> Handshake {
+        let Head::Complete(req, _) = parse_request(REQ) else { panic!() };
+        let Head::Complete(resp, used) = parse_response(RESP) else { panic!() };
+        assert_eq!(&RESP[used..], b"\x81\x02hi", "bytes after the head are left for the frame decoder");
+        Handshake::from_heads(ConnId(1), &req, PacketRef::default(), &resp, PacketRef::default())
+    }
+
+    #[test]
+    fn rfc_example_handshake_is_valid() {
+        let h = handshake();
+        assert!(h.accept_valid());
+        assert_eq!(h.subprotocol.as_deref(), Some("chat"));
+        assert_eq!(h.offered_protocols, vec!["chat", "superchat"]);
+        assert_eq!(h.offered_extensions[0].name, "permessage-deflate");
+        assert!(h.violations().is_empty(), "{:?}", h.violations());
+    }
+
+    #[test]
+    fn upgrade_detection_is_case_insensitive_and_list_aware() {
+        let Head::Complete(req, _) = parse_request(REQ) else { panic!() };
+        assert!(is_upgrade_request(&req));
+        let Head::Complete(req, _) = parse_request(b"GET / HTTP/1.1\r\nupgrade: WebSocket\r\nconnection: UPGRADE\r\n\r\n") else { panic!() };
+        assert!(is_upgrade_request(&req));
+        let Head::Complete(req, _) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") else { panic!() };
+        assert!(!is_upgrade_request(&req));
+    }
+
+    #[test]
+    fn split_heads_are_incomplete_until_the_blank_line() {
+        for i in 0..REQ.len() {
+            assert_eq!(parse_request(&REQ[..i]), Head::Incomplete, "cut at {i}");
+        }
+    }
+
+    #[test]
+    fn wrong_accept_and_unoffered_subprotocol_are_reported() {
+        let mut h = handshake();
+        h.accept = Some("AAAA".into());
+        h.subprotocol = Some("other".into());
+        let names: Vec<_> = h.violations().iter().map(|(r, _)| r.name).collect();
+        assert_eq!(names, vec!["handshake-accept-mismatch", "handshake-subprotocol-not-offered"]);
+    }
+
+    #[test]
+    fn rejected_handshake_has_no_subprotocol() {
+        let Head::Complete(req, _) = parse_request(REQ) else { panic!() };
+        let Head::Complete(resp, _) = parse_response(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n") else { panic!() };
+        let h = Handshake::from_heads(ConnId(1), &req, PacketRef::default(), &resp, PacketRef::default());
+        assert!(!h.accepted() && !h.accept_valid());
+        assert_eq!(h.violations()[0].0.name, "handshake-rejected");
+    }
+
+    #[test]
+    fn garbage_is_invalid_not_a_panic() {
+        assert!(matches!(parse_request(b"\x16\x03\x01\x00\x00\r\n\r\n"), Head::Invalid(_)));
+        assert!(matches!(parse_response(b"HTTP/1.1 abc\r\n\r\n"), Head::Invalid(_)));
+    }
+}

@@ -1,0 +1,130 @@
+//! wsdissect: a WebSocket protocol dissector.
+//!
+//! ```text
+//! capture ──► net ──► tcp (flow table, reassembly) ──► conversation ──► Event ──► output
+//! (pcap,      (link,   per direction: order, gaps,       HTTP upgrade        text · NDJSON
+//!  pcapng,     IP,     retransmissions, overlaps)        (http), frames,
+//!  live)       TCP)                                      messages (ws)
+//! ```
+//!
+//! Every stage is a plain value transformer; only `capture`, `output` and the binary touch the
+//! outside world. The [`Pipeline`] drives packets through to a [`output::Sink`].
+
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod conversation;
+pub mod event;
+pub mod http;
+pub mod net;
+pub mod output;
+pub mod tcp;
+pub mod ws;
+
+use std::io;
+use std::sync::Arc;
+
+use capture::{CaptureError, PacketSource, RawPacket};
+use conversation::{Conversation, DissectConfig};
+use event::{CaptureSummary, ConnId, Diagnostic, Event, PacketRef};
+use output::Sink;
+use tcp::{FlowTable, FlowTableLimits};
+
+/// Packets in, events out, for one capture.
+pub struct Pipeline {
+    flows: FlowTable<Conversation>,
+    events: Vec<Event>,
+    summary: CaptureSummary,
+    last_packet: PacketRef,
+}
+
+impl Pipeline {
+    pub fn new(cfg: DissectConfig, limits: FlowTableLimits) -> Pipeline {
+        let cfg = Arc::new(cfg);
+        let flows = FlowTable::new(limits, Box::new(move |meta| Conversation::new(cfg.clone(), meta)));
+        Pipeline { flows, events: Vec::new(), summary: CaptureSummary::default(), last_packet: PacketRef::default() }
+    }
+
+    /// Dissect one packet and hand the events it completes to `sink`.
+    pub fn push_packet(&mut self, pkt: &RawPacket<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+        let packet = PacketRef { number: pkt.number, ts: pkt.ts };
+        self.last_packet = packet;
+        self.summary.packets += 1;
+        self.summary.bytes += u64::from(pkt.orig_len);
+        match net::decode_packet(pkt.link, pkt.data) {
+            Ok(seg) => self.flows.process(&seg, packet, &mut self.events),
+            Err(reason) => {
+                let reason = reason.to_string();
+                match self.summary.skipped.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => {
+                        self.events.push(Event::Diagnostic(Diagnostic {
+                            conn: ConnId(0),
+                            dir: None,
+                            packet: Some(packet),
+                            rule: &ws::rules::PACKET_SKIPPED,
+                            message: format!("{reason} (first of its kind; counted in the summary)"),
+                        }));
+                        self.summary.skipped.push((reason, 1));
+                    }
+                }
+            }
+        }
+        self.drain(sink)
+    }
+
+    fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        for e in self.events.drain(..) {
+            if matches!(e, Event::Connection(_)) {
+                self.summary.websocket_connections += 1;
+            }
+            sink.event(&e)?;
+        }
+        Ok(())
+    }
+
+    /// End of input: close every connection and emit the capture summary.
+    pub fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<CaptureSummary> {
+        self.flows.finish(self.last_packet, &mut self.events);
+        self.drain(sink)?;
+        self.summary.tcp_connections = self.flows.connections_seen();
+        let summary = self.summary.clone();
+        sink.event(&Event::CaptureEnd(summary.clone()))?;
+        sink.finish()?;
+        Ok(summary)
+    }
+}
+
+/// Why a run stopped early.
+#[derive(Debug)]
+pub enum RunError {
+    Capture(CaptureError),
+    Output(io::Error),
+}
+
+/// Read every packet of `source` through a new pipeline into `sink`. A capture error after some
+/// packets still finishes the pipeline, so everything decoded before it is reported.
+pub fn dissect(source: &mut dyn PacketSource, cfg: DissectConfig, sink: &mut dyn Sink) -> Result<CaptureSummary, RunError> {
+    let mut pipeline = Pipeline::new(cfg, FlowTableLimits::default());
+    let mut out_err = None;
+    let read = loop {
+        let mut on = |p: &RawPacket<'_>| {
+            if out_err.is_none() {
+                if let Err(e) = pipeline.push_packet(p, sink) {
+                    out_err = Some(e);
+                }
+            }
+        };
+        match source.next_packet(&mut on) {
+            Ok(true) if out_err.is_none() => continue,
+            Ok(_) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    if let Some(e) = out_err {
+        return Err(RunError::Output(e));
+    }
+    let summary = pipeline.finish(sink).map_err(RunError::Output)?;
+    read.map_err(RunError::Capture)?;
+    Ok(summary)
+}

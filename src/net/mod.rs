@@ -1,0 +1,237 @@
+//! Link, IP and TCP decoding: a captured packet in, a TCP `Segment` or the reason it is not one
+//! out. Link headers etherparse does not know (Linux SLL2, BSD NULL/LOOP) are read here; the
+//! rest (Ethernet, VLAN/QinQ, SLL, IPv4, IPv6 and its extension headers, TCP) is etherparse.
+
+mod link;
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+
+pub use link::LinkType;
+
+/// A TCP segment, borrowing its payload from the captured packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub ack: u32,
+    pub ack_flag: bool,
+    pub syn: bool,
+    pub fin: bool,
+    pub rst: bool,
+    /// The captured payload bytes.
+    pub payload: &'a [u8],
+    /// Payload length on the wire; more than `payload.len()` when the snap length cut the packet.
+    pub orig_payload_len: usize,
+}
+
+/// Why a packet is not a TCP segment we can use. Counted per reason, never fatal.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    UnsupportedLinkType(u32),
+    TruncatedLinkHeader,
+    NotIp(String),
+    BadIpHeader(String),
+    IpFragment,
+    NotTcp(u8),
+    TruncatedTcpHeader(String),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::UnsupportedLinkType(t) => write!(f, "unsupported link type {t}"),
+            SkipReason::TruncatedLinkHeader => f.write_str("link-layer header truncated"),
+            SkipReason::NotIp(what) => write!(f, "not IP ({what})"),
+            SkipReason::BadIpHeader(e) => write!(f, "bad IP header: {e}"),
+            SkipReason::IpFragment => f.write_str("IP fragment (fragments are not reassembled)"),
+            SkipReason::NotTcp(p) => write!(f, "not TCP (IP protocol {p})"),
+            SkipReason::TruncatedTcpHeader(e) => write!(f, "TCP header truncated or invalid: {e}"),
+        }
+    }
+}
+
+/// Decode one captured packet.
+pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
+    let sliced = match link::network_layer(link, data)? {
+        link::Network::Ethernet(frame) => LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::TruncatedLinkHeader)?,
+        link::Network::EtherType(t, rest) => LaxSlicedPacket::from_ether_type(etherparse::EtherType(t), rest),
+        link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest).map_err(|e| SkipReason::BadIpHeader(e.to_string()))?,
+    };
+    let (src_ip, dst_ip, ip_start, declared_ip_len, fragmented, proto): (IpAddr, IpAddr, usize, usize, bool, u8) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            (
+                h.source_addr().into(),
+                h.destination_addr().into(),
+                offset_in(data, h.slice()),
+                usize::from(h.total_len()),
+                v4.is_payload_fragmented(),
+                v4.payload().ip_number.0,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            (
+                h.source_addr().into(),
+                h.destination_addr().into(),
+                offset_in(data, h.slice()),
+                40 + usize::from(h.payload_length()),
+                v6.is_payload_fragmented(),
+                v6.payload().ip_number.0,
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) => return Err(SkipReason::NotIp("ARP".into())),
+        None => {
+            return Err(match &sliced.stop_err {
+                Some((e, _)) => SkipReason::BadIpHeader(e.to_string()),
+                None => SkipReason::NotIp(format!("ether type {}", ether_type_of(&sliced))),
+            })
+        }
+    };
+    if fragmented {
+        return Err(SkipReason::IpFragment);
+    }
+    let tcp = match &sliced.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp,
+        Some(_) => return Err(SkipReason::NotTcp(proto)),
+        None if proto != 6 => return Err(SkipReason::NotTcp(proto)),
+        None => {
+            let why = sliced.stop_err.as_ref().map(|(e, _)| e.to_string()).unwrap_or_else(|| "missing".into());
+            return Err(SkipReason::TruncatedTcpHeader(why));
+        }
+    };
+    let payload = tcp.payload();
+    // Bytes the IP header promises but the capture does not hold (snap length). A zero IPv4
+    // total length (segmentation offload) makes etherparse fall back to the slice: nothing missing.
+    let missing = (ip_start + declared_ip_len).saturating_sub(data.len());
+    let missing = if declared_ip_len == 0 { 0 } else { missing };
+    Ok(Segment {
+        src: SocketAddr::new(src_ip, tcp.source_port()),
+        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        ack_flag: tcp.ack(),
+        syn: tcp.syn(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        payload,
+        orig_payload_len: payload.len() + missing,
+    })
+}
+
+fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
+    (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
+}
+
+fn ether_type_of(p: &LaxSlicedPacket<'_>) -> String {
+    match &p.link {
+        Some(etherparse::LinkSlice::Ethernet2(e)) => format!("0x{:04x}", e.ether_type().0),
+        _ => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn tcp_packet(builder: PacketBuilder, payload: &[u8]) -> Vec<u8> {
+        let b = builder;
+        let mut out = Vec::new();
+        let _ = &b;
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    fn eth_v4() -> etherparse::PacketBuilderStep<etherparse::Ipv4Header> {
+        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp() {
+        let pkt = tcp_packet_v4(b"hello");
+        let seg = decode_packet(LinkType::ETHERNET, &pkt).unwrap();
+        assert_eq!(seg.src, "127.0.0.1:1234".parse().unwrap());
+        assert_eq!(seg.dst, "127.0.0.2:80".parse().unwrap());
+        assert_eq!(seg.seq, 1000);
+        assert_eq!(seg.payload, b"hello");
+        assert_eq!(seg.orig_payload_len, 5);
+    }
+
+    fn tcp_packet_v4(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        eth_v4().tcp(1234, 80, 1000, 65535).ack(5).write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn snaplen_cut_is_counted_as_missing() {
+        let pkt = tcp_packet_v4(&[7u8; 100]);
+        let cut = &pkt[..pkt.len() - 60];
+        let seg = decode_packet(LinkType::ETHERNET, cut).unwrap();
+        assert_eq!(seg.payload.len(), 40);
+        assert_eq!(seg.orig_payload_len, 100);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_payload() {
+        let mut pkt = tcp_packet_v4(b"");
+        pkt.extend_from_slice(&[0; 6]);
+        assert_eq!(decode_packet(LinkType::ETHERNET, &pkt).unwrap().payload, b"");
+    }
+
+    #[test]
+    fn vlan_qinq_ipv6() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .double_vlan(
+                etherparse::SingleVlanHeader { vlan_id: 10.try_into().unwrap(), ..Default::default() },
+                etherparse::SingleVlanHeader { vlan_id: 20.try_into().unwrap(), ..Default::default() },
+            )
+            .ipv6([0; 16], [1; 16], 64)
+            .tcp(5555, 9443, 1, 100);
+        let pkt = tcp_packet(b, b"x");
+        let seg = decode_packet(LinkType::ETHERNET, &pkt).unwrap();
+        assert_eq!(seg.dst.port(), 9443);
+        assert!(seg.dst.is_ipv6());
+    }
+
+    #[test]
+    fn raw_ip_and_loopback_headers() {
+        let pkt = tcp_packet_v4(b"abc");
+        let ip = &pkt[14..];
+        assert_eq!(decode_packet(LinkType::RAW, ip).unwrap().payload, b"abc");
+        let mut null = 2u32.to_ne_bytes().to_vec();
+        null.extend_from_slice(ip);
+        assert_eq!(decode_packet(LinkType::NULL, &null).unwrap().payload, b"abc");
+        let mut lo = 2u32.to_be_bytes().to_vec();
+        lo.extend_from_slice(ip);
+        assert_eq!(decode_packet(LinkType::LOOP, &lo).unwrap().payload, b"abc");
+    }
+
+    #[test]
+    fn linux_sll_and_sll2() {
+        let pkt = tcp_packet_v4(b"abc");
+        let ip = &pkt[14..];
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(ip);
+        assert_eq!(decode_packet(LinkType::LINUX_SLL, &sll).unwrap().payload, b"abc");
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        sll2.extend_from_slice(ip);
+        assert_eq!(decode_packet(LinkType::LINUX_SLL2, &sll2).unwrap().payload, b"abc");
+    }
+
+    #[test]
+    fn garbage_is_a_reason_not_a_panic() {
+        for len in 0..64 {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 37) as u8).collect();
+            for lt in [LinkType::ETHERNET, LinkType::RAW, LinkType::NULL, LinkType::LINUX_SLL, LinkType::LINUX_SLL2, LinkType(999)] {
+                let _ = decode_packet(lt, &junk);
+            }
+        }
+        assert_eq!(decode_packet(LinkType(999), b"x"), Err(SkipReason::UnsupportedLinkType(999)));
+    }
+}

@@ -1,0 +1,80 @@
+//! Terminal-safe text: nothing a payload contains may move the cursor, change colours, retitle
+//! the terminal or reorder the line. Control characters (C0, DEL, C1), and bidirectional
+//! overrides are shown as escapes.
+
+use std::fmt::Write;
+
+/// Escape `s` for one line of terminal output, quoting-safe for `"…"`.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            // C1 controls (0x9b is CSI on some terminals), bidi embeddings/overrides/isolates,
+            // and line/paragraph separators.
+            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escape bytes that may not be UTF-8: invalid bytes as `\xNN`.
+pub fn escape_bytes(b: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in b.utf8_chunks() {
+        out.push_str(&escape_text(chunk.valid()));
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
+/// Lower-case hex, space separated.
+pub fn hex_spaced(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() * 3);
+    for (i, byte) in b.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+pub fn hex(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() * 2);
+    for byte in b {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_cannot_reach_the_terminal() {
+        let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}abc\r\n";
+        let safe = escape_text(hostile);
+        assert!(!safe.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)), "{safe}");
+        assert_eq!(safe, "\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\u{202e}abc\\r\\n");
+    }
+
+    #[test]
+    fn invalid_utf8_is_shown_as_bytes() {
+        assert_eq!(escape_bytes(b"ok\xff\x1b"), "ok\\xff\\x1b");
+        assert_eq!(escape_text("héllo ☃"), "héllo ☃");
+    }
+}

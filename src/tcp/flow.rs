@@ -1,0 +1,210 @@
+//! The flow table: TCP connections by their endpoint pair, numbered in order of first packet.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::reassembly::{Reassembler, StreamEvent, DEFAULT_MAX_PENDING};
+use crate::event::{ConnId, EndReason, Event, PacketRef, Timestamp};
+use crate::net::Segment;
+
+/// What every layer above TCP learns about a connection.
+#[derive(Clone, Debug)]
+pub struct FlowMeta {
+    pub id: ConnId,
+    /// Side 0 is the endpoint that sent the connection's first packet seen.
+    pub endpoints: [SocketAddr; 2],
+    /// The side that sent the SYN, when the handshake was seen.
+    pub client_side: Option<usize>,
+    pub first_packet: PacketRef,
+}
+
+/// The protocol above TCP, one instance per connection.
+pub trait Application {
+    fn on_stream(&mut self, meta: &FlowMeta, side: usize, event: StreamEvent<'_>, out: &mut Vec<Event>);
+    fn on_end(&mut self, meta: &FlowMeta, reason: EndReason, packet: PacketRef, out: &mut Vec<Event>);
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct FlowTableLimits {
+    pub max_pending_per_direction: usize,
+    /// A connection with no packet for this long (capture time) is ended and forgotten.
+    pub idle_timeout_ns: u64,
+    /// Connections beyond this many are evicted, least recently seen first.
+    pub max_flows: usize,
+}
+
+impl Default for FlowTableLimits {
+    fn default() -> Self {
+        FlowTableLimits {
+            max_pending_per_direction: DEFAULT_MAX_PENDING,
+            idle_timeout_ns: 3600 * 1_000_000_000,
+            max_flows: 100_000,
+        }
+    }
+}
+
+struct Flow<A> {
+    meta: FlowMeta,
+    streams: [Reassembler; 2],
+    fin_seen: [bool; 2],
+    syn_seq: [Option<u32>; 2],
+    ended: bool,
+    last_seen: Timestamp,
+    app: A,
+}
+
+type FlowKey = (SocketAddr, SocketAddr);
+
+fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+pub struct FlowTable<A> {
+    flows: HashMap<FlowKey, Flow<A>>,
+    next_id: u64,
+    limits: FlowTableLimits,
+    packets_since_sweep: u32,
+    new_app: Box<dyn FnMut(&FlowMeta) -> A>,
+}
+
+/// Sweep for idle connections every this many packets: cheap, and often enough.
+const SWEEP_EVERY: u32 = 8192;
+/// Keep an ended connection this long so its late retransmissions are not a new connection.
+const ENDED_LINGER_NS: u64 = 60 * 1_000_000_000;
+
+impl<A: Application> FlowTable<A> {
+    pub fn new(limits: FlowTableLimits, new_app: Box<dyn FnMut(&FlowMeta) -> A>) -> FlowTable<A> {
+        FlowTable { flows: HashMap::new(), next_id: 1, limits, packets_since_sweep: 0, new_app }
+    }
+
+    /// Number of TCP connections seen so far.
+    pub fn connections_seen(&self) -> u64 {
+        self.next_id - 1
+    }
+
+    pub fn live_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn process(&mut self, seg: &Segment<'_>, packet: PacketRef, out: &mut Vec<Event>) {
+        self.packets_since_sweep += 1;
+        if self.packets_since_sweep >= SWEEP_EVERY || self.flows.len() > self.limits.max_flows {
+            self.packets_since_sweep = 0;
+            self.sweep(packet, out);
+        }
+        let key = key_of(seg.src, seg.dst);
+        let is_new_syn = seg.syn && !seg.ack_flag;
+        let replace = match self.flows.get(&key) {
+            None => true,
+            Some(f) => {
+                let side = usize::from(f.meta.endpoints[0] != seg.src);
+                // Port reuse: a fresh SYN after the old connection ended, or with another ISN.
+                is_new_syn && (f.ended || f.syn_seq[side].is_some_and(|s| s != seg.seq))
+            }
+        };
+        if replace {
+            if let Some(mut old) = self.flows.remove(&key) {
+                Self::end_flow(&mut old, EndReason::CaptureEnd, packet, out);
+            }
+            let meta = FlowMeta { id: ConnId(self.next_id), endpoints: [seg.src, seg.dst], client_side: None, first_packet: packet };
+            self.next_id += 1;
+            let app = (self.new_app)(&meta);
+            let max = self.limits.max_pending_per_direction;
+            self.flows.insert(
+                key,
+                Flow {
+                    meta,
+                    streams: [Reassembler::new(max), Reassembler::new(max)],
+                    fin_seen: [false; 2],
+                    syn_seq: [None; 2],
+                    ended: false,
+                    last_seen: packet.ts,
+                    app,
+                },
+            );
+        }
+        let flow = self.flows.get_mut(&key).expect("flow was just ensured");
+        flow.last_seen = packet.ts;
+        if flow.ended {
+            return;
+        }
+        let side = usize::from(flow.meta.endpoints[0] != seg.src);
+        let other = 1 - side;
+        if seg.syn {
+            flow.syn_seq[side] = Some(seg.seq);
+            flow.streams[side].on_syn(seg.seq);
+            if flow.meta.client_side.is_none() {
+                flow.meta.client_side = Some(if seg.ack_flag { other } else { side });
+            }
+        }
+        let Flow { meta, streams, app, .. } = flow;
+        // Data carried in a SYN (TCP Fast Open) starts one past the ISN.
+        let data_seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        streams[side].on_segment(data_seq, seg.payload, seg.orig_payload_len, seg.fin, packet, &mut |ev| {
+            app.on_stream(meta, side, ev, out)
+        });
+        if seg.ack_flag && streams[other].pending_bytes() > 0 {
+            streams[other].on_peer_ack(seg.ack, &mut |ev| app.on_stream(meta, other, ev, out));
+        }
+        if seg.fin {
+            flow.fin_seen[side] = true;
+        }
+        if seg.rst {
+            Self::end_flow(flow, EndReason::Reset, packet, out);
+        } else if flow.fin_seen[0] && flow.fin_seen[1] && flow.streams[0].is_finished() && flow.streams[1].is_finished() {
+            Self::end_flow(flow, EndReason::Fin, packet, out);
+        }
+    }
+
+    fn end_flow(flow: &mut Flow<A>, reason: EndReason, packet: PacketRef, out: &mut Vec<Event>) {
+        if flow.ended {
+            return;
+        }
+        flow.ended = true;
+        let Flow { meta, streams, app, .. } = flow;
+        for (side, stream) in streams.iter_mut().enumerate() {
+            stream.flush(&mut |ev| app.on_stream(meta, side, ev, out));
+        }
+        app.on_end(meta, reason, packet, out);
+    }
+
+    /// End idle connections and forget ended ones, oldest connection first (deterministic).
+    fn sweep(&mut self, packet: PacketRef, out: &mut Vec<Event>) {
+        let now = packet.ts.0;
+        let mut expired: Vec<(ConnId, FlowKey)> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| {
+                let idle = now.saturating_sub(f.last_seen.0);
+                (f.ended && idle > ENDED_LINGER_NS) || idle > self.limits.idle_timeout_ns
+            })
+            .map(|(k, f)| (f.meta.id, *k))
+            .collect();
+        if self.flows.len() - expired.len() > self.limits.max_flows {
+            let mut by_age: Vec<(Timestamp, ConnId, FlowKey)> = self.flows.iter().map(|(k, f)| (f.last_seen, f.meta.id, *k)).collect();
+            by_age.sort();
+            let excess = self.flows.len() - self.limits.max_flows;
+            expired.extend(by_age.into_iter().take(excess).map(|(_, id, k)| (id, k)));
+        }
+        expired.sort();
+        expired.dedup();
+        for (_, key) in expired {
+            if let Some(mut f) = self.flows.remove(&key) {
+                Self::end_flow(&mut f, EndReason::CaptureEnd, packet, out);
+            }
+        }
+    }
+
+    /// The capture ended: end every open connection in id order.
+    pub fn finish(&mut self, packet: PacketRef, out: &mut Vec<Event>) {
+        let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| f.meta.id);
+        for mut f in all {
+            Self::end_flow(&mut f, EndReason::CaptureEnd, packet, out);
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! One direction of a TCP connection: sequence numbers to an ordered byte stream.
+//!
+//! Delivers each byte once, in order. Retransmissions (whole or partial) are dropped, overlapping
+//! segments keep the first copy (a different second copy is reported), out-of-order segments wait
+//! in a bounded buffer, and bytes the capture lost become explicit gaps, never glued bytes.
+
+use std::collections::BTreeMap;
+
+use crate::event::PacketRef;
+
+/// Out-of-order bytes one direction may hold before the oldest hole is declared lost. Large
+/// enough for a full receive window on loopback (Linux allows up to 6 MiB by default).
+pub const DEFAULT_MAX_PENDING: usize = 8 * 1024 * 1024;
+/// How much recently delivered data is kept to check retransmissions against.
+const RECENT_WINDOW: usize = 16 * 1024;
+
+/// What a direction reports.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StreamEvent<'a> {
+    /// In-order bytes at `offset` (0 = first byte after the SYN, or first byte seen).
+    Data { offset: u64, bytes: &'a [u8], packet: PacketRef },
+    /// `len` bytes at `offset` are missing from the capture.
+    Gap { offset: u64, len: u64, packet: PacketRef, cause: GapCause },
+    /// A retransmitted or overlapping copy differs from the bytes already kept.
+    OverlapConflict { offset: u64, len: u64, packet: PacketRef },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GapCause {
+    /// Later data arrived and the receiver acknowledged past the hole.
+    AckedUnseen,
+    /// The packet was cut by the capture's snap length.
+    Snaplen,
+    /// The out-of-order buffer was full.
+    BufferLimit,
+    /// The connection or capture ended with the hole still open.
+    End,
+}
+
+#[derive(Debug)]
+struct Pending {
+    bytes: Vec<u8>,
+    /// Bytes the segment carried beyond what was captured (snap length).
+    lost_tail: u64,
+    packet: PacketRef,
+}
+
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    /// Sequence number of stream offset 0; None until the SYN or the first data segment.
+    base_seq: Option<u32>,
+    next_offset: u64,
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    max_pending: usize,
+    recent: Vec<u8>,
+    recent_start: u64,
+    fin_offset: Option<u64>,
+    pub retransmitted_segments: u64,
+}
+
+impl Reassembler {
+    pub fn new(max_pending: usize) -> Reassembler {
+        Reassembler { max_pending, ..Default::default() }
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.base_seq.is_some()
+    }
+
+    /// Next in-order stream offset.
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// All data up to the FIN has been delivered.
+    pub fn is_finished(&self) -> bool {
+        self.fin_offset.is_some_and(|f| self.next_offset >= f)
+    }
+
+    /// A SYN with this initial sequence number: data starts at `isn + 1`.
+    pub fn on_syn(&mut self, isn: u32) {
+        if self.base_seq.is_none() {
+            self.base_seq = Some(isn.wrapping_add(1));
+        }
+    }
+
+    /// Stream offset of a sequence number, unwrapped around the current position.
+    fn offset_of(&self, seq: u32) -> Option<i64> {
+        let base = self.base_seq?;
+        let current = base.wrapping_add(self.next_offset as u32);
+        Some(self.next_offset as i64 + i64::from(seq.wrapping_sub(current) as i32))
+    }
+
+    /// A segment: `payload` is what was captured, `orig_len` what it carried on the wire.
+    pub fn on_segment(&mut self, seq: u32, payload: &[u8], orig_len: usize, fin: bool, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        if self.base_seq.is_none() {
+            if payload.is_empty() && orig_len == 0 {
+                return;
+            }
+            // Capture started mid-connection: the first bytes seen are offset 0.
+            self.base_seq = Some(seq);
+        }
+        let Some(start) = self.offset_of(seq) else { return };
+        let end = start + orig_len as i64;
+        if fin && end >= 0 {
+            self.fin_offset.get_or_insert(end as u64);
+        }
+        if orig_len == 0 {
+            return;
+        }
+        let next = self.next_offset as i64;
+        if end <= next {
+            // Whole retransmission, or a keep-alive probe one byte before the window.
+            self.retransmitted_segments += 1;
+            self.check_against_recent(start, payload, packet, on);
+            return;
+        }
+        if start < next {
+            self.retransmitted_segments += 1;
+            self.check_against_recent(start, payload, packet, on);
+        }
+        let skip = (next - start).max(0) as usize;
+        let lost_tail = (orig_len - payload.len()) as u64;
+        let start = start.max(next) as u64;
+        let captured = payload.get(skip..).unwrap_or(&[]);
+        if start == self.next_offset {
+            self.deliver(captured, lost_tail.min(end as u64 - start), packet, on);
+            self.drain(on);
+        } else {
+            self.insert_pending(start, captured, lost_tail, packet, on);
+            if self.pending_bytes > self.max_pending {
+                self.skip_to_first_pending(GapCause::BufferLimit, on);
+            }
+        }
+    }
+
+    /// The peer acknowledged `ack`: a hole before that point that later data is waiting behind
+    /// was lost by the capture, not the network (the receiver has it).
+    pub fn on_peer_ack(&mut self, ack: u32, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let Some(ack_offset) = self.offset_of(ack) else { return };
+        while let Some((&first, _)) = self.pending.first_key_value() {
+            if ack_offset < first as i64 {
+                break;
+            }
+            self.skip_to_first_pending(GapCause::AckedUnseen, on);
+        }
+    }
+
+    /// The connection or the capture ended: report every remaining hole and deliver what waits.
+    pub fn flush(&mut self, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        while !self.pending.is_empty() {
+            self.skip_to_first_pending(GapCause::End, on);
+        }
+    }
+
+    fn skip_to_first_pending(&mut self, cause: GapCause, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let Some((&first, p)) = self.pending.first_key_value() else { return };
+        if first > self.next_offset {
+            let len = first - self.next_offset;
+            on(StreamEvent::Gap { offset: self.next_offset, len, packet: p.packet, cause });
+            self.next_offset = first;
+            self.recent.clear();
+            self.recent_start = first;
+        }
+        self.drain(on);
+    }
+
+    fn deliver(&mut self, bytes: &[u8], lost_tail: u64, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        if !bytes.is_empty() {
+            on(StreamEvent::Data { offset: self.next_offset, bytes, packet });
+            self.remember(bytes);
+            self.next_offset += bytes.len() as u64;
+        }
+        if lost_tail > 0 {
+            on(StreamEvent::Gap { offset: self.next_offset, len: lost_tail, packet, cause: GapCause::Snaplen });
+            self.next_offset += lost_tail;
+            self.recent.clear();
+            self.recent_start = self.next_offset;
+        }
+    }
+
+    fn drain(&mut self, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        while let Some(entry) = self.pending.first_entry() {
+            let start = *entry.key();
+            if start > self.next_offset {
+                break;
+            }
+            let p = entry.remove();
+            self.pending_bytes -= p.bytes.len();
+            let total = p.bytes.len() as u64 + p.lost_tail;
+            if start + total <= self.next_offset {
+                continue;
+            }
+            let skip = (self.next_offset - start) as usize;
+            if skip <= p.bytes.len() {
+                self.deliver(&p.bytes[skip..], p.lost_tail, p.packet, on);
+            } else {
+                let lost = start + total - self.next_offset;
+                self.deliver(&[], lost, p.packet, on);
+            }
+        }
+    }
+
+    /// Buffer an out-of-order segment, keeping bytes already buffered where they overlap.
+    fn insert_pending(&mut self, start: u64, bytes: &[u8], lost_tail: u64, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let end = start + bytes.len() as u64;
+        // Pieces of [start, end) not covered by buffered segments.
+        let mut cursor = start;
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        let overlapping: Vec<u64> = self.pending.range(..end).filter(|(&s, p)| s + p.bytes.len() as u64 > start).map(|(&s, _)| s).collect();
+        for s in overlapping {
+            let p = &self.pending[&s];
+            let p_end = s + p.bytes.len() as u64;
+            let (o_start, o_end) = (s.max(start), p_end.min(end));
+            if o_start < o_end {
+                let ours = &bytes[(o_start - start) as usize..(o_end - start) as usize];
+                let theirs = &p.bytes[(o_start - s) as usize..(o_end - s) as usize];
+                if ours != theirs {
+                    on(StreamEvent::OverlapConflict { offset: o_start, len: o_end - o_start, packet });
+                }
+            }
+            if s > cursor {
+                pieces.push((cursor, s.min(end)));
+            }
+            cursor = cursor.max(p_end);
+        }
+        if cursor < end {
+            pieces.push((cursor, end));
+        }
+        let last_piece_end = pieces.last().map(|p| p.1);
+        for (s, e) in pieces {
+            let slice = &bytes[(s - start) as usize..(e - start) as usize];
+            self.pending_bytes += slice.len();
+            let tail = if Some(e) == last_piece_end && e == end { lost_tail } else { 0 };
+            self.pending.insert(s, Pending { bytes: slice.to_vec(), lost_tail: tail, packet });
+        }
+        if bytes.is_empty() && lost_tail > 0 {
+            self.pending.entry(start).or_insert(Pending { bytes: Vec::new(), lost_tail, packet });
+        }
+    }
+
+    fn remember(&mut self, bytes: &[u8]) {
+        if bytes.len() >= RECENT_WINDOW {
+            self.recent.clear();
+            self.recent.extend_from_slice(&bytes[bytes.len() - RECENT_WINDOW..]);
+            self.recent_start = self.next_offset + (bytes.len() - RECENT_WINDOW) as u64;
+            return;
+        }
+        self.recent.extend_from_slice(bytes);
+        if self.recent.len() > 2 * RECENT_WINDOW {
+            let drop = self.recent.len() - RECENT_WINDOW;
+            self.recent.drain(..drop);
+            self.recent_start += drop as u64;
+        }
+        if self.recent.len() == bytes.len() {
+            self.recent_start = self.next_offset;
+        }
+    }
+
+    /// Compare a retransmitted copy with the delivered bytes still remembered.
+    fn check_against_recent(&self, start: i64, payload: &[u8], packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let r_start = self.recent_start as i64;
+        let r_end = r_start + self.recent.len() as i64;
+        let p_end = start + payload.len() as i64;
+        let (o_start, o_end) = (start.max(r_start), p_end.min(r_end));
+        if o_start >= o_end {
+            return;
+        }
+        let ours = &payload[(o_start - start) as usize..(o_end - start) as usize];
+        let kept = &self.recent[(o_start - r_start) as usize..(o_end - r_start) as usize];
+        // A keep-alive probe carries one garbage byte before the window; not a conflict.
+        if ours != kept && payload.len() > 1 {
+            on(StreamEvent::OverlapConflict { offset: o_start as u64, len: (o_end - o_start) as u64, packet });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq)]
+    enum Out {
+        Data(u64, Vec<u8>),
+        Gap(u64, u64, GapCause),
+        Conflict(u64, u64),
+    }
+
+    fn run(isn: Option<u32>, segments: &[(u32, &[u8])], acks: &[(usize, u32)]) -> Vec<Out> {
+        let mut r = Reassembler::new(1 << 20);
+        let mut out = Vec::new();
+        let mut on = |e: StreamEvent<'_>| {
+            out.push(match e {
+                StreamEvent::Data { offset, bytes, .. } => Out::Data(offset, bytes.to_vec()),
+                StreamEvent::Gap { offset, len, cause, .. } => Out::Gap(offset, len, cause),
+                StreamEvent::OverlapConflict { offset, len, .. } => Out::Conflict(offset, len),
+            })
+        };
+        if let Some(isn) = isn {
+            r.on_syn(isn);
+        }
+        for (i, (seq, data)) in segments.iter().enumerate() {
+            r.on_segment(*seq, data, data.len(), false, PacketRef::default(), &mut on);
+            for (after, ack) in acks {
+                if *after == i {
+                    r.on_peer_ack(*ack, &mut on);
+                }
+            }
+        }
+        r.flush(&mut on);
+        out
+    }
+
+    fn joined(out: &[Out]) -> Vec<u8> {
+        out.iter().flat_map(|o| if let Out::Data(_, d) = o { d.clone() } else { vec![] }).collect()
+    }
+
+    #[test]
+    fn in_order() {
+        let out = run(Some(99), &[(100, b"abc"), (103, b"def")], &[]);
+        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec()), Out::Data(3, b"def".to_vec())]);
+    }
+
+    #[test]
+    fn out_of_order_is_reordered() {
+        let out = run(Some(99), &[(103, b"def"), (100, b"abc"), (106, b"g")], &[]);
+        assert_eq!(joined(&out), b"abcdefg");
+    }
+
+    #[test]
+    fn duplicate_and_partial_retransmission_delivered_once() {
+        let out = run(Some(99), &[(100, b"abc"), (100, b"abc"), (101, b"bcdef"), (104, b"ef")], &[]);
+        assert_eq!(joined(&out), b"abcdef");
+        assert!(!out.iter().any(|o| matches!(o, Out::Conflict(..))));
+    }
+
+    #[test]
+    fn conflicting_overlap_keeps_first_and_reports() {
+        let out = run(Some(99), &[(100, b"abc"), (101, b"XY")], &[]);
+        assert_eq!(joined(&out), b"abc");
+        assert!(out.contains(&Out::Conflict(1, 2)));
+        let out = run(Some(99), &[(103, b"def"), (104, b"EFg"), (100, b"abc")], &[]);
+        assert_eq!(joined(&out), b"abcdefg");
+        assert!(out.contains(&Out::Conflict(4, 2)));
+    }
+
+    #[test]
+    fn lost_segment_becomes_a_gap_when_acked_past() {
+        let out = run(Some(99), &[(100, b"abc"), (106, b"ghi")], &[(1, 109)]);
+        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec()), Out::Gap(3, 3, GapCause::AckedUnseen), Out::Data(6, b"ghi".to_vec())]);
+    }
+
+    #[test]
+    fn lost_segment_at_end_of_capture() {
+        let out = run(Some(99), &[(100, b"abc"), (106, b"ghi")], &[]);
+        assert_eq!(out[1], Out::Gap(3, 3, GapCause::End));
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let isn = u32::MAX - 2;
+        let out = run(Some(isn), &[(u32::MAX - 1, b"ab"), (0, b"cd"), (2, b"ef")], &[]);
+        assert_eq!(joined(&out), b"abcdef");
+    }
+
+    #[test]
+    fn mid_stream_start_uses_first_segment() {
+        let out = run(None, &[(5000, b"xyz"), (5003, b"w")], &[]);
+        assert_eq!(out, vec![Out::Data(0, b"xyz".to_vec()), Out::Data(3, b"w".to_vec())]);
+    }
+
+    #[test]
+    fn keep_alive_probe_is_not_data() {
+        let out = run(Some(99), &[(100, b"abc"), (102, b"\0")], &[]);
+        assert_eq!(joined(&out), b"abc");
+        assert!(!out.iter().any(|o| matches!(o, Out::Conflict(..))));
+    }
+
+    #[test]
+    fn snaplen_truncation_is_a_gap() {
+        let mut r = Reassembler::new(1 << 20);
+        r.on_syn(0);
+        let mut out = Vec::new();
+        r.on_segment(1, b"ab", 5, false, PacketRef::default(), &mut |e| out.push(format!("{e:?}")));
+        r.on_segment(6, b"z", 1, false, PacketRef::default(), &mut |e| out.push(format!("{e:?}")));
+        assert_eq!(out.len(), 3);
+        assert!(out[1].contains("Gap { offset: 2, len: 3"));
+        assert!(out[2].contains("offset: 5"));
+    }
+
+    #[test]
+    fn buffer_limit_forces_a_gap() {
+        let mut r = Reassembler::new(4);
+        r.on_syn(0);
+        let mut gaps = 0;
+        r.on_segment(11, b"abcdef", 6, false, PacketRef::default(), &mut |e| {
+            if matches!(e, StreamEvent::Gap { cause: GapCause::BufferLimit, .. }) {
+                gaps += 1
+            }
+        });
+        assert_eq!(gaps, 1);
+        assert_eq!(r.next_offset(), 16);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_order_and_duplication_gives_the_same_stream(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..200),
+            cuts in proptest::collection::vec(0usize..200, 0..10),
+            order in proptest::collection::vec(proptest::prelude::any::<u32>(), 0..20),
+            isn in proptest::prelude::any::<u32>(),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % data.len()).collect();
+            cuts.push(0);
+            cuts.push(data.len());
+            cuts.sort();
+            cuts.dedup();
+            let mut segs: Vec<(u32, Vec<u8>)> = cuts.windows(2)
+                .map(|w| (isn.wrapping_add(1).wrapping_add(w[0] as u32), data[w[0]..w[1]].to_vec()))
+                .collect();
+            // Shuffle deterministically from `order`, and duplicate some segments.
+            for (i, o) in order.iter().enumerate() {
+                let n = segs.len();
+                let (a, b) = (i % n, (*o as usize) % n);
+                segs.swap(a, b);
+                if o % 3 == 0 { let s = segs[b].clone(); segs.push(s); }
+            }
+            let refs: Vec<(u32, &[u8])> = segs.iter().map(|(s, d)| (*s, d.as_slice())).collect();
+            let out = run(Some(isn), &refs, &[]);
+            proptest::prop_assert_eq!(joined(&out), data);
+            proptest::prop_assert!(!out.iter().any(|o| matches!(o, Out::Gap(..) | Out::Conflict(..))));
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Every rule wsdissect checks, as data: a stable name, a severity and the RFC section.
+//!
+//! Rules are never errors: a broken rule becomes a `Diagnostic` event and dissection goes on.
+
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Stable, kebab-case; part of the JSON contract.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// e.g. "RFC 6455 §5.1".
+    pub section: &'static str,
+    pub summary: &'static str,
+}
+
+macro_rules! rules {
+    ($($id:ident = $name:literal, $sev:ident, $sec:literal, $summary:literal;)*) => {
+        $(pub static $id: Rule = Rule { name: $name, severity: Severity::$sev, section: $sec, summary: $summary };)*
+        /// Every rule, for documentation and `--list-rules`.
+        pub static ALL: &[&Rule] = &[$(&$id),*];
+    };
+}
+
+rules! {
+    // Frames (RFC 6455 §5)
+    CLIENT_FRAME_UNMASKED = "client-frame-unmasked", Error, "RFC 6455 §5.1", "a client must mask every frame it sends";
+    SERVER_FRAME_MASKED = "server-frame-masked", Error, "RFC 6455 §5.1", "a server must not mask frames it sends";
+    RSV_BIT_WITHOUT_EXTENSION = "rsv-without-extension", Error, "RFC 6455 §5.2", "RSV1-3 must be 0 unless a negotiated extension defines them";
+    RESERVED_OPCODE = "reserved-opcode", Error, "RFC 6455 §5.2", "opcodes 0x3-0x7 and 0xB-0xF are reserved";
+    LENGTH_MSB_SET = "length-msb-set", Error, "RFC 6455 §5.2", "the most significant bit of a 64-bit length must be 0";
+    LENGTH_NOT_MINIMAL = "length-not-minimal", Warning, "RFC 6455 §5.2", "the minimal number of bytes must be used to encode the length";
+    CONTROL_FRAME_TOO_LONG = "control-frame-too-long", Error, "RFC 6455 §5.5", "control frames must have a payload of 125 bytes or less";
+    CONTROL_FRAME_FRAGMENTED = "control-frame-fragmented", Error, "RFC 6455 §5.5", "control frames must not be fragmented";
+    CONTINUATION_WITHOUT_START = "continuation-without-start", Error, "RFC 6455 §5.4", "a continuation frame needs a fragmented message in progress";
+    NEW_MESSAGE_WHILE_FRAGMENTED = "new-message-while-fragmented", Error, "RFC 6455 §5.4", "a new text/binary frame arrived before the fragmented message ended";
+    INVALID_UTF8_TEXT = "invalid-utf8-text", Error, "RFC 6455 §5.6, §8.1", "text messages must be valid UTF-8";
+    INVALID_UTF8_CLOSE_REASON = "invalid-utf8-close-reason", Error, "RFC 6455 §5.5.1", "the close reason must be valid UTF-8";
+    CLOSE_PAYLOAD_ONE_BYTE = "close-payload-one-byte", Error, "RFC 6455 §5.5.1", "a close payload is empty or starts with a 2-byte code";
+    CLOSE_CODE_NOT_ON_WIRE = "close-code-not-on-wire", Error, "RFC 6455 §7.4.1", "close codes 1004, 1005, 1006 and 1015 must not be sent";
+    CLOSE_CODE_INVALID = "close-code-invalid", Error, "RFC 6455 §7.4.2", "close codes 0-999 and unassigned 1016-2999 must not be used";
+    DATA_AFTER_CLOSE = "data-after-close", Error, "RFC 6455 §5.5.1", "no data frames may follow a close frame in the same direction";
+    PONG_UNSOLICITED = "pong-unsolicited", Info, "RFC 6455 §5.5.3", "a pong with no matching ping (allowed: a unidirectional heartbeat)";
+    // Handshake (RFC 6455 §4)
+    HANDSHAKE_ACCEPT_MISMATCH = "handshake-accept-mismatch", Error, "RFC 6455 §4.2.2", "Sec-WebSocket-Accept must be base64(SHA-1(key + GUID))";
+    HANDSHAKE_ACCEPT_MISSING = "handshake-accept-missing", Error, "RFC 6455 §4.2.2", "a 101 response must carry Sec-WebSocket-Accept";
+    HANDSHAKE_KEY_INVALID = "handshake-key-invalid", Error, "RFC 6455 §4.1", "Sec-WebSocket-Key must be base64 of 16 bytes";
+    HANDSHAKE_VERSION = "handshake-version", Error, "RFC 6455 §4.1", "Sec-WebSocket-Version must be 13";
+    HANDSHAKE_NOT_GET = "handshake-not-get", Error, "RFC 6455 §4.1", "the opening handshake must be a GET request";
+    HANDSHAKE_HOST_MISSING = "handshake-host-missing", Warning, "RFC 6455 §4.1", "the opening handshake must carry a Host header";
+    HANDSHAKE_UPGRADE_HEADERS = "handshake-upgrade-headers", Error, "RFC 6455 §4.2.2", "a 101 response must carry Upgrade: websocket and Connection: Upgrade";
+    HANDSHAKE_SUBPROTOCOL_NOT_OFFERED = "handshake-subprotocol-not-offered", Error, "RFC 6455 §4.2.2", "the server selected a subprotocol the client did not offer";
+    HANDSHAKE_EXTENSION_NOT_OFFERED = "handshake-extension-not-offered", Error, "RFC 6455 §4.2.2", "the server accepted an extension the client did not offer";
+    HANDSHAKE_REJECTED = "handshake-rejected", Info, "RFC 6455 §4.2.2", "the server answered the upgrade with a status other than 101";
+    HANDSHAKE_MALFORMED = "handshake-malformed", Error, "RFC 7230 §3", "the HTTP upgrade request or response could not be parsed";
+    // Capture and transport
+    STREAM_GAP = "stream-gap", Warning, "capture", "bytes of the TCP stream are missing from the capture";
+    STREAM_OVERLAP_CONFLICT = "stream-overlap-conflict", Warning, "RFC 9293 §3.10.7.4", "overlapping TCP segments carry different bytes (the first copy is kept)";
+    STREAM_DESYNC = "stream-desync", Warning, "capture", "frame boundaries were lost after a gap; bytes skipped until the stream ends";
+    PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
+    PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
+    REASSEMBLY_LIMIT = "reassembly-limit", Warning, "wsdissect", "too many out-of-order bytes were buffered; the hole is reported as a gap";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_kebab_case() {
+        let mut names: Vec<_> = ALL.iter().map(|r| r.name).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+        for n in names {
+            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()), "{n}");
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Frames over one direction of a reassembled TCP stream, incrementally.
+//!
+//! A frame may start in one segment and end many segments later, and a segment may hold many
+//! frames. The decoder keeps at most one partial header (14 bytes) and a capped copy of the
+//! current frame's payload; payload bytes stream through to the caller unmasked.
+
+use super::frame::{decode_frame_header, FrameHeader, HeaderDecode, MAX_HEADER_LEN};
+use super::mask::apply_mask;
+use crate::event::PacketRef;
+
+/// A frame whose last byte has arrived.
+#[derive(Clone, Debug)]
+pub struct CompletedFrame {
+    pub header: FrameHeader,
+    pub header_bytes: [u8; MAX_HEADER_LEN],
+    pub stream_offset: u64,
+    pub first_packet: PacketRef,
+    pub last_packet: PacketRef,
+    /// The start of the unmasked payload, at most the decoder's keep limit.
+    pub kept: Vec<u8>,
+    /// Payload bytes missing because of a capture gap.
+    pub lost: u64,
+}
+
+/// What the decoder reports while it walks the stream.
+pub enum FrameEvent<'a> {
+    /// A header is complete; its payload follows.
+    Start { header: &'a FrameHeader },
+    /// The next unmasked payload bytes of the current frame.
+    Payload { header: &'a FrameHeader, data: &'a [u8] },
+    /// Payload bytes of the current frame were lost in a capture gap.
+    Lost { header: &'a FrameHeader, len: u64 },
+    End(CompletedFrame),
+}
+
+#[derive(Debug)]
+struct InFlight {
+    header: FrameHeader,
+    header_bytes: [u8; MAX_HEADER_LEN],
+    stream_offset: u64,
+    first_packet: PacketRef,
+    received: u64,
+    lost: u64,
+    kept: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct FrameDecoder {
+    partial: [u8; MAX_HEADER_LEN],
+    partial_len: usize,
+    partial_offset: u64,
+    partial_packet: PacketRef,
+    current: Option<InFlight>,
+    /// Stream offset of the next byte expected.
+    next_offset: u64,
+    keep_limit: usize,
+    desynced: bool,
+    scratch: Vec<u8>,
+}
+
+/// Why a gap could not be absorbed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GapOutcome {
+    /// The gap fell inside a payload: framing is intact.
+    InsidePayload,
+    /// The gap hit a frame header or crossed a frame boundary: framing is lost.
+    Desynced,
+}
+
+impl FrameDecoder {
+    /// `start_offset`: stream offset of the first WebSocket byte; `keep_limit`: how many payload
+    /// bytes of each frame to keep for display.
+    pub fn new(start_offset: u64, keep_limit: usize) -> FrameDecoder {
+        FrameDecoder {
+            partial: [0; MAX_HEADER_LEN],
+            partial_len: 0,
+            partial_offset: start_offset,
+            partial_packet: PacketRef::default(),
+            current: None,
+            next_offset: start_offset,
+            keep_limit,
+            desynced: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn is_desynced(&self) -> bool {
+        self.desynced
+    }
+
+    pub fn next_offset(&self) -> u64 {
+        self.next_offset
+    }
+
+    /// Bytes of a header or payload still expected (0 when between frames).
+    pub fn pending(&self) -> Option<(u64, u64)> {
+        if let Some(f) = &self.current {
+            return Some((f.stream_offset, f.header.payload_len - f.received - f.lost));
+        }
+        (self.partial_len > 0).then_some((self.partial_offset, 0))
+    }
+
+    /// Feed the next in-order bytes of the stream.
+    pub fn feed(&mut self, mut data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) {
+        if self.desynced {
+            self.next_offset += data.len() as u64;
+            return;
+        }
+        while !data.is_empty() {
+            if self.current.is_none() {
+                let consumed = self.take_header(data, packet, on);
+                data = &data[consumed..];
+                if self.current.is_none() {
+                    debug_assert!(data.is_empty());
+                    return;
+                }
+            }
+            let consumed = self.take_payload(data, packet, on);
+            data = &data[consumed..];
+        }
+    }
+
+    /// Parse a header from the stream, using the partial-header buffer only when a header is
+    /// split across segments. Returns bytes consumed.
+    fn take_header(&mut self, data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) -> usize {
+        let (header, consumed, header_bytes) = if self.partial_len == 0 {
+            match decode_frame_header(data) {
+                HeaderDecode::Complete(h) => {
+                    let mut hb = [0u8; MAX_HEADER_LEN];
+                    hb[..h.header_len as usize].copy_from_slice(&data[..h.header_len as usize]);
+                    self.partial_offset = self.next_offset;
+                    self.partial_packet = packet;
+                    (h, h.header_len as usize, hb)
+                }
+                HeaderDecode::NeedMore(_) => {
+                    self.partial[..data.len()].copy_from_slice(data);
+                    self.partial_len = data.len();
+                    self.partial_offset = self.next_offset;
+                    self.partial_packet = packet;
+                    self.next_offset += data.len() as u64;
+                    return data.len();
+                }
+            }
+        } else {
+            let room = MAX_HEADER_LEN - self.partial_len;
+            let add = room.min(data.len());
+            self.partial[self.partial_len..self.partial_len + add].copy_from_slice(&data[..add]);
+            match decode_frame_header(&self.partial[..self.partial_len + add]) {
+                HeaderDecode::Complete(h) => {
+                    let used = h.header_len as usize - self.partial_len;
+                    self.partial_len = 0;
+                    (h, used, self.partial)
+                }
+                HeaderDecode::NeedMore(_) => {
+                    self.partial_len += add;
+                    self.next_offset += add as u64;
+                    return add;
+                }
+            }
+        };
+        let start = self.partial_offset;
+        self.next_offset = start + header.header_len as u64;
+        self.current = Some(InFlight {
+            header,
+            header_bytes,
+            stream_offset: start,
+            first_packet: self.partial_packet,
+            received: 0,
+            lost: 0,
+            kept: Vec::new(),
+        });
+        on(FrameEvent::Start { header: &header });
+        if header.payload_len == 0 {
+            self.finish_frame(packet, on);
+        }
+        consumed
+    }
+
+    fn take_payload(&mut self, data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) -> usize {
+        let frame = self.current.as_mut().expect("a frame is in flight");
+        let remaining = frame.header.payload_len - frame.received - frame.lost;
+        let n = remaining.min(data.len() as u64) as usize;
+        let chunk = &data[..n];
+        let position = frame.received + frame.lost;
+        let unmasked: &[u8] = match frame.header.mask_key {
+            Some(key) => {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(chunk);
+                apply_mask(&mut self.scratch, key, position);
+                &self.scratch
+            }
+            None => chunk,
+        };
+        let keep_room = self.keep_limit.saturating_sub(frame.kept.len());
+        if keep_room > 0 {
+            frame.kept.extend_from_slice(&unmasked[..keep_room.min(n)]);
+        }
+        frame.received += n as u64;
+        self.next_offset += n as u64;
+        on(FrameEvent::Payload { header: &frame.header, data: unmasked });
+        if frame.received + frame.lost == frame.header.payload_len {
+            self.finish_frame(packet, on);
+        }
+        n
+    }
+
+    fn finish_frame(&mut self, packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) {
+        let f = self.current.take().expect("a frame is in flight");
+        on(FrameEvent::End(CompletedFrame {
+            header: f.header,
+            header_bytes: f.header_bytes,
+            stream_offset: f.stream_offset,
+            first_packet: f.first_packet,
+            last_packet: packet,
+            kept: f.kept,
+            lost: f.lost,
+        }));
+    }
+
+    /// `len` bytes of the stream are missing from the capture.
+    pub fn gap(&mut self, len: u64, packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) -> GapOutcome {
+        self.next_offset += len;
+        if self.desynced {
+            return GapOutcome::Desynced;
+        }
+        if self.partial_len == 0 {
+            if let Some(frame) = self.current.as_mut() {
+                let remaining = frame.header.payload_len - frame.received - frame.lost;
+                if len <= remaining {
+                    frame.lost += len;
+                    on(FrameEvent::Lost { header: &frame.header, len });
+                    if frame.received + frame.lost == frame.header.payload_len {
+                        self.finish_frame(packet, on);
+                    }
+                    return GapOutcome::InsidePayload;
+                }
+            }
+        }
+        self.desynced = true;
+        self.current = None;
+        self.partial_len = 0;
+        GapOutcome::Desynced
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::opcode::OpCode;
+
+    fn frames_of(chunks: &[&[u8]]) -> Vec<(OpCode, Vec<u8>, u64)> {
+        let mut dec = FrameDecoder::new(0, 1 << 20);
+        let mut out = Vec::new();
+        for c in chunks {
+            dec.feed(c, PacketRef::default(), &mut |ev| {
+                if let FrameEvent::End(f) = ev {
+                    out.push((f.header.opcode, f.kept, f.stream_offset));
+                }
+            });
+        }
+        out
+    }
+
+    const MASKED_HELLO: [u8; 11] = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+
+    #[test]
+    fn one_segment_many_frames() {
+        let mut bytes = MASKED_HELLO.to_vec();
+        bytes.extend_from_slice(&[0x89, 0x00, 0x82, 0x02, 1, 2]);
+        let frames = frames_of(&[&bytes]);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0].1, b"Hello");
+        assert_eq!(frames[1].0, OpCode::Ping);
+        assert_eq!(frames[2], (OpCode::Binary, vec![1, 2], 13));
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_frames() {
+        let mut bytes = MASKED_HELLO.to_vec();
+        bytes.extend_from_slice(&[0x82, 0x7e, 0x00, 0x80]);
+        bytes.extend(std::iter::repeat_n(7u8, 128));
+        let whole = frames_of(&[&bytes]);
+        for i in 0..bytes.len() {
+            for j in i..bytes.len() {
+                assert_eq!(frames_of(&[&bytes[..i], &bytes[i..j], &bytes[j..]]), whole, "split {i},{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_claiming_2_pow_63_bytes_allocates_nothing() {
+        let mut dec = FrameDecoder::new(0, 16);
+        let mut starts = 0;
+        dec.feed(&[0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3], PacketRef::default(), &mut |ev| {
+            if let FrameEvent::Start { header } = ev {
+                assert_eq!(header.payload_len, i64::MAX as u64);
+                starts += 1;
+            }
+        });
+        assert_eq!(starts, 1);
+        assert_eq!(dec.pending().unwrap().1, i64::MAX as u64 - 3);
+    }
+
+    #[test]
+    fn gap_inside_payload_keeps_framing() {
+        let mut dec = FrameDecoder::new(0, 64);
+        let mut ends = Vec::new();
+        let mut cb = |ev: FrameEvent<'_>| {
+            if let FrameEvent::End(f) = ev {
+                ends.push((f.kept.len(), f.lost));
+            }
+        };
+        dec.feed(&[0x82, 0x0a, 1, 2, 3], PacketRef::default(), &mut cb);
+        assert_eq!(dec.gap(4, PacketRef::default(), &mut cb), GapOutcome::InsidePayload);
+        dec.feed(&[8, 9, 10, 0x81, 0x00], PacketRef::default(), &mut cb);
+        assert_eq!(ends, vec![(6, 4), (0, 0)]);
+    }
+
+    #[test]
+    fn gap_over_a_header_desyncs() {
+        let mut dec = FrameDecoder::new(0, 64);
+        let mut cb = |_: FrameEvent<'_>| {};
+        dec.feed(&[0x82, 0x02, 1, 2], PacketRef::default(), &mut cb);
+        assert_eq!(dec.gap(3, PacketRef::default(), &mut cb), GapOutcome::Desynced);
+        assert!(dec.is_desynced());
+    }
+}

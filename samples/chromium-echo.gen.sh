@@ -10,20 +10,29 @@ if ss -Htan exclude time-wait '( sport = :8090 or dport = :8090 or sport = :8091
   echo "$NAME: port 8090/8091 busy; refusing to capture foreign traffic" >&2; exit 1
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-timeout 180 tcpdump -i lo -s 0 -U -Z root -w "$tmp/$NAME.pcap" "$FILTER" 2>"$tmp/tcpdump.err" &
+timeout 180 tcpdump -i lo -s 0 -U --immediate-mode -Z root -w "$tmp/$NAME.pcap" "$FILTER" 2>"$tmp/tcpdump.err" &
 td=$!
 for _ in $(seq 100); do grep -q 'listening on' "$tmp/tcpdump.err" && break; sleep 0.1; done
 grep -q 'listening on' "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
 timeout 120 node "$NAME.gen.js" "$tmp/$NAME.expected.json"
-sleep 0.5
+sleep 1  # --immediate-mode: no packets left in the ring-buffer block at SIGINT
 kill -INT "$td"; wait "$td" || true
 editcap -F pcapng "$tmp/$NAME.pcap" "$tmp/$NAME.pcapng"
-# every TCP connection to the WebSocket port must be one the generator logged
+grep -q '^0 packets dropped by kernel' "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
+# every TCP connection to the WebSocket port must be one the generator logged, and each must
+# have been captured to its end (FIN from both sides)
 timeout 60 node -e '
-  const exp = JSON.parse(require("fs").readFileSync(process.argv[1]));
+  const [expFile, cap, port] = process.argv.slice(1);
+  const exp = JSON.parse(require("fs").readFileSync(expFile));
+  const tshark = (filter, ...fields) => require("child_process").execFileSync("tshark", ["-r", cap, "-Y", filter, "-T", "fields", ...fields.flatMap((f) => ["-e", f])]).toString().trim().split("\n").filter(Boolean);
   const want = exp.connections.map((c) => c.client.replace(/^.*:/, "")).sort().join(",");
-  const got = require("child_process").execFileSync("tshark", ["-r", process.argv[2], "-Y", "tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==8091", "-T", "fields", "-e", "tcp.srcport"]).toString().trim().split("\n").filter(Boolean).sort().join(",");
+  const got = tshark(`tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==${port}`, "tcp.srcport").sort().join(",");
   if (want !== got) { console.error("capture/expected connection mismatch:", got, "vs", want); process.exit(1); }
-' "$tmp/$NAME.expected.json" "$tmp/$NAME.pcapng"
+  const fins = new Set(tshark(`tcp.flags.fin==1 && tcp.port==${port}`, "tcp.srcport", "tcp.dstport").map((l) => l.replace("\t", ">")));
+  for (const c of exp.connections) {
+    const p = c.client.replace(/^.*:/, "");
+    if (!fins.has(`${p}>${port}`) || !fins.has(`${port}>${p}`)) { console.error(`connection ${c.client} not captured to its end`); process.exit(1); }
+  }
+' "$tmp/$NAME.expected.json" "$tmp/$NAME.pcapng" 8091
 mv "$tmp/$NAME.pcapng" "$tmp/$NAME.expected.json" .
 echo "$NAME: ok"

@@ -188,4 +188,4 @@ async function main() {
   console.log(`wrote ${out}: ${recs.length} connection(s)`);
 }
 
-main().catch((err) => { console.error(err); process.exit(1); });
+main().then(() => process.exit(0), (err) => { console.error(err); process.exit(1); });

@@ -46,13 +46,26 @@ pub struct Config {
 
 impl Args {
     pub fn resolve(self) -> Result<Config, String> {
-        let capture = self.capture.ok_or("no capture file given (try `wsdissect samples/py-echo.pcap`, or --help)")?;
-        let message_keep = if self.full_payload { self.max_message_bytes } else { self.max_payload.min(self.max_message_bytes) };
+        let capture = self
+            .capture
+            .ok_or("no capture file given (try `wsdissect samples/py-echo.pcap`, or --help)")?;
+        let message_keep = if self.full_payload {
+            self.max_message_bytes
+        } else {
+            self.max_payload.min(self.max_message_bytes)
+        };
         Ok(Config {
             capture,
             format: self.format,
-            dissect: wsdissect::conversation::DissectConfig { frame_keep: 4096.max(self.max_payload), message_keep },
-            preview: if self.full_payload { usize::MAX } else { 64.min(self.max_payload) },
+            dissect: wsdissect::conversation::DissectConfig {
+                frame_keep: 4096.max(self.max_payload),
+                message_keep,
+            },
+            preview: if self.full_payload {
+                usize::MAX
+            } else {
+                64.min(self.max_payload)
+            },
         })
     }
 }

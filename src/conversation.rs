@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::event::{
-    CloseInfo, ConnectionEnd, ConnectionInfo, Diagnostic, DirStats, Direction, EndReason, Event, Frame, Gap, Message, PacketRef,
-    Payload,
+    CloseInfo, ConnectionEnd, ConnectionInfo, Diagnostic, DirStats, Direction, EndReason, Event,
+    Frame, Gap, Message, PacketRef, Payload,
 };
 use crate::http::{self, Handshake, Head, Request};
 use crate::tcp::{Application, FlowMeta, StreamEvent};
@@ -29,7 +29,10 @@ pub struct DissectConfig {
 
 impl Default for DissectConfig {
     fn default() -> Self {
-        DissectConfig { frame_keep: 4096, message_keep: 1024 }
+        DissectConfig {
+            frame_keep: 4096,
+            message_keep: 1024,
+        }
     }
 }
 
@@ -130,12 +133,34 @@ impl Conversation {
         }
     }
 
-    fn diag(&mut self, meta: &FlowMeta, dir: Option<Direction>, packet: PacketRef, rule: &'static Rule, message: String, out: &mut Vec<Event>) {
+    fn diag(
+        &mut self,
+        meta: &FlowMeta,
+        dir: Option<Direction>,
+        packet: PacketRef,
+        rule: &'static Rule,
+        message: String,
+        out: &mut Vec<Event>,
+    ) {
         self.diagnostics += 1;
-        out.push(Event::Diagnostic(Diagnostic { conn: meta.id, dir, packet: Some(packet), rule, message }));
+        out.push(Event::Diagnostic(Diagnostic {
+            conn: meta.id,
+            dir,
+            packet: Some(packet),
+            rule,
+            message,
+        }));
     }
 
-    fn on_data(&mut self, meta: &FlowMeta, side: usize, offset: u64, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+    fn on_data(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        offset: u64,
+        bytes: &[u8],
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         match self.phase {
             Phase::Ignored => {}
             Phase::Start => self.on_request_bytes(meta, side, offset, bytes, packet, out),
@@ -152,7 +177,15 @@ impl Conversation {
         }
     }
 
-    fn on_request_bytes(&mut self, meta: &FlowMeta, side: usize, offset: u64, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+    fn on_request_bytes(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        offset: u64,
+        bytes: &[u8],
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         if self.client_side.is_some_and(|c| c != side) {
             return; // the server speaks first: not an HTTP upgrade we can follow
         }
@@ -202,14 +235,29 @@ impl Conversation {
         }));
     }
 
-    fn on_response_bytes(&mut self, meta: &FlowMeta, side: usize, _offset: u64, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
+    fn on_response_bytes(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        _offset: u64,
+        bytes: &[u8],
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         let buf = &mut self.heads[side];
         buf.extend_from_slice(bytes);
         match http::parse_response(buf) {
             Head::Incomplete => {}
             Head::Invalid(why) => {
                 self.phase = Phase::Ignored;
-                self.diag(meta, Some(Direction::ServerToClient), packet, &rules::HANDSHAKE_MALFORMED, format!("response: {why}"), out);
+                self.diag(
+                    meta,
+                    Some(Direction::ServerToClient),
+                    packet,
+                    &rules::HANDSHAKE_MALFORMED,
+                    format!("response: {why}"),
+                    out,
+                );
             }
             Head::Complete(resp, used) => {
                 let rest = buf[used..].to_vec();
@@ -218,10 +266,17 @@ impl Conversation {
                 let hs = Handshake::from_heads(meta.id, &req, req_packet, &resp, packet);
                 let violations = hs.violations();
                 let accepted = hs.accepted();
-                self.rsv1_allowed = hs.extensions.iter().any(|e| e.name.eq_ignore_ascii_case("permessage-deflate"));
+                self.rsv1_allowed = hs
+                    .extensions
+                    .iter()
+                    .any(|e| e.name.eq_ignore_ascii_case("permessage-deflate"));
                 out.push(Event::Handshake(Box::new(hs)));
                 for (rule, msg) in violations {
-                    let dir = if rule.name.starts_with("handshake-key") || rule.name == "handshake-version" || rule.name == "handshake-not-get" || rule.name == "handshake-host-missing" {
+                    let dir = if rule.name.starts_with("handshake-key")
+                        || rule.name == "handshake-version"
+                        || rule.name == "handshake-not-get"
+                        || rule.name == "handshake-host-missing"
+                    {
                         Direction::ClientToServer
                     } else {
                         Direction::ServerToClient
@@ -235,7 +290,10 @@ impl Conversation {
                 self.phase = Phase::WebSocket;
                 let keep = self.cfg.frame_keep;
                 let server_start = used as u64 + self.server_head_start(side);
-                self.dirs = Some(Box::new([DirState::new(self.client_ws_start, keep), DirState::new(server_start, keep)]));
+                self.dirs = Some(Box::new([
+                    DirState::new(self.client_ws_start, keep),
+                    DirState::new(server_start, keep),
+                ]));
                 let early = std::mem::take(&mut self.early_client);
                 if !early.is_empty() {
                     self.feed_frames(meta, Direction::ClientToServer, &early, packet, out);
@@ -252,8 +310,17 @@ impl Conversation {
         0
     }
 
-    fn feed_frames(&mut self, meta: &FlowMeta, dir: Direction, bytes: &[u8], packet: PacketRef, out: &mut Vec<Event>) {
-        let Some(dirs) = self.dirs.as_mut() else { return };
+    fn feed_frames(
+        &mut self,
+        meta: &FlowMeta,
+        dir: Direction,
+        bytes: &[u8],
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let Some(dirs) = self.dirs.as_mut() else {
+            return;
+        };
         let mut pending: Vec<PendingOut> = Vec::new();
         let state = &mut dirs[dir.index()];
         let DirState { decoder, .. } = state;
@@ -264,12 +331,23 @@ impl Conversation {
         }
     }
 
-    fn apply(&mut self, meta: &FlowMeta, dir: Direction, ev: PendingOut, packet: PacketRef, out: &mut Vec<Event>) {
+    fn apply(
+        &mut self,
+        meta: &FlowMeta,
+        dir: Direction,
+        ev: PendingOut,
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         match ev {
             PendingOut::Start(h) => self.on_frame_start(meta, dir, &h, packet, out),
             PendingOut::Payload(data) => self.on_payload(dir, &data),
             PendingOut::Lost(len) => {
-                if let Some(m) = self.dirs.as_mut().and_then(|d| d[dir.index()].message.as_mut()) {
+                if let Some(m) = self
+                    .dirs
+                    .as_mut()
+                    .and_then(|d| d[dir.index()].message.as_mut())
+                {
                     m.lost += len;
                     m.len += len;
                 }
@@ -278,34 +356,71 @@ impl Conversation {
         }
     }
 
-    fn on_frame_start(&mut self, meta: &FlowMeta, dir: Direction, h: &FrameHeader, packet: PacketRef, out: &mut Vec<Event>) {
+    fn on_frame_start(
+        &mut self,
+        meta: &FlowMeta,
+        dir: Direction,
+        h: &FrameHeader,
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         let mut found: Vec<(&'static Rule, String)> = Vec::new();
         match (dir, h.masked) {
-            (Direction::ClientToServer, false) => found.push((&rules::CLIENT_FRAME_UNMASKED, format!("client {} frame is not masked", h.opcode))),
-            (Direction::ServerToClient, true) => found.push((&rules::SERVER_FRAME_MASKED, format!("server {} frame is masked", h.opcode))),
+            (Direction::ClientToServer, false) => found.push((
+                &rules::CLIENT_FRAME_UNMASKED,
+                format!("client {} frame is not masked", h.opcode),
+            )),
+            (Direction::ServerToClient, true) => found.push((
+                &rules::SERVER_FRAME_MASKED,
+                format!("server {} frame is masked", h.opcode),
+            )),
             _ => {}
         }
         if (h.rsv1 && !self.rsv1_allowed) || h.rsv2 || h.rsv3 {
             found.push((
                 &rules::RSV_BIT_WITHOUT_EXTENSION,
-                format!("RSV1={} RSV2={} RSV3={} with no extension that defines them", u8::from(h.rsv1), u8::from(h.rsv2), u8::from(h.rsv3)),
+                format!(
+                    "RSV1={} RSV2={} RSV3={} with no extension that defines them",
+                    u8::from(h.rsv1),
+                    u8::from(h.rsv2),
+                    u8::from(h.rsv3)
+                ),
             ));
         }
         if let OpCode::Reserved(b) = h.opcode {
-            found.push((&rules::RESERVED_OPCODE, format!("opcode 0x{b:X} is reserved")));
+            found.push((
+                &rules::RESERVED_OPCODE,
+                format!("opcode 0x{b:X} is reserved"),
+            ));
         }
         if h.length_msb_set() {
-            found.push((&rules::LENGTH_MSB_SET, format!("64-bit length 0x{:016X} has its top bit set", h.payload_len)));
+            found.push((
+                &rules::LENGTH_MSB_SET,
+                format!("64-bit length 0x{:016X} has its top bit set", h.payload_len),
+            ));
         }
         if h.length_not_minimal() {
-            found.push((&rules::LENGTH_NOT_MINIMAL, format!("length {} written in the {}-bit form", h.payload_len, if h.len7 == 126 { 16 } else { 64 })));
+            found.push((
+                &rules::LENGTH_NOT_MINIMAL,
+                format!(
+                    "length {} written in the {}-bit form",
+                    h.payload_len,
+                    if h.len7 == 126 { 16 } else { 64 }
+                ),
+            ));
         }
         if h.opcode.is_control() {
             if h.payload_len > 125 {
-                found.push((&rules::CONTROL_FRAME_TOO_LONG, format!("{} frame with a {}-byte payload", h.opcode, h.payload_len)));
+                found.push((
+                    &rules::CONTROL_FRAME_TOO_LONG,
+                    format!("{} frame with a {}-byte payload", h.opcode, h.payload_len),
+                ));
             }
             if !h.fin {
-                found.push((&rules::CONTROL_FRAME_FRAGMENTED, format!("{} frame with FIN=0", h.opcode)));
+                found.push((
+                    &rules::CONTROL_FRAME_FRAGMENTED,
+                    format!("{} frame with FIN=0", h.opcode),
+                ));
             }
         }
         let rsv1_allowed = self.rsv1_allowed;
@@ -313,7 +428,10 @@ impl Conversation {
         let st = &mut dirs[dir.index()];
         st.in_data_frame = !h.opcode.is_control();
         if st.close_sent && !h.opcode.is_control() {
-            found.push((&rules::DATA_AFTER_CLOSE, format!("{} frame after this side sent a close frame", h.opcode)));
+            found.push((
+                &rules::DATA_AFTER_CLOSE,
+                format!("{} frame after this side sent a close frame", h.opcode),
+            ));
         }
         match h.opcode {
             OpCode::Text | OpCode::Binary => {
@@ -331,12 +449,16 @@ impl Conversation {
                     fragments: 1,
                     first_packet: packet,
                     // A compressed message is checked after inflation, not on the wire bytes.
-                    utf8: (h.opcode == OpCode::Text && !(h.rsv1 && rsv1_allowed)).then(Utf8Validator::default),
+                    utf8: (h.opcode == OpCode::Text && !(h.rsv1 && rsv1_allowed))
+                        .then(Utf8Validator::default),
                 });
             }
             OpCode::Continuation => match st.message.as_mut() {
                 Some(m) => m.fragments += 1,
-                None => found.push((&rules::CONTINUATION_WITHOUT_START, "continuation frame with no fragmented message open".to_string())),
+                None => found.push((
+                    &rules::CONTINUATION_WITHOUT_START,
+                    "continuation frame with no fragmented message open".to_string(),
+                )),
             },
             _ => {}
         }
@@ -347,7 +469,9 @@ impl Conversation {
 
     fn on_payload(&mut self, dir: Direction, data: &[u8]) {
         let keep = self.cfg.message_keep;
-        let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else { return };
+        let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {
+            return;
+        };
         // Only data frames feed the message; control frames in between do not.
         if !st.in_data_frame {
             return;
@@ -361,7 +485,13 @@ impl Conversation {
         }
     }
 
-    fn on_frame_end(&mut self, meta: &FlowMeta, dir: Direction, f: CompletedFrame, out: &mut Vec<Event>) {
+    fn on_frame_end(
+        &mut self,
+        meta: &FlowMeta,
+        dir: Direction,
+        f: CompletedFrame,
+        out: &mut Vec<Event>,
+    ) {
         let h = f.header;
         let mut diags: Vec<(&'static Rule, String)> = Vec::new();
         let st = &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()];
@@ -373,19 +503,31 @@ impl Conversation {
             OpCode::Close => {
                 let info = parse_close(&f.kept);
                 if f.kept.len() == 1 {
-                    diags.push((&rules::CLOSE_PAYLOAD_ONE_BYTE, "close frame with a 1-byte payload".into()));
+                    diags.push((
+                        &rules::CLOSE_PAYLOAD_ONE_BYTE,
+                        "close frame with a 1-byte payload".into(),
+                    ));
                 }
                 if let Some(code) = info.code {
                     match classify_close_code(code) {
-                        CloseCodeClass::NotOnWire(n) => diags.push((&rules::CLOSE_CODE_NOT_ON_WIRE, format!("close code {code} ({n}) must not be sent"))),
-                        CloseCodeClass::Invalid | CloseCodeClass::UnassignedProtocol | CloseCodeClass::OutOfRange => {
-                            diags.push((&rules::CLOSE_CODE_INVALID, format!("close code {code} is not allowed on the wire")))
-                        }
+                        CloseCodeClass::NotOnWire(n) => diags.push((
+                            &rules::CLOSE_CODE_NOT_ON_WIRE,
+                            format!("close code {code} ({n}) must not be sent"),
+                        )),
+                        CloseCodeClass::Invalid
+                        | CloseCodeClass::UnassignedProtocol
+                        | CloseCodeClass::OutOfRange => diags.push((
+                            &rules::CLOSE_CODE_INVALID,
+                            format!("close code {code} is not allowed on the wire"),
+                        )),
                         _ => {}
                     }
                 }
                 if let Some(at) = info.reason_utf8_error {
-                    diags.push((&rules::INVALID_UTF8_CLOSE_REASON, format!("close reason is not valid UTF-8 at byte {at}")));
+                    diags.push((
+                        &rules::INVALID_UTF8_CLOSE_REASON,
+                        format!("close reason is not valid UTF-8 at byte {at}"),
+                    ));
                 }
                 st.close_sent = true;
                 st.close = Some(info.clone());
@@ -406,7 +548,10 @@ impl Conversation {
                         other.pings.drain(..i);
                         rtt_ns = Some(f.last_packet.ts.0.saturating_sub(ping.ts.0));
                     }
-                    None => diags.push((&rules::PONG_UNSOLICITED, "pong with no matching ping".into())),
+                    None => diags.push((
+                        &rules::PONG_UNSOLICITED,
+                        "pong with no matching ping".into(),
+                    )),
                 }
             }
             _ => {}
@@ -420,7 +565,10 @@ impl Conversation {
             stream_offset: f.stream_offset,
             header: h,
             header_bytes: f.header_bytes,
-            payload: Payload { bytes: f.kept, len: h.payload_len },
+            payload: Payload {
+                bytes: f.kept,
+                len: h.payload_len,
+            },
             lost: f.lost,
             close,
             rtt_ns,
@@ -430,20 +578,34 @@ impl Conversation {
         for (rule, msg) in diags {
             self.diag(meta, Some(dir), last_packet, rule, msg, out);
         }
-        let is_data = matches!(h.opcode, OpCode::Text | OpCode::Binary | OpCode::Continuation);
+        let is_data = matches!(
+            h.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+        );
         if !(is_data && h.fin) {
             return;
         }
         let st = &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()];
-        let Some(mut m) = st.message.take() else { return };
+        let Some(mut m) = st.message.take() else {
+            return;
+        };
         st.messages += 1;
-        let utf8_error = m.utf8.as_mut().and_then(|v| if m.lost == 0 { v.finish() } else { v.error_at() });
+        let utf8_error = m.utf8.as_mut().and_then(|v| {
+            if m.lost == 0 {
+                v.finish()
+            } else {
+                v.error_at()
+            }
+        });
         let message = Message {
             conn: meta.id,
             dir,
             index: st.messages,
             opcode: m.opcode,
-            payload: Payload { bytes: m.payload, len: m.len },
+            payload: Payload {
+                bytes: m.payload,
+                len: m.len,
+            },
             fragments: m.fragments,
             first_packet: m.first_packet,
             last_packet,
@@ -453,24 +615,56 @@ impl Conversation {
         let truncated_big = message.payload.truncated() && self.cfg.message_keep > 1 << 20;
         out.push(Event::Message(message));
         if let Some(at) = utf8_error {
-            self.diag(meta, Some(dir), last_packet, &rules::INVALID_UTF8_TEXT, format!("text message is not valid UTF-8 at byte {at}"), out);
+            self.diag(
+                meta,
+                Some(dir),
+                last_packet,
+                &rules::INVALID_UTF8_TEXT,
+                format!("text message is not valid UTF-8 at byte {at}"),
+                out,
+            );
         }
         if truncated_big {
             let keep = self.cfg.message_keep;
-            self.diag(meta, Some(dir), last_packet, &rules::PAYLOAD_LIMIT, format!("message kept only up to {keep} bytes"), out);
+            self.diag(
+                meta,
+                Some(dir),
+                last_packet,
+                &rules::PAYLOAD_LIMIT,
+                format!("message kept only up to {keep} bytes"),
+                out,
+            );
         }
     }
 
-    fn on_gap(&mut self, meta: &FlowMeta, side: usize, offset: u64, len: u64, packet: PacketRef, out: &mut Vec<Event>) {
+    fn on_gap(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        offset: u64,
+        len: u64,
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         let dir = self.dir_of(side);
         if self.announced {
-            out.push(Event::Gap(Gap { conn: meta.id, dir, stream_offset: offset, len, packet }));
+            out.push(Event::Gap(Gap {
+                conn: meta.id,
+                dir,
+                stream_offset: offset,
+                len,
+                packet,
+            }));
         }
         match self.phase {
             Phase::WebSocket => {
-                let Some(dirs) = self.dirs.as_mut() else { return };
+                let Some(dirs) = self.dirs.as_mut() else {
+                    return;
+                };
                 let mut pending = Vec::new();
-                let outcome = dirs[dir.index()].decoder.gap(len, packet, &mut |ev| pending.push(PendingOut::from(ev)));
+                let outcome = dirs[dir.index()]
+                    .decoder
+                    .gap(len, packet, &mut |ev| pending.push(PendingOut::from(ev)));
                 for p in pending {
                     self.apply(meta, dir, p, packet, out);
                 }
@@ -483,7 +677,14 @@ impl Conversation {
             }
             Phase::Start | Phase::AwaitResponse => {
                 if self.announced {
-                    self.diag(meta, Some(dir), packet, &rules::STREAM_GAP, format!("{len} bytes of the handshake missing from the capture"), out);
+                    self.diag(
+                        meta,
+                        Some(dir),
+                        packet,
+                        &rules::STREAM_GAP,
+                        format!("{len} bytes of the handshake missing from the capture"),
+                        out,
+                    );
                 }
                 self.phase = Phase::Ignored;
             }
@@ -514,20 +715,49 @@ impl From<FrameEvent<'_>> for PendingOut {
 /// A close payload: empty, or a 2-byte code and a UTF-8 reason (§5.5.1).
 pub fn parse_close(payload: &[u8]) -> CloseInfo {
     if payload.len() < 2 {
-        return CloseInfo { code: None, reason: String::new(), reason_utf8_error: None };
+        return CloseInfo {
+            code: None,
+            reason: String::new(),
+            reason_utf8_error: None,
+        };
     }
     let code = u16::from_be_bytes([payload[0], payload[1]]);
     let reason_bytes = &payload[2..];
-    let reason_utf8_error = std::str::from_utf8(reason_bytes).err().map(|e| e.valid_up_to() as u64);
-    CloseInfo { code: Some(code), reason: String::from_utf8_lossy(reason_bytes).into_owned(), reason_utf8_error }
+    let reason_utf8_error = std::str::from_utf8(reason_bytes)
+        .err()
+        .map(|e| e.valid_up_to() as u64);
+    CloseInfo {
+        code: Some(code),
+        reason: String::from_utf8_lossy(reason_bytes).into_owned(),
+        reason_utf8_error,
+    }
 }
 
 impl Application for Conversation {
-    fn on_stream(&mut self, meta: &FlowMeta, side: usize, event: StreamEvent<'_>, out: &mut Vec<Event>) {
+    fn on_stream(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        event: StreamEvent<'_>,
+        out: &mut Vec<Event>,
+    ) {
         match event {
-            StreamEvent::Data { offset, bytes, packet } => self.on_data(meta, side, offset, bytes, packet, out),
-            StreamEvent::Gap { offset, len, packet, .. } => self.on_gap(meta, side, offset, len, packet, out),
-            StreamEvent::OverlapConflict { offset, len, packet } => {
+            StreamEvent::Data {
+                offset,
+                bytes,
+                packet,
+            } => self.on_data(meta, side, offset, bytes, packet, out),
+            StreamEvent::Gap {
+                offset,
+                len,
+                packet,
+                ..
+            } => self.on_gap(meta, side, offset, len, packet, out),
+            StreamEvent::OverlapConflict {
+                offset,
+                len,
+                packet,
+            } => {
                 if self.announced {
                     let dir = self.dir_of(side);
                     self.diag(meta, Some(dir), packet, &rules::STREAM_OVERLAP_CONFLICT, format!("{len} bytes at stream offset {offset} retransmitted with different content"), out);
@@ -536,7 +766,13 @@ impl Application for Conversation {
         }
     }
 
-    fn on_end(&mut self, meta: &FlowMeta, reason: EndReason, packet: PacketRef, out: &mut Vec<Event>) {
+    fn on_end(
+        &mut self,
+        meta: &FlowMeta,
+        reason: EndReason,
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         if !self.announced {
             return;
         }
@@ -544,10 +780,21 @@ impl Application for Conversation {
         let mut close = [None, None];
         if let Some(dirs) = &self.dirs {
             for (i, d) in dirs.iter().enumerate() {
-                stats[i] = DirStats { frames: d.frames, messages: d.messages, payload_bytes: d.payload_bytes };
+                stats[i] = DirStats {
+                    frames: d.frames,
+                    messages: d.messages,
+                    payload_bytes: d.payload_bytes,
+                };
                 close[i] = d.close.clone();
             }
         }
-        out.push(Event::ConnectionEnd(ConnectionEnd { conn: meta.id, reason, packet, stats, close, diagnostics: self.diagnostics }));
+        out.push(Event::ConnectionEnd(ConnectionEnd {
+            conn: meta.id,
+            reason,
+            packet,
+            stats,
+            close,
+            diagnostics: self.diagnostics,
+        }));
     }
 }

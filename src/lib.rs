@@ -41,13 +41,24 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(cfg: DissectConfig, limits: FlowTableLimits) -> Pipeline {
         let cfg = Arc::new(cfg);
-        let flows = FlowTable::new(limits, Box::new(move |meta| Conversation::new(cfg.clone(), meta)));
-        Pipeline { flows, events: Vec::new(), summary: CaptureSummary::default(), last_packet: PacketRef::default() }
+        let flows = FlowTable::new(
+            limits,
+            Box::new(move |meta| Conversation::new(cfg.clone(), meta)),
+        );
+        Pipeline {
+            flows,
+            events: Vec::new(),
+            summary: CaptureSummary::default(),
+            last_packet: PacketRef::default(),
+        }
     }
 
     /// Dissect one packet and hand the events it completes to `sink`.
     pub fn push_packet(&mut self, pkt: &RawPacket<'_>, sink: &mut dyn Sink) -> io::Result<()> {
-        let packet = PacketRef { number: pkt.number, ts: pkt.ts };
+        let packet = PacketRef {
+            number: pkt.number,
+            ts: pkt.ts,
+        };
         self.last_packet = packet;
         self.summary.packets += 1;
         self.summary.bytes += u64::from(pkt.orig_len);
@@ -63,7 +74,9 @@ impl Pipeline {
                             dir: None,
                             packet: Some(packet),
                             rule: &ws::rules::PACKET_SKIPPED,
-                            message: format!("{reason} (first of its kind; counted in the summary)"),
+                            message: format!(
+                                "{reason} (first of its kind; counted in the summary)"
+                            ),
                         }));
                         self.summary.skipped.push((reason, 1));
                     }
@@ -104,7 +117,11 @@ pub enum RunError {
 
 /// Read every packet of `source` through a new pipeline into `sink`. A capture error after some
 /// packets still finishes the pipeline, so everything decoded before it is reported.
-pub fn dissect(source: &mut dyn PacketSource, cfg: DissectConfig, sink: &mut dyn Sink) -> Result<CaptureSummary, RunError> {
+pub fn dissect(
+    source: &mut dyn PacketSource,
+    cfg: DissectConfig,
+    sink: &mut dyn Sink,
+) -> Result<CaptureSummary, RunError> {
     let mut pipeline = Pipeline::new(cfg, FlowTableLimits::default());
     let mut out_err = None;
     let read = loop {

@@ -36,10 +36,20 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let tty = stdout.is_terminal();
     // Line-buffer a terminal, block-buffer a pipe.
-    let out: Box<dyn Write> = if tty { Box::new(io::LineWriter::new(stdout.lock())) } else { Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock())) };
+    let out: Box<dyn Write> = if tty {
+        Box::new(io::LineWriter::new(stdout.lock()))
+    } else {
+        Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+    };
     let mut sink: Box<dyn Sink> = match cfg.format {
         cli::Format::Json => Box::new(JsonSink::new(out, false)),
-        cli::Format::Text => Box::new(TextSink::new(out, TextOptions { preview: cfg.preview, flush_each: false })),
+        cli::Format::Text => Box::new(TextSink::new(
+            out,
+            TextOptions {
+                preview: cfg.preview,
+                flush_each: false,
+            },
+        )),
     };
     match wsdissect::dissect(&mut source, cfg.dissect, sink.as_mut()) {
         Ok(_) => ExitCode::SUCCESS,

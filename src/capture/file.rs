@@ -41,23 +41,45 @@ impl FileSource {
         let read: Box<dyn Read + Send> = if path.as_os_str() == "-" {
             Box::new(std::io::stdin())
         } else {
-            let file = File::open(path).map_err(|source| CaptureError::Open { input: input.clone(), source })?;
+            let file = File::open(path).map_err(|source| CaptureError::Open {
+                input: input.clone(),
+                source,
+            })?;
             if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                return Err(CaptureError::Open { input, source: std::io::Error::other("is a directory") });
+                return Err(CaptureError::Open {
+                    input,
+                    source: std::io::Error::other("is a directory"),
+                });
             }
             Box::new(BufReader::with_capacity(1 << 16, file))
         };
         FileSource::from_reader(input, read)
     }
 
-    pub fn from_reader(input: PathBuf, read: Box<dyn Read + Send>) -> Result<FileSource, CaptureError> {
+    pub fn from_reader(
+        input: PathBuf,
+        read: Box<dyn Read + Send>,
+    ) -> Result<FileSource, CaptureError> {
         let reader = match pcap_parser::create_reader(INITIAL_BUFFER, read) {
             Ok(r) => r,
             Err(PcapError::Eof) => return Err(CaptureError::Empty { input }),
-            Err(PcapError::ReadError) => return Err(CaptureError::Read { input, detail: "cannot read".into() }),
+            Err(PcapError::ReadError) => {
+                return Err(CaptureError::Read {
+                    input,
+                    detail: "cannot read".into(),
+                })
+            }
             Err(_) => return Err(CaptureError::NotACapture { input }),
         };
-        Ok(FileSource { input, reader, capacity: INITIAL_BUFFER, legacy: None, interfaces: Vec::new(), packets: 0, last_ts: Timestamp(0) })
+        Ok(FileSource {
+            input,
+            reader,
+            capacity: INITIAL_BUFFER,
+            legacy: None,
+            interfaces: Vec::new(),
+            packets: 0,
+            last_ts: Timestamp(0),
+        })
     }
 
     fn timestamp(iface: &Interface, raw: u64) -> Timestamp {
@@ -68,7 +90,12 @@ impl FileSource {
     }
 
     fn corrupt(&self, detail: impl Into<String>) -> CaptureError {
-        CaptureError::Corrupt { input: self.input.clone(), after_packets: self.packets, offset: self.reader.consumed() as u64, detail: detail.into() }
+        CaptureError::Corrupt {
+            input: self.input.clone(),
+            after_packets: self.packets,
+            offset: self.reader.consumed() as u64,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -80,16 +107,33 @@ impl PacketSource for FileSource {
                     let mut delivered = false;
                     match block {
                         PcapBlockOwned::LegacyHeader(h) => {
-                            let units = if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 };
-                            self.legacy = Some(Interface { link: LinkType(h.network.0 as u32), units_per_sec: units, offset_secs: 0 });
+                            let units = if h.is_nanosecond_precision() {
+                                1_000_000_000
+                            } else {
+                                1_000_000
+                            };
+                            self.legacy = Some(Interface {
+                                link: LinkType(h.network.0 as u32),
+                                units_per_sec: units,
+                                offset_secs: 0,
+                            });
                         }
                         PcapBlockOwned::Legacy(b) => {
-                            let Some(iface) = self.legacy else { break 'block Err("packet before the file header".into()) };
-                            let raw = u64::from(b.ts_sec) * iface.units_per_sec + u64::from(b.ts_usec);
+                            let Some(iface) = self.legacy else {
+                                break 'block Err("packet before the file header".into());
+                            };
+                            let raw =
+                                u64::from(b.ts_sec) * iface.units_per_sec + u64::from(b.ts_usec);
                             let data = &b.data[..(b.caplen as usize).min(b.data.len())];
                             self.packets += 1;
                             self.last_ts = Self::timestamp(&iface, raw);
-                            on(&RawPacket { number: self.packets, ts: self.last_ts, link: iface.link, data, orig_len: b.origlen });
+                            on(&RawPacket {
+                                number: self.packets,
+                                ts: self.last_ts,
+                                link: iface.link,
+                                data,
+                                orig_len: b.origlen,
+                            });
                             delivered = true;
                         }
                         PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
@@ -102,18 +146,35 @@ impl PacketSource for FileSource {
                         }
                         PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                             let Some(&iface) = self.interfaces.get(epb.if_id as usize) else {
-                                break 'block Err(format!("packet on undeclared interface {}", epb.if_id));
+                                break 'block Err(format!(
+                                    "packet on undeclared interface {}",
+                                    epb.if_id
+                                ));
                             };
                             let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                             self.packets += 1;
                             self.last_ts = Self::timestamp(&iface, raw);
-                            on(&RawPacket { number: self.packets, ts: self.last_ts, link: iface.link, data: epb.packet_data(), orig_len: epb.origlen });
+                            on(&RawPacket {
+                                number: self.packets,
+                                ts: self.last_ts,
+                                link: iface.link,
+                                data: epb.packet_data(),
+                                orig_len: epb.origlen,
+                            });
                             delivered = true;
                         }
                         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            let Some(&iface) = self.interfaces.first() else { break 'block Err("packet before any interface".into()) };
+                            let Some(&iface) = self.interfaces.first() else {
+                                break 'block Err("packet before any interface".into());
+                            };
                             self.packets += 1;
-                            on(&RawPacket { number: self.packets, ts: self.last_ts, link: iface.link, data: spb.packet_data(), orig_len: spb.origlen });
+                            on(&RawPacket {
+                                number: self.packets,
+                                ts: self.last_ts,
+                                link: iface.link,
+                                data: spb.packet_data(),
+                                orig_len: spb.origlen,
+                            });
                             delivered = true;
                         }
                         PcapBlockOwned::NG(_) => {}
@@ -122,24 +183,40 @@ impl PacketSource for FileSource {
                 }
                 Err(PcapError::Eof) => return Ok(false),
                 Err(PcapError::Incomplete(_)) => {
-                    self.reader.refill().map_err(|_| CaptureError::Read { input: self.input.clone(), detail: "cannot read".into() })?;
+                    self.reader.refill().map_err(|_| CaptureError::Read {
+                        input: self.input.clone(),
+                        detail: "cannot read".into(),
+                    })?;
                     continue;
                 }
                 Err(PcapError::BufferTooSmall) => {
                     if self.capacity >= MAX_RECORD {
-                        return Err(self.corrupt(format!("a record is larger than {} MiB", MAX_RECORD >> 20)));
+                        return Err(self
+                            .corrupt(format!("a record is larger than {} MiB", MAX_RECORD >> 20)));
                     }
                     self.capacity *= 4;
                     if !self.reader.grow(self.capacity) {
                         return Err(self.corrupt("cannot grow the read buffer"));
                     }
-                    self.reader.refill().map_err(|_| CaptureError::Read { input: self.input.clone(), detail: "cannot read".into() })?;
+                    self.reader.refill().map_err(|_| CaptureError::Read {
+                        input: self.input.clone(),
+                        detail: "cannot read".into(),
+                    })?;
                     continue;
                 }
                 Err(PcapError::UnexpectedEof) => {
-                    return Err(CaptureError::Truncated { input: self.input.clone(), after_packets: self.packets, offset: self.reader.consumed() as u64 })
+                    return Err(CaptureError::Truncated {
+                        input: self.input.clone(),
+                        after_packets: self.packets,
+                        offset: self.reader.consumed() as u64,
+                    })
                 }
-                Err(PcapError::ReadError) => return Err(CaptureError::Read { input: self.input.clone(), detail: "cannot read".into() }),
+                Err(PcapError::ReadError) => {
+                    return Err(CaptureError::Read {
+                        input: self.input.clone(),
+                        detail: "cannot read".into(),
+                    })
+                }
                 Err(e) => {
                     let detail = format!("{e}");
                     return Err(self.corrupt(detail));

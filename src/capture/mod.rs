@@ -32,13 +32,32 @@ pub trait PacketSource {
 /// Fatal problems with the capture input: one line each, naming the input.
 #[derive(Debug)]
 pub enum CaptureError {
-    Open { input: PathBuf, source: std::io::Error },
-    NotACapture { input: PathBuf },
-    Empty { input: PathBuf },
+    Open {
+        input: PathBuf,
+        source: std::io::Error,
+    },
+    NotACapture {
+        input: PathBuf,
+    },
+    Empty {
+        input: PathBuf,
+    },
     /// The file ends in the middle of a record: everything before it was dissected.
-    Truncated { input: PathBuf, after_packets: u64, offset: u64 },
-    Corrupt { input: PathBuf, after_packets: u64, offset: u64, detail: String },
-    Read { input: PathBuf, detail: String },
+    Truncated {
+        input: PathBuf,
+        after_packets: u64,
+        offset: u64,
+    },
+    Corrupt {
+        input: PathBuf,
+        after_packets: u64,
+        offset: u64,
+        detail: String,
+    },
+    Read {
+        input: PathBuf,
+        detail: String,
+    },
 }
 
 impl fmt::Display for CaptureError {
@@ -67,6 +86,9 @@ impl std::error::Error for CaptureError {}
 impl CaptureError {
     /// Partial results were produced before this error.
     pub fn is_partial(&self) -> bool {
-        matches!(self, CaptureError::Truncated { .. } | CaptureError::Corrupt { .. })
+        matches!(
+            self,
+            CaptureError::Truncated { .. } | CaptureError::Corrupt { .. }
+        )
     }
 }

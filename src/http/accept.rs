@@ -20,7 +20,11 @@ pub fn compute_accept(key: &str) -> AcceptSteps {
     let concatenated = format!("{}{}", key.trim(), WEBSOCKET_GUID);
     let sha1: [u8; 20] = Sha1::digest(concatenated.as_bytes()).into();
     let accept = base64::engine::general_purpose::STANDARD.encode(sha1);
-    AcceptSteps { concatenated, sha1, accept }
+    AcceptSteps {
+        concatenated,
+        sha1,
+        accept,
+    }
 }
 
 #[cfg(test)]
@@ -31,7 +35,10 @@ mod tests {
     fn rfc6455_section_1_3_example() {
         let steps = compute_accept("dGhlIHNhbXBsZSBub25jZQ==");
         assert_eq!(steps.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        assert_eq!(steps.concatenated, "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+        assert_eq!(
+            steps.concatenated,
+            "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+        );
         assert_eq!(steps.sha1[0], 0xb3);
     }
 }

@@ -8,7 +8,10 @@ pub struct Extension {
 
 impl Extension {
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_deref())
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
     }
 }
 
@@ -38,11 +41,17 @@ pub fn parse_extensions(value: &str) -> Vec<Extension> {
             let params = parts
                 .filter(|p| !p.trim().is_empty())
                 .map(|p| match p.split_once('=') {
-                    Some((k, v)) => (k.trim().to_string(), Some(v.trim().trim_matches('"').to_string())),
+                    Some((k, v)) => (
+                        k.trim().to_string(),
+                        Some(v.trim().trim_matches('"').to_string()),
+                    ),
                     None => (p.trim().to_string(), None),
                 })
                 .collect();
-            Some(Extension { name: name.to_string(), params })
+            Some(Extension {
+                name: name.to_string(),
+                params,
+            })
         })
         .collect()
 }
@@ -73,9 +82,14 @@ mod tests {
     fn chromium_offer_and_python_answer() {
         let offer = parse_extensions("permessage-deflate; client_max_window_bits");
         assert_eq!(offer[0].param("client_max_window_bits"), Some(None));
-        let answer = parse_extensions("permessage-deflate; server_max_window_bits=12; client_max_window_bits=\"12\"");
+        let answer = parse_extensions(
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=\"12\"",
+        );
         assert_eq!(answer[0].param("client_max_window_bits"), Some(Some("12")));
-        assert_eq!(answer[0].to_string(), "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12");
+        assert_eq!(
+            answer[0].to_string(),
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        );
     }
 
     #[test]

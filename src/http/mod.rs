@@ -41,7 +41,12 @@ impl Headers {
     /// Comma-separated values of a header, trimmed.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.get(name)
-            .map(|v| v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+            .map(|v| {
+                v.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -76,7 +81,11 @@ fn lossy(b: &[u8]) -> String {
 }
 
 fn collect_headers(raw: &[httparse::Header<'_>]) -> Headers {
-    Headers(raw.iter().map(|h| (h.name.to_string(), lossy(h.value).trim().to_string())).collect())
+    Headers(
+        raw.iter()
+            .map(|h| (h.name.to_string(), lossy(h.value).trim().to_string()))
+            .collect(),
+    )
 }
 
 pub fn parse_request(buf: &[u8]) -> Head<Request> {
@@ -93,7 +102,9 @@ pub fn parse_request(buf: &[u8]) -> Head<Request> {
             n,
         ),
         Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_LEN => Head::Incomplete,
-        Ok(httparse::Status::Partial) => Head::Invalid(format!("request head longer than {MAX_HEAD_LEN} bytes")),
+        Ok(httparse::Status::Partial) => {
+            Head::Invalid(format!("request head longer than {MAX_HEAD_LEN} bytes"))
+        }
         Err(e) => Head::Invalid(e.to_string()),
     }
 }
@@ -112,14 +123,26 @@ pub fn parse_response(buf: &[u8]) -> Head<Response> {
             n,
         ),
         Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_LEN => Head::Incomplete,
-        Ok(httparse::Status::Partial) => Head::Invalid(format!("response head longer than {MAX_HEAD_LEN} bytes")),
+        Ok(httparse::Status::Partial) => {
+            Head::Invalid(format!("response head longer than {MAX_HEAD_LEN} bytes"))
+        }
         Err(e) => Head::Invalid(e.to_string()),
     }
 }
 
 /// Could these bytes be the start of an HTTP request? Cheap test before buffering a stream.
 pub fn looks_like_request_start(buf: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] = [b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ", b"TRACE "];
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+    ];
     METHODS.iter().any(|m| {
         let n = m.len().min(buf.len());
         buf[..n] == m[..n]
@@ -167,11 +190,24 @@ impl Handshake {
         self.accepted() && self.accept.is_some() && self.accept == self.expected_accept
     }
 
-    pub fn from_heads(conn: ConnId, req: &Request, request_packet: PacketRef, resp: &Response, response_packet: PacketRef) -> Handshake {
+    pub fn from_heads(
+        conn: ConnId,
+        req: &Request,
+        request_packet: PacketRef,
+        resp: &Response,
+        response_packet: PacketRef,
+    ) -> Handshake {
         let key = req.headers.get("Sec-WebSocket-Key");
-        let offered_ext = req.headers.get("Sec-WebSocket-Extensions").map(|v| parse_extensions(&v)).unwrap_or_default();
+        let offered_ext = req
+            .headers
+            .get("Sec-WebSocket-Extensions")
+            .map(|v| parse_extensions(&v))
+            .unwrap_or_default();
         let accepted_ext = if resp.status == 101 {
-            resp.headers.get("Sec-WebSocket-Extensions").map(|v| parse_extensions(&v)).unwrap_or_default()
+            resp.headers
+                .get("Sec-WebSocket-Extensions")
+                .map(|v| parse_extensions(&v))
+                .unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -192,7 +228,11 @@ impl Handshake {
             status: resp.status,
             reason: resp.reason.clone(),
             accept: resp.headers.get("Sec-WebSocket-Accept"),
-            subprotocol: if resp.status == 101 { resp.headers.get("Sec-WebSocket-Protocol") } else { None },
+            subprotocol: if resp.status == 101 {
+                resp.headers.get("Sec-WebSocket-Protocol")
+            } else {
+                None
+            },
             extensions: accepted_ext,
             request_headers: req.headers.clone(),
             response_headers: resp.headers.clone(),
@@ -203,50 +243,101 @@ impl Handshake {
     pub fn violations(&self) -> Vec<(&'static Rule, String)> {
         let mut out = Vec::new();
         if !self.method.eq_ignore_ascii_case("GET") {
-            out.push((&rules::HANDSHAKE_NOT_GET, format!("request method is {}", self.method)));
+            out.push((
+                &rules::HANDSHAKE_NOT_GET,
+                format!("request method is {}", self.method),
+            ));
         }
         if self.host.is_none() {
             out.push((&rules::HANDSHAKE_HOST_MISSING, "no Host header".to_string()));
         }
         match &self.key {
-            None => out.push((&rules::HANDSHAKE_KEY_INVALID, "no Sec-WebSocket-Key header".to_string())),
+            None => out.push((
+                &rules::HANDSHAKE_KEY_INVALID,
+                "no Sec-WebSocket-Key header".to_string(),
+            )),
             Some(k) => {
                 use base64::Engine;
                 match base64::engine::general_purpose::STANDARD.decode(k.trim()) {
                     Ok(b) if b.len() == 16 => {}
-                    Ok(b) => out.push((&rules::HANDSHAKE_KEY_INVALID, format!("Sec-WebSocket-Key {k:?} decodes to {} bytes, not 16", b.len()))),
-                    Err(_) => out.push((&rules::HANDSHAKE_KEY_INVALID, format!("Sec-WebSocket-Key {k:?} is not base64"))),
+                    Ok(b) => out.push((
+                        &rules::HANDSHAKE_KEY_INVALID,
+                        format!(
+                            "Sec-WebSocket-Key {k:?} decodes to {} bytes, not 16",
+                            b.len()
+                        ),
+                    )),
+                    Err(_) => out.push((
+                        &rules::HANDSHAKE_KEY_INVALID,
+                        format!("Sec-WebSocket-Key {k:?} is not base64"),
+                    )),
                 }
             }
         }
         match self.version.as_deref() {
             Some("13") => {}
-            Some(v) => out.push((&rules::HANDSHAKE_VERSION, format!("Sec-WebSocket-Version is {v:?}"))),
-            None => out.push((&rules::HANDSHAKE_VERSION, "no Sec-WebSocket-Version header".to_string())),
+            Some(v) => out.push((
+                &rules::HANDSHAKE_VERSION,
+                format!("Sec-WebSocket-Version is {v:?}"),
+            )),
+            None => out.push((
+                &rules::HANDSHAKE_VERSION,
+                "no Sec-WebSocket-Version header".to_string(),
+            )),
         }
         if !self.accepted() {
-            out.push((&rules::HANDSHAKE_REJECTED, format!("server answered {} {}", self.status, self.reason)));
+            out.push((
+                &rules::HANDSHAKE_REJECTED,
+                format!("server answered {} {}", self.status, self.reason),
+            ));
             return out;
         }
-        if !(self.response_headers.has_token("Upgrade", "websocket") && self.response_headers.has_token("Connection", "upgrade")) {
-            out.push((&rules::HANDSHAKE_UPGRADE_HEADERS, "101 response lacks Upgrade: websocket or Connection: Upgrade".to_string()));
+        if !(self.response_headers.has_token("Upgrade", "websocket")
+            && self.response_headers.has_token("Connection", "upgrade"))
+        {
+            out.push((
+                &rules::HANDSHAKE_UPGRADE_HEADERS,
+                "101 response lacks Upgrade: websocket or Connection: Upgrade".to_string(),
+            ));
         }
         match (&self.accept, &self.expected_accept) {
-            (None, _) => out.push((&rules::HANDSHAKE_ACCEPT_MISSING, "101 response without Sec-WebSocket-Accept".to_string())),
+            (None, _) => out.push((
+                &rules::HANDSHAKE_ACCEPT_MISSING,
+                "101 response without Sec-WebSocket-Accept".to_string(),
+            )),
             (Some(got), Some(want)) if got != want => out.push((
                 &rules::HANDSHAKE_ACCEPT_MISMATCH,
-                format!("Sec-WebSocket-Accept is {got}, expected {want} for key {}", self.key.as_deref().unwrap_or("")),
+                format!(
+                    "Sec-WebSocket-Accept is {got}, expected {want} for key {}",
+                    self.key.as_deref().unwrap_or("")
+                ),
             )),
             _ => {}
         }
         if let Some(p) = &self.subprotocol {
             if !self.offered_protocols.iter().any(|o| o == p) {
-                out.push((&rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED, format!("server selected {p:?}; client offered {:?}", self.offered_protocols)));
+                out.push((
+                    &rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED,
+                    format!(
+                        "server selected {p:?}; client offered {:?}",
+                        self.offered_protocols
+                    ),
+                ));
             }
         }
         for ext in &self.extensions {
-            if !self.offered_extensions.iter().any(|o| o.name.eq_ignore_ascii_case(&ext.name)) {
-                out.push((&rules::HANDSHAKE_EXTENSION_NOT_OFFERED, format!("server accepted {:?}, which the client did not offer", ext.name)));
+            if !self
+                .offered_extensions
+                .iter()
+                .any(|o| o.name.eq_ignore_ascii_case(&ext.name))
+            {
+                out.push((
+                    &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
+                    format!(
+                        "server accepted {:?}, which the client did not offer",
+                        ext.name
+                    ),
+                ));
             }
         }
         out
@@ -261,10 +352,24 @@ mod tests {
     const RESP: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x02hi";
 
     fn handshake() -> Handshake {
-        let Head::Complete(req, _) = parse_request(REQ) else { panic!() };
-        let Head::Complete(resp, used) = parse_response(RESP) else { panic!() };
-        assert_eq!(&RESP[used..], b"\x81\x02hi", "bytes after the head are left for the frame decoder");
-        Handshake::from_heads(ConnId(1), &req, PacketRef::default(), &resp, PacketRef::default())
+        let Head::Complete(req, _) = parse_request(REQ) else {
+            panic!()
+        };
+        let Head::Complete(resp, used) = parse_response(RESP) else {
+            panic!()
+        };
+        assert_eq!(
+            &RESP[used..],
+            b"\x81\x02hi",
+            "bytes after the head are left for the frame decoder"
+        );
+        Handshake::from_heads(
+            ConnId(1),
+            &req,
+            PacketRef::default(),
+            &resp,
+            PacketRef::default(),
+        )
     }
 
     #[test]
@@ -279,11 +384,19 @@ mod tests {
 
     #[test]
     fn upgrade_detection_is_case_insensitive_and_list_aware() {
-        let Head::Complete(req, _) = parse_request(REQ) else { panic!() };
+        let Head::Complete(req, _) = parse_request(REQ) else {
+            panic!()
+        };
         assert!(is_upgrade_request(&req));
-        let Head::Complete(req, _) = parse_request(b"GET / HTTP/1.1\r\nupgrade: WebSocket\r\nconnection: UPGRADE\r\n\r\n") else { panic!() };
+        let Head::Complete(req, _) =
+            parse_request(b"GET / HTTP/1.1\r\nupgrade: WebSocket\r\nconnection: UPGRADE\r\n\r\n")
+        else {
+            panic!()
+        };
         assert!(is_upgrade_request(&req));
-        let Head::Complete(req, _) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") else { panic!() };
+        let Head::Complete(req, _) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") else {
+            panic!()
+        };
         assert!(!is_upgrade_request(&req));
     }
 
@@ -300,21 +413,45 @@ mod tests {
         h.accept = Some("AAAA".into());
         h.subprotocol = Some("other".into());
         let names: Vec<_> = h.violations().iter().map(|(r, _)| r.name).collect();
-        assert_eq!(names, vec!["handshake-accept-mismatch", "handshake-subprotocol-not-offered"]);
+        assert_eq!(
+            names,
+            vec![
+                "handshake-accept-mismatch",
+                "handshake-subprotocol-not-offered"
+            ]
+        );
     }
 
     #[test]
     fn rejected_handshake_has_no_subprotocol() {
-        let Head::Complete(req, _) = parse_request(REQ) else { panic!() };
-        let Head::Complete(resp, _) = parse_response(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n") else { panic!() };
-        let h = Handshake::from_heads(ConnId(1), &req, PacketRef::default(), &resp, PacketRef::default());
+        let Head::Complete(req, _) = parse_request(REQ) else {
+            panic!()
+        };
+        let Head::Complete(resp, _) =
+            parse_response(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+        else {
+            panic!()
+        };
+        let h = Handshake::from_heads(
+            ConnId(1),
+            &req,
+            PacketRef::default(),
+            &resp,
+            PacketRef::default(),
+        );
         assert!(!h.accepted() && !h.accept_valid());
         assert_eq!(h.violations()[0].0.name, "handshake-rejected");
     }
 
     #[test]
     fn garbage_is_invalid_not_a_panic() {
-        assert!(matches!(parse_request(b"\x16\x03\x01\x00\x00\r\n\r\n"), Head::Invalid(_)));
-        assert!(matches!(parse_response(b"HTTP/1.1 abc\r\n\r\n"), Head::Invalid(_)));
+        assert!(matches!(
+            parse_request(b"\x16\x03\x01\x00\x00\r\n\r\n"),
+            Head::Invalid(_)
+        ));
+        assert!(matches!(
+            parse_response(b"HTTP/1.1 abc\r\n\r\n"),
+            Head::Invalid(_)
+        ));
     }
 }

@@ -47,7 +47,13 @@ const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 
 pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, SkipReason> {
-    let need = |n: usize| if data.len() < n { Err(SkipReason::TruncatedLinkHeader) } else { Ok(()) };
+    let need = |n: usize| {
+        if data.len() < n {
+            Err(SkipReason::TruncatedLinkHeader)
+        } else {
+            Ok(())
+        }
+    };
     match link.0 {
         1 => Ok(Network::Ethernet(data)),
         12 | 14 | 101 | 228 | 229 => Ok(Network::Ip(data)),
@@ -55,8 +61,16 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, SkipRea
             need(4)?;
             let raw = [data[0], data[1], data[2], data[3]];
             // NULL is host byte order of the *capturing* machine: accept either.
-            let family = if link.0 == 108 { u32::from_be_bytes(raw) } else { u32::from_ne_bytes(raw) };
-            let family = if family > 0xffff { family.swap_bytes() } else { family };
+            let family = if link.0 == 108 {
+                u32::from_be_bytes(raw)
+            } else {
+                u32::from_ne_bytes(raw)
+            };
+            let family = if family > 0xffff {
+                family.swap_bytes()
+            } else {
+                family
+            };
             match family {
                 // AF_INET; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
                 2 => Ok(Network::EtherType(ETHERTYPE_IPV4, &data[4..])),

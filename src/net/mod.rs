@@ -56,12 +56,24 @@ impl fmt::Display for SkipReason {
 
 /// Decode one captured packet.
 pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
-    let sliced = match link::network_layer(link, data)? {
-        link::Network::Ethernet(frame) => LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::TruncatedLinkHeader)?,
-        link::Network::EtherType(t, rest) => LaxSlicedPacket::from_ether_type(etherparse::EtherType(t), rest),
-        link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest).map_err(|e| SkipReason::BadIpHeader(e.to_string()))?,
-    };
-    let (src_ip, dst_ip, ip_start, declared_ip_len, fragmented, proto): (IpAddr, IpAddr, usize, usize, bool, u8) = match &sliced.net {
+    let sliced =
+        match link::network_layer(link, data)? {
+            link::Network::Ethernet(frame) => LaxSlicedPacket::from_ethernet(frame)
+                .map_err(|_| SkipReason::TruncatedLinkHeader)?,
+            link::Network::EtherType(t, rest) => {
+                LaxSlicedPacket::from_ether_type(etherparse::EtherType(t), rest)
+            }
+            link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest)
+                .map_err(|e| SkipReason::BadIpHeader(e.to_string()))?,
+        };
+    let (src_ip, dst_ip, ip_start, declared_ip_len, fragmented, proto): (
+        IpAddr,
+        IpAddr,
+        usize,
+        usize,
+        bool,
+        u8,
+    ) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
             (
@@ -100,7 +112,11 @@ pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipRea
         Some(_) => return Err(SkipReason::NotTcp(proto)),
         None if proto != 6 => return Err(SkipReason::NotTcp(proto)),
         None => {
-            let why = sliced.stop_err.as_ref().map(|(e, _)| e.to_string()).unwrap_or_else(|| "missing".into());
+            let why = sliced
+                .stop_err
+                .as_ref()
+                .map(|(e, _)| e.to_string())
+                .unwrap_or_else(|| "missing".into());
             return Err(SkipReason::TruncatedTcpHeader(why));
         }
     };
@@ -139,18 +155,6 @@ mod tests {
     use super::*;
     use etherparse::PacketBuilder;
 
-    fn tcp_packet(builder: PacketBuilder, payload: &[u8]) -> Vec<u8> {
-        let b = builder;
-        let mut out = Vec::new();
-        let _ = &b;
-        b.write(&mut out, payload).unwrap();
-        out
-    }
-
-    fn eth_v4() -> etherparse::PacketBuilderStep<etherparse::Ipv4Header> {
-        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
-    }
-
     #[test]
     fn ethernet_ipv4_tcp() {
         let pkt = tcp_packet_v4(b"hello");
@@ -164,7 +168,12 @@ mod tests {
 
     fn tcp_packet_v4(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        eth_v4().tcp(1234, 80, 1000, 65535).ack(5).write(&mut out, payload).unwrap();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+            .tcp(1234, 80, 1000, 65535)
+            .ack(5)
+            .write(&mut out, payload)
+            .unwrap();
         out
     }
 
@@ -181,19 +190,23 @@ mod tests {
     fn ethernet_padding_is_not_payload() {
         let mut pkt = tcp_packet_v4(b"");
         pkt.extend_from_slice(&[0; 6]);
-        assert_eq!(decode_packet(LinkType::ETHERNET, &pkt).unwrap().payload, b"");
+        assert_eq!(
+            decode_packet(LinkType::ETHERNET, &pkt).unwrap().payload,
+            b""
+        );
     }
 
     #[test]
     fn vlan_qinq_ipv6() {
-        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
-            .double_vlan(
-                etherparse::SingleVlanHeader { vlan_id: 10.try_into().unwrap(), ..Default::default() },
-                etherparse::SingleVlanHeader { vlan_id: 20.try_into().unwrap(), ..Default::default() },
-            )
-            .ipv6([0; 16], [1; 16], 64)
-            .tcp(5555, 9443, 1, 100);
-        let pkt = tcp_packet(b, b"x");
+        // Ethernet, 802.1ad outer tag, 802.1Q inner tag, then IPv6.
+        let mut pkt = vec![
+            2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x00, 0x14,
+            0x86, 0xdd,
+        ];
+        PacketBuilder::ipv6([0; 16], [1; 16], 64)
+            .tcp(5555, 9443, 1, 100)
+            .write(&mut pkt, b"x")
+            .unwrap();
         let seg = decode_packet(LinkType::ETHERNET, &pkt).unwrap();
         assert_eq!(seg.dst.port(), 9443);
         assert!(seg.dst.is_ipv6());
@@ -206,7 +219,10 @@ mod tests {
         assert_eq!(decode_packet(LinkType::RAW, ip).unwrap().payload, b"abc");
         let mut null = 2u32.to_ne_bytes().to_vec();
         null.extend_from_slice(ip);
-        assert_eq!(decode_packet(LinkType::NULL, &null).unwrap().payload, b"abc");
+        assert_eq!(
+            decode_packet(LinkType::NULL, &null).unwrap().payload,
+            b"abc"
+        );
         let mut lo = 2u32.to_be_bytes().to_vec();
         lo.extend_from_slice(ip);
         assert_eq!(decode_packet(LinkType::LOOP, &lo).unwrap().payload, b"abc");
@@ -218,20 +234,38 @@ mod tests {
         let ip = &pkt[14..];
         let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
         sll.extend_from_slice(ip);
-        assert_eq!(decode_packet(LinkType::LINUX_SLL, &sll).unwrap().payload, b"abc");
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        assert_eq!(
+            decode_packet(LinkType::LINUX_SLL, &sll).unwrap().payload,
+            b"abc"
+        );
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend_from_slice(ip);
-        assert_eq!(decode_packet(LinkType::LINUX_SLL2, &sll2).unwrap().payload, b"abc");
+        assert_eq!(
+            decode_packet(LinkType::LINUX_SLL2, &sll2).unwrap().payload,
+            b"abc"
+        );
     }
 
     #[test]
     fn garbage_is_a_reason_not_a_panic() {
         for len in 0..64 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37) as u8).collect();
-            for lt in [LinkType::ETHERNET, LinkType::RAW, LinkType::NULL, LinkType::LINUX_SLL, LinkType::LINUX_SLL2, LinkType(999)] {
+            for lt in [
+                LinkType::ETHERNET,
+                LinkType::RAW,
+                LinkType::NULL,
+                LinkType::LINUX_SLL,
+                LinkType::LINUX_SLL2,
+                LinkType(999),
+            ] {
                 let _ = decode_packet(lt, &junk);
             }
         }
-        assert_eq!(decode_packet(LinkType(999), b"x"), Err(SkipReason::UnsupportedLinkType(999)));
+        assert_eq!(
+            decode_packet(LinkType(999), b"x"),
+            Err(SkipReason::UnsupportedLinkType(999))
+        );
     }
 }

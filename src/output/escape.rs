@@ -19,7 +19,14 @@ pub fn escape_text(s: &str) -> String {
             }
             // C1 controls (0x9b is CSI on some terminals), bidi embeddings/overrides/isolates,
             // and line/paragraph separators.
-            '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}' => {
+            '\u{80}'..='\u{9f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}' => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -68,8 +75,16 @@ mod tests {
     fn escapes_cannot_reach_the_terminal() {
         let hostile = "\x1b]0;pwned\x07\x1b[2J\u{9b}31m\u{202e}abc\r\n";
         let safe = escape_text(hostile);
-        assert!(!safe.chars().any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)), "{safe}");
-        assert_eq!(safe, "\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\u{202e}abc\\r\\n");
+        assert!(
+            !safe
+                .chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "{safe}"
+        );
+        assert_eq!(
+            safe,
+            "\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\u{202e}abc\\r\\n"
+        );
     }
 
     #[test]

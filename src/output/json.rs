@@ -86,7 +86,10 @@ pub fn to_json(event: &Event) -> Value {
             m.insert("fragments".into(), json!(msg.fragments));
             match msg.text() {
                 Some(t) => m.insert("text".into(), json!(t)),
-                None => m.insert("data_b64".into(), json!(base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes))),
+                None => m.insert(
+                    "data_b64".into(),
+                    json!(base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes)),
+                ),
             };
             m.insert("truncated".into(), json!(msg.payload.truncated()));
             if msg.lost > 0 {

@@ -17,7 +17,10 @@ pub struct TextOptions {
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { preview: 64, flush_each: false }
+        TextOptions {
+            preview: 64,
+            flush_each: false,
+        }
     }
 }
 
@@ -29,7 +32,11 @@ pub struct TextSink<W: Write> {
 
 impl<W: Write> TextSink<W> {
     pub fn new(out: W, opts: TextOptions) -> Self {
-        TextSink { out, opts, start: None }
+        TextSink {
+            out,
+            opts,
+            start: None,
+        }
     }
 
     fn rel(&mut self, p: &PacketRef) -> String {
@@ -43,7 +50,11 @@ impl<W: Write> TextSink<W> {
         let n = self.opts.preview.min(bytes.len());
         let shown = &bytes[..n];
         let more = total.saturating_sub(n as u64);
-        let body = if as_text { format!("\"{}\"", escape_bytes(shown)) } else { hex_spaced(shown) };
+        let body = if as_text {
+            format!("\"{}\"", escape_bytes(shown))
+        } else {
+            hex_spaced(shown)
+        };
         if more > 0 {
             format!("{body} …(+{more} bytes)")
         } else {
@@ -65,16 +76,28 @@ impl<W: Write> TextSink<W> {
             Some(k) => format!("mask {}", hex_spaced(&k).replace(' ', "")),
             None => "unmasked".to_string(),
         };
-        let opname = if h.opcode.is_reserved() { format!("0x{:X}", h.opcode.bits()) } else { h.opcode.name().to_string() };
+        let opname = if h.opcode.is_reserved() {
+            format!("0x{:X}", h.opcode.bits())
+        } else {
+            h.opcode.name().to_string()
+        };
         let mut detail = String::new();
         if let Some(c) = &f.close {
             match c.code {
-                Some(code) => detail = format!("{code} {} \"{}\"", close_code_name(code), super::escape::escape_text(&c.reason)),
+                Some(code) => {
+                    detail = format!(
+                        "{code} {} \"{}\"",
+                        close_code_name(code),
+                        super::escape::escape_text(&c.reason)
+                    )
+                }
                 None => detail = "(no status code)".into(),
             }
         } else if !f.payload.bytes.is_empty() || f.payload.len > 0 {
-            let as_text = matches!(h.opcode, OpCode::Text | OpCode::Ping | OpCode::Pong) && std::str::from_utf8(&f.payload.bytes).is_ok()
-                || (h.opcode == OpCode::Continuation && std::str::from_utf8(&f.payload.bytes).is_ok());
+            let as_text = matches!(h.opcode, OpCode::Text | OpCode::Ping | OpCode::Pong)
+                && std::str::from_utf8(&f.payload.bytes).is_ok()
+                || (h.opcode == OpCode::Continuation
+                    && std::str::from_utf8(&f.payload.bytes).is_ok());
             detail = self.preview(&f.payload.bytes, f.payload.len, as_text);
         }
         if let Some(rtt) = f.rtt_ns {
@@ -132,7 +155,11 @@ impl<W: Write> Sink for TextSink<W> {
                     c.server,
                     c.first_packet.number,
                     t,
-                    if c.inferred { ", WebSocket inferred from its frames" } else { "" }
+                    if c.inferred {
+                        ", WebSocket inferred from its frames"
+                    } else {
+                        ""
+                    }
                 )?;
             }
             Event::Handshake(h) => {
@@ -164,7 +191,11 @@ impl<W: Write> Sink for TextSink<W> {
                     super::escape::escape_text(&h.reason),
                     accept,
                     super::escape::escape_text(h.subprotocol.as_deref().unwrap_or("-")),
-                    if ext.is_empty() { "-".to_string() } else { super::escape::escape_text(&ext.join(", ")) }
+                    if ext.is_empty() {
+                        "-".to_string()
+                    } else {
+                        super::escape::escape_text(&ext.join(", "))
+                    }
                 )?;
             }
             Event::Frame(f) => self.frame_line(f)?,
@@ -175,11 +206,26 @@ impl<W: Write> Sink for TextSink<W> {
             }
             Event::Gap(g) => {
                 let t = self.rel(&g.packet);
-                writeln!(self.out, "  #{:<6} {:>11}  {} gap: {} bytes missing at stream offset {}", g.packet.number, t, g.dir.as_str(), g.len, g.stream_offset)?;
+                writeln!(
+                    self.out,
+                    "  #{:<6} {:>11}  {} gap: {} bytes missing at stream offset {}",
+                    g.packet.number,
+                    t,
+                    g.dir.as_str(),
+                    g.len,
+                    g.stream_offset
+                )?;
             }
             Event::Diagnostic(d) => {
-                let pkt = d.packet.map(|p| format!("#{}", p.number)).unwrap_or_default();
-                let conn = if d.conn.0 == 0 { String::from("capture: ") } else { String::new() };
+                let pkt = d
+                    .packet
+                    .map(|p| format!("#{}", p.number))
+                    .unwrap_or_default();
+                let conn = if d.conn.0 == 0 {
+                    String::from("capture: ")
+                } else {
+                    String::new()
+                };
                 writeln!(
                     self.out,
                     "  {:<7}  {}{} {} [{}, {}]: {}",

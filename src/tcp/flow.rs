@@ -20,8 +20,20 @@ pub struct FlowMeta {
 
 /// The protocol above TCP, one instance per connection.
 pub trait Application {
-    fn on_stream(&mut self, meta: &FlowMeta, side: usize, event: StreamEvent<'_>, out: &mut Vec<Event>);
-    fn on_end(&mut self, meta: &FlowMeta, reason: EndReason, packet: PacketRef, out: &mut Vec<Event>);
+    fn on_stream(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        event: StreamEvent<'_>,
+        out: &mut Vec<Event>,
+    );
+    fn on_end(
+        &mut self,
+        meta: &FlowMeta,
+        reason: EndReason,
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    );
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +90,13 @@ const ENDED_LINGER_NS: u64 = 60 * 1_000_000_000;
 
 impl<A: Application> FlowTable<A> {
     pub fn new(limits: FlowTableLimits, new_app: Box<dyn FnMut(&FlowMeta) -> A>) -> FlowTable<A> {
-        FlowTable { flows: HashMap::new(), next_id: 1, limits, packets_since_sweep: 0, new_app }
+        FlowTable {
+            flows: HashMap::new(),
+            next_id: 1,
+            limits,
+            packets_since_sweep: 0,
+            new_app,
+        }
     }
 
     /// Number of TCP connections seen so far.
@@ -110,7 +128,12 @@ impl<A: Application> FlowTable<A> {
             if let Some(mut old) = self.flows.remove(&key) {
                 Self::end_flow(&mut old, EndReason::CaptureEnd, packet, out);
             }
-            let meta = FlowMeta { id: ConnId(self.next_id), endpoints: [seg.src, seg.dst], client_side: None, first_packet: packet };
+            let meta = FlowMeta {
+                id: ConnId(self.next_id),
+                endpoints: [seg.src, seg.dst],
+                client_side: None,
+                first_packet: packet,
+            };
             self.next_id += 1;
             let app = (self.new_app)(&meta);
             let max = self.limits.max_pending_per_direction;
@@ -141,21 +164,38 @@ impl<A: Application> FlowTable<A> {
                 flow.meta.client_side = Some(if seg.ack_flag { other } else { side });
             }
         }
-        let Flow { meta, streams, app, .. } = flow;
+        let Flow {
+            meta, streams, app, ..
+        } = flow;
         // Data carried in a SYN (TCP Fast Open) starts one past the ISN.
-        let data_seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
-        streams[side].on_segment(data_seq, seg.payload, seg.orig_payload_len, seg.fin, packet, &mut |ev| {
-            app.on_stream(meta, side, ev, out)
-        });
+        let data_seq = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        streams[side].on_segment(
+            data_seq,
+            seg.payload,
+            seg.orig_payload_len,
+            seg.fin,
+            packet,
+            &mut |ev| app.on_stream(meta, side, ev, out),
+        );
         if seg.ack_flag && streams[other].pending_bytes() > 0 {
-            streams[other].on_peer_ack(seg.ack, &mut |ev| app.on_stream(meta, other, ev, out));
+            streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
+                app.on_stream(meta, other, ev, out)
+            });
         }
         if seg.fin {
             flow.fin_seen[side] = true;
         }
         if seg.rst {
             Self::end_flow(flow, EndReason::Reset, packet, out);
-        } else if flow.fin_seen[0] && flow.fin_seen[1] && flow.streams[0].is_finished() && flow.streams[1].is_finished() {
+        } else if flow.fin_seen[0]
+            && flow.fin_seen[1]
+            && flow.streams[0].is_finished()
+            && flow.streams[1].is_finished()
+        {
             Self::end_flow(flow, EndReason::Fin, packet, out);
         }
     }
@@ -165,9 +205,11 @@ impl<A: Application> FlowTable<A> {
             return;
         }
         flow.ended = true;
-        let Flow { meta, streams, app, .. } = flow;
+        let Flow {
+            meta, streams, app, ..
+        } = flow;
         for (side, stream) in streams.iter_mut().enumerate() {
-            stream.flush(&mut |ev| app.on_stream(meta, side, ev, out));
+            stream.flush(packet, &mut |ev| app.on_stream(meta, side, ev, out));
         }
         app.on_end(meta, reason, packet, out);
     }
@@ -185,7 +227,11 @@ impl<A: Application> FlowTable<A> {
             .map(|(k, f)| (f.meta.id, *k))
             .collect();
         if self.flows.len() - expired.len() > self.limits.max_flows {
-            let mut by_age: Vec<(Timestamp, ConnId, FlowKey)> = self.flows.iter().map(|(k, f)| (f.last_seen, f.meta.id, *k)).collect();
+            let mut by_age: Vec<(Timestamp, ConnId, FlowKey)> = self
+                .flows
+                .iter()
+                .map(|(k, f)| (f.last_seen, f.meta.id, *k))
+                .collect();
             by_age.sort();
             let excess = self.flows.len() - self.limits.max_flows;
             expired.extend(by_age.into_iter().take(excess).map(|(_, id, k)| (id, k)));

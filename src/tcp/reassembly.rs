@@ -18,11 +18,24 @@ const RECENT_WINDOW: usize = 16 * 1024;
 #[derive(Debug, PartialEq, Eq)]
 pub enum StreamEvent<'a> {
     /// In-order bytes at `offset` (0 = first byte after the SYN, or first byte seen).
-    Data { offset: u64, bytes: &'a [u8], packet: PacketRef },
+    Data {
+        offset: u64,
+        bytes: &'a [u8],
+        packet: PacketRef,
+    },
     /// `len` bytes at `offset` are missing from the capture.
-    Gap { offset: u64, len: u64, packet: PacketRef, cause: GapCause },
+    Gap {
+        offset: u64,
+        len: u64,
+        packet: PacketRef,
+        cause: GapCause,
+    },
     /// A retransmitted or overlapping copy differs from the bytes already kept.
-    OverlapConflict { offset: u64, len: u64, packet: PacketRef },
+    OverlapConflict {
+        offset: u64,
+        len: u64,
+        packet: PacketRef,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +55,6 @@ struct Pending {
     bytes: Vec<u8>,
     /// Bytes the segment carried beyond what was captured (snap length).
     lost_tail: u64,
-    packet: PacketRef,
 }
 
 #[derive(Debug, Default)]
@@ -61,7 +73,10 @@ pub struct Reassembler {
 
 impl Reassembler {
     pub fn new(max_pending: usize) -> Reassembler {
-        Reassembler { max_pending, ..Default::default() }
+        Reassembler {
+            max_pending,
+            ..Default::default()
+        }
     }
 
     pub fn is_started(&self) -> bool {
@@ -97,7 +112,15 @@ impl Reassembler {
     }
 
     /// A segment: `payload` is what was captured, `orig_len` what it carried on the wire.
-    pub fn on_segment(&mut self, seq: u32, payload: &[u8], orig_len: usize, fin: bool, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+    pub fn on_segment(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        orig_len: usize,
+        fin: bool,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         if self.base_seq.is_none() {
             if payload.is_empty() && orig_len == 0 {
                 return;
@@ -105,7 +128,9 @@ impl Reassembler {
             // Capture started mid-connection: the first bytes seen are offset 0.
             self.base_seq = Some(seq);
         }
-        let Some(start) = self.offset_of(seq) else { return };
+        let Some(start) = self.offset_of(seq) else {
+            return;
+        };
         let end = start + orig_len as i64;
         if fin && end >= 0 {
             self.fin_offset.get_or_insert(end as u64);
@@ -130,61 +155,97 @@ impl Reassembler {
         let captured = payload.get(skip..).unwrap_or(&[]);
         if start == self.next_offset {
             self.deliver(captured, lost_tail.min(end as u64 - start), packet, on);
-            self.drain(on);
+            self.drain(packet, on);
         } else {
             self.insert_pending(start, captured, lost_tail, packet, on);
             if self.pending_bytes > self.max_pending {
-                self.skip_to_first_pending(GapCause::BufferLimit, on);
+                self.skip_to_first_pending(GapCause::BufferLimit, packet, on);
             }
         }
     }
 
     /// The peer acknowledged `ack`: a hole before that point that later data is waiting behind
     /// was lost by the capture, not the network (the receiver has it).
-    pub fn on_peer_ack(&mut self, ack: u32, on: &mut dyn FnMut(StreamEvent<'_>)) {
-        let Some(ack_offset) = self.offset_of(ack) else { return };
+    pub fn on_peer_ack(
+        &mut self,
+        ack: u32,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let Some(ack_offset) = self.offset_of(ack) else {
+            return;
+        };
         while let Some((&first, _)) = self.pending.first_key_value() {
             if ack_offset < first as i64 {
                 break;
             }
-            self.skip_to_first_pending(GapCause::AckedUnseen, on);
+            self.skip_to_first_pending(GapCause::AckedUnseen, packet, on);
         }
     }
 
     /// The connection or the capture ended: report every remaining hole and deliver what waits.
-    pub fn flush(&mut self, on: &mut dyn FnMut(StreamEvent<'_>)) {
+    pub fn flush(&mut self, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
         while !self.pending.is_empty() {
-            self.skip_to_first_pending(GapCause::End, on);
+            self.skip_to_first_pending(GapCause::End, packet, on);
         }
     }
 
-    fn skip_to_first_pending(&mut self, cause: GapCause, on: &mut dyn FnMut(StreamEvent<'_>)) {
-        let Some((&first, p)) = self.pending.first_key_value() else { return };
+    fn skip_to_first_pending(
+        &mut self,
+        cause: GapCause,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return;
+        };
         if first > self.next_offset {
             let len = first - self.next_offset;
-            on(StreamEvent::Gap { offset: self.next_offset, len, packet: p.packet, cause });
+            on(StreamEvent::Gap {
+                offset: self.next_offset,
+                len,
+                packet,
+                cause,
+            });
             self.next_offset = first;
             self.recent.clear();
             self.recent_start = first;
         }
-        self.drain(on);
+        self.drain(packet, on);
     }
 
-    fn deliver(&mut self, bytes: &[u8], lost_tail: u64, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+    fn deliver(
+        &mut self,
+        bytes: &[u8],
+        lost_tail: u64,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         if !bytes.is_empty() {
-            on(StreamEvent::Data { offset: self.next_offset, bytes, packet });
+            on(StreamEvent::Data {
+                offset: self.next_offset,
+                bytes,
+                packet,
+            });
             self.remember(bytes);
             self.next_offset += bytes.len() as u64;
         }
         if lost_tail > 0 {
-            on(StreamEvent::Gap { offset: self.next_offset, len: lost_tail, packet, cause: GapCause::Snaplen });
+            on(StreamEvent::Gap {
+                offset: self.next_offset,
+                len: lost_tail,
+                packet,
+                cause: GapCause::Snaplen,
+            });
             self.next_offset += lost_tail;
             self.recent.clear();
             self.recent_start = self.next_offset;
         }
     }
 
-    fn drain(&mut self, on: &mut dyn FnMut(StreamEvent<'_>)) {
+    /// Deliver buffered segments that are now in order. They are reported as arriving with
+    /// `packet`, the one that made them deliverable (as Wireshark reports reassembled data).
+    fn drain(&mut self, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
         while let Some(entry) = self.pending.first_entry() {
             let start = *entry.key();
             if start > self.next_offset {
@@ -198,21 +259,33 @@ impl Reassembler {
             }
             let skip = (self.next_offset - start) as usize;
             if skip <= p.bytes.len() {
-                self.deliver(&p.bytes[skip..], p.lost_tail, p.packet, on);
+                self.deliver(&p.bytes[skip..], p.lost_tail, packet, on);
             } else {
                 let lost = start + total - self.next_offset;
-                self.deliver(&[], lost, p.packet, on);
+                self.deliver(&[], lost, packet, on);
             }
         }
     }
 
     /// Buffer an out-of-order segment, keeping bytes already buffered where they overlap.
-    fn insert_pending(&mut self, start: u64, bytes: &[u8], lost_tail: u64, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+    fn insert_pending(
+        &mut self,
+        start: u64,
+        bytes: &[u8],
+        lost_tail: u64,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         let end = start + bytes.len() as u64;
         // Pieces of [start, end) not covered by buffered segments.
         let mut cursor = start;
         let mut pieces: Vec<(u64, u64)> = Vec::new();
-        let overlapping: Vec<u64> = self.pending.range(..end).filter(|(&s, p)| s + p.bytes.len() as u64 > start).map(|(&s, _)| s).collect();
+        let overlapping: Vec<u64> = self
+            .pending
+            .range(..end)
+            .filter(|(&s, p)| s + p.bytes.len() as u64 > start)
+            .map(|(&s, _)| s)
+            .collect();
         for s in overlapping {
             let p = &self.pending[&s];
             let p_end = s + p.bytes.len() as u64;
@@ -221,7 +294,11 @@ impl Reassembler {
                 let ours = &bytes[(o_start - start) as usize..(o_end - start) as usize];
                 let theirs = &p.bytes[(o_start - s) as usize..(o_end - s) as usize];
                 if ours != theirs {
-                    on(StreamEvent::OverlapConflict { offset: o_start, len: o_end - o_start, packet });
+                    on(StreamEvent::OverlapConflict {
+                        offset: o_start,
+                        len: o_end - o_start,
+                        packet,
+                    });
                 }
             }
             if s > cursor {
@@ -236,18 +313,32 @@ impl Reassembler {
         for (s, e) in pieces {
             let slice = &bytes[(s - start) as usize..(e - start) as usize];
             self.pending_bytes += slice.len();
-            let tail = if Some(e) == last_piece_end && e == end { lost_tail } else { 0 };
-            self.pending.insert(s, Pending { bytes: slice.to_vec(), lost_tail: tail, packet });
+            let tail = if Some(e) == last_piece_end && e == end {
+                lost_tail
+            } else {
+                0
+            };
+            self.pending.insert(
+                s,
+                Pending {
+                    bytes: slice.to_vec(),
+                    lost_tail: tail,
+                },
+            );
         }
         if bytes.is_empty() && lost_tail > 0 {
-            self.pending.entry(start).or_insert(Pending { bytes: Vec::new(), lost_tail, packet });
+            self.pending.entry(start).or_insert(Pending {
+                bytes: Vec::new(),
+                lost_tail,
+            });
         }
     }
 
     fn remember(&mut self, bytes: &[u8]) {
         if bytes.len() >= RECENT_WINDOW {
             self.recent.clear();
-            self.recent.extend_from_slice(&bytes[bytes.len() - RECENT_WINDOW..]);
+            self.recent
+                .extend_from_slice(&bytes[bytes.len() - RECENT_WINDOW..]);
             self.recent_start = self.next_offset + (bytes.len() - RECENT_WINDOW) as u64;
             return;
         }
@@ -263,7 +354,13 @@ impl Reassembler {
     }
 
     /// Compare a retransmitted copy with the delivered bytes still remembered.
-    fn check_against_recent(&self, start: i64, payload: &[u8], packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+    fn check_against_recent(
+        &self,
+        start: i64,
+        payload: &[u8],
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         let r_start = self.recent_start as i64;
         let r_end = r_start + self.recent.len() as i64;
         let p_end = start + payload.len() as i64;
@@ -275,7 +372,11 @@ impl Reassembler {
         let kept = &self.recent[(o_start - r_start) as usize..(o_end - r_start) as usize];
         // A keep-alive probe carries one garbage byte before the window; not a conflict.
         if ours != kept && payload.len() > 1 {
-            on(StreamEvent::OverlapConflict { offset: o_start as u64, len: (o_end - o_start) as u64, packet });
+            on(StreamEvent::OverlapConflict {
+                offset: o_start as u64,
+                len: (o_end - o_start) as u64,
+                packet,
+            });
         }
     }
 }
@@ -297,7 +398,9 @@ mod tests {
         let mut on = |e: StreamEvent<'_>| {
             out.push(match e {
                 StreamEvent::Data { offset, bytes, .. } => Out::Data(offset, bytes.to_vec()),
-                StreamEvent::Gap { offset, len, cause, .. } => Out::Gap(offset, len, cause),
+                StreamEvent::Gap {
+                    offset, len, cause, ..
+                } => Out::Gap(offset, len, cause),
                 StreamEvent::OverlapConflict { offset, len, .. } => Out::Conflict(offset, len),
             })
         };
@@ -308,22 +411,33 @@ mod tests {
             r.on_segment(*seq, data, data.len(), false, PacketRef::default(), &mut on);
             for (after, ack) in acks {
                 if *after == i {
-                    r.on_peer_ack(*ack, &mut on);
+                    r.on_peer_ack(*ack, PacketRef::default(), &mut on);
                 }
             }
         }
-        r.flush(&mut on);
+        r.flush(PacketRef::default(), &mut on);
         out
     }
 
     fn joined(out: &[Out]) -> Vec<u8> {
-        out.iter().flat_map(|o| if let Out::Data(_, d) = o { d.clone() } else { vec![] }).collect()
+        out.iter()
+            .flat_map(|o| {
+                if let Out::Data(_, d) = o {
+                    d.clone()
+                } else {
+                    vec![]
+                }
+            })
+            .collect()
     }
 
     #[test]
     fn in_order() {
         let out = run(Some(99), &[(100, b"abc"), (103, b"def")], &[]);
-        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec()), Out::Data(3, b"def".to_vec())]);
+        assert_eq!(
+            out,
+            vec![Out::Data(0, b"abc".to_vec()), Out::Data(3, b"def".to_vec())]
+        );
     }
 
     #[test]
@@ -334,7 +448,11 @@ mod tests {
 
     #[test]
     fn duplicate_and_partial_retransmission_delivered_once() {
-        let out = run(Some(99), &[(100, b"abc"), (100, b"abc"), (101, b"bcdef"), (104, b"ef")], &[]);
+        let out = run(
+            Some(99),
+            &[(100, b"abc"), (100, b"abc"), (101, b"bcdef"), (104, b"ef")],
+            &[],
+        );
         assert_eq!(joined(&out), b"abcdef");
         assert!(!out.iter().any(|o| matches!(o, Out::Conflict(..))));
     }
@@ -344,7 +462,11 @@ mod tests {
         let out = run(Some(99), &[(100, b"abc"), (101, b"XY")], &[]);
         assert_eq!(joined(&out), b"abc");
         assert!(out.contains(&Out::Conflict(1, 2)));
-        let out = run(Some(99), &[(103, b"def"), (104, b"EFg"), (100, b"abc")], &[]);
+        let out = run(
+            Some(99),
+            &[(103, b"def"), (104, b"EFg"), (100, b"abc")],
+            &[],
+        );
         assert_eq!(joined(&out), b"abcdefg");
         assert!(out.contains(&Out::Conflict(4, 2)));
     }
@@ -352,7 +474,14 @@ mod tests {
     #[test]
     fn lost_segment_becomes_a_gap_when_acked_past() {
         let out = run(Some(99), &[(100, b"abc"), (106, b"ghi")], &[(1, 109)]);
-        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec()), Out::Gap(3, 3, GapCause::AckedUnseen), Out::Data(6, b"ghi".to_vec())]);
+        assert_eq!(
+            out,
+            vec![
+                Out::Data(0, b"abc".to_vec()),
+                Out::Gap(3, 3, GapCause::AckedUnseen),
+                Out::Data(6, b"ghi".to_vec())
+            ]
+        );
     }
 
     #[test]
@@ -364,14 +493,21 @@ mod tests {
     #[test]
     fn sequence_numbers_wrap() {
         let isn = u32::MAX - 2;
-        let out = run(Some(isn), &[(u32::MAX - 1, b"ab"), (0, b"cd"), (2, b"ef")], &[]);
+        let out = run(
+            Some(isn),
+            &[(u32::MAX - 1, b"ab"), (0, b"cd"), (2, b"ef")],
+            &[],
+        );
         assert_eq!(joined(&out), b"abcdef");
     }
 
     #[test]
     fn mid_stream_start_uses_first_segment() {
         let out = run(None, &[(5000, b"xyz"), (5003, b"w")], &[]);
-        assert_eq!(out, vec![Out::Data(0, b"xyz".to_vec()), Out::Data(3, b"w".to_vec())]);
+        assert_eq!(
+            out,
+            vec![Out::Data(0, b"xyz".to_vec()), Out::Data(3, b"w".to_vec())]
+        );
     }
 
     #[test]
@@ -386,8 +522,12 @@ mod tests {
         let mut r = Reassembler::new(1 << 20);
         r.on_syn(0);
         let mut out = Vec::new();
-        r.on_segment(1, b"ab", 5, false, PacketRef::default(), &mut |e| out.push(format!("{e:?}")));
-        r.on_segment(6, b"z", 1, false, PacketRef::default(), &mut |e| out.push(format!("{e:?}")));
+        r.on_segment(1, b"ab", 5, false, PacketRef::default(), &mut |e| {
+            out.push(format!("{e:?}"))
+        });
+        r.on_segment(6, b"z", 1, false, PacketRef::default(), &mut |e| {
+            out.push(format!("{e:?}"))
+        });
         assert_eq!(out.len(), 3);
         assert!(out[1].contains("Gap { offset: 2, len: 3"));
         assert!(out[2].contains("offset: 5"));
@@ -399,7 +539,13 @@ mod tests {
         r.on_syn(0);
         let mut gaps = 0;
         r.on_segment(11, b"abcdef", 6, false, PacketRef::default(), &mut |e| {
-            if matches!(e, StreamEvent::Gap { cause: GapCause::BufferLimit, .. }) {
+            if matches!(
+                e,
+                StreamEvent::Gap {
+                    cause: GapCause::BufferLimit,
+                    ..
+                }
+            ) {
                 gaps += 1
             }
         });

@@ -67,9 +67,15 @@ mod tests {
     fn names_and_classes() {
         assert_eq!(close_code_name(1000), "Normal Closure");
         assert_eq!(close_code_name(1009), "Message Too Big");
-        assert_eq!(classify_close_code(1005), CloseCodeClass::NotOnWire("No Status Rcvd"));
+        assert_eq!(
+            classify_close_code(1005),
+            CloseCodeClass::NotOnWire("No Status Rcvd")
+        );
         assert_eq!(classify_close_code(999), CloseCodeClass::Invalid);
-        assert_eq!(classify_close_code(2000), CloseCodeClass::UnassignedProtocol);
+        assert_eq!(
+            classify_close_code(2000),
+            CloseCodeClass::UnassignedProtocol
+        );
         assert_eq!(classify_close_code(3000), CloseCodeClass::Library);
         assert_eq!(classify_close_code(4999), CloseCodeClass::Private);
         assert_eq!(classify_close_code(5000), CloseCodeClass::OutOfRange);

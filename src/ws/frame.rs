@@ -149,7 +149,9 @@ mod tests {
 
     #[test]
     fn rfc_single_frame_masked_text() {
-        let h = complete(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        let h = complete(&[
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ]);
         assert!(h.masked);
         assert_eq!(h.mask_key, Some([0x37, 0xfa, 0x21, 0x3d]));
         assert_eq!(h.header_len, 6);
@@ -193,8 +195,14 @@ mod tests {
     fn need_more_reports_how_many() {
         assert_eq!(decode_frame_header(&[]), HeaderDecode::NeedMore(1));
         assert_eq!(decode_frame_header(&[0x81]), HeaderDecode::NeedMore(1));
-        assert_eq!(decode_frame_header(&[0x82, 0x7f, 0]), HeaderDecode::NeedMore(7));
-        assert_eq!(decode_frame_header(&[0x81, 0x85, 1]), HeaderDecode::NeedMore(3));
+        assert_eq!(
+            decode_frame_header(&[0x82, 0x7f, 0]),
+            HeaderDecode::NeedMore(7)
+        );
+        assert_eq!(
+            decode_frame_header(&[0x81, 0x85, 1]),
+            HeaderDecode::NeedMore(3)
+        );
     }
 
     #[test]
@@ -213,7 +221,10 @@ mod tests {
         for b1 in 0..=255u8 {
             let mut bytes = vec![0x81, b1];
             bytes.extend_from_slice(&[0u8; 12]);
-            assert_eq!(complete(&bytes).header_len as usize, header_len_from_first_bytes(b1));
+            assert_eq!(
+                complete(&bytes).header_len as usize,
+                header_len_from_first_bytes(b1)
+            );
         }
     }
 

@@ -97,7 +97,11 @@ mod tests {
         names.dedup();
         assert_eq!(before, names.len());
         for n in names {
-            assert!(n.chars().all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()), "{n}");
+            assert!(
+                n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()),
+                "{n}"
+            );
         }
     }
 }

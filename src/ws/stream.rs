@@ -25,11 +25,19 @@ pub struct CompletedFrame {
 /// What the decoder reports while it walks the stream.
 pub enum FrameEvent<'a> {
     /// A header is complete; its payload follows.
-    Start { header: &'a FrameHeader },
+    Start {
+        header: &'a FrameHeader,
+    },
     /// The next unmasked payload bytes of the current frame.
-    Payload { header: &'a FrameHeader, data: &'a [u8] },
+    Payload {
+        header: &'a FrameHeader,
+        data: &'a [u8],
+    },
     /// Payload bytes of the current frame were lost in a capture gap.
-    Lost { header: &'a FrameHeader, len: u64 },
+    Lost {
+        header: &'a FrameHeader,
+        len: u64,
+    },
     End(CompletedFrame),
 }
 
@@ -110,10 +118,8 @@ impl FrameDecoder {
             if self.current.is_none() {
                 let consumed = self.take_header(data, packet, on);
                 data = &data[consumed..];
-                if self.current.is_none() {
-                    debug_assert!(data.is_empty());
-                    return;
-                }
+                // An empty-payload frame is already complete; a partial header used everything.
+                continue;
             }
             let consumed = self.take_payload(data, packet, on);
             data = &data[consumed..];
@@ -122,7 +128,12 @@ impl FrameDecoder {
 
     /// Parse a header from the stream, using the partial-header buffer only when a header is
     /// split across segments. Returns bytes consumed.
-    fn take_header(&mut self, data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) -> usize {
+    fn take_header(
+        &mut self,
+        data: &[u8],
+        packet: PacketRef,
+        on: &mut dyn FnMut(FrameEvent<'_>),
+    ) -> usize {
         let (header, consumed, header_bytes) = if self.partial_len == 0 {
             match decode_frame_header(data) {
                 HeaderDecode::Complete(h) => {
@@ -176,7 +187,12 @@ impl FrameDecoder {
         consumed
     }
 
-    fn take_payload(&mut self, data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) -> usize {
+    fn take_payload(
+        &mut self,
+        data: &[u8],
+        packet: PacketRef,
+        on: &mut dyn FnMut(FrameEvent<'_>),
+    ) -> usize {
         let frame = self.current.as_mut().expect("a frame is in flight");
         let remaining = frame.header.payload_len - frame.received - frame.lost;
         let n = remaining.min(data.len() as u64) as usize;
@@ -197,7 +213,10 @@ impl FrameDecoder {
         }
         frame.received += n as u64;
         self.next_offset += n as u64;
-        on(FrameEvent::Payload { header: &frame.header, data: unmasked });
+        on(FrameEvent::Payload {
+            header: &frame.header,
+            data: unmasked,
+        });
         if frame.received + frame.lost == frame.header.payload_len {
             self.finish_frame(packet, on);
         }
@@ -218,7 +237,12 @@ impl FrameDecoder {
     }
 
     /// `len` bytes of the stream are missing from the capture.
-    pub fn gap(&mut self, len: u64, packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) -> GapOutcome {
+    pub fn gap(
+        &mut self,
+        len: u64,
+        packet: PacketRef,
+        on: &mut dyn FnMut(FrameEvent<'_>),
+    ) -> GapOutcome {
         self.next_offset += len;
         if self.desynced {
             return GapOutcome::Desynced;
@@ -228,7 +252,10 @@ impl FrameDecoder {
                 let remaining = frame.header.payload_len - frame.received - frame.lost;
                 if len <= remaining {
                     frame.lost += len;
-                    on(FrameEvent::Lost { header: &frame.header, len });
+                    on(FrameEvent::Lost {
+                        header: &frame.header,
+                        len,
+                    });
                     if frame.received + frame.lost == frame.header.payload_len {
                         self.finish_frame(packet, on);
                     }
@@ -261,7 +288,9 @@ mod tests {
         out
     }
 
-    const MASKED_HELLO: [u8; 11] = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    const MASKED_HELLO: [u8; 11] = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
 
     #[test]
     fn one_segment_many_frames() {
@@ -282,7 +311,11 @@ mod tests {
         let whole = frames_of(&[&bytes]);
         for i in 0..bytes.len() {
             for j in i..bytes.len() {
-                assert_eq!(frames_of(&[&bytes[..i], &bytes[i..j], &bytes[j..]]), whole, "split {i},{j}");
+                assert_eq!(
+                    frames_of(&[&bytes[..i], &bytes[i..j], &bytes[j..]]),
+                    whole,
+                    "split {i},{j}"
+                );
             }
         }
     }
@@ -291,12 +324,18 @@ mod tests {
     fn a_frame_claiming_2_pow_63_bytes_allocates_nothing() {
         let mut dec = FrameDecoder::new(0, 16);
         let mut starts = 0;
-        dec.feed(&[0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3], PacketRef::default(), &mut |ev| {
-            if let FrameEvent::Start { header } = ev {
-                assert_eq!(header.payload_len, i64::MAX as u64);
-                starts += 1;
-            }
-        });
+        dec.feed(
+            &[
+                0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3,
+            ],
+            PacketRef::default(),
+            &mut |ev| {
+                if let FrameEvent::Start { header } = ev {
+                    assert_eq!(header.payload_len, i64::MAX as u64);
+                    starts += 1;
+                }
+            },
+        );
         assert_eq!(starts, 1);
         assert_eq!(dec.pending().unwrap().1, i64::MAX as u64 - 3);
     }
@@ -311,7 +350,10 @@ mod tests {
             }
         };
         dec.feed(&[0x82, 0x0a, 1, 2, 3], PacketRef::default(), &mut cb);
-        assert_eq!(dec.gap(4, PacketRef::default(), &mut cb), GapOutcome::InsidePayload);
+        assert_eq!(
+            dec.gap(4, PacketRef::default(), &mut cb),
+            GapOutcome::InsidePayload
+        );
         dec.feed(&[8, 9, 10, 0x81, 0x00], PacketRef::default(), &mut cb);
         assert_eq!(ends, vec![(6, 4), (0, 0)]);
     }
@@ -321,7 +363,10 @@ mod tests {
         let mut dec = FrameDecoder::new(0, 64);
         let mut cb = |_: FrameEvent<'_>| {};
         dec.feed(&[0x82, 0x02, 1, 2], PacketRef::default(), &mut cb);
-        assert_eq!(dec.gap(3, PacketRef::default(), &mut cb), GapOutcome::Desynced);
+        assert_eq!(
+            dec.gap(3, PacketRef::default(), &mut cb),
+            GapOutcome::Desynced
+        );
         assert!(dec.is_desynced());
     }
 }

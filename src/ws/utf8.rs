@@ -33,7 +33,8 @@ impl Utf8Validator {
             match std::str::from_utf8(&self.pending[..self.pending_len]) {
                 Ok(_) => self.pending_len = 0,
                 Err(e) if e.error_len().is_some() => {
-                    self.error_at = Some(self.consumed - self.pending_len as u64 + e.valid_up_to() as u64);
+                    self.error_at =
+                        Some(self.consumed - self.pending_len as u64 + e.valid_up_to() as u64);
                     self.consumed += data.len() as u64;
                     return;
                 }
@@ -95,7 +96,13 @@ mod tests {
     #[test]
     fn first_bad_byte_is_reported() {
         assert_eq!(validate_in_pieces(b"ab\xffcd", &[1]), Some(2));
-        assert_eq!(validate_in_pieces(b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited", &[5]), Some(11));
+        assert_eq!(
+            validate_in_pieces(
+                b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
+                &[5]
+            ),
+            Some(11)
+        );
     }
 
     #[test]

@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+
+use wsdissect::capture::file::FileSource;
+use wsdissect::conversation::DissectConfig;
+use wsdissect::event::Event;
+use wsdissect::output::Collect;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every capture in samples/ that has an expected.json next to it.
+pub fn samples_with_expectations() -> Vec<(PathBuf, serde_json::Value)> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(repo().join("samples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(stem) = name.strip_suffix(".expected.json") {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            let capture = v["capture"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| format!("{stem}.pcap"));
+            out.push((repo().join("samples").join(capture), v));
+        }
+    }
+    assert!(
+        out.len() >= 8,
+        "expected at least 8 samples, found {}",
+        out.len()
+    );
+    out
+}
+
+/// Dissect a capture keeping whole payloads.
+pub fn dissect_full(path: &Path) -> Vec<Event> {
+    let mut src = FileSource::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sink = Collect::default();
+    let cfg = DissectConfig {
+        frame_keep: 4096,
+        message_keep: 64 << 20,
+    };
+    wsdissect::dissect(&mut src, cfg, &mut sink)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    sink.0
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}

@@ -1,0 +1,5 @@
+//! One integration test binary (faster to build and link than one per file).
+
+mod common;
+mod samples;
+mod tshark;

@@ -1,5 +1,6 @@
 //! One integration test binary (faster to build and link than one per file).
 
 mod common;
+mod json;
 mod samples;
 mod tshark;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's one test command (README.md; .ci/run calls it). Installs what the tests need on
+# Debian when run as root, then: format check, clippy, all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v tshark >/dev/null || need+=(tshark)
+[ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
+command -v tcpdump >/dev/null || need+=(tcpdump)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing: ${need[*]} — run: sudo apt-get install -y ${need[*]}" >&2
+    exit 2
+  fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --quiet

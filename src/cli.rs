@@ -34,6 +34,10 @@ pub struct Args {
     /// Upper bound on the bytes kept for one message, even with --full-payload.
     #[arg(long, value_name = "N", default_value_t = 64 << 20)]
     pub max_message_bytes: usize,
+
+    /// Stop inflating a compressed message past this many bytes (deflate bomb guard).
+    #[arg(long, value_name = "N", default_value_t = 256 << 20)]
+    pub max_inflate: u64,
 }
 
 /// What a run does, resolved once from the flags.
@@ -60,6 +64,7 @@ impl Args {
             dissect: wsdissect::conversation::DissectConfig {
                 frame_keep: 4096.max(self.max_payload),
                 message_keep,
+                inflate_limit: self.max_inflate,
             },
             preview: if self.full_payload {
                 usize::MAX

@@ -12,6 +12,7 @@ use crate::event::{
 use crate::http::{self, Handshake, Head, Request};
 use crate::tcp::{Application, FlowMeta, StreamEvent};
 use crate::ws::close::{classify_close_code, CloseCodeClass};
+use crate::ws::deflate::{DeflateParams, InflateError, Inflater};
 use crate::ws::frame::FrameHeader;
 use crate::ws::opcode::OpCode;
 use crate::ws::rules::{self, Rule};
@@ -25,6 +26,8 @@ pub struct DissectConfig {
     pub frame_keep: usize,
     /// Payload bytes kept per message (the whole message with `--full-payload`, up to the limit).
     pub message_keep: usize,
+    /// Largest inflated size of one compressed message (deflate bomb guard).
+    pub inflate_limit: u64,
 }
 
 impl Default for DissectConfig {
@@ -32,6 +35,7 @@ impl Default for DissectConfig {
         DissectConfig {
             frame_keep: 4096,
             message_keep: 1024,
+            inflate_limit: 64 << 20,
         }
     }
 }
@@ -61,6 +65,22 @@ struct PartialMessage {
     fragments: u32,
     first_packet: PacketRef,
     utf8: Option<Utf8Validator>,
+    compressed: bool,
+    wire_len: u64,
+    inflate_error: Option<String>,
+}
+
+impl PartialMessage {
+    /// Application bytes (inflated when compressed) of the message.
+    fn append(&mut self, data: &[u8], keep: usize) {
+        self.len += data.len() as u64;
+        let room = keep.saturating_sub(self.payload.len());
+        self.payload
+            .extend_from_slice(&data[..room.min(data.len())]);
+        if let Some(v) = self.utf8.as_mut() {
+            v.feed(data);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -75,6 +95,8 @@ struct DirState {
     in_data_frame: bool,
     pings: VecDeque<(Vec<u8>, PacketRef)>,
     close: Option<CloseInfo>,
+    /// permessage-deflate was negotiated: this direction's decompressor.
+    inflater: Option<Inflater>,
 }
 
 impl DirState {
@@ -89,6 +111,7 @@ impl DirState {
             in_data_frame: false,
             pings: VecDeque::new(),
             close: None,
+            inflater: None,
         }
     }
 }
@@ -266,10 +289,12 @@ impl Conversation {
                 let hs = Handshake::from_heads(meta.id, &req, req_packet, &resp, packet);
                 let violations = hs.violations();
                 let accepted = hs.accepted();
-                self.rsv1_allowed = hs
+                let deflate = hs
                     .extensions
                     .iter()
-                    .any(|e| e.name.eq_ignore_ascii_case("permessage-deflate"));
+                    .find(|e| e.name.eq_ignore_ascii_case("permessage-deflate"));
+                self.rsv1_allowed = deflate.is_some();
+                let deflate = deflate.map(DeflateParams::from_extension);
                 out.push(Event::Handshake(Box::new(hs)));
                 for (rule, msg) in violations {
                     let dir = if rule.name.starts_with("handshake-key")
@@ -289,11 +314,17 @@ impl Conversation {
                 }
                 self.phase = Phase::WebSocket;
                 let keep = self.cfg.frame_keep;
-                let server_start = used as u64 + self.server_head_start(side);
-                self.dirs = Some(Box::new([
+                // The server's head starts at offset 0 of its stream.
+                let server_start = used as u64;
+                let mut dirs = Box::new([
                     DirState::new(self.client_ws_start, keep),
                     DirState::new(server_start, keep),
-                ]));
+                ]);
+                if let Some(p) = deflate {
+                    dirs[0].inflater = Some(Inflater::new(p.client_no_context_takeover));
+                    dirs[1].inflater = Some(Inflater::new(p.server_no_context_takeover));
+                }
+                self.dirs = Some(dirs);
                 let early = std::mem::take(&mut self.early_client);
                 if !early.is_empty() {
                     self.feed_frames(meta, Direction::ClientToServer, &early, packet, out);
@@ -303,11 +334,6 @@ impl Conversation {
                 }
             }
         }
-    }
-
-    /// The server's head starts at offset 0 of its stream (nothing before it is followed).
-    fn server_head_start(&self, _side: usize) -> u64 {
-        0
     }
 
     fn feed_frames(
@@ -343,13 +369,25 @@ impl Conversation {
             PendingOut::Start(h) => self.on_frame_start(meta, dir, &h, packet, out),
             PendingOut::Payload(data) => self.on_payload(dir, &data),
             PendingOut::Lost(len) => {
-                if let Some(m) = self
-                    .dirs
-                    .as_mut()
-                    .and_then(|d| d[dir.index()].message.as_mut())
-                {
+                let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {
+                    return;
+                };
+                if !st.in_data_frame {
+                    return;
+                }
+                if let Some(m) = st.message.as_mut() {
                     m.lost += len;
-                    m.len += len;
+                    m.wire_len += len;
+                    if m.compressed {
+                        m.inflate_error.get_or_insert_with(|| {
+                            "compressed bytes missing from the capture".into()
+                        });
+                        if let Some(inf) = st.inflater.as_mut() {
+                            inf.lose_context();
+                        }
+                    } else {
+                        m.len += len;
+                    }
                 }
             }
             PendingOut::End(f) => self.on_frame_end(meta, dir, f, out),
@@ -385,6 +423,15 @@ impl Conversation {
                     u8::from(h.rsv2),
                     u8::from(h.rsv3)
                 ),
+            ));
+        }
+        if h.rsv1
+            && self.rsv1_allowed
+            && (h.opcode.is_control() || h.opcode == OpCode::Continuation)
+        {
+            found.push((
+                &rules::DEFLATE_RSV1_MISPLACED,
+                format!("RSV1 set on a {} frame", h.opcode),
             ));
         }
         if let OpCode::Reserved(b) = h.opcode {
@@ -441,6 +488,13 @@ impl Conversation {
                         format!("{} frame while a fragmented {} message ({} fragments) is open; the open message is dropped", h.opcode, old.opcode, old.fragments),
                     ));
                 }
+                let compressed = h.rsv1 && rsv1_allowed && st.inflater.is_some();
+                let mut inflate_error = None;
+                if compressed && st.inflater.as_ref().is_some_and(|i| i.context_lost()) {
+                    let msg = "earlier compressed data of this direction is missing and context takeover is on";
+                    found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));
+                    inflate_error = Some("compression context unknown".to_string());
+                }
                 st.message = Some(PartialMessage {
                     opcode: h.opcode,
                     payload: Vec::new(),
@@ -449,8 +503,10 @@ impl Conversation {
                     fragments: 1,
                     first_packet: packet,
                     // A compressed message is checked after inflation, not on the wire bytes.
-                    utf8: (h.opcode == OpCode::Text && !(h.rsv1 && rsv1_allowed))
-                        .then(Utf8Validator::default),
+                    utf8: (h.opcode == OpCode::Text).then(Utf8Validator::default),
+                    compressed,
+                    wire_len: 0,
+                    inflate_error,
                 });
             }
             OpCode::Continuation => match st.message.as_mut() {
@@ -469,6 +525,7 @@ impl Conversation {
 
     fn on_payload(&mut self, dir: Direction, data: &[u8]) {
         let keep = self.cfg.message_keep;
+        let limit = self.cfg.inflate_limit;
         let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {
             return;
         };
@@ -477,11 +534,13 @@ impl Conversation {
             return;
         }
         let Some(m) = st.message.as_mut() else { return };
-        m.len += data.len() as u64;
-        let room = keep.saturating_sub(m.payload.len());
-        m.payload.extend_from_slice(&data[..room.min(data.len())]);
-        if let Some(v) = m.utf8.as_mut() {
-            v.feed(data);
+        m.wire_len += data.len() as u64;
+        if !m.compressed {
+            m.append(data, keep);
+        } else if m.inflate_error.is_none() {
+            if let Some(inf) = st.inflater.as_mut() {
+                inf.feed(data, limit, &mut |out| m.append(out, keep));
+            }
         }
     }
 
@@ -585,11 +644,40 @@ impl Conversation {
         if !(is_data && h.fin) {
             return;
         }
+        let keep = self.cfg.message_keep;
+        let limit = self.cfg.inflate_limit;
         let st = &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()];
         let Some(mut m) = st.message.take() else {
             return;
         };
         st.messages += 1;
+        let mut inflate_diag = None;
+        if m.compressed {
+            if let Some(inf) = st.inflater.as_mut() {
+                if m.inflate_error.is_some() {
+                    inf.lose_context();
+                } else {
+                    match inf.finish_message(limit, &mut |out| m.append(out, keep)) {
+                        None => {}
+                        Some(InflateError::Limit(l)) => {
+                            m.inflate_error =
+                                Some(format!("inflated size passed the {l}-byte limit"));
+                            inflate_diag = Some((
+                                &rules::INFLATE_LIMIT,
+                                format!("message inflated past {l} bytes; stopped there"),
+                            ));
+                        }
+                        Some(InflateError::Corrupt(why)) => {
+                            inflate_diag = Some((
+                                &rules::DEFLATE_ERROR,
+                                format!("compressed message does not inflate: {why}"),
+                            ));
+                            m.inflate_error = Some(why);
+                        }
+                    }
+                }
+            }
+        }
         let utf8_error = m.utf8.as_mut().and_then(|v| {
             if m.lost == 0 {
                 v.finish()
@@ -611,9 +699,15 @@ impl Conversation {
             last_packet,
             utf8_error,
             lost: m.lost,
+            compressed: m.compressed,
+            wire_len: m.wire_len,
+            inflate_error: m.inflate_error,
         };
         let truncated_big = message.payload.truncated() && self.cfg.message_keep > 1 << 20;
         out.push(Event::Message(message));
+        if let Some((rule, msg)) = inflate_diag {
+            self.diag(meta, Some(dir), last_packet, rule, msg, out);
+        }
         if let Some(at) = utf8_error {
             self.diag(
                 meta,

@@ -155,13 +155,23 @@ pub struct Message {
     pub utf8_error: Option<u64>,
     /// Bytes of the message lost in a capture gap.
     pub lost: u64,
+    /// permessage-deflate: the payload above is the inflated one.
+    pub compressed: bool,
+    /// Payload bytes on the wire (the compressed size when `compressed`).
+    pub wire_len: u64,
+    /// Inflation failed or stopped; the payload is what was inflated before that.
+    pub inflate_error: Option<String>,
 }
 
 impl Message {
     /// The kept payload as text, when this is a text message and the kept bytes are valid UTF-8
     /// (a copy cut at the limit is cut back to a character boundary).
     pub fn text(&self) -> Option<&str> {
-        if self.opcode != OpCode::Text || self.utf8_error.is_some() || self.lost > 0 {
+        if self.opcode != OpCode::Text
+            || self.utf8_error.is_some()
+            || self.lost > 0
+            || self.inflate_error.is_some()
+        {
             return None;
         }
         match std::str::from_utf8(&self.payload.bytes) {

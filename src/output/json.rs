@@ -92,6 +92,13 @@ pub fn to_json(event: &Event) -> Value {
                 ),
             };
             m.insert("truncated".into(), json!(msg.payload.truncated()));
+            m.insert("compressed".into(), json!(msg.compressed));
+            if msg.compressed {
+                m.insert("wire_len".into(), json!(msg.wire_len));
+            }
+            if let Some(e) = &msg.inflate_error {
+                m.insert("inflate_error".into(), json!(e));
+            }
             if msg.lost > 0 {
                 m.insert("lost".into(), json!(msg.lost));
             }

@@ -2,6 +2,7 @@
 //! the per-direction stream decoder. No I/O, no clock: bytes and capture timestamps in, values out.
 
 pub mod close;
+pub mod deflate;
 pub mod frame;
 pub mod mask;
 pub mod opcode;

@@ -64,6 +64,11 @@ rules! {
     CLOSE_CODE_INVALID = "close-code-invalid", Error, "RFC 6455 §7.4.2", "close codes 0-999 and unassigned 1016-2999 must not be used";
     DATA_AFTER_CLOSE = "data-after-close", Error, "RFC 6455 §5.5.1", "no data frames may follow a close frame in the same direction";
     PONG_UNSOLICITED = "pong-unsolicited", Info, "RFC 6455 §5.5.3", "a pong with no matching ping (allowed: a unidirectional heartbeat)";
+    // permessage-deflate (RFC 7692)
+    DEFLATE_RSV1_MISPLACED = "deflate-rsv1-misplaced", Error, "RFC 7692 §6.1", "RSV1 may only be set on the first frame of a data message, never on continuation or control frames";
+    DEFLATE_ERROR = "deflate-error", Error, "RFC 7692 §7.2.2", "a compressed message does not inflate";
+    DEFLATE_CONTEXT_UNKNOWN = "deflate-context-unknown", Warning, "RFC 7692 §7.2.2", "the compression window is unknown (earlier data missing), so this message cannot be inflated";
+    INFLATE_LIMIT = "inflate-limit", Warning, "wsdissect", "a message inflated past --max-inflate (a deflate bomb?); inflation stopped";
     // Handshake (RFC 6455 §4)
     HANDSHAKE_ACCEPT_MISMATCH = "handshake-accept-mismatch", Error, "RFC 6455 §4.2.2", "Sec-WebSocket-Accept must be base64(SHA-1(key + GUID))";
     HANDSHAKE_ACCEPT_MISSING = "handshake-accept-missing", Error, "RFC 6455 §4.2.2", "a 101 response must carry Sec-WebSocket-Accept";

@@ -46,6 +46,7 @@ pub fn dissect_full(path: &Path) -> Vec<Event> {
     let cfg = DissectConfig {
         frame_keep: 4096,
         message_keep: 64 << 20,
+        inflate_limit: 256 << 20,
     };
     wsdissect::dissect(&mut src, cfg, &mut sink)
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));

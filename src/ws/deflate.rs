@@ -1,0 +1,252 @@
+//! permessage-deflate (RFC 7692): negotiated parameters, and inflating one direction's
+//! compressed messages, incrementally and with a bound on the inflated size.
+//!
+//! Backend: flate2 on zlib-rs. flate2's default pure-Rust backend (miniz_oxide) failed on the
+//! RFC 7692 §7.2.3.1 example when a message is inflated without a final block
+//! (rust-lang/flate2-rs#389, Frommi/miniz_oxide#143) — exactly what permessage-deflate does. The
+//! test `rfc7692_7_2_3_1_shared_window` pins the case.
+
+use flate2::{Decompress, FlushDecompress, Status};
+
+use crate::http::Extension;
+
+/// The 4 bytes a sender strips from the end of each compressed message (RFC 7692 §7.2.1).
+const SYNC_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Negotiated permessage-deflate parameters (RFC 7692 §7.1), from the server's response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeflateParams {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    pub server_max_window_bits: Option<u8>,
+    pub client_max_window_bits: Option<u8>,
+}
+
+impl DeflateParams {
+    /// Read the parameters of an accepted `permessage-deflate` extension.
+    pub fn from_extension(ext: &Extension) -> DeflateParams {
+        let bits = |name: &str| ext.param(name).flatten().and_then(|v| v.parse::<u8>().ok());
+        DeflateParams {
+            server_no_context_takeover: ext.param("server_no_context_takeover").is_some(),
+            client_no_context_takeover: ext.param("client_no_context_takeover").is_some(),
+            server_max_window_bits: bits("server_max_window_bits"),
+            client_max_window_bits: bits("client_max_window_bits"),
+        }
+    }
+}
+
+/// Why inflation stopped for a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InflateError {
+    /// The compressed bytes are not valid DEFLATE (or the window is unknown).
+    Corrupt(String),
+    /// The message inflated past the limit (a deflate bomb, or just too big to keep).
+    Limit(u64),
+}
+
+/// One direction's decompressor.
+#[derive(Debug)]
+pub struct Inflater {
+    state: Decompress,
+    /// Reset the window after each message (`*_no_context_takeover`).
+    reset_per_message: bool,
+    /// The sliding window is unknown (a message was lost, or inflation failed earlier) and
+    /// takeover is on: later messages cannot be inflated correctly.
+    context_lost: bool,
+    out_buf: Vec<u8>,
+    produced: u64,
+    failed: Option<InflateError>,
+}
+
+impl Inflater {
+    pub fn new(reset_per_message: bool) -> Inflater {
+        Inflater {
+            // Raw DEFLATE (no zlib header). The largest window inflates any smaller one.
+            state: Decompress::new(false),
+            reset_per_message,
+            context_lost: false,
+            out_buf: vec![0; 32 * 1024],
+            produced: 0,
+            failed: None,
+        }
+    }
+
+    /// The window is unknown; inflation of later messages is not to be trusted.
+    pub fn context_lost(&self) -> bool {
+        self.context_lost
+    }
+
+    /// Mark the window as unknown (capture gap inside a compressed message).
+    pub fn lose_context(&mut self) {
+        if !self.reset_per_message {
+            self.context_lost = true;
+        }
+    }
+
+    /// Inflate the next compressed bytes of the current message, handing output to `out`.
+    /// Stops (and remembers why) at the first error or when `limit` output bytes were produced.
+    pub fn feed(&mut self, mut input: &[u8], limit: u64, out: &mut dyn FnMut(&[u8])) {
+        while self.failed.is_none() && !input.is_empty() {
+            let before_in = self.state.total_in();
+            let before_out = self.state.total_out();
+            let status = self
+                .state
+                .decompress(input, &mut self.out_buf, FlushDecompress::Sync);
+            let used = (self.state.total_in() - before_in) as usize;
+            let made = (self.state.total_out() - before_out) as usize;
+            input = &input[used..];
+            if made > 0 {
+                let allowed = limit.saturating_sub(self.produced).min(made as u64) as usize;
+                out(&self.out_buf[..allowed]);
+                self.produced += made as u64;
+                if self.produced > limit {
+                    self.failed = Some(InflateError::Limit(limit));
+                    self.context_lost = !self.reset_per_message;
+                    return;
+                }
+            }
+            match status {
+                Err(e) => {
+                    self.failed = Some(InflateError::Corrupt(e.to_string()));
+                    self.context_lost = !self.reset_per_message;
+                }
+                // A final block ends the stream: RFC 7692 senders must not do this with takeover
+                // on, but some do; later messages then start a new stream.
+                Ok(Status::StreamEnd) => {
+                    self.state.reset(false);
+                    if !input.is_empty() && used == 0 {
+                        continue;
+                    }
+                }
+                Ok(_) if used == 0 && made == 0 => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// End of the message: inflate the stripped sync tail, then reset if takeover is off.
+    /// Returns the reason inflation failed for this message, if it did.
+    pub fn finish_message(
+        &mut self,
+        limit: u64,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Option<InflateError> {
+        self.feed(&SYNC_TAIL, limit, out);
+        let failed = self.failed.take();
+        self.produced = 0;
+        if self.reset_per_message {
+            self.state.reset(false);
+            self.context_lost = false;
+        } else if failed.is_some() {
+            self.context_lost = true;
+        }
+        failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inflate_messages(inf: &mut Inflater, msgs: &[&[u8]]) -> Vec<Result<Vec<u8>, InflateError>> {
+        msgs.iter()
+            .map(|m| {
+                let mut got = Vec::new();
+                // Byte at a time: the worst case for chunking.
+                for b in m.iter() {
+                    inf.feed(std::slice::from_ref(b), 1 << 20, &mut |o| {
+                        got.extend_from_slice(o)
+                    });
+                }
+                match inf.finish_message(1 << 20, &mut |o| got.extend_from_slice(o)) {
+                    None => Ok(got),
+                    Some(e) => Err(e),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rfc7692_7_2_3_1_shared_window() {
+        // "Hello" twice; the second message refers back into the first one's window.
+        let mut inf = Inflater::new(false);
+        let out = inflate_messages(
+            &mut inf,
+            &[
+                &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+                &[0xf2, 0x00, 0x11, 0x00, 0x00],
+            ],
+        );
+        assert_eq!(out, vec![Ok(b"Hello".to_vec()), Ok(b"Hello".to_vec())]);
+    }
+
+    #[test]
+    fn rfc7692_7_2_3_2_no_compression_block_and_7_2_3_3_two_blocks() {
+        let mut inf = Inflater::new(true);
+        let out = inflate_messages(
+            &mut inf,
+            &[
+                &[
+                    0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+                ],
+                &[
+                    0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+                ],
+            ],
+        );
+        assert_eq!(out, vec![Ok(b"Hello".to_vec()), Ok(b"Hello".to_vec())]);
+    }
+
+    #[test]
+    fn rfc7692_7_2_3_4_bfinal_set() {
+        let mut inf = Inflater::new(false);
+        let out = inflate_messages(
+            &mut inf,
+            &[&[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00]],
+        );
+        assert_eq!(out, vec![Ok(b"Hello".to_vec())]);
+    }
+
+    #[test]
+    fn empty_compressed_message_is_one_zero_byte() {
+        let mut inf = Inflater::new(false);
+        assert_eq!(inflate_messages(&mut inf, &[&[0x00]]), vec![Ok(vec![])]);
+    }
+
+    #[test]
+    fn bomb_stops_at_the_limit() {
+        use flate2::{write::DeflateEncoder, Compression};
+        use std::io::Write;
+        let mut enc = DeflateEncoder::new(Vec::new(), Compression::best());
+        enc.write_all(&vec![0u8; 8 << 20]).unwrap();
+        let mut bomb = enc.finish().unwrap();
+        assert!(bomb.len() < 100_000);
+        bomb.truncate(bomb.len());
+        let mut inf = Inflater::new(true);
+        let mut total = 0usize;
+        inf.feed(&bomb, 1 << 20, &mut |o| total += o.len());
+        assert_eq!(
+            inf.finish_message(1 << 20, &mut |o| total += o.len()),
+            Some(InflateError::Limit(1 << 20))
+        );
+        assert_eq!(total, 1 << 20);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let mut inf = Inflater::new(false);
+        let out = inflate_messages(&mut inf, &[&[0xff, 0xff, 0xff, 0xff, 0x12]]);
+        assert!(matches!(out[0], Err(InflateError::Corrupt(_))));
+        assert!(inf.context_lost());
+    }
+
+    #[test]
+    fn params_from_extension() {
+        let ext = &crate::http::parse_extensions(
+            "permessage-deflate; server_no_context_takeover; client_max_window_bits=10",
+        )[0];
+        let p = DeflateParams::from_extension(ext);
+        assert!(p.server_no_context_takeover && !p.client_no_context_takeover);
+        assert_eq!(p.client_max_window_bits, Some(10));
+    }
+}

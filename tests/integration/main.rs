@@ -4,3 +4,4 @@ mod common;
 mod json;
 mod samples;
 mod tshark;
+mod zeek;

@@ -35,6 +35,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 64 << 20)]
     pub max_message_bytes: usize,
 
+    /// Treat connections on this port as WebSocket even without a visible handshake
+    /// (repeatable; like Wireshark's "decode as").
+    #[arg(long, value_name = "PORT")]
+    pub ws_port: Vec<u16>,
+
     /// Stop inflating a compressed message past this many bytes (deflate bomb guard).
     #[arg(long, value_name = "N", default_value_t = 256 << 20)]
     pub max_inflate: u64,
@@ -65,6 +70,7 @@ impl Args {
                 frame_keep: 4096.max(self.max_payload),
                 message_keep,
                 inflate_limit: self.max_inflate,
+                ws_ports: self.ws_port,
             },
             preview: if self.full_payload {
                 usize::MAX

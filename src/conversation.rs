@@ -15,6 +15,7 @@ use crate::ws::close::{classify_close_code, CloseCodeClass};
 use crate::ws::deflate::{DeflateParams, InflateError, Inflater};
 use crate::ws::frame::FrameHeader;
 use crate::ws::opcode::OpCode;
+use crate::ws::resync::{Expect, AFTER_GAP, RECOGNISE};
 use crate::ws::rules::{self, Rule};
 use crate::ws::stream::{CompletedFrame, FrameDecoder, FrameEvent, GapOutcome};
 use crate::ws::utf8::Utf8Validator;
@@ -26,6 +27,9 @@ pub struct DissectConfig {
     pub frame_keep: usize,
     /// Payload bytes kept per message (the whole message with `--full-payload`, up to the limit).
     pub message_keep: usize,
+    /// Ports whose connections are WebSocket even without a visible handshake (like
+    /// Wireshark's "decode as").
+    pub ws_ports: Vec<u16>,
     /// Largest inflated size of one compressed message (deflate bomb guard).
     pub inflate_limit: u64,
 }
@@ -36,6 +40,7 @@ impl Default for DissectConfig {
             frame_keep: 4096,
             message_keep: 1024,
             inflate_limit: 64 << 20,
+            ws_ports: Vec::new(),
         }
     }
 }
@@ -52,6 +57,9 @@ enum Phase {
     /// The upgrade request is in; waiting for the response.
     AwaitResponse,
     WebSocket,
+    /// No HTTP upgrade at the start of the stream (the capture began mid-connection, or the
+    /// port is forced with --ws-port): looking for WebSocket frames in both directions.
+    Probe,
     /// Not a WebSocket connection, or one that was refused: ignore the rest.
     Ignored,
 }
@@ -100,9 +108,13 @@ struct DirState {
 }
 
 impl DirState {
-    fn new(start: u64, keep: usize) -> DirState {
+    fn new(start: u64, keep: usize, dir: Direction) -> DirState {
+        let expect = Expect {
+            masked: Some(dir == Direction::ClientToServer),
+            max_payload: PLAUSIBLE_MAX_PAYLOAD,
+        };
         DirState {
-            decoder: FrameDecoder::new(start, keep),
+            decoder: FrameDecoder::with_expect(start, keep, expect),
             message: None,
             frames: 0,
             messages: 0,
@@ -129,7 +141,16 @@ pub struct Conversation {
     rsv1_allowed: bool,
     announced: bool,
     diagnostics: u64,
+    /// Recognised from its frames: the handshake (and so the extensions) was not seen.
+    inferred: bool,
 }
+
+/// Bytes examined (both directions together) for WebSocket frames in a connection whose
+/// handshake was not seen, before it is taken as not WebSocket. The hunt itself holds at most
+/// a bounded window of them.
+const MAX_PROBE: u64 = 16 << 20;
+/// Claimed payload lengths above this are not believed while probing or hunting.
+const PLAUSIBLE_MAX_PAYLOAD: u64 = 1 << 30;
 
 impl Conversation {
     pub fn new(cfg: Arc<DissectConfig>, meta: &FlowMeta) -> Conversation {
@@ -143,6 +164,7 @@ impl Conversation {
             early_client: Vec::new(),
             dirs: None,
             rsv1_allowed: false,
+            inferred: false,
             announced: false,
             diagnostics: 0,
         }
@@ -197,6 +219,115 @@ impl Conversation {
                 }
             }
             Phase::WebSocket => self.feed_frames(meta, self.dir_of(side), bytes, packet, out),
+            Phase::Probe => self.on_probe_bytes(meta, side, bytes, packet, out),
+        }
+    }
+
+    /// The server side forced by --ws-port, if any.
+    fn forced_server(&self, meta: &FlowMeta) -> Option<usize> {
+        (0..2).find(|&s| self.cfg.ws_ports.contains(&meta.endpoints[s].port()))
+    }
+
+    /// Start looking for frames in both directions of a connection whose handshake was not seen.
+    fn start_probe(&mut self, meta: &FlowMeta, side: usize, offset: u64) {
+        self.phase = Phase::Probe;
+        self.heads = [Vec::new(), Vec::new()];
+        let keep = self.cfg.frame_keep;
+        let forced = self.forced_server(meta);
+        // Until one direction is recognised, sides stand in for directions (side 0 first).
+        let mut dirs = Box::new([
+            DirState::new(0, keep, Direction::ClientToServer),
+            DirState::new(0, keep, Direction::ServerToClient),
+        ]);
+        for (s, d) in dirs.iter_mut().enumerate() {
+            let masked = forced.map(|server| s != server);
+            let criteria = if forced.is_some() {
+                AFTER_GAP
+            } else {
+                RECOGNISE
+            };
+            d.decoder = FrameDecoder::with_expect(
+                if s == side { offset } else { 0 },
+                keep,
+                Expect {
+                    masked,
+                    max_payload: PLAUSIBLE_MAX_PAYLOAD,
+                },
+            );
+            d.decoder.set_hunt_rules(
+                Expect {
+                    masked,
+                    max_payload: PLAUSIBLE_MAX_PAYLOAD,
+                },
+                criteria,
+            );
+            d.decoder.start_hunting();
+            // Extensions are unknown: RSV1 is taken to mean permessage-deflate.
+            d.inflater = Some(Inflater::new(false));
+        }
+        self.dirs = Some(dirs);
+        self.rsv1_allowed = true;
+    }
+
+    fn on_probe_bytes(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        bytes: &[u8],
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
+        let forced = self.forced_server(meta);
+        let Some(dirs) = self.dirs.as_mut() else {
+            return;
+        };
+        let st = &mut dirs[side];
+        let mut pending: Vec<PendingOut> = Vec::new();
+        st.decoder
+            .feed(bytes, packet, &mut |ev| pending.push(PendingOut::from(ev)));
+        let found = pending.iter().find_map(|p| match p {
+            PendingOut::Resync { masked, .. } => Some(*masked),
+            _ => None,
+        });
+        let Some(masked) = found else {
+            let probed: u64 = dirs.iter().map(|d| d.decoder.hunted_bytes()).sum();
+            if probed > MAX_PROBE && forced.is_none() {
+                // Not WebSocket, or not recognisable: stop spending effort on it.
+                self.phase = Phase::Ignored;
+                self.dirs = None;
+            }
+            return;
+        };
+        // Clients mask, servers do not (RFC 6455 §5.1): the MASK bit tells the roles.
+        let client = if masked { side } else { 1 - side };
+        self.client_side = Some(client);
+        if client == 1 {
+            dirs.swap(0, 1);
+        }
+        let other = &mut dirs[if side == client { 1 } else { 0 }].decoder;
+        other.set_hunt_rules(
+            Expect {
+                masked: Some(side != client),
+                max_payload: PLAUSIBLE_MAX_PAYLOAD,
+            },
+            AFTER_GAP,
+        );
+        self.inferred = true;
+        self.phase = Phase::WebSocket;
+        self.announce(meta, true, out);
+        let why = if forced.is_some() {
+            "its port is given with --ws-port"
+        } else {
+            "its frames were recognised"
+        };
+        let msg = format!(
+            "no handshake seen: WebSocket assumed because {why}; the client is {}",
+            meta.endpoints[client]
+        );
+        self.diag(meta, None, packet, &rules::INFERRED_WEBSOCKET, msg, out);
+        let dir = self.dir_of(side);
+        for p in pending {
+            self.apply(meta, dir, p, packet, out);
         }
     }
 
@@ -209,12 +340,27 @@ impl Conversation {
         packet: PacketRef,
         out: &mut Vec<Event>,
     ) {
-        if self.client_side.is_some_and(|c| c != side) {
-            return; // the server speaks first: not an HTTP upgrade we can follow
-        }
+        let server_first = self.client_side.is_some_and(|c| c != side);
         let buf = &mut self.heads[side];
         if buf.is_empty() && (offset != 0 || !http::looks_like_request_start(bytes)) {
-            self.phase = Phase::Ignored;
+            if server_first
+                && self.forced_server(meta).is_none()
+                && offset == 0
+                && self.heads[1 - side].is_empty()
+            {
+                // The server speaks first on a connection whose SYN we saw: not an upgrade.
+                self.phase = Phase::Ignored;
+                return;
+            }
+            self.start_probe(meta, side, offset);
+            self.on_probe_bytes(meta, side, bytes, packet, out);
+            return;
+        }
+        if server_first {
+            // Keep it: the request from the client side may still complete.
+            if buf.len() + bytes.len() <= http::MAX_HEAD_LEN {
+                buf.extend_from_slice(bytes);
+            }
             return;
         }
         buf.extend_from_slice(bytes);
@@ -296,17 +442,13 @@ impl Conversation {
                 self.rsv1_allowed = deflate.is_some();
                 let deflate = deflate.map(DeflateParams::from_extension);
                 out.push(Event::Handshake(Box::new(hs)));
-                for (rule, msg) in violations {
-                    let dir = if rule.name.starts_with("handshake-key")
-                        || rule.name == "handshake-version"
-                        || rule.name == "handshake-not-get"
-                        || rule.name == "handshake-host-missing"
-                    {
-                        Direction::ClientToServer
+                for v in violations {
+                    let (dir, at) = if v.in_request {
+                        (Direction::ClientToServer, req_packet)
                     } else {
-                        Direction::ServerToClient
+                        (Direction::ServerToClient, packet)
                     };
-                    self.diag(meta, Some(dir), packet, rule, msg, out);
+                    self.diag(meta, Some(dir), at, v.rule, v.message, out);
                 }
                 if !accepted {
                     self.phase = Phase::Ignored;
@@ -317,8 +459,8 @@ impl Conversation {
                 // The server's head starts at offset 0 of its stream.
                 let server_start = used as u64;
                 let mut dirs = Box::new([
-                    DirState::new(self.client_ws_start, keep),
-                    DirState::new(server_start, keep),
+                    DirState::new(self.client_ws_start, keep, Direction::ClientToServer),
+                    DirState::new(server_start, keep, Direction::ServerToClient),
                 ]);
                 if let Some(p) = deflate {
                     dirs[0].inflater = Some(Inflater::new(p.client_no_context_takeover));
@@ -391,6 +533,12 @@ impl Conversation {
                 }
             }
             PendingOut::End(f) => self.on_frame_end(meta, dir, f, out),
+            PendingOut::Resync { skipped, at, .. } => {
+                let msg = format!(
+                    "frame boundary found at stream offset {at} after skipping {skipped} bytes"
+                );
+                self.diag(meta, Some(dir), packet, &rules::STREAM_RESYNC, msg, out);
+            }
         }
     }
 
@@ -652,6 +800,7 @@ impl Conversation {
         };
         st.messages += 1;
         let mut inflate_diag = None;
+        let inferred = self.inferred;
         if m.compressed {
             if let Some(inf) = st.inflater.as_mut() {
                 if m.inflate_error.is_some() {
@@ -666,6 +815,15 @@ impl Conversation {
                                 &rules::INFLATE_LIMIT,
                                 format!("message inflated past {l} bytes; stopped there"),
                             ));
+                        }
+                        Some(InflateError::Corrupt(why)) if inferred => {
+                            // Without the handshake the window (takeover) is unknown: start afresh.
+                            inf.reset();
+                            let msg = format!(
+                                "cannot inflate without the earlier messages' window: {why}"
+                            );
+                            inflate_diag = Some((&rules::DEFLATE_CONTEXT_UNKNOWN, msg));
+                            m.inflate_error = Some("compression context unknown".into());
                         }
                         Some(InflateError::Corrupt(why)) => {
                             inflate_diag = Some((
@@ -765,8 +923,20 @@ impl Conversation {
                 let msg = format!("{len} bytes missing from the capture at stream offset {offset}");
                 self.diag(meta, Some(dir), packet, &rules::STREAM_GAP, msg, out);
                 if outcome == GapOutcome::Desynced {
-                    let msg = "the gap hit a frame header: frame boundaries are lost for the rest of this direction".to_string();
+                    let msg = "the gap hit a frame header: looking for the next frame boundary"
+                        .to_string();
                     self.diag(meta, Some(dir), packet, &rules::STREAM_DESYNC, msg, out);
+                    let st = &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()];
+                    if let Some(m) = st.message.take() {
+                        if let Some(inf) = st.inflater.as_mut().filter(|_| m.compressed) {
+                            inf.lose_context();
+                        }
+                        let msg = format!(
+                            "the open {} message ({} fragments so far) is lost in the gap",
+                            m.opcode, m.fragments
+                        );
+                        self.diag(meta, Some(dir), packet, &rules::STREAM_DESYNC, msg, out);
+                    }
                 }
             }
             Phase::Start | Phase::AwaitResponse => {
@@ -782,6 +952,12 @@ impl Conversation {
                 }
                 self.phase = Phase::Ignored;
             }
+            Phase::Probe => {
+                if let Some(dirs) = self.dirs.as_mut() {
+                    // The hunt starts over after the gap.
+                    dirs[side].decoder.gap(len, packet, &mut |_| {});
+                }
+            }
             Phase::Ignored => {}
         }
     }
@@ -792,6 +968,7 @@ enum PendingOut {
     Start(FrameHeader),
     Payload(Vec<u8>),
     Lost(u64),
+    Resync { skipped: u64, at: u64, masked: bool },
     End(CompletedFrame),
 }
 
@@ -801,6 +978,15 @@ impl From<FrameEvent<'_>> for PendingOut {
             FrameEvent::Start { header } => PendingOut::Start(*header),
             FrameEvent::Payload { data, .. } => PendingOut::Payload(data.to_vec()),
             FrameEvent::Lost { len, .. } => PendingOut::Lost(len),
+            FrameEvent::Resync {
+                skipped,
+                at,
+                masked,
+            } => PendingOut::Resync {
+                skipped,
+                at,
+                masked,
+            },
             FrameEvent::End(f) => PendingOut::End(f),
         }
     }

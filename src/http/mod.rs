@@ -155,6 +155,33 @@ pub fn is_upgrade_request(req: &Request) -> bool {
     req.headers.has_token("Upgrade", "websocket") && req.headers.has_token("Connection", "upgrade")
 }
 
+/// A handshake rule broken, and whether the request or the response broke it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Violation {
+    pub rule: &'static Rule,
+    pub in_request: bool,
+    pub message: String,
+}
+
+impl Violation {
+    fn sided(found: Vec<(&'static Rule, String)>) -> Vec<Violation> {
+        let request_rules = [
+            &rules::HANDSHAKE_KEY_INVALID,
+            &rules::HANDSHAKE_VERSION,
+            &rules::HANDSHAKE_NOT_GET,
+            &rules::HANDSHAKE_HOST_MISSING,
+        ];
+        found
+            .into_iter()
+            .map(|(rule, message)| Violation {
+                rule,
+                in_request: request_rules.iter().any(|r| std::ptr::eq(*r, rule)),
+                message,
+            })
+            .collect()
+    }
+}
+
 /// An opening handshake as seen on the wire, with what the checks found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Handshake {
@@ -240,8 +267,9 @@ impl Handshake {
     }
 
     /// Every handshake rule this exchange breaks, with a sentence saying how.
-    pub fn violations(&self) -> Vec<(&'static Rule, String)> {
-        let mut out = Vec::new();
+    pub fn violations(&self) -> Vec<Violation> {
+        let mut found: Vec<(&'static Rule, String)> = Vec::new();
+        let out = &mut found;
         if !self.method.eq_ignore_ascii_case("GET") {
             out.push((
                 &rules::HANDSHAKE_NOT_GET,
@@ -290,7 +318,7 @@ impl Handshake {
                 &rules::HANDSHAKE_REJECTED,
                 format!("server answered {} {}", self.status, self.reason),
             ));
-            return out;
+            return Violation::sided(found);
         }
         if !(self.response_headers.has_token("Upgrade", "websocket")
             && self.response_headers.has_token("Connection", "upgrade"))
@@ -340,7 +368,7 @@ impl Handshake {
                 ));
             }
         }
-        out
+        Violation::sided(found)
     }
 }
 
@@ -412,7 +440,7 @@ mod tests {
         let mut h = handshake();
         h.accept = Some("AAAA".into());
         h.subprotocol = Some("other".into());
-        let names: Vec<_> = h.violations().iter().map(|(r, _)| r.name).collect();
+        let names: Vec<_> = h.violations().iter().map(|v| v.rule.name).collect();
         assert_eq!(
             names,
             vec![
@@ -440,7 +468,7 @@ mod tests {
             PacketRef::default(),
         );
         assert!(!h.accepted() && !h.accept_valid());
-        assert_eq!(h.violations()[0].0.name, "handshake-rejected");
+        assert_eq!(h.violations()[0].rule.name, "handshake-rejected");
     }
 
     #[test]

@@ -71,6 +71,14 @@ impl Inflater {
         }
     }
 
+    /// Forget the window and any failure: the next message starts a fresh stream.
+    pub fn reset(&mut self) {
+        self.state.reset(false);
+        self.context_lost = false;
+        self.failed = None;
+        self.produced = 0;
+    }
+
     /// The window is unknown; inflation of later messages is not to be trusted.
     pub fn context_lost(&self) -> bool {
         self.context_lost

@@ -6,6 +6,7 @@ pub mod deflate;
 pub mod frame;
 pub mod mask;
 pub mod opcode;
+pub mod resync;
 pub mod rules;
 pub mod stream;
 pub mod utf8;

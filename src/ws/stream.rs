@@ -6,6 +6,7 @@
 
 use super::frame::{decode_frame_header, FrameHeader, HeaderDecode, MAX_HEADER_LEN};
 use super::mask::apply_mask;
+use super::resync::{check, Criteria, Expect, Verdict, AFTER_GAP};
 use crate::event::PacketRef;
 
 /// A frame whose last byte has arrived.
@@ -38,6 +39,13 @@ pub enum FrameEvent<'a> {
         header: &'a FrameHeader,
         len: u64,
     },
+    /// Frame boundaries were found again after `skipped` bytes that could not be framed; the
+    /// frames found carry this MASK bit.
+    Resync {
+        skipped: u64,
+        at: u64,
+        masked: bool,
+    },
     End(CompletedFrame),
 }
 
@@ -62,9 +70,33 @@ pub struct FrameDecoder {
     /// Stream offset of the next byte expected.
     next_offset: u64,
     keep_limit: usize,
-    desynced: bool,
     scratch: Vec<u8>,
+    expect: Expect,
+    hunt: Option<Hunt>,
+    criteria: Criteria,
 }
+
+/// Looking for a frame boundary: bytes since framing was lost, and the candidates still open.
+#[derive(Debug, Default)]
+struct Hunt {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    start: u64,
+    /// Bytes dropped from the front of `buf` to bound it.
+    dropped: u64,
+    /// Next offset in `buf` never examined.
+    next_candidate: usize,
+    /// Candidates that were plausible but needed more bytes.
+    open: Vec<usize>,
+    /// Offsets in `buf` where a fed chunk (a TCP segment) started, ascending.
+    aligned: Vec<usize>,
+}
+
+/// Bytes held while hunting for a frame boundary. Past `HUNT_SCAN` bytes the front is dropped
+/// unless a plausible frame at a segment start is still arriving (a long frame); `MAX_HUNT` is
+/// the hard bound.
+const HUNT_SCAN: usize = 256 * 1024;
+const MAX_HUNT: usize = 8 << 20;
 
 /// Why a gap could not be absorbed.
 #[derive(Debug, PartialEq, Eq)]
@@ -79,6 +111,19 @@ impl FrameDecoder {
     /// `start_offset`: stream offset of the first WebSocket byte; `keep_limit`: how many payload
     /// bytes of each frame to keep for display.
     pub fn new(start_offset: u64, keep_limit: usize) -> FrameDecoder {
+        FrameDecoder::with_expect(
+            start_offset,
+            keep_limit,
+            Expect {
+                masked: None,
+                max_payload: u64::MAX,
+            },
+        )
+    }
+
+    /// A decoder for one direction: `expect` says what a plausible header looks like there,
+    /// used when hunting for frame boundaries.
+    pub fn with_expect(start_offset: u64, keep_limit: usize, expect: Expect) -> FrameDecoder {
         FrameDecoder {
             partial: [0; MAX_HEADER_LEN],
             partial_len: 0,
@@ -87,13 +132,132 @@ impl FrameDecoder {
             current: None,
             next_offset: start_offset,
             keep_limit,
-            desynced: false,
             scratch: Vec::new(),
+            expect,
+            hunt: None,
+            criteria: AFTER_GAP,
         }
     }
 
-    pub fn is_desynced(&self) -> bool {
-        self.desynced
+    /// Framing is unknown from here on (capture started mid-stream): look for a boundary.
+    pub fn start_hunting(&mut self) {
+        self.current = None;
+        self.partial_len = 0;
+        self.hunt = Some(Hunt {
+            start: self.next_offset,
+            ..Hunt::default()
+        });
+    }
+
+    /// Change what a plausible header looks like (once the direction is known) and how much
+    /// evidence a boundary needs.
+    pub fn set_hunt_rules(&mut self, expect: Expect, criteria: Criteria) {
+        self.expect = expect;
+        self.criteria = criteria;
+    }
+
+    /// Bytes examined so far without finding a boundary.
+    pub fn hunted_bytes(&self) -> u64 {
+        self.hunt
+            .as_ref()
+            .map_or(0, |h| h.dropped + h.buf.len() as u64)
+    }
+
+    pub fn is_hunting(&self) -> bool {
+        self.hunt.is_some()
+    }
+
+    /// Add bytes to the hunt; if a boundary is found, return the bytes from it on.
+    fn hunt_feed(&mut self, data: &[u8], on: &mut dyn FnMut(FrameEvent<'_>)) -> Option<Vec<u8>> {
+        let expect = self.expect;
+        let criteria = self.criteria;
+        let hunt = self.hunt.as_mut().expect("hunting");
+        if hunt.aligned.len() < 4096 {
+            hunt.aligned.push(hunt.buf.len());
+        }
+        hunt.buf.extend_from_slice(data);
+        let aligned_open = hunt
+            .open
+            .iter()
+            .any(|c| hunt.aligned.binary_search(c).is_ok());
+        if hunt.buf.len() > MAX_HUNT || (hunt.buf.len() > HUNT_SCAN && !aligned_open) {
+            let drop = hunt.buf.len() - HUNT_SCAN / 2;
+            hunt.buf.drain(..drop);
+            hunt.start += drop as u64;
+            hunt.dropped += drop as u64;
+            hunt.next_candidate = hunt.next_candidate.saturating_sub(drop);
+            hunt.aligned.retain_mut(|c| match c.checked_sub(drop) {
+                Some(n) => {
+                    *c = n;
+                    true
+                }
+                None => false,
+            });
+            hunt.open.retain_mut(|c| match c.checked_sub(drop) {
+                Some(n) => {
+                    *c = n;
+                    true
+                }
+                None => false,
+            });
+        }
+        let mut found = None;
+        let mut still_open = Vec::new();
+        for &c in &hunt.open {
+            match check(
+                &hunt.buf,
+                c,
+                hunt.aligned.binary_search(&c).is_ok(),
+                &expect,
+                &criteria,
+            ) {
+                Verdict::Accept(b) => {
+                    found = Some(b);
+                    break;
+                }
+                Verdict::Wait => still_open.push(c),
+                Verdict::Reject => {}
+            }
+        }
+        if found.is_none() {
+            while hunt.next_candidate < hunt.buf.len() {
+                let c = hunt.next_candidate;
+                hunt.next_candidate += 1;
+                match check(
+                    &hunt.buf,
+                    c,
+                    hunt.aligned.binary_search(&c).is_ok(),
+                    &expect,
+                    &criteria,
+                ) {
+                    Verdict::Accept(b) => {
+                        found = Some(b);
+                        break;
+                    }
+                    // Segment starts are kept (bounded by `aligned`); other offsets up to a cap,
+                    // since random payload bytes leave many half-plausible candidates.
+                    Verdict::Wait
+                        if hunt.aligned.binary_search(&c).is_ok() || still_open.len() < 256 =>
+                    {
+                        still_open.push(c)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        hunt.open = still_open;
+        let boundary = found?;
+        let at = boundary.offset;
+        let hunt = self.hunt.take().expect("hunting");
+        let skipped = hunt.dropped + at as u64;
+        self.next_offset = hunt.start + at as u64;
+        self.expect.masked = Some(boundary.masked);
+        on(FrameEvent::Resync {
+            skipped,
+            at: self.next_offset,
+            masked: boundary.masked,
+        });
+        Some(hunt.buf[at..].to_vec())
     }
 
     pub fn next_offset(&self) -> u64 {
@@ -109,11 +273,22 @@ impl FrameDecoder {
     }
 
     /// Feed the next in-order bytes of the stream.
-    pub fn feed(&mut self, mut data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) {
-        if self.desynced {
-            self.next_offset += data.len() as u64;
+    pub fn feed(&mut self, data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) {
+        if self.hunt.is_some() {
+            if let Some(rest) = self.hunt_feed(data, on) {
+                self.feed_framed(&rest, packet, on);
+            }
             return;
         }
+        self.feed_framed(data, packet, on);
+    }
+
+    fn feed_framed(
+        &mut self,
+        mut data: &[u8],
+        packet: PacketRef,
+        on: &mut dyn FnMut(FrameEvent<'_>),
+    ) {
         while !data.is_empty() {
             if self.current.is_none() {
                 let consumed = self.take_header(data, packet, on);
@@ -244,9 +419,6 @@ impl FrameDecoder {
         on: &mut dyn FnMut(FrameEvent<'_>),
     ) -> GapOutcome {
         self.next_offset += len;
-        if self.desynced {
-            return GapOutcome::Desynced;
-        }
         if self.partial_len == 0 {
             if let Some(frame) = self.current.as_mut() {
                 let remaining = frame.header.payload_len - frame.received - frame.lost;
@@ -263,9 +435,12 @@ impl FrameDecoder {
                 }
             }
         }
-        self.desynced = true;
         self.current = None;
         self.partial_len = 0;
+        self.hunt = Some(Hunt {
+            start: self.next_offset,
+            ..Hunt::default()
+        });
         GapOutcome::Desynced
     }
 }
@@ -359,14 +534,44 @@ mod tests {
     }
 
     #[test]
-    fn gap_over_a_header_desyncs() {
-        let mut dec = FrameDecoder::new(0, 64);
-        let mut cb = |_: FrameEvent<'_>| {};
+    fn gap_over_a_header_hunts_and_resyncs() {
+        let mut dec = FrameDecoder::with_expect(
+            0,
+            64,
+            Expect {
+                masked: Some(false),
+                max_payload: 1 << 20,
+            },
+        );
+        let mut events = Vec::new();
+        let mut cb = |e: FrameEvent<'_>| match e {
+            FrameEvent::Resync { skipped, at, .. } => events.push(format!("resync {skipped} {at}")),
+            FrameEvent::End(f) => {
+                events.push(format!("frame {:?} {}", f.header.opcode, f.stream_offset))
+            }
+            _ => {}
+        };
         dec.feed(&[0x82, 0x02, 1, 2], PacketRef::default(), &mut cb);
         assert_eq!(
             dec.gap(3, PacketRef::default(), &mut cb),
             GapOutcome::Desynced
         );
-        assert!(dec.is_desynced());
+        assert!(dec.is_hunting());
+        // The rest of the lost frame's payload, then two whole frames starting a segment.
+        dec.feed(&[9, 9], PacketRef::default(), &mut cb);
+        dec.feed(
+            &[0x81, 0x01, b'a', 0x81, 0x01, b'b'],
+            PacketRef::default(),
+            &mut cb,
+        );
+        assert_eq!(
+            events,
+            vec![
+                "frame Binary 0",
+                "resync 2 9",
+                "frame Text 9",
+                "frame Text 12"
+            ]
+        );
     }
 }

@@ -47,6 +47,7 @@ pub fn dissect_full(path: &Path) -> Vec<Event> {
         frame_keep: 4096,
         message_keep: 64 << 20,
         inflate_limit: 256 << 20,
+        ..DissectConfig::default()
     };
     wsdissect::dissect(&mut src, cfg, &mut sink)
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
@@ -59,4 +60,47 @@ pub fn sha256_hex(b: &[u8]) -> String {
         .iter()
         .map(|x| format!("{x:02x}"))
         .collect()
+}
+
+/// A legacy pcap file rewritten keeping only the packets `keep(number)` accepts (1-based).
+pub fn filter_pcap(path: &Path, keep: impl Fn(u64) -> bool) -> Vec<u8> {
+    let data = std::fs::read(path).unwrap();
+    let le = data[0] == 0xd4 || data[0] == 0x4d;
+    let u32_at = |o: usize| {
+        let b = [data[o], data[o + 1], data[o + 2], data[o + 3]];
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    let mut out = data[..24].to_vec();
+    let (mut at, mut number) = (24, 0);
+    while at + 16 <= data.len() {
+        let caplen = u32_at(at + 8) as usize;
+        number += 1;
+        if keep(number) {
+            out.extend_from_slice(&data[at..at + 16 + caplen]);
+        }
+        at += 16 + caplen;
+    }
+    out
+}
+
+/// Dissect capture bytes held in memory, keeping whole payloads.
+pub fn dissect_bytes(bytes: Vec<u8>, ws_ports: Vec<u16>) -> Vec<Event> {
+    let mut src = FileSource::from_reader(
+        PathBuf::from("memory"),
+        Box::new(std::io::Cursor::new(bytes)),
+    )
+    .unwrap();
+    let mut sink = Collect::default();
+    let cfg = DissectConfig {
+        frame_keep: 4096,
+        message_keep: 64 << 20,
+        ws_ports,
+        ..DissectConfig::default()
+    };
+    wsdissect::dissect(&mut src, cfg, &mut sink).unwrap();
+    sink.0
 }

@@ -2,6 +2,8 @@
 
 mod common;
 mod json;
+mod midstream;
+mod rules;
 mod samples;
 mod tshark;
 mod zeek;

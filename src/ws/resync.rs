@@ -1,0 +1,303 @@
+//! Finding frame boundaries in a byte stream whose framing is unknown: a capture that starts
+//! after the handshake (or mid-frame), or a stream after a capture gap.
+//!
+//! A candidate offset is accepted when a chain of well-formed frame headers starts there, each
+//! frame's payload skipped to the next header. "Well-formed" is strict (RFC 6455 §5.2): a known
+//! opcode, RSV2/RSV3 clear, RSV1 only on a data frame, control frames final and at most 125
+//! bytes, lengths in minimal form, and the MASK bit the direction requires. Random bytes, TLS
+//! records and HTTP text almost never chain.
+
+use super::frame::{decode_frame_header, FrameHeader, HeaderDecode};
+use super::opcode::OpCode;
+
+/// What a plausible header must look like.
+#[derive(Clone, Copy, Debug)]
+pub struct Expect {
+    /// Some(true) for client-to-server, Some(false) for server-to-client, None when unknown
+    /// (then every frame of the chain must agree with the first).
+    pub masked: Option<bool>,
+    /// Longest payload believed; a larger claimed length rejects the candidate.
+    pub max_payload: u64,
+}
+
+/// A boundary found at `offset`, with `frames` headers chained and the MASK bit they share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boundary {
+    pub offset: usize,
+    pub frames: usize,
+    pub masked: bool,
+}
+
+pub fn plausible(h: &FrameHeader, expect: &Expect) -> bool {
+    let opcode_ok = matches!(
+        h.opcode,
+        OpCode::Continuation
+            | OpCode::Text
+            | OpCode::Binary
+            | OpCode::Close
+            | OpCode::Ping
+            | OpCode::Pong
+    );
+    // Written as a list of conditions a header must meet, one per line.
+    let rsv_ok =
+        !h.rsv2 && !h.rsv3 && (!h.rsv1 || matches!(h.opcode, OpCode::Text | OpCode::Binary));
+    let control_ok = !h.opcode.is_control() || (h.fin && h.payload_len <= 125);
+    opcode_ok
+        && rsv_ok
+        && control_ok
+        && !h.length_not_minimal()
+        && !h.length_msb_set()
+        && h.payload_len <= expect.max_payload
+        && expect.masked.is_none_or(|m| m == h.masked)
+}
+
+/// Follow the chain of frames starting at `offset`: (frames complete or begun, ends exactly at
+/// the end of `buf`, MASK bit).
+fn chain(
+    buf: &[u8],
+    offset: usize,
+    expect: &Expect,
+    max_frames: usize,
+) -> Option<(usize, bool, bool)> {
+    let mut at = offset;
+    let mut frames = 0;
+    let mut masked = None;
+    while frames < max_frames {
+        if at == buf.len() {
+            return Some((frames, true, masked?));
+        }
+        let h = match decode_frame_header(&buf[at..]) {
+            HeaderDecode::Complete(h) => h,
+            HeaderDecode::NeedMore(_) => return masked.map(|m| (frames, false, m)),
+        };
+        let e = Expect {
+            masked: expect.masked.or(masked),
+            ..*expect
+        };
+        if !plausible(&h, &e) {
+            return None;
+        }
+        masked = Some(h.masked);
+        frames += 1;
+        let end = at as u64 + u64::from(h.header_len) + h.payload_len;
+        if end > buf.len() as u64 {
+            return Some((frames, false, h.masked));
+        }
+        at = end as usize;
+    }
+    masked.map(|m| (frames, at == buf.len(), m))
+}
+
+/// The verdict on one candidate offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a frame boundary, whatever bytes follow.
+    Reject,
+    /// Plausible so far; more bytes are needed to decide.
+    Wait,
+    Accept(Boundary),
+}
+
+/// How much evidence a candidate needs. Frames usually start where the sender's write started,
+/// which is where a TCP segment starts, so those candidates need less; anywhere else needs a
+/// long chain (with random bytes, each plausible header is roughly a 1-in-25 chance).
+#[derive(Clone, Copy, Debug)]
+pub struct Criteria {
+    /// Frames to chain from a segment start.
+    pub aligned: usize,
+    /// Frames that suffice from a segment start when the chain ends exactly where the bytes end.
+    pub aligned_exact_end: usize,
+    /// Frames to chain from any other offset.
+    pub unaligned: usize,
+}
+
+/// After a gap, in a direction already known to be WebSocket.
+pub const AFTER_GAP: Criteria = Criteria {
+    aligned: 2,
+    aligned_exact_end: 1,
+    unaligned: 6,
+};
+/// Deciding that an unknown connection is WebSocket at all.
+pub const RECOGNISE: Criteria = Criteria {
+    aligned: 3,
+    aligned_exact_end: 2,
+    unaligned: 6,
+};
+
+/// Judge one candidate.
+pub fn check(buf: &[u8], offset: usize, aligned: bool, expect: &Expect, c: &Criteria) -> Verdict {
+    let (min, exact_min) = if aligned {
+        (c.aligned, c.aligned_exact_end)
+    } else {
+        (c.unaligned, usize::MAX)
+    };
+    match chain(buf, offset, expect, min) {
+        None => Verdict::Reject,
+        Some((frames, exact_end, masked))
+            if frames >= min || (exact_end && frames >= exact_min) =>
+        {
+            Verdict::Accept(Boundary {
+                offset,
+                frames,
+                masked,
+            })
+        }
+        Some(_) => Verdict::Wait,
+    }
+}
+
+/// What probing a buffer found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    Found(Boundary),
+    /// Nothing yet; `aligned_open` says whether a segment start is still plausible (so more
+    /// bytes may yet prove it).
+    Undecided {
+        aligned_open: bool,
+    },
+}
+
+/// Like [`find_boundary`], also saying whether waiting for more bytes can still help: segment
+/// starts are all examined, other offsets only within `scan_limit`.
+pub fn probe(
+    buf: &[u8],
+    aligned: &[usize],
+    expect: &Expect,
+    c: &Criteria,
+    scan_limit: usize,
+) -> Probe {
+    let mut aligned_open = false;
+    for &offset in aligned {
+        match check(buf, offset, true, expect, c) {
+            Verdict::Accept(b) => return Probe::Found(b),
+            Verdict::Wait => aligned_open = true,
+            Verdict::Reject => {}
+        }
+    }
+    for offset in 0..buf.len().min(scan_limit) {
+        if aligned.binary_search(&offset).is_err() {
+            if let Verdict::Accept(b) = check(buf, offset, false, expect, c) {
+                return Probe::Found(b);
+            }
+        }
+    }
+    Probe::Undecided { aligned_open }
+}
+
+/// The first accepted offset in `buf` (scanning at most `scan_limit` candidates); `aligned`
+/// lists the offsets where TCP segments started, ascending.
+pub fn find_boundary(
+    buf: &[u8],
+    aligned: &[usize],
+    expect: &Expect,
+    c: &Criteria,
+    scan_limit: usize,
+) -> Option<Boundary> {
+    (0..buf.len().min(scan_limit)).find_map(|offset| {
+        match check(
+            buf,
+            offset,
+            aligned.binary_search(&offset).is_ok(),
+            expect,
+            c,
+        ) {
+            Verdict::Accept(b) => Some(b),
+            _ => None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANY: Expect = Expect {
+        masked: None,
+        max_payload: 1 << 24,
+    };
+
+    fn masked_text(payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x81, 0x80 | payload.len() as u8, 1, 2, 3, 4];
+        v.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]),
+        );
+        v
+    }
+
+    #[test]
+    fn finds_frames_after_the_tail_of_an_earlier_one() {
+        let mut buf = b"tail of a frame whose header we never saw".to_vec();
+        let start = buf.len();
+        for _ in 0..3 {
+            buf.extend(masked_text(b"hello"));
+        }
+        let b = find_boundary(&buf, &[0, start], &ANY, &RECOGNISE, 1 << 16).unwrap();
+        assert_eq!(
+            b,
+            Boundary {
+                offset: start,
+                frames: 3,
+                masked: true
+            }
+        );
+    }
+
+    #[test]
+    fn direction_is_enforced() {
+        let buf: Vec<u8> = (0..3).flat_map(|_| masked_text(b"x")).collect();
+        let server = Expect {
+            masked: Some(false),
+            ..ANY
+        };
+        assert_eq!(
+            find_boundary(&buf, &[0], &server, &RECOGNISE, 1 << 16),
+            None
+        );
+    }
+
+    #[test]
+    fn http_and_tls_do_not_chain() {
+        let http = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
+        assert_eq!(find_boundary(http, &[0], &ANY, &RECOGNISE, 1 << 16), None);
+        let tls = [
+            0x17, 0x03, 0x03, 0x00, 0x20, 0xaa, 0xbb, 0xcc, 0xdd, 0x17, 0x03, 0x03, 0x00, 0x05,
+        ];
+        assert_eq!(
+            find_boundary(&tls, &[0, 9], &ANY, &RECOGNISE, 1 << 16),
+            None
+        );
+    }
+
+    #[test]
+    fn one_frame_ending_exactly_at_a_segment_end_is_enough_after_a_gap() {
+        let buf = masked_text(b"only one");
+        assert_eq!(
+            find_boundary(&buf, &[0], &ANY, &AFTER_GAP, 1 << 16).map(|b| b.offset),
+            Some(0)
+        );
+        assert_eq!(find_boundary(&buf, &[0], &ANY, &RECOGNISE, 1 << 16), None);
+    }
+
+    #[test]
+    fn random_bytes_rarely_chain_from_unaligned_offsets() {
+        // A masked payload is as good as random: 64 KiB of it must not look like frames.
+        let mut x: u32 = 12345;
+        let buf: Vec<u8> = (0..65536)
+            .map(|_| {
+                x = x.wrapping_mul(1664525).wrapping_add(1013904223);
+                (x >> 24) as u8
+            })
+            .collect();
+        let client = Expect {
+            masked: Some(true),
+            max_payload: 1 << 30,
+        };
+        assert_eq!(
+            find_boundary(&buf, &[], &client, &AFTER_GAP, usize::MAX),
+            None
+        );
+    }
+}

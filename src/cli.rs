@@ -1,82 +1,296 @@
-//! Command-line flags (clap) and their resolution into a run configuration.
+//! Command-line flags (clap) and their resolution into a run configuration, once.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use wsdissect::conversation::DissectConfig;
+use wsdissect::event::Direction;
+use wsdissect::output::filter::EventFilter;
+use wsdissect::output::style::ColorChoice;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Human-readable frames and messages.
+    /// Human-readable: one line per frame, messages reassembled.
     Text,
     /// NDJSON, one event per line (docs/json.md).
     Json,
 }
 
-/// Dissect WebSocket traffic in a pcap/pcapng capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DirArg {
+    C2s,
+    S2c,
+}
+
+/// Dissect WebSocket traffic: every connection, handshake, frame and message, with every
+/// RFC 6455 / RFC 7692 violation named.
 #[derive(Debug, Parser)]
-#[command(name = "wsdissect", version, about, long_about = None)]
+#[command(name = "wsdissect", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Capture file (pcap or pcapng); `-` reads standard input.
     pub capture: Option<PathBuf>,
 
+    /// Capture live from this interface instead of reading a file.
+    #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "capture")]
+    pub interface: Option<String>,
+
+    /// List the interfaces libpcap can capture on.
+    #[arg(short = 'D', long)]
+    pub list_interfaces: bool,
+
+    #[command(flatten)]
+    pub view: ViewArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+#[derive(Debug, ClapArgs)]
+#[command(next_help_heading = "Output")]
+pub struct ViewArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Keep and print whole message payloads (up to --max-message-bytes).
+    /// The teaching view: every frame bit by bit, with its meaning and RFC section.
+    #[arg(short = 'v', long)]
+    pub explain: bool,
+
+    /// Colour: auto (a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// Pretty-print text messages that are JSON.
+    #[arg(long)]
+    pub pretty_json: bool,
+
+    /// Keep and print whole payloads (up to --max-message-bytes).
     #[arg(long)]
     pub full_payload: bool,
 
-    /// Payload bytes kept per message when --full-payload is not given.
+    /// Payload bytes kept per message otherwise.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_payload: usize,
+}
 
-    /// Upper bound on the bytes kept for one message, even with --full-payload.
-    #[arg(long, value_name = "N", default_value_t = 64 << 20)]
-    pub max_message_bytes: usize,
+#[derive(Debug, ClapArgs)]
+#[command(next_help_heading = "Filters")]
+pub struct FilterArgs {
+    /// Only these connection ids (repeatable).
+    #[arg(long = "conn", value_name = "ID")]
+    pub conns: Vec<u64>,
+
+    /// Only frames, messages and diagnostics in this direction.
+    #[arg(long, value_enum)]
+    pub dir: Option<DirArg>,
+
+    /// Only frames and messages with these opcodes (comma list: text,binary,close,ping,pong,continuation).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub opcode: Vec<String>,
+
+    /// Only connections with this endpoint address (ip or ip:port; repeatable).
+    #[arg(long, value_name = "ADDR")]
+    pub host: Vec<String>,
+
+    /// Only connections with this port on either side (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+
+    /// BPF filter applied to packets, for files and live capture (live default: "tcp").
+    #[arg(short = 'f', long, value_name = "BPF")]
+    pub bpf: Option<String>,
 
     /// Treat connections on this port as WebSocket even without a visible handshake
     /// (repeatable; like Wireshark's "decode as").
     #[arg(long, value_name = "PORT")]
     pub ws_port: Vec<u16>,
+}
+
+#[derive(Debug, ClapArgs)]
+#[command(next_help_heading = "Live capture")]
+pub struct LiveArgs {
+    /// Also write the captured packets to this pcap file.
+    #[arg(short = 'w', long, value_name = "FILE", requires = "interface")]
+    pub write: Option<PathBuf>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "S")]
+    pub duration: Option<f64>,
+
+    /// Put the interface in promiscuous mode.
+    #[arg(long)]
+    pub promiscuous: bool,
+
+    /// Snap length: bytes captured per packet.
+    #[arg(long, value_name = "N", default_value_t = wsdissect::capture::live::DEFAULT_SNAPLEN)]
+    pub snaplen: i32,
+}
+
+#[derive(Debug, ClapArgs)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitArgs {
+    /// Stop after this many WebSocket messages.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    pub packets: Option<u64>,
+
+    /// Upper bound on the bytes kept for one message, even with --full-payload.
+    #[arg(long, value_name = "N", default_value_t = 64 << 20)]
+    pub max_message_bytes: usize,
 
     /// Stop inflating a compressed message past this many bytes (deflate bomb guard).
     #[arg(long, value_name = "N", default_value_t = 256 << 20)]
     pub max_inflate: u64,
 }
 
-/// What a run does, resolved once from the flags.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dissect raw frame bytes given in hex (or on standard input), no capture needed.
+    Explain {
+        /// Hex bytes, e.g. `81 85 37 fa 21 3d 7f 9f 4d 51 58`; read from stdin when absent.
+        hex: Vec<String>,
+        /// Who sent the bytes (decides which masking rule applies); default: from the MASK bit.
+        #[arg(long, value_enum)]
+        from: Option<Side>,
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
+    Accept {
+        /// The client's Sec-WebSocket-Key, e.g. dGhlIHNhbXBsZSBub25jZQ==
+        key: String,
+    },
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Where the packets come from.
+pub enum Input {
+    File(PathBuf),
+    Live(wsdissect::capture::live::LiveOptions),
+}
+
+/// A capture run, resolved from the flags.
 pub struct Config {
-    pub capture: PathBuf,
+    pub input: Input,
     pub format: Format,
-    pub dissect: wsdissect::conversation::DissectConfig,
+    pub explain: bool,
+    pub color: ColorChoice,
+    pub pretty_json: bool,
+    pub dissect: DissectConfig,
     pub preview: usize,
+    pub filter: EventFilter,
+    pub bpf: Option<String>,
+    pub max_packets: Option<u64>,
+    pub full_payload: bool,
+}
+
+pub fn color_choice(c: Color) -> ColorChoice {
+    match c {
+        Color::Auto => ColorChoice::Auto,
+        Color::Always => ColorChoice::Always,
+        Color::Never => ColorChoice::Never,
+    }
 }
 
 impl Args {
     pub fn resolve(self) -> Result<Config, String> {
-        let capture = self
-            .capture
-            .ok_or("no capture file given (try `wsdissect samples/py-echo.pcap`, or --help)")?;
-        let message_keep = if self.full_payload {
-            self.max_message_bytes
+        let v = self.view;
+        let l = self.limits;
+        let input = match (self.capture, self.interface) {
+            (Some(path), None) => Input::File(path),
+            (None, Some(interface)) => Input::Live(wsdissect::capture::live::LiveOptions {
+                interface,
+                filter: self.filter.bpf.clone().unwrap_or_else(|| "tcp".into()),
+                snaplen: self.live.snaplen,
+                promiscuous: self.live.promiscuous,
+                write: self.live.write,
+                duration: match self.live.duration {
+                    Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+                    Some(s) => return Err(format!("--duration must be a positive number of seconds, not {s}")),
+                    None => None,
+                },
+            }),
+            _ => return Err("give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)".into()),
+        };
+        let bpf = match &input {
+            Input::File(_) => self.filter.bpf,
+            Input::Live(_) => None,
+        };
+        for op in &self.filter.opcode {
+            if !["text", "binary", "close", "ping", "pong", "continuation"].contains(&op.as_str()) {
+                return Err(format!(
+                    "unknown opcode name {op:?} (text, binary, close, ping, pong, continuation)"
+                ));
+            }
+        }
+        let message_keep = if v.full_payload {
+            l.max_message_bytes
         } else {
-            self.max_payload.min(self.max_message_bytes)
+            v.max_payload.min(l.max_message_bytes)
         };
         Ok(Config {
-            capture,
-            format: self.format,
-            dissect: wsdissect::conversation::DissectConfig {
-                frame_keep: 4096.max(self.max_payload),
+            input,
+            format: v.format,
+            explain: v.explain,
+            color: color_choice(v.color),
+            pretty_json: v.pretty_json,
+            dissect: DissectConfig {
+                frame_keep: 4096.max(v.max_payload.min(l.max_message_bytes)),
                 message_keep,
-                inflate_limit: self.max_inflate,
-                ws_ports: self.ws_port,
+                inflate_limit: l.max_inflate,
+                ws_ports: self.filter.ws_port,
             },
-            preview: if self.full_payload {
+            preview: if v.full_payload {
                 usize::MAX
             } else {
-                64.min(self.max_payload)
+                64.min(v.max_payload)
             },
+            filter: EventFilter {
+                conns: self.filter.conns,
+                dir: self.filter.dir.map(|d| match d {
+                    DirArg::C2s => Direction::ClientToServer,
+                    DirArg::S2c => Direction::ServerToClient,
+                }),
+                opcodes: self.filter.opcode,
+                hosts: self.filter.host,
+                ports: self.filter.port,
+                max_messages: l.count,
+            },
+            bpf,
+            max_packets: l.packets,
+            full_payload: v.full_payload,
         })
     }
 }

@@ -17,7 +17,7 @@ use crate::ws::frame::FrameHeader;
 use crate::ws::opcode::OpCode;
 use crate::ws::resync::{Expect, AFTER_GAP, RECOGNISE};
 use crate::ws::rules::{self, Rule};
-use crate::ws::stream::{CompletedFrame, FrameDecoder, FrameEvent, GapOutcome};
+use crate::ws::stream::{CompletedFrame, FrameDecoder, FrameEvent, GapOutcome, Incomplete};
 use crate::ws::utf8::Utf8Validator;
 
 /// Limits and choices that shape what the conversation keeps.
@@ -103,6 +103,8 @@ struct DirState {
     in_data_frame: bool,
     pings: VecDeque<(Vec<u8>, PacketRef)>,
     close: Option<CloseInfo>,
+    /// Rules broken by the header of the frame in flight, reported once the frame is complete.
+    header_diags: Vec<(&'static Rule, String, PacketRef)>,
     /// permessage-deflate was negotiated: this direction's decompressor.
     inflater: Option<Inflater>,
 }
@@ -123,6 +125,7 @@ impl DirState {
             in_data_frame: false,
             pings: VecDeque::new(),
             close: None,
+            header_diags: Vec::new(),
             inflater: None,
         }
     }
@@ -508,7 +511,7 @@ impl Conversation {
         out: &mut Vec<Event>,
     ) {
         match ev {
-            PendingOut::Start(h) => self.on_frame_start(meta, dir, &h, packet, out),
+            PendingOut::Start(h) => self.on_frame_start(dir, &h, packet),
             PendingOut::Payload(data) => self.on_payload(dir, &data),
             PendingOut::Lost(len) => {
                 let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {
@@ -542,14 +545,7 @@ impl Conversation {
         }
     }
 
-    fn on_frame_start(
-        &mut self,
-        meta: &FlowMeta,
-        dir: Direction,
-        h: &FrameHeader,
-        packet: PacketRef,
-        out: &mut Vec<Event>,
-    ) {
+    fn on_frame_start(&mut self, dir: Direction, h: &FrameHeader, packet: PacketRef) {
         let mut found: Vec<(&'static Rule, String)> = Vec::new();
         match (dir, h.masked) {
             (Direction::ClientToServer, false) => found.push((
@@ -666,8 +662,10 @@ impl Conversation {
             },
             _ => {}
         }
-        for (rule, msg) in found {
-            self.diag(meta, Some(dir), packet, rule, msg, out);
+        // Reported right after the frame itself, so every view shows them under it.
+        if let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) {
+            st.header_diags
+                .extend(found.into_iter().map(|(rule, msg)| (rule, msg, packet)));
         }
     }
 
@@ -782,6 +780,12 @@ impl Conversation {
         };
         let last_packet = frame.last_packet;
         out.push(Event::Frame(Box::new(frame)));
+        let header_diags = std::mem::take(
+            &mut self.dirs.as_mut().expect("WebSocket phase")[dir.index()].header_diags,
+        );
+        for (rule, msg, at) in header_diags {
+            self.diag(meta, Some(dir), at, rule, msg, out);
+        }
         for (rule, msg) in diags {
             self.diag(meta, Some(dir), last_packet, rule, msg, out);
         }
@@ -992,6 +996,44 @@ impl From<FrameEvent<'_>> for PendingOut {
     }
 }
 
+/// Frames dissected from raw bytes with no capture around them (`wsdissect explain`).
+pub struct RawFrames {
+    pub events: Vec<Event>,
+    /// The last frame is cut short: what it still needs.
+    pub incomplete: Option<Incomplete>,
+}
+
+/// Dissect raw WebSocket frame bytes sent in direction `dir`, with every frame rule checked
+/// (no extension is negotiated, so RSV bits are violations).
+pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> RawFrames {
+    let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    let meta = FlowMeta {
+        id: crate::event::ConnId(1),
+        endpoints: [unspecified, unspecified],
+        client_side: Some(0),
+        first_packet: PacketRef::default(),
+    };
+    let mut conv = Conversation::new(Arc::new(cfg), &meta);
+    let keep = conv.cfg.frame_keep;
+    conv.phase = Phase::WebSocket;
+    conv.announced = true;
+    conv.dirs = Some(Box::new([
+        DirState::new(0, keep, Direction::ClientToServer),
+        DirState::new(0, keep, Direction::ServerToClient),
+    ]));
+    let mut events = Vec::new();
+    let packet = PacketRef {
+        number: 1,
+        ts: crate::event::Timestamp(0),
+    };
+    conv.feed_frames(&meta, dir, bytes, packet, &mut events);
+    let incomplete = conv
+        .dirs
+        .as_ref()
+        .and_then(|d| d[dir.index()].decoder.incomplete());
+    RawFrames { events, incomplete }
+}
+
 /// A close payload: empty, or a 2-byte code and a UTF-8 reason (§5.5.1).
 pub fn parse_close(payload: &[u8]) -> CloseInfo {
     if payload.len() < 2 {
@@ -1055,6 +1097,22 @@ impl Application for Conversation {
     ) {
         if !self.announced {
             return;
+        }
+        // A frame cut off by the end of the connection: its header's problems still count.
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else { break };
+            let header_diags = std::mem::take(&mut st.header_diags);
+            let unfinished = st.decoder.incomplete();
+            for (rule, msg, at) in header_diags {
+                self.diag(meta, Some(dir), at, rule, msg, out);
+            }
+            if let Some(Incomplete::Payload { stream_offset, have, need, header }) = unfinished {
+                let msg = format!(
+                    "the connection ended {have} bytes into a {} frame (stream offset {stream_offset}) that declared {} payload bytes; {need} never arrived",
+                    header.opcode, header.payload_len
+                );
+                self.diag(meta, Some(dir), packet, &rules::FRAME_INCOMPLETE, msg, out);
+            }
         }
         let mut stats = [DirStats::default(); 2];
         let mut close = [None, None];

@@ -122,10 +122,36 @@ pub fn dissect(
     cfg: DissectConfig,
     sink: &mut dyn Sink,
 ) -> Result<CaptureSummary, RunError> {
+    dissect_with(source, cfg, RunLimits::default(), sink)
+}
+
+/// Where a run may stop before the input ends, and which packets it reads.
+#[derive(Default)]
+pub struct RunLimits {
+    /// Stop after this many packets (counted after the BPF filter).
+    pub max_packets: Option<u64>,
+    /// Only packets this filter accepts are dissected.
+    pub filter: Option<capture::bpf::FileFilter>,
+}
+
+/// [`dissect`], with limits. Also stops when the sink has what it wants (`-c N`).
+pub fn dissect_with(
+    source: &mut dyn PacketSource,
+    cfg: DissectConfig,
+    mut limits: RunLimits,
+    sink: &mut dyn Sink,
+) -> Result<CaptureSummary, RunError> {
     let mut pipeline = Pipeline::new(cfg, FlowTableLimits::default());
     let mut out_err = None;
+    let mut packets = 0u64;
     let read = loop {
         let mut on = |p: &RawPacket<'_>| {
+            if let Some(f) = limits.filter.as_mut() {
+                if !f.matches(p.link, p.data) {
+                    return;
+                }
+            }
+            packets += 1;
             if out_err.is_none() {
                 if let Err(e) = pipeline.push_packet(p, sink) {
                     out_err = Some(e);
@@ -133,7 +159,13 @@ pub fn dissect(
             }
         };
         match source.next_packet(&mut on) {
-            Ok(true) if out_err.is_none() => continue,
+            Ok(true)
+                if out_err.is_none()
+                    && sink.wants_more()
+                    && limits.max_packets.is_none_or(|m| packets < m) =>
+            {
+                continue
+            }
             Ok(_) => break Ok(()),
             Err(e) => break Err(e),
         }

@@ -4,7 +4,9 @@
 //! files whose interfaces have different link types (see docs/design.md). libpcap (the `pcap`
 //! crate) is used for live capture and to compile BPF filters.
 
+pub mod bpf;
 pub mod file;
+pub mod live;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -27,6 +29,11 @@ pub struct RawPacket<'a> {
 pub trait PacketSource {
     /// Hand the next packet to `on`; `Ok(false)` at the end of the capture.
     fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError>;
+
+    /// The live capture behind this source, if it is one (for its drop counters).
+    fn as_live(&mut self) -> Option<&mut live::LiveSource> {
+        None
+    }
 }
 
 /// Fatal problems with the capture input: one line each, naming the input.
@@ -58,6 +65,15 @@ pub enum CaptureError {
         input: PathBuf,
         detail: String,
     },
+    /// Live capture: no permission, unknown interface, or a libpcap failure.
+    Live {
+        detail: String,
+    },
+    /// libpcap could not compile the BPF expression.
+    Filter {
+        filter: String,
+        detail: String,
+    },
 }
 
 impl fmt::Display for CaptureError {
@@ -77,6 +93,8 @@ impl fmt::Display for CaptureError {
                 input.display()
             ),
             CaptureError::Read { input, detail } => write!(f, "{}: read error: {detail}", input.display()),
+            CaptureError::Live { detail } => f.write_str(detail),
+            CaptureError::Filter { filter, detail } => write!(f, "bad filter {filter:?}: {detail}"),
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Sinks: everything that turns events into bytes for a person or a program.
 
+pub mod annotate;
 pub mod escape;
+pub mod filter;
 pub mod json;
+pub mod style;
 pub mod text;
 
 use std::io;
@@ -12,6 +15,22 @@ use crate::event::Event;
 pub trait Sink {
     fn event(&mut self, event: &Event) -> io::Result<()>;
     fn finish(&mut self) -> io::Result<()>;
+    /// False once the sink has all it wants (e.g. `-c N` messages): the run stops early.
+    fn wants_more(&self) -> bool {
+        true
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        (**self).event(event)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        (**self).finish()
+    }
+    fn wants_more(&self) -> bool {
+        (**self).wants_more()
+    }
 }
 
 /// Collects events; for tests and for the table views.

@@ -3,9 +3,10 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_bytes, hex_spaced};
+use super::escape::{escape_bytes, escape_text, hex_spaced};
+use super::style::Style;
 use super::Sink;
-use crate::event::{Event, Frame, Message, PacketRef, Timestamp};
+use crate::event::{Direction, Event, Frame, Message, PacketRef, Timestamp};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -13,6 +14,9 @@ pub struct TextOptions {
     /// Payload bytes shown per frame or message line.
     pub preview: usize,
     pub flush_each: bool,
+    pub style: Style,
+    /// Pretty-print text payloads that are JSON.
+    pub pretty_json: bool,
 }
 
 impl Default for TextOptions {
@@ -20,6 +24,8 @@ impl Default for TextOptions {
         TextOptions {
             preview: 64,
             flush_each: false,
+            style: Style::default(),
+            pretty_json: false,
         }
     }
 }
@@ -28,6 +34,175 @@ pub struct TextSink<W: Write> {
     out: W,
     opts: TextOptions,
     start: Option<Timestamp>,
+}
+
+/// Time since the first packet shown, as seconds with microseconds.
+fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
+    let start = *start.get_or_insert(p.ts);
+    let d = p.ts.0.saturating_sub(start.0);
+    format!("{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
+}
+
+/// A payload preview: quoted, escaped text, or hex; elided past `limit` bytes.
+pub fn preview(bytes: &[u8], total: u64, as_text: bool, limit: usize) -> String {
+    let n = limit.min(bytes.len());
+    let shown = &bytes[..n];
+    let more = total.saturating_sub(n as u64);
+    let body = if as_text {
+        format!("\"{}\"", escape_bytes(shown))
+    } else {
+        hex_spaced(shown)
+    };
+    if more > 0 {
+        format!("{body} …(+{more} bytes)")
+    } else {
+        body
+    }
+}
+
+/// JSON text re-indented, when it parses; escaped like any payload.
+pub fn pretty_json(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    if !(v.is_object() || v.is_array()) {
+        return None;
+    }
+    serde_json::to_string_pretty(&v)
+        .ok()
+        .map(|p| p.lines().map(escape_text).collect::<Vec<_>>().join("\n"))
+}
+
+pub fn dir_label(style: Style, dir: Direction) -> String {
+    let s = format!("{} {}", dir.as_str(), dir.arrow());
+    match dir {
+        Direction::ClientToServer => style.c2s(&s),
+        Direction::ServerToClient => style.s2c(&s),
+    }
+}
+
+/// Lines for everything but frames and messages, shared by the text and annotated views.
+pub fn write_context_line(out: &mut dyn Write, event: &Event, st: Style) -> io::Result<()> {
+    match event {
+        Event::Connection(c) => writeln!(
+            out,
+            "{}",
+            st.heading(&format!(
+                "conn {}  {} → {}  (first packet #{}{})",
+                c.conn,
+                c.client,
+                c.server,
+                c.first_packet.number,
+                if c.inferred {
+                    ", WebSocket inferred from its frames"
+                } else {
+                    ""
+                }
+            ))
+        ),
+        Event::Handshake(h) => {
+            writeln!(
+                out,
+                "  #{:<6} handshake {} {}  Host: {}{}",
+                h.request_packet.number,
+                escape_text(&h.method),
+                escape_text(&h.target),
+                escape_text(h.host.as_deref().unwrap_or("-")),
+                h.origin
+                    .as_deref()
+                    .map(|o| format!("  Origin: {}", escape_text(o)))
+                    .unwrap_or_default()
+            )?;
+            let accept = if !h.accepted() {
+                st.warn("rejected")
+            } else if h.accept_valid() {
+                "accept ok".to_string()
+            } else {
+                st.severity(crate::ws::rules::Severity::Error, "ACCEPT INVALID")
+            };
+            let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
+            writeln!(
+                out,
+                "  #{:<6} → {} {}  {}  subprotocol: {}  extensions: {}",
+                h.response_packet.number,
+                h.status,
+                escape_text(&h.reason),
+                accept,
+                escape_text(h.subprotocol.as_deref().unwrap_or("-")),
+                if ext.is_empty() {
+                    "-".to_string()
+                } else {
+                    escape_text(&ext.join(", "))
+                }
+            )
+        }
+        Event::Gap(g) => writeln!(
+            out,
+            "  #{:<6} {} {}",
+            g.packet.number,
+            dir_label(st, g.dir),
+            st.warn(&format!(
+                "gap: {} bytes missing at stream offset {}",
+                g.len, g.stream_offset
+            ))
+        ),
+        Event::Diagnostic(d) => {
+            let pkt = d
+                .packet
+                .map(|p| format!("#{}", p.number))
+                .unwrap_or_default();
+            let scope = if d.conn.0 == 0 {
+                "capture: ".to_string()
+            } else {
+                d.dir
+                    .map(|x| format!("{} ", x.as_str()))
+                    .unwrap_or_default()
+            };
+            writeln!(
+                out,
+                "  {:<7} {} {}",
+                pkt,
+                st.severity_mark(d.rule.severity),
+                st.severity(
+                    d.rule.severity,
+                    &format!(
+                        "{scope}{} {} ({}): {}",
+                        d.rule.severity,
+                        d.rule.name,
+                        d.rule.section,
+                        escape_text(&d.message)
+                    )
+                )
+            )
+        }
+        Event::ConnectionEnd(e) => {
+            let [c, s] = e.stats;
+            writeln!(
+                out,
+                "  conn {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
+                e.conn,
+                e.reason.as_str(),
+                e.packet.number,
+                c.frames,
+                c.messages,
+                c.payload_bytes,
+                s.frames,
+                s.messages,
+                s.payload_bytes,
+                e.diagnostics
+            )
+        }
+        Event::CaptureEnd(s) => {
+            writeln!(
+                out,
+                "{} packets, {} TCP connections, {} WebSocket connections",
+                s.packets, s.tcp_connections, s.websocket_connections
+            )?;
+            for (reason, n) in &s.skipped {
+                writeln!(out, "  skipped {n} packets: {reason}")?;
+            }
+            Ok(())
+        }
+        Event::Frame(_) | Event::Message(_) => Ok(()),
+    }
 }
 
 impl<W: Write> TextSink<W> {
@@ -39,34 +214,10 @@ impl<W: Write> TextSink<W> {
         }
     }
 
-    fn rel(&mut self, p: &PacketRef) -> String {
-        let start = *self.start.get_or_insert(p.ts);
-        let d = p.ts.0.saturating_sub(start.0);
-        format!("{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
-    }
-
-    /// A payload preview: quoted, escaped text for text, hex for binary; elided past the limit.
-    fn preview(&self, bytes: &[u8], total: u64, as_text: bool) -> String {
-        let n = self.opts.preview.min(bytes.len());
-        let shown = &bytes[..n];
-        let more = total.saturating_sub(n as u64);
-        let body = if as_text {
-            format!("\"{}\"", escape_bytes(shown))
-        } else {
-            hex_spaced(shown)
-        };
-        if more > 0 {
-            format!("{body} …(+{more} bytes)")
-        } else {
-            body
-        }
-    }
-
     fn frame_line(&mut self, f: &Frame) -> io::Result<()> {
         let h = &f.header;
-        let t = self.rel(&f.last_packet);
-        let mut flags = String::new();
-        flags.push_str(if h.fin { "FIN" } else { "---" });
+        let t = relative(&mut self.start, &f.last_packet);
+        let mut flags = String::from(if h.fin { "FIN" } else { "---" });
         for (on, name) in [(h.rsv1, " RSV1"), (h.rsv2, " RSV2"), (h.rsv3, " RSV3")] {
             if on {
                 flags.push_str(name);
@@ -83,22 +234,23 @@ impl<W: Write> TextSink<W> {
         };
         let mut detail = String::new();
         if let Some(c) = &f.close {
-            match c.code {
-                Some(code) => {
-                    detail = format!(
-                        "{code} {} \"{}\"",
-                        close_code_name(code),
-                        super::escape::escape_text(&c.reason)
-                    )
-                }
-                None => detail = "(no status code)".into(),
-            }
-        } else if !f.payload.bytes.is_empty() || f.payload.len > 0 {
-            let as_text = matches!(h.opcode, OpCode::Text | OpCode::Ping | OpCode::Pong)
-                && std::str::from_utf8(&f.payload.bytes).is_ok()
-                || (h.opcode == OpCode::Continuation
-                    && std::str::from_utf8(&f.payload.bytes).is_ok());
-            detail = self.preview(&f.payload.bytes, f.payload.len, as_text);
+            detail = match c.code {
+                Some(code) => format!(
+                    "{code} {} \"{}\"",
+                    close_code_name(code),
+                    escape_text(&c.reason)
+                ),
+                None => "(no status code)".into(),
+            };
+        } else if h.payload_len > 0 {
+            let utf8 = std::str::from_utf8(&f.payload.bytes).is_ok() || f.payload.truncated();
+            let as_text = !h.rsv1
+                && utf8
+                && matches!(
+                    h.opcode,
+                    OpCode::Text | OpCode::Ping | OpCode::Pong | OpCode::Continuation
+                );
+            detail = preview(&f.payload.bytes, f.payload.len, as_text, self.opts.preview);
         }
         if let Some(rtt) = f.rtt_ns {
             detail.push_str(&format!("  rtt {:.3} ms", rtt as f64 / 1e6));
@@ -108,11 +260,10 @@ impl<W: Write> TextSink<W> {
         }
         writeln!(
             self.out,
-            "  #{:<6} {:>11}  {} {} {:<3} {:<12} {:<13} len {:<7} {}",
+            "  #{:<6} {:>11}  {} {:<3} {:<12} {:<13} len {:<7} {}",
             f.first_packet.number,
             t,
-            f.dir.as_str(),
-            f.dir.arrow(),
+            dir_label(self.opts.style, f.dir),
             flags,
             opname,
             mask,
@@ -122,21 +273,37 @@ impl<W: Write> TextSink<W> {
     }
 
     fn message_line(&mut self, m: &Message) -> io::Result<()> {
-        let t = self.rel(&m.last_packet);
+        let t = relative(&mut self.start, &m.last_packet);
         let body = match m.text() {
-            Some(s) => self.preview(s.as_bytes(), m.payload.len, true),
-            None => self.preview(&m.payload.bytes, m.payload.len, false),
+            Some(s) if self.opts.pretty_json => match pretty_json(s) {
+                Some(p) => format!(
+                    "\n{}",
+                    p.lines()
+                        .map(|l| format!("        {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+                None => preview(s.as_bytes(), m.payload.len, true, self.opts.preview),
+            },
+            Some(s) => preview(s.as_bytes(), m.payload.len, true, self.opts.preview),
+            None => preview(&m.payload.bytes, m.payload.len, false, self.opts.preview),
+        };
+        let compressed = if m.compressed {
+            format!(", deflated {}→{} bytes", m.wire_len, m.payload.len)
+        } else {
+            String::new()
         };
         writeln!(
             self.out,
-            "  #{:<6} {:>11}  {} {} message {} {} bytes in {} fragments: {}",
+            "  #{:<6} {:>11}  {} message {} {} bytes in {} fragment{}{}: {}",
             m.last_packet.number,
             t,
-            m.dir.as_str(),
-            m.dir.arrow(),
+            dir_label(self.opts.style, m.dir),
             m.opcode.name(),
             m.payload.len,
             m.fragments,
+            if m.fragments == 1 { "" } else { "s" },
+            compressed,
             body
         )
     }
@@ -145,124 +312,18 @@ impl<W: Write> TextSink<W> {
 impl<W: Write> Sink for TextSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::Connection(c) => {
-                let t = self.rel(&c.first_packet);
-                writeln!(
-                    self.out,
-                    "conn {}  {} → {}  (first packet #{} at {}s{})",
-                    c.conn,
-                    c.client,
-                    c.server,
-                    c.first_packet.number,
-                    t,
-                    if c.inferred {
-                        ", WebSocket inferred from its frames"
-                    } else {
-                        ""
-                    }
-                )?;
-            }
-            Event::Handshake(h) => {
-                let t = self.rel(&h.request_packet);
-                writeln!(
-                    self.out,
-                    "  #{:<6} {:>11}  handshake {} {}  Host: {}",
-                    h.request_packet.number,
-                    t,
-                    super::escape::escape_text(&h.method),
-                    super::escape::escape_text(&h.target),
-                    super::escape::escape_text(h.host.as_deref().unwrap_or("-"))
-                )?;
-                let t = self.rel(&h.response_packet);
-                let accept = if !h.accepted() {
-                    "rejected".to_string()
-                } else if h.accept_valid() {
-                    "accept ok".to_string()
-                } else {
-                    "ACCEPT INVALID".to_string()
-                };
-                let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
-                writeln!(
-                    self.out,
-                    "  #{:<6} {:>11}  → {} {}  {}  subprotocol: {}  extensions: {}",
-                    h.response_packet.number,
-                    t,
-                    h.status,
-                    super::escape::escape_text(&h.reason),
-                    accept,
-                    super::escape::escape_text(h.subprotocol.as_deref().unwrap_or("-")),
-                    if ext.is_empty() {
-                        "-".to_string()
-                    } else {
-                        super::escape::escape_text(&ext.join(", "))
-                    }
-                )?;
-            }
             Event::Frame(f) => self.frame_line(f)?,
-            Event::Message(m) => {
-                if m.fragments > 1 {
-                    self.message_line(m)?;
+            // A one-frame message is already on its frame's line, unless it had to be inflated
+            // (or pretty-printed) to be read.
+            Event::Message(m) if m.fragments > 1 || m.compressed || self.opts.pretty_json => {
+                self.message_line(m)?
+            }
+            Event::Message(_) => {}
+            other => {
+                if let Event::Connection(c) = other {
+                    relative(&mut self.start, &c.first_packet);
                 }
-            }
-            Event::Gap(g) => {
-                let t = self.rel(&g.packet);
-                writeln!(
-                    self.out,
-                    "  #{:<6} {:>11}  {} gap: {} bytes missing at stream offset {}",
-                    g.packet.number,
-                    t,
-                    g.dir.as_str(),
-                    g.len,
-                    g.stream_offset
-                )?;
-            }
-            Event::Diagnostic(d) => {
-                let pkt = d
-                    .packet
-                    .map(|p| format!("#{}", p.number))
-                    .unwrap_or_default();
-                let conn = if d.conn.0 == 0 {
-                    String::from("capture: ")
-                } else {
-                    String::new()
-                };
-                writeln!(
-                    self.out,
-                    "  {:<7}  {}{} {} [{}, {}]: {}",
-                    pkt,
-                    conn,
-                    d.rule.severity,
-                    d.dir.map(|x| x.as_str()).unwrap_or(""),
-                    d.rule.name,
-                    d.rule.section,
-                    super::escape::escape_text(&d.message)
-                )?;
-            }
-            Event::ConnectionEnd(e) => {
-                let [c, s] = e.stats;
-                writeln!(
-                    self.out,
-                    "  conn {} ended ({}): c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
-                    e.conn,
-                    e.reason.as_str(),
-                    c.frames,
-                    c.messages,
-                    c.payload_bytes,
-                    s.frames,
-                    s.messages,
-                    s.payload_bytes,
-                    e.diagnostics
-                )?;
-            }
-            Event::CaptureEnd(s) => {
-                writeln!(
-                    self.out,
-                    "{} packets, {} TCP connections, {} WebSocket connections",
-                    s.packets, s.tcp_connections, s.websocket_connections
-                )?;
-                for (reason, n) in &s.skipped {
-                    writeln!(self.out, "  skipped {n} packets: {reason}")?;
-                }
+                write_context_line(&mut self.out, other, self.opts.style)?
             }
         }
         if self.opts.flush_each {

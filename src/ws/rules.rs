@@ -87,6 +87,7 @@ rules! {
     STREAM_DESYNC = "stream-desync", Warning, "capture", "frame boundaries were lost in a gap; bytes are skipped until the next plausible frame";
     STREAM_RESYNC = "stream-resync", Info, "capture", "frame boundaries were found again; the bytes before them could not be framed";
     INFERRED_WEBSOCKET = "inferred-websocket", Info, "capture", "no handshake was seen; the connection is taken as WebSocket from its frames or --ws-port";
+    FRAME_INCOMPLETE = "frame-incomplete", Warning, "capture", "the connection or capture ended in the middle of a frame";
     PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
     PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
     REASSEMBLY_LIMIT = "reassembly-limit", Warning, "wsdissect", "too many out-of-order bytes were buffered; the hole is reported as a gap";

@@ -98,6 +98,25 @@ struct Hunt {
 const HUNT_SCAN: usize = 256 * 1024;
 const MAX_HUNT: usize = 8 << 20;
 
+/// An unfinished frame at the end of the bytes seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incomplete {
+    /// `have` header bytes so far; at least `need` more before the header is known.
+    Header {
+        stream_offset: u64,
+        have: usize,
+        need: usize,
+        bytes: [u8; MAX_HEADER_LEN],
+    },
+    /// The header is complete; `need` payload bytes are missing.
+    Payload {
+        stream_offset: u64,
+        have: u64,
+        need: u64,
+        header: FrameHeader,
+    },
+}
+
 /// Why a gap could not be absorbed.
 #[derive(Debug, PartialEq, Eq)]
 pub enum GapOutcome {
@@ -262,6 +281,31 @@ impl FrameDecoder {
 
     pub fn next_offset(&self) -> u64 {
         self.next_offset
+    }
+
+    /// What the unfinished frame at the end of the bytes fed so far still needs, if any.
+    pub fn incomplete(&self) -> Option<Incomplete> {
+        if let Some(f) = &self.current {
+            return Some(Incomplete::Payload {
+                stream_offset: f.stream_offset,
+                have: f.received + f.lost,
+                need: f.header.payload_len - f.received - f.lost,
+                header: f.header,
+            });
+        }
+        if self.partial_len > 0 {
+            let need = match decode_frame_header(&self.partial[..self.partial_len]) {
+                HeaderDecode::NeedMore(n) => n,
+                HeaderDecode::Complete(_) => 0,
+            };
+            return Some(Incomplete::Header {
+                stream_offset: self.partial_offset,
+                have: self.partial_len,
+                need,
+                bytes: self.partial,
+            });
+        }
+        None
     }
 
     /// Bytes of a header or payload still expected (0 when between frames).

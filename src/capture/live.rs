@@ -1,0 +1,191 @@
+//! Live capture from an interface through libpcap (the `pcap` crate), in immediate mode so
+//! each packet is dissected as soon as it crosses the wire.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{CaptureError, PacketSource, RawPacket};
+use crate::event::Timestamp;
+use crate::net::LinkType;
+
+/// Whole packets: larger than any MTU and than loopback's 64 KiB segments.
+pub const DEFAULT_SNAPLEN: i32 = 262_144;
+/// How often a blocked read wakes up to look at the stop flag and the deadline.
+const POLL: Duration = Duration::from_millis(100);
+
+pub struct LiveOptions {
+    pub interface: String,
+    /// BPF filter; the default keeps TCP only.
+    pub filter: String,
+    pub snaplen: i32,
+    pub promiscuous: bool,
+    /// Also write every captured packet here (pcap).
+    pub write: Option<PathBuf>,
+    pub duration: Option<Duration>,
+}
+
+/// libpcap's counters at the end of a live capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveStats {
+    pub received: u32,
+    pub dropped_by_kernel: u32,
+    pub dropped_by_interface: u32,
+}
+
+pub struct LiveSource {
+    cap: pcap::Capture<pcap::Active>,
+    link: LinkType,
+    savefile: Option<pcap::Savefile>,
+    stop: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    packets: u64,
+    interface: String,
+}
+
+/// Every interface libpcap can open, with its description and addresses.
+pub fn list_interfaces() -> Result<Vec<(String, String)>, CaptureError> {
+    let devices = pcap::Device::list().map_err(|e| CaptureError::Live {
+        detail: format!("cannot list interfaces: {e}"),
+    })?;
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let addrs: Vec<String> = d.addresses.iter().map(|a| a.addr.to_string()).collect();
+            let mut desc = d.desc.unwrap_or_default();
+            if !addrs.is_empty() {
+                if !desc.is_empty() {
+                    desc.push_str("; ");
+                }
+                desc.push_str(&addrs.join(", "));
+            }
+            (d.name, desc)
+        })
+        .collect())
+}
+
+fn permission_hint(detail: &str) -> Option<String> {
+    let d = detail.to_ascii_lowercase();
+    (d.contains("permission") || d.contains("not permitted")).then(|| {
+        format!(
+            "{detail}: capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities. Run as root, or grant them once: \
+             sudo setcap cap_net_raw,cap_net_admin=eip {}",
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "wsdissect".into())
+        )
+    })
+}
+
+impl LiveSource {
+    pub fn open(opts: &LiveOptions, stop: Arc<AtomicBool>) -> Result<LiveSource, CaptureError> {
+        let live_err = |detail: String| CaptureError::Live { detail };
+        let known = pcap::Device::list().unwrap_or_default();
+        if !known.iter().any(|d| d.name == opts.interface) {
+            let names: Vec<String> = known.into_iter().map(|d| d.name).collect();
+            return Err(live_err(format!(
+                "no interface named {:?}; interfaces: {}",
+                opts.interface,
+                names.join(", ")
+            )));
+        }
+        let inactive = pcap::Capture::from_device(opts.interface.as_str())
+            .map_err(|e| live_err(format!("{}: {e}", opts.interface)))?
+            .immediate_mode(true)
+            .snaplen(opts.snaplen)
+            .promisc(opts.promiscuous)
+            .timeout(POLL.as_millis() as i32)
+            // Bursts on loopback come fast; a roomy kernel buffer avoids drops.
+            .buffer_size(32 << 20);
+        let mut cap = inactive.open().map_err(|e| {
+            let detail = format!("{}: {e}", opts.interface);
+            live_err(permission_hint(&detail).unwrap_or(detail))
+        })?;
+        cap.filter(&opts.filter, true)
+            .map_err(|e| CaptureError::Filter {
+                filter: opts.filter.clone(),
+                detail: e.to_string(),
+            })?;
+        let savefile = match &opts.write {
+            Some(path) => Some(
+                cap.savefile(path)
+                    .map_err(|e| live_err(format!("{}: cannot write: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let link = LinkType(cap.get_datalink().0 as u32);
+        Ok(LiveSource {
+            cap,
+            link,
+            savefile,
+            stop,
+            deadline: opts.duration.map(|d| Instant::now() + d),
+            packets: 0,
+            interface: opts.interface.clone(),
+        })
+    }
+
+    pub fn stats(&mut self) -> LiveStats {
+        self.cap
+            .stats()
+            .map(|s| LiveStats {
+                received: s.received,
+                dropped_by_kernel: s.dropped,
+                dropped_by_interface: s.if_dropped,
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn flush_savefile(&mut self) {
+        if let Some(s) = self.savefile.as_mut() {
+            let _ = s.flush();
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        Path::new(&self.interface)
+    }
+}
+
+impl PacketSource for LiveSource {
+    fn as_live(&mut self) -> Option<&mut LiveSource> {
+        Some(self)
+    }
+
+    fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
+        loop {
+            if self.stop.load(Ordering::Relaxed)
+                || self.deadline.is_some_and(|d| Instant::now() >= d)
+            {
+                self.flush_savefile();
+                return Ok(false);
+            }
+            match self.cap.next_packet() {
+                Ok(p) => {
+                    if let Some(s) = self.savefile.as_mut() {
+                        s.write(&p);
+                    }
+                    self.packets += 1;
+                    let ts = Timestamp(
+                        (p.header.ts.tv_sec.max(0) as u64) * 1_000_000_000
+                            + (p.header.ts.tv_usec.max(0) as u64) * 1000,
+                    );
+                    on(&RawPacket {
+                        number: self.packets,
+                        ts,
+                        link: self.link,
+                        data: p.data,
+                        orig_len: p.header.len,
+                    });
+                    return Ok(true);
+                }
+                Err(pcap::Error::TimeoutExpired) => continue,
+                Err(pcap::Error::NoMorePackets) => return Ok(false),
+                Err(e) => {
+                    return Err(CaptureError::Live {
+                        detail: format!("{}: {e}", self.interface),
+                    })
+                }
+            }
+        }
+    }
+}

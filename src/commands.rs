@@ -1,0 +1,210 @@
+//! The subcommands and small modes of the binary: `explain`, `accept`, `--list-interfaces`.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use wsdissect::capture::live::{LiveSource, LiveStats};
+use wsdissect::capture::PacketSource;
+use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
+use wsdissect::event::Direction;
+use wsdissect::http::compute_accept;
+use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
+use wsdissect::output::escape::hex_spaced;
+use wsdissect::output::style::ColorChoice;
+use wsdissect::output::Sink;
+use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
+use wsdissect::ws::stream::Incomplete;
+
+use crate::cli::Side;
+
+/// Hex digits from arguments or text: spaces, commas, colons and `0x` prefixes are ignored.
+pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
+    let joined: String = parts.join(" ");
+    let mut digits = String::new();
+    for token in joined.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
+        let t = token
+            .strip_prefix("0x")
+            .or_else(|| token.strip_prefix("0X"))
+            .unwrap_or(token);
+        digits.push_str(t);
+    }
+    if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("not a hex digit: {bad:?}"));
+    }
+    if digits.len() % 2 == 1 {
+        return Err(format!(
+            "odd number of hex digits ({}): each byte is two digits",
+            digits.len()
+        ));
+    }
+    Ok((0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
+        .collect())
+}
+
+pub fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
+    let input = if hex.is_empty() {
+        let mut s = String::new();
+        if let Err(e) = io::stdin().read_to_string(&mut s) {
+            eprintln!("wsdissect: cannot read standard input: {e}");
+            return ExitCode::from(2);
+        }
+        vec![s]
+    } else {
+        hex.to_vec()
+    };
+    let bytes = match parse_hex(&input) {
+        Ok(b) if !b.is_empty() => b,
+        Ok(_) => {
+            eprintln!("wsdissect: no bytes to explain (give hex, e.g. `wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58`)");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("wsdissect: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Without --from, the first frame's MASK bit says who sent it (clients mask, §5.1).
+    let dir = match from {
+        Some(Side::Client) => Direction::ClientToServer,
+        Some(Side::Server) => Direction::ServerToClient,
+        None if bytes.len() > 1 && bytes[1] & 0x80 != 0 => Direction::ClientToServer,
+        None => Direction::ServerToClient,
+    };
+    let stdout = io::stdout();
+    let style = color.resolve(stdout.is_terminal());
+    let mut out = stdout.lock();
+    let cfg = DissectConfig {
+        frame_keep: 1 << 20,
+        message_keep: 1 << 20,
+        ..DissectConfig::default()
+    };
+    let raw = dissect_raw_frames(&bytes, dir, cfg);
+    let who = if dir == Direction::ClientToServer {
+        "a client (masked frames expected)"
+    } else {
+        "a server (unmasked frames expected)"
+    };
+    let mut result = writeln!(
+        out,
+        "{} bytes, read as sent by {who}{}",
+        bytes.len(),
+        if from.is_none() {
+            "; --from client|server to choose"
+        } else {
+            ""
+        }
+    );
+    let mut sink = AnnotateSink::new(
+        &mut out,
+        AnnotateOptions {
+            payload_bytes: usize::MAX,
+            style,
+        },
+    );
+    for e in &raw.events {
+        if result.is_ok() {
+            result = sink.event(e);
+        }
+    }
+    let _ = sink;
+    if result.is_ok() {
+        if let Some(inc) = raw.incomplete {
+            result = writeln!(out, "\n{}", describe_incomplete(&inc));
+        }
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsdissect: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Why the bytes end mid-frame, and exactly how many more are needed.
+fn describe_incomplete(inc: &Incomplete) -> String {
+    match *inc {
+        Incomplete::Header { stream_offset, have, need, bytes } => {
+            let got = &bytes[..have];
+            let why = if have < 2 {
+                "the first 2 header bytes hold FIN, RSV, opcode, MASK and the 7-bit length".to_string()
+            } else {
+                let b1 = got[1];
+                let ext = match b1 & 0x7f {
+                    126 => "2 bytes of 16-bit length",
+                    127 => "8 bytes of 64-bit length",
+                    _ => "no extended length",
+                };
+                let mask = if b1 & 0x80 != 0 { " and 4 bytes of masking key" } else { "" };
+                format!("length field {} means {ext}{mask}", b1 & 0x7f)
+            };
+            debug_assert!(matches!(decode_frame_header(got), HeaderDecode::NeedMore(_)));
+            format!("incomplete frame at byte {stream_offset}: header has {have} byte(s) ({}); {need} more needed: {why}", hex_spaced(got))
+        }
+        Incomplete::Payload { stream_offset, have, need, header } => format!(
+            "incomplete frame at byte {stream_offset}: {} header says {} payload bytes, {have} present: {need} more needed",
+            header.opcode, header.payload_len
+        ),
+    }
+}
+
+pub fn accept(key: &str) -> ExitCode {
+    let steps = compute_accept(key);
+    let mut out = io::stdout().lock();
+    let decoded = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(key.trim())
+    };
+    let key_note = match decoded {
+        Ok(b) if b.len() == 16 => "base64 of 16 bytes, as RFC 6455 §4.1 requires".to_string(),
+        Ok(b) => format!("decodes to {} bytes: RFC 6455 §4.1 requires 16", b.len()),
+        Err(_) => "not valid base64: RFC 6455 §4.1 requires base64 of 16 random bytes".to_string(),
+    };
+    let text = format!(
+        "Sec-WebSocket-Key     {key}   ({key_note})\n\
+         1. append the GUID    {}\n\
+         2. SHA-1 of that      {}\n\
+         3. base64 of the hash {}\n\
+         Sec-WebSocket-Accept: {}   (RFC 6455 §4.2.2, step 5.4)\n",
+        steps.concatenated,
+        hex_spaced(&steps.sha1),
+        steps.accept,
+        steps.accept,
+        key = key.trim()
+    );
+    match out.write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::SUCCESS,
+    }
+}
+
+pub fn list_interfaces() -> ExitCode {
+    match wsdissect::capture::live::list_interfaces() {
+        Ok(list) => {
+            for (i, (name, desc)) in list.iter().enumerate() {
+                println!(
+                    "{}. {name}{}",
+                    i + 1,
+                    if desc.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({desc})")
+                    }
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wsdissect: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// libpcap's counters, when the source is a live capture.
+pub fn live_stats(source: &mut dyn PacketSource) -> Option<LiveStats> {
+    source.as_live().map(LiveSource::stats)
+}

@@ -15,6 +15,10 @@ pub enum Format {
     Text,
     /// NDJSON, one event per line (docs/json.md).
     Json,
+    /// Summary tables at the end: connections, opcodes, message sizes, ping round trips.
+    Table,
+    /// Messages only, like a chat log (WebSocket's "follow stream").
+    Conversation,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -94,6 +98,11 @@ pub struct ViewArgs {
     /// Payload bytes kept per message otherwise.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_payload: usize,
+
+    /// Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index}.{txt|bin} (the kept
+    /// bytes; whole messages with --full-payload).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -214,6 +223,7 @@ pub struct Config {
     pub bpf: Option<String>,
     pub max_packets: Option<u64>,
     pub full_payload: bool,
+    pub export: Option<PathBuf>,
 }
 
 pub fn color_choice(c: Color) -> ColorChoice {
@@ -291,6 +301,7 @@ impl Args {
             bpf,
             max_packets: l.packets,
             full_payload: v.full_payload,
+            export: v.export,
         })
     }
 }

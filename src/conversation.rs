@@ -330,7 +330,7 @@ impl Conversation {
         self.diag(meta, None, packet, &rules::INFERRED_WEBSOCKET, msg, out);
         let dir = self.dir_of(side);
         for p in pending {
-            self.apply(meta, dir, p, packet, out);
+            self.apply(meta, dir, p.as_event(), packet, out);
         }
     }
 
@@ -492,13 +492,15 @@ impl Conversation {
         let Some(dirs) = self.dirs.as_mut() else {
             return;
         };
-        let mut pending: Vec<PendingOut> = Vec::new();
-        let state = &mut dirs[dir.index()];
-        let DirState { decoder, .. } = state;
-        // Collect decoder events first, then apply them: the decoder borrows its scratch buffer.
-        decoder.feed(bytes, packet, &mut |ev| pending.push(PendingOut::from(ev)));
-        for p in pending {
-            self.apply(meta, dir, p, packet, out);
+        // The decoder is moved out while it runs, so each event it reports (borrowing its
+        // unmasking buffer) can update the rest of the conversation without a copy.
+        let mut decoder =
+            std::mem::replace(&mut dirs[dir.index()].decoder, FrameDecoder::new(0, 0));
+        decoder.feed(bytes, packet, &mut |ev| {
+            self.apply(meta, dir, ev, packet, out)
+        });
+        if let Some(dirs) = self.dirs.as_mut() {
+            dirs[dir.index()].decoder = decoder;
         }
     }
 
@@ -506,14 +508,14 @@ impl Conversation {
         &mut self,
         meta: &FlowMeta,
         dir: Direction,
-        ev: PendingOut,
+        ev: FrameEvent<'_>,
         packet: PacketRef,
         out: &mut Vec<Event>,
     ) {
         match ev {
-            PendingOut::Start(h) => self.on_frame_start(dir, &h, packet),
-            PendingOut::Payload(data) => self.on_payload(dir, &data),
-            PendingOut::Lost(len) => {
+            FrameEvent::Start { header } => self.on_frame_start(dir, header, packet),
+            FrameEvent::Payload { data, .. } => self.on_payload(dir, data),
+            FrameEvent::Lost { len, .. } => {
                 let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {
                     return;
                 };
@@ -535,8 +537,8 @@ impl Conversation {
                     }
                 }
             }
-            PendingOut::End(f) => self.on_frame_end(meta, dir, f, out),
-            PendingOut::Resync { skipped, at, .. } => {
+            FrameEvent::End(f) => self.on_frame_end(meta, dir, f, out),
+            FrameEvent::Resync { skipped, at, .. } => {
                 let msg = format!(
                     "frame boundary found at stream offset {at} after skipping {skipped} bytes"
                 );
@@ -917,12 +919,13 @@ impl Conversation {
                 let Some(dirs) = self.dirs.as_mut() else {
                     return;
                 };
-                let mut pending = Vec::new();
-                let outcome = dirs[dir.index()]
-                    .decoder
-                    .gap(len, packet, &mut |ev| pending.push(PendingOut::from(ev)));
-                for p in pending {
-                    self.apply(meta, dir, p, packet, out);
+                let mut decoder =
+                    std::mem::replace(&mut dirs[dir.index()].decoder, FrameDecoder::new(0, 0));
+                let outcome = decoder.gap(len, packet, &mut |ev| {
+                    self.apply(meta, dir, ev, packet, out)
+                });
+                if let Some(dirs) = self.dirs.as_mut() {
+                    dirs[dir.index()].decoder = decoder;
                 }
                 let msg = format!("{len} bytes missing from the capture at stream offset {offset}");
                 self.diag(meta, Some(dir), packet, &rules::STREAM_GAP, msg, out);
@@ -967,20 +970,58 @@ impl Conversation {
     }
 }
 
-/// Decoder events, owned, so they can be applied after the decoder's borrow ends.
+/// Decoder events, owned: while probing, a side's events are held until its direction is known.
 enum PendingOut {
     Start(FrameHeader),
-    Payload(Vec<u8>),
+    Payload(FrameHeader, Vec<u8>),
     Lost(u64),
     Resync { skipped: u64, at: u64, masked: bool },
     End(CompletedFrame),
 }
 
+impl PendingOut {
+    fn as_event(&self) -> FrameEvent<'_> {
+        match self {
+            PendingOut::Start(header) => FrameEvent::Start { header },
+            PendingOut::Payload(header, data) => FrameEvent::Payload { header, data },
+            PendingOut::Lost(len) => FrameEvent::Lost {
+                header: &UNKNOWN_HEADER,
+                len: *len,
+            },
+            PendingOut::Resync {
+                skipped,
+                at,
+                masked,
+            } => FrameEvent::Resync {
+                skipped: *skipped,
+                at: *at,
+                masked: *masked,
+            },
+            PendingOut::End(f) => FrameEvent::End(f.clone()),
+        }
+    }
+}
+
+/// Stand-in header for a held `Lost` event (its header is not used when applied).
+const UNKNOWN_HEADER: FrameHeader = FrameHeader {
+    fin: false,
+    rsv1: false,
+    rsv2: false,
+    rsv3: false,
+    opcode: OpCode::Continuation,
+    masked: false,
+    len7: 0,
+    length_form: crate::ws::frame::LengthForm::Short,
+    payload_len: 0,
+    mask_key: None,
+    header_len: 2,
+};
+
 impl From<FrameEvent<'_>> for PendingOut {
     fn from(ev: FrameEvent<'_>) -> Self {
         match ev {
             FrameEvent::Start { header } => PendingOut::Start(*header),
-            FrameEvent::Payload { data, .. } => PendingOut::Payload(data.to_vec()),
+            FrameEvent::Payload { header, data } => PendingOut::Payload(*header, data.to_vec()),
             FrameEvent::Lost { len, .. } => PendingOut::Lost(len),
             FrameEvent::Resync {
                 skipped,
@@ -1100,13 +1141,21 @@ impl Application for Conversation {
         }
         // A frame cut off by the end of the connection: its header's problems still count.
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else { break };
+            let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {
+                break;
+            };
             let header_diags = std::mem::take(&mut st.header_diags);
             let unfinished = st.decoder.incomplete();
             for (rule, msg, at) in header_diags {
                 self.diag(meta, Some(dir), at, rule, msg, out);
             }
-            if let Some(Incomplete::Payload { stream_offset, have, need, header }) = unfinished {
+            if let Some(Incomplete::Payload {
+                stream_offset,
+                have,
+                need,
+                header,
+            }) = unfinished
+            {
                 let msg = format!(
                     "the connection ended {have} bytes into a {} frame (stream offset {stream_offset}) that declared {} payload bytes; {need} never arrived",
                     header.opcode, header.payload_len

@@ -20,8 +20,11 @@ use wsdissect::capture::file::FileSource;
 use wsdissect::capture::live::LiveSource;
 use wsdissect::capture::{CaptureError, PacketSource};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
+use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
+use wsdissect::output::export::ExportSink;
 use wsdissect::output::filter::FilterSink;
 use wsdissect::output::json::JsonSink;
+use wsdissect::output::table::{TableOptions, TableSink};
 use wsdissect::output::text::{TextOptions, TextSink};
 use wsdissect::output::Sink;
 use wsdissect::{RunError, RunLimits};
@@ -100,6 +103,26 @@ fn run(cfg: cli::Config) -> ExitCode {
     };
     let inner: Box<dyn Sink> = match (cfg.format, cfg.explain) {
         (cli::Format::Json, _) => Box::new(JsonSink::new(out, live)),
+        (cli::Format::Table, _) => Box::new(TableSink::new(
+            out,
+            TableOptions {
+                // COLUMNS, else the terminal's width, else (a pipe) a fixed 100.
+                width: std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .or(if tty { None } else { Some(100) }),
+                style,
+            },
+        )),
+        (cli::Format::Conversation, _) => Box::new(ConversationSink::new(
+            out,
+            ConversationOptions {
+                preview: cfg.preview,
+                style,
+                pretty_json: cfg.pretty_json,
+                flush_each: live,
+            },
+        )),
         (cli::Format::Text, true) => Box::new(AnnotateSink::new(
             out,
             AnnotateOptions {
@@ -116,6 +139,13 @@ fn run(cfg: cli::Config) -> ExitCode {
                 pretty_json: cfg.pretty_json,
             },
         )),
+    };
+    let inner: Box<dyn Sink> = match &cfg.export {
+        Some(dir) => match ExportSink::new(inner, dir) {
+            Ok(s) => Box::new(s),
+            Err(e) => return fail(e),
+        },
+        None => inner,
     };
     let mut sink = FilterSink::new(inner, cfg.filter);
     let limits = RunLimits {

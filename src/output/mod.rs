@@ -1,10 +1,13 @@
 //! Sinks: everything that turns events into bytes for a person or a program.
 
 pub mod annotate;
+pub mod conversation_view;
 pub mod escape;
+pub mod export;
 pub mod filter;
 pub mod json;
 pub mod style;
+pub mod table;
 pub mod text;
 
 use std::io;

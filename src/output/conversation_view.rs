@@ -1,0 +1,336 @@
+//! The chat-log view (`--format conversation`), WebSocket's "follow stream": per connection one
+//! handshake line, then only messages and closes, in capture order, with the time since the
+//! first packet shown. Text is quoted and escaped, binary is a short hex dump.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use super::escape::{escape_bytes, escape_text, hex_spaced};
+use super::style::Style;
+use super::text::{pretty_json, preview};
+use super::Sink;
+use crate::event::{
+    ConnId, ConnectionInfo, Direction, Event, Frame, Message, PacketRef, Timestamp,
+};
+use crate::ws::close::close_code_name;
+use crate::ws::opcode::OpCode;
+
+pub struct ConversationOptions {
+    /// Payload bytes shown per message (`usize::MAX`: everything kept).
+    pub preview: usize,
+    pub style: Style,
+    /// Pretty-print text messages that are JSON.
+    pub pretty_json: bool,
+    pub flush_each: bool,
+}
+
+impl Default for ConversationOptions {
+    fn default() -> Self {
+        ConversationOptions {
+            preview: 64,
+            style: Style::default(),
+            pretty_json: false,
+            flush_each: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct ConnState {
+    endpoints: Option<String>,
+    /// The opening line (handshake or endpoints) was printed.
+    announced: bool,
+    /// Who sent the first close frame.
+    closed_by: Option<Direction>,
+}
+
+pub struct ConversationSink<W: Write> {
+    out: W,
+    opts: ConversationOptions,
+    start: Option<Timestamp>,
+    conns: HashMap<ConnId, ConnState>,
+}
+
+/// Bytes per hex dump line.
+const DUMP_WIDTH: usize = 16;
+
+fn side(dir: Direction) -> &'static str {
+    match dir {
+        Direction::ClientToServer => "client",
+        Direction::ServerToClient => "server",
+    }
+}
+
+fn who(st: Style, dir: Direction) -> String {
+    match dir {
+        Direction::ClientToServer => st.c2s("client → server"),
+        Direction::ServerToClient => st.s2c("server → client"),
+    }
+}
+
+/// `offset  hex bytes  |ascii|` lines; non-printable bytes are dots in the ASCII column.
+fn hex_dump(bytes: &[u8], indent: &str) -> Vec<String> {
+    bytes
+        .chunks(DUMP_WIDTH)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let ascii: String = chunk
+                .iter()
+                .map(|&b| {
+                    if (0x20..0x7f).contains(&b) {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            format!(
+                "{indent}{:08x}  {:<w$}  |{ascii}|",
+                i * DUMP_WIDTH,
+                hex_spaced(chunk),
+                w = DUMP_WIDTH * 3 - 1
+            )
+        })
+        .collect()
+}
+
+impl<W: Write> ConversationSink<W> {
+    pub fn new(out: W, opts: ConversationOptions) -> Self {
+        ConversationSink {
+            out,
+            opts,
+            start: None,
+            conns: HashMap::new(),
+        }
+    }
+
+    /// `[conn N] 1.234` for a packet, seconds since the first packet shown.
+    fn prefix(&mut self, conn: ConnId, p: &PacketRef) -> String {
+        let start = *self.start.get_or_insert(p.ts);
+        let d = p.ts.0.saturating_sub(start.0);
+        format!(
+            "[conn {conn}] {}.{:03}",
+            d / 1_000_000_000,
+            (d % 1_000_000_000) / 1_000_000
+        )
+    }
+
+    /// Print the endpoints line of a connection whose handshake was not seen, once.
+    fn announce(&mut self, conn: ConnId, p: &PacketRef, note: &str) -> io::Result<()> {
+        let state = self.conns.entry(conn).or_default();
+        if state.announced {
+            return Ok(());
+        }
+        state.announced = true;
+        let endpoints = state
+            .endpoints
+            .clone()
+            .unwrap_or_else(|| "endpoints unknown".to_string());
+        let prefix = self.prefix(conn, p);
+        let st = self.opts.style;
+        writeln!(
+            self.out,
+            "{prefix} {}",
+            st.heading(&format!("{endpoints}{note}"))
+        )
+    }
+
+    fn connection(&mut self, c: &ConnectionInfo) -> io::Result<()> {
+        self.start.get_or_insert(c.first_packet.ts);
+        let state = self.conns.entry(c.conn).or_default();
+        state.endpoints = Some(format!("{} → {}", c.client, c.server));
+        if c.inferred {
+            self.announce(
+                c.conn,
+                &c.first_packet,
+                "  (handshake not seen: WebSocket inferred from its frames)",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn handshake(&mut self, h: &crate::http::Handshake) -> io::Result<()> {
+        let st = self.opts.style;
+        let state = self.conns.entry(h.conn).or_default();
+        state.announced = true;
+        let endpoints = state.endpoints.clone();
+        let prefix = self.prefix(h.conn, &h.response_packet);
+        let mut line = String::new();
+        if let Some(e) = endpoints {
+            line.push_str(&e);
+            line.push_str("  ");
+        }
+        line.push_str(&format!(
+            "{} {} → {}",
+            escape_text(&h.method),
+            escape_text(&h.target),
+            h.status
+        ));
+        if !h.accepted() {
+            line.push_str(&format!(" {}", escape_text(&h.reason)));
+            writeln!(
+                self.out,
+                "{prefix} {}  {}",
+                st.heading(&line),
+                st.warn("rejected: no WebSocket")
+            )?;
+            return Ok(());
+        }
+        let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
+        line.push_str(&format!(
+            ", subprotocol {}, extensions {}",
+            escape_text(h.subprotocol.as_deref().unwrap_or("-")),
+            if ext.is_empty() {
+                "-".to_string()
+            } else {
+                escape_text(&ext.join(", "))
+            }
+        ));
+        let accept = if h.accept_valid() {
+            String::new()
+        } else {
+            format!(
+                "  {}",
+                st.severity(crate::ws::rules::Severity::Error, "accept invalid")
+            )
+        };
+        writeln!(self.out, "{prefix} {}{accept}", st.heading(&line))
+    }
+
+    fn message(&mut self, m: &Message) -> io::Result<()> {
+        self.announce(m.conn, &m.first_packet, "")?;
+        let st = self.opts.style;
+        let prefix = self.prefix(m.conn, &m.last_packet);
+        let mut head = format!(
+            "{prefix} {}  {} {} B",
+            who(st, m.dir),
+            m.opcode.name(),
+            m.payload.len
+        );
+        let mut notes = Vec::new();
+        if m.compressed {
+            notes.push(format!("deflated from {} B", m.wire_len));
+        }
+        if m.lost > 0 {
+            notes.push(format!("{} B lost in a capture gap", m.lost));
+        }
+        if let Some(at) = m.utf8_error {
+            notes.push(format!("invalid UTF-8 at byte {at}"));
+        }
+        if let Some(e) = &m.inflate_error {
+            notes.push(format!("inflate failed: {}", escape_text(e)));
+        }
+        if !notes.is_empty() {
+            head.push_str(&format!(" ({})", st.warn(&notes.join(", "))));
+        }
+        let limit = self.opts.preview;
+        match m.text() {
+            Some(s) => {
+                if self.opts.pretty_json {
+                    if let Some(p) = pretty_json(s) {
+                        writeln!(self.out, "{head}")?;
+                        for l in p.lines() {
+                            writeln!(self.out, "    {}", st.text(l))?;
+                        }
+                        return Ok(());
+                    }
+                }
+                let body = preview(s.as_bytes(), m.payload.len, true, limit);
+                writeln!(self.out, "{head}  {}", st.text(&body))
+            }
+            // Text that is not valid UTF-8 (or was cut by a gap): quoted, bad bytes as \xNN.
+            None if m.opcode == OpCode::Text && m.inflate_error.is_none() => {
+                let n = limit.min(m.payload.bytes.len());
+                let more = m.payload.len.saturating_sub(n as u64);
+                let mut body = format!("\"{}\"", escape_bytes(&m.payload.bytes[..n]));
+                if more > 0 {
+                    body.push_str(&format!(" …(+{more} bytes)"));
+                }
+                writeln!(self.out, "{head}  {body}")
+            }
+            None => {
+                writeln!(self.out, "{head}")?;
+                let n = limit.min(m.payload.bytes.len());
+                for line in hex_dump(&m.payload.bytes[..n], "    ") {
+                    writeln!(self.out, "{}", st.hex(&line))?;
+                }
+                let more = m.payload.len.saturating_sub(n as u64);
+                if more > 0 {
+                    writeln!(self.out, "    …(+{more} bytes)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn close(&mut self, f: &Frame) -> io::Result<()> {
+        let Some(c) = &f.close else { return Ok(()) };
+        self.announce(f.conn, &f.first_packet, "")?;
+        let prefix = self.prefix(f.conn, &f.last_packet);
+        let state = self.conns.entry(f.conn).or_default();
+        let verb = match state.closed_by {
+            None => {
+                state.closed_by = Some(f.dir);
+                "closed by"
+            }
+            Some(d) if d != f.dir => "close answered by",
+            Some(_) => "closed again by",
+        };
+        let detail = match c.code {
+            Some(code) => {
+                let mut s = format!("{code} {}", close_code_name(code));
+                if !c.reason.is_empty() || c.reason_utf8_error.is_some() {
+                    s.push_str(&format!(" \"{}\"", escape_text(&c.reason)));
+                }
+                s
+            }
+            None => "no status code".to_string(),
+        };
+        let st = self.opts.style;
+        writeln!(
+            self.out,
+            "{prefix} {}",
+            st.warn(&format!("{verb} {}: {detail}", side(f.dir)))
+        )
+    }
+}
+
+impl<W: Write> Sink for ConversationSink<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Connection(c) => self.connection(c)?,
+            Event::Handshake(h) => self.handshake(h)?,
+            Event::Message(m) => self.message(m)?,
+            Event::Frame(f) if f.header.opcode == OpCode::Close => self.close(f)?,
+            Event::Frame(_)
+            | Event::Gap(_)
+            | Event::ConnectionEnd(_)
+            | Event::Diagnostic(_)
+            | Event::CaptureEnd(_) => return Ok(()),
+        }
+        if self.opts.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_dump;
+
+    #[test]
+    fn hex_dump_lines() {
+        let lines = hex_dump(b"hello\x1b[2J world, more than sixteen", "");
+        assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "00000000  68 65 6c 6c 6f 1b 5b 32 4a 20 77 6f 72 6c 64 2c  |hello.[2J world,|"
+        );
+        assert!(lines[2].starts_with("00000020  65 6e"));
+    }
+}

@@ -1,0 +1,453 @@
+//! The summary view (`--format table`): nothing while the capture is read, then at the end a
+//! table per connection (endpoints, handshake, duration, traffic and closes per direction,
+//! diagnostics), frames per opcode, message-size percentiles and ping round-trip times.
+//!
+//! Only counts and sizes are kept, never payloads: per connection a few counters, and one
+//! `u64` per message and per pong.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+
+use super::escape::escape_text;
+use super::style::Style;
+use super::Sink;
+use crate::event::{CaptureSummary, CloseInfo, ConnId, Direction, Event, Timestamp};
+use crate::ws::close::close_code_name;
+use crate::ws::opcode::OpCode;
+use crate::ws::rules::Severity;
+
+pub struct TableOptions {
+    /// Table width in columns; `None` lets comfy-table measure the terminal.
+    pub width: Option<u16>,
+    pub style: Style,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions {
+            width: Some(100),
+            style: Style::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct DirCounts {
+    frames: u64,
+    messages: u64,
+    payload_bytes: u64,
+    close: Option<CloseInfo>,
+}
+
+#[derive(Default)]
+struct ConnStats {
+    client: Option<String>,
+    server: Option<String>,
+    inferred: bool,
+    /// "GET /path → 101", when the handshake was seen.
+    handshake: Option<String>,
+    subprotocol: Option<String>,
+    extensions: Vec<String>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    end_reason: Option<&'static str>,
+    dirs: [DirCounts; 2],
+    /// Diagnostics by severity: errors, warnings, info.
+    diags: [u64; 3],
+    /// Ping round-trip times, nanoseconds.
+    rtts: Vec<u64>,
+}
+
+impl ConnStats {
+    fn seen(&mut self, ts: Timestamp) {
+        if self.first.is_none_or(|f| ts < f) {
+            self.first = Some(ts);
+        }
+        if self.last.is_none_or(|l| ts > l) {
+            self.last = Some(ts);
+        }
+    }
+}
+
+pub struct TableSink<W: Write> {
+    out: W,
+    opts: TableOptions,
+    conns: BTreeMap<ConnId, ConnStats>,
+    /// Frames per opcode (by its 4 bits) per direction, over the whole capture.
+    opcodes: BTreeMap<u8, [u64; 2]>,
+    /// Message sizes per direction, over the whole capture.
+    sizes: [Vec<u64>; 2],
+    /// Diagnostics about the capture itself (conn 0), by severity.
+    capture_diags: [u64; 3],
+    summary: Option<CaptureSummary>,
+}
+
+impl<W: Write> TableSink<W> {
+    pub fn new(out: W, opts: TableOptions) -> Self {
+        TableSink {
+            out,
+            opts,
+            conns: BTreeMap::new(),
+            opcodes: BTreeMap::new(),
+            sizes: [Vec::new(), Vec::new()],
+            capture_diags: [0; 3],
+            summary: None,
+        }
+    }
+
+    fn conn(&mut self, id: ConnId) -> &mut ConnStats {
+        self.conns.entry(id).or_default()
+    }
+
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+        if let Some(w) = self.opts.width {
+            t.set_width(w);
+        }
+        t
+    }
+
+    fn heading(&mut self, s: &str) -> io::Result<()> {
+        writeln!(self.out, "{}", self.opts.style.heading(s))
+    }
+
+    fn connections_table(&mut self) -> io::Result<()> {
+        self.heading("Connections")?;
+        if self.conns.is_empty() {
+            return writeln!(self.out, "no WebSocket connections\n");
+        }
+        let mut t = self.table();
+        t.set_header(vec![
+            "conn",
+            "client → server",
+            "handshake",
+            "subprotocol / extensions",
+            "duration",
+            "frames",
+            "messages",
+            "payload bytes",
+            "close",
+            "diagnostics",
+        ]);
+        for (id, c) in &self.conns {
+            let endpoints = format!(
+                "{}\n→ {}",
+                c.client.as_deref().unwrap_or("?"),
+                c.server.as_deref().unwrap_or("?")
+            );
+            let handshake = match (&c.handshake, c.inferred) {
+                (Some(h), _) => h.clone(),
+                (None, true) => "not seen (inferred)".to_string(),
+                (None, false) => "-".to_string(),
+            };
+            let ext = if c.extensions.is_empty() {
+                "-".to_string()
+            } else {
+                c.extensions.join(",\n")
+            };
+            let proto = format!("{}\n{ext}", c.subprotocol.as_deref().unwrap_or("-"));
+            let duration = match (c.first, c.last) {
+                (Some(f), Some(l)) => {
+                    let d = format!("{:.3} s", l.0.saturating_sub(f.0) as f64 / 1e9);
+                    match c.end_reason {
+                        Some(r) => format!("{d}\n({r})"),
+                        None => d,
+                    }
+                }
+                _ => "-".to_string(),
+            };
+            let per_dir = |f: &dyn Fn(&DirCounts) -> String| {
+                format!("→ {}\n← {}", f(&c.dirs[0]), f(&c.dirs[1]))
+            };
+            let [e, w, i] = c.diags;
+            let mut diags: Vec<String> = Vec::new();
+            for (n, what) in [(e, "error"), (w, "warning"), (i, "info")] {
+                if n > 0 {
+                    diags.push(format!(
+                        "{n} {what}{}",
+                        if n == 1 || what == "info" { "" } else { "s" }
+                    ));
+                }
+            }
+            t.add_row(vec![
+                id.to_string(),
+                endpoints,
+                handshake,
+                proto,
+                duration,
+                per_dir(&|d| d.frames.to_string()),
+                per_dir(&|d| d.messages.to_string()),
+                per_dir(&|d| d.payload_bytes.to_string()),
+                per_dir(&|d| close_label(d.close.as_ref())),
+                if diags.is_empty() {
+                    "-".to_string()
+                } else {
+                    diags.join("\n")
+                },
+            ]);
+        }
+        right_align(&mut t, 5..8);
+        writeln!(self.out, "{t}")?;
+        writeln!(self.out, "→ client to server, ← server to client\n")
+    }
+
+    fn opcode_table(&mut self) -> io::Result<()> {
+        self.heading("Frames by opcode")?;
+        if self.opcodes.is_empty() {
+            return writeln!(self.out, "no frames\n");
+        }
+        let mut t = self.table();
+        t.set_header(vec!["opcode", "c2s →", "s2c ←", "total"]);
+        for (bits, [c, s]) in &self.opcodes {
+            let op = OpCode::from_bits(*bits);
+            let name = if op.is_reserved() {
+                format!("reserved 0x{bits:X}")
+            } else {
+                format!("{} (0x{bits:X})", op.name())
+            };
+            t.add_row(vec![
+                name,
+                c.to_string(),
+                s.to_string(),
+                (c + s).to_string(),
+            ]);
+        }
+        right_align(&mut t, 1..4);
+        writeln!(self.out, "{t}\n")
+    }
+
+    fn sizes_table(&mut self) -> io::Result<()> {
+        self.heading("Message sizes (bytes)")?;
+        if self.sizes.iter().all(|s| s.is_empty()) {
+            return writeln!(self.out, "no messages\n");
+        }
+        let mut t = self.table();
+        t.set_header(vec![
+            "direction",
+            "messages",
+            "min",
+            "p50",
+            "p90",
+            "p99",
+            "max",
+            "total",
+        ]);
+        for (i, sizes) in self.sizes.iter_mut().enumerate() {
+            let dir = Direction::from_index(i);
+            let label = format!("{} {}", dir.as_str(), dir.arrow());
+            sizes.sort_unstable();
+            if sizes.is_empty() {
+                t.add_row(vec![
+                    label,
+                    "0".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "0".into(),
+                ]);
+                continue;
+            }
+            let mut row = vec![label, sizes.len().to_string()];
+            row.push(sizes[0].to_string());
+            for p in [50, 90, 99] {
+                row.push(percentile(sizes, p).to_string());
+            }
+            row.push(sizes[sizes.len() - 1].to_string());
+            row.push(sizes.iter().sum::<u64>().to_string());
+            t.add_row(row);
+        }
+        right_align(&mut t, 1..8);
+        writeln!(self.out, "{t}\n")
+    }
+
+    fn rtt_table(&mut self) -> io::Result<()> {
+        self.heading("Ping round-trip times (ms)")?;
+        if self.conns.values().all(|c| c.rtts.is_empty()) {
+            return writeln!(self.out, "no ping answered by a pong\n");
+        }
+        let mut t = self.table();
+        t.set_header(vec!["conn", "pongs", "min", "median", "max"]);
+        for (id, c) in self.conns.iter_mut() {
+            if c.rtts.is_empty() {
+                continue;
+            }
+            c.rtts.sort_unstable();
+            let ms = |ns: u64| format!("{:.3}", ns as f64 / 1e6);
+            t.add_row(vec![
+                id.to_string(),
+                c.rtts.len().to_string(),
+                ms(c.rtts[0]),
+                ms(percentile(&c.rtts, 50)),
+                ms(c.rtts[c.rtts.len() - 1]),
+            ]);
+        }
+        right_align(&mut t, 1..5);
+        writeln!(self.out, "{t}\n")
+    }
+}
+
+fn right_align(t: &mut Table, cols: std::ops::Range<usize>) {
+    for col in cols {
+        if let Some(c) = t.column_mut(col) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+/// Nearest-rank percentile of a sorted, non-empty slice.
+fn percentile(sorted: &[u64], p: u64) -> u64 {
+    let n = sorted.len() as u64;
+    let rank = (p * n).div_ceil(100).max(1);
+    sorted[(rank - 1) as usize]
+}
+
+fn close_label(c: Option<&CloseInfo>) -> String {
+    match c {
+        None => "-".to_string(),
+        Some(CloseInfo { code: None, .. }) => "(no code)".to_string(),
+        Some(CloseInfo {
+            code: Some(code),
+            reason,
+            ..
+        }) => {
+            let mut s = format!("{code} {}", close_code_name(*code));
+            if !reason.is_empty() {
+                s.push_str(&format!(" \"{}\"", escape_text(reason)));
+            }
+            s
+        }
+    }
+}
+
+fn severity_index(s: Severity) -> usize {
+    match s {
+        Severity::Error => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+    }
+}
+
+impl<W: Write> Sink for TableSink<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Connection(c) => {
+                let s = self.conn(c.conn);
+                s.client = Some(c.client.to_string());
+                s.server = Some(c.server.to_string());
+                s.inferred = c.inferred;
+                s.seen(c.first_packet.ts);
+            }
+            Event::Handshake(h) => {
+                let s = self.conn(h.conn);
+                let mut line = format!(
+                    "{} {}\n→ {}",
+                    escape_text(&h.method),
+                    escape_text(&h.target),
+                    h.status
+                );
+                if !h.accepted() {
+                    line.push_str(" (rejected)");
+                } else if !h.accept_valid() {
+                    line.push_str(" (accept invalid)");
+                }
+                s.handshake = Some(line);
+                s.subprotocol = h.subprotocol.as_deref().map(escape_text);
+                s.extensions = h
+                    .extensions
+                    .iter()
+                    .map(|e| escape_text(&e.to_string()))
+                    .collect();
+                s.seen(h.response_packet.ts);
+            }
+            Event::Frame(f) => {
+                let i = f.dir.index();
+                self.opcodes.entry(f.header.opcode.bits()).or_default()[i] += 1;
+                let s = self.conn(f.conn);
+                s.seen(f.last_packet.ts);
+                let d = &mut s.dirs[i];
+                d.frames += 1;
+                d.payload_bytes += f.header.payload_len;
+                if d.close.is_none() {
+                    d.close = f.close.clone();
+                }
+                if let Some(rtt) = f.rtt_ns {
+                    s.rtts.push(rtt);
+                }
+            }
+            Event::Message(m) => {
+                self.sizes[m.dir.index()].push(m.payload.len);
+                let s = self.conn(m.conn);
+                s.seen(m.last_packet.ts);
+                s.dirs[m.dir.index()].messages += 1;
+            }
+            Event::Gap(_) => {}
+            Event::ConnectionEnd(e) => {
+                let s = self.conn(e.conn);
+                s.seen(e.packet.ts);
+                s.end_reason = Some(e.reason.as_str());
+                for (d, close) in s.dirs.iter_mut().zip(&e.close) {
+                    if d.close.is_none() {
+                        d.close = close.clone();
+                    }
+                }
+            }
+            Event::Diagnostic(d) => {
+                let i = severity_index(d.severity());
+                if d.conn.0 == 0 {
+                    self.capture_diags[i] += 1;
+                } else {
+                    self.conn(d.conn).diags[i] += 1;
+                }
+            }
+            Event::CaptureEnd(s) => self.summary = Some(s.clone()),
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.connections_table()?;
+        self.opcode_table()?;
+        self.sizes_table()?;
+        self.rtt_table()?;
+        if let Some(s) = &self.summary {
+            writeln!(
+                self.out,
+                "{} packets, {} TCP connections, {} WebSocket connections",
+                s.packets, s.tcp_connections, s.websocket_connections
+            )?;
+            for (reason, n) in &s.skipped {
+                writeln!(self.out, "  skipped {n} packets: {}", escape_text(reason))?;
+            }
+        }
+        let [e, w, i] = self.capture_diags;
+        if e + w + i > 0 {
+            writeln!(
+                self.out,
+                "capture diagnostics: {e} errors, {w} warnings, {i} info"
+            )?;
+        }
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50), 50);
+        assert_eq!(percentile(&v, 90), 90);
+        assert_eq!(percentile(&v, 99), 99);
+        assert_eq!(percentile(&[7], 50), 7);
+        assert_eq!(percentile(&[1, 2], 50), 1);
+        assert_eq!(percentile(&[1, 2], 99), 2);
+    }
+}

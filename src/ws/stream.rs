@@ -462,6 +462,18 @@ impl FrameDecoder {
         packet: PacketRef,
         on: &mut dyn FnMut(FrameEvent<'_>),
     ) -> GapOutcome {
+        if let Some(h) = self.hunt.as_mut() {
+            // Bytes before the gap cannot chain into bytes after it: the hunt starts over after it.
+            let start = h.start + h.buf.len() as u64 + len;
+            let dropped = h.dropped + h.buf.len() as u64 + len;
+            *h = Hunt {
+                start,
+                dropped,
+                ..Hunt::default()
+            };
+            self.next_offset = start;
+            return GapOutcome::Desynced;
+        }
         self.next_offset += len;
         if self.partial_len == 0 {
             if let Some(frame) = self.current.as_mut() {

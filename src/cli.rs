@@ -128,6 +128,11 @@ pub struct FilterArgs {
     #[arg(long, value_name = "PORT")]
     pub port: Vec<u16>,
 
+    /// Only frames and messages carried by this packet number (repeatable), and diagnostics
+    /// at it.
+    #[arg(long = "packet", value_name = "N")]
+    pub packet: Vec<u64>,
+
     /// BPF filter applied to packets, for files and live capture (live default: "tcp").
     #[arg(short = 'f', long, value_name = "BPF")]
     pub bpf: Option<String>,
@@ -296,6 +301,7 @@ impl Args {
                 opcodes: self.filter.opcode,
                 hosts: self.filter.host,
                 ports: self.filter.port,
+                packets: self.filter.packet,
                 max_messages: l.count,
             },
             bpf,

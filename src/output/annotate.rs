@@ -262,6 +262,9 @@ impl<W: Write> AnnotateSink<W> {
             h.payload_len,
             if h.masked { ", masked on the wire" } else { "" }
         )?;
+        if h.rsv1 && !h.opcode.is_control() {
+            writeln!(self.out, "             DEFLATE-compressed (RFC 7692 §7.2.1): the message below is this, inflated")?;
+        }
         for chunk_start in (0..data.len()).step_by(16) {
             let chunk = &data[chunk_start..(chunk_start + 16).min(data.len())];
             if let Some(key) = h.mask_key {
@@ -272,24 +275,24 @@ impl<W: Write> AnnotateSink<W> {
                     .collect();
                 writeln!(
                     self.out,
-                    "   +{chunk_start:<6}  masked  {}",
+                    "   +{chunk_start:<6}    masked {}",
                     st.hex(&hex_spaced(&wire))
                 )?;
                 writeln!(
                     self.out,
-                    "            ⊕ key     {}",
+                    "            ⊕ key    {}",
                     st.dim(&hex_spaced(&key_row))
                 )?;
                 writeln!(
                     self.out,
-                    "            = data    {}  {}",
+                    "            = data   {}  {}",
                     hex_spaced(chunk),
                     st.text(&format!("\"{}\"", escape_bytes(chunk)))
                 )?;
             } else {
                 writeln!(
                     self.out,
-                    "   +{chunk_start:<6}  data    {}  {}",
+                    "   +{chunk_start:<6}    data   {}  {}",
                     st.hex(&hex_spaced(chunk)),
                     st.text(&format!("\"{}\"", escape_bytes(chunk)))
                 )?;

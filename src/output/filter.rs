@@ -17,6 +17,8 @@ pub struct EventFilter {
     /// IP addresses, or `ip:port`, of either endpoint.
     pub hosts: Vec<String>,
     pub ports: Vec<u16>,
+    /// Only frames and messages carried (in part) by these packets, and diagnostics at them.
+    pub packets: Vec<u64>,
     /// Stop after this many messages have been shown.
     pub max_messages: Option<u64>,
 }
@@ -24,6 +26,7 @@ pub struct EventFilter {
 impl EventFilter {
     pub fn is_empty(&self) -> bool {
         self.conns.is_empty()
+            && self.packets.is_empty()
             && self.dir.is_none()
             && self.opcodes.is_empty()
             && self.hosts.is_empty()
@@ -64,6 +67,25 @@ impl<S: Sink> FilterSink<S> {
     }
 
     fn passes(&mut self, event: &Event) -> bool {
+        if !self.filter.packets.is_empty() {
+            let within = |first: u64, last: u64| {
+                self.filter
+                    .packets
+                    .iter()
+                    .any(|p| (first..=last).contains(p))
+            };
+            let shown = match event {
+                Event::Frame(f) => within(f.first_packet.number, f.last_packet.number),
+                Event::Message(m) => within(m.first_packet.number, m.last_packet.number),
+                Event::Diagnostic(d) => d
+                    .packet
+                    .is_some_and(|p| self.filter.packets.contains(&p.number)),
+                _ => false,
+            };
+            if !shown {
+                return false;
+            }
+        }
         let conn = match event {
             Event::Connection(c) => {
                 let ok = self.connection_passes(c);

@@ -1,9 +1,12 @@
 //! One integration test binary (faster to build and link than one per file).
 
+mod cli;
 mod common;
+mod docs;
 mod json;
 mod midstream;
 mod rules;
 mod samples;
 mod tshark;
+mod views;
 mod zeek;

@@ -1139,6 +1139,20 @@ impl Application for Conversation {
         if !self.announced {
             return;
         }
+        if matches!(self.phase, Phase::AwaitResponse) {
+            let msg = format!(
+                "the connection ended ({}) before any response to the upgrade request",
+                reason.as_str()
+            );
+            self.diag(
+                meta,
+                Some(Direction::ServerToClient),
+                packet,
+                &rules::HANDSHAKE_NO_RESPONSE,
+                msg,
+                out,
+            );
+        }
         // A frame cut off by the end of the connection: its header's problems still count.
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
             let Some(st) = self.dirs.as_mut().map(|d| &mut d[dir.index()]) else {

@@ -132,9 +132,43 @@ pub fn to_json(event: &Event) -> Value {
     }
 }
 
+/// serde_json escapes only what JSON requires; a line of NDJSON may still be read on a terminal,
+/// so DEL, C1 controls (0x9b is CSI on some terminals), bidirectional overrides and line
+/// separators are written as `\uXXXX` too. The JSON value is unchanged.
+struct TerminalSafeFormatter;
+
+fn needs_escape(c: char) -> bool {
+    matches!(c, '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}')
+}
+
+impl serde_json::ser::Formatter for TerminalSafeFormatter {
+    fn write_string_fragment<Wr: ?Sized + Write>(
+        &mut self,
+        writer: &mut Wr,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if needs_escape(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// Write one JSON value with [`TerminalSafeFormatter`].
+pub fn write_safe_json<W: Write>(out: &mut W, value: &Value) -> io::Result<()> {
+    use serde::Serialize;
+    let mut ser = serde_json::Serializer::with_formatter(out, TerminalSafeFormatter);
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &to_json(event))?;
+        write_safe_json(&mut self.out, &to_json(event))?;
         self.out.write_all(b"\n")?;
         if self.flush_each {
             self.out.flush()?;

@@ -125,12 +125,9 @@ impl<W: Write> TableSink<W> {
             "conn",
             "client → server",
             "handshake",
-            "subprotocol / extensions",
+            "subprotocol",
+            "extensions",
             "duration",
-            "frames",
-            "messages",
-            "payload bytes",
-            "close",
             "diagnostics",
         ]);
         for (id, c) in &self.conns {
@@ -141,7 +138,7 @@ impl<W: Write> TableSink<W> {
             );
             let handshake = match (&c.handshake, c.inferred) {
                 (Some(h), _) => h.clone(),
-                (None, true) => "not seen (inferred)".to_string(),
+                (None, true) => "not seen\n(inferred)".to_string(),
                 (None, false) => "-".to_string(),
             };
             let ext = if c.extensions.is_empty() {
@@ -149,7 +146,6 @@ impl<W: Write> TableSink<W> {
             } else {
                 c.extensions.join(",\n")
             };
-            let proto = format!("{}\n{ext}", c.subprotocol.as_deref().unwrap_or("-"));
             let duration = match (c.first, c.last) {
                 (Some(f), Some(l)) => {
                     let d = format!("{:.3} s", l.0.saturating_sub(f.0) as f64 / 1e9);
@@ -160,29 +156,21 @@ impl<W: Write> TableSink<W> {
                 }
                 _ => "-".to_string(),
             };
-            let per_dir = |f: &dyn Fn(&DirCounts) -> String| {
-                format!("→ {}\n← {}", f(&c.dirs[0]), f(&c.dirs[1]))
-            };
             let [e, w, i] = c.diags;
             let mut diags: Vec<String> = Vec::new();
             for (n, what) in [(e, "error"), (w, "warning"), (i, "info")] {
                 if n > 0 {
-                    diags.push(format!(
-                        "{n} {what}{}",
-                        if n == 1 || what == "info" { "" } else { "s" }
-                    ));
+                    let plural = if n == 1 || what == "info" { "" } else { "s" };
+                    diags.push(format!("{n} {what}{plural}"));
                 }
             }
             t.add_row(vec![
                 id.to_string(),
                 endpoints,
                 handshake,
-                proto,
+                c.subprotocol.clone().unwrap_or_else(|| "-".into()),
+                ext,
                 duration,
-                per_dir(&|d| d.frames.to_string()),
-                per_dir(&|d| d.messages.to_string()),
-                per_dir(&|d| d.payload_bytes.to_string()),
-                per_dir(&|d| close_label(d.close.as_ref())),
                 if diags.is_empty() {
                     "-".to_string()
                 } else {
@@ -190,9 +178,45 @@ impl<W: Write> TableSink<W> {
                 },
             ]);
         }
-        right_align(&mut t, 5..8);
-        writeln!(self.out, "{t}")?;
-        writeln!(self.out, "→ client to server, ← server to client\n")
+        writeln!(self.out, "{t}\n")
+    }
+
+    fn traffic_table(&mut self) -> io::Result<()> {
+        if self.conns.is_empty() {
+            return Ok(());
+        }
+        self.heading("Traffic per connection and direction")?;
+        let mut t = self.table();
+        t.set_header(vec![
+            "conn",
+            "direction",
+            "frames",
+            "messages",
+            "payload bytes",
+            "close",
+            "close reason",
+        ]);
+        for (id, c) in &self.conns {
+            for (i, d) in c.dirs.iter().enumerate() {
+                let dir = Direction::from_index(i);
+                let (close, reason) = close_cells(d.close.as_ref());
+                t.add_row(vec![
+                    if i == 0 {
+                        id.to_string()
+                    } else {
+                        String::new()
+                    },
+                    format!("{} {}", dir.as_str(), dir.arrow()),
+                    d.frames.to_string(),
+                    d.messages.to_string(),
+                    d.payload_bytes.to_string(),
+                    close,
+                    reason,
+                ]);
+            }
+        }
+        right_align(&mut t, 2..5);
+        writeln!(self.out, "{t}\n")
     }
 
     fn opcode_table(&mut self) -> io::Result<()> {
@@ -307,21 +331,23 @@ fn percentile(sorted: &[u64], p: u64) -> u64 {
     sorted[(rank - 1) as usize]
 }
 
-fn close_label(c: Option<&CloseInfo>) -> String {
+/// The close cells of a direction: code and name, and the quoted, escaped reason.
+fn close_cells(c: Option<&CloseInfo>) -> (String, String) {
     match c {
-        None => "-".to_string(),
-        Some(CloseInfo { code: None, .. }) => "(no code)".to_string(),
+        None => ("-".into(), String::new()),
+        Some(CloseInfo { code: None, .. }) => ("(no status code)".into(), String::new()),
         Some(CloseInfo {
             code: Some(code),
             reason,
             ..
-        }) => {
-            let mut s = format!("{code} {}", close_code_name(*code));
-            if !reason.is_empty() {
-                s.push_str(&format!(" \"{}\"", escape_text(reason)));
-            }
-            s
-        }
+        }) => (
+            format!("{code} {}", close_code_name(*code)),
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!("\"{}\"", escape_text(reason))
+            },
+        ),
     }
 }
 
@@ -361,7 +387,7 @@ impl<W: Write> Sink for TableSink<W> {
                 s.extensions = h
                     .extensions
                     .iter()
-                    .map(|e| escape_text(&e.to_string()))
+                    .map(|e| escape_text(&e.to_string()).replace("; ", ";\n  "))
                     .collect();
                 s.seen(h.response_packet.ts);
             }
@@ -412,6 +438,7 @@ impl<W: Write> Sink for TableSink<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.connections_table()?;
+        self.traffic_table()?;
         self.opcode_table()?;
         self.sizes_table()?;
         self.rtt_table()?;

@@ -80,6 +80,7 @@ rules! {
     HANDSHAKE_SUBPROTOCOL_NOT_OFFERED = "handshake-subprotocol-not-offered", Error, "RFC 6455 §4.2.2", "the server selected a subprotocol the client did not offer";
     HANDSHAKE_EXTENSION_NOT_OFFERED = "handshake-extension-not-offered", Error, "RFC 6455 §4.2.2", "the server accepted an extension the client did not offer";
     HANDSHAKE_REJECTED = "handshake-rejected", Info, "RFC 6455 §4.2.2", "the server answered the upgrade with a status other than 101";
+    HANDSHAKE_NO_RESPONSE = "handshake-no-response", Warning, "RFC 6455 §4.1", "the upgrade request got no response before the connection or capture ended";
     HANDSHAKE_MALFORMED = "handshake-malformed", Error, "RFC 7230 §3", "the HTTP upgrade request or response could not be parsed";
     // Capture and transport
     STREAM_GAP = "stream-gap", Warning, "capture", "bytes of the TCP stream are missing from the capture";

@@ -414,7 +414,11 @@ impl<W: Write> Sink for AnnotateSink<W> {
             }
             // The conversation emits a frame's diagnostics right after it: they land under it.
             Event::Diagnostic(d) => self.diagnostic(d)?,
-            other => super::text::write_context_line(&mut self.out, other, self.opts.style)?,
+            other => {
+                super::text::write_context_line(&mut self.out, other, self.opts.style, &mut |_| {
+                    None
+                })?
+            }
         }
         Ok(())
     }

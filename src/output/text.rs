@@ -60,6 +60,19 @@ pub fn preview(bytes: &[u8], total: u64, as_text: bool, limit: usize) -> String 
     }
 }
 
+/// UTF-8, allowing a character cut at either end (fragments and truncated copies split them).
+pub fn looks_like_text(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .take(3)
+        .take_while(|b| (0x80..0xc0).contains(*b))
+        .count();
+    match std::str::from_utf8(&bytes[start..]) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
 /// JSON text re-indented, when it parses; escaped like any payload.
 pub fn pretty_json(text: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
@@ -80,7 +93,14 @@ pub fn dir_label(style: Style, dir: Direction) -> String {
 }
 
 /// Lines for everything but frames and messages, shared by the text and annotated views.
-pub fn write_context_line(out: &mut dyn Write, event: &Event, st: Style) -> io::Result<()> {
+/// `time` gives the time column for a packet ("" where a view has none).
+pub fn write_context_line(
+    out: &mut dyn Write,
+    event: &Event,
+    st: Style,
+    time: &mut dyn FnMut(&PacketRef) -> Option<String>,
+) -> io::Result<()> {
+    let mut time = |p: &PacketRef| time(p).map(|t| format!("{t:>11}  ")).unwrap_or_default();
     match event {
         Event::Connection(c) => writeln!(
             out,
@@ -101,8 +121,9 @@ pub fn write_context_line(out: &mut dyn Write, event: &Event, st: Style) -> io::
         Event::Handshake(h) => {
             writeln!(
                 out,
-                "  #{:<6} handshake {} {}  Host: {}{}",
+                "  #{:<6} {}handshake {} {}  Host: {}{}",
                 h.request_packet.number,
+                time(&h.request_packet),
                 escape_text(&h.method),
                 escape_text(&h.target),
                 escape_text(h.host.as_deref().unwrap_or("-")),
@@ -121,8 +142,9 @@ pub fn write_context_line(out: &mut dyn Write, event: &Event, st: Style) -> io::
             let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
             writeln!(
                 out,
-                "  #{:<6} → {} {}  {}  subprotocol: {}  extensions: {}",
+                "  #{:<6} {}→ {} {}  {}  subprotocol: {}  extensions: {}",
                 h.response_packet.number,
+                time(&h.response_packet),
                 h.status,
                 escape_text(&h.reason),
                 accept,
@@ -136,8 +158,9 @@ pub fn write_context_line(out: &mut dyn Write, event: &Event, st: Style) -> io::
         }
         Event::Gap(g) => writeln!(
             out,
-            "  #{:<6} {} {}",
+            "  #{:<6} {}{} {}",
             g.packet.number,
+            time(&g.packet),
             dir_label(st, g.dir),
             st.warn(&format!(
                 "gap: {} bytes missing at stream offset {}",
@@ -243,7 +266,7 @@ impl<W: Write> TextSink<W> {
                 None => "(no status code)".into(),
             };
         } else if h.payload_len > 0 {
-            let utf8 = std::str::from_utf8(&f.payload.bytes).is_ok() || f.payload.truncated();
+            let utf8 = looks_like_text(&f.payload.bytes);
             let as_text = !h.rsv1
                 && utf8
                 && matches!(
@@ -323,7 +346,10 @@ impl<W: Write> Sink for TextSink<W> {
                 if let Event::Connection(c) = other {
                     relative(&mut self.start, &c.first_packet);
                 }
-                write_context_line(&mut self.out, other, self.opts.style)?
+                let start = &mut self.start;
+                write_context_line(&mut self.out, other, self.opts.style, &mut |p| {
+                    Some(relative(start, p))
+                })?
             }
         }
         if self.opts.flush_each {

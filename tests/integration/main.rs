@@ -8,5 +8,6 @@ mod midstream;
 mod rules;
 mod samples;
 mod tshark;
+mod tshark_messages;
 mod views;
 mod zeek;

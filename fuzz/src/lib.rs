@@ -1,0 +1,176 @@
+//! Shared pieces of the wsdissect fuzz targets: turning fuzzer bytes into a capture, running the
+//! whole pipeline, and the oracles every run is checked against (beyond "no panic"):
+//!
+//! * text output never contains a raw ESC or BEL byte (payloads reach the terminal escaped);
+//! * every JSON output line parses and carries "type" and "conn".
+
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use wsdissect::capture::file::FileSource;
+use wsdissect::conversation::DissectConfig;
+use wsdissect::output::json::JsonSink;
+use wsdissect::output::text::{TextOptions, TextSink};
+use wsdissect::output::{Collect, Sink};
+
+/// A reader that hands out at most `chunk` bytes per call, to exercise the capture reader's
+/// refill paths the way a pipe does.
+pub struct Chunky {
+    data: Vec<u8>,
+    at: usize,
+    chunk: usize,
+}
+
+impl Chunky {
+    pub fn new(data: Vec<u8>, chunk: usize) -> Chunky {
+        Chunky {
+            data,
+            at: 0,
+            chunk: chunk.max(1),
+        }
+    }
+}
+
+impl Read for Chunky {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.chunk).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Dissection settings picked by one fuzzer byte.
+pub fn config_from(b: u8) -> (DissectConfig, usize) {
+    let cfg = match b & 3 {
+        0 => DissectConfig::default(),
+        1 => DissectConfig {
+            frame_keep: 4096,
+            message_keep: 64 << 20, // --full-payload
+            ..DissectConfig::default()
+        },
+        2 => DissectConfig {
+            frame_keep: 0,
+            message_keep: 0,
+            ..DissectConfig::default()
+        },
+        _ => DissectConfig {
+            frame_keep: 7,
+            message_keep: 13,
+            ..DissectConfig::default()
+        },
+    };
+    let preview = match (b >> 2) & 3 {
+        0 => 64,
+        1 => usize::MAX,
+        2 => 0,
+        _ => 5,
+    };
+    (cfg, preview)
+}
+
+/// Read `capture` as a capture file (through a reader that returns `chunk` bytes at a time),
+/// dissect it, and render the events as text and as JSON, checking both.
+pub fn run_capture(capture: Vec<u8>, chunk: usize, cfg_byte: u8) {
+    let (cfg, preview) = config_from(cfg_byte);
+    let reader = Box::new(Chunky::new(capture, chunk));
+    let Ok(mut source) = FileSource::from_reader(PathBuf::from("fuzz-input"), reader) else {
+        return;
+    };
+    let mut events = Collect::default();
+    // A capture error part-way is an expected outcome; the events before it are still checked.
+    let _ = wsdissect::dissect(&mut source, cfg, &mut events);
+    check_outputs(&events, preview);
+}
+
+/// Render every event through both sinks and apply the output oracles.
+pub fn check_outputs(events: &Collect, preview: usize) {
+    let mut text = Vec::new();
+    {
+        let mut sink = TextSink::new(
+            &mut text,
+            TextOptions {
+                preview,
+                flush_each: false,
+                ..TextOptions::default()
+            },
+        );
+        for e in &events.0 {
+            sink.event(e).expect("text sink writes to memory");
+        }
+        sink.finish().expect("text sink flush");
+    }
+    if let Some(i) = text.iter().position(|&b| b == 0x1b || b == 0x07) {
+        let from = i.saturating_sub(80);
+        panic!(
+            "raw control byte 0x{:02x} in text output: {:?}",
+            text[i],
+            String::from_utf8_lossy(&text[from..(i + 80).min(text.len())])
+        );
+    }
+    let mut json = Vec::new();
+    {
+        let mut sink = JsonSink::new(&mut json, false);
+        for e in &events.0 {
+            sink.event(e).expect("json sink writes to memory");
+        }
+        sink.finish().expect("json sink flush");
+    }
+    for line in json.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_else(|e| {
+            panic!("JSON line does not parse ({e}): {}", String::from_utf8_lossy(line))
+        });
+        assert!(
+            v.get("type").is_some() && v.get("conn").is_some(),
+            "JSON line without type/conn: {v}"
+        );
+    }
+}
+
+/// Link types the pcap_mutate target may give the capture, picked by one byte.
+pub const LINK_TYPES: [u32; 8] = [1, 113, 276, 0, 101, 108, 228, 229];
+
+/// Largest record the pcap_mutate target writes (the usual snap length).
+pub const MAX_CAPLEN: usize = 262_144;
+
+/// Build a valid pcap file from fuzzer bytes: `[link selector] [flags] [records...]`, where the
+/// records are classic pcap record headers and data. Each record's caplen is clamped to the bytes
+/// that follow it, so the global header and the record framing stay valid whatever the fuzzer
+/// does to the bytes inside packets; origlen is kept as mutated. Returns the file and the flags
+/// byte (config and chunking for the run).
+pub fn pcap_from_records(input: &[u8]) -> Option<(Vec<u8>, u8)> {
+    let (&sel, rest) = input.split_first()?;
+    let (&flags, mut rest) = rest.split_first()?;
+    let link = LINK_TYPES[(sel & 7) as usize];
+    let nanos = sel & 0x80 != 0;
+    let mut out = Vec::with_capacity(input.len() + 24);
+    out.extend_from_slice(&(if nanos { 0xa1b2_3c4du32 } else { 0xa1b2_c3d4 }).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(MAX_CAPLEN as u32).to_le_bytes());
+    out.extend_from_slice(&link.to_le_bytes());
+    while rest.len() >= 16 {
+        let (hdr, body) = rest.split_at(16);
+        let word = |i: usize| u32::from_le_bytes([hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]]);
+        let caplen = (word(8) as usize).min(body.len()).min(MAX_CAPLEN);
+        out.extend_from_slice(&hdr[..8]);
+        out.extend_from_slice(&(caplen as u32).to_le_bytes());
+        out.extend_from_slice(&hdr[12..16]);
+        out.extend_from_slice(&body[..caplen]);
+        rest = &body[caplen..];
+    }
+    Some((out, flags))
+}
+
+/// Read chunk size picked from the flags byte: mostly whole reads, sometimes tiny ones.
+pub fn chunk_from(flags: u8) -> usize {
+    match flags >> 4 {
+        0 => 1,
+        1 => 3,
+        2 => 17,
+        3 => 4096,
+        _ => usize::MAX,
+    }
+}

@@ -431,5 +431,11 @@ impl Application for Conversation {
             close,
             diagnostics: self.diagnostics,
         }));
+        // The flow table keeps an ended connection a while for late retransmissions; its
+        // buffers, decoders and inflaters are not needed for that.
+        self.dirs = None;
+        self.heads = [Vec::new(), Vec::new()];
+        self.early_client = Vec::new();
+        self.phase = Phase::Ignored;
     }
 }

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::escape::hex;
 use super::Sink;
@@ -50,65 +50,12 @@ pub fn to_json(event: &Event) -> Value {
             "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
             "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
         }),
-        Event::Frame(f) => {
-            let h = &f.header;
-            let mut o = json!({
-                "type": "frame", "conn": f.conn.0, "dir": f.dir.as_str(), "index": f.index,
-                "fin": h.fin, "rsv1": h.rsv1, "rsv2": h.rsv2, "rsv3": h.rsv3,
-                "opcode": h.opcode.bits(), "opcode_name": h.opcode.name(),
-                "masked": h.masked, "mask_key": h.mask_key.map(|k| hex(&k)),
-                "payload_len": h.payload_len, "header_len": h.header_len,
-                "packet": f.first_packet.number, "last_packet": f.last_packet.number, "ts": ts(&f.last_packet),
-                "stream_offset": f.stream_offset,
-            });
-            let m = o.as_object_mut().expect("object");
-            if f.lost > 0 {
-                m.insert("lost".into(), json!(f.lost));
-            }
-            if let Some(c) = &f.close {
-                m.insert("close_code".into(), json!(c.code));
-                m.insert("close_code_name".into(), json!(c.code.map(close_code_name)));
-                m.insert("close_reason".into(), json!(c.reason));
-            }
-            if let Some(rtt) = f.rtt_ns {
-                m.insert("rtt_ms".into(), json!(rtt as f64 / 1e6));
-            }
-            o
-        }
-        Event::Message(msg) => {
-            let mut m = Map::new();
-            m.insert("type".into(), json!("message"));
-            m.insert("conn".into(), json!(msg.conn.0));
-            m.insert("dir".into(), json!(msg.dir.as_str()));
-            m.insert("index".into(), json!(msg.index));
-            m.insert("opcode".into(), json!(msg.opcode.bits()));
-            m.insert("len".into(), json!(msg.payload.len));
-            m.insert("fragments".into(), json!(msg.fragments));
-            match msg.text() {
-                Some(t) => m.insert("text".into(), json!(t)),
-                None => m.insert(
-                    "data_b64".into(),
-                    json!(base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes)),
-                ),
-            };
-            m.insert("truncated".into(), json!(msg.payload.truncated()));
-            m.insert("compressed".into(), json!(msg.compressed));
-            if msg.compressed {
-                m.insert("wire_len".into(), json!(msg.wire_len));
-            }
-            if let Some(e) = &msg.inflate_error {
-                m.insert("inflate_error".into(), json!(e));
-            }
-            if msg.lost > 0 {
-                m.insert("lost".into(), json!(msg.lost));
-            }
-            if let Some(at) = msg.utf8_error {
-                m.insert("utf8_error_at".into(), json!(at));
-            }
-            m.insert("packet".into(), json!(msg.first_packet.number));
-            m.insert("last_packet".into(), json!(msg.last_packet.number));
-            m.insert("ts".into(), ts(&msg.last_packet));
-            Value::Object(m)
+        // Written directly for speed (they are most of the output); parsed back here so there
+        // is one definition of each record.
+        Event::Frame(_) | Event::Message(_) => {
+            let mut buf = Vec::new();
+            write_event(&mut buf, event).expect("writing to a Vec cannot fail");
+            serde_json::from_slice(&buf).expect("the direct writer writes valid JSON")
         }
         Event::Gap(g) => json!({
             "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
@@ -160,15 +107,154 @@ impl serde_json::ser::Formatter for TerminalSafeFormatter {
 }
 
 /// Write one JSON value with [`TerminalSafeFormatter`].
-pub fn write_safe_json<W: Write>(out: &mut W, value: &Value) -> io::Result<()> {
-    use serde::Serialize;
+pub fn write_safe_json<W: Write, T: serde::Serialize + ?Sized>(
+    out: &mut W,
+    value: &T,
+) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(out, TerminalSafeFormatter);
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
+/// Writes one JSON object field by field, without building a `Value` (frames and messages are
+/// most of the output: building maps for them cost most of the time).
+struct ObjectWriter<'a, W: Write> {
+    out: &'a mut W,
+    first: bool,
+}
+
+impl<'a, W: Write> ObjectWriter<'a, W> {
+    fn begin(out: &'a mut W) -> io::Result<Self> {
+        out.write_all(b"{")?;
+        Ok(ObjectWriter { out, first: true })
+    }
+    fn key(&mut self, k: &str) -> io::Result<()> {
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        // Keys are this module's own ASCII literals: nothing to escape.
+        write!(self.out, "\"{k}\":")
+    }
+    fn u64(&mut self, k: &str, v: u64) -> io::Result<()> {
+        self.key(k)?;
+        write!(self.out, "{v}")
+    }
+    fn bool(&mut self, k: &str, v: bool) -> io::Result<()> {
+        self.key(k)?;
+        self.out.write_all(if v { b"true" } else { b"false" })
+    }
+    fn f64(&mut self, k: &str, v: f64) -> io::Result<()> {
+        self.key(k)?;
+        serde_json::to_writer(&mut *self.out, &v).map_err(io::Error::other)
+    }
+    fn str(&mut self, k: &str, v: &str) -> io::Result<()> {
+        self.key(k)?;
+        write_safe_json(&mut *self.out, v)
+    }
+    fn null(&mut self, k: &str) -> io::Result<()> {
+        self.key(k)?;
+        self.out.write_all(b"null")
+    }
+    fn end(self) -> io::Result<()> {
+        self.out.write_all(b"}")
+    }
+}
+
+/// One event as a JSON object (no newline).
+fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
+    match event {
+        Event::Frame(f) => {
+            let h = &f.header;
+            let mut o = ObjectWriter::begin(out)?;
+            o.str("type", "frame")?;
+            o.u64("conn", f.conn.0)?;
+            o.str("dir", f.dir.as_str())?;
+            o.u64("index", f.index)?;
+            o.bool("fin", h.fin)?;
+            o.bool("rsv1", h.rsv1)?;
+            o.bool("rsv2", h.rsv2)?;
+            o.bool("rsv3", h.rsv3)?;
+            o.u64("opcode", u64::from(h.opcode.bits()))?;
+            o.str("opcode_name", h.opcode.name())?;
+            o.bool("masked", h.masked)?;
+            match h.mask_key {
+                Some(k) => o.str("mask_key", &hex(&k))?,
+                None => o.null("mask_key")?,
+            }
+            o.u64("payload_len", h.payload_len)?;
+            o.u64("header_len", u64::from(h.header_len))?;
+            o.u64("packet", f.first_packet.number)?;
+            o.u64("last_packet", f.last_packet.number)?;
+            o.f64("ts", f.last_packet.ts.as_secs_f64())?;
+            o.u64("stream_offset", f.stream_offset)?;
+            if f.lost > 0 {
+                o.u64("lost", f.lost)?;
+            }
+            if let Some(c) = &f.close {
+                match c.code {
+                    Some(code) => {
+                        o.u64("close_code", u64::from(code))?;
+                        o.str("close_code_name", close_code_name(code))?;
+                    }
+                    None => {
+                        o.null("close_code")?;
+                        o.null("close_code_name")?;
+                    }
+                }
+                o.str("close_reason", &c.reason)?;
+            }
+            if let Some(rtt) = f.rtt_ns {
+                o.f64("rtt_ms", rtt as f64 / 1e6)?;
+            }
+            o.end()
+        }
+        Event::Message(msg) => {
+            let mut o = ObjectWriter::begin(out)?;
+            o.str("type", "message")?;
+            o.u64("conn", msg.conn.0)?;
+            o.str("dir", msg.dir.as_str())?;
+            o.u64("index", msg.index)?;
+            o.u64("opcode", u64::from(msg.opcode.bits()))?;
+            o.u64("len", msg.payload.len)?;
+            o.u64("fragments", u64::from(msg.fragments))?;
+            match msg.text() {
+                Some(t) => o.str("text", t)?,
+                None => {
+                    o.key("data_b64")?;
+                    // base64 needs no escaping.
+                    write!(
+                        o.out,
+                        "\"{}\"",
+                        base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes)
+                    )?;
+                }
+            }
+            o.bool("truncated", msg.payload.truncated())?;
+            o.bool("compressed", msg.compressed)?;
+            if msg.compressed {
+                o.u64("wire_len", msg.wire_len)?;
+            }
+            if let Some(e) = &msg.inflate_error {
+                o.str("inflate_error", e)?;
+            }
+            if msg.lost > 0 {
+                o.u64("lost", msg.lost)?;
+            }
+            if let Some(at) = msg.utf8_error {
+                o.u64("utf8_error_at", at)?;
+            }
+            o.u64("packet", msg.first_packet.number)?;
+            o.u64("last_packet", msg.last_packet.number)?;
+            o.f64("ts", msg.last_packet.ts.as_secs_f64())?;
+            o.end()
+        }
+        other => write_safe_json(out, &to_json(other)),
+    }
+}
+
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        write_safe_json(&mut self.out, &to_json(event))?;
+        write_event(&mut self.out, event)?;
         self.out.write_all(b"\n")?;
         if self.flush_each {
             self.out.flush()?;

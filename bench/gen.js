@@ -1,0 +1,180 @@
+'use strict';
+// Traffic generator for the benchmark captures (run by bench/make-captures.sh, which runs
+// tcpdump around it). A `ws` server and CONNS `ws` clients in one process, over loopback;
+// on every connection both ends send their own stream of messages at the same time (not an
+// echo). Message counts are the senders' own: a message is counted when `ws` reports it
+// written to the socket (send callback without error). The receivers count too, as a check.
+//
+// Usage: node bench/gen.js MODE PORT OUT.count
+//   MODE small    text, 100–300 B JSON-like, compression off        (~100 MB capture)
+//        large    binary, 64 KiB–1 MiB, compression off             (~100 MB capture)
+//        deflate  text, 200 B–4 KiB JSON-like, permessage-deflate on (~50 MB capture)
+// Writes OUT.count (total messages, both directions) and OUT.count.json (details).
+const fs = require('fs');
+const path = require('path');
+const WebSocket = require(path.join(__dirname, '..', 'samples', 'node_modules', 'ws'));
+const { WebSocketServer } = WebSocket;
+
+const [mode, portArg, out] = process.argv.slice(2);
+const PORT = Number(portArg);
+const HOST = '127.0.0.1';
+
+// Seeded PRNG (mulberry32): the same sizes and contents on every run.
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ('alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike ' +
+  'november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu ' +
+  'price volume bid ask trade order user session event status ok error pending filled').split(' ');
+const PAD = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+// A JSON-like text message of exactly `len` bytes (ASCII), varied content.
+function jsonMsg(r, conn, dir, seq, len) {
+  let s = `{"conn":${conn},"dir":"${dir}","seq":${seq},"ts":${Date.now()},"sym":"${WORDS[(r() * WORDS.length) | 0]}",` +
+    `"px":${(r() * 1000).toFixed(4)},"qty":${(r() * 1e6) | 0},"note":"`;
+  const tail = '"}';
+  // fill with words (compressible, but not trivially) and random characters
+  while (s.length + tail.length < len) {
+    if (r() < 0.7) s += WORDS[(r() * WORDS.length) | 0] + ' ';
+    else s += PAD[(r() * PAD.length) | 0];
+  }
+  s = s.slice(0, len - tail.length) + tail;
+  return s;
+}
+
+const MODES = {
+  // target: payload bytes per direction per connection, message size range, batching
+  // rate: payload MB/s over all connections and both directions, so that tcpdump keeps up
+  // (with --immediate-mode on a 2-CPU machine it drops a few packets at ~12 MB/s of small
+  // messages); BENCH_RATE_MB overrides.
+  small: { conns: 8, deflate: false, binary: false, min: 100, max: 300, perDirBytes: 4.4e6, batch: 64, rate: 4 },
+  large: { conns: 4, deflate: false, binary: true, min: 64 * 1024, max: 1024 * 1024, perDirBytes: 12.2e6, batch: 1, rate: 25 },
+  deflate: { conns: 4, deflate: true, binary: false, min: 200, max: 4096, perDirBytes: 20e6, batch: 32, rate: 8 },
+};
+const M = MODES[mode];
+if (!M || !PORT || !out) {
+  console.error('usage: node bench/gen.js small|large|deflate PORT OUT.count');
+  process.exit(2);
+}
+if (process.env.BENCH_RATE_MB) M.rate = Number(process.env.BENCH_RATE_MB);
+const pmd = M.deflate ? { threshold: 0, serverNoContextTakeover: false, clientNoContextTakeover: false } : false;
+
+// Precompute each stream's sizes so both ends know how many messages to expect.
+function plan(seed) {
+  const r = rng(seed);
+  const sizes = [];
+  let total = 0;
+  while (total < M.perDirBytes) {
+    const n = M.min + Math.floor(r() * (M.max - M.min + 1));
+    sizes.push(n);
+    total += n;
+  }
+  return sizes;
+}
+
+const BIN = Buffer.alloc(2 * 1024 * 1024);
+{
+  const r = rng(7);
+  for (let i = 0; i < BIN.length; i += 4) BIN.writeUInt32LE((r() * 4294967296) >>> 0, i);
+}
+
+// Global pacing: payload bytes queued so far may not run ahead of rate × elapsed time.
+const t0 = Date.now();
+let queued = 0;
+const paceDelay = () => Math.max(0, queued / (M.rate * 1e3) - (Date.now() - t0)); // ms
+
+const stats = { sent: { c2s: 0, s2c: 0 }, received: { c2s: 0, s2c: 0 }, bytes: { c2s: 0, s2c: 0 }, errors: 0 };
+
+// Send a stream of messages with batching: queue `batch` messages, then wait for the last
+// one's callback (written to the kernel) before queueing more, so memory stays bounded and the
+// sender runs as fast as TCP over loopback lets it.
+function pump(ws, conn, dir, sizes, seed, done) {
+  const r = rng(seed ^ 0x5bd1e995);
+  let i = 0;
+  const next = () => {
+    if (i >= sizes.length || ws.readyState !== WebSocket.OPEN) return done();
+    const wait = paceDelay();
+    if (wait > 0) return setTimeout(next, Math.ceil(wait));
+    const end = Math.min(i + M.batch, sizes.length);
+    let pending = end - i;
+    for (; i < end; i++) {
+      const len = sizes[i];
+      queued += len;
+      let data;
+      if (M.binary) {
+        const off = Math.floor(r() * (BIN.length - len));
+        data = BIN.subarray(off, off + len);
+      } else {
+        data = jsonMsg(r, conn, dir, i, len);
+      }
+      ws.send(data, { binary: M.binary, compress: M.deflate, fin: true }, (err) => {
+        if (err) stats.errors++;
+        else {
+          stats.sent[dir]++;
+          stats.bytes[dir] += len;
+        }
+        if (--pending === 0) setImmediate(next);
+      });
+    }
+  };
+  next();
+}
+
+const wss = new WebSocketServer({ host: HOST, port: PORT, perMessageDeflate: pmd, maxPayload: 2 * 1024 * 1024 });
+let connSeq = 0;
+wss.on('connection', (ws, req) => {
+  const conn = Number(new URL(req.url, 'http://x').searchParams.get('conn'));
+  const sizes = plan(1000 + conn);
+  ws.on('message', () => stats.received.c2s++);
+  pump(ws, conn, 's2c', sizes, 2000 + conn, () => {});
+});
+
+wss.on('listening', () => {
+  let finished = 0;
+  for (let c = 1; c <= M.conns; c++) {
+    const conn = c;
+    const ws = new WebSocket(`ws://${HOST}:${PORT}/bench?conn=${conn}`, { perMessageDeflate: pmd });
+    const expectIn = plan(1000 + conn).length; // what the server will send on this connection
+    const mySizes = plan(3000 + conn);
+    let got = 0;
+    let sentAll = false;
+    const maybeClose = () => {
+      if (sentAll && got === expectIn && ws.readyState === WebSocket.OPEN) ws.close(1000, 'done');
+    };
+    ws.on('open', () => {
+      connSeq++;
+      pump(ws, conn, 'c2s', mySizes, 4000 + conn, () => {
+        sentAll = true;
+        maybeClose();
+      });
+    });
+    ws.on('message', () => {
+      stats.received.s2c++;
+      got++;
+      maybeClose();
+    });
+    ws.on('error', (e) => {
+      console.error(`conn ${conn}: ${e.message}`);
+      stats.errors++;
+    });
+    ws.on('close', () => {
+      if (++finished === M.conns) {
+        wss.close();
+        const total = stats.sent.c2s + stats.sent.s2c;
+        fs.writeFileSync(out, `${total}\n`);
+        fs.writeFileSync(`${out}.json`, JSON.stringify({ mode, conns: M.conns, deflate: M.deflate, ...stats }, null, 1) + '\n');
+        console.log(`${mode}: ${M.conns} connections, sent ${stats.sent.c2s} c2s + ${stats.sent.s2c} s2c = ${total} messages ` +
+          `(${((stats.bytes.c2s + stats.bytes.s2c) / 1e6).toFixed(1)} MB payload), received ${stats.received.c2s} + ${stats.received.s2c}, errors ${stats.errors}`);
+        if (stats.errors || stats.received.c2s !== stats.sent.c2s || stats.received.s2c !== stats.sent.s2c) process.exitCode = 1;
+      }
+    });
+  }
+});

@@ -10,7 +10,7 @@
 #   RATES="2000 max" SECS=5 SIZE=200 bench/live.sh
 #   WSDISSECT=/path/to/wsdissect bench/live.sh      (default: a release build, copied)
 #
-# Results: docs/performance.md, "Live capture" (or docs/live-performance.md).
+# Results: docs/performance.md, "Live capture".
 set -euo pipefail
 cd "$(dirname "$0")"
 RATES=${RATES:-"5000 10000 20000 40000 max"}

@@ -18,6 +18,11 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# The live-capture tests drive a real Python websockets peer over loopback.
+if ! python3 -c 'import websockets' 2>/dev/null; then
+  python3 -m pip install -q 'websockets==17.4' || echo "note: websockets not installed; live tests will be skipped" >&2
+fi
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --quiet

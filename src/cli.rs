@@ -158,6 +158,15 @@ pub struct LiveArgs {
     #[arg(long)]
     pub promiscuous: bool,
 
+    /// Kernel capture buffer in MiB (more absorbs longer bursts without drops).
+    #[arg(
+        short = 'B',
+        long = "buffer-size",
+        value_name = "MIB",
+        default_value_t = 64
+    )]
+    pub buffer_mib: i32,
+
     /// Snap length: bytes captured per packet.
     #[arg(long, value_name = "N", default_value_t = wsdissect::capture::live::DEFAULT_SNAPLEN)]
     pub snaplen: i32,
@@ -250,6 +259,7 @@ impl Args {
                 filter: self.filter.bpf.clone().unwrap_or_else(|| "tcp".into()),
                 snaplen: self.live.snaplen,
                 promiscuous: self.live.promiscuous,
+                buffer_mib: self.live.buffer_mib.max(1),
                 write: self.live.write,
                 duration: match self.live.duration {
                     Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),

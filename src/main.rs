@@ -26,7 +26,7 @@ use wsdissect::output::filter::FilterSink;
 use wsdissect::output::json::JsonSink;
 use wsdissect::output::table::{TableOptions, TableSink};
 use wsdissect::output::text::{TextOptions, TextSink};
-use wsdissect::output::Sink;
+use wsdissect::output::{Sink, Tee};
 use wsdissect::{RunError, RunLimits};
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -147,6 +147,20 @@ fn run(cfg: cli::Config) -> ExitCode {
         },
         None => inner,
     };
+    // A live capture in a human view ends with the connection summary table.
+    let inner: Box<dyn Sink> =
+        if live && matches!(cfg.format, cli::Format::Text | cli::Format::Conversation) {
+            let table = TableSink::new(
+                io::stdout(),
+                TableOptions {
+                    width: if tty { None } else { Some(100) },
+                    style,
+                },
+            );
+            Box::new(Tee(inner, table))
+        } else {
+            inner
+        };
     let mut sink = FilterSink::new(inner, cfg.filter);
     let limits = RunLimits {
         max_packets: cfg.max_packets,

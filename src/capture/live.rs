@@ -21,6 +21,8 @@ pub struct LiveOptions {
     pub filter: String,
     pub snaplen: i32,
     pub promiscuous: bool,
+    /// Kernel capture buffer, in MiB.
+    pub buffer_mib: i32,
     /// Also write every captured packet here (pcap).
     pub write: Option<PathBuf>,
     pub duration: Option<Duration>,
@@ -94,8 +96,9 @@ impl LiveSource {
             .snaplen(opts.snaplen)
             .promisc(opts.promiscuous)
             .timeout(POLL.as_millis() as i32)
-            // Bursts on loopback come fast; a roomy kernel buffer avoids drops.
-            .buffer_size(32 << 20);
+            // Immediate mode uses TPACKET_V2, where each slot holds a whole 64 KiB loopback
+            // packet: the buffer size decides how many packets a burst may queue.
+            .buffer_size(opts.buffer_mib.saturating_mul(1 << 20));
         let mut cap = inactive.open().map_err(|e| {
             let detail = format!("{}: {e}", opts.interface);
             live_err(permission_hint(&detail).unwrap_or(detail))
@@ -113,12 +116,25 @@ impl LiveSource {
             None => None,
         };
         let link = LinkType(cap.get_datalink().0 as u32);
+        let deadline = opts.duration.map(|d| Instant::now() + d);
+        // libpcap 1.10 on Linux keeps waiting inside pcap_next_ex when its read timeout expires
+        // with no packet (the timeout never returns to us), so an idle capture would never see
+        // the stop flag or the deadline. A watcher thread breaks the loop instead.
+        let breaker = cap.breakloop_handle();
+        let flag = stop.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(50));
+            if flag.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
+                breaker.breakloop();
+                return;
+            }
+        });
         Ok(LiveSource {
             cap,
             link,
             savefile,
             stop,
-            deadline: opts.duration.map(|d| Instant::now() + d),
+            deadline,
             packets: 0,
             interface: opts.interface.clone(),
         })

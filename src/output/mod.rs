@@ -36,6 +36,23 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
 }
 
+/// Both sinks get every event, `.0` first; e.g. a live view plus the summary table at the end.
+pub struct Tee<A: Sink, B: Sink>(pub A, pub B);
+
+impl<A: Sink, B: Sink> Sink for Tee<A, B> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.0.event(event)?;
+        self.1.event(event)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.finish()?;
+        self.1.finish()
+    }
+    fn wants_more(&self) -> bool {
+        self.0.wants_more() && self.1.wants_more()
+    }
+}
+
 /// Collects events; for tests and for the table views.
 #[derive(Default)]
 pub struct Collect(pub Vec<Event>);

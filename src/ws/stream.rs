@@ -220,48 +220,23 @@ impl FrameDecoder {
                 None => false,
             });
         }
+        // Candidates still open from earlier bytes, then offsets never examined. Once a boundary
+        // is found the hunt ends, so every fresh offset counts as examined.
+        let fresh = hunt.next_candidate..hunt.buf.len();
+        hunt.next_candidate = hunt.buf.len();
         let mut found = None;
         let mut still_open = Vec::new();
-        for &c in &hunt.open {
-            match check(
-                &hunt.buf,
-                c,
-                hunt.aligned.binary_search(&c).is_ok(),
-                &expect,
-                &criteria,
-            ) {
+        for c in std::mem::take(&mut hunt.open).into_iter().chain(fresh) {
+            let aligned = hunt.aligned.binary_search(&c).is_ok();
+            match check(&hunt.buf, c, aligned, &expect, &criteria) {
                 Verdict::Accept(b) => {
                     found = Some(b);
                     break;
                 }
-                Verdict::Wait => still_open.push(c),
-                Verdict::Reject => {}
-            }
-        }
-        if found.is_none() {
-            while hunt.next_candidate < hunt.buf.len() {
-                let c = hunt.next_candidate;
-                hunt.next_candidate += 1;
-                match check(
-                    &hunt.buf,
-                    c,
-                    hunt.aligned.binary_search(&c).is_ok(),
-                    &expect,
-                    &criteria,
-                ) {
-                    Verdict::Accept(b) => {
-                        found = Some(b);
-                        break;
-                    }
-                    // Segment starts are kept (bounded by `aligned`); other offsets up to a cap,
-                    // since random payload bytes leave many half-plausible candidates.
-                    Verdict::Wait
-                        if hunt.aligned.binary_search(&c).is_ok() || still_open.len() < 256 =>
-                    {
-                        still_open.push(c)
-                    }
-                    _ => {}
-                }
+                // Segment starts are kept (bounded by `aligned`); other offsets up to a cap,
+                // since random payload bytes leave many half-plausible candidates.
+                Verdict::Wait if aligned || still_open.len() < 256 => still_open.push(c),
+                _ => {}
             }
         }
         hunt.open = still_open;

@@ -237,15 +237,26 @@ fn tcp_packet(
 /// One WebSocket connection: handshake with the RFC 6455 §1.3 key, then the server sends each
 /// of `server_frames` (raw frame bytes) in its own segment, then both sides FIN.
 fn websocket_pcap(host: &str, reason: &str, server_frames: &[Vec<u8>]) -> Vec<u8> {
+    websocket_pcap_with(host, reason, "", server_frames)
+}
+
+/// As `websocket_pcap`, with extra header lines in both heads (e.g. an extension offered and
+/// accepted); frames longer than a segment are split across several.
+fn websocket_pcap_with(
+    host: &str,
+    reason: &str,
+    extra_headers: &str,
+    server_frames: &[Vec<u8>],
+) -> Vec<u8> {
     let c = ([10, 0, 0, 1], 40000u16);
     let s = ([10, 0, 0, 2], 80u16);
     let request = format!(
         "GET /chat HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra_headers}\r\n"
     );
     let response = format!(
         "HTTP/1.1 101 {reason}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n{extra_headers}\r\n"
     );
     let (mut cseq, mut sseq) = (1000u32, 5000u32);
     let mut out = pcap_header();
@@ -270,8 +281,10 @@ fn websocket_pcap(host: &str, reason: &str, server_frames: &[Vec<u8>]) -> Vec<u8
     );
     sseq += response.len() as u32;
     for f in server_frames {
-        rec(&mut out, tcp_packet(s, c, sseq, cseq, PSH | ACK, f));
-        sseq += f.len() as u32;
+        for segment in f.chunks(60_000) {
+            rec(&mut out, tcp_packet(s, c, sseq, cseq, PSH | ACK, segment));
+            sseq += segment.len() as u32;
+        }
     }
     rec(&mut out, tcp_packet(c, s, cseq, sseq, FIN | ACK, b""));
     rec(&mut out, tcp_packet(s, c, sseq, cseq + 1, FIN | ACK, b""));
@@ -790,4 +803,57 @@ fn gap_while_hunting_keeps_stream_offsets() {
         "the resynced frame starts after the gap"
     );
     assert_eq!(dec.next_offset(), 18007);
+}
+
+/// A deflate bomb: a 16 MiB message of zeros compressed to a few kilobytes. With --max-inflate
+/// 1 MiB inflation stops at the limit with a diagnostic, quickly and in little memory; with the
+/// default limit the whole message is inflated and its length is exact.
+#[test]
+fn deflate_bomb_stops_at_the_inflate_limit() {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(&vec![0u8; 16 << 20]).unwrap();
+    enc.flush().unwrap(); // sync flush: ends with 00 00 ff ff, which permessage-deflate strips
+    let mut compressed = enc.finish().unwrap();
+    while compressed.ends_with(&[0x03, 0x00]) {
+        compressed.truncate(compressed.len() - 2); // the final empty block finish() adds
+    }
+    assert!(compressed.ends_with(&[0x00, 0x00, 0xff, 0xff]));
+    compressed.truncate(compressed.len() - 4);
+    let mut frame = vec![0xc2, 126]; // FIN, RSV1 (compressed), binary; 16-bit length
+    frame.extend_from_slice(&(compressed.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&compressed);
+    let ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let pcap = websocket_pcap_with("example.com", "Switching Protocols", ext, &[frame]);
+    let dir = Scratch::new("bomb");
+    let file = dir.write("bomb.pcap", &pcap);
+    let started = Instant::now();
+    let out = run(&[
+        "--format",
+        "json",
+        "--max-inflate",
+        "1048576",
+        path_str(&file),
+    ]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let text = stdout_of(&out);
+    assert!(text.contains("\"rule\":\"inflate-limit\""), "{text}");
+    assert!(text.contains("\"inflate_error\""), "{text}");
+    if let Some(kib) = max_rss_kib(
+        &[
+            "--format",
+            "json",
+            "--max-inflate",
+            "1048576",
+            path_str(&file),
+        ],
+        None,
+    ) {
+        assert!(kib < 64 * 1024, "max RSS {kib} KiB");
+    }
+    let out = run(&["--format", "json", path_str(&file)]);
+    let text = stdout_of(&out);
+    assert!(text.contains(&format!("\"len\":{}", 16 << 20)), "{text}");
+    assert!(!text.contains("inflate-limit"));
 }

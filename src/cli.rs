@@ -40,10 +40,23 @@ pub enum DirArg {
     S2c,
 }
 
+const AFTER_HELP: &str = "\
+Examples:
+  wsdissect capture.pcap                     frames and messages, one line each
+  wsdissect -v capture.pcap --conn 2         the teaching view of one connection
+  wsdissect --format json capture.pcapng     NDJSON (docs/json.md)
+  sudo wsdissect -i lo -f 'tcp port 8080'    live, on loopback
+  wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58
+  wsdissect accept dGhlIHNhbXBsZSBub25jZQ==
+
+Exit status: 0 done (violations are reported, not errors); 1 the capture is truncated or
+corrupt part-way (everything before it was printed); 2 fatal: bad flags, unreadable or
+non-capture file, no permission to capture, unknown interface, bad filter.";
+
 /// Dissect WebSocket traffic: every connection, handshake, frame and message, with every
 /// RFC 6455 / RFC 7692 violation named.
 #[derive(Debug, Parser)]
-#[command(name = "wsdissect", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "wsdissect", version, about, long_about = None, args_conflicts_with_subcommands = true, after_long_help = AFTER_HELP)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,

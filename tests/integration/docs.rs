@@ -63,3 +63,34 @@ fn frame_format_guide_matches_what_the_tool_prints() {
         "docs/frame-format.md is stale: run UPDATE_DOCS=1 cargo test --test integration docs"
     );
 }
+
+/// The man page and shell completions in docs/ are generated from the clap definitions; they
+/// must match what the binary generates now (`UPDATE_DOCS=1` rewrites them).
+#[test]
+fn man_page_and_completions_are_current() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["man"], "docs/man/wsdissect.1"),
+        (&["completions", "bash"], "docs/completions/wsdissect.bash"),
+        (&["completions", "zsh"], "docs/completions/_wsdissect"),
+        (&["completions", "fish"], "docs/completions/wsdissect.fish"),
+    ];
+    let mut stale = Vec::new();
+    for (args, file) in cases {
+        let run = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "wsdissect {args:?}");
+        let path = repo().join(file);
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &run.stdout).unwrap();
+        } else if std::fs::read(&path).ok().as_deref() != Some(&run.stdout[..]) {
+            stale.push(file);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale: {stale:?}; run UPDATE_DOCS=1 cargo test --test integration docs"
+    );
+}

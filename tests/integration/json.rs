@@ -107,3 +107,137 @@ fn payloads_are_truncated_by_default_and_whole_on_request() {
     assert_eq!(big["truncated"], false);
     assert_eq!(big["text"].as_str().unwrap().len(), 1572864);
 }
+
+/// A validator for the subset of JSON Schema docs/json.schema.json uses: type, const, enum,
+/// required, properties, additionalProperties: false, items, minimum/maximum, and a oneOf of
+/// `required` alternatives. (The schema itself is standard draft 2020-12.)
+fn validate(schema: &serde_json::Value, v: &serde_json::Value, at: &str, errors: &mut Vec<String>) {
+    use serde_json::Value as V;
+    let type_ok = |t: &str| match t {
+        "string" => v.is_string(),
+        "integer" => v.is_u64() || v.is_i64(),
+        "number" => v.is_number(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        "array" => v.is_array(),
+        "object" => v.is_object(),
+        _ => false,
+    };
+    match schema.get("type") {
+        Some(V::String(t)) if !type_ok(t) => errors.push(format!("{at}: not {t}: {v}")),
+        Some(V::Array(ts)) if !ts.iter().any(|t| type_ok(t.as_str().unwrap())) => {
+            errors.push(format!("{at}: not any of {ts:?}: {v}"))
+        }
+        _ => {}
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            errors.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let Some(V::Array(options)) = schema.get("enum") {
+        if !options.contains(v) {
+            errors.push(format!("{at}: {v} not in {options:?}"));
+        }
+    }
+    for key in ["minimum", "maximum"] {
+        if let (Some(limit), Some(n)) = (schema.get(key).and_then(V::as_f64), v.as_f64()) {
+            if (key == "minimum" && n < limit) || (key == "maximum" && n > limit) {
+                errors.push(format!("{at}: {n} breaks {key} {limit}"));
+            }
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for r in schema
+            .get("required")
+            .and_then(V::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !obj.contains_key(r.as_str().unwrap()) {
+                errors.push(format!("{at}: missing {r}"));
+            }
+        }
+        let props = schema.get("properties").and_then(V::as_object);
+        for (k, value) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(s, value, &format!("{at}.{k}"), errors),
+                None if schema.get("additionalProperties") == Some(&V::Bool(false)) => {
+                    errors.push(format!("{at}: unexpected field {k}"))
+                }
+                None => {}
+            }
+        }
+        if let Some(V::Array(alternatives)) = schema.get("oneOf") {
+            let matching = alternatives
+                .iter()
+                .filter(|alt| {
+                    alt["required"]
+                        .as_array()
+                        .is_some_and(|r| r.iter().all(|k| obj.contains_key(k.as_str().unwrap())))
+                })
+                .count();
+            if matching != 1 {
+                errors.push(format!("{at}: {matching} of the oneOf alternatives match"));
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), v.as_array()) {
+        for (i, item) in arr.iter().enumerate() {
+            validate(items, item, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+#[test]
+fn every_record_validates_against_docs_json_schema() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::repo().join("docs/json.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let mut inputs: Vec<std::path::PathBuf> = samples_with_expectations()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    for dir in ["samples/violations", "tests/peer/zeek/traces"] {
+        let mut more: Vec<_> = std::fs::read_dir(crate::common::repo().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .collect();
+        more.sort();
+        inputs.extend(more);
+    }
+    let mut errors = Vec::new();
+    let mut records = 0;
+    for capture in inputs {
+        let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+            .args(["--format", "json"])
+            .arg(&capture)
+            .output()
+            .unwrap();
+        for line in String::from_utf8(out.stdout).unwrap().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = v["type"].as_str().unwrap_or("?").to_string();
+            match schema["$defs"].get(&t) {
+                Some(def) => validate(def, &v, &format!("{}:{t}", capture.display()), &mut errors),
+                None => errors.push(format!(
+                    "{}: record type {t} is not in the schema",
+                    capture.display()
+                )),
+            }
+            records += 1;
+        }
+    }
+    assert!(records > 1000);
+    assert!(
+        errors.is_empty(),
+        "{}",
+        errors
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

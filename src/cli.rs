@@ -133,7 +133,7 @@ pub struct FilterArgs {
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub opcode: Vec<String>,
 
-    /// Only connections with this endpoint address (ip or ip:port; repeatable).
+    /// Only connections with this endpoint address (ip or ip:port) or Host header (repeatable).
     #[arg(long, value_name = "ADDR")]
     pub host: Vec<String>,
 

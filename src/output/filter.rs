@@ -39,6 +39,9 @@ pub struct FilterSink<S: Sink> {
     inner: S,
     filter: EventFilter,
     conn_ok: HashMap<ConnId, bool>,
+    /// Connections whose addresses did not match `--host`, held until their handshake's Host
+    /// header decides.
+    held: HashMap<ConnId, Event>,
     messages: u64,
 }
 
@@ -48,22 +51,43 @@ impl<S: Sink> FilterSink<S> {
             inner,
             filter,
             conn_ok: HashMap::new(),
+            held: HashMap::new(),
             messages: 0,
         }
     }
 
-    fn connection_passes(&self, e: &crate::event::ConnectionInfo) -> bool {
+    /// Id and port filters, and whether an address matches `--host`.
+    fn connection_matches(&self, e: &crate::event::ConnectionInfo) -> (bool, bool) {
         let f = &self.filter;
-        (f.conns.is_empty() || f.conns.contains(&e.conn.0))
+        let ids_ports = (f.conns.is_empty() || f.conns.contains(&e.conn.0))
             && (f.ports.is_empty()
                 || f.ports.contains(&e.client.port())
-                || f.ports.contains(&e.server.port()))
-            && (f.hosts.is_empty()
-                || f.hosts.iter().any(|h| {
-                    [e.client, e.server].iter().any(|a| {
-                        a.ip().to_string() == h.trim_matches(['[', ']']) || a.to_string() == *h
-                    })
-                }))
+                || f.ports.contains(&e.server.port()));
+        let address = f.hosts.is_empty()
+            || f.hosts.iter().any(|h| {
+                [e.client, e.server].iter().any(|a| {
+                    a.ip().to_string() == h.trim_matches(['[', ']']) || a.to_string() == *h
+                })
+            });
+        (ids_ports, address)
+    }
+
+    /// Does the handshake's Host header (without its port) name one of the `--host` values?
+    fn host_header_matches(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else { return false };
+        // "name:port", "[v6]:port", "[v6]" or "name"; a bare IPv6 address keeps its colons.
+        let name = match host.rsplit_once(':') {
+            Some((name, port))
+                if port.chars().all(|c| c.is_ascii_digit())
+                    && (!name.contains(':') || name.ends_with(']')) =>
+            {
+                name
+            }
+            _ => host,
+        };
+        self.filter.hosts.iter().any(|h| {
+            h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(name.trim_matches(['[', ']']))
+        })
     }
 
     fn passes(&mut self, event: &Event) -> bool {
@@ -88,9 +112,15 @@ impl<S: Sink> FilterSink<S> {
         }
         let conn = match event {
             Event::Connection(c) => {
-                let ok = self.connection_passes(c);
-                self.conn_ok.insert(c.conn, ok);
-                return ok;
+                let (ids_ports, address) = self.connection_matches(c);
+                if ids_ports && !address {
+                    // Maybe the Host header names it: decide at the handshake.
+                    self.held.insert(c.conn, event.clone());
+                    self.conn_ok.insert(c.conn, false);
+                    return false;
+                }
+                self.conn_ok.insert(c.conn, ids_ports && address);
+                return ids_ports && address;
             }
             Event::Handshake(h) => h.conn,
             Event::Frame(f) => f.conn,
@@ -134,6 +164,17 @@ impl<S: Sink> Sink for FilterSink<S> {
         if !self.wants_more() && !matches!(event, Event::CaptureEnd(_)) {
             return Ok(());
         }
+        if let Event::Handshake(h) = event {
+            if let Some(held) = self.held.remove(&h.conn) {
+                if self.host_header_matches(h.host.as_deref()) {
+                    self.conn_ok.insert(h.conn, true);
+                    self.inner.event(&held)?;
+                }
+            }
+        }
+        if let Event::ConnectionEnd(e) = event {
+            self.held.remove(&e.conn);
+        }
         if self.passes(event) {
             if matches!(event, Event::Message(_)) {
                 self.messages += 1;
@@ -149,5 +190,32 @@ impl<S: Sink> Sink for FilterSink<S> {
 
     fn wants_more(&self) -> bool {
         self.filter.max_messages.is_none_or(|m| self.messages < m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Collect;
+
+    fn sink(hosts: &[&str]) -> FilterSink<Collect> {
+        FilterSink::new(
+            Collect::default(),
+            EventFilter {
+                hosts: hosts.iter().map(|h| h.to_string()).collect(),
+                ..EventFilter::default()
+            },
+        )
+    }
+
+    #[test]
+    fn host_header_forms() {
+        let s = sink(&["example.com", "::1"]);
+        assert!(s.host_header_matches(Some("example.com")));
+        assert!(s.host_header_matches(Some("Example.COM:8080")));
+        assert!(s.host_header_matches(Some("[::1]:9443")));
+        assert!(s.host_header_matches(Some("::1")));
+        assert!(!s.host_header_matches(Some("example.org")));
+        assert!(!s.host_header_matches(None));
     }
 }

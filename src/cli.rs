@@ -160,7 +160,7 @@ pub struct FilterArgs {
 #[command(next_help_heading = "Live capture")]
 pub struct LiveArgs {
     /// Also write the captured packets to this pcap file.
-    #[arg(short = 'w', long, value_name = "FILE", requires = "interface")]
+    #[arg(short = 'w', long, value_name = "FILE")]
     pub write: Option<PathBuf>,
 
     /// Stop after this many seconds.
@@ -171,18 +171,13 @@ pub struct LiveArgs {
     #[arg(long)]
     pub promiscuous: bool,
 
-    /// Kernel capture buffer in MiB (more absorbs longer bursts without drops).
-    #[arg(
-        short = 'B',
-        long = "buffer-size",
-        value_name = "MIB",
-        default_value_t = 64
-    )]
-    pub buffer_mib: i32,
+    /// Kernel capture buffer in MiB (more absorbs longer bursts without drops) [default: 64].
+    #[arg(short = 'B', long = "buffer-size", value_name = "MIB")]
+    pub buffer_mib: Option<i32>,
 
-    /// Snap length: bytes captured per packet.
-    #[arg(long, value_name = "N", default_value_t = wsdissect::capture::live::DEFAULT_SNAPLEN)]
-    pub snaplen: i32,
+    /// Snap length: bytes captured per packet [default: 262144].
+    #[arg(long, value_name = "N")]
+    pub snaplen: Option<i32>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -265,14 +260,24 @@ impl Args {
     pub fn resolve(self) -> Result<Config, String> {
         let v = self.view;
         let l = self.limits;
+        let l_ = &self.live;
+        if self.capture.is_some()
+            && (l_.write.is_some()
+                || l_.duration.is_some()
+                || l_.promiscuous
+                || l_.buffer_mib.is_some()
+                || l_.snaplen.is_some())
+        {
+            return Err("-w, --duration, --promiscuous, -B and --snaplen are for live capture (-i IFACE), not for reading a file".into());
+        }
         let input = match (self.capture, self.interface) {
             (Some(path), None) => Input::File(path),
             (None, Some(interface)) => Input::Live(wsdissect::capture::live::LiveOptions {
                 interface,
                 filter: self.filter.bpf.clone().unwrap_or_else(|| "tcp".into()),
-                snaplen: self.live.snaplen,
+                snaplen: self.live.snaplen.unwrap_or(wsdissect::capture::live::DEFAULT_SNAPLEN),
                 promiscuous: self.live.promiscuous,
-                buffer_mib: self.live.buffer_mib.max(1),
+                buffer_mib: self.live.buffer_mib.unwrap_or(64).max(1),
                 write: self.live.write,
                 duration: match self.live.duration {
                     Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
@@ -292,6 +297,12 @@ impl Args {
                     "unknown opcode name {op:?} (text, binary, close, ping, pong, continuation)"
                 ));
             }
+        }
+        if v.explain && v.format != Format::Text {
+            return Err("-v/--explain is the annotated text view: it does not combine with --format other than text".into());
+        }
+        if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
+            return Err("--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout".into());
         }
         let message_keep = if v.full_payload {
             l.max_message_bytes

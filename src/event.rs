@@ -197,8 +197,13 @@ pub struct Gap {
 pub enum EndReason {
     Fin,
     Reset,
-    /// The capture ended (or the connection was evicted) before FIN or RST.
+    /// The capture ended before FIN or RST.
     CaptureEnd,
+    /// No packet for the idle timeout (an hour of capture time), or the connection table was
+    /// full: the connection is forgotten; later packets start a new one.
+    Idle,
+    /// A new SYN reused the connection's addresses and ports before it had ended.
+    Reused,
 }
 
 impl EndReason {
@@ -207,6 +212,8 @@ impl EndReason {
             EndReason::Fin => "fin",
             EndReason::Reset => "rst",
             EndReason::CaptureEnd => "capture-end",
+            EndReason::Idle => "idle",
+            EndReason::Reused => "reused",
         }
     }
 }

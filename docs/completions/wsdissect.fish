@@ -45,8 +45,8 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -s f -l bpf -d 'BPF fi
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l ws-port -d 'Treat connections on this port as WebSocket even without a visible handshake (repeatable; like Wireshark\'s "decode as")' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s w -l write -d 'Also write the captured packets to this pcap file' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l duration -d 'Stop after this many seconds' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -s B -l buffer-size -d 'Kernel capture buffer in MiB (more absorbs longer bursts without drops)' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l snaplen -d 'Snap length: bytes captured per packet' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -s B -l buffer-size -d 'Kernel capture buffer in MiB (more absorbs longer bursts without drops) [default: 64]' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l snaplen -d 'Snap length: bytes captured per packet [default: 262144]' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s c -l count -d 'Stop after this many WebSocket messages' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packets -d 'Stop after this many packets' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-message-bytes -d 'Upper bound on the bytes kept for one message, even with --full-payload' -r

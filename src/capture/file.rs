@@ -24,6 +24,18 @@ struct Interface {
     offset_secs: i64,
 }
 
+/// pcapng `if_tsresol` (section 4.2): 10^-n seconds, or 2^-n with the top bit set; the
+/// default (option absent) is 6. pcap-parser 0.17 rejects every power-of-two value, so it is
+/// decoded here.
+fn units_per_second(tsresol: u8) -> Option<u64> {
+    let n = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n).filter(|_| n < 64)
+    }
+}
+
 pub struct FileSource {
     input: PathBuf,
     reader: Box<dyn PcapReaderIterator + Send>,
@@ -140,7 +152,10 @@ impl PacketSource for FileSource {
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                             self.interfaces.push(Interface {
                                 link: LinkType(idb.linktype.0 as u32),
-                                units_per_sec: idb.ts_resolution().unwrap_or(1_000_000),
+                                units_per_sec: match units_per_second(idb.if_tsresol) {
+                                    Some(u) => u,
+                                    None => break 'block Err(format!("interface {} declares an impossible timestamp resolution (if_tsresol 0x{:02x})", self.interfaces.len(), idb.if_tsresol)),
+                                },
                                 offset_secs: idb.ts_offset(),
                             });
                         }
@@ -228,5 +243,19 @@ impl PacketSource for FileSource {
                 return Ok(true);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::units_per_second;
+
+    #[test]
+    fn timestamp_resolutions() {
+        assert_eq!(units_per_second(6), Some(1_000_000));
+        assert_eq!(units_per_second(9), Some(1_000_000_000));
+        assert_eq!(units_per_second(0x80 | 30), Some(1 << 30));
+        assert_eq!(units_per_second(20), None);
+        assert_eq!(units_per_second(0x80 | 64), None);
     }
 }

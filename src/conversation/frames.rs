@@ -141,7 +141,11 @@ impl Conversation {
         let rsv1_allowed = self.rsv1_allowed;
         let dirs = self.dirs.as_mut().expect("WebSocket phase");
         let st = &mut dirs[dir.index()];
-        st.in_data_frame = !h.opcode.is_control();
+        // Reserved data opcodes (0x3-0x7) are not part of any message.
+        st.in_data_frame = matches!(
+            h.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+        );
         if st.close_sent && !h.opcode.is_control() {
             found.push((
                 &rules::DATA_AFTER_CLOSE,

@@ -12,33 +12,50 @@ impl Conversation {
         packet: PacketRef,
         out: &mut Vec<Event>,
     ) {
-        let server_first = self.client_side.is_some_and(|c| c != side);
+        let forced = self.forced_server(meta).is_some();
+        if self.client_side.is_some_and(|c| c != side) {
+            // The server's bytes before the request is complete (e.g. the 101 captured between
+            // two segments of the request): keep them for when it is.
+            let buf = &mut self.heads[side];
+            if buf.len() + bytes.len() <= http::MAX_HEAD_LEN {
+                buf.extend_from_slice(bytes);
+            }
+            return;
+        }
         let buf = &mut self.heads[side];
         if buf.is_empty() && (offset != 0 || !http::looks_like_request_start(bytes)) {
-            if server_first
-                && self.forced_server(meta).is_none()
-                && offset == 0
-                && self.heads[1 - side].is_empty()
-            {
-                // The server speaks first on a connection whose SYN we saw: not an upgrade.
+            if meta.client_side.is_some() && !forced {
+                // The connection's start was seen and it is not an HTTP upgrade: not WebSocket.
                 self.phase = Phase::Ignored;
+                self.heads = [Vec::new(), Vec::new()];
                 return;
             }
             self.start_probe(meta, side, offset);
             self.on_probe_bytes(meta, side, bytes, packet, out);
             return;
         }
-        if server_first {
-            // Keep it: the request from the client side may still complete.
-            if buf.len() + bytes.len() <= http::MAX_HEAD_LEN {
-                buf.extend_from_slice(bytes);
-            }
-            return;
-        }
         buf.extend_from_slice(bytes);
         match http::parse_request(buf) {
             Head::Incomplete => {}
-            Head::Invalid(_) => self.phase = Phase::Ignored,
+            Head::Invalid(why) => {
+                // Worth a word only when it was meant as an upgrade.
+                let meant = String::from_utf8_lossy(&buf[..buf.len().min(http::MAX_HEAD_LEN)])
+                    .to_ascii_lowercase()
+                    .contains("websocket");
+                self.phase = Phase::Ignored;
+                if meant {
+                    self.client_side = Some(side);
+                    self.announce(meta, false, out);
+                    self.diag(
+                        meta,
+                        Some(Direction::ClientToServer),
+                        packet,
+                        &rules::HANDSHAKE_MALFORMED,
+                        format!("request: {why}"),
+                        out,
+                    );
+                }
+            }
             Head::Complete(req, used) => {
                 if !http::is_upgrade_request(&req) {
                     self.phase = Phase::Ignored;
@@ -46,7 +63,8 @@ impl Conversation {
                 }
                 self.client_side = Some(side);
                 self.client_ws_start = used as u64;
-                self.early_client = buf[used..].to_vec();
+                self.early_client = vec![(packet, buf[used..].to_vec())];
+                self.early_client_len = buf.len() - used;
                 self.heads[side] = Vec::new();
                 self.request = Some((req, packet));
                 self.phase = Phase::AwaitResponse;
@@ -124,9 +142,14 @@ impl Conversation {
                     dirs[1].inflater = Some(Inflater::new(p.server_no_context_takeover));
                 }
                 self.dirs = Some(dirs);
-                let early = std::mem::take(&mut self.early_client);
-                if !early.is_empty() {
-                    self.feed_frames(meta, Direction::ClientToServer, &early, packet, out);
+                for (at, chunk) in std::mem::take(&mut self.early_client) {
+                    self.feed_frames(meta, Direction::ClientToServer, &chunk, at, out);
+                }
+                let dropped = std::mem::take(&mut self.early_client_dropped);
+                if dropped > 0 {
+                    let client = self.client_side.unwrap_or(0);
+                    let offset = self.client_ws_start + self.early_client_len as u64;
+                    self.on_gap(meta, client, offset, dropped, packet, out);
                 }
                 if !rest.is_empty() {
                     self.feed_frames(meta, Direction::ServerToClient, &rest, packet, out);

@@ -147,7 +147,11 @@ pub struct Conversation {
     request: Option<(Request, PacketRef)>,
     /// Stream offset where the request head ended (first WebSocket byte from the client).
     client_ws_start: u64,
-    early_client: Vec<u8>,
+    /// Client bytes after the request head, held (with their packets) until the 101 arrives.
+    early_client: Vec<(PacketRef, Vec<u8>)>,
+    early_client_len: usize,
+    /// Client bytes after the request beyond `MAX_EARLY_CLIENT_BYTES`: a gap once the 101 is in.
+    early_client_dropped: u64,
     dirs: Option<Box<[DirState; 2]>>,
     rsv1_allowed: bool,
     announced: bool,
@@ -173,6 +177,8 @@ impl Conversation {
             request: None,
             client_ws_start: 0,
             early_client: Vec::new(),
+            early_client_len: 0,
+            early_client_dropped: 0,
             dirs: None,
             rsv1_allowed: false,
             inferred: false,
@@ -217,13 +223,23 @@ impl Conversation {
         packet: PacketRef,
         out: &mut Vec<Event>,
     ) {
+        if self.client_side.is_none() && !self.announced {
+            // The flow learns the roles from the SYN, which may come after this was created.
+            self.client_side = meta.client_side;
+        }
         match self.phase {
             Phase::Ignored => {}
             Phase::Start => self.on_request_bytes(meta, side, offset, bytes, packet, out),
             Phase::AwaitResponse => {
                 if Some(side) == self.client_side {
-                    if self.early_client.len() + bytes.len() <= MAX_EARLY_CLIENT_BYTES {
-                        self.early_client.extend_from_slice(bytes);
+                    // Once the cap is hit nothing more is held, so nothing is glued across a hole.
+                    if self.early_client_dropped == 0
+                        && self.early_client_len + bytes.len() <= MAX_EARLY_CLIENT_BYTES
+                    {
+                        self.early_client_len += bytes.len();
+                        self.early_client.push((packet, bytes.to_vec()));
+                    } else {
+                        self.early_client_dropped += bytes.len() as u64;
                     }
                 } else {
                     self.on_response_bytes(meta, side, offset, bytes, packet, out);
@@ -436,6 +452,7 @@ impl Application for Conversation {
         self.dirs = None;
         self.heads = [Vec::new(), Vec::new()];
         self.early_client = Vec::new();
+        self.early_client_len = 0;
         self.phase = Phase::Ignored;
     }
 }

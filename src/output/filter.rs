@@ -91,6 +91,30 @@ impl<S: Sink> FilterSink<S> {
     }
 
     fn passes(&mut self, event: &Event) -> bool {
+        let conn = match event {
+            Event::Connection(c) => {
+                let (ids_ports, address) = self.connection_matches(c);
+                if ids_ports && !address {
+                    // Maybe the Host header names it: decide at the handshake.
+                    self.held.insert(c.conn, event.clone());
+                    self.conn_ok.insert(c.conn, false);
+                    return false;
+                }
+                self.conn_ok.insert(c.conn, ids_ports && address);
+                // `--packet` shows only what the packets carry.
+                return ids_ports && address && self.filter.packets.is_empty();
+            }
+            Event::Handshake(h) => h.conn,
+            Event::Frame(f) => f.conn,
+            Event::Message(m) => m.conn,
+            Event::Gap(g) => g.conn,
+            Event::ConnectionEnd(e) => e.conn,
+            Event::Diagnostic(d) => d.conn,
+            Event::CaptureEnd(_) => return true,
+        };
+        if conn.0 != 0 && !self.conn_ok.get(&conn).copied().unwrap_or(true) {
+            return false;
+        }
         if !self.filter.packets.is_empty() {
             let within = |first: u64, last: u64| {
                 self.filter
@@ -109,29 +133,6 @@ impl<S: Sink> FilterSink<S> {
             if !shown {
                 return false;
             }
-        }
-        let conn = match event {
-            Event::Connection(c) => {
-                let (ids_ports, address) = self.connection_matches(c);
-                if ids_ports && !address {
-                    // Maybe the Host header names it: decide at the handshake.
-                    self.held.insert(c.conn, event.clone());
-                    self.conn_ok.insert(c.conn, false);
-                    return false;
-                }
-                self.conn_ok.insert(c.conn, ids_ports && address);
-                return ids_ports && address;
-            }
-            Event::Handshake(h) => h.conn,
-            Event::Frame(f) => f.conn,
-            Event::Message(m) => m.conn,
-            Event::Gap(g) => g.conn,
-            Event::ConnectionEnd(e) => e.conn,
-            Event::Diagnostic(d) => d.conn,
-            Event::CaptureEnd(_) => return true,
-        };
-        if conn.0 != 0 && !self.conn_ok.get(&conn).copied().unwrap_or(true) {
-            return false;
         }
         let dir = match event {
             Event::Frame(f) => Some(f.dir),
@@ -168,7 +169,9 @@ impl<S: Sink> Sink for FilterSink<S> {
             if let Some(held) = self.held.remove(&h.conn) {
                 if self.host_header_matches(h.host.as_deref()) {
                     self.conn_ok.insert(h.conn, true);
-                    self.inner.event(&held)?;
+                    if self.filter.packets.is_empty() {
+                        self.inner.event(&held)?;
+                    }
                 }
             }
         }

@@ -57,7 +57,7 @@ struct ConnStats {
     /// Diagnostics by severity: errors, warnings, info.
     diags: [u64; 3],
     /// Ping round-trip times, nanoseconds.
-    rtts: Vec<u64>,
+    rtts: Samples,
 }
 
 impl ConnStats {
@@ -78,7 +78,7 @@ pub struct TableSink<W: Write> {
     /// Frames per opcode (by its 4 bits) per direction, over the whole capture.
     opcodes: BTreeMap<u8, [u64; 2]>,
     /// Message sizes per direction, over the whole capture.
-    sizes: [Vec<u64>; 2],
+    sizes: [Samples; 2],
     /// Diagnostics about the capture itself (conn 0), by severity.
     capture_diags: [u64; 3],
     summary: Option<CaptureSummary>,
@@ -91,7 +91,7 @@ impl<W: Write> TableSink<W> {
             opts,
             conns: BTreeMap::new(),
             opcodes: BTreeMap::new(),
-            sizes: [Vec::new(), Vec::new()],
+            sizes: [Samples::default(), Samples::default()],
             capture_diags: [0; 3],
             summary: None,
         }
@@ -246,7 +246,7 @@ impl<W: Write> TableSink<W> {
 
     fn sizes_table(&mut self) -> io::Result<()> {
         self.heading("Message sizes (bytes)")?;
-        if self.sizes.iter().all(|s| s.is_empty()) {
+        if self.sizes.iter().all(|s| s.count == 0) {
             return writeln!(self.out, "no messages\n");
         }
         let mut t = self.table();
@@ -263,8 +263,7 @@ impl<W: Write> TableSink<W> {
         for (i, sizes) in self.sizes.iter_mut().enumerate() {
             let dir = Direction::from_index(i);
             let label = format!("{} {}", dir.as_str(), dir.arrow());
-            sizes.sort_unstable();
-            if sizes.is_empty() {
+            if sizes.count == 0 {
                 t.add_row(vec![
                     label,
                     "0".into(),
@@ -277,13 +276,12 @@ impl<W: Write> TableSink<W> {
                 ]);
                 continue;
             }
-            let mut row = vec![label, sizes.len().to_string()];
-            row.push(sizes[0].to_string());
+            let mut row = vec![label, sizes.count.to_string(), sizes.min.to_string()];
             for p in [50, 90, 99] {
-                row.push(percentile(sizes, p).to_string());
+                row.push(sizes.percentile(p).to_string());
             }
-            row.push(sizes[sizes.len() - 1].to_string());
-            row.push(sizes.iter().sum::<u64>().to_string());
+            row.push(sizes.max.to_string());
+            row.push(sizes.total.to_string());
             t.add_row(row);
         }
         right_align(&mut t, 1..8);
@@ -292,23 +290,23 @@ impl<W: Write> TableSink<W> {
 
     fn rtt_table(&mut self) -> io::Result<()> {
         self.heading("Ping round-trip times (ms)")?;
-        if self.conns.values().all(|c| c.rtts.is_empty()) {
+        if self.conns.values().all(|c| c.rtts.count == 0) {
             return writeln!(self.out, "no ping answered by a pong\n");
         }
         let mut t = self.table();
         t.set_header(vec!["conn", "pongs", "min", "median", "max"]);
         for (id, c) in self.conns.iter_mut() {
-            if c.rtts.is_empty() {
+            if c.rtts.count == 0 {
                 continue;
             }
-            c.rtts.sort_unstable();
             let ms = |ns: u64| format!("{:.3}", ns as f64 / 1e6);
+            let median = c.rtts.percentile(50);
             t.add_row(vec![
                 id.to_string(),
-                c.rtts.len().to_string(),
-                ms(c.rtts[0]),
-                ms(percentile(&c.rtts, 50)),
-                ms(c.rtts[c.rtts.len() - 1]),
+                c.rtts.count.to_string(),
+                ms(c.rtts.min),
+                ms(median),
+                ms(c.rtts.max),
             ]);
         }
         right_align(&mut t, 1..5);
@@ -321,6 +319,57 @@ fn right_align(t: &mut Table, cols: std::ops::Range<usize>) {
         if let Some(c) = t.column_mut(col) {
             c.set_cell_alignment(CellAlignment::Right);
         }
+    }
+}
+
+/// Exact count, min, max and total of a series; percentiles from a uniform sample of at most
+/// `SAMPLE` values (reservoir sampling), so a live capture running for days stays bounded.
+/// While fewer values than that have been seen, the percentiles are exact.
+#[derive(Default)]
+struct Samples {
+    count: u64,
+    min: u64,
+    max: u64,
+    total: u64,
+    sample: Vec<u64>,
+    sorted: bool,
+    /// xorshift state: deterministic, so the same capture gives the same table.
+    rng: u64,
+}
+
+const SAMPLE: usize = 100_000;
+
+impl Samples {
+    fn add(&mut self, v: u64) {
+        self.min = if self.count == 0 { v } else { self.min.min(v) };
+        self.max = self.max.max(v);
+        self.total = self.total.saturating_add(v);
+        self.count += 1;
+        self.sorted = false;
+        if self.sample.len() < SAMPLE {
+            self.sample.push(v);
+            return;
+        }
+        self.rng = if self.rng == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            self.rng
+        };
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let slot = self.rng % self.count;
+        if (slot as usize) < SAMPLE {
+            self.sample[slot as usize] = v;
+        }
+    }
+
+    fn percentile(&mut self, p: u64) -> u64 {
+        if !self.sorted {
+            self.sample.sort_unstable();
+            self.sorted = true;
+        }
+        percentile(&self.sample, p)
     }
 }
 
@@ -403,11 +452,11 @@ impl<W: Write> Sink for TableSink<W> {
                     d.close = f.close.clone();
                 }
                 if let Some(rtt) = f.rtt_ns {
-                    s.rtts.push(rtt);
+                    s.rtts.add(rtt);
                 }
             }
             Event::Message(m) => {
-                self.sizes[m.dir.index()].push(m.payload.len);
+                self.sizes[m.dir.index()].add(m.payload.len);
                 let s = self.conn(m.conn);
                 s.seen(m.last_packet.ts);
                 s.dirs[m.dir.index()].messages += 1;

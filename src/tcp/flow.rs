@@ -61,7 +61,7 @@ struct Flow<A> {
     fin_seen: [bool; 2],
     syn_seq: [Option<u32>; 2],
     ended: bool,
-    last_seen: Timestamp,
+    last_seen: PacketRef,
     app: A,
 }
 
@@ -120,13 +120,14 @@ impl<A: Application> FlowTable<A> {
             None => true,
             Some(f) => {
                 let side = usize::from(f.meta.endpoints[0] != seg.src);
-                // Port reuse: a fresh SYN after the old connection ended, or with another ISN.
-                is_new_syn && (f.ended || f.syn_seq[side].is_some_and(|s| s != seg.seq))
+                // Port reuse: a fresh SYN after the old connection ended, or with another ISN, or
+                // on a connection whose own SYN was never seen (the capture began mid-way).
+                is_new_syn && (f.ended || f.syn_seq[side] != Some(seg.seq))
             }
         };
         if replace {
             if let Some(mut old) = self.flows.remove(&key) {
-                Self::end_flow(&mut old, EndReason::CaptureEnd, packet, out);
+                Self::end_flow(&mut old, EndReason::Reused, packet, out);
             }
             let meta = FlowMeta {
                 id: ConnId(self.next_id),
@@ -145,13 +146,13 @@ impl<A: Application> FlowTable<A> {
                     fin_seen: [false; 2],
                     syn_seq: [None; 2],
                     ended: false,
-                    last_seen: packet.ts,
+                    last_seen: packet,
                     app,
                 },
             );
         }
         let flow = self.flows.get_mut(&key).expect("flow was just ensured");
-        flow.last_seen = packet.ts;
+        flow.last_seen = packet;
         if flow.ended {
             return;
         }
@@ -189,7 +190,9 @@ impl<A: Application> FlowTable<A> {
         if seg.fin {
             flow.fin_seen[side] = true;
         }
-        if seg.rst {
+        // A reset whose sequence number is far from where the sender is (blind or injected,
+        // RFC 5961 §3) does not end the connection.
+        if seg.rst && flow.streams[side].seq_plausible(seg.seq) {
             Self::end_flow(flow, EndReason::Reset, packet, out);
         } else if flow.fin_seen[0]
             && flow.fin_seen[1]
@@ -215,13 +218,15 @@ impl<A: Application> FlowTable<A> {
     }
 
     /// End idle connections and forget ended ones, oldest connection first (deterministic).
+    /// Over the connection limit, the least recently seen tenth is ended at once, so the cost of
+    /// a sweep is spread over many new connections.
     fn sweep(&mut self, packet: PacketRef, out: &mut Vec<Event>) {
         let now = packet.ts.0;
         let mut expired: Vec<(ConnId, FlowKey)> = self
             .flows
             .iter()
             .filter(|(_, f)| {
-                let idle = now.saturating_sub(f.last_seen.0);
+                let idle = now.saturating_sub(f.last_seen.ts.0);
                 (f.ended && idle > ENDED_LINGER_NS) || idle > self.limits.idle_timeout_ns
             })
             .map(|(k, f)| (f.meta.id, *k))
@@ -230,17 +235,18 @@ impl<A: Application> FlowTable<A> {
             let mut by_age: Vec<(Timestamp, ConnId, FlowKey)> = self
                 .flows
                 .iter()
-                .map(|(k, f)| (f.last_seen, f.meta.id, *k))
+                .map(|(k, f)| (f.last_seen.ts, f.meta.id, *k))
                 .collect();
-            by_age.sort();
-            let excess = self.flows.len() - self.limits.max_flows;
-            expired.extend(by_age.into_iter().take(excess).map(|(_, id, k)| (id, k)));
+            let excess = self.flows.len() - self.limits.max_flows * 9 / 10;
+            by_age.select_nth_unstable(excess - 1);
+            expired.extend(by_age[..excess].iter().map(|&(_, id, k)| (id, k)));
         }
         expired.sort();
         expired.dedup();
         for (_, key) in expired {
             if let Some(mut f) = self.flows.remove(&key) {
-                Self::end_flow(&mut f, EndReason::CaptureEnd, packet, out);
+                let last = f.last_seen;
+                Self::end_flow(&mut f, EndReason::Idle, last, out);
             }
         }
     }

@@ -68,6 +68,8 @@ pub struct Reassembler {
     recent: Vec<u8>,
     recent_start: u64,
     fin_offset: Option<u64>,
+    /// ACKs from the peer that covered the current hole.
+    hole_acks: u32,
     pub retransmitted_segments: u64,
 }
 
@@ -95,6 +97,18 @@ impl Reassembler {
     /// All data up to the FIN has been delivered.
     pub fn is_finished(&self) -> bool {
         self.fin_offset.is_some_and(|f| self.next_offset >= f)
+    }
+
+    /// Could a reset with this sequence number come from this sender? It must be near where the
+    /// sender's stream is (RFC 5961 §3 accepts only in-window resets).
+    pub fn seq_plausible(&self, seq: u32) -> bool {
+        const WINDOW: i64 = 1 << 20;
+        match self.offset_of(seq) {
+            None => true,
+            Some(off) => {
+                off >= self.next_offset as i64 - 1 && off <= self.next_offset as i64 + WINDOW
+            }
+        }
     }
 
     /// A SYN with this initial sequence number: data starts at `isn + 1`.
@@ -175,6 +189,18 @@ impl Reassembler {
         let Some(ack_offset) = self.offset_of(ack) else {
             return;
         };
+        let Some((&first, _)) = self.pending.first_key_value() else {
+            return;
+        };
+        if ack_offset < first as i64 {
+            return;
+        }
+        // One such ACK may just have been captured before the data it acknowledges (a capture
+        // point between the hosts, merged captures); a second one means the data is not coming.
+        self.hole_acks += 1;
+        if self.hole_acks < 2 {
+            return;
+        }
         while let Some((&first, _)) = self.pending.first_key_value() {
             if ack_offset < first as i64 {
                 break;
@@ -221,6 +247,7 @@ impl Reassembler {
         packet: PacketRef,
         on: &mut dyn FnMut(StreamEvent<'_>),
     ) {
+        self.hole_acks = 0;
         if !bytes.is_empty() {
             on(StreamEvent::Data {
                 offset: self.next_offset,
@@ -280,11 +307,13 @@ impl Reassembler {
         // Pieces of [start, end) not covered by buffered segments.
         let mut cursor = start;
         let mut pieces: Vec<(u64, u64)> = Vec::new();
-        let overlapping: Vec<u64> = self
-            .pending
-            .range(..end)
-            .filter(|(&s, p)| s + p.bytes.len() as u64 > start)
-            .map(|(&s, _)| s)
+        // Buffered segments never overlap each other, so only the one starting before `start`
+        // and those starting inside [start, end) can overlap this one.
+        let before = self.pending.range(..start).next_back().map(|(&s, _)| s);
+        let overlapping: Vec<u64> = before
+            .into_iter()
+            .chain(self.pending.range(start..end).map(|(&s, _)| s))
+            .filter(|s| s + self.pending[s].bytes.len() as u64 > start)
             .collect();
         for s in overlapping {
             let p = &self.pending[&s];
@@ -326,8 +355,10 @@ impl Reassembler {
                 },
             );
         }
-        if bytes.is_empty() && lost_tail > 0 {
-            self.pending.entry(start).or_insert(Pending {
+        if lost_tail > 0 && last_piece_end != Some(end) {
+            // The captured part ended inside bytes already buffered (or was empty): the part the
+            // snap length cut off still has to become a gap, right after it.
+            self.pending.entry(end).or_insert(Pending {
                 bytes: Vec::new(),
                 lost_tail,
             });
@@ -472,16 +503,29 @@ mod tests {
     }
 
     #[test]
-    fn lost_segment_becomes_a_gap_when_acked_past() {
-        let out = run(Some(99), &[(100, b"abc"), (106, b"ghi")], &[(1, 109)]);
+    fn lost_segment_becomes_a_gap_when_acked_past_twice() {
+        let out = run(
+            Some(99),
+            &[(100, b"abc"), (106, b"ghi"), (109, b"j")],
+            &[(1, 109), (2, 110)],
+        );
         assert_eq!(
             out,
             vec![
                 Out::Data(0, b"abc".to_vec()),
                 Out::Gap(3, 3, GapCause::AckedUnseen),
-                Out::Data(6, b"ghi".to_vec())
+                Out::Data(6, b"ghi".to_vec()),
+                Out::Data(9, b"j".to_vec())
             ]
         );
+    }
+
+    #[test]
+    fn an_ack_captured_before_its_data_is_not_a_gap() {
+        // Capture order: the second segment, the receiver's ACK of both, then the first.
+        let out = run(Some(99), &[(103, b"def"), (100, b"abc")], &[(0, 106)]);
+        assert_eq!(joined(&out), b"abcdef");
+        assert!(!out.iter().any(|o| matches!(o, Out::Gap(..))));
     }
 
     #[test]
@@ -531,6 +575,25 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert!(out[1].contains("Gap { offset: 2, len: 3"));
         assert!(out[2].contains("offset: 5"));
+    }
+
+    #[test]
+    fn snaplen_cut_segment_ending_inside_buffered_data_still_leaves_a_gap() {
+        let mut r = Reassembler::new(1 << 20);
+        r.on_syn(0);
+        let mut out = Vec::new();
+        let mut on = |e: StreamEvent<'_>| out.push(format!("{e:?}"));
+        // Buffered first: bytes 10..20. Then a segment at 5 carrying 100 bytes on the wire, of
+        // which only 15 (5..20) were captured. Then the hole 0..5 is filled.
+        r.on_segment(11, &[1; 10], 10, false, PacketRef::default(), &mut on);
+        r.on_segment(6, &[2; 15], 100, false, PacketRef::default(), &mut on);
+        r.on_segment(1, &[3; 5], 5, false, PacketRef::default(), &mut on);
+        assert_eq!(r.next_offset(), 105, "{out:?}");
+        assert!(
+            out.iter()
+                .any(|e| e.contains("Gap { offset: 20, len: 85") && e.contains("Snaplen")),
+            "{out:?}"
+        );
     }
 
     #[test]

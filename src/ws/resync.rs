@@ -51,41 +51,72 @@ pub fn plausible(h: &FrameHeader, expect: &Expect) -> bool {
         && expect.masked.is_none_or(|m| m == h.masked)
 }
 
-/// Follow the chain of frames starting at `offset`: (frames complete or begun, ends exactly at
-/// the end of `buf`, MASK bit).
-fn chain(
-    buf: &[u8],
-    offset: usize,
-    expect: &Expect,
-    max_frames: usize,
-) -> Option<(usize, bool, bool)> {
+/// Where a chain of plausible headers from one offset got to.
+enum Chain {
+    /// A header that breaks the rules: not a boundary.
+    Broken,
+    /// `frames` headers chained (the last may still be arriving); nothing more can be known
+    /// until the buffer holds `until` bytes.
+    Open {
+        frames: usize,
+        masked: Option<bool>,
+        until: usize,
+    },
+    /// `frames` whole frames chained, the last ending exactly at the end of the buffer.
+    ExactEnd { frames: usize, masked: bool },
+    /// `frames` (the most asked for) chained.
+    Long { frames: usize, masked: bool },
+}
+
+/// Follow the chain of frames starting at `offset`, up to `max_frames`.
+fn chain(buf: &[u8], offset: usize, expect: &Expect, max_frames: usize) -> Chain {
     let mut at = offset;
     let mut frames = 0;
     let mut masked = None;
-    while frames < max_frames {
-        if at == buf.len() {
-            return Some((frames, true, masked?));
+    loop {
+        if frames == max_frames {
+            return Chain::Long {
+                frames,
+                masked: masked.unwrap_or(false),
+            };
+        }
+        if at == buf.len() && frames > 0 {
+            return Chain::ExactEnd {
+                frames,
+                masked: masked.unwrap_or(false),
+            };
         }
         let h = match decode_frame_header(&buf[at..]) {
             HeaderDecode::Complete(h) => h,
-            HeaderDecode::NeedMore(_) => return masked.map(|m| (frames, false, m)),
+            HeaderDecode::NeedMore(n) => {
+                return Chain::Open {
+                    frames,
+                    masked,
+                    until: at + n,
+                }
+            }
         };
         let e = Expect {
             masked: expect.masked.or(masked),
             ..*expect
         };
         if !plausible(&h, &e) {
-            return None;
+            return Chain::Broken;
         }
         masked = Some(h.masked);
         frames += 1;
         let end = at as u64 + u64::from(h.header_len) + h.payload_len;
         if end > buf.len() as u64 {
-            return Some((frames, false, h.masked));
+            // The frame is still arriving; its end, and the next header, decide.
+            let until = usize::try_from(end).unwrap_or(usize::MAX);
+            return Chain::Open {
+                frames,
+                masked,
+                until,
+            };
         }
         at = end as usize;
     }
-    masked.map(|m| (frames, at == buf.len(), m))
 }
 
 /// The verdict on one candidate offset.
@@ -93,8 +124,10 @@ fn chain(
 pub enum Verdict {
     /// Not a frame boundary, whatever bytes follow.
     Reject,
-    /// Plausible so far; more bytes are needed to decide.
-    Wait,
+    /// Plausible so far; nothing can change until the buffer holds `until` bytes.
+    Wait {
+        until: usize,
+    },
     Accept(Boundary),
 }
 
@@ -131,57 +164,27 @@ pub fn check(buf: &[u8], offset: usize, aligned: bool, expect: &Expect, c: &Crit
     } else {
         (c.unaligned, usize::MAX)
     };
+    let accept = |frames, masked| {
+        Verdict::Accept(Boundary {
+            offset,
+            frames,
+            masked,
+        })
+    };
     match chain(buf, offset, expect, min) {
-        None => Verdict::Reject,
-        Some((frames, exact_end, masked))
-            if frames >= min || (exact_end && frames >= exact_min) =>
-        {
-            Verdict::Accept(Boundary {
-                offset,
-                frames,
-                masked,
-            })
-        }
-        Some(_) => Verdict::Wait,
+        Chain::Broken => Verdict::Reject,
+        Chain::Long { frames, masked } => accept(frames, masked),
+        Chain::ExactEnd { frames, masked } if frames >= exact_min => accept(frames, masked),
+        Chain::ExactEnd { .. } => Verdict::Wait {
+            until: buf.len() + 1,
+        },
+        Chain::Open {
+            frames,
+            masked: Some(masked),
+            ..
+        } if frames >= min => accept(frames, masked),
+        Chain::Open { until, .. } => Verdict::Wait { until },
     }
-}
-
-/// What probing a buffer found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
-    Found(Boundary),
-    /// Nothing yet; `aligned_open` says whether a segment start is still plausible (so more
-    /// bytes may yet prove it).
-    Undecided {
-        aligned_open: bool,
-    },
-}
-
-/// Like [`find_boundary`], also saying whether waiting for more bytes can still help: segment
-/// starts are all examined, other offsets only within `scan_limit`.
-pub fn probe(
-    buf: &[u8],
-    aligned: &[usize],
-    expect: &Expect,
-    c: &Criteria,
-    scan_limit: usize,
-) -> Probe {
-    let mut aligned_open = false;
-    for &offset in aligned {
-        match check(buf, offset, true, expect, c) {
-            Verdict::Accept(b) => return Probe::Found(b),
-            Verdict::Wait => aligned_open = true,
-            Verdict::Reject => {}
-        }
-    }
-    for offset in 0..buf.len().min(scan_limit) {
-        if aligned.binary_search(&offset).is_err() {
-            if let Verdict::Accept(b) = check(buf, offset, false, expect, c) {
-                return Probe::Found(b);
-            }
-        }
-    }
-    Probe::Undecided { aligned_open }
 }
 
 /// The first accepted offset in `buf` (scanning at most `scan_limit` candidates); `aligned`

@@ -5,6 +5,9 @@
 //! current frame's payload; payload bytes stream through to the caller unmasked.
 
 use super::frame::{decode_frame_header, FrameHeader, HeaderDecode, MAX_HEADER_LEN};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use super::mask::apply_mask;
 use super::resync::{check, Criteria, Expect, Verdict, AFTER_GAP};
 use crate::event::PacketRef;
@@ -76,6 +79,40 @@ pub struct FrameDecoder {
     criteria: Criteria,
 }
 
+impl Hunt {
+    /// Forget the first `n` bytes held, shifting every offset kept.
+    fn drop_front(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.start += n as u64;
+        self.dropped += n as u64;
+        self.next_candidate = self.next_candidate.saturating_sub(n);
+        self.aligned = self
+            .aligned
+            .iter()
+            .filter_map(|c| c.checked_sub(n))
+            .collect();
+        self.open = self
+            .open
+            .drain()
+            .filter_map(|Reverse((until, c))| {
+                c.checked_sub(n)
+                    .map(|c| Reverse((until.saturating_sub(n), c)))
+            })
+            .collect();
+        self.recount_open();
+    }
+
+    fn recount_open(&mut self) {
+        let aligned = self
+            .open
+            .iter()
+            .filter(|Reverse((_, c))| self.aligned.binary_search(c).is_ok())
+            .count();
+        self.open_aligned = aligned;
+        self.open_unaligned = self.open.len() - aligned;
+    }
+}
+
 /// Looking for a frame boundary: bytes since framing was lost, and the candidates still open.
 #[derive(Debug, Default)]
 struct Hunt {
@@ -86,11 +123,20 @@ struct Hunt {
     dropped: u64,
     /// Next offset in `buf` never examined.
     next_candidate: usize,
-    /// Candidates that were plausible but needed more bytes.
-    open: Vec<usize>,
+    /// Candidates that were plausible but needed more bytes, by the buffer length at which
+    /// their verdict can change: each is looked at again only when it can be decided.
+    open: BinaryHeap<Reverse<(usize, usize)>>,
+    /// How many of `open` are segment starts, and how many are not.
+    open_aligned: usize,
+    open_unaligned: usize,
     /// Offsets in `buf` where a fed chunk (a TCP segment) started, ascending.
     aligned: Vec<usize>,
 }
+
+/// Segment starts remembered while hunting (one per fed chunk; the hunt buffer is bounded).
+const MAX_ALIGNED: usize = 16 * 1024;
+/// Half-plausible candidates that are not segment starts, kept open at once.
+const MAX_OPEN_UNALIGNED: usize = 256;
 
 /// Bytes held while hunting for a frame boundary. Past `HUNT_SCAN` bytes the front is dropped
 /// unless a plausible frame at a segment start is still arriving (a long frame); `MAX_HUNT` is
@@ -191,55 +237,52 @@ impl FrameDecoder {
         let expect = self.expect;
         let criteria = self.criteria;
         let hunt = self.hunt.as_mut().expect("hunting");
-        if hunt.aligned.len() < 4096 {
+        if hunt.aligned.len() < MAX_ALIGNED {
             hunt.aligned.push(hunt.buf.len());
         }
         hunt.buf.extend_from_slice(data);
-        let aligned_open = hunt
-            .open
-            .iter()
-            .any(|c| hunt.aligned.binary_search(c).is_ok());
-        if hunt.buf.len() > MAX_HUNT || (hunt.buf.len() > HUNT_SCAN && !aligned_open) {
-            let drop = hunt.buf.len() - HUNT_SCAN / 2;
-            hunt.buf.drain(..drop);
-            hunt.start += drop as u64;
-            hunt.dropped += drop as u64;
-            hunt.next_candidate = hunt.next_candidate.saturating_sub(drop);
-            hunt.aligned.retain_mut(|c| match c.checked_sub(drop) {
-                Some(n) => {
-                    *c = n;
-                    true
-                }
-                None => false,
-            });
-            hunt.open.retain_mut(|c| match c.checked_sub(drop) {
-                Some(n) => {
-                    *c = n;
-                    true
-                }
-                None => false,
-            });
+        if hunt.buf.len() > MAX_HUNT || (hunt.buf.len() > HUNT_SCAN && hunt.open_aligned == 0) {
+            hunt.drop_front(hunt.buf.len() - HUNT_SCAN / 2);
         }
-        // Candidates still open from earlier bytes, then offsets never examined. Once a boundary
+        // Open candidates that can now be decided, then offsets never examined. Once a boundary
         // is found the hunt ends, so every fresh offset counts as examined.
-        let fresh = hunt.next_candidate..hunt.buf.len();
-        hunt.next_candidate = hunt.buf.len();
+        let len = hunt.buf.len();
+        let mut ready = Vec::new();
+        while let Some(&Reverse((until, c))) = hunt.open.peek() {
+            if until > len {
+                break;
+            }
+            hunt.open.pop();
+            if hunt.aligned.binary_search(&c).is_ok() {
+                hunt.open_aligned -= 1;
+            } else {
+                hunt.open_unaligned -= 1;
+            }
+            ready.push(c);
+        }
+        let fresh = hunt.next_candidate..len;
+        hunt.next_candidate = len;
         let mut found = None;
-        let mut still_open = Vec::new();
-        for c in std::mem::take(&mut hunt.open).into_iter().chain(fresh) {
+        for c in ready.into_iter().chain(fresh) {
             let aligned = hunt.aligned.binary_search(&c).is_ok();
             match check(&hunt.buf, c, aligned, &expect, &criteria) {
                 Verdict::Accept(b) => {
                     found = Some(b);
                     break;
                 }
-                // Segment starts are kept (bounded by `aligned`); other offsets up to a cap,
+                // Segment starts are all kept (bounded by `aligned`); other offsets up to a cap,
                 // since random payload bytes leave many half-plausible candidates.
-                Verdict::Wait if aligned || still_open.len() < 256 => still_open.push(c),
+                Verdict::Wait { until } if aligned || hunt.open_unaligned < MAX_OPEN_UNALIGNED => {
+                    hunt.open.push(Reverse((until, c)));
+                    if aligned {
+                        hunt.open_aligned += 1;
+                    } else {
+                        hunt.open_unaligned += 1;
+                    }
+                }
                 _ => {}
             }
         }
-        hunt.open = still_open;
         let boundary = found?;
         let at = boundary.offset;
         let hunt = self.hunt.take().expect("hunting");

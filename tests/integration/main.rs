@@ -6,6 +6,7 @@ mod docs;
 mod json;
 mod live;
 mod midstream;
+mod regress;
 mod rules;
 mod samples;
 mod tshark;

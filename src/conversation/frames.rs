@@ -159,6 +159,11 @@ impl Conversation {
                         &rules::NEW_MESSAGE_WHILE_FRAGMENTED,
                         format!("{} frame while a fragmented {} message ({} fragments) is open; the open message is dropped", h.opcode, old.opcode, old.fragments),
                     ));
+                    if old.compressed {
+                        if let Some(inf) = st.inflater.as_mut() {
+                            inf.abandon_message();
+                        }
+                    }
                 }
                 let compressed = h.rsv1 && rsv1_allowed && st.inflater.is_some();
                 let mut inflate_error = None;

@@ -71,6 +71,19 @@ impl Inflater {
         }
     }
 
+    /// The message being inflated was abandoned part-way (a new message began): forget it.
+    /// Without context takeover the next message starts afresh; with it the window now holds
+    /// half a message, so it is unknown.
+    pub fn abandon_message(&mut self) {
+        self.failed = None;
+        self.produced = 0;
+        if self.reset_per_message {
+            self.state.reset(false);
+        } else {
+            self.context_lost = true;
+        }
+    }
+
     /// Forget the window and any failure: the next message starts a fresh stream.
     pub fn reset(&mut self) {
         self.state.reset(false);

@@ -182,6 +182,13 @@ fn rules_fire_on_handshake_violations() {
     assert_capture("handshakes");
 }
 
+/// POST, no Host, a frame cut off by FIN (raw client -> websockets server); 101 without
+/// Upgrade, malformed / non-HTTP response, no response at all (raw server -> websockets client).
+#[test]
+fn rules_fire_on_handshake_violations_2() {
+    assert_capture("handshakes-2");
+}
+
 #[test]
 fn rules_fire_on_deflate_violations() {
     assert_capture("deflate");
@@ -192,6 +199,7 @@ const CAPTURES: &[&str] = &[
     "client-frames-node",
     "server-frames",
     "handshakes",
+    "handshakes-2",
     "deflate",
 ];
 
@@ -223,6 +231,12 @@ fn rules_violation_captures_cover_the_checkable_rules() {
         "handshake-rejected",
         "handshake-subprotocol-not-offered",
         "handshake-extension-not-offered",
+        "handshake-not-get",
+        "handshake-host-missing",
+        "handshake-upgrade-headers",
+        "handshake-malformed",
+        "handshake-no-response",
+        "frame-incomplete",
         "deflate-rsv1-misplaced",
         "deflate-error",
     ];
@@ -238,30 +252,36 @@ fn rules_violation_captures_cover_the_checkable_rules() {
     assert!(missing.is_empty(), "no violation capture for {missing:?}");
 }
 
-/// Request-side handshake rules (bad key, bad version) are `c2s` diagnostics; the packet they
-/// point at should be the request's, not the response's.
+/// Request-side handshake rules (bad key, bad version, not GET, no Host) are `c2s`
+/// diagnostics; the packet they point at should be the request's, not the response's.
 #[test]
 fn rules_request_side_handshake_diagnostics_point_at_the_request() {
-    let (capture, _) = load("handshakes");
-    let events = dissect_full(&capture);
-    let mut request_packet = BTreeMap::new();
     let mut failures = Vec::new();
-    for e in &events {
-        match e {
-            Event::Handshake(h) => {
-                request_packet.insert(h.conn, h.request_packet.number);
-            }
-            Event::Diagnostic(d) if d.dir == Some(Direction::ClientToServer) => {
-                let want = request_packet.get(&d.conn).copied();
-                let got = d.packet.map(|p| p.number);
-                if got != want {
-                    failures.push(format!(
-                        "conn {} {}: packet {got:?}, request is {want:?}",
-                        d.conn, d.rule.name
-                    ));
+    for name in ["handshakes", "handshakes-2"] {
+        let (capture, _) = load(name);
+        let events = dissect_full(&capture);
+        let mut request_packet = BTreeMap::new();
+        for e in &events {
+            match e {
+                Event::Handshake(h) => {
+                    request_packet.insert(h.conn, h.request_packet.number);
                 }
+                // Only handshake rules: a c2s frame rule (frame-incomplete) points at its frame.
+                Event::Diagnostic(d)
+                    if d.dir == Some(Direction::ClientToServer)
+                        && d.rule.name.starts_with("handshake-") =>
+                {
+                    let want = request_packet.get(&d.conn).copied();
+                    let got = d.packet.map(|p| p.number);
+                    if got != want {
+                        failures.push(format!(
+                            "{name} conn {} {}: packet {got:?}, request is {want:?}",
+                            d.conn, d.rule.name
+                        ));
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));

@@ -22,8 +22,15 @@ const HANG_LIMIT: Duration = Duration::from_secs(20);
 
 /// Run the binary with `args`, feeding `stdin` (or nothing), killing it past `HANG_LIMIT`.
 fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    run_command(cmd, args, stdin).expect("spawn wsdissect")
+}
+
+/// Run `cmd` bounded in time, feeding `stdin` from a thread so a full stdout pipe cannot
+/// deadlock us (a broken pipe, the program having stopped reading early, is fine).
+fn run_command(mut cmd: Command, what: &[&str], stdin: Option<&[u8]>) -> Option<Output> {
+    let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -32,9 +39,7 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn wsdissect");
-    // Feed stdin from a thread so a full stdout pipe cannot deadlock us; a broken pipe (the
-    // program stopped reading early) is fine.
+        .ok()?;
     let feeder = stdin.map(|data| {
         let data = data.to_vec();
         let mut pipe = child.stdin.take().unwrap();
@@ -42,11 +47,11 @@ fn run_with(args: &[&str], stdin: Option<&[u8]>) -> Output {
             let _ = pipe.write_all(&data);
         })
     });
-    let out = wait_bounded(child, HANG_LIMIT, args);
+    let out = wait_bounded(child, HANG_LIMIT, what);
     if let Some(f) = feeder {
         let _ = f.join();
     }
-    out
+    Some(out)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -502,30 +507,9 @@ fn max_rss_kib(args: &[&str], stdin: Option<&[u8]>) -> Option<u64> {
     if !time.exists() {
         return None;
     }
-    let mut child = Command::new(time)
-        .arg("-v")
-        .arg(BIN)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let feeder = stdin.map(|data| {
-        let data = data.to_vec();
-        let mut pipe = child.stdin.take().unwrap();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(&data);
-        })
-    });
-    let out = wait_bounded(child, HANG_LIMIT, args);
-    if let Some(f) = feeder {
-        let _ = f.join();
-    }
+    let mut cmd = Command::new(time);
+    cmd.arg("-v").arg(BIN).args(args);
+    let out = run_command(cmd, args, stdin)?;
     stderr_of(&out)
         .lines()
         .find_map(|l| {

@@ -56,33 +56,56 @@ impl Conversation {
         let Some(dirs) = self.dirs.as_mut() else {
             return;
         };
-        let st = &mut dirs[side];
-        let mut pending: Vec<PendingOut> = Vec::new();
-        st.decoder
-            .feed(bytes, packet, &mut |ev| pending.push(PendingOut::from(ev)));
-        let found = pending.iter().find_map(|p| match p {
-            PendingOut::Resync { masked, .. } => Some(*masked),
-            _ => None,
-        });
-        let Some(masked) = found else {
-            let probed: u64 = dirs.iter().map(|d| d.decoder.hunted_bytes()).sum();
-            if probed > MAX_PROBE && forced.is_none() {
-                // Not WebSocket, or not recognisable: stop spending effort on it.
-                self.phase = Phase::Ignored;
-                self.dirs = None;
+        // Until one side is recognised, dirs are indexed by side. A hunting decoder reports
+        // `Resync` before any frame, so the roles are known before the first frame is applied.
+        let mut decoder = std::mem::replace(&mut dirs[side].decoder, FrameDecoder::new(0, 0));
+        decoder.feed(bytes, packet, &mut |ev| {
+            if let FrameEvent::Resync { masked, .. } = ev {
+                if matches!(self.phase, Phase::Probe) {
+                    self.recognised(meta, side, masked, forced.is_some(), packet, out);
+                }
             }
+            let dir = self.dir_of(side);
+            self.apply(meta, dir, ev, packet, out);
+        });
+        let slot = if matches!(self.phase, Phase::Probe) {
+            side
+        } else {
+            self.dir_of(side).index()
+        };
+        let Some(dirs) = self.dirs.as_mut() else {
             return;
         };
-        // Clients mask, servers do not (RFC 6455 §5.1): the MASK bit tells the roles.
+        dirs[slot].decoder = decoder;
+        let probed: u64 = dirs.iter().map(|d| d.decoder.hunted_bytes()).sum();
+        if matches!(self.phase, Phase::Probe) && probed > MAX_PROBE && forced.is_none() {
+            // Not WebSocket, or not recognisable: stop spending effort on it.
+            self.phase = Phase::Ignored;
+            self.dirs = None;
+        }
+    }
+
+    /// Side `side` chained frames with this MASK bit: clients mask, servers do not (RFC 6455
+    /// §5.1), so the roles are known. Re-index the directions and announce the connection.
+    fn recognised(
+        &mut self,
+        meta: &FlowMeta,
+        side: usize,
+        masked: bool,
+        forced: bool,
+        packet: PacketRef,
+        out: &mut Vec<Event>,
+    ) {
         let client = if masked { side } else { 1 - side };
         self.client_side = Some(client);
+        let dirs = self.dirs.as_mut().expect("probing");
         if client == 1 {
             dirs.swap(0, 1);
         }
-        let other = &mut dirs[if side == client { 1 } else { 0 }].decoder;
-        other.set_hunt_rules(
+        let other = Direction::from_index(if side == client { 1 } else { 0 });
+        dirs[other.index()].decoder.set_hunt_rules(
             Expect {
-                masked: Some(side != client),
+                masked: Some(other == Direction::ClientToServer),
                 max_payload: PLAUSIBLE_MAX_PAYLOAD,
             },
             AFTER_GAP,
@@ -90,7 +113,7 @@ impl Conversation {
         self.inferred = true;
         self.phase = Phase::WebSocket;
         self.announce(meta, true, out);
-        let why = if forced.is_some() {
+        let why = if forced {
             "its port is given with --ws-port"
         } else {
             "its frames were recognised"
@@ -100,76 +123,5 @@ impl Conversation {
             meta.endpoints[client]
         );
         self.diag(meta, None, packet, &rules::INFERRED_WEBSOCKET, msg, out);
-        let dir = self.dir_of(side);
-        for p in pending {
-            self.apply(meta, dir, p.as_event(), packet, out);
-        }
-    }
-}
-
-/// Decoder events, owned: while probing, a side's events are held until its direction is known.
-enum PendingOut {
-    Start(FrameHeader),
-    Payload(FrameHeader, Vec<u8>),
-    Lost(u64),
-    Resync { skipped: u64, at: u64, masked: bool },
-    End(CompletedFrame),
-}
-
-impl PendingOut {
-    fn as_event(&self) -> FrameEvent<'_> {
-        match self {
-            PendingOut::Start(header) => FrameEvent::Start { header },
-            PendingOut::Payload(header, data) => FrameEvent::Payload { header, data },
-            PendingOut::Lost(len) => FrameEvent::Lost {
-                header: &UNKNOWN_HEADER,
-                len: *len,
-            },
-            PendingOut::Resync {
-                skipped,
-                at,
-                masked,
-            } => FrameEvent::Resync {
-                skipped: *skipped,
-                at: *at,
-                masked: *masked,
-            },
-            PendingOut::End(f) => FrameEvent::End(f.clone()),
-        }
-    }
-}
-
-/// Stand-in header for a held `Lost` event (its header is not used when applied).
-const UNKNOWN_HEADER: FrameHeader = FrameHeader {
-    fin: false,
-    rsv1: false,
-    rsv2: false,
-    rsv3: false,
-    opcode: OpCode::Continuation,
-    masked: false,
-    len7: 0,
-    length_form: crate::ws::frame::LengthForm::Short,
-    payload_len: 0,
-    mask_key: None,
-    header_len: 2,
-};
-
-impl From<FrameEvent<'_>> for PendingOut {
-    fn from(ev: FrameEvent<'_>) -> Self {
-        match ev {
-            FrameEvent::Start { header } => PendingOut::Start(*header),
-            FrameEvent::Payload { header, data } => PendingOut::Payload(*header, data.to_vec()),
-            FrameEvent::Lost { len, .. } => PendingOut::Lost(len),
-            FrameEvent::Resync {
-                skipped,
-                at,
-                masked,
-            } => PendingOut::Resync {
-                skipped,
-                at,
-                masked,
-            },
-            FrameEvent::End(f) => PendingOut::End(f),
-        }
     }
 }

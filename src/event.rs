@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use crate::http::Handshake;
 use crate::ws::frame::FrameHeader;
 use crate::ws::opcode::OpCode;
-use crate::ws::rules::{Rule, Severity};
+use crate::ws::rules::Rule;
 
 /// Connection id: numbered from 1 in the order of each TCP connection's first packet, counting
 /// every TCP connection (so `conn - 1` is usually Wireshark's `tcp.stream`). 0 means the capture.
@@ -27,10 +27,6 @@ pub struct Timestamp(pub u64);
 impl Timestamp {
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
-    }
-    /// Seconds with nanosecond precision, e.g. "1700000000.123456789".
-    pub fn to_decimal(self) -> String {
-        format!("{}.{:09}", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
     }
 }
 
@@ -243,12 +239,6 @@ pub struct Diagnostic {
     pub packet: Option<PacketRef>,
     pub rule: &'static Rule,
     pub message: String,
-}
-
-impl Diagnostic {
-    pub fn severity(&self) -> Severity {
-        self.rule.severity
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

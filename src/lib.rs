@@ -35,6 +35,8 @@ pub struct Pipeline {
     flows: FlowTable<Conversation>,
     events: Vec<Event>,
     summary: CaptureSummary,
+    /// Packets not decoded, by reason, in order of first occurrence.
+    skipped: Vec<(net::SkipReason, u64)>,
     last_packet: PacketRef,
 }
 
@@ -49,6 +51,7 @@ impl Pipeline {
             flows,
             events: Vec::new(),
             summary: CaptureSummary::default(),
+            skipped: Vec::new(),
             last_packet: PacketRef::default(),
         }
     }
@@ -64,24 +67,20 @@ impl Pipeline {
         self.summary.bytes += u64::from(pkt.orig_len);
         match net::decode_packet(pkt.link, pkt.data) {
             Ok(seg) => self.flows.process(&seg, packet, &mut self.events),
-            Err(reason) => {
-                let reason = reason.to_string();
-                match self.summary.skipped.iter_mut().find(|(r, _)| *r == reason) {
-                    Some((_, n)) => *n += 1,
-                    None => {
-                        self.events.push(Event::Diagnostic(Diagnostic {
-                            conn: ConnId(0),
-                            dir: None,
-                            packet: Some(packet),
-                            rule: &ws::rules::PACKET_SKIPPED,
-                            message: format!(
-                                "{reason} (first of its kind; counted in the summary)"
-                            ),
-                        }));
-                        self.summary.skipped.push((reason, 1));
-                    }
+            // Compared as values: no string is built for a skipped packet after the first.
+            Err(reason) => match self.skipped.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    self.events.push(Event::Diagnostic(Diagnostic {
+                        conn: ConnId(0),
+                        dir: None,
+                        packet: Some(packet),
+                        rule: &ws::rules::PACKET_SKIPPED,
+                        message: format!("{reason} (first of its kind; counted in the summary)"),
+                    }));
+                    self.skipped.push((reason, 1));
                 }
-            }
+            },
         }
         self.drain(sink)
     }
@@ -101,6 +100,11 @@ impl Pipeline {
         self.flows.finish(self.last_packet, &mut self.events);
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
+        self.summary.skipped = self
+            .skipped
+            .iter()
+            .map(|(r, n)| (r.to_string(), *n))
+            .collect();
         let summary = self.summary.clone();
         sink.event(&Event::CaptureEnd(summary.clone()))?;
         sink.finish()?;

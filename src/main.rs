@@ -18,7 +18,7 @@ use clap::{CommandFactory, Parser};
 use wsdissect::capture::bpf::FileFilter;
 use wsdissect::capture::file::FileSource;
 use wsdissect::capture::live::LiveSource;
-use wsdissect::capture::{CaptureError, PacketSource};
+use wsdissect::capture::PacketSource;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::export::ExportSink;
@@ -180,8 +180,7 @@ fn run(cfg: cli::Config) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(RunError::Output(e)) => fail(format!("cannot write output: {e}")),
-        Err(RunError::Capture(e @ CaptureError::Truncated { .. }))
-        | Err(RunError::Capture(e @ CaptureError::Corrupt { .. })) => {
+        Err(RunError::Capture(e)) if e.is_partial() => {
             eprintln!("wsdissect: {e}");
             ExitCode::from(1)
         }

@@ -88,7 +88,7 @@ fn feed_all(
         } else if !lax_offsets() {
             assert_eq!(dec.next_offset(), start + fed, "next_offset drifted");
         }
-        let _ = dec.pending();
+        let _ = dec.incomplete();
     }
     (seen, dec)
 }

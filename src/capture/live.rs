@@ -1,7 +1,7 @@
 //! Live capture from an interface through libpcap (the `pcap` crate), in immediate mode so
 //! each packet is dissected as soon as it crosses the wire.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -155,10 +155,6 @@ impl LiveSource {
         if let Some(s) = self.savefile.as_mut() {
             let _ = s.flush();
         }
-    }
-
-    pub fn path(&self) -> &Path {
-        Path::new(&self.interface)
     }
 }
 

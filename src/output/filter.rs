@@ -23,18 +23,6 @@ pub struct EventFilter {
     pub max_messages: Option<u64>,
 }
 
-impl EventFilter {
-    pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
-            && self.packets.is_empty()
-            && self.dir.is_none()
-            && self.opcodes.is_empty()
-            && self.hosts.is_empty()
-            && self.ports.is_empty()
-            && self.max_messages.is_none()
-    }
-}
-
 pub struct FilterSink<S: Sink> {
     inner: S,
     filter: EventFilter,

@@ -473,7 +473,7 @@ impl<W: Write> Sink for TableSink<W> {
                 }
             }
             Event::Diagnostic(d) => {
-                let i = severity_index(d.severity());
+                let i = severity_index(d.rule.severity);
                 if d.conn.0 == 0 {
                     self.capture_diags[i] += 1;
                 } else {

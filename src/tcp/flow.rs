@@ -104,10 +104,6 @@ impl<A: Application> FlowTable<A> {
         self.next_id - 1
     }
 
-    pub fn live_flows(&self) -> usize {
-        self.flows.len()
-    }
-
     pub fn process(&mut self, seg: &Segment<'_>, packet: PacketRef, out: &mut Vec<Event>) {
         self.packets_since_sweep += 1;
         if self.packets_since_sweep >= SWEEP_EVERY || self.flows.len() > self.limits.max_flows {

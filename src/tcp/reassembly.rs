@@ -70,7 +70,6 @@ pub struct Reassembler {
     fin_offset: Option<u64>,
     /// ACKs from the peer that covered the current hole.
     hole_acks: u32,
-    pub retransmitted_segments: u64,
 }
 
 impl Reassembler {
@@ -79,10 +78,6 @@ impl Reassembler {
             max_pending,
             ..Default::default()
         }
-    }
-
-    pub fn is_started(&self) -> bool {
-        self.base_seq.is_some()
     }
 
     /// Next in-order stream offset.
@@ -155,12 +150,10 @@ impl Reassembler {
         let next = self.next_offset as i64;
         if end <= next {
             // Whole retransmission, or a keep-alive probe one byte before the window.
-            self.retransmitted_segments += 1;
             self.check_against_recent(start, payload, packet, on);
             return;
         }
         if start < next {
-            self.retransmitted_segments += 1;
             self.check_against_recent(start, payload, packet, on);
         }
         let skip = (next - start).max(0) as usize;

@@ -116,19 +116,19 @@ pub fn decode_frame_header(input: &[u8]) -> HeaderDecode {
     }
 }
 
-/// How many bytes the header starting at `first_two` will occupy (2..=14).
-pub fn header_len_from_first_bytes(b1: u8) -> usize {
-    let ext = match b1 & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    2 + ext + if b1 & 0x80 != 0 { 4 } else { 0 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The header length §5.2 implies from the second byte alone: the parser must agree.
+    fn header_len_from_first_bytes(b1: u8) -> usize {
+        let ext = match b1 & 0x7f {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        2 + ext + if b1 & 0x80 != 0 { 4 } else { 0 }
+    }
 
     fn complete(bytes: &[u8]) -> FrameHeader {
         match decode_frame_header(bytes) {

@@ -187,32 +187,32 @@ pub fn check(buf: &[u8], offset: usize, aligned: bool, expect: &Expect, c: &Crit
     }
 }
 
-/// The first accepted offset in `buf` (scanning at most `scan_limit` candidates); `aligned`
-/// lists the offsets where TCP segments started, ascending.
-pub fn find_boundary(
-    buf: &[u8],
-    aligned: &[usize],
-    expect: &Expect,
-    c: &Criteria,
-    scan_limit: usize,
-) -> Option<Boundary> {
-    (0..buf.len().min(scan_limit)).find_map(|offset| {
-        match check(
-            buf,
-            offset,
-            aligned.binary_search(&offset).is_ok(),
-            expect,
-            c,
-        ) {
-            Verdict::Accept(b) => Some(b),
-            _ => None,
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first accepted offset in `buf` (scanning at most `scan_limit` candidates); `aligned`
+    /// lists the offsets where TCP segments started, ascending.
+    pub fn find_boundary(
+        buf: &[u8],
+        aligned: &[usize],
+        expect: &Expect,
+        c: &Criteria,
+        scan_limit: usize,
+    ) -> Option<Boundary> {
+        (0..buf.len().min(scan_limit)).find_map(|offset| {
+            match check(
+                buf,
+                offset,
+                aligned.binary_search(&offset).is_ok(),
+                expect,
+                c,
+            ) {
+                Verdict::Accept(b) => Some(b),
+                _ => None,
+            }
+        })
+    }
 
     const ANY: Expect = Expect {
         masked: None,

@@ -353,7 +353,7 @@ fn assert_nothing_above_info(trace: &str, events: &[Event]) {
     for e in events {
         if let Event::Diagnostic(d) = e {
             assert!(
-                d.severity() <= Severity::Info,
+                d.rule.severity <= Severity::Info,
                 "{trace}: {} {}",
                 d.rule.name,
                 d.message

@@ -8,6 +8,8 @@ need=()
 command -v tshark >/dev/null || need+=(tshark)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+# The memory bounds in the CLI tests are measured with GNU time.
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use wsdissect::base::Direction;
 use wsdissect::conversation::DissectConfig;
-use wsdissect::event::Direction;
 use wsdissect::output::filter::EventFilter;
 use wsdissect::output::style::ColorChoice;
 

@@ -3,10 +3,10 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
+use wsdissect::base::Direction;
 use wsdissect::capture::live::{LiveSource, LiveStats};
 use wsdissect::capture::PacketSource;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
-use wsdissect::event::Direction;
 use wsdissect::http::compute_accept;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;

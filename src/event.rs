@@ -1,75 +1,13 @@
 //! The events every sink renders: the one type between the conversation and the outputs, so
 //! text, JSON, tables and tests cannot disagree.
 
-use std::fmt;
 use std::net::SocketAddr;
 
+use crate::base::{ConnId, Diagnostic, Direction, PacketRef};
 use crate::http::Handshake;
+pub use crate::tcp::EndReason;
 use crate::ws::frame::FrameHeader;
 use crate::ws::opcode::OpCode;
-use crate::ws::rules::Rule;
-
-/// Connection id: numbered from 1 in the order of each TCP connection's first packet, counting
-/// every TCP connection (so `conn - 1` is usually Wireshark's `tcp.stream`). 0 means the capture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct ConnId(pub u64);
-
-impl fmt::Display for ConnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// Capture timestamp in nanoseconds since the Unix epoch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Timestamp(pub u64);
-
-impl Timestamp {
-    pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 / 1e9
-    }
-}
-
-/// Which packet of the capture (1-based, like Wireshark's frame numbers) and when.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct PacketRef {
-    pub number: u64,
-    pub ts: Timestamp,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Direction {
-    ClientToServer,
-    ServerToClient,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::ClientToServer => "c2s",
-            Direction::ServerToClient => "s2c",
-        }
-    }
-    pub fn arrow(self) -> &'static str {
-        match self {
-            Direction::ClientToServer => "→",
-            Direction::ServerToClient => "←",
-        }
-    }
-    pub fn index(self) -> usize {
-        match self {
-            Direction::ClientToServer => 0,
-            Direction::ServerToClient => 1,
-        }
-    }
-    pub fn from_index(i: usize) -> Direction {
-        if i == 0 {
-            Direction::ClientToServer
-        } else {
-            Direction::ServerToClient
-        }
-    }
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -189,31 +127,6 @@ pub struct Gap {
     pub packet: PacketRef,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    Fin,
-    Reset,
-    /// The capture ended before FIN or RST.
-    CaptureEnd,
-    /// No packet for the idle timeout (an hour of capture time), or the connection table was
-    /// full: the connection is forgotten; later packets start a new one.
-    Idle,
-    /// A new SYN reused the connection's addresses and ports before it had ended.
-    Reused,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Fin => "fin",
-            EndReason::Reset => "rst",
-            EndReason::CaptureEnd => "capture-end",
-            EndReason::Idle => "idle",
-            EndReason::Reused => "reused",
-        }
-    }
-}
-
 /// Per-direction counters, for summaries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirStats {
@@ -230,15 +143,6 @@ pub struct ConnectionEnd {
     pub stats: [DirStats; 2],
     pub close: [Option<CloseInfo>; 2],
     pub diagnostics: u64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Diagnostic {
-    pub conn: ConnId,
-    pub dir: Option<Direction>,
-    pub packet: Option<PacketRef>,
-    pub rule: &'static Rule,
-    pub message: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

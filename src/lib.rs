@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod capture;
 pub mod conversation;
 pub mod event;
@@ -24,9 +25,10 @@ pub mod ws;
 use std::io;
 use std::sync::Arc;
 
+use base::{ConnId, Diagnostic, PacketRef};
 use capture::{CaptureError, PacketSource, RawPacket};
 use conversation::{Conversation, DissectConfig};
-use event::{CaptureSummary, ConnId, Diagnostic, Event, PacketRef};
+use event::{CaptureSummary, Event};
 use output::Sink;
 use tcp::{FlowTable, FlowTableLimits};
 
@@ -75,7 +77,7 @@ impl Pipeline {
                         conn: ConnId(0),
                         dir: None,
                         packet: Some(packet),
-                        rule: &ws::rules::PACKET_SKIPPED,
+                        rule: &base::rules::PACKET_SKIPPED,
                         message: format!("{reason} (first of its kind; counted in the summary)"),
                     }));
                     self.skipped.push((reason, 1));

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsdissect::event::PacketRef;
+use wsdissect::base::PacketRef;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode, MAX_HEADER_LEN};
 use wsdissect::ws::stream::{FrameDecoder, FrameEvent};
 

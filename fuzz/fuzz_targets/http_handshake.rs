@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsdissect::event::{ConnId, PacketRef};
+use wsdissect::base::{ConnId, PacketRef};
 use wsdissect::http::{
     compute_accept, is_upgrade_request, looks_like_request_start, parse_extensions,
     parse_request, parse_response, Handshake, Head,

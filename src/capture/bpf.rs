@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::CaptureError;
-use crate::net::LinkType;
+use crate::base::LinkType;
 
 pub struct FileFilter {
     expression: String,

@@ -8,8 +8,8 @@ use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{Block, PcapBlockOwned, PcapError};
 
 use super::{CaptureError, PacketSource, RawPacket};
-use crate::event::Timestamp;
-use crate::net::LinkType;
+use crate::base::LinkType;
+use crate::base::Timestamp;
 
 /// Start with room for any normal packet (snap length 262144) and grow for bigger records.
 const INITIAL_BUFFER: usize = 1 << 20;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{CaptureError, PacketSource, RawPacket};
-use crate::event::Timestamp;
-use crate::net::LinkType;
+use crate::base::LinkType;
+use crate::base::Timestamp;
 
 /// Whole packets: larger than any MTU and than loopback's 64 KiB segments.
 pub const DEFAULT_SNAPLEN: i32 = 262_144;

@@ -11,8 +11,8 @@ pub mod live;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::event::Timestamp;
-use crate::net::LinkType;
+use crate::base::LinkType;
+use crate::base::Timestamp;
 
 /// One captured packet, borrowed from the source's buffer.
 #[derive(Debug)]

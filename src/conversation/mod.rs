@@ -10,18 +10,18 @@ mod raw;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::base::rules::{self, Rule};
+use crate::base::{Diagnostic, Direction, PacketRef};
 use crate::event::{
-    CloseInfo, ConnectionEnd, ConnectionInfo, Diagnostic, DirStats, Direction, EndReason, Event,
-    Frame, Gap, Message, PacketRef, Payload,
+    CloseInfo, ConnectionEnd, ConnectionInfo, DirStats, Event, Frame, Gap, Message, Payload,
 };
 use crate::http::{self, Handshake, Head, Request};
-use crate::tcp::{Application, FlowMeta, StreamEvent};
+use crate::tcp::{Application, EndReason, FlowMeta, StreamEvent};
 use crate::ws::close::{classify_close_code, CloseCodeClass};
 use crate::ws::deflate::{DeflateParams, InflateError, Inflater};
 use crate::ws::frame::FrameHeader;
 use crate::ws::opcode::OpCode;
 use crate::ws::resync::{Expect, AFTER_GAP, RECOGNISE};
-use crate::ws::rules::{self, Rule};
 use crate::ws::stream::{CompletedFrame, FrameDecoder, FrameEvent, GapOutcome, Incomplete};
 use crate::ws::utf8::Utf8Validator;
 
@@ -347,6 +347,8 @@ impl Conversation {
 }
 
 impl Application for Conversation {
+    type Event = Event;
+
     fn on_stream(
         &mut self,
         meta: &FlowMeta,

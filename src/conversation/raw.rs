@@ -14,7 +14,7 @@ pub struct RawFrames {
 pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> RawFrames {
     let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let meta = FlowMeta {
-        id: crate::event::ConnId(1),
+        id: crate::base::ConnId(1),
         endpoints: [unspecified, unspecified],
         client_side: Some(0),
         first_packet: PacketRef::default(),
@@ -30,7 +30,7 @@ pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> R
     let mut events = Vec::new();
     let packet = PacketRef {
         number: 1,
-        ts: crate::event::Timestamp(0),
+        ts: crate::base::Timestamp(0),
     };
     conv.feed_frames(&meta, dir, bytes, packet, &mut events);
     let incomplete = conv

@@ -8,8 +8,8 @@ mod extensions;
 pub use accept::{compute_accept, AcceptSteps, WEBSOCKET_GUID};
 pub use extensions::{parse_extensions, Extension};
 
-use crate::event::{ConnId, PacketRef};
-use crate::ws::rules::{self, Rule};
+use crate::base::rules::{self, Rule};
+use crate::base::{ConnId, PacketRef};
 
 /// Longest request or response head we buffer before giving up on a connection.
 pub const MAX_HEAD_LEN: usize = 64 * 1024;

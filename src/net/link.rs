@@ -1,40 +1,7 @@
 //! Link-layer headers, by pcap LINKTYPE (https://www.tcpdump.org/linktypes.html).
 
 use super::SkipReason;
-
-/// A pcap/pcapng link type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LinkType(pub u32);
-
-impl LinkType {
-    /// BSD loopback: 4-byte address family in the capturing host's byte order (macOS `lo0`).
-    pub const NULL: LinkType = LinkType(0);
-    pub const ETHERNET: LinkType = LinkType(1);
-    /// Raw IP; 12 and 14 are the values some BSDs used before 101 was assigned.
-    pub const RAW: LinkType = LinkType(101);
-    /// OpenBSD loopback: address family in network byte order.
-    pub const LOOP: LinkType = LinkType(108);
-    /// `tcpdump -i any -y LINUX_SLL`.
-    pub const LINUX_SLL: LinkType = LinkType(113);
-    pub const IPV4: LinkType = LinkType(228);
-    pub const IPV6: LinkType = LinkType(229);
-    /// `tcpdump -i any` since libpcap 1.10.
-    pub const LINUX_SLL2: LinkType = LinkType(276);
-
-    pub fn name(self) -> String {
-        match self.0 {
-            0 => "NULL".into(),
-            1 => "ETHERNET".into(),
-            12 | 14 | 101 => "RAW".into(),
-            108 => "LOOP".into(),
-            113 => "LINUX_SLL".into(),
-            228 => "IPV4".into(),
-            229 => "IPV6".into(),
-            276 => "LINUX_SLL2".into(),
-            n => format!("LINKTYPE {n}"),
-        }
-    }
-}
+use crate::base::LinkType;
 
 /// Where the network layer starts, and how to recognise it.
 pub enum Network<'a> {

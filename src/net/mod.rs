@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
-pub use link::LinkType;
+use crate::base::LinkType;
 
 /// A TCP segment, borrowing its payload from the captured packet.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use super::escape::{escape_bytes, hex_spaced};
 use super::style::Style;
 use super::Sink;
-use crate::event::{Diagnostic, Direction, Event, Frame, Message};
+use crate::base::{Diagnostic, Direction};
+use crate::event::{Event, Frame, Message};
 
 use crate::ws::close::close_code_name;
 use crate::ws::frame::LengthForm;

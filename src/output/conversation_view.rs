@@ -9,9 +9,8 @@ use super::escape::{escape_bytes, escape_text, hex_spaced};
 use super::style::Style;
 use super::text::{pretty_json, preview};
 use super::Sink;
-use crate::event::{
-    ConnId, ConnectionInfo, Direction, Event, Frame, Message, PacketRef, Timestamp,
-};
+use crate::base::{ConnId, Direction, PacketRef, Timestamp};
+use crate::event::{ConnectionInfo, Event, Frame, Message};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -191,7 +190,7 @@ impl<W: Write> ConversationSink<W> {
         } else {
             format!(
                 "  {}",
-                st.severity(crate::ws::rules::Severity::Error, "accept invalid")
+                st.severity(crate::base::rules::Severity::Error, "accept invalid")
             )
         };
         writeln!(self.out, "{prefix} {}{accept}", st.heading(&line))

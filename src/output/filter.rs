@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::io;
 
 use super::Sink;
-use crate::event::{ConnId, Direction, Event};
+use crate::base::{ConnId, Direction};
+use crate::event::Event;
 
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {

@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 
 use super::escape::hex;
 use super::Sink;
-use crate::event::{DirStats, Event, PacketRef};
+use crate::base::PacketRef;
+use crate::event::{DirStats, Event};
 use crate::ws::close::close_code_name;
 
 pub struct JsonSink<W: Write> {

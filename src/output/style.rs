@@ -1,7 +1,7 @@
 //! Colour, decided once: on for a terminal unless `NO_COLOR` is set or `TERM` is `dumb`, or as
 //! forced by `--color`. Colour is only ever added around text already made terminal-safe.
 
-use crate::ws::rules::Severity;
+use crate::base::rules::Severity;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Style {

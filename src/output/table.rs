@@ -13,10 +13,11 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use super::escape::escape_text;
 use super::style::Style;
 use super::Sink;
-use crate::event::{CaptureSummary, CloseInfo, ConnId, Direction, Event, Timestamp};
+use crate::base::rules::Severity;
+use crate::base::{ConnId, Direction, Timestamp};
+use crate::event::{CaptureSummary, CloseInfo, Event};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
-use crate::ws::rules::Severity;
 
 pub struct TableOptions {
     /// Table width in columns; `None` lets comfy-table measure the terminal.

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use super::escape::{escape_bytes, escape_text, hex_spaced};
 use super::style::Style;
 use super::Sink;
-use crate::event::{Direction, Event, Frame, Message, PacketRef, Timestamp};
+use crate::base::{Direction, PacketRef, Timestamp};
+use crate::event::{Event, Frame, Message};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -137,7 +138,7 @@ pub fn write_context_line(
             } else if h.accept_valid() {
                 "accept ok".to_string()
             } else {
-                st.severity(crate::ws::rules::Severity::Error, "ACCEPT INVALID")
+                st.severity(crate::base::rules::Severity::Error, "ACCEPT INVALID")
             };
             let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
             writeln!(

@@ -4,8 +4,33 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::reassembly::{Reassembler, StreamEvent, DEFAULT_MAX_PENDING};
-use crate::event::{ConnId, EndReason, Event, PacketRef, Timestamp};
+use crate::base::{ConnId, PacketRef, Timestamp};
 use crate::net::Segment;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Fin,
+    Reset,
+    /// The capture ended before FIN or RST.
+    CaptureEnd,
+    /// No packet for the idle timeout (an hour of capture time), or the connection table was
+    /// full: the connection is forgotten; later packets start a new one.
+    Idle,
+    /// A new SYN reused the connection's addresses and ports before it had ended.
+    Reused,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Reset => "rst",
+            EndReason::CaptureEnd => "capture-end",
+            EndReason::Idle => "idle",
+            EndReason::Reused => "reused",
+        }
+    }
+}
 
 /// What every layer above TCP learns about a connection.
 #[derive(Clone, Debug)]
@@ -20,19 +45,21 @@ pub struct FlowMeta {
 
 /// The protocol above TCP, one instance per connection.
 pub trait Application {
+    /// What the application reports; the flow table only carries it through.
+    type Event;
     fn on_stream(
         &mut self,
         meta: &FlowMeta,
         side: usize,
         event: StreamEvent<'_>,
-        out: &mut Vec<Event>,
+        out: &mut Vec<Self::Event>,
     );
     fn on_end(
         &mut self,
         meta: &FlowMeta,
         reason: EndReason,
         packet: PacketRef,
-        out: &mut Vec<Event>,
+        out: &mut Vec<Self::Event>,
     );
 }
 
@@ -104,7 +131,7 @@ impl<A: Application> FlowTable<A> {
         self.next_id - 1
     }
 
-    pub fn process(&mut self, seg: &Segment<'_>, packet: PacketRef, out: &mut Vec<Event>) {
+    pub fn process(&mut self, seg: &Segment<'_>, packet: PacketRef, out: &mut Vec<A::Event>) {
         self.packets_since_sweep += 1;
         if self.packets_since_sweep >= SWEEP_EVERY || self.flows.len() > self.limits.max_flows {
             self.packets_since_sweep = 0;
@@ -199,7 +226,7 @@ impl<A: Application> FlowTable<A> {
         }
     }
 
-    fn end_flow(flow: &mut Flow<A>, reason: EndReason, packet: PacketRef, out: &mut Vec<Event>) {
+    fn end_flow(flow: &mut Flow<A>, reason: EndReason, packet: PacketRef, out: &mut Vec<A::Event>) {
         if flow.ended {
             return;
         }
@@ -216,7 +243,7 @@ impl<A: Application> FlowTable<A> {
     /// End idle connections and forget ended ones, oldest connection first (deterministic).
     /// Over the connection limit, the least recently seen tenth is ended at once, so the cost of
     /// a sweep is spread over many new connections.
-    fn sweep(&mut self, packet: PacketRef, out: &mut Vec<Event>) {
+    fn sweep(&mut self, packet: PacketRef, out: &mut Vec<A::Event>) {
         let now = packet.ts.0;
         let mut expired: Vec<(ConnId, FlowKey)> = self
             .flows
@@ -248,7 +275,7 @@ impl<A: Application> FlowTable<A> {
     }
 
     /// The capture ended: end every open connection in id order.
-    pub fn finish(&mut self, packet: PacketRef, out: &mut Vec<Event>) {
+    pub fn finish(&mut self, packet: PacketRef, out: &mut Vec<A::Event>) {
         let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| f.meta.id);
         for mut f in all {

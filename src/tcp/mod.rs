@@ -4,5 +4,5 @@
 pub mod flow;
 pub mod reassembly;
 
-pub use flow::{Application, FlowMeta, FlowTable, FlowTableLimits};
+pub use flow::{Application, EndReason, FlowMeta, FlowTable, FlowTableLimits};
 pub use reassembly::{GapCause, Reassembler, StreamEvent};

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::event::PacketRef;
+use crate::base::PacketRef;
 
 /// Out-of-order bytes one direction may hold before the oldest hole is declared lost. Large
 /// enough for a full receive window on loopback (Linux allows up to 6 MiB by default).

@@ -7,6 +7,5 @@ pub mod frame;
 pub mod mask;
 pub mod opcode;
 pub mod resync;
-pub mod rules;
 pub mod stream;
 pub mod utf8;

@@ -10,7 +10,7 @@ use std::collections::BinaryHeap;
 
 use super::mask::apply_mask;
 use super::resync::{check, Criteria, Expect, Verdict, AFTER_GAP};
-use crate::event::PacketRef;
+use crate::base::PacketRef;
 
 /// A frame whose last byte has arrived.
 #[derive(Clone, Debug)]

@@ -760,7 +760,7 @@ const KNOWN_BUGS: &[&str] = &[];
 /// src/ws/stream.rs `gap()`; kept as a regression test.
 #[test]
 fn gap_while_hunting_keeps_stream_offsets() {
-    use wsdissect::event::PacketRef;
+    use wsdissect::base::PacketRef;
     use wsdissect::ws::stream::{FrameDecoder, FrameEvent};
     let mut starts = Vec::new();
     let mut dec = FrameDecoder::new(18000, 1);

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::common::{dissect_full, repo, samples_with_expectations};
-use wsdissect::event::{ConnId, Direction, Event};
-use wsdissect::ws::rules::{Severity, ALL};
+use wsdissect::base::rules::{Severity, ALL};
+use wsdissect::base::{ConnId, Direction};
+use wsdissect::event::Event;
 
 fn violations_dir() -> PathBuf {
     repo().join("samples").join("violations")

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::common::{dissect_full, samples_with_expectations, sha256_hex};
-use wsdissect::event::{ConnId, Event};
+use wsdissect::base::ConnId;
+use wsdissect::event::Event;
 
 /// Close frames per (connection, direction): code and reason.
 type Closes<'a> = BTreeMap<(ConnId, &'a str), Vec<(Option<u16>, String)>>;

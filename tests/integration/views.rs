@@ -9,11 +9,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use wsdissect::base::{ConnId, Direction, PacketRef, Timestamp};
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
-use wsdissect::event::{
-    CaptureSummary, ConnId, ConnectionEnd, ConnectionInfo, DirStats, Direction, EndReason, Event,
-    PacketRef, Timestamp,
-};
+use wsdissect::event::{CaptureSummary, ConnectionEnd, ConnectionInfo, DirStats, EndReason, Event};
 use wsdissect::http::{parse_extensions, Handshake, Headers};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};

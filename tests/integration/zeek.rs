@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::common::{dissect_full, repo};
-use wsdissect::event::{ConnId, ConnectionInfo, Direction, EndReason, Event};
+use wsdissect::base::rules::Severity;
+use wsdissect::base::{ConnId, Direction};
+use wsdissect::event::{ConnectionInfo, EndReason, Event};
 use wsdissect::http::{Extension, Handshake};
-use wsdissect::ws::rules::Severity;
 
 // ---------------------------------------------------------------------------------------------
 // Files

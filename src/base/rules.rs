@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::{ConnId, Direction, PacketRef};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Info,
@@ -92,6 +94,16 @@ rules! {
     PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
     PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
     REASSEMBLY_LIMIT = "reassembly-limit", Warning, "wsdissect", "too many out-of-order bytes were buffered; the hole is reported as a gap";
+}
+
+/// A rule broken at a place in the capture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub conn: ConnId,
+    pub dir: Option<Direction>,
+    pub packet: Option<PacketRef>,
+    pub rule: &'static Rule,
+    pub message: String,
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
 use wsdissect::output::style::ColorChoice;
 use wsdissect::output::Sink;
+use wsdissect::ws::decoder::Incomplete;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
-use wsdissect::ws::stream::Incomplete;
 
 use crate::cli::Side;
 

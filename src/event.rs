@@ -3,11 +3,13 @@
 
 use std::net::SocketAddr;
 
-use crate::base::{ConnId, Diagnostic, Direction, PacketRef};
-use crate::http::Handshake;
+use std::ops::Deref;
+
+use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
+use crate::http::Exchange;
 pub use crate::tcp::EndReason;
-use crate::ws::frame::FrameHeader;
-use crate::ws::opcode::OpCode;
+pub use crate::ws::close::CloseInfo;
+pub use crate::ws::record::{DirStats, Frame, InflateFailure, Message, Payload};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
@@ -31,90 +33,21 @@ pub struct ConnectionInfo {
     pub inferred: bool,
 }
 
-/// The payload bytes kept for display: unmasked (and, later, inflated), possibly cut short.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct Payload {
-    pub bytes: Vec<u8>,
-    /// Length on the wire; `bytes.len() < len` means the kept copy was cut at the limit.
-    pub len: u64,
-}
-
-impl Payload {
-    pub fn truncated(&self) -> bool {
-        (self.bytes.len() as u64) < self.len
-    }
-}
-
+/// An opening handshake, and the session it opened (or was refused).
 #[derive(Clone, Debug, PartialEq)]
-pub struct CloseInfo {
-    /// None when the close frame had an empty payload.
-    pub code: Option<u16>,
-    pub reason: String,
-    /// Offset of the first invalid UTF-8 byte in the reason, if any.
-    pub reason_utf8_error: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Frame {
+pub struct Handshake {
     pub conn: ConnId,
-    pub dir: Direction,
-    /// 1-based frame number within this direction.
-    pub index: u64,
-    pub first_packet: PacketRef,
-    pub last_packet: PacketRef,
-    /// Offset of the frame's first header byte in this direction's TCP stream.
-    pub stream_offset: u64,
-    pub header: FrameHeader,
-    pub header_bytes: [u8; 14],
-    pub payload: Payload,
-    /// Payload bytes lost in a capture gap.
-    pub lost: u64,
-    pub close: Option<CloseInfo>,
-    /// On a pong: the round-trip time from the matching ping, in nanoseconds.
-    pub rtt_ns: Option<u64>,
+    /// The HTTP/2 stream of an extended CONNECT (RFC 8441); None for an HTTP/1.1 upgrade.
+    pub stream: Option<StreamId>,
+    pub exchange: Exchange,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Message {
-    pub conn: ConnId,
-    pub dir: Direction,
-    /// 1-based message number within this direction.
-    pub index: u64,
-    pub opcode: OpCode,
-    pub payload: Payload,
-    pub fragments: u32,
-    pub first_packet: PacketRef,
-    pub last_packet: PacketRef,
-    /// Text messages: offset of the first invalid UTF-8 byte, if any.
-    pub utf8_error: Option<u64>,
-    /// Bytes of the message lost in a capture gap.
-    pub lost: u64,
-    /// permessage-deflate: the payload above is the inflated one.
-    pub compressed: bool,
-    /// Payload bytes on the wire (the compressed size when `compressed`).
-    pub wire_len: u64,
-    /// Inflation failed or stopped; the payload is what was inflated before that.
-    pub inflate_error: Option<String>,
-}
-
-impl Message {
-    /// The kept payload as text, when this is a text message and the kept bytes are valid UTF-8
-    /// (a copy cut at the limit is cut back to a character boundary).
-    pub fn text(&self) -> Option<&str> {
-        if self.opcode != OpCode::Text
-            || self.utf8_error.is_some()
-            || self.lost > 0
-            || self.inflate_error.is_some()
-        {
-            return None;
-        }
-        match std::str::from_utf8(&self.payload.bytes) {
-            Ok(s) => Some(s),
-            Err(e) if e.error_len().is_none() && self.payload.truncated() => {
-                std::str::from_utf8(&self.payload.bytes[..e.valid_up_to()]).ok()
-            }
-            Err(_) => None,
-        }
+/// A handshake event reads as its exchange (`h.target`, `h.status`…): the event only adds
+/// which connection and stream carried it.
+impl Deref for Handshake {
+    type Target = Exchange;
+    fn deref(&self) -> &Exchange {
+        &self.exchange
     }
 }
 
@@ -125,14 +58,6 @@ pub struct Gap {
     pub stream_offset: u64,
     pub len: u64,
     pub packet: PacketRef,
-}
-
-/// Per-direction counters, for summaries.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DirStats {
-    pub frames: u64,
-    pub messages: u64,
-    pub payload_bytes: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

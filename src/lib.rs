@@ -27,14 +27,14 @@ use std::sync::Arc;
 
 use base::{ConnId, Diagnostic, PacketRef};
 use capture::{CaptureError, PacketSource, RawPacket};
-use conversation::{Conversation, DissectConfig};
+use conversation::{Connection, DissectConfig};
 use event::{CaptureSummary, Event};
 use output::Sink;
 use tcp::{FlowTable, FlowTableLimits};
 
 /// Packets in, events out, for one capture.
 pub struct Pipeline {
-    flows: FlowTable<Conversation>,
+    flows: FlowTable<Connection>,
     events: Vec<Event>,
     summary: CaptureSummary,
     /// Packets not decoded, by reason, in order of first occurrence.
@@ -47,7 +47,7 @@ impl Pipeline {
         let cfg = Arc::new(cfg);
         let flows = FlowTable::new(
             limits,
-            Box::new(move |meta| Conversation::new(cfg.clone(), meta)),
+            Box::new(move |meta| Connection::new(cfg.clone(), meta)),
         );
         Pipeline {
             flows,
@@ -75,6 +75,7 @@ impl Pipeline {
                 None => {
                     self.events.push(Event::Diagnostic(Diagnostic {
                         conn: ConnId(0),
+                        stream: None,
                         dir: None,
                         packet: Some(packet),
                         rule: &base::rules::PACKET_SKIPPED,

@@ -9,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use wsdissect::base::PacketRef;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode, MAX_HEADER_LEN};
-use wsdissect::ws::stream::{FrameDecoder, FrameEvent};
+use wsdissect::ws::decoder::{FrameDecoder, FrameEvent, Input};
 
 #[derive(Debug, PartialEq)]
 struct Seen {
@@ -74,10 +74,15 @@ fn feed_all(
                 });
             }
         };
-        if is_gap {
-            let _ = dec.gap(c.len() as u64, packet, &mut on);
+        // A gap's loss (and the frame it completes) is pulled like any other event.
+        let mut input = if is_gap {
+            let _ = dec.gap(c.len() as u64, packet);
+            Input::empty(packet)
         } else {
-            dec.feed(c, packet, &mut on);
+            Input::new(c, packet)
+        };
+        while let Some(ev) = dec.next(&mut input) {
+            on(ev);
         }
         fed += c.len() as u64;
         // While hunting for a boundary (from the start, or after a gap that lost framing),

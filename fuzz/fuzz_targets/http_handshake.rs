@@ -1,13 +1,13 @@
-//! (b) HTTP heads: `parse_request`, `parse_response`, `Handshake::from_heads`, `violations()`,
+//! (b) HTTP heads: `parse_request`, `parse_response`, `Exchange::from_heads`, `violations()`,
 //! `parse_extensions`, `compute_accept`. Input: `[split hi] [split lo] [bytes...]`: the bytes
 //! before the split are the request, after it the response.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsdissect::base::{ConnId, PacketRef};
+use wsdissect::base::PacketRef;
 use wsdissect::http::{
     compute_accept, is_upgrade_request, looks_like_request_start, parse_extensions,
-    parse_request, parse_response, Handshake, Head,
+    parse_request, parse_response, Exchange, Head,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -49,8 +49,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = compute_accept(&text);
     if let (Some(req), Some(resp)) = (req, resp) {
-        let h = Handshake::from_heads(
-            ConnId(1),
+        let h = Exchange::from_heads(
             &req,
             PacketRef::default(),
             &resp,

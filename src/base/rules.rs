@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{ConnId, Direction, PacketRef};
+use super::{ConnId, Direction, PacketRef, StreamId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -100,6 +100,9 @@ rules! {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Diagnostic {
     pub conn: ConnId,
+    /// The HTTP/2 stream of the WebSocket session concerned (RFC 8441); None over HTTP/1.1 and
+    /// for the connection as a whole.
+    pub stream: Option<StreamId>,
     pub dir: Option<Direction>,
     pub packet: Option<PacketRef>,
     pub rule: &'static Rule,

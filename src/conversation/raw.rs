@@ -1,6 +1,12 @@
 //! Frames from raw bytes, with no capture around them (`wsdissect explain`).
 
-use super::*;
+use crate::base::{ConnId, Direction, PacketRef, Timestamp};
+use crate::event::Event;
+use crate::tcp::FlowMeta;
+use crate::ws::decoder::Incomplete;
+use crate::ws::session::Session;
+
+use super::{Cx, DissectConfig, Shared};
 
 /// Frames dissected from raw bytes with no capture around them (`wsdissect explain`).
 pub struct RawFrames {
@@ -14,28 +20,29 @@ pub struct RawFrames {
 pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> RawFrames {
     let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let meta = FlowMeta {
-        id: crate::base::ConnId(1),
+        id: ConnId(1),
         endpoints: [unspecified, unspecified],
         client_side: Some(0),
         first_packet: PacketRef::default(),
     };
-    let mut conv = Conversation::new(Arc::new(cfg), &meta);
-    let keep = conv.cfg.frame_keep;
-    conv.phase = Phase::WebSocket;
-    conv.announced = true;
-    conv.dirs = Some(Box::new([
-        DirState::new(0, keep, Direction::ClientToServer),
-        DirState::new(0, keep, Direction::ServerToClient),
-    ]));
+    let mut shared = Shared {
+        client_side: Some(0),
+        announced: true,
+        diagnostics: 0,
+    };
     let mut events = Vec::new();
+    let mut cx = Cx {
+        cfg: &cfg,
+        meta: &meta,
+        shared: &mut shared,
+        out: &mut events,
+    };
+    let mut session = Session::opened(cx.session_key(), cx.limits(), [0, 0], None);
     let packet = PacketRef {
         number: 1,
-        ts: crate::base::Timestamp(0),
+        ts: Timestamp(0),
     };
-    conv.feed_frames(&meta, dir, bytes, packet, &mut events);
-    let incomplete = conv
-        .dirs
-        .as_ref()
-        .and_then(|d| d[dir.index()].decoder.incomplete());
+    session.feed(dir, bytes, packet, &mut cx);
+    let incomplete = session.incomplete(dir);
     RawFrames { events, incomplete }
 }

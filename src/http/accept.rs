@@ -27,6 +27,24 @@ pub fn compute_accept(key: &str) -> AcceptSteps {
     }
 }
 
+/// What a `Sec-WebSocket-Key` is made of (RFC 6455 §4.1: base64 of 16 random bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyShape {
+    Valid,
+    /// Base64, but of this many bytes.
+    WrongLength(usize),
+    NotBase64,
+}
+
+/// Check a key as sent (surrounding whitespace is not part of the value).
+pub fn check_key(key: &str) -> KeyShape {
+    match base64::engine::general_purpose::STANDARD.decode(key.trim()) {
+        Ok(b) if b.len() == 16 => KeyShape::Valid,
+        Ok(b) => KeyShape::WrongLength(b.len()),
+        Err(_) => KeyShape::NotBase64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +58,12 @@ mod tests {
             "dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
         );
         assert_eq!(steps.sha1[0], 0xb3);
+    }
+
+    #[test]
+    fn key_shapes() {
+        assert_eq!(check_key(" dGhlIHNhbXBsZSBub25jZQ== "), KeyShape::Valid);
+        assert_eq!(check_key("aGVsbG8="), KeyShape::WrongLength(5));
+        assert_eq!(check_key("not base64!"), KeyShape::NotBase64);
     }
 }

@@ -5,11 +5,13 @@
 mod accept;
 mod extensions;
 
-pub use accept::{compute_accept, AcceptSteps, WEBSOCKET_GUID};
+pub use accept::{check_key, compute_accept, AcceptSteps, KeyShape, WEBSOCKET_GUID};
 pub use extensions::{parse_extensions, Extension};
 
 use crate::base::rules::{self, Rule};
-use crate::base::{ConnId, PacketRef};
+use std::borrow::Cow;
+
+use crate::base::PacketRef;
 
 /// Longest request or response head we buffer before giving up on a connection.
 pub const MAX_HEAD_LEN: usize = 64 * 1024;
@@ -20,34 +22,53 @@ const MAX_HEADERS: usize = 128;
 pub struct Headers(pub Vec<(String, String)>);
 
 impl Headers {
-    /// All values of a header, joined with ", " as RFC 9110 §5.3 allows.
-    pub fn get(&self, name: &str) -> Option<String> {
-        let values: Vec<&str> = self
-            .0
+    /// The values of every header line called `name` (case-insensitive), in order.
+    pub fn values<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.0
             .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
-            .collect();
-        (!values.is_empty()).then(|| values.join(", "))
+    }
+
+    /// All values of a header, joined with ", " as RFC 9110 §5.3 allows. Borrowed when the
+    /// header appears once, which is almost always.
+    pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        let mut values = self.values(name);
+        let first = values.next()?;
+        match values.next() {
+            None => Some(Cow::Borrowed(first)),
+            Some(second) => {
+                let mut joined = format!("{first}, {second}");
+                for v in values {
+                    joined.push_str(", ");
+                    joined.push_str(v);
+                }
+                Some(Cow::Owned(joined))
+            }
+        }
+    }
+
+    /// `get`, as an owned value for a record.
+    fn owned(&self, name: &str) -> Option<String> {
+        self.get(name).map(Cow::into_owned)
+    }
+
+    /// The comma-separated elements of every line of a header, trimmed, empty ones skipped.
+    fn elements<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.values(name)
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
     }
 
     /// Does a comma-separated header contain `token` (case-insensitive)?
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.get(name)
-            .map(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-            .unwrap_or(false)
+        self.elements(name).any(|t| t.eq_ignore_ascii_case(token))
     }
 
     /// Comma-separated values of a header, trimmed.
     pub fn list(&self, name: &str) -> Vec<String> {
-        self.get(name)
-            .map(|v| {
-                v.split(',')
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.elements(name).map(str::to_string).collect()
     }
 }
 
@@ -182,10 +203,10 @@ impl Violation {
     }
 }
 
-/// An opening handshake as seen on the wire, with what the checks found.
+/// An opening handshake as seen on the wire: the request and its answer. Says nothing of
+/// which connection carried it (the event that reports it does).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Handshake {
-    pub conn: ConnId,
+pub struct Exchange {
     pub request_packet: PacketRef,
     pub response_packet: PacketRef,
     pub method: String,
@@ -208,7 +229,7 @@ pub struct Handshake {
     pub response_headers: Headers,
 }
 
-impl Handshake {
+impl Exchange {
     pub fn accepted(&self) -> bool {
         self.status == 101
     }
@@ -218,13 +239,12 @@ impl Handshake {
     }
 
     pub fn from_heads(
-        conn: ConnId,
         req: &Request,
         request_packet: PacketRef,
         resp: &Response,
         response_packet: PacketRef,
-    ) -> Handshake {
-        let key = req.headers.get("Sec-WebSocket-Key");
+    ) -> Exchange {
+        let key = req.headers.owned("Sec-WebSocket-Key");
         let offered_ext = req
             .headers
             .get("Sec-WebSocket-Extensions")
@@ -238,25 +258,24 @@ impl Handshake {
         } else {
             Vec::new()
         };
-        Handshake {
-            conn,
+        Exchange {
             request_packet,
             response_packet,
             method: req.method.clone(),
             target: req.target.clone(),
-            host: req.headers.get("Host"),
-            origin: req.headers.get("Origin"),
-            user_agent: req.headers.get("User-Agent"),
+            host: req.headers.owned("Host"),
+            origin: req.headers.owned("Origin"),
+            user_agent: req.headers.owned("User-Agent"),
             expected_accept: key.as_deref().map(|k| compute_accept(k).accept),
             key,
-            version: req.headers.get("Sec-WebSocket-Version"),
+            version: req.headers.owned("Sec-WebSocket-Version"),
             offered_protocols: req.headers.list("Sec-WebSocket-Protocol"),
             offered_extensions: offered_ext,
             status: resp.status,
             reason: resp.reason.clone(),
-            accept: resp.headers.get("Sec-WebSocket-Accept"),
+            accept: resp.headers.owned("Sec-WebSocket-Accept"),
             subprotocol: if resp.status == 101 {
-                resp.headers.get("Sec-WebSocket-Protocol")
+                resp.headers.owned("Sec-WebSocket-Protocol")
             } else {
                 None
             },
@@ -284,23 +303,17 @@ impl Handshake {
                 &rules::HANDSHAKE_KEY_INVALID,
                 "no Sec-WebSocket-Key header".to_string(),
             )),
-            Some(k) => {
-                use base64::Engine;
-                match base64::engine::general_purpose::STANDARD.decode(k.trim()) {
-                    Ok(b) if b.len() == 16 => {}
-                    Ok(b) => out.push((
-                        &rules::HANDSHAKE_KEY_INVALID,
-                        format!(
-                            "Sec-WebSocket-Key {k:?} decodes to {} bytes, not 16",
-                            b.len()
-                        ),
-                    )),
-                    Err(_) => out.push((
-                        &rules::HANDSHAKE_KEY_INVALID,
-                        format!("Sec-WebSocket-Key {k:?} is not base64"),
-                    )),
-                }
-            }
+            Some(k) => match check_key(k) {
+                KeyShape::Valid => {}
+                KeyShape::WrongLength(n) => out.push((
+                    &rules::HANDSHAKE_KEY_INVALID,
+                    format!("Sec-WebSocket-Key {k:?} decodes to {n} bytes, not 16"),
+                )),
+                KeyShape::NotBase64 => out.push((
+                    &rules::HANDSHAKE_KEY_INVALID,
+                    format!("Sec-WebSocket-Key {k:?} is not base64"),
+                )),
+            },
         }
         match self.version.as_deref() {
             Some("13") => {}
@@ -379,7 +392,7 @@ mod tests {
     const REQ: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
     const RESP: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n\x81\x02hi";
 
-    fn handshake() -> Handshake {
+    fn handshake() -> Exchange {
         let Head::Complete(req, _) = parse_request(REQ) else {
             panic!()
         };
@@ -391,13 +404,7 @@ mod tests {
             b"\x81\x02hi",
             "bytes after the head are left for the frame decoder"
         );
-        Handshake::from_heads(
-            ConnId(1),
-            &req,
-            PacketRef::default(),
-            &resp,
-            PacketRef::default(),
-        )
+        Exchange::from_heads(&req, PacketRef::default(), &resp, PacketRef::default())
     }
 
     #[test]
@@ -460,13 +467,7 @@ mod tests {
         else {
             panic!()
         };
-        let h = Handshake::from_heads(
-            ConnId(1),
-            &req,
-            PacketRef::default(),
-            &resp,
-            PacketRef::default(),
-        );
+        let h = Exchange::from_heads(&req, PacketRef::default(), &resp, PacketRef::default());
         assert!(!h.accepted() && !h.accept_valid());
         assert_eq!(h.violations()[0].rule.name, "handshake-rejected");
     }

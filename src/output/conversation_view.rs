@@ -148,7 +148,7 @@ impl<W: Write> ConversationSink<W> {
         Ok(())
     }
 
-    fn handshake(&mut self, h: &crate::http::Handshake) -> io::Result<()> {
+    fn handshake(&mut self, h: &crate::event::Handshake) -> io::Result<()> {
         let st = self.opts.style;
         let state = self.conns.entry(h.conn).or_default();
         state.announced = true;
@@ -217,7 +217,7 @@ impl<W: Write> ConversationSink<W> {
             notes.push(format!("invalid UTF-8 at byte {at}"));
         }
         if let Some(e) = &m.inflate_error {
-            notes.push(format!("inflate failed: {}", escape_text(e)));
+            notes.push(format!("inflate failed: {}", escape_text(&e.to_string())));
         }
         if !notes.is_empty() {
             head.push_str(&format!(" ({})", st.warn(&notes.join(", "))));

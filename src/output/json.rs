@@ -236,7 +236,7 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
                 o.u64("wire_len", msg.wire_len)?;
             }
             if let Some(e) = &msg.inflate_error {
-                o.str("inflate_error", e)?;
+                o.str("inflate_error", &e.to_string())?;
             }
             if msg.lost > 0 {
                 o.u64("lost", msg.lost)?;

@@ -1,5 +1,35 @@
 //! Close codes (RFC 6455 §7.4, IANA "WebSocket Close Code Number Registry").
 
+/// A close frame's payload: a status code and a reason, both optional (§5.5.1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CloseInfo {
+    /// None when the close frame had an empty payload.
+    pub code: Option<u16>,
+    pub reason: String,
+    /// Offset of the first invalid UTF-8 byte in the reason, if any.
+    pub reason_utf8_error: Option<u64>,
+}
+
+/// A close payload: empty, or a 2-byte code and a UTF-8 reason (§5.5.1). A 1-byte payload has
+/// no code (the rule it breaks is reported by `rules::close_findings`).
+pub fn parse_close(payload: &[u8]) -> CloseInfo {
+    let Some((code, reason_bytes)) = payload.split_first_chunk::<2>() else {
+        return CloseInfo {
+            code: None,
+            reason: String::new(),
+            reason_utf8_error: None,
+        };
+    };
+    let reason_utf8_error = std::str::from_utf8(reason_bytes)
+        .err()
+        .map(|e| e.valid_up_to() as u64);
+    CloseInfo {
+        code: Some(u16::from_be_bytes(*code)),
+        reason: String::from_utf8_lossy(reason_bytes).into_owned(),
+        reason_utf8_error,
+    }
+}
+
 /// What a close status code means, and whether it may be sent on the wire (§7.4.1, §7.4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseCodeClass {

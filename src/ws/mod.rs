@@ -2,10 +2,14 @@
 //! the per-direction stream decoder. No I/O, no clock: bytes and capture timestamps in, values out.
 
 pub mod close;
+pub mod decoder;
 pub mod deflate;
 pub mod frame;
 pub mod mask;
+pub mod message;
 pub mod opcode;
+pub mod record;
 pub mod resync;
-pub mod stream;
+pub mod rules;
+pub mod session;
 pub mod utf8;

@@ -8,7 +8,7 @@
 //! records and HTTP text almost never chain.
 
 use super::frame::{decode_frame_header, FrameHeader, HeaderDecode};
-use super::opcode::OpCode;
+use super::rules;
 
 /// What a plausible header must look like.
 #[derive(Clone, Copy, Debug)]
@@ -28,23 +28,16 @@ pub struct Boundary {
     pub masked: bool,
 }
 
+/// Could this header start a frame here? Every structural rule of §5.2 and §5.5 holds (the
+/// same checks the session reports as violations), the length is believable and the MASK bit is
+/// the one the direction needs. Written as a list of conditions, one per line.
 pub fn plausible(h: &FrameHeader, expect: &Expect) -> bool {
-    let opcode_ok = matches!(
-        h.opcode,
-        OpCode::Continuation
-            | OpCode::Text
-            | OpCode::Binary
-            | OpCode::Close
-            | OpCode::Ping
-            | OpCode::Pong
-    );
-    // Written as a list of conditions a header must meet, one per line.
-    let rsv_ok =
-        !h.rsv2 && !h.rsv3 && (!h.rsv1 || matches!(h.opcode, OpCode::Text | OpCode::Binary));
-    let control_ok = !h.opcode.is_control() || (h.fin && h.payload_len <= 125);
-    opcode_ok
-        && rsv_ok
-        && control_ok
+    !h.opcode.is_reserved()
+        && !h.rsv2
+        && !h.rsv3
+        && !rules::rsv1_misplaced(h)
+        && !rules::control_too_long(h)
+        && !rules::control_fragmented(h)
         && !h.length_not_minimal()
         && !h.length_msb_set()
         && h.payload_len <= expect.max_payload

@@ -757,26 +757,25 @@ const KNOWN_BUGS: &[&str] = &[];
 /// `next_offset + len`, but while hunting `next_offset` still points at the start of the old
 /// hunt: the bytes held in the old hunt buffer are forgotten, so every later frame's
 /// `stream_offset` in that direction is too small by that many bytes. Fixed in
-/// src/ws/stream.rs `gap()`; kept as a regression test.
+/// src/ws/decoder.rs `gap()`; kept as a regression test.
 #[test]
 fn gap_while_hunting_keeps_stream_offsets() {
     use wsdissect::base::PacketRef;
-    use wsdissect::ws::stream::{FrameDecoder, FrameEvent};
+    use wsdissect::ws::decoder::{FrameDecoder, FrameEvent, Input};
     let mut starts = Vec::new();
     let mut dec = FrameDecoder::new(18000, 1);
     dec.start_hunting();
-    let mut on = |ev: FrameEvent<'_>| {
-        if let FrameEvent::End(f) = ev {
-            starts.push(f.stream_offset);
+    let mut feed = |dec: &mut FrameDecoder, bytes: &[u8]| {
+        let mut input = Input::new(bytes, PacketRef::default());
+        while let Some(ev) = dec.next(&mut input) {
+            if let FrameEvent::End(f) = ev {
+                starts.push(f.stream_offset);
+            }
         }
     };
-    dec.feed(&[0x03], PacketRef::default(), &mut on); // offset 18000, held by the hunt
-    dec.gap(1, PacketRef::default(), &mut on); // offset 18001 lost
-    dec.feed(
-        &[0x02, 0x03, 0x04, 0x03, 0x04],
-        PacketRef::default(),
-        &mut on,
-    ); // 18002..18007
+    feed(&mut dec, &[0x03]); // offset 18000, held by the hunt
+    dec.gap(1, PacketRef::default()); // offset 18001 lost
+    feed(&mut dec, &[0x02, 0x03, 0x04, 0x03, 0x04]); // 18002..18007
     assert!(
         !dec.is_hunting(),
         "a binary frame of 3 bytes ends exactly at the data's end"

@@ -11,8 +11,9 @@ use std::process::Command;
 
 use wsdissect::base::{ConnId, Direction, PacketRef, Timestamp};
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
+use wsdissect::event::Handshake;
 use wsdissect::event::{CaptureSummary, ConnectionEnd, ConnectionInfo, DirStats, EndReason, Event};
-use wsdissect::http::{parse_extensions, Handshake, Headers};
+use wsdissect::http::{parse_extensions, Exchange, Headers};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::json::JsonSink;
@@ -385,25 +386,28 @@ fn hostile_events() -> Vec<Event> {
     })];
     events.push(Event::Handshake(Box::new(Handshake {
         conn,
-        request_packet: p,
-        response_packet: p,
-        method: format!("GET{HOSTILE}"),
-        target: format!("/{HOSTILE}"),
-        host: Some(HOSTILE.into()),
-        origin: Some(HOSTILE.into()),
-        user_agent: Some(HOSTILE.into()),
-        key: Some(HOSTILE.into()),
-        version: Some(HOSTILE.into()),
-        offered_protocols: vec![HOSTILE.into()],
-        offered_extensions: parse_extensions(&format!("x{HOSTILE}; a=\"{HOSTILE}\"")),
-        status: 101,
-        reason: HOSTILE.into(),
-        accept: Some(HOSTILE.into()),
-        expected_accept: None,
-        subprotocol: Some(HOSTILE.into()),
-        extensions: parse_extensions(&format!("x{HOSTILE}; a=\"{HOSTILE}\"")),
-        request_headers: Headers(vec![(HOSTILE.into(), HOSTILE.into())]),
-        response_headers: Headers(vec![(HOSTILE.into(), HOSTILE.into())]),
+        stream: None,
+        exchange: Exchange {
+            request_packet: p,
+            response_packet: p,
+            method: format!("GET{HOSTILE}"),
+            target: format!("/{HOSTILE}"),
+            host: Some(HOSTILE.into()),
+            origin: Some(HOSTILE.into()),
+            user_agent: Some(HOSTILE.into()),
+            key: Some(HOSTILE.into()),
+            version: Some(HOSTILE.into()),
+            offered_protocols: vec![HOSTILE.into()],
+            offered_extensions: parse_extensions(&format!("x{HOSTILE}; a=\"{HOSTILE}\"")),
+            status: 101,
+            reason: HOSTILE.into(),
+            accept: Some(HOSTILE.into()),
+            expected_accept: None,
+            subprotocol: Some(HOSTILE.into()),
+            extensions: parse_extensions(&format!("x{HOSTILE}; a=\"{HOSTILE}\"")),
+            request_headers: Headers(vec![(HOSTILE.into(), HOSTILE.into())]),
+            response_headers: Headers(vec![(HOSTILE.into(), HOSTILE.into())]),
+        },
     })));
     let mut wire = frame(0x81, HOSTILE.as_bytes());
     wire.extend(frame(0x82, HOSTILE.as_bytes()));

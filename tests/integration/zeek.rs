@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use crate::common::{dissect_full, repo};
 use wsdissect::base::rules::Severity;
 use wsdissect::base::{ConnId, Direction};
+use wsdissect::event::Handshake;
 use wsdissect::event::{ConnectionInfo, EndReason, Event};
-use wsdissect::http::{Extension, Handshake};
+use wsdissect::http::Extension;
 
 // ---------------------------------------------------------------------------------------------
 // Files

@@ -1,15 +1,18 @@
-//! Frames over one direction of a reassembled TCP stream, incrementally.
+//! Frames over one direction of a byte stream, incrementally, as a pull decoder.
 //!
 //! A frame may start in one segment and end many segments later, and a segment may hold many
-//! frames. The decoder keeps at most one partial header (14 bytes) and a capped copy of the
-//! current frame's payload; payload bytes stream through to the caller unmasked.
+//! frames. The caller hands the decoder each chunk as an [`Input`] and pulls events with
+//! [`FrameDecoder::next`] until it returns `None`; the events borrow the decoder (its unmasking
+//! buffer) or the input, so nothing calls back into the caller and no payload is copied for it.
+//! The decoder keeps at most one partial header (14 bytes), a capped copy of the current frame's
+//! payload and, just after finding a frame boundary, the bytes it hunted through.
 
 use super::frame::{decode_frame_header, FrameHeader, HeaderDecode, MAX_HEADER_LEN};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::mask::apply_mask;
-use super::resync::{check, Criteria, Expect, Verdict, AFTER_GAP};
+use super::resync::{check, Boundary, Criteria, Expect, Verdict, AFTER_GAP};
 use crate::base::PacketRef;
 
 /// A frame whose last byte has arrived.
@@ -26,7 +29,38 @@ pub struct CompletedFrame {
     pub lost: u64,
 }
 
+/// The next bytes of the stream, consumed as the decoder walks them.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    bytes: &'a [u8],
+    packet: PacketRef,
+}
+
+impl<'a> Input<'a> {
+    /// `bytes` arrived with `packet`.
+    pub fn new(bytes: &'a [u8], packet: PacketRef) -> Input<'a> {
+        Input { bytes, packet }
+    }
+
+    /// Nothing more to read, at `packet` (to drain what a gap or a boundary left pending).
+    pub fn empty(packet: PacketRef) -> Input<'a> {
+        Input { bytes: &[], packet }
+    }
+
+    /// The packet the bytes came with.
+    pub fn packet(&self) -> PacketRef {
+        self.packet
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        head
+    }
+}
+
 /// What the decoder reports while it walks the stream.
+#[derive(Debug)]
 pub enum FrameEvent<'a> {
     /// A header is complete; its payload follows.
     Start {
@@ -61,10 +95,48 @@ struct InFlight {
     received: u64,
     lost: u64,
     kept: Vec<u8>,
+    /// Lost bytes (a gap inside the payload) not yet reported.
+    lost_unreported: u64,
+    /// The packet at which the last payload byte arrived (or was lost): the frame is complete.
+    completed_at: Option<PacketRef>,
 }
 
+impl InFlight {
+    fn remaining(&self) -> u64 {
+        self.header.payload_len - self.received - self.lost
+    }
+
+    fn into_completed(self) -> CompletedFrame {
+        CompletedFrame {
+            header: self.header,
+            header_bytes: self.header_bytes,
+            stream_offset: self.stream_offset,
+            first_packet: self.first_packet,
+            last_packet: self.completed_at.unwrap_or(self.first_packet),
+            kept: self.kept,
+            lost: self.lost,
+        }
+    }
+
+    /// Note that the payload is whole, if it is.
+    fn check_complete(&mut self, packet: PacketRef) {
+        if self.remaining() == 0 {
+            self.completed_at = Some(packet);
+        }
+    }
+}
+
+/// Bytes after a boundary found by hunting, framed but not yet walked.
+#[derive(Debug, Default)]
+struct Replay {
+    bytes: Vec<u8>,
+    pos: usize,
+    packet: PacketRef,
+}
+
+/// Where the framed stream is: a partial header, or the frame in flight.
 #[derive(Debug)]
-pub struct FrameDecoder {
+struct Framer {
     partial: [u8; MAX_HEADER_LEN],
     partial_len: usize,
     partial_offset: u64,
@@ -73,13 +145,73 @@ pub struct FrameDecoder {
     /// Stream offset of the next byte expected.
     next_offset: u64,
     keep_limit: usize,
+    /// The last masked payload chunk, unmasked.
     scratch: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct FrameDecoder {
+    framer: Framer,
     expect: Expect,
     hunt: Option<Hunt>,
     criteria: Criteria,
+    replay: Replay,
 }
 
 impl Hunt {
+    /// Add the next chunk (a TCP segment, so its start is a likely frame start) and look for a
+    /// boundary: open candidates that can now be decided first, then offsets never examined.
+    fn add(&mut self, data: &[u8], expect: &Expect, criteria: &Criteria) -> Option<Boundary> {
+        if self.aligned.len() < MAX_ALIGNED {
+            self.aligned.push(self.buf.len());
+        }
+        self.buf.extend_from_slice(data);
+        if self.buf.len() > MAX_HUNT || (self.buf.len() > HUNT_SCAN && self.open_aligned == 0) {
+            self.drop_front(self.buf.len() - HUNT_SCAN / 2);
+        }
+        // Once a boundary is found the hunt ends, so every fresh offset counts as examined.
+        let len = self.buf.len();
+        let ready = self.decidable(len);
+        let fresh = self.next_candidate..len;
+        self.next_candidate = len;
+        for c in ready.into_iter().chain(fresh) {
+            let aligned = self.aligned.binary_search(&c).is_ok();
+            match check(&self.buf, c, aligned, expect, criteria) {
+                Verdict::Accept(b) => return Some(b),
+                // Segment starts are all kept (bounded by `aligned`); other offsets up to a cap,
+                // since random payload bytes leave many half-plausible candidates.
+                Verdict::Wait { until } if aligned || self.open_unaligned < MAX_OPEN_UNALIGNED => {
+                    self.open.push(Reverse((until, c)));
+                    if aligned {
+                        self.open_aligned += 1;
+                    } else {
+                        self.open_unaligned += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Open candidates whose verdict can change now that the buffer holds `len` bytes.
+    fn decidable(&mut self, len: usize) -> Vec<usize> {
+        let mut ready = Vec::new();
+        while let Some(&Reverse((until, c))) = self.open.peek() {
+            if until > len {
+                break;
+            }
+            self.open.pop();
+            if self.aligned.binary_search(&c).is_ok() {
+                self.open_aligned -= 1;
+            } else {
+                self.open_unaligned -= 1;
+            }
+            ready.push(c);
+        }
+        ready
+    }
+
     /// Forget the first `n` bytes held, shifting every offset kept.
     fn drop_front(&mut self, n: usize) {
         self.buf.drain(..n);
@@ -190,26 +322,29 @@ impl FrameDecoder {
     /// used when hunting for frame boundaries.
     pub fn with_expect(start_offset: u64, keep_limit: usize, expect: Expect) -> FrameDecoder {
         FrameDecoder {
-            partial: [0; MAX_HEADER_LEN],
-            partial_len: 0,
-            partial_offset: start_offset,
-            partial_packet: PacketRef::default(),
-            current: None,
-            next_offset: start_offset,
-            keep_limit,
-            scratch: Vec::new(),
+            framer: Framer {
+                partial: [0; MAX_HEADER_LEN],
+                partial_len: 0,
+                partial_offset: start_offset,
+                partial_packet: PacketRef::default(),
+                current: None,
+                next_offset: start_offset,
+                keep_limit,
+                scratch: Vec::new(),
+            },
             expect,
             hunt: None,
             criteria: AFTER_GAP,
+            replay: Replay::default(),
         }
     }
 
     /// Framing is unknown from here on (capture started mid-stream): look for a boundary.
     pub fn start_hunting(&mut self) {
-        self.current = None;
-        self.partial_len = 0;
+        self.framer.current = None;
+        self.framer.partial_len = 0;
         self.hunt = Some(Hunt {
-            start: self.next_offset,
+            start: self.framer.next_offset,
             ..Hunt::default()
         });
     }
@@ -232,137 +367,164 @@ impl FrameDecoder {
         self.hunt.is_some()
     }
 
-    /// Add bytes to the hunt; if a boundary is found, return the bytes from it on.
-    fn hunt_feed(&mut self, data: &[u8], on: &mut dyn FnMut(FrameEvent<'_>)) -> Option<Vec<u8>> {
-        let expect = self.expect;
-        let criteria = self.criteria;
-        let hunt = self.hunt.as_mut().expect("hunting");
-        if hunt.aligned.len() < MAX_ALIGNED {
-            hunt.aligned.push(hunt.buf.len());
-        }
-        hunt.buf.extend_from_slice(data);
-        if hunt.buf.len() > MAX_HUNT || (hunt.buf.len() > HUNT_SCAN && hunt.open_aligned == 0) {
-            hunt.drop_front(hunt.buf.len() - HUNT_SCAN / 2);
-        }
-        // Open candidates that can now be decided, then offsets never examined. Once a boundary
-        // is found the hunt ends, so every fresh offset counts as examined.
-        let len = hunt.buf.len();
-        let mut ready = Vec::new();
-        while let Some(&Reverse((until, c))) = hunt.open.peek() {
-            if until > len {
-                break;
-            }
-            hunt.open.pop();
-            if hunt.aligned.binary_search(&c).is_ok() {
-                hunt.open_aligned -= 1;
-            } else {
-                hunt.open_unaligned -= 1;
-            }
-            ready.push(c);
-        }
-        let fresh = hunt.next_candidate..len;
-        hunt.next_candidate = len;
-        let mut found = None;
-        for c in ready.into_iter().chain(fresh) {
-            let aligned = hunt.aligned.binary_search(&c).is_ok();
-            match check(&hunt.buf, c, aligned, &expect, &criteria) {
-                Verdict::Accept(b) => {
-                    found = Some(b);
-                    break;
-                }
-                // Segment starts are all kept (bounded by `aligned`); other offsets up to a cap,
-                // since random payload bytes leave many half-plausible candidates.
-                Verdict::Wait { until } if aligned || hunt.open_unaligned < MAX_OPEN_UNALIGNED => {
-                    hunt.open.push(Reverse((until, c)));
-                    if aligned {
-                        hunt.open_aligned += 1;
-                    } else {
-                        hunt.open_unaligned += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        let boundary = found?;
-        let at = boundary.offset;
-        let hunt = self.hunt.take().expect("hunting");
-        let skipped = hunt.dropped + at as u64;
-        self.next_offset = hunt.start + at as u64;
-        self.expect.masked = Some(boundary.masked);
-        on(FrameEvent::Resync {
-            skipped,
-            at: self.next_offset,
-            masked: boundary.masked,
-        });
-        Some(hunt.buf[at..].to_vec())
-    }
-
     pub fn next_offset(&self) -> u64 {
-        self.next_offset
+        self.framer.next_offset
     }
 
     /// What the unfinished frame at the end of the bytes fed so far still needs, if any.
     pub fn incomplete(&self) -> Option<Incomplete> {
-        if let Some(f) = &self.current {
+        let fr = &self.framer;
+        if let Some(f) = &fr.current {
             return Some(Incomplete::Payload {
                 stream_offset: f.stream_offset,
                 have: f.received + f.lost,
-                need: f.header.payload_len - f.received - f.lost,
+                need: f.remaining(),
                 header: f.header,
             });
         }
-        if self.partial_len > 0 {
-            let need = match decode_frame_header(&self.partial[..self.partial_len]) {
+        if fr.partial_len > 0 {
+            let need = match decode_frame_header(&fr.partial[..fr.partial_len]) {
                 HeaderDecode::NeedMore(n) => n,
                 HeaderDecode::Complete(_) => 0,
             };
             return Some(Incomplete::Header {
-                stream_offset: self.partial_offset,
-                have: self.partial_len,
+                stream_offset: fr.partial_offset,
+                have: fr.partial_len,
                 need,
-                bytes: self.partial,
+                bytes: fr.partial,
             });
         }
         None
     }
 
-    /// Feed the next in-order bytes of the stream.
-    pub fn feed(&mut self, data: &[u8], packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) {
-        if self.hunt.is_some() {
-            if let Some(rest) = self.hunt_feed(data, on) {
-                self.feed_framed(&rest, packet, on);
-            }
-            return;
+    /// The next event from what was fed before and from `input`, consuming `input` as it goes.
+    /// `None` once `input` is used up and nothing is pending; then feed the next chunk. Events
+    /// come in stream order: `Start`, `Payload`/`Lost`…, `End` per frame, `Resync` when hunting
+    /// finds a boundary.
+    pub fn next<'s, 'i: 's>(&'s mut self, input: &mut Input<'i>) -> Option<FrameEvent<'s>> {
+        let lost =
+            (self.framer.current.as_mut()).map_or(0, |f| std::mem::take(&mut f.lost_unreported));
+        if lost > 0 {
+            let header = &self.framer.current.as_ref()?.header;
+            return Some(FrameEvent::Lost { header, len: lost });
         }
-        self.feed_framed(data, packet, on);
-    }
-
-    fn feed_framed(
-        &mut self,
-        mut data: &[u8],
-        packet: PacketRef,
-        on: &mut dyn FnMut(FrameEvent<'_>),
-    ) {
-        while !data.is_empty() {
-            if self.current.is_none() {
-                let consumed = self.take_header(data, packet, on);
-                data = &data[consumed..];
-                // An empty-payload frame is already complete; a partial header used everything.
+        if let Some(f) = self.framer.current.take_if(|f| f.completed_at.is_some()) {
+            return Some(FrameEvent::End(f.into_completed()));
+        }
+        if self.hunt.is_some() {
+            let bytes = input.take(input.bytes.len());
+            return self.hunt_feed(bytes, input.packet);
+        }
+        loop {
+            let from_replay = self.replay.pos < self.replay.bytes.len();
+            let (bytes, packet) = if from_replay {
+                (&self.replay.bytes[self.replay.pos..], self.replay.packet)
+            } else if !input.bytes.is_empty() {
+                (input.bytes, input.packet)
+            } else {
+                self.replay = Replay::default();
+                return None;
+            };
+            if self.framer.current.is_none() {
+                let used = self.framer.take_header(bytes, packet);
+                if from_replay {
+                    self.replay.pos += used;
+                } else {
+                    input.take(used);
+                }
+                if self.framer.current.is_some() {
+                    let header = &self.framer.current.as_ref()?.header;
+                    return Some(FrameEvent::Start { header });
+                }
+                // A header split across chunks: wait for the rest.
                 continue;
             }
-            let consumed = self.take_payload(data, packet, on);
-            data = &data[consumed..];
+            let (used, unmasked) = self.framer.take_payload(bytes, packet);
+            let data: &[u8] = if from_replay {
+                let start = self.replay.pos;
+                self.replay.pos += used;
+                if unmasked {
+                    &self.framer.scratch
+                } else {
+                    &self.replay.bytes[start..start + used]
+                }
+            } else {
+                let taken = input.take(used);
+                if unmasked {
+                    &self.framer.scratch
+                } else {
+                    taken
+                }
+            };
+            let header = &self.framer.current.as_ref()?.header;
+            return Some(FrameEvent::Payload { header, data });
         }
     }
 
+    /// Add bytes to the hunt; when a boundary is found, the bytes from it on are replayed as
+    /// framed input.
+    fn hunt_feed(&mut self, data: &[u8], packet: PacketRef) -> Option<FrameEvent<'static>> {
+        let expect = self.expect;
+        let criteria = self.criteria;
+        let hunt = self.hunt.as_mut()?;
+        let boundary = hunt.add(data, &expect, &criteria)?;
+        let hunt = self.hunt.take()?;
+        let at = boundary.offset;
+        let skipped = hunt.dropped + at as u64;
+        self.framer.next_offset = hunt.start + at as u64;
+        self.expect.masked = Some(boundary.masked);
+        self.replay = Replay {
+            bytes: hunt.buf,
+            pos: at,
+            packet,
+        };
+        Some(FrameEvent::Resync {
+            skipped,
+            at: self.framer.next_offset,
+            masked: boundary.masked,
+        })
+    }
+
+    /// `len` bytes of the stream are missing from the capture. Inside a payload, the loss (and
+    /// the frame's end, if it was the rest of the frame) is then reported by [`Self::next`].
+    pub fn gap(&mut self, len: u64, packet: PacketRef) -> GapOutcome {
+        self.replay = Replay::default();
+        if let Some(h) = self.hunt.as_mut() {
+            // Bytes before the gap cannot chain into bytes after it: the hunt starts over after it.
+            let start = h.start + h.buf.len() as u64 + len;
+            let dropped = h.dropped + h.buf.len() as u64 + len;
+            *h = Hunt {
+                start,
+                dropped,
+                ..Hunt::default()
+            };
+            self.framer.next_offset = start;
+            return GapOutcome::Desynced;
+        }
+        let fr = &mut self.framer;
+        fr.next_offset += len;
+        if fr.partial_len == 0 {
+            if let Some(frame) = fr.current.as_mut().filter(|f| len <= f.remaining()) {
+                frame.lost += len;
+                frame.lost_unreported += len;
+                frame.check_complete(packet);
+                return GapOutcome::InsidePayload;
+            }
+        }
+        fr.current = None;
+        fr.partial_len = 0;
+        self.hunt = Some(Hunt {
+            start: fr.next_offset,
+            ..Hunt::default()
+        });
+        GapOutcome::Desynced
+    }
+}
+
+impl Framer {
     /// Parse a header from the stream, using the partial-header buffer only when a header is
-    /// split across segments. Returns bytes consumed.
-    fn take_header(
-        &mut self,
-        data: &[u8],
-        packet: PacketRef,
-        on: &mut dyn FnMut(FrameEvent<'_>),
-    ) -> usize {
+    /// split across chunks. Returns bytes consumed; `current` is set when the header is whole.
+    fn take_header(&mut self, data: &[u8], packet: PacketRef) -> usize {
         let (header, consumed, header_bytes) = if self.partial_len == 0 {
             match decode_frame_header(data) {
                 HeaderDecode::Complete(h) => {
@@ -400,7 +562,7 @@ impl FrameDecoder {
         };
         let start = self.partial_offset;
         self.next_offset = start + header.header_len as u64;
-        self.current = Some(InFlight {
+        let mut frame = InFlight {
             header,
             header_bytes,
             stream_offset: start,
@@ -408,23 +570,22 @@ impl FrameDecoder {
             received: 0,
             lost: 0,
             kept: Vec::new(),
-        });
-        on(FrameEvent::Start { header: &header });
-        if header.payload_len == 0 {
-            self.finish_frame(packet, on);
-        }
+            lost_unreported: 0,
+            completed_at: None,
+        };
+        // An empty payload: the frame is already whole.
+        frame.check_complete(packet);
+        self.current = Some(frame);
         consumed
     }
 
-    fn take_payload(
-        &mut self,
-        data: &[u8],
-        packet: PacketRef,
-        on: &mut dyn FnMut(FrameEvent<'_>),
-    ) -> usize {
-        let frame = self.current.as_mut().expect("a frame is in flight");
-        let remaining = frame.header.payload_len - frame.received - frame.lost;
-        let n = remaining.min(data.len() as u64) as usize;
+    /// Take the next payload bytes of the frame in flight. Returns bytes consumed, and whether
+    /// they were masked (then their unmasked copy is in `scratch`).
+    fn take_payload(&mut self, data: &[u8], packet: PacketRef) -> (usize, bool) {
+        let Some(frame) = self.current.as_mut() else {
+            return (0, false);
+        };
+        let n = frame.remaining().min(data.len() as u64) as usize;
         let chunk = &data[..n];
         let position = frame.received + frame.lost;
         let unmasked: &[u8] = match frame.header.mask_key {
@@ -442,72 +603,8 @@ impl FrameDecoder {
         }
         frame.received += n as u64;
         self.next_offset += n as u64;
-        on(FrameEvent::Payload {
-            header: &frame.header,
-            data: unmasked,
-        });
-        if frame.received + frame.lost == frame.header.payload_len {
-            self.finish_frame(packet, on);
-        }
-        n
-    }
-
-    fn finish_frame(&mut self, packet: PacketRef, on: &mut dyn FnMut(FrameEvent<'_>)) {
-        let f = self.current.take().expect("a frame is in flight");
-        on(FrameEvent::End(CompletedFrame {
-            header: f.header,
-            header_bytes: f.header_bytes,
-            stream_offset: f.stream_offset,
-            first_packet: f.first_packet,
-            last_packet: packet,
-            kept: f.kept,
-            lost: f.lost,
-        }));
-    }
-
-    /// `len` bytes of the stream are missing from the capture.
-    pub fn gap(
-        &mut self,
-        len: u64,
-        packet: PacketRef,
-        on: &mut dyn FnMut(FrameEvent<'_>),
-    ) -> GapOutcome {
-        if let Some(h) = self.hunt.as_mut() {
-            // Bytes before the gap cannot chain into bytes after it: the hunt starts over after it.
-            let start = h.start + h.buf.len() as u64 + len;
-            let dropped = h.dropped + h.buf.len() as u64 + len;
-            *h = Hunt {
-                start,
-                dropped,
-                ..Hunt::default()
-            };
-            self.next_offset = start;
-            return GapOutcome::Desynced;
-        }
-        self.next_offset += len;
-        if self.partial_len == 0 {
-            if let Some(frame) = self.current.as_mut() {
-                let remaining = frame.header.payload_len - frame.received - frame.lost;
-                if len <= remaining {
-                    frame.lost += len;
-                    on(FrameEvent::Lost {
-                        header: &frame.header,
-                        len,
-                    });
-                    if frame.received + frame.lost == frame.header.payload_len {
-                        self.finish_frame(packet, on);
-                    }
-                    return GapOutcome::InsidePayload;
-                }
-            }
-        }
-        self.current = None;
-        self.partial_len = 0;
-        self.hunt = Some(Hunt {
-            start: self.next_offset,
-            ..Hunt::default()
-        });
-        GapOutcome::Desynced
+        frame.check_complete(packet);
+        (n, frame.header.mask_key.is_some())
     }
 }
 
@@ -516,11 +613,36 @@ mod tests {
     use super::*;
     use crate::ws::opcode::OpCode;
 
+    /// Feed one chunk and hand every event it yields to `on`.
+    fn feed(
+        dec: &mut FrameDecoder,
+        bytes: &[u8],
+        packet: PacketRef,
+        on: &mut dyn FnMut(FrameEvent<'_>),
+    ) {
+        let mut input = Input::new(bytes, packet);
+        while let Some(ev) = dec.next(&mut input) {
+            on(ev);
+        }
+    }
+
+    /// A gap, then whatever it completes.
+    fn gap(
+        dec: &mut FrameDecoder,
+        len: u64,
+        packet: PacketRef,
+        on: &mut dyn FnMut(FrameEvent<'_>),
+    ) -> GapOutcome {
+        let outcome = dec.gap(len, packet);
+        feed(dec, &[], packet, on);
+        outcome
+    }
+
     fn frames_of(chunks: &[&[u8]]) -> Vec<(OpCode, Vec<u8>, u64)> {
         let mut dec = FrameDecoder::new(0, 1 << 20);
         let mut out = Vec::new();
         for c in chunks {
-            dec.feed(c, PacketRef::default(), &mut |ev| {
+            feed(&mut dec, c, PacketRef::default(), &mut |ev| {
                 if let FrameEvent::End(f) = ev {
                     out.push((f.header.opcode, f.kept, f.stream_offset));
                 }
@@ -565,7 +687,8 @@ mod tests {
     fn a_frame_claiming_2_pow_63_bytes_allocates_nothing() {
         let mut dec = FrameDecoder::new(0, 16);
         let mut starts = 0;
-        dec.feed(
+        feed(
+            &mut dec,
             &[
                 0x82, 0x7f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3,
             ],
@@ -592,12 +715,22 @@ mod tests {
                 ends.push((f.kept.len(), f.lost));
             }
         };
-        dec.feed(&[0x82, 0x0a, 1, 2, 3], PacketRef::default(), &mut cb);
+        feed(
+            &mut dec,
+            &[0x82, 0x0a, 1, 2, 3],
+            PacketRef::default(),
+            &mut cb,
+        );
         assert_eq!(
-            dec.gap(4, PacketRef::default(), &mut cb),
+            gap(&mut dec, 4, PacketRef::default(), &mut cb),
             GapOutcome::InsidePayload
         );
-        dec.feed(&[8, 9, 10, 0x81, 0x00], PacketRef::default(), &mut cb);
+        feed(
+            &mut dec,
+            &[8, 9, 10, 0x81, 0x00],
+            PacketRef::default(),
+            &mut cb,
+        );
         assert_eq!(ends, vec![(6, 4), (0, 0)]);
     }
 
@@ -619,15 +752,16 @@ mod tests {
             }
             _ => {}
         };
-        dec.feed(&[0x82, 0x02, 1, 2], PacketRef::default(), &mut cb);
+        feed(&mut dec, &[0x82, 0x02, 1, 2], PacketRef::default(), &mut cb);
         assert_eq!(
-            dec.gap(3, PacketRef::default(), &mut cb),
+            gap(&mut dec, 3, PacketRef::default(), &mut cb),
             GapOutcome::Desynced
         );
         assert!(dec.is_hunting());
         // The rest of the lost frame's payload, then two whole frames starting a segment.
-        dec.feed(&[9, 9], PacketRef::default(), &mut cb);
-        dec.feed(
+        feed(&mut dec, &[9, 9], PacketRef::default(), &mut cb);
+        feed(
+            &mut dec,
             &[0x81, 0x01, b'a', 0x81, 0x01, b'b'],
             PacketRef::default(),
             &mut cb,

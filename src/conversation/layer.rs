@@ -1,0 +1,152 @@
+//! The one interface of a connection's layers, and the context they share.
+//!
+//! A layer sees each side's bytes in stream order at their stream offset, the holes in them,
+//! and the end. It reports what it finds through the [`Cx`] and answers with the phase the
+//! connection is in afterwards: itself, usually, or the layer that takes over (the HTTP/1.1
+//! upgrade hands over to a WebSocket session). See `docs/design.md` for how a layer that
+//! transforms bytes (TLS) or fans them out (HTTP/2 streams) fits in.
+
+use crate::base::rules::Rule;
+use crate::base::{Diagnostic, Direction, PacketRef};
+use crate::event::{ConnectionInfo, Event, Gap};
+use crate::tcp::FlowMeta;
+use crate::ws::record::{Frame, Message};
+use crate::ws::session::{Limits, Report, SessionKey, Summary};
+
+use super::{DissectConfig, Phase};
+
+/// Side of a connection, as the flow table numbers them (0: the endpoint seen first).
+pub type Side = usize;
+
+/// The next bytes of one side.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    /// Offset of `bytes[0]` in this side's stream.
+    pub offset: u64,
+    pub bytes: &'a [u8],
+    /// The packet that made these bytes deliverable.
+    pub packet: PacketRef,
+}
+
+/// Bytes of one side missing from the capture.
+#[derive(Clone, Copy, Debug)]
+pub struct Hole {
+    pub offset: u64,
+    pub len: u64,
+    pub packet: PacketRef,
+}
+
+/// A layer of a connection's stack.
+pub trait Layer {
+    /// The next in-order bytes of `side`.
+    fn data(self: Box<Self>, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase;
+    /// Bytes of `side` are missing: the layer says what that costs.
+    fn gap(self: Box<Self>, cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase;
+    /// The connection ended at `packet`; what the session did, for the connection's summary.
+    fn end(self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary;
+}
+
+/// What the connection knows whatever its phase.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// The side that opened the connection or sent the upgrade request, once known.
+    pub client_side: Option<Side>,
+    /// The connection was reported as WebSocket (a `Connection` event went out).
+    pub announced: bool,
+    /// Diagnostics reported for this connection.
+    pub diagnostics: u64,
+}
+
+/// What a layer works with: the configuration, the connection, and where events go.
+pub struct Cx<'a> {
+    pub cfg: &'a DissectConfig,
+    pub meta: &'a FlowMeta,
+    pub shared: &'a mut Shared,
+    pub out: &'a mut Vec<Event>,
+}
+
+impl Cx<'_> {
+    pub fn dir_of(&self, side: Side) -> Direction {
+        match self.shared.client_side {
+            Some(c) if c == side => Direction::ClientToServer,
+            Some(_) => Direction::ServerToClient,
+            None => Direction::from_index(side),
+        }
+    }
+
+    /// The server side forced by `--ws-port`, if any.
+    pub fn forced_server(&self) -> Option<Side> {
+        (0..2).find(|&s| self.cfg.ws_ports.contains(&self.meta.endpoints[s].port()))
+    }
+
+    /// The session this connection carries (one per HTTP/1.1 connection).
+    pub fn session_key(&self) -> SessionKey {
+        SessionKey {
+            conn: self.meta.id,
+            stream: None,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.cfg.limits()
+    }
+
+    /// Report the connection as WebSocket, once.
+    pub fn announce(&mut self, inferred: bool) {
+        if self.shared.announced {
+            return;
+        }
+        self.shared.announced = true;
+        let c = self.shared.client_side.unwrap_or(0);
+        self.out.push(Event::Connection(ConnectionInfo {
+            conn: self.meta.id,
+            client: self.meta.endpoints[c],
+            server: self.meta.endpoints[1 - c],
+            first_packet: self.meta.first_packet,
+            inferred,
+        }));
+    }
+
+    pub fn diag(
+        &mut self,
+        dir: Option<Direction>,
+        packet: PacketRef,
+        rule: &'static Rule,
+        message: String,
+    ) {
+        self.diagnostic(Diagnostic {
+            conn: self.meta.id,
+            stream: None,
+            dir,
+            packet: Some(packet),
+            rule,
+            message,
+        });
+    }
+
+    /// A hole in `dir`'s stream, shown once the connection is known to be WebSocket.
+    pub fn gap_event(&mut self, dir: Direction, hole: Hole) {
+        if self.shared.announced {
+            self.out.push(Event::Gap(Gap {
+                conn: self.meta.id,
+                dir,
+                stream_offset: hole.offset,
+                len: hole.len,
+                packet: hole.packet,
+            }));
+        }
+    }
+}
+
+impl Report for Cx<'_> {
+    fn frame(&mut self, frame: Frame) {
+        self.out.push(Event::Frame(Box::new(frame)));
+    }
+    fn message(&mut self, message: Message) {
+        self.out.push(Event::Message(message));
+    }
+    fn diagnostic(&mut self, diagnostic: Diagnostic) {
+        self.shared.diagnostics += 1;
+        self.out.push(Event::Diagnostic(diagnostic));
+    }
+}

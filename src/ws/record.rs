@@ -1,0 +1,126 @@
+//! What a WebSocket session reports: each frame as it was on the wire, each message as the
+//! application received it, and per-direction counts. The layer above adds nothing but carries
+//! them as events.
+
+use super::close::CloseInfo;
+use super::frame::{FrameHeader, MAX_HEADER_LEN};
+use super::opcode::OpCode;
+use crate::base::{ConnId, Direction, PacketRef, StreamId};
+use std::fmt;
+
+/// The payload bytes kept for display: unmasked (and, later, inflated), possibly cut short.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Payload {
+    pub bytes: Vec<u8>,
+    /// Length on the wire; `bytes.len() < len` means the kept copy was cut at the limit.
+    pub len: u64,
+}
+
+impl Payload {
+    pub fn truncated(&self) -> bool {
+        (self.bytes.len() as u64) < self.len
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub conn: ConnId,
+    /// The HTTP/2 stream carrying the session (RFC 8441); None over HTTP/1.1.
+    pub stream: Option<StreamId>,
+    pub dir: Direction,
+    /// 1-based frame number within this direction.
+    pub index: u64,
+    pub first_packet: PacketRef,
+    pub last_packet: PacketRef,
+    /// Offset of the frame's first header byte in this direction's stream (the TCP stream, or
+    /// the decrypted or HTTP/2 stream it is carried in).
+    pub stream_offset: u64,
+    pub header: FrameHeader,
+    pub header_bytes: [u8; MAX_HEADER_LEN],
+    pub payload: Payload,
+    /// Payload bytes lost in a capture gap.
+    pub lost: u64,
+    pub close: Option<CloseInfo>,
+    /// On a pong: the round-trip time from the matching ping, in nanoseconds.
+    pub rtt_ns: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub conn: ConnId,
+    /// The HTTP/2 stream carrying the session (RFC 8441); None over HTTP/1.1.
+    pub stream: Option<StreamId>,
+    pub dir: Direction,
+    /// 1-based message number within this direction.
+    pub index: u64,
+    pub opcode: OpCode,
+    pub payload: Payload,
+    pub fragments: u32,
+    pub first_packet: PacketRef,
+    pub last_packet: PacketRef,
+    /// Text messages: offset of the first invalid UTF-8 byte, if any.
+    pub utf8_error: Option<u64>,
+    /// Bytes of the message lost in a capture gap.
+    pub lost: u64,
+    /// permessage-deflate: the payload above is the inflated one.
+    pub compressed: bool,
+    /// Payload bytes on the wire (the compressed size when `compressed`).
+    pub wire_len: u64,
+    /// Inflation failed or stopped; the payload is what was inflated before that.
+    pub inflate_error: Option<InflateFailure>,
+}
+
+impl Message {
+    /// The kept payload as text, when this is a text message and the kept bytes are valid UTF-8
+    /// (a copy cut at the limit is cut back to a character boundary).
+    pub fn text(&self) -> Option<&str> {
+        if self.opcode != OpCode::Text
+            || self.utf8_error.is_some()
+            || self.lost > 0
+            || self.inflate_error.is_some()
+        {
+            return None;
+        }
+        match std::str::from_utf8(&self.payload.bytes) {
+            Ok(s) => Some(s),
+            Err(e) if e.error_len().is_none() && self.payload.truncated() => {
+                std::str::from_utf8(&self.payload.bytes[..e.valid_up_to()]).ok()
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// Why a compressed message's payload is not (all) its inflated content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InflateFailure {
+    /// The inflated size passed the limit (`--max-inflate`): a deflate bomb, or just too big.
+    Limit(u64),
+    /// The bytes do not inflate; zlib's reason.
+    Corrupt(String),
+    /// Earlier compressed data of this direction is missing and context takeover is on.
+    ContextUnknown,
+    /// Bytes of this message are missing from the capture.
+    BytesMissing,
+}
+
+impl fmt::Display for InflateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InflateFailure::Limit(l) => write!(f, "inflated size passed the {l}-byte limit"),
+            InflateFailure::Corrupt(why) => f.write_str(why),
+            InflateFailure::ContextUnknown => f.write_str("compression context unknown"),
+            InflateFailure::BytesMissing => {
+                f.write_str("compressed bytes missing from the capture")
+            }
+        }
+    }
+}
+
+/// Per-direction counters, for summaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DirStats {
+    pub frames: u64,
+    pub messages: u64,
+    pub payload_bytes: u64,
+}

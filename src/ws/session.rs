@@ -1,0 +1,518 @@
+//! One WebSocket session: both directions' frame decoders, and what the protocol remembers
+//! between frames (the open fragmented message, the close handshake, pings waiting for their
+//! pong, the inflaters, UTF-8 across fragments). Bytes of either direction in; frames,
+//! messages and diagnostics out through [`Report`]. Knows nothing of what carries the bytes.
+
+use std::collections::VecDeque;
+
+use super::close::{parse_close, CloseInfo};
+use super::decoder::{CompletedFrame, FrameDecoder, FrameEvent, GapOutcome, Incomplete, Input};
+use super::deflate::{DeflateParams, Inflater};
+use super::frame::FrameHeader;
+use super::message::PartialMessage;
+use super::opcode::OpCode;
+use super::record::{DirStats, Frame, InflateFailure, Message, Payload};
+use super::resync::Expect;
+use super::rules::{self as ws_rules, Finding};
+use crate::base::rules::{self, Rule};
+use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
+
+/// Claimed payload lengths above this are not believed while probing or hunting.
+pub const PLAUSIBLE_MAX_PAYLOAD: u64 = 1 << 30;
+/// Pings waiting for their pong, per direction.
+const MAX_PENDING_PINGS: usize = 64;
+
+/// Which session: the connection, and the HTTP/2 stream when the session is one of many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionKey {
+    pub conn: ConnId,
+    pub stream: Option<StreamId>,
+}
+
+/// What a session keeps of each payload, and how far it inflates.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Payload bytes kept per frame for display.
+    pub frame_keep: usize,
+    /// Payload bytes kept per message.
+    pub message_keep: usize,
+    /// Largest inflated size of one compressed message (deflate bomb guard).
+    pub inflate_limit: u64,
+}
+
+/// Where a session's records go; the layer above turns them into its events.
+pub trait Report {
+    fn frame(&mut self, frame: Frame);
+    fn message(&mut self, message: Message);
+    fn diagnostic(&mut self, diagnostic: Diagnostic);
+}
+
+/// What a session leaves behind when it ends.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub stats: [DirStats; 2],
+    pub close: [Option<CloseInfo>; 2],
+}
+
+/// A WebSocket session, both directions, indexed by [`Direction::index`].
+#[derive(Debug)]
+pub struct Session {
+    decoders: [FrameDecoder; 2],
+    state: State,
+}
+
+/// Everything but the decoders: the decoder of one direction lends its events (which borrow
+/// its buffers) while this is updated.
+#[derive(Debug)]
+struct State {
+    key: SessionKey,
+    limits: Limits,
+    /// An extension (permessage-deflate) gives RSV1 a meaning.
+    rsv1_defined: bool,
+    /// The handshake was not seen; the session was recognised from its frames.
+    inferred: bool,
+    dirs: [DirState; 2],
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    message: Option<PartialMessage>,
+    stats: DirStats,
+    /// The frame being decoded is a data frame (its payload belongs to the open message).
+    in_data_frame: bool,
+    pings: VecDeque<(Vec<u8>, PacketRef)>,
+    /// This side's close frame, once sent.
+    close: Option<CloseInfo>,
+    /// Rules broken by the header of the frame in flight, reported once the frame is complete.
+    header_findings: Vec<(Finding, PacketRef)>,
+    /// permessage-deflate is on: this direction's decompressor.
+    inflater: Option<Inflater>,
+}
+
+impl Session {
+    /// A session opened by a handshake: the first WebSocket byte of each direction is at
+    /// `starts` in its stream, and `deflate` is what the server accepted.
+    pub fn opened(
+        key: SessionKey,
+        limits: Limits,
+        starts: [u64; 2],
+        deflate: Option<DeflateParams>,
+    ) -> Session {
+        let decoder = |dir: Direction| {
+            let expect = Expect {
+                masked: Some(dir == Direction::ClientToServer),
+                max_payload: PLAUSIBLE_MAX_PAYLOAD,
+            };
+            FrameDecoder::with_expect(starts[dir.index()], limits.frame_keep, expect)
+        };
+        let mut dirs: [DirState; 2] = Default::default();
+        if let Some(p) = &deflate {
+            dirs[0].inflater = Some(Inflater::new(p.client_no_context_takeover));
+            dirs[1].inflater = Some(Inflater::new(p.server_no_context_takeover));
+        }
+        Session {
+            decoders: [
+                decoder(Direction::ClientToServer),
+                decoder(Direction::ServerToClient),
+            ],
+            state: State {
+                key,
+                limits,
+                rsv1_defined: deflate.is_some(),
+                inferred: false,
+                dirs,
+            },
+        }
+    }
+
+    /// A session recognised from its frames, without a handshake: `decoders` (by direction)
+    /// have been hunting. Extensions are unknown, so RSV1 is taken to mean permessage-deflate.
+    pub fn recognised(key: SessionKey, limits: Limits, decoders: [FrameDecoder; 2]) -> Session {
+        let mut dirs: [DirState; 2] = Default::default();
+        for d in &mut dirs {
+            d.inflater = Some(Inflater::new(false));
+        }
+        Session {
+            decoders,
+            state: State {
+                key,
+                limits,
+                rsv1_defined: true,
+                inferred: true,
+                dirs,
+            },
+        }
+    }
+
+    /// The next bytes of direction `dir`.
+    pub fn feed(&mut self, dir: Direction, bytes: &[u8], packet: PacketRef, out: &mut dyn Report) {
+        self.pull(dir, &mut Input::new(bytes, packet), out);
+    }
+
+    /// Walk `input` to its end, reporting what it completes.
+    pub fn pull(&mut self, dir: Direction, input: &mut Input<'_>, out: &mut dyn Report) {
+        let packet = input.packet();
+        let Session { decoders, state } = self;
+        while let Some(ev) = decoders[dir.index()].next(input) {
+            state.apply(dir, ev, packet, out);
+        }
+    }
+
+    /// Hunting found the first frame boundary of `dir` (reported by the decoder as `Resync`
+    /// before the session existed).
+    pub fn resynced(
+        &mut self,
+        dir: Direction,
+        skipped: u64,
+        at: u64,
+        packet: PacketRef,
+        out: &mut dyn Report,
+    ) {
+        self.state.resynced(dir, skipped, at, packet, out);
+    }
+
+    /// `len` bytes of `dir` at stream offset `offset` are missing from the capture.
+    pub fn gap(
+        &mut self,
+        dir: Direction,
+        offset: u64,
+        len: u64,
+        packet: PacketRef,
+        out: &mut dyn Report,
+    ) {
+        let outcome = self.decoders[dir.index()].gap(len, packet);
+        // The loss inside a payload, and the frame it completes, if any.
+        self.pull(dir, &mut Input::empty(packet), out);
+        let st = &mut self.state;
+        let msg = format!("{len} bytes missing from the capture at stream offset {offset}");
+        st.diag(out, dir, packet, &rules::STREAM_GAP, msg);
+        if outcome == GapOutcome::Desynced {
+            let msg = "the gap hit a frame header: looking for the next frame boundary";
+            st.diag(out, dir, packet, &rules::STREAM_DESYNC, msg.into());
+            if let Some(msg) = st.dirs[dir.index()].drop_message() {
+                st.diag(out, dir, packet, &rules::STREAM_DESYNC, msg);
+            }
+        }
+    }
+
+    /// What the unfinished frame of `dir` still needs, if any.
+    pub fn incomplete(&self, dir: Direction) -> Option<Incomplete> {
+        self.decoders[dir.index()].incomplete()
+    }
+
+    /// The session is over (its connection or stream ended): report frames cut short.
+    pub fn end(self, packet: PacketRef, out: &mut dyn Report) -> Summary {
+        let Session {
+            decoders,
+            mut state,
+        } = self;
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            // A frame cut off by the end: its header's problems still count.
+            state.report_header_findings(dir, out);
+            if let Some(Incomplete::Payload {
+                stream_offset,
+                have,
+                need,
+                header,
+            }) = decoders[dir.index()].incomplete()
+            {
+                let msg = format!(
+                    "the connection ended {have} bytes into a {} frame (stream offset {stream_offset}) that declared {} payload bytes; {need} never arrived",
+                    header.opcode, header.payload_len
+                );
+                state.diag(out, dir, packet, &rules::FRAME_INCOMPLETE, msg);
+            }
+        }
+        let [c, s] = state.dirs;
+        Summary {
+            stats: [c.stats, s.stats],
+            close: [c.close, s.close],
+        }
+    }
+}
+
+impl DirState {
+    /// Forget the open message (framing was lost); says what was lost, if anything.
+    fn drop_message(&mut self) -> Option<String> {
+        let m = self.message.take()?;
+        if let Some(inf) = self.inflater.as_mut().filter(|_| m.compressed) {
+            inf.lose_context();
+        }
+        Some(format!(
+            "the open {} message ({} fragments so far) is lost in the gap",
+            m.opcode, m.fragments
+        ))
+    }
+}
+
+/// The two directions' states, `dir`'s first.
+fn this_and_other(dirs: &mut [DirState; 2], dir: Direction) -> (&mut DirState, &mut DirState) {
+    let [c, s] = dirs;
+    match dir {
+        Direction::ClientToServer => (c, s),
+        Direction::ServerToClient => (s, c),
+    }
+}
+
+impl State {
+    fn diag(
+        &self,
+        out: &mut dyn Report,
+        dir: Direction,
+        packet: PacketRef,
+        rule: &'static Rule,
+        message: String,
+    ) {
+        out.diagnostic(Diagnostic {
+            conn: self.key.conn,
+            stream: self.key.stream,
+            dir: Some(dir),
+            packet: Some(packet),
+            rule,
+            message,
+        });
+    }
+
+    fn apply(
+        &mut self,
+        dir: Direction,
+        ev: FrameEvent<'_>,
+        packet: PacketRef,
+        out: &mut dyn Report,
+    ) {
+        match ev {
+            FrameEvent::Start { header } => self.frame_started(dir, header, packet),
+            FrameEvent::Payload { data, .. } => self.payload(dir, data),
+            FrameEvent::Lost { len, .. } => {
+                let st = &mut self.dirs[dir.index()];
+                if let Some(m) = st.message.as_mut().filter(|_| st.in_data_frame) {
+                    m.lose(len, st.inflater.as_mut());
+                }
+            }
+            FrameEvent::End(f) => self.frame_ended(dir, f, out),
+            FrameEvent::Resync { skipped, at, .. } => self.resynced(dir, skipped, at, packet, out),
+        }
+    }
+
+    fn resynced(
+        &self,
+        dir: Direction,
+        skipped: u64,
+        at: u64,
+        packet: PacketRef,
+        out: &mut dyn Report,
+    ) {
+        let msg =
+            format!("frame boundary found at stream offset {at} after skipping {skipped} bytes");
+        self.diag(out, dir, packet, &rules::STREAM_RESYNC, msg);
+    }
+
+    /// A header is complete: check it, and open or continue a message.
+    fn frame_started(&mut self, dir: Direction, h: &FrameHeader, packet: PacketRef) {
+        let mut found = ws_rules::header_findings(h, dir, self.rsv1_defined);
+        let rsv1_defined = self.rsv1_defined;
+        let st = &mut self.dirs[dir.index()];
+        // Reserved data opcodes (0x3-0x7) are not part of any message.
+        st.in_data_frame = matches!(
+            h.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+        );
+        if st.close.is_some() && !h.opcode.is_control() {
+            found.push((
+                &rules::DATA_AFTER_CLOSE,
+                format!("{} frame after this side sent a close frame", h.opcode),
+            ));
+        }
+        match h.opcode {
+            OpCode::Text | OpCode::Binary => st.open_message(h, packet, rsv1_defined, &mut found),
+            OpCode::Continuation => match st.message.as_mut() {
+                Some(m) => m.fragments += 1,
+                None => found.push((
+                    &rules::CONTINUATION_WITHOUT_START,
+                    "continuation frame with no fragmented message open".to_string(),
+                )),
+            },
+            _ => {}
+        }
+        // Reported right after the frame itself, so every view shows them under it.
+        st.header_findings
+            .extend(found.into_iter().map(|f| (f, packet)));
+    }
+
+    fn payload(&mut self, dir: Direction, data: &[u8]) {
+        let Limits {
+            message_keep,
+            inflate_limit,
+            ..
+        } = self.limits;
+        let st = &mut self.dirs[dir.index()];
+        // Only data frames feed the message; control frames in between do not.
+        if let Some(m) = st.message.as_mut().filter(|_| st.in_data_frame) {
+            m.add_wire_bytes(data, st.inflater.as_mut(), message_keep, inflate_limit);
+        }
+    }
+
+    /// A frame is complete: report it, then its message if it was the last fragment.
+    fn frame_ended(&mut self, dir: Direction, f: CompletedFrame, out: &mut dyn Report) {
+        let h = f.header;
+        let (st, other) = this_and_other(&mut self.dirs, dir);
+        st.stats.frames += 1;
+        st.stats.payload_bytes += h.payload_len;
+        let mut found = Vec::new();
+        let mut close = None;
+        let mut rtt_ns = None;
+        match h.opcode {
+            OpCode::Close => {
+                let info = parse_close(&f.kept);
+                found = ws_rules::close_findings(&f.kept, &info);
+                st.close = Some(info.clone());
+                close = Some(info);
+            }
+            OpCode::Ping => {
+                if st.pings.len() == MAX_PENDING_PINGS {
+                    st.pings.pop_front();
+                }
+                st.pings.push_back((f.kept.clone(), f.first_packet));
+            }
+            OpCode::Pong => match answered_ping(&mut other.pings, &f.kept) {
+                Some(ping) => rtt_ns = Some(f.last_packet.ts.0.saturating_sub(ping.ts.0)),
+                None => found.push((
+                    &rules::PONG_UNSOLICITED,
+                    "pong with no matching ping".into(),
+                )),
+            },
+            _ => {}
+        }
+        let last_packet = f.last_packet;
+        let index = st.stats.frames;
+        out.frame(Frame {
+            conn: self.key.conn,
+            stream: self.key.stream,
+            dir,
+            index,
+            first_packet: f.first_packet,
+            last_packet,
+            stream_offset: f.stream_offset,
+            header: h,
+            header_bytes: f.header_bytes,
+            payload: Payload {
+                bytes: f.kept,
+                len: h.payload_len,
+            },
+            lost: f.lost,
+            close,
+            rtt_ns,
+        });
+        self.report_header_findings(dir, out);
+        for (rule, msg) in found {
+            self.diag(out, dir, last_packet, rule, msg);
+        }
+        let is_data = matches!(
+            h.opcode,
+            OpCode::Text | OpCode::Binary | OpCode::Continuation
+        );
+        if is_data && h.fin {
+            self.finish_message(dir, last_packet, out);
+        }
+    }
+
+    fn report_header_findings(&mut self, dir: Direction, out: &mut dyn Report) {
+        let found = std::mem::take(&mut self.dirs[dir.index()].header_findings);
+        for ((rule, msg), at) in found {
+            self.diag(out, dir, at, rule, msg);
+        }
+    }
+
+    /// The final fragment of `dir`'s open message is in: inflate the rest and report it.
+    fn finish_message(&mut self, dir: Direction, last_packet: PacketRef, out: &mut dyn Report) {
+        let Limits {
+            message_keep: keep,
+            inflate_limit: limit,
+            ..
+        } = self.limits;
+        let inferred = self.inferred;
+        let st = &mut self.dirs[dir.index()];
+        let Some(mut m) = st.message.take() else {
+            return;
+        };
+        st.stats.messages += 1;
+        let inflate_finding = match st.inflater.as_mut().filter(|_| m.compressed) {
+            Some(inf) => m.finish_inflating(inf, keep, limit, inferred),
+            None => None,
+        };
+        let utf8_error = m.utf8_error();
+        let message = Message {
+            conn: self.key.conn,
+            stream: self.key.stream,
+            dir,
+            index: st.stats.messages,
+            opcode: m.opcode,
+            payload: Payload {
+                bytes: m.payload,
+                len: m.len,
+            },
+            fragments: m.fragments,
+            first_packet: m.first_packet,
+            last_packet,
+            utf8_error,
+            lost: m.lost,
+            compressed: m.compressed,
+            wire_len: m.wire_len,
+            inflate_error: m.inflate_error,
+        };
+        let truncated_big = message.payload.truncated() && keep > 1 << 20;
+        out.message(message);
+        if let Some((rule, msg)) = inflate_finding {
+            self.diag(out, dir, last_packet, rule, msg);
+        }
+        if let Some(at) = utf8_error {
+            let msg = format!("text message is not valid UTF-8 at byte {at}");
+            self.diag(out, dir, last_packet, &rules::INVALID_UTF8_TEXT, msg);
+        }
+        if truncated_big {
+            let msg = format!("message kept only up to {keep} bytes");
+            self.diag(out, dir, last_packet, &rules::PAYLOAD_LIMIT, msg);
+        }
+    }
+}
+
+impl DirState {
+    /// A text or binary frame opens a message (dropping one left open, which breaks §5.4).
+    fn open_message(
+        &mut self,
+        h: &FrameHeader,
+        packet: PacketRef,
+        rsv1_defined: bool,
+        found: &mut Vec<Finding>,
+    ) {
+        if let Some(old) = &self.message {
+            found.push((
+                &rules::NEW_MESSAGE_WHILE_FRAGMENTED,
+                format!("{} frame while a fragmented {} message ({} fragments) is open; the open message is dropped", h.opcode, old.opcode, old.fragments),
+            ));
+            if old.compressed {
+                if let Some(inf) = self.inflater.as_mut() {
+                    inf.abandon_message();
+                }
+            }
+        }
+        let compressed = h.rsv1 && rsv1_defined && self.inflater.is_some();
+        let mut m = PartialMessage::open(h.opcode, packet, compressed);
+        if compressed && self.inflater.as_ref().is_some_and(Inflater::context_lost) {
+            let msg =
+                "earlier compressed data of this direction is missing and context takeover is on";
+            found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));
+            m.inflate_error = Some(InflateFailure::ContextUnknown);
+        }
+        self.message = Some(m);
+    }
+}
+
+/// The ping a pong answers: the oldest unanswered one with the same payload. Everything older
+/// will not be answered (§5.5.3: a pong may answer only the most recent ping).
+fn answered_ping(pings: &mut VecDeque<(Vec<u8>, PacketRef)>, pong: &[u8]) -> Option<PacketRef> {
+    let i = pings.iter().position(|(p, _)| p == pong)?;
+    let (_, ping) = pings.remove(i)?;
+    pings.drain(..i);
+    Some(ping)
+}

@@ -93,7 +93,6 @@ rules! {
     FRAME_INCOMPLETE = "frame-incomplete", Warning, "capture", "the connection or capture ended in the middle of a frame";
     PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
     PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
-    REASSEMBLY_LIMIT = "reassembly-limit", Warning, "wsdissect", "too many out-of-order bytes were buffered; the hole is reported as a gap";
 }
 
 /// A rule broken at a place in the capture.

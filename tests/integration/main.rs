@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod docs;
 mod json;
+mod layers;
 mod live;
 mod midstream;
 mod regress;

@@ -287,8 +287,21 @@ impl Exchange {
 
     /// Every handshake rule this exchange breaks, with a sentence saying how.
     pub fn violations(&self) -> Vec<Violation> {
-        let mut found: Vec<(&'static Rule, String)> = Vec::new();
-        let out = &mut found;
+        let mut found = self.request_findings();
+        if !self.accepted() {
+            found.push((
+                &rules::HANDSHAKE_REJECTED,
+                format!("server answered {} {}", self.status, self.reason),
+            ));
+        } else {
+            found.extend(self.acceptance_findings());
+        }
+        Violation::sided(found)
+    }
+
+    /// What the request breaks (RFC 6455 §4.1).
+    fn request_findings(&self) -> Vec<(&'static Rule, String)> {
+        let mut out = Vec::new();
         if !self.method.eq_ignore_ascii_case("GET") {
             out.push((
                 &rules::HANDSHAKE_NOT_GET,
@@ -298,41 +311,30 @@ impl Exchange {
         if self.host.is_none() {
             out.push((&rules::HANDSHAKE_HOST_MISSING, "no Host header".to_string()));
         }
-        match &self.key {
-            None => out.push((
-                &rules::HANDSHAKE_KEY_INVALID,
-                "no Sec-WebSocket-Key header".to_string(),
+        let key = match self.key.as_deref().map(|k| (k, check_key(k))) {
+            None => Some("no Sec-WebSocket-Key header".to_string()),
+            Some((_, KeyShape::Valid)) => None,
+            Some((k, KeyShape::WrongLength(n))) => Some(format!(
+                "Sec-WebSocket-Key {k:?} decodes to {n} bytes, not 16"
             )),
-            Some(k) => match check_key(k) {
-                KeyShape::Valid => {}
-                KeyShape::WrongLength(n) => out.push((
-                    &rules::HANDSHAKE_KEY_INVALID,
-                    format!("Sec-WebSocket-Key {k:?} decodes to {n} bytes, not 16"),
-                )),
-                KeyShape::NotBase64 => out.push((
-                    &rules::HANDSHAKE_KEY_INVALID,
-                    format!("Sec-WebSocket-Key {k:?} is not base64"),
-                )),
-            },
-        }
-        match self.version.as_deref() {
-            Some("13") => {}
-            Some(v) => out.push((
-                &rules::HANDSHAKE_VERSION,
-                format!("Sec-WebSocket-Version is {v:?}"),
-            )),
-            None => out.push((
-                &rules::HANDSHAKE_VERSION,
-                "no Sec-WebSocket-Version header".to_string(),
-            )),
-        }
-        if !self.accepted() {
-            out.push((
-                &rules::HANDSHAKE_REJECTED,
-                format!("server answered {} {}", self.status, self.reason),
-            ));
-            return Violation::sided(found);
-        }
+            Some((k, KeyShape::NotBase64)) => {
+                Some(format!("Sec-WebSocket-Key {k:?} is not base64"))
+            }
+        };
+        out.extend(key.map(|msg| (&rules::HANDSHAKE_KEY_INVALID, msg)));
+        let version = match self.version.as_deref() {
+            Some("13") => None,
+            Some(v) => Some(format!("Sec-WebSocket-Version is {v:?}")),
+            None => Some("no Sec-WebSocket-Version header".to_string()),
+        };
+        out.extend(version.map(|msg| (&rules::HANDSHAKE_VERSION, msg)));
+        out
+    }
+
+    /// What a 101 breaks (RFC 6455 §4.2.2): its upgrade headers, the accept value, and a
+    /// subprotocol or extension the client never offered.
+    fn acceptance_findings(&self) -> Vec<(&'static Rule, String)> {
+        let mut out = Vec::new();
         if !(self.response_headers.has_token("Upgrade", "websocket")
             && self.response_headers.has_token("Connection", "upgrade"))
         {
@@ -367,11 +369,11 @@ impl Exchange {
             }
         }
         for ext in &self.extensions {
-            if !self
+            let offered = self
                 .offered_extensions
                 .iter()
-                .any(|o| o.name.eq_ignore_ascii_case(&ext.name))
-            {
+                .any(|o| o.name.eq_ignore_ascii_case(&ext.name));
+            if !offered {
                 out.push((
                     &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
                     format!(
@@ -381,7 +383,7 @@ impl Exchange {
                 ));
             }
         }
-        Violation::sided(found)
+        out
     }
 }
 

@@ -54,6 +54,49 @@ impl fmt::Display for SkipReason {
     }
 }
 
+/// What the IP header says, with where it starts in the captured packet.
+struct Ip {
+    src: IpAddr,
+    dst: IpAddr,
+    start: usize,
+    /// The length the header declares for the whole IP packet.
+    declared_len: usize,
+    fragmented: bool,
+    proto: u8,
+}
+
+fn ip_of(sliced: &LaxSlicedPacket<'_>, data: &[u8]) -> Result<Ip, SkipReason> {
+    match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            Ok(Ip {
+                src: h.source_addr().into(),
+                dst: h.destination_addr().into(),
+                start: offset_in(data, h.slice()),
+                declared_len: usize::from(h.total_len()),
+                fragmented: v4.is_payload_fragmented(),
+                proto: v4.payload().ip_number.0,
+            })
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            Ok(Ip {
+                src: h.source_addr().into(),
+                dst: h.destination_addr().into(),
+                start: offset_in(data, h.slice()),
+                declared_len: 40 + usize::from(h.payload_length()),
+                fragmented: v6.is_payload_fragmented(),
+                proto: v6.payload().ip_number.0,
+            })
+        }
+        Some(LaxNetSlice::Arp(_)) => Err(SkipReason::NotIp("ARP".into())),
+        None => Err(match &sliced.stop_err {
+            Some((e, _)) => SkipReason::BadIpHeader(e.to_string()),
+            None => SkipReason::NotIp(format!("ether type {}", ether_type_of(sliced))),
+        }),
+    }
+}
+
 /// Decode one captured packet.
 pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
     let sliced =
@@ -66,44 +109,14 @@ pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipRea
             link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest)
                 .map_err(|e| SkipReason::BadIpHeader(e.to_string()))?,
         };
-    let (src_ip, dst_ip, ip_start, declared_ip_len, fragmented, proto): (
-        IpAddr,
-        IpAddr,
-        usize,
-        usize,
-        bool,
-        u8,
-    ) = match &sliced.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
-            let h = v4.header();
-            (
-                h.source_addr().into(),
-                h.destination_addr().into(),
-                offset_in(data, h.slice()),
-                usize::from(h.total_len()),
-                v4.is_payload_fragmented(),
-                v4.payload().ip_number.0,
-            )
-        }
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            let h = v6.header();
-            (
-                h.source_addr().into(),
-                h.destination_addr().into(),
-                offset_in(data, h.slice()),
-                40 + usize::from(h.payload_length()),
-                v6.is_payload_fragmented(),
-                v6.payload().ip_number.0,
-            )
-        }
-        Some(LaxNetSlice::Arp(_)) => return Err(SkipReason::NotIp("ARP".into())),
-        None => {
-            return Err(match &sliced.stop_err {
-                Some((e, _)) => SkipReason::BadIpHeader(e.to_string()),
-                None => SkipReason::NotIp(format!("ether type {}", ether_type_of(&sliced))),
-            })
-        }
-    };
+    let Ip {
+        src: src_ip,
+        dst: dst_ip,
+        start: ip_start,
+        declared_len: declared_ip_len,
+        fragmented,
+        proto,
+    } = ip_of(&sliced, data)?;
     if fragmented {
         return Err(SkipReason::IpFragment);
     }

@@ -1,5 +1,6 @@
 //! The flow table: TCP connections by their endpoint pair, numbered in order of first packet.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -92,6 +93,83 @@ struct Flow<A> {
     app: A,
 }
 
+impl<A: Application> Flow<A> {
+    fn new(meta: FlowMeta, app: A, max_pending: usize, packet: PacketRef) -> Flow<A> {
+        Flow {
+            meta,
+            streams: [Reassembler::new(max_pending), Reassembler::new(max_pending)],
+            fin_seen: [false; 2],
+            syn_seq: [None; 2],
+            ended: false,
+            last_seen: packet,
+            app,
+        }
+    }
+
+    /// Port reuse: a fresh SYN after this connection ended, or with another ISN, or on a
+    /// connection whose own SYN was never seen (the capture began mid-way).
+    fn reused_by(&self, seg: &Segment<'_>) -> bool {
+        let side = usize::from(self.meta.endpoints[0] != seg.src);
+        seg.syn && !seg.ack_flag && (self.ended || self.syn_seq[side] != Some(seg.seq))
+    }
+
+    /// A SYN or SYN-ACK from `side`: its initial sequence number, and who the client is.
+    fn on_syn(&mut self, seg: &Segment<'_>, side: usize) {
+        self.syn_seq[side] = Some(seg.seq);
+        self.streams[side].on_syn(seg.seq);
+        if self.meta.client_side.is_none() {
+            self.meta.client_side = Some(if seg.ack_flag { 1 - side } else { side });
+        }
+    }
+
+    /// The segment's data to its direction's reassembly, and its ACK to the other's.
+    fn deliver(
+        &mut self,
+        seg: &Segment<'_>,
+        side: usize,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+    ) {
+        let Flow {
+            meta, streams, app, ..
+        } = self;
+        let other = 1 - side;
+        // Data carried in a SYN (TCP Fast Open) starts one past the ISN.
+        let data_seq = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        streams[side].on_segment(
+            data_seq,
+            seg.payload,
+            seg.orig_payload_len,
+            seg.fin,
+            packet,
+            &mut |ev| app.on_stream(meta, side, ev, out),
+        );
+        if seg.ack_flag && streams[other].pending_bytes() > 0 {
+            streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
+                app.on_stream(meta, other, ev, out)
+            });
+        }
+    }
+
+    fn end(&mut self, reason: EndReason, packet: PacketRef, out: &mut Vec<A::Event>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let Flow {
+            meta, streams, app, ..
+        } = self;
+        for (side, stream) in streams.iter_mut().enumerate() {
+            stream.flush(packet, &mut |ev| app.on_stream(meta, side, ev, out));
+        }
+        app.on_end(meta, reason, packet, out);
+    }
+}
+
 type FlowKey = (SocketAddr, SocketAddr);
 
 fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
@@ -137,21 +215,41 @@ impl<A: Application> FlowTable<A> {
             self.packets_since_sweep = 0;
             self.sweep(packet, out);
         }
-        let key = key_of(seg.src, seg.dst);
-        let is_new_syn = seg.syn && !seg.ack_flag;
-        let replace = match self.flows.get(&key) {
-            None => true,
-            Some(f) => {
-                let side = usize::from(f.meta.endpoints[0] != seg.src);
-                // Port reuse: a fresh SYN after the old connection ended, or with another ISN, or
-                // on a connection whose own SYN was never seen (the capture began mid-way).
-                is_new_syn && (f.ended || f.syn_seq[side] != Some(seg.seq))
-            }
-        };
-        if replace {
-            if let Some(mut old) = self.flows.remove(&key) {
-                Self::end_flow(&mut old, EndReason::Reused, packet, out);
-            }
+        let flow = self.flow_for(seg, packet, out);
+        flow.last_seen = packet;
+        if flow.ended {
+            return;
+        }
+        let side = usize::from(flow.meta.endpoints[0] != seg.src);
+        if seg.syn {
+            flow.on_syn(seg, side);
+        }
+        flow.deliver(seg, side, packet, out);
+        if seg.fin {
+            flow.fin_seen[side] = true;
+        }
+        // A reset whose sequence number is far from where the sender is (blind or injected,
+        // RFC 5961 §3) does not end the connection.
+        if seg.rst && flow.streams[side].seq_plausible(seg.seq) {
+            flow.end(EndReason::Reset, packet, out);
+        } else if flow.fin_seen[0]
+            && flow.fin_seen[1]
+            && flow.streams[0].is_finished()
+            && flow.streams[1].is_finished()
+        {
+            flow.end(EndReason::Fin, packet, out);
+        }
+    }
+
+    /// The connection this segment belongs to: the known one, or a new one when the endpoint
+    /// pair is new or reused.
+    fn flow_for(
+        &mut self,
+        seg: &Segment<'_>,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+    ) -> &mut Flow<A> {
+        let mut new_flow = || {
             let meta = FlowMeta {
                 id: ConnId(self.next_id),
                 endpoints: [seg.src, seg.dst],
@@ -160,84 +258,17 @@ impl<A: Application> FlowTable<A> {
             };
             self.next_id += 1;
             let app = (self.new_app)(&meta);
-            let max = self.limits.max_pending_per_direction;
-            self.flows.insert(
-                key,
-                Flow {
-                    meta,
-                    streams: [Reassembler::new(max), Reassembler::new(max)],
-                    fin_seen: [false; 2],
-                    syn_seq: [None; 2],
-                    ended: false,
-                    last_seen: packet,
-                    app,
-                },
-            );
-        }
-        let flow = self.flows.get_mut(&key).expect("flow was just ensured");
-        flow.last_seen = packet;
-        if flow.ended {
-            return;
-        }
-        let side = usize::from(flow.meta.endpoints[0] != seg.src);
-        let other = 1 - side;
-        if seg.syn {
-            flow.syn_seq[side] = Some(seg.seq);
-            flow.streams[side].on_syn(seg.seq);
-            if flow.meta.client_side.is_none() {
-                flow.meta.client_side = Some(if seg.ack_flag { other } else { side });
+            Flow::new(meta, app, self.limits.max_pending_per_direction, packet)
+        };
+        match self.flows.entry(key_of(seg.src, seg.dst)) {
+            Entry::Vacant(v) => v.insert(new_flow()),
+            Entry::Occupied(o) if !o.get().reused_by(seg) => o.into_mut(),
+            Entry::Occupied(mut o) => {
+                o.get_mut().end(EndReason::Reused, packet, out);
+                *o.get_mut() = new_flow();
+                o.into_mut()
             }
         }
-        let Flow {
-            meta, streams, app, ..
-        } = flow;
-        // Data carried in a SYN (TCP Fast Open) starts one past the ISN.
-        let data_seq = if seg.syn {
-            seg.seq.wrapping_add(1)
-        } else {
-            seg.seq
-        };
-        streams[side].on_segment(
-            data_seq,
-            seg.payload,
-            seg.orig_payload_len,
-            seg.fin,
-            packet,
-            &mut |ev| app.on_stream(meta, side, ev, out),
-        );
-        if seg.ack_flag && streams[other].pending_bytes() > 0 {
-            streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
-                app.on_stream(meta, other, ev, out)
-            });
-        }
-        if seg.fin {
-            flow.fin_seen[side] = true;
-        }
-        // A reset whose sequence number is far from where the sender is (blind or injected,
-        // RFC 5961 §3) does not end the connection.
-        if seg.rst && flow.streams[side].seq_plausible(seg.seq) {
-            Self::end_flow(flow, EndReason::Reset, packet, out);
-        } else if flow.fin_seen[0]
-            && flow.fin_seen[1]
-            && flow.streams[0].is_finished()
-            && flow.streams[1].is_finished()
-        {
-            Self::end_flow(flow, EndReason::Fin, packet, out);
-        }
-    }
-
-    fn end_flow(flow: &mut Flow<A>, reason: EndReason, packet: PacketRef, out: &mut Vec<A::Event>) {
-        if flow.ended {
-            return;
-        }
-        flow.ended = true;
-        let Flow {
-            meta, streams, app, ..
-        } = flow;
-        for (side, stream) in streams.iter_mut().enumerate() {
-            stream.flush(packet, &mut |ev| app.on_stream(meta, side, ev, out));
-        }
-        app.on_end(meta, reason, packet, out);
     }
 
     /// End idle connections and forget ended ones, oldest connection first (deterministic).
@@ -269,7 +300,7 @@ impl<A: Application> FlowTable<A> {
         for (_, key) in expired {
             if let Some(mut f) = self.flows.remove(&key) {
                 let last = f.last_seen;
-                Self::end_flow(&mut f, EndReason::Idle, last, out);
+                f.end(EndReason::Idle, last, out);
             }
         }
     }
@@ -279,7 +310,7 @@ impl<A: Application> FlowTable<A> {
         let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| f.meta.id);
         for mut f in all {
-            Self::end_flow(&mut f, EndReason::CaptureEnd, packet, out);
+            f.end(EndReason::CaptureEnd, packet, out);
         }
     }
 }

@@ -75,7 +75,7 @@ pub fn to_json(event: &Event) -> Value {
         Event::CaptureEnd(s) => json!({
             "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
             "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
-            "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r, "packets": n})).collect::<Vec<_>>(),
+            "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r.to_string(), "packets": n})).collect::<Vec<_>>(),
         }),
     }
 }

@@ -1,5 +1,6 @@
 //! Command-line flags (clap) and their resolution into a run configuration, once.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -248,6 +249,50 @@ pub struct Config {
     pub export: Option<PathBuf>,
 }
 
+/// Flags that parse but do not make a run; `Display` is the one line printed before exit 2.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// A live-capture flag given with a capture file.
+    LiveFlagsWithFile,
+    /// `--duration` that is not a positive, finite number of seconds.
+    BadDuration(f64),
+    /// Neither a capture file nor `-i IFACE`.
+    NoInput,
+    UnknownOpcode(String),
+    /// `-v` with a `--format` other than text.
+    ExplainNeedsText,
+    /// `--pretty-json` with a view whose layout is fixed (json, table).
+    PrettyJsonFixedLayout,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::LiveFlagsWithFile => f.write_str(
+                "-w, --duration, --promiscuous, -B and --snaplen are for live capture (-i IFACE), not for reading a file",
+            ),
+            ConfigError::BadDuration(s) => {
+                write!(f, "--duration must be a positive number of seconds, not {s}")
+            }
+            ConfigError::NoInput => f.write_str(
+                "give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)",
+            ),
+            ConfigError::UnknownOpcode(op) => write!(
+                f,
+                "unknown opcode name {op:?} (text, binary, close, ping, pong, continuation)"
+            ),
+            ConfigError::ExplainNeedsText => f.write_str(
+                "-v/--explain is the annotated text view: it does not combine with --format other than text",
+            ),
+            ConfigError::PrettyJsonFixedLayout => f.write_str(
+                "--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 pub fn color_choice(c: Color) -> ColorChoice {
     match c {
         Color::Auto => ColorChoice::Auto,
@@ -257,7 +302,7 @@ pub fn color_choice(c: Color) -> ColorChoice {
 }
 
 impl Args {
-    pub fn resolve(self) -> Result<Config, String> {
+    pub fn resolve(self) -> Result<Config, ConfigError> {
         let v = self.view;
         let l = self.limits;
         let l_ = &self.live;
@@ -268,24 +313,27 @@ impl Args {
                 || l_.buffer_mib.is_some()
                 || l_.snaplen.is_some())
         {
-            return Err("-w, --duration, --promiscuous, -B and --snaplen are for live capture (-i IFACE), not for reading a file".into());
+            return Err(ConfigError::LiveFlagsWithFile);
         }
         let input = match (self.capture, self.interface) {
             (Some(path), None) => Input::File(path),
             (None, Some(interface)) => Input::Live(wsdissect::capture::live::LiveOptions {
                 interface,
                 filter: self.filter.bpf.clone().unwrap_or_else(|| "tcp".into()),
-                snaplen: self.live.snaplen.unwrap_or(wsdissect::capture::live::DEFAULT_SNAPLEN),
+                snaplen: self
+                    .live
+                    .snaplen
+                    .unwrap_or(wsdissect::capture::live::DEFAULT_SNAPLEN),
                 promiscuous: self.live.promiscuous,
                 buffer_mib: self.live.buffer_mib.unwrap_or(64).max(1),
                 write: self.live.write,
                 duration: match self.live.duration {
                     Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-                    Some(s) => return Err(format!("--duration must be a positive number of seconds, not {s}")),
+                    Some(s) => return Err(ConfigError::BadDuration(s)),
                     None => None,
                 },
             }),
-            _ => return Err("give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)".into()),
+            _ => return Err(ConfigError::NoInput),
         };
         let bpf = match &input {
             Input::File(_) => self.filter.bpf,
@@ -293,16 +341,14 @@ impl Args {
         };
         for op in &self.filter.opcode {
             if !["text", "binary", "close", "ping", "pong", "continuation"].contains(&op.as_str()) {
-                return Err(format!(
-                    "unknown opcode name {op:?} (text, binary, close, ping, pong, continuation)"
-                ));
+                return Err(ConfigError::UnknownOpcode(op.clone()));
             }
         }
         if v.explain && v.format != Format::Text {
-            return Err("-v/--explain is the annotated text view: it does not combine with --format other than text".into());
+            return Err(ConfigError::ExplainNeedsText);
         }
         if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
-            return Err("--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout".into());
+            return Err(ConfigError::PrettyJsonFixedLayout);
         }
         let message_keep = if v.full_payload {
             l.max_message_bytes

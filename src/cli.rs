@@ -9,6 +9,7 @@ use wsdissect::base::Direction;
 use wsdissect::conversation::DissectConfig;
 use wsdissect::output::filter::EventFilter;
 use wsdissect::output::style::ColorChoice;
+use wsdissect::ws::opcode::OpCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -39,6 +40,30 @@ pub enum Side {
 pub enum DirArg {
     C2s,
     S2c,
+}
+
+/// The opcodes `--opcode` names: the six RFC 6455 defines (§5.2); reserved ones have no name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OpcodeName {
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    Continuation,
+}
+
+impl From<OpcodeName> for OpCode {
+    fn from(name: OpcodeName) -> OpCode {
+        match name {
+            OpcodeName::Text => OpCode::Text,
+            OpcodeName::Binary => OpCode::Binary,
+            OpcodeName::Close => OpCode::Close,
+            OpcodeName::Ping => OpCode::Ping,
+            OpcodeName::Pong => OpCode::Pong,
+            OpcodeName::Continuation => OpCode::Continuation,
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\
@@ -131,8 +156,8 @@ pub struct FilterArgs {
     pub dir: Option<DirArg>,
 
     /// Only frames and messages with these opcodes (comma list: text,binary,close,ping,pong,continuation).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub opcode: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "NAMES")]
+    pub opcode: Vec<OpcodeName>,
 
     /// Only connections with this endpoint address (ip or ip:port) or Host header (repeatable).
     #[arg(long, value_name = "ADDR")]
@@ -258,7 +283,6 @@ pub enum ConfigError {
     BadDuration(f64),
     /// Neither a capture file nor `-i IFACE`.
     NoInput,
-    UnknownOpcode(String),
     /// `-v` with a `--format` other than text.
     ExplainNeedsText,
     /// `--pretty-json` with a view whose layout is fixed (json, table).
@@ -276,10 +300,6 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::NoInput => f.write_str(
                 "give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)",
-            ),
-            ConfigError::UnknownOpcode(op) => write!(
-                f,
-                "unknown opcode name {op:?} (text, binary, close, ping, pong, continuation)"
             ),
             ConfigError::ExplainNeedsText => f.write_str(
                 "-v/--explain is the annotated text view: it does not combine with --format other than text",
@@ -339,11 +359,6 @@ impl Args {
             Input::File(_) => self.filter.bpf,
             Input::Live(_) => None,
         };
-        for op in &self.filter.opcode {
-            if !["text", "binary", "close", "ping", "pong", "continuation"].contains(&op.as_str()) {
-                return Err(ConfigError::UnknownOpcode(op.clone()));
-            }
-        }
         if v.explain && v.format != Format::Text {
             return Err(ConfigError::ExplainNeedsText);
         }
@@ -378,7 +393,7 @@ impl Args {
                     DirArg::C2s => Direction::ClientToServer,
                     DirArg::S2c => Direction::ServerToClient,
                 }),
-                opcodes: self.filter.opcode,
+                opcodes: self.filter.opcode.into_iter().map(OpCode::from).collect(),
                 hosts: self.filter.host,
                 ports: self.filter.port,
                 packets: self.filter.packet,

@@ -1,13 +1,10 @@
-//! Command-line flags (clap) and their resolution into a run configuration, once.
+//! Command-line flags (clap derive), as typed: no checks across flags and no defaults that
+//! depend on other flags. `config.rs` resolves them into a run, once.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use wsdissect::base::Direction;
-use wsdissect::conversation::DissectConfig;
-use wsdissect::output::filter::EventFilter;
 use wsdissect::output::style::ColorChoice;
 use wsdissect::ws::opcode::OpCode;
 
@@ -30,6 +27,16 @@ pub enum Color {
     Never,
 }
 
+impl From<Color> for ColorChoice {
+    fn from(c: Color) -> ColorChoice {
+        match c {
+            Color::Auto => ColorChoice::Auto,
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Side {
     Client,
@@ -40,6 +47,15 @@ pub enum Side {
 pub enum DirArg {
     C2s,
     S2c,
+}
+
+impl From<DirArg> for Direction {
+    fn from(d: DirArg) -> Direction {
+        match d {
+            DirArg::C2s => Direction::ClientToServer,
+            DirArg::S2c => Direction::ServerToClient,
+        }
+    }
 }
 
 /// The opcodes `--opcode` names: the six RFC 6455 defines (§5.2); reserved ones have no name.
@@ -250,159 +266,4 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
-}
-
-/// Where the packets come from.
-pub enum Input {
-    File(PathBuf),
-    Live(wsdissect::capture::live::LiveOptions),
-}
-
-/// A capture run, resolved from the flags.
-pub struct Config {
-    pub input: Input,
-    pub format: Format,
-    pub explain: bool,
-    pub color: ColorChoice,
-    pub pretty_json: bool,
-    pub dissect: DissectConfig,
-    pub preview: usize,
-    pub filter: EventFilter,
-    pub bpf: Option<String>,
-    pub max_packets: Option<u64>,
-    pub full_payload: bool,
-    pub export: Option<PathBuf>,
-}
-
-/// Flags that parse but do not make a run; `Display` is the one line printed before exit 2.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConfigError {
-    /// A live-capture flag given with a capture file.
-    LiveFlagsWithFile,
-    /// `--duration` that is not a positive, finite number of seconds.
-    BadDuration(f64),
-    /// Neither a capture file nor `-i IFACE`.
-    NoInput,
-    /// `-v` with a `--format` other than text.
-    ExplainNeedsText,
-    /// `--pretty-json` with a view whose layout is fixed (json, table).
-    PrettyJsonFixedLayout,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigError::LiveFlagsWithFile => f.write_str(
-                "-w, --duration, --promiscuous, -B and --snaplen are for live capture (-i IFACE), not for reading a file",
-            ),
-            ConfigError::BadDuration(s) => {
-                write!(f, "--duration must be a positive number of seconds, not {s}")
-            }
-            ConfigError::NoInput => f.write_str(
-                "give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)",
-            ),
-            ConfigError::ExplainNeedsText => f.write_str(
-                "-v/--explain is the annotated text view: it does not combine with --format other than text",
-            ),
-            ConfigError::PrettyJsonFixedLayout => f.write_str(
-                "--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-pub fn color_choice(c: Color) -> ColorChoice {
-    match c {
-        Color::Auto => ColorChoice::Auto,
-        Color::Always => ColorChoice::Always,
-        Color::Never => ColorChoice::Never,
-    }
-}
-
-impl Args {
-    pub fn resolve(self) -> Result<Config, ConfigError> {
-        let v = self.view;
-        let l = self.limits;
-        let l_ = &self.live;
-        if self.capture.is_some()
-            && (l_.write.is_some()
-                || l_.duration.is_some()
-                || l_.promiscuous
-                || l_.buffer_mib.is_some()
-                || l_.snaplen.is_some())
-        {
-            return Err(ConfigError::LiveFlagsWithFile);
-        }
-        let input = match (self.capture, self.interface) {
-            (Some(path), None) => Input::File(path),
-            (None, Some(interface)) => Input::Live(wsdissect::capture::live::LiveOptions {
-                interface,
-                filter: self.filter.bpf.clone().unwrap_or_else(|| "tcp".into()),
-                snaplen: self
-                    .live
-                    .snaplen
-                    .unwrap_or(wsdissect::capture::live::DEFAULT_SNAPLEN),
-                promiscuous: self.live.promiscuous,
-                buffer_mib: self.live.buffer_mib.unwrap_or(64).max(1),
-                write: self.live.write,
-                duration: match self.live.duration {
-                    Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-                    Some(s) => return Err(ConfigError::BadDuration(s)),
-                    None => None,
-                },
-            }),
-            _ => return Err(ConfigError::NoInput),
-        };
-        let bpf = match &input {
-            Input::File(_) => self.filter.bpf,
-            Input::Live(_) => None,
-        };
-        if v.explain && v.format != Format::Text {
-            return Err(ConfigError::ExplainNeedsText);
-        }
-        if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
-            return Err(ConfigError::PrettyJsonFixedLayout);
-        }
-        let message_keep = if v.full_payload {
-            l.max_message_bytes
-        } else {
-            v.max_payload.min(l.max_message_bytes)
-        };
-        Ok(Config {
-            input,
-            format: v.format,
-            explain: v.explain,
-            color: color_choice(v.color),
-            pretty_json: v.pretty_json,
-            dissect: DissectConfig {
-                frame_keep: 4096.max(v.max_payload.min(l.max_message_bytes)),
-                message_keep,
-                inflate_limit: l.max_inflate,
-                ws_ports: self.filter.ws_port,
-            },
-            preview: if v.full_payload {
-                usize::MAX
-            } else {
-                64.min(v.max_payload)
-            },
-            filter: EventFilter {
-                conns: self.filter.conns,
-                dir: self.filter.dir.map(|d| match d {
-                    DirArg::C2s => Direction::ClientToServer,
-                    DirArg::S2c => Direction::ServerToClient,
-                }),
-                opcodes: self.filter.opcode.into_iter().map(OpCode::from).collect(),
-                hosts: self.filter.host,
-                ports: self.filter.port,
-                packets: self.filter.packet,
-                max_messages: l.count,
-            },
-            bpf,
-            max_packets: l.packets,
-            full_payload: v.full_payload,
-            export: v.export,
-        })
-    }
 }

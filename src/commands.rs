@@ -1,7 +1,10 @@
-//! The subcommands and small modes of the binary: `explain`, `accept`, `--list-interfaces`.
+//! The subcommands and small modes of the binary: `explain`, `accept`, `completions`, `man`,
+//! `--list-interfaces`.
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
+
+use clap::CommandFactory;
 
 use wsdissect::base::Direction;
 use wsdissect::capture::live::{LiveSource, LiveStats};
@@ -15,10 +18,34 @@ use wsdissect::output::Sink;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
 use wsdissect::ws::stream::Incomplete;
 
-use crate::cli::Side;
+use crate::cli::{Args, Command, Side};
+
+/// Run a subcommand.
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Explain { hex, from, color } => explain(&hex, from, color.into()),
+        Command::Accept { key } => accept(&key),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
+    }
+}
+
+/// Shell completions, generated from the clap definitions (docs/completions keeps a copy).
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    clap_complete::generate(shell, &mut Args::command(), "wsdissect", &mut io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// The man page (roff), generated from the clap definitions (docs/man keeps a copy).
+fn man() -> ExitCode {
+    match clap_mangen::Man::new(Args::command()).render(&mut io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::fail(e),
+    }
+}
 
 /// Hex digits from arguments or text: spaces, commas, colons and `0x` prefixes are ignored.
-pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
+fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
     let joined: String = parts.join(" ");
     let mut digits = String::new();
     for token in joined.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
@@ -43,7 +70,7 @@ pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
         .collect())
 }
 
-pub fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
+fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
     let input = if hex.is_empty() {
         let mut s = String::new();
         if let Err(e) = io::stdin().read_to_string(&mut s) {
@@ -151,7 +178,7 @@ fn describe_incomplete(inc: &Incomplete) -> String {
     }
 }
 
-pub fn accept(key: &str) -> ExitCode {
+fn accept(key: &str) -> ExitCode {
     let steps = compute_accept(key);
     let mut out = io::stdout().lock();
     let decoded = {

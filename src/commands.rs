@@ -7,8 +7,6 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 
 use wsdissect::base::Direction;
-use wsdissect::capture::live::{LiveSource, LiveStats};
-use wsdissect::capture::PacketSource;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
 use wsdissect::http::compute_accept;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
@@ -135,7 +133,6 @@ fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
             result = sink.event(e);
         }
     }
-    let _ = sink;
     if result.is_ok() {
         if let Some(inc) = raw.incomplete {
             result = writeln!(out, "\n{}", describe_incomplete(&inc));
@@ -229,9 +226,4 @@ pub fn list_interfaces() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// libpcap's counters, when the source is a live capture.
-pub fn live_stats(source: &mut dyn PacketSource) -> Option<LiveStats> {
-    source.as_live().map(LiveSource::stats)
 }

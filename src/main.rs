@@ -110,7 +110,7 @@ fn open_input(
 
 /// After a live capture: libpcap's counters, so packets lost before dissection are not silent.
 fn report_drops(source: &mut dyn PacketSource) {
-    if let Some(stats) = commands::live_stats(source) {
+    if let Some(stats) = source.stats() {
         eprintln!(
             "wsdissect: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
             stats.received, stats.dropped_by_kernel, stats.dropped_by_interface

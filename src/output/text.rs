@@ -344,8 +344,9 @@ impl<W: Write> Sink for TextSink<W> {
             }
             Event::Message(_) => {}
             other => {
+                // A connection line shows no time, but its first packet may start the clock.
                 if let Event::Connection(c) = other {
-                    relative(&mut self.start, &c.first_packet);
+                    self.start.get_or_insert(c.first_packet.ts);
                 }
                 let start = &mut self.start;
                 write_context_line(&mut self.out, other, self.opts.style, &mut |p| {

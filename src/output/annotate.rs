@@ -4,8 +4,9 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_bytes, hex_spaced};
+use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
 use super::style::Style;
+use super::text::{diagnostic_line, elide};
 use super::Sink;
 use crate::base::{Diagnostic, Direction};
 use crate::event::{Event, Frame, Message};
@@ -66,15 +67,6 @@ fn opcode_meaning(op: OpCode) -> &'static str {
         OpCode::Reserved(b) if b & 8 != 0 => "reserved control opcode: not defined by RFC 6455",
         OpCode::Reserved(_) => "reserved data opcode: not defined by RFC 6455",
     }
-}
-
-/// Split a kept payload into the part shown, eliding the middle when it is long.
-fn shown_ranges(kept: usize, total: u64, limit: usize) -> (usize, Option<(usize, u64)>) {
-    if (kept as u64) == total && kept <= limit {
-        return (kept, None);
-    }
-    let head = limit.min(kept);
-    (head, Some((head, total - head as u64)))
 }
 
 impl<W: Write> AnnotateSink<W> {
@@ -220,7 +212,7 @@ impl<W: Write> AnnotateSink<W> {
                     self.out,
                     "   close     status code {code} = {} (§7.4); reason {}",
                     close_code_name(code),
-                    if c.reason.is_empty() { "(none)".to_string() } else { format!("\"{}\"", super::escape::escape_text(&c.reason)) }
+                    if c.reason.is_empty() { "(none)".to_string() } else { format!("\"{}\"", escape_text(&c.reason)) }
                 )?,
                 None => writeln!(self.out, "   close     no status code (empty payload; the peer sees 1005 No Status Rcvd, §7.1.5)")?,
             }
@@ -251,12 +243,7 @@ impl<W: Write> AnnotateSink<W> {
         if h.payload_len == 0 {
             return writeln!(self.out, "   payload   (empty)");
         }
-        let (shown, elided) = shown_ranges(
-            f.payload.bytes.len(),
-            f.payload.len,
-            self.opts.payload_bytes,
-        );
-        let data = &f.payload.bytes[..shown];
+        let (data, more) = elide(&f.payload.bytes, f.payload.len, self.opts.payload_bytes);
         writeln!(
             self.out,
             "   payload   {} bytes{}",
@@ -288,18 +275,19 @@ impl<W: Write> AnnotateSink<W> {
                     self.out,
                     "            = data   {}  {}",
                     hex_spaced(chunk),
-                    st.text(&format!("\"{}\"", escape_bytes(chunk)))
+                    st.text(&quoted_bytes(chunk))
                 )?;
             } else {
                 writeln!(
                     self.out,
                     "   +{chunk_start:<6}    data   {}  {}",
                     st.hex(&hex_spaced(chunk)),
-                    st.text(&format!("\"{}\"", escape_bytes(chunk)))
+                    st.text(&quoted_bytes(chunk))
                 )?;
             }
         }
-        if let Some((from, more)) = elided {
+        if more > 0 {
+            let from = data.len();
             writeln!(self.out, "   +{from:<6}  … {more} more bytes not shown (--full-payload shows all kept bytes)")?;
         }
         if h.opcode == OpCode::Text
@@ -339,11 +327,12 @@ impl<W: Write> AnnotateSink<W> {
                 m.payload.len
             ))
         )?;
-        let (shown, elided) = shown_ranges(
-            m.payload.bytes.len(),
+        let (shown, more) = elide(
+            &m.payload.bytes,
             m.payload.len,
             self.opts.payload_bytes.saturating_mul(4),
         );
+        let shown = shown.len();
         match m.text() {
             Some(t) => {
                 let cut = t
@@ -356,7 +345,7 @@ impl<W: Write> AnnotateSink<W> {
                 writeln!(
                     self.out,
                     "   text      \"{}\"",
-                    st.text(&super::escape::escape_text(&t[..cut]))
+                    st.text(&escape_text(&t[..cut]))
                 )?;
             }
             None => {
@@ -364,14 +353,14 @@ impl<W: Write> AnnotateSink<W> {
                     let chunk = &m.payload.bytes[chunk_start..(chunk_start + 16).min(shown)];
                     writeln!(
                         self.out,
-                        "   +{chunk_start:<6}  {}  \"{}\"",
+                        "   +{chunk_start:<6}  {}  {}",
                         st.hex(&hex_spaced(chunk)),
-                        escape_bytes(chunk)
+                        quoted_bytes(chunk)
                     )?;
                 }
             }
         }
-        if let Some((_, more)) = elided {
+        if more > 0 {
             writeln!(self.out, "   … {more} more bytes")?;
         }
         if let Some(e) = &m.inflate_error {
@@ -385,20 +374,7 @@ impl<W: Write> AnnotateSink<W> {
     }
 
     fn diagnostic(&mut self, d: &Diagnostic) -> io::Result<()> {
-        let st = self.opts.style;
-        let text = format!(
-            "{} {} ({}): {}",
-            d.rule.severity,
-            d.rule.name,
-            d.rule.section,
-            super::escape::escape_text(&d.message)
-        );
-        writeln!(
-            self.out,
-            "   {} {}",
-            st.severity_mark(d.rule.severity),
-            st.severity(d.rule.severity, &text)
-        )
+        writeln!(self.out, "   {}", diagnostic_line(self.opts.style, d, ""))
     }
 }
 

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::escape::hex;
+use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
 use crate::base::PacketRef;
 use crate::event::{DirStats, Event, Frame, Message};
@@ -32,12 +32,12 @@ fn stats(s: &DirStats) -> Value {
 }
 
 /// serde_json escapes only what JSON requires; a line of NDJSON may still be read on a terminal,
-/// so DEL, C1 controls (0x9b is CSI on some terminals), bidirectional overrides and line
-/// separators are written as `\uXXXX` too. The JSON value is unchanged.
+/// so DEL and the characters in [`is_terminal_hazard`] (C1 controls, bidirectional overrides,
+/// line separators) are written as `\uXXXX` too. The JSON value is unchanged.
 struct TerminalSafeFormatter;
 
 fn needs_escape(c: char) -> bool {
-    matches!(c, '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}')
+    c == '\u{7f}' || is_terminal_hazard(c)
 }
 
 impl serde_json::ser::Formatter for TerminalSafeFormatter {

@@ -3,10 +3,10 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_bytes, escape_text, hex_spaced};
+use super::escape::{escape_text, hex, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::Sink;
-use crate::base::{Direction, PacketRef, Timestamp};
+use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
 use crate::event::{Event, Frame, Message};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
@@ -44,21 +44,48 @@ fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
     format!("{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
 }
 
+/// The part of a payload's kept bytes a view shows (at most `limit`), and how many bytes of
+/// the whole `total` it leaves out: cut here, or never kept.
+pub fn elide(kept: &[u8], total: u64, limit: usize) -> (&[u8], u64) {
+    let shown = &kept[..limit.min(kept.len())];
+    (shown, total.saturating_sub(shown.len() as u64))
+}
+
+/// What follows a preview that `elide` cut: `…(+N bytes)`.
+pub fn elided_note(more: u64) -> String {
+    format!("…(+{more} bytes)")
+}
+
 /// A payload preview: quoted, escaped text, or hex; elided past `limit` bytes.
 pub fn preview(bytes: &[u8], total: u64, as_text: bool, limit: usize) -> String {
-    let n = limit.min(bytes.len());
-    let shown = &bytes[..n];
-    let more = total.saturating_sub(n as u64);
+    let (shown, more) = elide(bytes, total, limit);
     let body = if as_text {
-        format!("\"{}\"", escape_bytes(shown))
+        quoted_bytes(shown)
     } else {
         hex_spaced(shown)
     };
     if more > 0 {
-        format!("{body} …(+{more} bytes)")
+        format!("{body} {}", elided_note(more))
     } else {
         body
     }
+}
+
+/// A diagnostic as the human views show it: a severity mark, then severity, rule, RFC section
+/// and the escaped message (after `scope`), coloured by severity.
+pub fn diagnostic_line(st: Style, d: &Diagnostic, scope: &str) -> String {
+    let text = format!(
+        "{scope}{} {} ({}): {}",
+        d.rule.severity,
+        d.rule.name,
+        d.rule.section,
+        escape_text(&d.message)
+    );
+    format!(
+        "{} {}",
+        st.severity_mark(d.rule.severity),
+        st.severity(d.rule.severity, &text)
+    )
 }
 
 /// UTF-8, allowing a character cut at either end (fragments and truncated copies split them).
@@ -180,22 +207,7 @@ pub fn write_context_line(
                     .map(|x| format!("{} ", x.as_str()))
                     .unwrap_or_default()
             };
-            writeln!(
-                out,
-                "  {:<7} {} {}",
-                pkt,
-                st.severity_mark(d.rule.severity),
-                st.severity(
-                    d.rule.severity,
-                    &format!(
-                        "{scope}{} {} ({}): {}",
-                        d.rule.severity,
-                        d.rule.name,
-                        d.rule.section,
-                        escape_text(&d.message)
-                    )
-                )
-            )
+            writeln!(out, "  {:<7} {}", pkt, diagnostic_line(st, d, &scope))
         }
         Event::ConnectionEnd(e) => {
             let [c, s] = e.stats;
@@ -248,7 +260,7 @@ impl<W: Write> TextSink<W> {
             }
         }
         let mask = match h.mask_key {
-            Some(k) => format!("mask {}", hex_spaced(&k).replace(' ', "")),
+            Some(k) => format!("mask {}", hex(&k)),
             None => "unmasked".to_string(),
         };
         let opname = if h.opcode.is_reserved() {

@@ -6,8 +6,10 @@ use std::io::{self, Write};
 use super::escape::{escape_text, hex, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::Sink;
+use crate::base::rules::Severity;
 use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
-use crate::event::{Event, Frame, Message};
+use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message};
+use crate::http::Handshake;
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -146,44 +148,7 @@ pub fn write_context_line(
                 }
             ))
         ),
-        Event::Handshake(h) => {
-            writeln!(
-                out,
-                "  #{:<6} {}handshake {} {}  Host: {}{}",
-                h.request_packet.number,
-                time(&h.request_packet),
-                escape_text(&h.method),
-                escape_text(&h.target),
-                escape_text(h.host.as_deref().unwrap_or("-")),
-                h.origin
-                    .as_deref()
-                    .map(|o| format!("  Origin: {}", escape_text(o)))
-                    .unwrap_or_default()
-            )?;
-            let accept = if !h.accepted() {
-                st.warn("rejected")
-            } else if h.accept_valid() {
-                "accept ok".to_string()
-            } else {
-                st.severity(crate::base::rules::Severity::Error, "ACCEPT INVALID")
-            };
-            let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
-            writeln!(
-                out,
-                "  #{:<6} {}→ {} {}  {}  subprotocol: {}  extensions: {}",
-                h.response_packet.number,
-                time(&h.response_packet),
-                h.status,
-                escape_text(&h.reason),
-                accept,
-                escape_text(h.subprotocol.as_deref().unwrap_or("-")),
-                if ext.is_empty() {
-                    "-".to_string()
-                } else {
-                    escape_text(&ext.join(", "))
-                }
-            )
-        }
+        Event::Handshake(h) => write_handshake(out, h, st, &mut time),
         Event::Gap(g) => writeln!(
             out,
             "  #{:<6} {}{} {}",
@@ -200,6 +165,7 @@ pub fn write_context_line(
                 .packet
                 .map(|p| format!("#{}", p.number))
                 .unwrap_or_default();
+            // Capture-level diagnostics (conn 0) say so; others name their direction if any.
             let scope = if d.conn.0 == 0 {
                 "capture: ".to_string()
             } else {
@@ -209,36 +175,87 @@ pub fn write_context_line(
             };
             writeln!(out, "  {:<7} {}", pkt, diagnostic_line(st, d, &scope))
         }
-        Event::ConnectionEnd(e) => {
-            let [c, s] = e.stats;
-            writeln!(
-                out,
-                "  conn {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
-                e.conn,
-                e.reason.as_str(),
-                e.packet.number,
-                c.frames,
-                c.messages,
-                c.payload_bytes,
-                s.frames,
-                s.messages,
-                s.payload_bytes,
-                e.diagnostics
-            )
-        }
-        Event::CaptureEnd(s) => {
-            writeln!(
-                out,
-                "{} packets, {} TCP connections, {} WebSocket connections",
-                s.packets, s.tcp_connections, s.websocket_connections
-            )?;
-            for (reason, n) in &s.skipped {
-                writeln!(out, "  skipped {n} packets: {reason}")?;
-            }
-            Ok(())
-        }
+        Event::ConnectionEnd(e) => write_connection_end(out, e),
+        Event::CaptureEnd(s) => write_summary(out, s),
         Event::Frame(_) | Event::Message(_) => Ok(()),
     }
+}
+
+/// The request line (method, target, Host, Origin) and the response line (status, whether the
+/// accept key checks out, subprotocol, extensions), each at its packet.
+fn write_handshake(
+    out: &mut dyn Write,
+    h: &Handshake,
+    st: Style,
+    time: &mut dyn FnMut(&PacketRef) -> String,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "  #{:<6} {}handshake {} {}  Host: {}{}",
+        h.request_packet.number,
+        time(&h.request_packet),
+        escape_text(&h.method),
+        escape_text(&h.target),
+        escape_text(h.host.as_deref().unwrap_or("-")),
+        h.origin
+            .as_deref()
+            .map(|o| format!("  Origin: {}", escape_text(o)))
+            .unwrap_or_default()
+    )?;
+    let accept = if !h.accepted() {
+        st.warn("rejected")
+    } else if h.accept_valid() {
+        "accept ok".to_string()
+    } else {
+        st.severity(Severity::Error, "ACCEPT INVALID")
+    };
+    let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
+    writeln!(
+        out,
+        "  #{:<6} {}→ {} {}  {}  subprotocol: {}  extensions: {}",
+        h.response_packet.number,
+        time(&h.response_packet),
+        h.status,
+        escape_text(&h.reason),
+        accept,
+        escape_text(h.subprotocol.as_deref().unwrap_or("-")),
+        if ext.is_empty() {
+            "-".to_string()
+        } else {
+            escape_text(&ext.join(", "))
+        }
+    )
+}
+
+fn write_connection_end(out: &mut dyn Write, e: &ConnectionEnd) -> io::Result<()> {
+    let [c, s] = e.stats;
+    writeln!(
+        out,
+        "  conn {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
+        e.conn,
+        e.reason.as_str(),
+        e.packet.number,
+        c.frames,
+        c.messages,
+        c.payload_bytes,
+        s.frames,
+        s.messages,
+        s.payload_bytes,
+        e.diagnostics
+    )
+}
+
+/// The capture summary: counts, then the packets skipped per reason.
+fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} packets, {} TCP connections, {} WebSocket connections",
+        s.packets, s.tcp_connections, s.websocket_connections
+    )?;
+    for (reason, n) in &s.skipped {
+        writeln!(out, "  skipped {n} packets: {reason}")?;
+    }
+    Ok(())
 }
 
 impl<W: Write> TextSink<W> {

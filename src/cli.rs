@@ -1,13 +1,12 @@
-//! Command-line flags (clap) and their resolution into a run configuration, once.
+//! Command-line flags (clap derive), as typed: no checks across flags and no defaults that
+//! depend on other flags. `config.rs` resolves them into a run, once.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use wsdissect::base::Direction;
-use wsdissect::conversation::DissectConfig;
-use wsdissect::output::filter::EventFilter;
 use wsdissect::output::style::ColorChoice;
+use wsdissect::ws::opcode::OpCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -28,6 +27,16 @@ pub enum Color {
     Never,
 }
 
+impl From<Color> for ColorChoice {
+    fn from(c: Color) -> ColorChoice {
+        match c {
+            Color::Auto => ColorChoice::Auto,
+            Color::Always => ColorChoice::Always,
+            Color::Never => ColorChoice::Never,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Side {
     Client,
@@ -38,6 +47,39 @@ pub enum Side {
 pub enum DirArg {
     C2s,
     S2c,
+}
+
+impl From<DirArg> for Direction {
+    fn from(d: DirArg) -> Direction {
+        match d {
+            DirArg::C2s => Direction::ClientToServer,
+            DirArg::S2c => Direction::ServerToClient,
+        }
+    }
+}
+
+/// The opcodes `--opcode` names: the six RFC 6455 defines (§5.2); reserved ones have no name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OpcodeName {
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    Continuation,
+}
+
+impl From<OpcodeName> for OpCode {
+    fn from(name: OpcodeName) -> OpCode {
+        match name {
+            OpcodeName::Text => OpCode::Text,
+            OpcodeName::Binary => OpCode::Binary,
+            OpcodeName::Close => OpCode::Close,
+            OpcodeName::Ping => OpCode::Ping,
+            OpcodeName::Pong => OpCode::Pong,
+            OpcodeName::Continuation => OpCode::Continuation,
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\
@@ -130,8 +172,8 @@ pub struct FilterArgs {
     pub dir: Option<DirArg>,
 
     /// Only frames and messages with these opcodes (comma list: text,binary,close,ping,pong,continuation).
-    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
-    pub opcode: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "NAMES")]
+    pub opcode: Vec<OpcodeName>,
 
     /// Only connections with this endpoint address (ip or ip:port) or Host header (repeatable).
     #[arg(long, value_name = "ADDR")]
@@ -224,124 +266,4 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
-}
-
-/// Where the packets come from.
-pub enum Input {
-    File(PathBuf),
-    Live(wsdissect::capture::live::LiveOptions),
-}
-
-/// A capture run, resolved from the flags.
-pub struct Config {
-    pub input: Input,
-    pub format: Format,
-    pub explain: bool,
-    pub color: ColorChoice,
-    pub pretty_json: bool,
-    pub dissect: DissectConfig,
-    pub preview: usize,
-    pub filter: EventFilter,
-    pub bpf: Option<String>,
-    pub max_packets: Option<u64>,
-    pub full_payload: bool,
-    pub export: Option<PathBuf>,
-}
-
-pub fn color_choice(c: Color) -> ColorChoice {
-    match c {
-        Color::Auto => ColorChoice::Auto,
-        Color::Always => ColorChoice::Always,
-        Color::Never => ColorChoice::Never,
-    }
-}
-
-impl Args {
-    pub fn resolve(self) -> Result<Config, String> {
-        let v = self.view;
-        let l = self.limits;
-        let l_ = &self.live;
-        if self.capture.is_some()
-            && (l_.write.is_some()
-                || l_.duration.is_some()
-                || l_.promiscuous
-                || l_.buffer_mib.is_some()
-                || l_.snaplen.is_some())
-        {
-            return Err("-w, --duration, --promiscuous, -B and --snaplen are for live capture (-i IFACE), not for reading a file".into());
-        }
-        let input = match (self.capture, self.interface) {
-            (Some(path), None) => Input::File(path),
-            (None, Some(interface)) => Input::Live(wsdissect::capture::live::LiveOptions {
-                interface,
-                filter: self.filter.bpf.clone().unwrap_or_else(|| "tcp".into()),
-                snaplen: self.live.snaplen.unwrap_or(wsdissect::capture::live::DEFAULT_SNAPLEN),
-                promiscuous: self.live.promiscuous,
-                buffer_mib: self.live.buffer_mib.unwrap_or(64).max(1),
-                write: self.live.write,
-                duration: match self.live.duration {
-                    Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
-                    Some(s) => return Err(format!("--duration must be a positive number of seconds, not {s}")),
-                    None => None,
-                },
-            }),
-            _ => return Err("give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)".into()),
-        };
-        let bpf = match &input {
-            Input::File(_) => self.filter.bpf,
-            Input::Live(_) => None,
-        };
-        for op in &self.filter.opcode {
-            if !["text", "binary", "close", "ping", "pong", "continuation"].contains(&op.as_str()) {
-                return Err(format!(
-                    "unknown opcode name {op:?} (text, binary, close, ping, pong, continuation)"
-                ));
-            }
-        }
-        if v.explain && v.format != Format::Text {
-            return Err("-v/--explain is the annotated text view: it does not combine with --format other than text".into());
-        }
-        if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
-            return Err("--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout".into());
-        }
-        let message_keep = if v.full_payload {
-            l.max_message_bytes
-        } else {
-            v.max_payload.min(l.max_message_bytes)
-        };
-        Ok(Config {
-            input,
-            format: v.format,
-            explain: v.explain,
-            color: color_choice(v.color),
-            pretty_json: v.pretty_json,
-            dissect: DissectConfig {
-                frame_keep: 4096.max(v.max_payload.min(l.max_message_bytes)),
-                message_keep,
-                inflate_limit: l.max_inflate,
-                ws_ports: self.filter.ws_port,
-            },
-            preview: if v.full_payload {
-                usize::MAX
-            } else {
-                64.min(v.max_payload)
-            },
-            filter: EventFilter {
-                conns: self.filter.conns,
-                dir: self.filter.dir.map(|d| match d {
-                    DirArg::C2s => Direction::ClientToServer,
-                    DirArg::S2c => Direction::ServerToClient,
-                }),
-                opcodes: self.filter.opcode,
-                hosts: self.filter.host,
-                ports: self.filter.port,
-                packets: self.filter.packet,
-                max_messages: l.count,
-            },
-            bpf,
-            max_packets: l.packets,
-            full_payload: v.full_payload,
-            export: v.export,
-        })
-    }
 }

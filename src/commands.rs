@@ -1,24 +1,75 @@
-//! The subcommands and small modes of the binary: `explain`, `accept`, `--list-interfaces`.
+//! The subcommands and small modes of the binary: `explain`, `accept`, `completions`, `man`,
+//! `--list-interfaces`.
 
+use std::fmt;
 use std::io::{self, IsTerminal, Read, Write};
 use std::process::ExitCode;
 
+use clap::CommandFactory;
+
 use wsdissect::base::Direction;
-use wsdissect::capture::live::{LiveSource, LiveStats};
-use wsdissect::capture::PacketSource;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
 use wsdissect::http::compute_accept;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
-use wsdissect::output::style::ColorChoice;
+use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::Sink;
 use wsdissect::ws::decoder::Incomplete;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
 
-use crate::cli::Side;
+use crate::cli::{Args, Command, Side};
+
+/// Run a subcommand.
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Explain { hex, from, color } => explain(&hex, from, color.into()),
+        Command::Accept { key } => accept(&key),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
+    }
+}
+
+/// Shell completions, generated from the clap definitions (docs/completions keeps a copy).
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    clap_complete::generate(shell, &mut Args::command(), "wsdissect", &mut io::stdout());
+    ExitCode::SUCCESS
+}
+
+/// The man page (roff), generated from the clap definitions (docs/man keeps a copy).
+fn man() -> ExitCode {
+    match clap_mangen::Man::new(Args::command()).render(&mut io::stdout()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => crate::fail(e),
+    }
+}
+
+/// Why `explain` has no bytes to explain.
+#[derive(Debug)]
+enum HexError {
+    Stdin(io::Error),
+    NotHex(char),
+    OddDigits(usize),
+    Empty,
+}
+
+impl fmt::Display for HexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HexError::Stdin(e) => write!(f, "cannot read standard input: {e}"),
+            HexError::NotHex(c) => write!(f, "not a hex digit: {c:?}"),
+            HexError::OddDigits(n) => write!(
+                f,
+                "odd number of hex digits ({n}): each byte is two digits"
+            ),
+            HexError::Empty => f.write_str(
+                "no bytes to explain (give hex, e.g. `wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58`)",
+            ),
+        }
+    }
+}
 
 /// Hex digits from arguments or text: spaces, commas, colons and `0x` prefixes are ignored.
-pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
+fn parse_hex(parts: &[String]) -> Result<Vec<u8>, HexError> {
     let joined: String = parts.join(" ");
     let mut digits = String::new();
     for token in joined.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
@@ -29,13 +80,10 @@ pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
         digits.push_str(t);
     }
     if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("not a hex digit: {bad:?}"));
+        return Err(HexError::NotHex(bad));
     }
     if digits.len() % 2 == 1 {
-        return Err(format!(
-            "odd number of hex digits ({}): each byte is two digits",
-            digits.len()
-        ));
+        return Err(HexError::OddDigits(digits.len()));
     }
     Ok((0..digits.len())
         .step_by(2)
@@ -43,85 +91,93 @@ pub fn parse_hex(parts: &[String]) -> Result<Vec<u8>, String> {
         .collect())
 }
 
-pub fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
-    let input = if hex.is_empty() {
+/// The bytes to explain: from the arguments, or standard input when there are none.
+fn explain_input(hex: &[String]) -> Result<Vec<u8>, HexError> {
+    let bytes = if hex.is_empty() {
         let mut s = String::new();
-        if let Err(e) = io::stdin().read_to_string(&mut s) {
-            eprintln!("wsdissect: cannot read standard input: {e}");
-            return ExitCode::from(2);
-        }
-        vec![s]
+        io::stdin()
+            .read_to_string(&mut s)
+            .map_err(HexError::Stdin)?;
+        parse_hex(&[s])?
     } else {
-        hex.to_vec()
+        parse_hex(hex)?
     };
-    let bytes = match parse_hex(&input) {
-        Ok(b) if !b.is_empty() => b,
-        Ok(_) => {
-            eprintln!("wsdissect: no bytes to explain (give hex, e.g. `wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58`)");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("wsdissect: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    // Without --from, the first frame's MASK bit says who sent it (clients mask, §5.1).
-    let dir = match from {
+    if bytes.is_empty() {
+        return Err(HexError::Empty);
+    }
+    Ok(bytes)
+}
+
+/// Who sent the bytes: `--from`, else the first frame's MASK bit (clients mask, §5.1).
+fn sender(from: Option<Side>, bytes: &[u8]) -> Direction {
+    match from {
         Some(Side::Client) => Direction::ClientToServer,
         Some(Side::Server) => Direction::ServerToClient,
         None if bytes.len() > 1 && bytes[1] & 0x80 != 0 => Direction::ClientToServer,
         None => Direction::ServerToClient,
+    }
+}
+
+fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
+    let bytes = match explain_input(hex) {
+        Ok(b) => b,
+        Err(e) => return crate::fail(e),
     };
+    let dir = sender(from, &bytes);
     let stdout = io::stdout();
     let style = color.resolve(stdout.is_terminal());
-    let mut out = stdout.lock();
+    let written = write_explanation(&mut stdout.lock(), &bytes, dir, from.is_none(), style);
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => crate::fail(e),
+    }
+}
+
+/// What the bytes are read as, every frame in the teaching view, and why they end mid-frame
+/// if they do.
+fn write_explanation(
+    out: &mut dyn Write,
+    bytes: &[u8],
+    dir: Direction,
+    guessed: bool,
+    style: Style,
+) -> io::Result<()> {
     let cfg = DissectConfig {
         frame_keep: 1 << 20,
         message_keep: 1 << 20,
         ..DissectConfig::default()
     };
-    let raw = dissect_raw_frames(&bytes, dir, cfg);
+    let raw = dissect_raw_frames(bytes, dir, cfg);
     let who = if dir == Direction::ClientToServer {
         "a client (masked frames expected)"
     } else {
         "a server (unmasked frames expected)"
     };
-    let mut result = writeln!(
+    writeln!(
         out,
         "{} bytes, read as sent by {who}{}",
         bytes.len(),
-        if from.is_none() {
+        if guessed {
             "; --from client|server to choose"
         } else {
             ""
         }
-    );
+    )?;
     let mut sink = AnnotateSink::new(
-        &mut out,
+        &mut *out,
         AnnotateOptions {
             payload_bytes: usize::MAX,
             style,
         },
     );
     for e in &raw.events {
-        if result.is_ok() {
-            result = sink.event(e);
-        }
+        sink.event(e)?;
     }
-    let _ = sink;
-    if result.is_ok() {
-        if let Some(inc) = raw.incomplete {
-            result = writeln!(out, "\n{}", describe_incomplete(&inc));
-        }
+    if let Some(inc) = raw.incomplete {
+        writeln!(out, "\n{}", describe_incomplete(&inc))?;
     }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("wsdissect: {e}");
-            ExitCode::from(2)
-        }
-    }
+    Ok(())
 }
 
 /// Why the bytes end mid-frame, and exactly how many more are needed.
@@ -151,7 +207,7 @@ fn describe_incomplete(inc: &Incomplete) -> String {
     }
 }
 
-pub fn accept(key: &str) -> ExitCode {
+fn accept(key: &str) -> ExitCode {
     let steps = compute_accept(key);
     let mut out = io::stdout().lock();
     let decoded = {
@@ -197,14 +253,6 @@ pub fn list_interfaces() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("wsdissect: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => crate::fail(e),
     }
-}
-
-/// libpcap's counters, when the source is a live capture.
-pub fn live_stats(source: &mut dyn PacketSource) -> Option<LiveStats> {
-    source.as_live().map(LiveSource::stats)
 }

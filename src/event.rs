@@ -77,5 +77,5 @@ pub struct CaptureSummary {
     pub tcp_connections: u64,
     pub websocket_connections: u64,
     /// Packets not decoded, by reason, in order of first occurrence.
-    pub skipped: Vec<(String, u64)>,
+    pub skipped: Vec<(crate::net::SkipReason, u64)>,
 }

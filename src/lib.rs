@@ -103,11 +103,7 @@ impl Pipeline {
         self.flows.finish(self.last_packet, &mut self.events);
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
-        self.summary.skipped = self
-            .skipped
-            .iter()
-            .map(|(r, n)| (r.to_string(), *n))
-            .collect();
+        self.summary.skipped = self.skipped.clone();
         let summary = self.summary.clone();
         sink.event(&Event::CaptureEnd(summary.clone()))?;
         sink.finish()?;

@@ -8,174 +8,119 @@
 
 mod cli;
 mod commands;
+mod config;
 
-use std::io::{self, IsTerminal, Write};
+use std::fmt;
+use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use wsdissect::capture::bpf::FileFilter;
 use wsdissect::capture::file::FileSource;
 use wsdissect::capture::live::LiveSource;
-use wsdissect::capture::PacketSource;
-use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
-use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
-use wsdissect::output::export::ExportSink;
-use wsdissect::output::filter::FilterSink;
-use wsdissect::output::json::JsonSink;
-use wsdissect::output::table::{TableOptions, TableSink};
-use wsdissect::output::text::{TextOptions, TextSink};
-use wsdissect::output::{Sink, Tee};
+use wsdissect::capture::{CaptureError, PacketSource};
+use wsdissect::event::CaptureSummary;
 use wsdissect::{RunError, RunLimits};
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
+use config::{Config, Input};
+
+/// Print a fatal error once and exit 2.
+fn fail(msg: impl fmt::Display) -> ExitCode {
     eprintln!("wsdissect: {msg}");
     ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
-    match args.command {
-        Some(cli::Command::Explain { hex, from, color }) => {
-            return commands::explain(&hex, from, cli::color_choice(color))
-        }
-        Some(cli::Command::Accept { key }) => return commands::accept(&key),
-        Some(cli::Command::Completions { shell }) => {
-            clap_complete::generate(
-                shell,
-                &mut cli::Args::command(),
-                "wsdissect",
-                &mut io::stdout(),
-            );
-            return ExitCode::SUCCESS;
-        }
-        Some(cli::Command::Man) => {
-            return match clap_mangen::Man::new(cli::Args::command()).render(&mut io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(e),
-            }
-        }
-        None => {}
+    let mut args = cli::Args::parse();
+    if let Some(command) = args.command.take() {
+        return commands::run(command);
     }
     if args.list_interfaces {
         return commands::list_interfaces();
     }
-    let cfg = match args.resolve() {
-        Ok(c) => c,
-        Err(msg) => return fail(msg),
-    };
-    run(cfg)
+    match Config::from_args(args) {
+        Ok(cfg) => run(cfg),
+        Err(e) => fail(e),
+    }
 }
 
-fn run(cfg: cli::Config) -> ExitCode {
+/// Dissect the configured input into the configured view.
+fn run(cfg: Config) -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
-    let live = matches!(cfg.input, cli::Input::Live(_));
-    let mut source: Box<dyn PacketSource> = match &cfg.input {
-        cli::Input::File(path) => match FileSource::open(path) {
-            Ok(s) => Box::new(s),
-            Err(e) => return fail(e),
-        },
-        cli::Input::Live(opts) => match LiveSource::open(opts, stop.clone()) {
-            Ok(s) => Box::new(s),
-            Err(e) => return fail(e),
-        },
-    };
-    let filter = match cfg.bpf.as_deref().map(FileFilter::new).transpose() {
-        Ok(f) => f,
+    let (mut source, filter) = match open_input(&cfg, &stop) {
+        Ok(opened) => opened,
         Err(e) => return fail(e),
     };
-    if live {
-        // Ctrl-C and SIGTERM end the capture cleanly: output flushed, summary printed.
-        let flag = stop.clone();
-        if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
-            return fail(format!("cannot install the signal handler: {e}"));
-        }
-    }
-    let stdout = io::stdout();
-    let tty = stdout.is_terminal();
-    let style = cfg.color.resolve(tty);
-    // Line-buffer a terminal or a live capture, block-buffer a pipe reading a file.
-    let out: Box<dyn Write> = if tty || live {
-        Box::new(io::LineWriter::new(stdout.lock()))
-    } else {
-        Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+    let tty = io::stdout().is_terminal();
+    let mut sink = match cfg.sink(cfg.stdout(tty), tty) {
+        Ok(sink) => sink,
+        Err(e) => return fail(e),
     };
-    let inner: Box<dyn Sink> = match (cfg.format, cfg.explain) {
-        (cli::Format::Json, _) => Box::new(JsonSink::new(out, live)),
-        (cli::Format::Table, _) => Box::new(TableSink::new(
-            out,
-            TableOptions {
-                // COLUMNS, else the terminal's width, else (a pipe) a fixed 100.
-                width: std::env::var("COLUMNS")
-                    .ok()
-                    .and_then(|c| c.parse().ok())
-                    .or(if tty { None } else { Some(100) }),
-                style,
-            },
-        )),
-        (cli::Format::Conversation, _) => Box::new(ConversationSink::new(
-            out,
-            ConversationOptions {
-                preview: cfg.preview,
-                style,
-                pretty_json: cfg.pretty_json,
-                flush_each: live,
-            },
-        )),
-        (cli::Format::Text, true) => Box::new(AnnotateSink::new(
-            out,
-            AnnotateOptions {
-                payload_bytes: if cfg.full_payload { usize::MAX } else { 64 },
-                style,
-            },
-        )),
-        (cli::Format::Text, false) => Box::new(TextSink::new(
-            out,
-            TextOptions {
-                preview: cfg.preview,
-                flush_each: live,
-                style,
-                pretty_json: cfg.pretty_json,
-            },
-        )),
-    };
-    let inner: Box<dyn Sink> = match &cfg.export {
-        Some(dir) => match ExportSink::new(inner, dir) {
-            Ok(s) => Box::new(s),
-            Err(e) => return fail(e),
-        },
-        None => inner,
-    };
-    // A live capture in a human view ends with the connection summary table.
-    let inner: Box<dyn Sink> =
-        if live && matches!(cfg.format, cli::Format::Text | cli::Format::Conversation) {
-            let table = TableSink::new(
-                io::stdout(),
-                TableOptions {
-                    width: if tty { None } else { Some(100) },
-                    style,
-                },
-            );
-            Box::new(Tee(inner, table))
-        } else {
-            inner
-        };
-    let mut sink = FilterSink::new(inner, cfg.filter);
     let limits = RunLimits {
         max_packets: cfg.max_packets,
         filter,
     };
     let result = wsdissect::dissect_with(source.as_mut(), cfg.dissect, limits, &mut sink);
     drop(sink);
-    if live {
-        if let Some(stats) = commands::live_stats(source.as_mut()) {
-            eprintln!(
-                "wsdissect: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
-                stats.received, stats.dropped_by_kernel, stats.dropped_by_interface
-            );
+    report_drops(source.as_mut());
+    exit_code(result)
+}
+
+/// Why the input could not be opened.
+enum OpenError {
+    Capture(CaptureError),
+    Signal(ctrlc::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Capture(e) => e.fmt(f),
+            OpenError::Signal(e) => write!(f, "cannot install the signal handler: {e}"),
         }
     }
+}
+
+impl From<CaptureError> for OpenError {
+    fn from(e: CaptureError) -> OpenError {
+        OpenError::Capture(e)
+    }
+}
+
+/// The packet source, and the BPF filter a file's packets go through. A live capture stops
+/// cleanly on Ctrl-C and SIGTERM (output flushed, summary printed) by raising `stop`.
+fn open_input(
+    cfg: &Config,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Box<dyn PacketSource>, Option<FileFilter>), OpenError> {
+    let source: Box<dyn PacketSource> = match &cfg.input {
+        Input::File(path) => Box::new(FileSource::open(path)?),
+        Input::Live(opts) => Box::new(LiveSource::open(opts, stop.clone())?),
+    };
+    let filter = cfg.bpf.as_deref().map(FileFilter::new).transpose()?;
+    if cfg.is_live() {
+        let flag = stop.clone();
+        ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
+            .map_err(OpenError::Signal)?;
+    }
+    Ok((source, filter))
+}
+
+/// After a live capture: libpcap's counters, so packets lost before dissection are not silent.
+fn report_drops(source: &mut dyn PacketSource) {
+    if let Some(stats) = source.stats() {
+        eprintln!(
+            "wsdissect: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
+            stats.received, stats.dropped_by_kernel, stats.dropped_by_interface
+        );
+    }
+}
+
+/// 0 when the run finished (a reader closing the pipe is a normal end, as for ripgrep); 1 when
+/// the capture broke off after its first packets were dissected; 2 on any other error.
+fn exit_code(result: Result<CaptureSummary, RunError>) -> ExitCode {
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(RunError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -92,7 +92,7 @@ _wsdissect() {
                     return 0
                     ;;
                 --opcode)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "text binary close ping pong continuation" -- "${cur}"))
                     return 0
                     ;;
                 --host)

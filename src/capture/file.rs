@@ -40,6 +40,13 @@ pub struct FileSource {
     input: PathBuf,
     reader: Box<dyn PcapReaderIterator + Send>,
     capacity: usize,
+    blocks: Blocks,
+}
+
+/// What the blocks read so far say about the ones to come: the pcap header's link type and
+/// resolution, the pcapng section's interfaces, and the packet count and last timestamp.
+#[derive(Default)]
+struct Blocks {
     legacy: Option<Interface>,
     interfaces: Vec<Interface>,
     packets: u64,
@@ -87,160 +94,176 @@ impl FileSource {
             input,
             reader,
             capacity: INITIAL_BUFFER,
-            legacy: None,
-            interfaces: Vec::new(),
-            packets: 0,
-            last_ts: Timestamp(0),
+            blocks: Blocks::default(),
         })
-    }
-
-    fn timestamp(iface: &Interface, raw: u64) -> Timestamp {
-        let units = u128::from(iface.units_per_sec.max(1));
-        let nanos = u128::from(raw) * 1_000_000_000 / units;
-        let offset = i128::from(iface.offset_secs) * 1_000_000_000;
-        Timestamp((nanos as i128 + offset).clamp(0, u64::MAX as i128) as u64)
     }
 
     fn corrupt(&self, detail: impl Into<String>) -> CaptureError {
         CaptureError::Corrupt {
             input: self.input.clone(),
-            after_packets: self.packets,
+            after_packets: self.blocks.packets,
             offset: self.reader.consumed() as u64,
             detail: detail.into(),
         }
     }
+
+    fn truncated(&self) -> CaptureError {
+        CaptureError::Truncated {
+            input: self.input.clone(),
+            after_packets: self.blocks.packets,
+            offset: self.reader.consumed() as u64,
+        }
+    }
+
+    fn read_error(&self) -> CaptureError {
+        CaptureError::Read {
+            input: self.input.clone(),
+            detail: "cannot read".into(),
+        }
+    }
+
+    /// Read more of the file into the buffer (the next block is cut at its end).
+    fn refill(&mut self) -> Result<(), CaptureError> {
+        if self.reader.refill().is_err() {
+            return Err(self.read_error());
+        }
+        Ok(())
+    }
+
+    /// Make room for a block bigger than the buffer, up to `MAX_RECORD`, and fill it.
+    fn grow(&mut self) -> Result<(), CaptureError> {
+        if self.capacity >= MAX_RECORD {
+            return Err(self.corrupt(format!("a record is larger than {} MiB", MAX_RECORD >> 20)));
+        }
+        self.capacity *= 4;
+        if !self.reader.grow(self.capacity) {
+            return Err(self.corrupt("cannot grow the read buffer"));
+        }
+        self.refill()
+    }
+}
+
+impl Interface {
+    fn timestamp(&self, raw: u64) -> Timestamp {
+        let units = u128::from(self.units_per_sec.max(1));
+        let nanos = u128::from(raw) * 1_000_000_000 / units;
+        let offset = i128::from(self.offset_secs) * 1_000_000_000;
+        Timestamp((nanos as i128 + offset).clamp(0, u64::MAX as i128) as u64)
+    }
+}
+
+impl Blocks {
+    /// Take in one block: headers and interface descriptions update the state, a packet goes
+    /// to `on` (`Ok(true)`). `Err` says why the block cannot be right.
+    fn take(
+        &mut self,
+        block: PcapBlockOwned<'_>,
+        on: &mut dyn FnMut(&RawPacket<'_>),
+    ) -> Result<bool, String> {
+        match block {
+            PcapBlockOwned::LegacyHeader(h) => {
+                let units = if h.is_nanosecond_precision() {
+                    1_000_000_000
+                } else {
+                    1_000_000
+                };
+                self.legacy = Some(Interface {
+                    link: LinkType(h.network.0 as u32),
+                    units_per_sec: units,
+                    offset_secs: 0,
+                });
+            }
+            PcapBlockOwned::Legacy(b) => {
+                let iface = self.legacy.ok_or("packet before the file header")?;
+                let raw = u64::from(b.ts_sec) * iface.units_per_sec + u64::from(b.ts_usec);
+                let data = &b.data[..(b.caplen as usize).min(b.data.len())];
+                self.deliver(on, iface.link, Some(iface.timestamp(raw)), data, b.origlen);
+                return Ok(true);
+            }
+            PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
+            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                let units_per_sec = units_per_second(idb.if_tsresol).ok_or_else(|| {
+                    format!(
+                        "interface {} declares an impossible timestamp resolution (if_tsresol 0x{:02x})",
+                        self.interfaces.len(),
+                        idb.if_tsresol
+                    )
+                })?;
+                self.interfaces.push(Interface {
+                    link: LinkType(idb.linktype.0 as u32),
+                    units_per_sec,
+                    offset_secs: idb.ts_offset(),
+                });
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let Some(&iface) = self.interfaces.get(epb.if_id as usize) else {
+                    return Err(format!("packet on undeclared interface {}", epb.if_id));
+                };
+                let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let ts = Some(iface.timestamp(raw));
+                self.deliver(on, iface.link, ts, epb.packet_data(), epb.origlen);
+                return Ok(true);
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let iface = *self
+                    .interfaces
+                    .first()
+                    .ok_or("packet before any interface")?;
+                self.deliver(on, iface.link, None, spb.packet_data(), spb.origlen);
+                return Ok(true);
+            }
+            PcapBlockOwned::NG(_) => {}
+        }
+        Ok(false)
+    }
+
+    /// Number a packet and hand it on. A simple packet block has no timestamp (`None`): it
+    /// gets the last one seen.
+    fn deliver(
+        &mut self,
+        on: &mut dyn FnMut(&RawPacket<'_>),
+        link: LinkType,
+        ts: Option<Timestamp>,
+        data: &[u8],
+        orig_len: u32,
+    ) {
+        self.packets += 1;
+        if let Some(ts) = ts {
+            self.last_ts = ts;
+        }
+        on(&RawPacket {
+            number: self.packets,
+            ts: self.last_ts,
+            link,
+            data,
+            orig_len,
+        });
+    }
 }
 
 impl PacketSource for FileSource {
+    /// The pcap reader loop: read blocks until one is a packet, refilling or growing the
+    /// buffer when a block does not fit yet.
     fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
         loop {
-            let step: Result<(usize, bool), String> = match self.reader.next() {
-                Ok((used, block)) => 'block: {
-                    let mut delivered = false;
-                    match block {
-                        PcapBlockOwned::LegacyHeader(h) => {
-                            let units = if h.is_nanosecond_precision() {
-                                1_000_000_000
-                            } else {
-                                1_000_000
-                            };
-                            self.legacy = Some(Interface {
-                                link: LinkType(h.network.0 as u32),
-                                units_per_sec: units,
-                                offset_secs: 0,
-                            });
-                        }
-                        PcapBlockOwned::Legacy(b) => {
-                            let Some(iface) = self.legacy else {
-                                break 'block Err("packet before the file header".into());
-                            };
-                            let raw =
-                                u64::from(b.ts_sec) * iface.units_per_sec + u64::from(b.ts_usec);
-                            let data = &b.data[..(b.caplen as usize).min(b.data.len())];
-                            self.packets += 1;
-                            self.last_ts = Self::timestamp(&iface, raw);
-                            on(&RawPacket {
-                                number: self.packets,
-                                ts: self.last_ts,
-                                link: iface.link,
-                                data,
-                                orig_len: b.origlen,
-                            });
-                            delivered = true;
-                        }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
-                        PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                            self.interfaces.push(Interface {
-                                link: LinkType(idb.linktype.0 as u32),
-                                units_per_sec: match units_per_second(idb.if_tsresol) {
-                                    Some(u) => u,
-                                    None => break 'block Err(format!("interface {} declares an impossible timestamp resolution (if_tsresol 0x{:02x})", self.interfaces.len(), idb.if_tsresol)),
-                                },
-                                offset_secs: idb.ts_offset(),
-                            });
-                        }
-                        PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                            let Some(&iface) = self.interfaces.get(epb.if_id as usize) else {
-                                break 'block Err(format!(
-                                    "packet on undeclared interface {}",
-                                    epb.if_id
-                                ));
-                            };
-                            let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                            self.packets += 1;
-                            self.last_ts = Self::timestamp(&iface, raw);
-                            on(&RawPacket {
-                                number: self.packets,
-                                ts: self.last_ts,
-                                link: iface.link,
-                                data: epb.packet_data(),
-                                orig_len: epb.origlen,
-                            });
-                            delivered = true;
-                        }
-                        PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                            let Some(&iface) = self.interfaces.first() else {
-                                break 'block Err("packet before any interface".into());
-                            };
-                            self.packets += 1;
-                            on(&RawPacket {
-                                number: self.packets,
-                                ts: self.last_ts,
-                                link: iface.link,
-                                data: spb.packet_data(),
-                                orig_len: spb.origlen,
-                            });
-                            delivered = true;
-                        }
-                        PcapBlockOwned::NG(_) => {}
+            match self.reader.next() {
+                Ok((used, block)) => {
+                    let delivered = self.blocks.take(block, on);
+                    let delivered = delivered.map_err(|detail| self.corrupt(detail))?;
+                    self.reader.consume(used);
+                    if delivered {
+                        return Ok(true);
                     }
-                    Ok((used, delivered))
                 }
                 Err(PcapError::Eof) => return Ok(false),
-                Err(PcapError::Incomplete(_)) => {
-                    self.reader.refill().map_err(|_| CaptureError::Read {
-                        input: self.input.clone(),
-                        detail: "cannot read".into(),
-                    })?;
-                    continue;
-                }
-                Err(PcapError::BufferTooSmall) => {
-                    if self.capacity >= MAX_RECORD {
-                        return Err(self
-                            .corrupt(format!("a record is larger than {} MiB", MAX_RECORD >> 20)));
-                    }
-                    self.capacity *= 4;
-                    if !self.reader.grow(self.capacity) {
-                        return Err(self.corrupt("cannot grow the read buffer"));
-                    }
-                    self.reader.refill().map_err(|_| CaptureError::Read {
-                        input: self.input.clone(),
-                        detail: "cannot read".into(),
-                    })?;
-                    continue;
-                }
-                Err(PcapError::UnexpectedEof) => {
-                    return Err(CaptureError::Truncated {
-                        input: self.input.clone(),
-                        after_packets: self.packets,
-                        offset: self.reader.consumed() as u64,
-                    })
-                }
-                Err(PcapError::ReadError) => {
-                    return Err(CaptureError::Read {
-                        input: self.input.clone(),
-                        detail: "cannot read".into(),
-                    })
-                }
+                Err(PcapError::Incomplete(_)) => self.refill()?,
+                Err(PcapError::BufferTooSmall) => self.grow()?,
+                Err(PcapError::UnexpectedEof) => return Err(self.truncated()),
+                Err(PcapError::ReadError) => return Err(self.read_error()),
                 Err(e) => {
                     let detail = format!("{e}");
                     return Err(self.corrupt(detail));
                 }
-            };
-            let (used, delivered) = step.map_err(|detail| self.corrupt(detail))?;
-            self.reader.consume(used);
-            if delivered {
-                return Ok(true);
             }
         }
     }

@@ -140,18 +140,7 @@ impl LiveSource {
         })
     }
 
-    pub fn stats(&mut self) -> LiveStats {
-        self.cap
-            .stats()
-            .map(|s| LiveStats {
-                received: s.received,
-                dropped_by_kernel: s.dropped,
-                dropped_by_interface: s.if_dropped,
-            })
-            .unwrap_or_default()
-    }
-
-    pub fn flush_savefile(&mut self) {
+    fn flush_savefile(&mut self) {
         if let Some(s) = self.savefile.as_mut() {
             let _ = s.flush();
         }
@@ -159,8 +148,17 @@ impl LiveSource {
 }
 
 impl PacketSource for LiveSource {
-    fn as_live(&mut self) -> Option<&mut LiveSource> {
-        Some(self)
+    fn stats(&mut self) -> Option<LiveStats> {
+        let stats = self
+            .cap
+            .stats()
+            .map(|s| LiveStats {
+                received: s.received,
+                dropped_by_kernel: s.dropped,
+                dropped_by_interface: s.if_dropped,
+            })
+            .unwrap_or_default();
+        Some(stats)
     }
 
     fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {

@@ -30,8 +30,8 @@ pub trait PacketSource {
     /// Hand the next packet to `on`; `Ok(false)` at the end of the capture.
     fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError>;
 
-    /// The live capture behind this source, if it is one (for its drop counters).
-    fn as_live(&mut self) -> Option<&mut live::LiveSource> {
+    /// libpcap's counters so far, for a live capture (`None` for a file).
+    fn stats(&mut self) -> Option<live::LiveStats> {
         None
     }
 }

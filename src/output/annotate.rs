@@ -4,14 +4,15 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_bytes, hex_spaced};
+use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
 use super::style::Style;
+use super::text::{diagnostic_line, elide};
 use super::Sink;
 use crate::base::{Diagnostic, Direction};
 use crate::event::{Event, Frame, Message};
 
 use crate::ws::close::close_code_name;
-use crate::ws::frame::LengthForm;
+use crate::ws::frame::{FrameHeader, LengthForm};
 use crate::ws::mask::apply_mask;
 use crate::ws::opcode::OpCode;
 
@@ -55,6 +56,20 @@ fn bit_group(byte: u8, mask: u8) -> String {
     s
 }
 
+/// Payload bytes per row, as in a hex dump.
+const ROW: usize = 16;
+
+/// The longest prefix of `s` of at most `max` bytes that ends between two characters.
+fn char_floor(s: &str, max: usize) -> usize {
+    if max >= s.len() {
+        return s.len();
+    }
+    (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 fn opcode_meaning(op: OpCode) -> &'static str {
     match op {
         OpCode::Continuation => "continuation: the next fragment of the message in progress",
@@ -68,20 +83,27 @@ fn opcode_meaning(op: OpCode) -> &'static str {
     }
 }
 
-/// Split a kept payload into the part shown, eliding the middle when it is long.
-fn shown_ranges(kept: usize, total: u64, limit: usize) -> (usize, Option<(usize, u64)>) {
-    if (kept as u64) == total && kept <= limit {
-        return (kept, None);
-    }
-    let head = limit.min(kept);
-    (head, Some((head, total - head as u64)))
-}
-
 impl<W: Write> AnnotateSink<W> {
+    /// The annotated frame: a heading, the header byte by byte and bit by bit, the payload,
+    /// then what the frame means (close status, ping round trip, bytes lost).
     fn frame(&mut self, f: &Frame) -> io::Result<()> {
-        let st = self.opts.style;
-        let h = &f.header;
-        let hb = &f.header_bytes[..h.header_len as usize];
+        let hb = &f.header_bytes[..f.header.header_len as usize];
+        self.frame_heading(f)?;
+        writeln!(
+            self.out,
+            "   header    {}        {} bytes (RFC 6455 §5.2)",
+            self.opts.style.hex(&hex_spaced(hb)),
+            f.header.header_len
+        )?;
+        self.byte0(&f.header, hb[0])?;
+        self.byte1(f, hb[1])?;
+        self.extended_length_and_key(&f.header, hb)?;
+        self.payload(f)?;
+        self.frame_notes(f)
+    }
+
+    /// `── conn N frame I dir (who), packets, stream bytes first–last`.
+    fn frame_heading(&mut self, f: &Frame) -> io::Result<()> {
         let who = match f.dir {
             Direction::ClientToServer => "client → server",
             Direction::ServerToClient => "server → client",
@@ -94,11 +116,11 @@ impl<W: Write> AnnotateSink<W> {
                 f.first_packet.number, f.last_packet.number
             )
         };
-        let end = f.stream_offset + u64::from(h.header_len) + h.payload_len;
+        let end = f.stream_offset + u64::from(f.header.header_len) + f.header.payload_len;
         writeln!(
             self.out,
             "{}",
-            st.heading(&format!(
+            self.opts.style.heading(&format!(
                 "── conn {} frame {} {} ({who}), {packets}, stream bytes {}–{}",
                 f.conn,
                 f.index,
@@ -106,20 +128,18 @@ impl<W: Write> AnnotateSink<W> {
                 f.stream_offset,
                 end.saturating_sub(1)
             ))
-        )?;
-        writeln!(
-            self.out,
-            "   header    {}        {} bytes (RFC 6455 §5.2)",
-            st.hex(&hex_spaced(hb)),
-            h.header_len
-        )?;
-        let b0 = hb[0];
+        )
+    }
+
+    /// One header field: its bits within the byte, its value, and what the value means.
+    fn field(&mut self, group: String, field: String, meaning: &str) -> io::Result<()> {
+        writeln!(self.out, "             {group}  {field:<16} {meaning}")
+    }
+
+    /// Byte 0: FIN, RSV1-3 and the opcode.
+    fn byte0(&mut self, h: &FrameHeader, b0: u8) -> io::Result<()> {
         writeln!(self.out, "   byte 0    0x{b0:02x} = {}", bits(b0))?;
-        let line = |out: &mut W, group: String, field: String, meaning: &str| {
-            writeln!(out, "             {group}  {field:<16} {meaning}")
-        };
-        line(
-            &mut self.out,
+        self.field(
             bit_group(b0, 0x80),
             format!("FIN    = {}", u8::from(h.fin)),
             if h.fin {
@@ -140,20 +160,22 @@ impl<W: Write> AnnotateSink<W> {
                 }
                 (_, true) => "set: only a negotiated extension may set it (§5.2)",
             };
-            line(
-                &mut self.out,
+            self.field(
                 bit_group(b0, bit),
                 format!("{name}   = {}", u8::from(set)),
                 meaning,
             )?;
         }
-        line(
-            &mut self.out,
+        self.field(
             bit_group(b0, 0x0f),
             format!("opcode = 0x{:X}", h.opcode.bits()),
             &format!("{} (§5.2, §11.8)", opcode_meaning(h.opcode)),
-        )?;
-        let b1 = hb[1];
+        )
+    }
+
+    /// Byte 1: MASK, judged by who sent the frame, and the 7-bit length.
+    fn byte1(&mut self, f: &Frame, b1: u8) -> io::Result<()> {
+        let h = &f.header;
         writeln!(self.out, "   byte 1    0x{b1:02x} = {}", bits(b1))?;
         let mask_meaning = match (f.dir, h.masked) {
             (Direction::ClientToServer, true) => {
@@ -167,30 +189,27 @@ impl<W: Write> AnnotateSink<W> {
             }
             (Direction::ServerToClient, true) => "masked: a server must not mask its frames (§5.1)",
         };
-        line(
-            &mut self.out,
+        self.field(
             bit_group(b1, 0x80),
             format!("MASK   = {}", u8::from(h.masked)),
             mask_meaning,
         )?;
         let len_meaning = match h.length_form {
-            LengthForm::Short => "0-125: this is the payload length itself (§5.2)".to_string(),
-            LengthForm::Extended16 => {
-                "126: the real length is in the next 2 bytes (§5.2)".to_string()
-            }
-            LengthForm::Extended64 => {
-                "127: the real length is in the next 8 bytes (§5.2)".to_string()
-            }
+            LengthForm::Short => "0-125: this is the payload length itself (§5.2)",
+            LengthForm::Extended16 => "126: the real length is in the next 2 bytes (§5.2)",
+            LengthForm::Extended64 => "127: the real length is in the next 8 bytes (§5.2)",
         };
-        line(
-            &mut self.out,
+        self.field(
             bit_group(b1, 0x7f),
             format!("length = {}", h.len7),
-            &len_meaning,
-        )?;
-        let mut at = 2usize;
-        match h.length_form {
-            LengthForm::Short => {}
+            len_meaning,
+        )
+    }
+
+    /// The extended length (2 or 8 bytes, when the 7-bit length says so) and the masking key.
+    fn extended_length_and_key(&mut self, h: &FrameHeader, hb: &[u8]) -> io::Result<()> {
+        let key_at = match h.length_form {
+            LengthForm::Short => 2,
             LengthForm::Extended16 => {
                 writeln!(
                     self.out,
@@ -198,7 +217,7 @@ impl<W: Write> AnnotateSink<W> {
                     hex_spaced(&hb[2..4]),
                     h.payload_len
                 )?;
-                at = 4;
+                4
             }
             LengthForm::Extended64 => {
                 writeln!(
@@ -207,20 +226,24 @@ impl<W: Write> AnnotateSink<W> {
                     hex_spaced(&hb[2..10]),
                     h.payload_len
                 )?;
-                at = 10;
+                10
             }
-        }
+        };
         if let Some(key) = h.mask_key {
-            writeln!(self.out, "   bytes {}-{} {}      masking key: payload byte i is XORed with key[i mod 4] (§5.3)", at, at + 3, hex_spaced(&key))?;
+            writeln!(self.out, "   bytes {}-{} {}      masking key: payload byte i is XORed with key[i mod 4] (§5.3)", key_at, key_at + 3, hex_spaced(&key))?;
         }
-        self.payload(f)?;
+        Ok(())
+    }
+
+    /// After the payload: the close status and reason, a pong's round trip, bytes lost.
+    fn frame_notes(&mut self, f: &Frame) -> io::Result<()> {
         if let Some(c) = &f.close {
             match c.code {
                 Some(code) => writeln!(
                     self.out,
                     "   close     status code {code} = {} (§7.4); reason {}",
                     close_code_name(code),
-                    if c.reason.is_empty() { "(none)".to_string() } else { format!("\"{}\"", super::escape::escape_text(&c.reason)) }
+                    if c.reason.is_empty() { "(none)".to_string() } else { format!("\"{}\"", escape_text(&c.reason)) }
                 )?,
                 None => writeln!(self.out, "   close     no status code (empty payload; the peer sees 1005 No Status Rcvd, §7.1.5)")?,
             }
@@ -236,7 +259,7 @@ impl<W: Write> AnnotateSink<W> {
             writeln!(
                 self.out,
                 "   {}",
-                st.warn(&format!(
+                self.opts.style.warn(&format!(
                     "{} payload bytes are missing from the capture",
                     f.lost
                 ))
@@ -251,12 +274,7 @@ impl<W: Write> AnnotateSink<W> {
         if h.payload_len == 0 {
             return writeln!(self.out, "   payload   (empty)");
         }
-        let (shown, elided) = shown_ranges(
-            f.payload.bytes.len(),
-            f.payload.len,
-            self.opts.payload_bytes,
-        );
-        let data = &f.payload.bytes[..shown];
+        let (data, more) = elide(&f.payload.bytes, f.payload.len, self.opts.payload_bytes);
         writeln!(
             self.out,
             "   payload   {} bytes{}",
@@ -266,40 +284,11 @@ impl<W: Write> AnnotateSink<W> {
         if h.rsv1 && !h.opcode.is_control() {
             writeln!(self.out, "             DEFLATE-compressed (RFC 7692 §7.2.1): the message below is this, inflated")?;
         }
-        for chunk_start in (0..data.len()).step_by(16) {
-            let chunk = &data[chunk_start..(chunk_start + 16).min(data.len())];
-            if let Some(key) = h.mask_key {
-                let mut wire = chunk.to_vec();
-                apply_mask(&mut wire, key, chunk_start as u64);
-                let key_row: Vec<u8> = (0..chunk.len())
-                    .map(|i| key[(chunk_start + i) % 4])
-                    .collect();
-                writeln!(
-                    self.out,
-                    "   +{chunk_start:<6}    masked {}",
-                    st.hex(&hex_spaced(&wire))
-                )?;
-                writeln!(
-                    self.out,
-                    "            ⊕ key    {}",
-                    st.dim(&hex_spaced(&key_row))
-                )?;
-                writeln!(
-                    self.out,
-                    "            = data   {}  {}",
-                    hex_spaced(chunk),
-                    st.text(&format!("\"{}\"", escape_bytes(chunk)))
-                )?;
-            } else {
-                writeln!(
-                    self.out,
-                    "   +{chunk_start:<6}    data   {}  {}",
-                    st.hex(&hex_spaced(chunk)),
-                    st.text(&format!("\"{}\"", escape_bytes(chunk)))
-                )?;
-            }
+        for (row, chunk) in data.chunks(ROW).enumerate() {
+            self.payload_row(row * ROW, chunk, h.mask_key)?;
         }
-        if let Some((from, more)) = elided {
+        if more > 0 {
+            let from = data.len();
             writeln!(self.out, "   +{from:<6}  … {more} more bytes not shown (--full-payload shows all kept bytes)")?;
         }
         if h.opcode == OpCode::Text
@@ -315,6 +304,39 @@ impl<W: Write> AnnotateSink<W> {
             )?;
         }
         Ok(())
+    }
+
+    /// Up to 16 payload bytes from offset `at`: unmasked data, or when masked, the bytes on the
+    /// wire, the key bytes they were XORed with and the data, so the unmasking can be checked.
+    fn payload_row(&mut self, at: usize, chunk: &[u8], key: Option<[u8; 4]>) -> io::Result<()> {
+        let st = self.opts.style;
+        let Some(key) = key else {
+            return writeln!(
+                self.out,
+                "   +{at:<6}    data   {}  {}",
+                st.hex(&hex_spaced(chunk)),
+                st.text(&quoted_bytes(chunk))
+            );
+        };
+        let mut wire = chunk.to_vec();
+        apply_mask(&mut wire, key, at as u64);
+        let key_row: Vec<u8> = (0..chunk.len()).map(|i| key[(at + i) % 4]).collect();
+        writeln!(
+            self.out,
+            "   +{at:<6}    masked {}",
+            st.hex(&hex_spaced(&wire))
+        )?;
+        writeln!(
+            self.out,
+            "            ⊕ key    {}",
+            st.dim(&hex_spaced(&key_row))
+        )?;
+        writeln!(
+            self.out,
+            "            = data   {}  {}",
+            hex_spaced(chunk),
+            st.text(&quoted_bytes(chunk))
+        )
     }
 
     fn message(&mut self, m: &Message) -> io::Result<()> {
@@ -339,39 +361,33 @@ impl<W: Write> AnnotateSink<W> {
                 m.payload.len
             ))
         )?;
-        let (shown, elided) = shown_ranges(
-            m.payload.bytes.len(),
+        let (shown, more) = elide(
+            &m.payload.bytes,
             m.payload.len,
             self.opts.payload_bytes.saturating_mul(4),
         );
         match m.text() {
             Some(t) => {
-                let cut = t
-                    .char_indices()
-                    .map(|(i, _)| i)
-                    .take_while(|&i| i <= shown)
-                    .last()
-                    .unwrap_or(0);
-                let cut = if shown >= t.len() { t.len() } else { cut };
+                let cut = char_floor(t, shown.len());
                 writeln!(
                     self.out,
                     "   text      \"{}\"",
-                    st.text(&super::escape::escape_text(&t[..cut]))
+                    st.text(&escape_text(&t[..cut]))
                 )?;
             }
             None => {
-                for chunk_start in (0..shown).step_by(16) {
-                    let chunk = &m.payload.bytes[chunk_start..(chunk_start + 16).min(shown)];
+                for (row, chunk) in shown.chunks(ROW).enumerate() {
                     writeln!(
                         self.out,
-                        "   +{chunk_start:<6}  {}  \"{}\"",
+                        "   +{:<6}  {}  {}",
+                        row * ROW,
                         st.hex(&hex_spaced(chunk)),
-                        escape_bytes(chunk)
+                        quoted_bytes(chunk)
                     )?;
                 }
             }
         }
-        if let Some((_, more)) = elided {
+        if more > 0 {
             writeln!(self.out, "   … {more} more bytes")?;
         }
         if let Some(e) = &m.inflate_error {
@@ -385,20 +401,7 @@ impl<W: Write> AnnotateSink<W> {
     }
 
     fn diagnostic(&mut self, d: &Diagnostic) -> io::Result<()> {
-        let st = self.opts.style;
-        let text = format!(
-            "{} {} ({}): {}",
-            d.rule.severity,
-            d.rule.name,
-            d.rule.section,
-            super::escape::escape_text(&d.message)
-        );
-        writeln!(
-            self.out,
-            "   {} {}",
-            st.severity_mark(d.rule.severity),
-            st.severity(d.rule.severity, &text)
-        )
+        writeln!(self.out, "   {}", diagnostic_line(self.opts.style, d, ""))
     }
 }
 

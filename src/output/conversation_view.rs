@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::escape::{escape_bytes, escape_text, hex_spaced};
+use super::escape::{escape_text, hex_spaced};
 use super::style::Style;
-use super::text::{pretty_json, preview};
+use super::text::{elide, elided_note, pretty_json, preview};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, Timestamp};
 use crate::event::{ConnectionInfo, Event, Frame, Message};
@@ -239,23 +239,17 @@ impl<W: Write> ConversationSink<W> {
             }
             // Text that is not valid UTF-8 (or was cut by a gap): quoted, bad bytes as \xNN.
             None if m.opcode == OpCode::Text && m.inflate_error.is_none() => {
-                let n = limit.min(m.payload.bytes.len());
-                let more = m.payload.len.saturating_sub(n as u64);
-                let mut body = format!("\"{}\"", escape_bytes(&m.payload.bytes[..n]));
-                if more > 0 {
-                    body.push_str(&format!(" …(+{more} bytes)"));
-                }
+                let body = preview(&m.payload.bytes, m.payload.len, true, limit);
                 writeln!(self.out, "{head}  {body}")
             }
             None => {
                 writeln!(self.out, "{head}")?;
-                let n = limit.min(m.payload.bytes.len());
-                for line in hex_dump(&m.payload.bytes[..n], "    ") {
+                let (shown, more) = elide(&m.payload.bytes, m.payload.len, limit);
+                for line in hex_dump(shown, "    ") {
                     writeln!(self.out, "{}", st.hex(&line))?;
                 }
-                let more = m.payload.len.saturating_sub(n as u64);
                 if more > 0 {
-                    writeln!(self.out, "    …(+{more} bytes)")?;
+                    writeln!(self.out, "    {}", elided_note(more))?;
                 }
                 Ok(())
             }

@@ -4,6 +4,28 @@
 
 use std::fmt::Write;
 
+/// Characters past C0 and DEL that a terminal may act on: C1 controls (0x9b is CSI on some
+/// terminals), bidi marks, embeddings, overrides and isolates (they reorder a line), and the
+/// line and paragraph separators. Every view escapes them, JSON included.
+pub fn is_terminal_hazard(c: char) -> bool {
+    matches!(
+        c,
+        '\u{80}'..='\u{9f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{061c}'
+    )
+}
+
+/// `\xNN`, for a control character or a byte that is not UTF-8.
+fn push_byte_escape(out: &mut String, byte: u8) {
+    let _ = write!(out, "\\x{byte:02x}");
+}
+
 /// Escape `s` for one line of terminal output, quoting-safe for `"…"`.
 pub fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -14,19 +36,9 @@ pub fn escape_text(s: &str) -> String {
             '\t' => out.push_str("\\t"),
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            // C1 controls (0x9b is CSI on some terminals), bidi embeddings/overrides/isolates,
-            // and line/paragraph separators.
-            '\u{80}'..='\u{9f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{061c}' => {
+            // C0 controls and DEL are single bytes.
+            c if (c as u32) < 0x20 || c == '\u{7f}' => push_byte_escape(&mut out, c as u8),
+            c if is_terminal_hazard(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
@@ -35,13 +47,18 @@ pub fn escape_text(s: &str) -> String {
     out
 }
 
+/// Bytes as `"…"`: escaped text, invalid UTF-8 as `\xNN`.
+pub fn quoted_bytes(b: &[u8]) -> String {
+    format!("\"{}\"", escape_bytes(b))
+}
+
 /// Escape bytes that may not be UTF-8: invalid bytes as `\xNN`.
 pub fn escape_bytes(b: &[u8]) -> String {
     let mut out = String::new();
     for chunk in b.utf8_chunks() {
         out.push_str(&escape_text(chunk.valid()));
-        for byte in chunk.invalid() {
-            let _ = write!(out, "\\x{byte:02x}");
+        for &byte in chunk.invalid() {
+            push_byte_escape(&mut out, byte);
         }
     }
     out

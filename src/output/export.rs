@@ -15,7 +15,6 @@ use crate::event::{Event, Message};
 pub struct ExportSink<S: Sink> {
     inner: S,
     dir: PathBuf,
-    files: u64,
 }
 
 impl<S: Sink> ExportSink<S> {
@@ -23,26 +22,12 @@ impl<S: Sink> ExportSink<S> {
     pub fn new(inner: S, dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(|e| with_path(e, "cannot create directory", &dir))?;
-        Ok(ExportSink {
-            inner,
-            dir,
-            files: 0,
-        })
-    }
-
-    /// Files written so far.
-    pub fn files(&self) -> u64 {
-        self.files
-    }
-
-    /// The file a message is exported to.
-    pub fn path_for(&self, m: &Message) -> PathBuf {
-        self.dir.join(file_name(m))
+        Ok(ExportSink { inner, dir })
     }
 }
 
 /// `conn{N}-{c2s|s2c}-{index:05}.{txt|bin}`.
-pub fn file_name(m: &Message) -> String {
+fn file_name(m: &Message) -> String {
     let ext = if m.text().is_some() { "txt" } else { "bin" };
     format!("conn{}-{}-{:05}.{ext}", m.conn, m.dir.as_str(), m.index)
 }
@@ -54,9 +39,8 @@ fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
 impl<S: Sink> Sink for ExportSink<S> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         if let Event::Message(m) = event {
-            let path = self.path_for(m);
+            let path = self.dir.join(file_name(m));
             fs::write(&path, &m.payload.bytes).map_err(|e| with_path(e, "cannot write", &path))?;
-            self.files += 1;
         }
         self.inner.event(event)
     }

@@ -1,4 +1,4 @@
-//! Filters shared by every view: connection ids, direction, opcode names, endpoint address or
+//! Filters shared by every view: connection ids, direction, opcodes, endpoint address or
 //! port, and a limit on messages. A filtered-out connection drops all its events.
 
 use std::collections::HashMap;
@@ -7,14 +7,14 @@ use std::io;
 use super::Sink;
 use crate::base::{ConnId, Direction};
 use crate::event::Event;
+use crate::ws::opcode::OpCode;
 
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub conns: Vec<u64>,
     pub dir: Option<Direction>,
-    /// Opcode names (`text`, `binary`, `close`, `ping`, `pong`, `continuation`); frames and
-    /// messages of other opcodes are hidden.
-    pub opcodes: Vec<String>,
+    /// Only frames and messages with these opcodes (none: every opcode).
+    pub opcodes: Vec<OpCode>,
     /// IP addresses, or `ip:port`, of either endpoint.
     pub hosts: Vec<String>,
     pub ports: Vec<u16>,
@@ -136,12 +136,12 @@ impl<S: Sink> FilterSink<S> {
             }
         }
         let opcode = match event {
-            Event::Frame(f) => Some(f.header.opcode.name()),
-            Event::Message(m) => Some(m.opcode.name()),
+            Event::Frame(f) => Some(f.header.opcode),
+            Event::Message(m) => Some(m.opcode),
             _ => None,
         };
         if let Some(op) = opcode {
-            if !self.filter.opcodes.is_empty() && !self.filter.opcodes.iter().any(|o| o == op) {
+            if !self.filter.opcodes.is_empty() && !self.filter.opcodes.contains(&op) {
                 return false;
             }
         }

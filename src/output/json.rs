@@ -5,10 +5,10 @@ use std::io::{self, Write};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::escape::hex;
+use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
 use crate::base::PacketRef;
-use crate::event::{DirStats, Event};
+use crate::event::{DirStats, Event, Frame, Message};
 use crate::ws::close::close_code_name;
 
 pub struct JsonSink<W: Write> {
@@ -31,62 +31,13 @@ fn stats(s: &DirStats) -> Value {
     json!({"frames": s.frames, "messages": s.messages, "payload_bytes": s.payload_bytes})
 }
 
-/// The JSON object for one event.
-pub fn to_json(event: &Event) -> Value {
-    match event {
-        Event::Connection(c) => json!({
-            "type": "connection", "conn": c.conn.0,
-            "client": c.client.to_string(), "server": c.server.to_string(),
-            "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
-        }),
-        Event::Handshake(h) => json!({
-            "type": "handshake", "conn": h.conn.0,
-            "status": h.status, "reason": h.reason,
-            "subprotocol": h.subprotocol,
-            "extensions": h.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            "accept_valid": h.accept_valid(),
-            "method": h.method, "target": h.target, "host": h.host, "origin": h.origin, "user_agent": h.user_agent,
-            "key": h.key, "version": h.version, "accept": h.accept, "expected_accept": h.expected_accept,
-            "offered_protocols": h.offered_protocols,
-            "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
-        }),
-        // Written directly for speed (they are most of the output); parsed back here so there
-        // is one definition of each record.
-        Event::Frame(_) | Event::Message(_) => {
-            let mut buf = Vec::new();
-            write_event(&mut buf, event).expect("writing to a Vec cannot fail");
-            serde_json::from_slice(&buf).expect("the direct writer writes valid JSON")
-        }
-        Event::Gap(g) => json!({
-            "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
-            "packet": g.packet.number, "ts": ts(&g.packet),
-        }),
-        Event::ConnectionEnd(e) => json!({
-            "type": "connection_end", "conn": e.conn.0, "reason": e.reason.as_str(),
-            "packet": e.packet.number, "ts": ts(&e.packet),
-            "c2s": stats(&e.stats[0]), "s2c": stats(&e.stats[1]), "diagnostics": e.diagnostics,
-        }),
-        Event::Diagnostic(d) => json!({
-            "type": "diagnostic", "conn": d.conn.0, "severity": d.rule.severity.as_str(), "rule": d.rule.name,
-            "section": d.rule.section, "message": d.message,
-            "dir": d.dir.map(|x| x.as_str()), "packet": d.packet.map(|p| p.number),
-        }),
-        Event::CaptureEnd(s) => json!({
-            "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
-            "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
-            "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r, "packets": n})).collect::<Vec<_>>(),
-        }),
-    }
-}
-
 /// serde_json escapes only what JSON requires; a line of NDJSON may still be read on a terminal,
-/// so DEL, C1 controls (0x9b is CSI on some terminals), bidirectional overrides and line
-/// separators are written as `\uXXXX` too. The JSON value is unchanged.
+/// so DEL and the characters in [`is_terminal_hazard`] (C1 controls, bidirectional overrides,
+/// line separators) are written as `\uXXXX` too. The JSON value is unchanged.
 struct TerminalSafeFormatter;
 
 fn needs_escape(c: char) -> bool {
-    matches!(c, '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}')
+    c == '\u{7f}' || is_terminal_hazard(c)
 }
 
 impl serde_json::ser::Formatter for TerminalSafeFormatter {
@@ -163,94 +114,137 @@ impl<'a, W: Write> ObjectWriter<'a, W> {
 
 /// One event as a JSON object (no newline).
 fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
-    match event {
-        Event::Frame(f) => {
-            let h = &f.header;
-            let mut o = ObjectWriter::begin(out)?;
-            o.str("type", "frame")?;
-            o.u64("conn", f.conn.0)?;
-            o.str("dir", f.dir.as_str())?;
-            o.u64("index", f.index)?;
-            o.bool("fin", h.fin)?;
-            o.bool("rsv1", h.rsv1)?;
-            o.bool("rsv2", h.rsv2)?;
-            o.bool("rsv3", h.rsv3)?;
-            o.u64("opcode", u64::from(h.opcode.bits()))?;
-            o.str("opcode_name", h.opcode.name())?;
-            o.bool("masked", h.masked)?;
-            match h.mask_key {
-                Some(k) => o.str("mask_key", &hex(&k))?,
-                None => o.null("mask_key")?,
-            }
-            o.u64("payload_len", h.payload_len)?;
-            o.u64("header_len", u64::from(h.header_len))?;
-            o.u64("packet", f.first_packet.number)?;
-            o.u64("last_packet", f.last_packet.number)?;
-            o.f64("ts", f.last_packet.ts.as_secs_f64())?;
-            o.u64("stream_offset", f.stream_offset)?;
-            if f.lost > 0 {
-                o.u64("lost", f.lost)?;
-            }
-            if let Some(c) = &f.close {
-                match c.code {
-                    Some(code) => {
-                        o.u64("close_code", u64::from(code))?;
-                        o.str("close_code_name", close_code_name(code))?;
-                    }
-                    None => {
-                        o.null("close_code")?;
-                        o.null("close_code_name")?;
-                    }
-                }
-                o.str("close_reason", &c.reason)?;
-            }
-            if let Some(rtt) = f.rtt_ns {
-                o.f64("rtt_ms", rtt as f64 / 1e6)?;
-            }
-            o.end()
-        }
-        Event::Message(msg) => {
-            let mut o = ObjectWriter::begin(out)?;
-            o.str("type", "message")?;
-            o.u64("conn", msg.conn.0)?;
-            o.str("dir", msg.dir.as_str())?;
-            o.u64("index", msg.index)?;
-            o.u64("opcode", u64::from(msg.opcode.bits()))?;
-            o.u64("len", msg.payload.len)?;
-            o.u64("fragments", u64::from(msg.fragments))?;
-            match msg.text() {
-                Some(t) => o.str("text", t)?,
-                None => {
-                    o.key("data_b64")?;
-                    // base64 needs no escaping.
-                    write!(
-                        o.out,
-                        "\"{}\"",
-                        base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes)
-                    )?;
-                }
-            }
-            o.bool("truncated", msg.payload.truncated())?;
-            o.bool("compressed", msg.compressed)?;
-            if msg.compressed {
-                o.u64("wire_len", msg.wire_len)?;
-            }
-            if let Some(e) = &msg.inflate_error {
-                o.str("inflate_error", &e.to_string())?;
-            }
-            if msg.lost > 0 {
-                o.u64("lost", msg.lost)?;
-            }
-            if let Some(at) = msg.utf8_error {
-                o.u64("utf8_error_at", at)?;
-            }
-            o.u64("packet", msg.first_packet.number)?;
-            o.u64("last_packet", msg.last_packet.number)?;
-            o.f64("ts", msg.last_packet.ts.as_secs_f64())?;
-            o.end()
-        }
-        other => write_safe_json(out, &to_json(other)),
+    let record = match event {
+        // Frames and messages are most of the output: written field by field, without a map.
+        Event::Frame(f) => return write_frame(out, f),
+        Event::Message(m) => return write_message(out, m),
+        Event::Connection(c) => json!({
+            "type": "connection", "conn": c.conn.0,
+            "client": c.client.to_string(), "server": c.server.to_string(),
+            "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
+        }),
+        Event::Handshake(h) => json!({
+            "type": "handshake", "conn": h.conn.0,
+            "status": h.status, "reason": h.reason,
+            "subprotocol": h.subprotocol,
+            "extensions": h.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "accept_valid": h.accept_valid(),
+            "method": h.method, "target": h.target, "host": h.host, "origin": h.origin, "user_agent": h.user_agent,
+            "key": h.key, "version": h.version, "accept": h.accept, "expected_accept": h.expected_accept,
+            "offered_protocols": h.offered_protocols,
+            "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
+        }),
+        Event::Gap(g) => json!({
+            "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
+            "packet": g.packet.number, "ts": ts(&g.packet),
+        }),
+        Event::ConnectionEnd(e) => json!({
+            "type": "connection_end", "conn": e.conn.0, "reason": e.reason.as_str(),
+            "packet": e.packet.number, "ts": ts(&e.packet),
+            "c2s": stats(&e.stats[0]), "s2c": stats(&e.stats[1]), "diagnostics": e.diagnostics,
+        }),
+        Event::Diagnostic(d) => json!({
+            "type": "diagnostic", "conn": d.conn.0, "severity": d.rule.severity.as_str(), "rule": d.rule.name,
+            "section": d.rule.section, "message": d.message,
+            "dir": d.dir.map(|x| x.as_str()), "packet": d.packet.map(|p| p.number),
+        }),
+        Event::CaptureEnd(s) => json!({
+            "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
+            "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
+            "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r.to_string(), "packets": n})).collect::<Vec<_>>(),
+        }),
+    };
+    write_safe_json(out, &record)
+}
+
+/// A `frame` record (docs/json.md); the close and rtt fields only where they apply.
+fn write_frame<W: Write>(out: &mut W, f: &Frame) -> io::Result<()> {
+    let h = &f.header;
+    let mut o = ObjectWriter::begin(out)?;
+    o.str("type", "frame")?;
+    o.u64("conn", f.conn.0)?;
+    o.str("dir", f.dir.as_str())?;
+    o.u64("index", f.index)?;
+    o.bool("fin", h.fin)?;
+    o.bool("rsv1", h.rsv1)?;
+    o.bool("rsv2", h.rsv2)?;
+    o.bool("rsv3", h.rsv3)?;
+    o.u64("opcode", u64::from(h.opcode.bits()))?;
+    o.str("opcode_name", h.opcode.name())?;
+    o.bool("masked", h.masked)?;
+    match h.mask_key {
+        Some(k) => o.str("mask_key", &hex(&k))?,
+        None => o.null("mask_key")?,
     }
+    o.u64("payload_len", h.payload_len)?;
+    o.u64("header_len", u64::from(h.header_len))?;
+    o.u64("packet", f.first_packet.number)?;
+    o.u64("last_packet", f.last_packet.number)?;
+    o.f64("ts", f.last_packet.ts.as_secs_f64())?;
+    o.u64("stream_offset", f.stream_offset)?;
+    if f.lost > 0 {
+        o.u64("lost", f.lost)?;
+    }
+    if let Some(c) = &f.close {
+        match c.code {
+            Some(code) => {
+                o.u64("close_code", u64::from(code))?;
+                o.str("close_code_name", close_code_name(code))?;
+            }
+            None => {
+                o.null("close_code")?;
+                o.null("close_code_name")?;
+            }
+        }
+        o.str("close_reason", &c.reason)?;
+    }
+    if let Some(rtt) = f.rtt_ns {
+        o.f64("rtt_ms", rtt as f64 / 1e6)?;
+    }
+    o.end()
+}
+
+/// A `message` record (docs/json.md): `text` for valid UTF-8 text, else `data_b64`.
+fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
+    let mut o = ObjectWriter::begin(out)?;
+    o.str("type", "message")?;
+    o.u64("conn", msg.conn.0)?;
+    o.str("dir", msg.dir.as_str())?;
+    o.u64("index", msg.index)?;
+    o.u64("opcode", u64::from(msg.opcode.bits()))?;
+    o.u64("len", msg.payload.len)?;
+    o.u64("fragments", u64::from(msg.fragments))?;
+    match msg.text() {
+        Some(t) => o.str("text", t)?,
+        None => {
+            o.key("data_b64")?;
+            // base64 needs no escaping.
+            write!(
+                o.out,
+                "\"{}\"",
+                base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes)
+            )?;
+        }
+    }
+    o.bool("truncated", msg.payload.truncated())?;
+    o.bool("compressed", msg.compressed)?;
+    if msg.compressed {
+        o.u64("wire_len", msg.wire_len)?;
+    }
+    if let Some(e) = &msg.inflate_error {
+        o.str("inflate_error", &e.to_string())?;
+    }
+    if msg.lost > 0 {
+        o.u64("lost", msg.lost)?;
+    }
+    if let Some(at) = msg.utf8_error {
+        o.u64("utf8_error_at", at)?;
+    }
+    o.u64("packet", msg.first_packet.number)?;
+    o.u64("last_packet", msg.last_packet.number)?;
+    o.f64("ts", msg.last_packet.ts.as_secs_f64())?;
+    o.end()
 }
 
 impl<W: Write> Sink for JsonSink<W> {

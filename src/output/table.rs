@@ -499,7 +499,11 @@ impl<W: Write> Sink for TableSink<W> {
                 s.packets, s.tcp_connections, s.websocket_connections
             )?;
             for (reason, n) in &s.skipped {
-                writeln!(self.out, "  skipped {n} packets: {}", escape_text(reason))?;
+                writeln!(
+                    self.out,
+                    "  skipped {n} packets: {}",
+                    escape_text(&reason.to_string())
+                )?;
             }
         }
         let [e, w, i] = self.capture_diags;

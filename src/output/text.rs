@@ -3,11 +3,13 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_bytes, escape_text, hex_spaced};
+use super::escape::{escape_text, hex, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::Sink;
-use crate::base::{Direction, PacketRef, Timestamp};
-use crate::event::{Event, Frame, Message};
+use crate::base::rules::Severity;
+use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
+use crate::event::Handshake;
+use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -44,21 +46,48 @@ fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
     format!("{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
 }
 
+/// The part of a payload's kept bytes a view shows (at most `limit`), and how many bytes of
+/// the whole `total` it leaves out: cut here, or never kept.
+pub fn elide(kept: &[u8], total: u64, limit: usize) -> (&[u8], u64) {
+    let shown = &kept[..limit.min(kept.len())];
+    (shown, total.saturating_sub(shown.len() as u64))
+}
+
+/// What follows a preview that `elide` cut: `…(+N bytes)`.
+pub fn elided_note(more: u64) -> String {
+    format!("…(+{more} bytes)")
+}
+
 /// A payload preview: quoted, escaped text, or hex; elided past `limit` bytes.
 pub fn preview(bytes: &[u8], total: u64, as_text: bool, limit: usize) -> String {
-    let n = limit.min(bytes.len());
-    let shown = &bytes[..n];
-    let more = total.saturating_sub(n as u64);
+    let (shown, more) = elide(bytes, total, limit);
     let body = if as_text {
-        format!("\"{}\"", escape_bytes(shown))
+        quoted_bytes(shown)
     } else {
         hex_spaced(shown)
     };
     if more > 0 {
-        format!("{body} …(+{more} bytes)")
+        format!("{body} {}", elided_note(more))
     } else {
         body
     }
+}
+
+/// A diagnostic as the human views show it: a severity mark, then severity, rule, RFC section
+/// and the escaped message (after `scope`), coloured by severity.
+pub fn diagnostic_line(st: Style, d: &Diagnostic, scope: &str) -> String {
+    let text = format!(
+        "{scope}{} {} ({}): {}",
+        d.rule.severity,
+        d.rule.name,
+        d.rule.section,
+        escape_text(&d.message)
+    );
+    format!(
+        "{} {}",
+        st.severity_mark(d.rule.severity),
+        st.severity(d.rule.severity, &text)
+    )
 }
 
 /// UTF-8, allowing a character cut at either end (fragments and truncated copies split them).
@@ -119,44 +148,7 @@ pub fn write_context_line(
                 }
             ))
         ),
-        Event::Handshake(h) => {
-            writeln!(
-                out,
-                "  #{:<6} {}handshake {} {}  Host: {}{}",
-                h.request_packet.number,
-                time(&h.request_packet),
-                escape_text(&h.method),
-                escape_text(&h.target),
-                escape_text(h.host.as_deref().unwrap_or("-")),
-                h.origin
-                    .as_deref()
-                    .map(|o| format!("  Origin: {}", escape_text(o)))
-                    .unwrap_or_default()
-            )?;
-            let accept = if !h.accepted() {
-                st.warn("rejected")
-            } else if h.accept_valid() {
-                "accept ok".to_string()
-            } else {
-                st.severity(crate::base::rules::Severity::Error, "ACCEPT INVALID")
-            };
-            let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
-            writeln!(
-                out,
-                "  #{:<6} {}→ {} {}  {}  subprotocol: {}  extensions: {}",
-                h.response_packet.number,
-                time(&h.response_packet),
-                h.status,
-                escape_text(&h.reason),
-                accept,
-                escape_text(h.subprotocol.as_deref().unwrap_or("-")),
-                if ext.is_empty() {
-                    "-".to_string()
-                } else {
-                    escape_text(&ext.join(", "))
-                }
-            )
-        }
+        Event::Handshake(h) => write_handshake(out, h, st, &mut time),
         Event::Gap(g) => writeln!(
             out,
             "  #{:<6} {}{} {}",
@@ -173,6 +165,7 @@ pub fn write_context_line(
                 .packet
                 .map(|p| format!("#{}", p.number))
                 .unwrap_or_default();
+            // Capture-level diagnostics (conn 0) say so; others name their direction if any.
             let scope = if d.conn.0 == 0 {
                 "capture: ".to_string()
             } else {
@@ -180,53 +173,89 @@ pub fn write_context_line(
                     .map(|x| format!("{} ", x.as_str()))
                     .unwrap_or_default()
             };
-            writeln!(
-                out,
-                "  {:<7} {} {}",
-                pkt,
-                st.severity_mark(d.rule.severity),
-                st.severity(
-                    d.rule.severity,
-                    &format!(
-                        "{scope}{} {} ({}): {}",
-                        d.rule.severity,
-                        d.rule.name,
-                        d.rule.section,
-                        escape_text(&d.message)
-                    )
-                )
-            )
+            writeln!(out, "  {:<7} {}", pkt, diagnostic_line(st, d, &scope))
         }
-        Event::ConnectionEnd(e) => {
-            let [c, s] = e.stats;
-            writeln!(
-                out,
-                "  conn {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
-                e.conn,
-                e.reason.as_str(),
-                e.packet.number,
-                c.frames,
-                c.messages,
-                c.payload_bytes,
-                s.frames,
-                s.messages,
-                s.payload_bytes,
-                e.diagnostics
-            )
-        }
-        Event::CaptureEnd(s) => {
-            writeln!(
-                out,
-                "{} packets, {} TCP connections, {} WebSocket connections",
-                s.packets, s.tcp_connections, s.websocket_connections
-            )?;
-            for (reason, n) in &s.skipped {
-                writeln!(out, "  skipped {n} packets: {reason}")?;
-            }
-            Ok(())
-        }
+        Event::ConnectionEnd(e) => write_connection_end(out, e),
+        Event::CaptureEnd(s) => write_summary(out, s),
         Event::Frame(_) | Event::Message(_) => Ok(()),
     }
+}
+
+/// The request line (method, target, Host, Origin) and the response line (status, whether the
+/// accept key checks out, subprotocol, extensions), each at its packet.
+fn write_handshake(
+    out: &mut dyn Write,
+    h: &Handshake,
+    st: Style,
+    time: &mut dyn FnMut(&PacketRef) -> String,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "  #{:<6} {}handshake {} {}  Host: {}{}",
+        h.request_packet.number,
+        time(&h.request_packet),
+        escape_text(&h.method),
+        escape_text(&h.target),
+        escape_text(h.host.as_deref().unwrap_or("-")),
+        h.origin
+            .as_deref()
+            .map(|o| format!("  Origin: {}", escape_text(o)))
+            .unwrap_or_default()
+    )?;
+    let accept = if !h.accepted() {
+        st.warn("rejected")
+    } else if h.accept_valid() {
+        "accept ok".to_string()
+    } else {
+        st.severity(Severity::Error, "ACCEPT INVALID")
+    };
+    let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
+    writeln!(
+        out,
+        "  #{:<6} {}→ {} {}  {}  subprotocol: {}  extensions: {}",
+        h.response_packet.number,
+        time(&h.response_packet),
+        h.status,
+        escape_text(&h.reason),
+        accept,
+        escape_text(h.subprotocol.as_deref().unwrap_or("-")),
+        if ext.is_empty() {
+            "-".to_string()
+        } else {
+            escape_text(&ext.join(", "))
+        }
+    )
+}
+
+fn write_connection_end(out: &mut dyn Write, e: &ConnectionEnd) -> io::Result<()> {
+    let [c, s] = e.stats;
+    writeln!(
+        out,
+        "  conn {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
+        e.conn,
+        e.reason.as_str(),
+        e.packet.number,
+        c.frames,
+        c.messages,
+        c.payload_bytes,
+        s.frames,
+        s.messages,
+        s.payload_bytes,
+        e.diagnostics
+    )
+}
+
+/// The capture summary: counts, then the packets skipped per reason.
+fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
+    writeln!(
+        out,
+        "{} packets, {} TCP connections, {} WebSocket connections",
+        s.packets, s.tcp_connections, s.websocket_connections
+    )?;
+    for (reason, n) in &s.skipped {
+        writeln!(out, "  skipped {n} packets: {reason}")?;
+    }
+    Ok(())
 }
 
 impl<W: Write> TextSink<W> {
@@ -248,7 +277,7 @@ impl<W: Write> TextSink<W> {
             }
         }
         let mask = match h.mask_key {
-            Some(k) => format!("mask {}", hex_spaced(&k).replace(' ', "")),
+            Some(k) => format!("mask {}", hex(&k)),
             None => "unmasked".to_string(),
         };
         let opname = if h.opcode.is_reserved() {
@@ -344,8 +373,9 @@ impl<W: Write> Sink for TextSink<W> {
             }
             Event::Message(_) => {}
             other => {
+                // A connection line shows no time, but its first packet may start the clock.
                 if let Event::Connection(c) = other {
-                    relative(&mut self.start, &c.first_packet);
+                    self.start.get_or_insert(c.first_packet.ts);
                 }
                 let start = &mut self.start;
                 write_context_line(&mut self.out, other, self.opts.style, &mut |p| {

@@ -14,6 +14,7 @@ use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
 use wsdissect::event::Handshake;
 use wsdissect::event::{CaptureSummary, ConnectionEnd, ConnectionInfo, DirStats, EndReason, Event};
 use wsdissect::http::{parse_extensions, Exchange, Headers};
+use wsdissect::net::SkipReason;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::json::JsonSink;
@@ -435,7 +436,7 @@ fn hostile_events() -> Vec<Event> {
     events.push(Event::CaptureEnd(CaptureSummary {
         packets: 1,
         // Skip reasons are the dissector's own words, never capture bytes.
-        skipped: vec![("not TCP".into(), 1)],
+        skipped: vec![(SkipReason::NotTcp(17), 1)],
         ..CaptureSummary::default()
     }));
     events

@@ -1,0 +1,293 @@
+//! The run the flags describe, resolved once (like ripgrep's `hiargs.rs`): flags checked
+//! against each other, defaults filled in, and the sinks that render the run built from it.
+//! `cli.rs` holds the flags as typed; `main.rs` asks the `Config` for its parts and never looks
+//! at a flag.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use wsdissect::capture::live::{LiveOptions, DEFAULT_SNAPLEN};
+use wsdissect::conversation::DissectConfig;
+use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
+use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
+use wsdissect::output::export::ExportSink;
+use wsdissect::output::filter::{EventFilter, FilterSink};
+use wsdissect::output::json::JsonSink;
+use wsdissect::output::style::{ColorChoice, Style};
+use wsdissect::output::table::{TableOptions, TableSink};
+use wsdissect::output::text::{TextOptions, TextSink};
+use wsdissect::output::{Sink, Tee};
+
+use crate::cli::{Args, FilterArgs, Format, LimitArgs, LiveArgs, ViewArgs};
+
+/// Where the packets come from.
+pub enum Input {
+    File(PathBuf),
+    Live(LiveOptions),
+}
+
+/// A capture run, resolved from the flags.
+pub struct Config {
+    pub input: Input,
+    pub format: Format,
+    pub explain: bool,
+    pub color: ColorChoice,
+    pub pretty_json: bool,
+    pub dissect: DissectConfig,
+    pub preview: usize,
+    pub filter: EventFilter,
+    pub bpf: Option<String>,
+    pub max_packets: Option<u64>,
+    pub full_payload: bool,
+    pub export: Option<PathBuf>,
+}
+
+/// Flags that parse but do not make a run; `Display` is the one line printed before exit 2.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigError {
+    /// A live-capture flag given with a capture file.
+    LiveFlagsWithFile,
+    /// `--duration` that is not a positive, finite number of seconds.
+    BadDuration(f64),
+    /// Neither a capture file nor `-i IFACE`.
+    NoInput,
+    /// `-v` with a `--format` other than text.
+    ExplainNeedsText,
+    /// `--pretty-json` with a view whose layout is fixed (json, table).
+    PrettyJsonFixedLayout,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::LiveFlagsWithFile => f.write_str(
+                "-w, --duration, --promiscuous, -B and --snaplen are for live capture (-i IFACE), not for reading a file",
+            ),
+            ConfigError::BadDuration(s) => {
+                write!(f, "--duration must be a positive number of seconds, not {s}")
+            }
+            ConfigError::NoInput => f.write_str(
+                "give a capture file, or -i IFACE to capture live (try `wsdissect samples/node-fragments.pcap`, or --help)",
+            ),
+            ConfigError::ExplainNeedsText => f.write_str(
+                "-v/--explain is the annotated text view: it does not combine with --format other than text",
+            ),
+            ConfigError::PrettyJsonFixedLayout => f.write_str(
+                "--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Check the flags against each other and combine them into a run.
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        if args.capture.is_some() && live_flags_given(&args.live) {
+            return Err(ConfigError::LiveFlagsWithFile);
+        }
+        let input = input(
+            args.capture,
+            args.interface,
+            args.filter.bpf.as_deref(),
+            args.live,
+        )?;
+        check_view(&args.view)?;
+        let (view, limits, filter) = (args.view, args.limits, args.filter);
+        // A live capture compiles its filter into libpcap; only files filter packet by packet.
+        let bpf = match &input {
+            Input::File(_) => filter.bpf.clone(),
+            Input::Live(_) => None,
+        };
+        Ok(Config {
+            input,
+            format: view.format,
+            explain: view.explain,
+            color: view.color.into(),
+            pretty_json: view.pretty_json,
+            dissect: dissect_config(&view, &limits, filter.ws_port.clone()),
+            preview: if view.full_payload {
+                usize::MAX
+            } else {
+                64.min(view.max_payload)
+            },
+            filter: event_filter(filter, limits.count),
+            bpf,
+            max_packets: limits.packets,
+            full_payload: view.full_payload,
+            export: view.export,
+        })
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self.input, Input::Live(_))
+    }
+
+    /// Standard output, line-buffered for a terminal or a live capture (each line as it
+    /// happens), block-buffered for a pipe reading a file.
+    pub fn stdout(&self, tty: bool) -> Box<dyn Write> {
+        let stdout = io::stdout();
+        if tty || self.is_live() {
+            Box::new(io::LineWriter::new(stdout.lock()))
+        } else {
+            Box::new(io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+        }
+    }
+
+    /// The sinks the flags ask for: the view writing to `out`, `--export` around it, the
+    /// summary table after a live human view, and the event filters in front of them all.
+    /// Fails only when the `--export` directory cannot be created.
+    pub fn sink(&self, out: Box<dyn Write>, tty: bool) -> io::Result<FilterSink<Box<dyn Sink>>> {
+        let style = self.color.resolve(tty);
+        let mut sink = self.view(out, style, tty);
+        if let Some(dir) = &self.export {
+            sink = Box::new(ExportSink::new(sink, dir)?);
+        }
+        if self.is_live() && matches!(self.format, Format::Text | Format::Conversation) {
+            // A live capture in a human view ends with the connection summary table.
+            let table = TableSink::new(
+                io::stdout(),
+                TableOptions {
+                    width: terminal_or_fixed_width(tty),
+                    style,
+                },
+            );
+            sink = Box::new(Tee(sink, table));
+        }
+        Ok(FilterSink::new(sink, self.filter.clone()))
+    }
+
+    /// The view `--format` and `-v` choose.
+    fn view(&self, out: Box<dyn Write>, style: Style, tty: bool) -> Box<dyn Sink> {
+        let live = self.is_live();
+        match (self.format, self.explain) {
+            (Format::Json, _) => Box::new(JsonSink::new(out, live)),
+            (Format::Table, _) => Box::new(TableSink::new(
+                out,
+                TableOptions {
+                    width: table_width(tty),
+                    style,
+                },
+            )),
+            (Format::Conversation, _) => Box::new(ConversationSink::new(
+                out,
+                ConversationOptions {
+                    preview: self.preview,
+                    style,
+                    pretty_json: self.pretty_json,
+                    flush_each: live,
+                },
+            )),
+            (Format::Text, true) => Box::new(AnnotateSink::new(
+                out,
+                AnnotateOptions {
+                    payload_bytes: if self.full_payload { usize::MAX } else { 64 },
+                    style,
+                },
+            )),
+            (Format::Text, false) => Box::new(TextSink::new(
+                out,
+                TextOptions {
+                    preview: self.preview,
+                    flush_each: live,
+                    style,
+                    pretty_json: self.pretty_json,
+                },
+            )),
+        }
+    }
+}
+
+/// `-w`, `--duration`, `--promiscuous`, `-B` or `--snaplen`.
+fn live_flags_given(l: &LiveArgs) -> bool {
+    l.write.is_some()
+        || l.duration.is_some()
+        || l.promiscuous
+        || l.buffer_mib.is_some()
+        || l.snaplen.is_some()
+}
+
+/// A capture file, or a live interface with its capture settings (BPF default: "tcp").
+fn input(
+    capture: Option<PathBuf>,
+    interface: Option<String>,
+    bpf: Option<&str>,
+    live: LiveArgs,
+) -> Result<Input, ConfigError> {
+    match (capture, interface) {
+        (Some(path), None) => Ok(Input::File(path)),
+        (None, Some(interface)) => Ok(Input::Live(LiveOptions {
+            interface,
+            filter: bpf.unwrap_or("tcp").to_string(),
+            snaplen: live.snaplen.unwrap_or(DEFAULT_SNAPLEN),
+            promiscuous: live.promiscuous,
+            buffer_mib: live.buffer_mib.unwrap_or(64).max(1),
+            write: live.write,
+            duration: match live.duration {
+                Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+                Some(s) => return Err(ConfigError::BadDuration(s)),
+                None => None,
+            },
+        })),
+        _ => Err(ConfigError::NoInput),
+    }
+}
+
+/// The view flags that only make sense with some formats.
+fn check_view(v: &ViewArgs) -> Result<(), ConfigError> {
+    if v.explain && v.format != Format::Text {
+        return Err(ConfigError::ExplainNeedsText);
+    }
+    if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
+        return Err(ConfigError::PrettyJsonFixedLayout);
+    }
+    Ok(())
+}
+
+/// How much of each frame and message the dissector keeps: whole messages with
+/// `--full-payload`, else `--max-payload`; never more than `--max-message-bytes`.
+fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectConfig {
+    let message_keep = if v.full_payload {
+        l.max_message_bytes
+    } else {
+        v.max_payload.min(l.max_message_bytes)
+    };
+    DissectConfig {
+        frame_keep: 4096.max(v.max_payload.min(l.max_message_bytes)),
+        message_keep,
+        inflate_limit: l.max_inflate,
+        ws_ports,
+    }
+}
+
+fn event_filter(f: FilterArgs, max_messages: Option<u64>) -> EventFilter {
+    EventFilter {
+        conns: f.conns,
+        dir: f.dir.map(Into::into),
+        opcodes: f.opcode.into_iter().map(Into::into).collect(),
+        hosts: f.host,
+        ports: f.port,
+        packets: f.packet,
+        max_messages,
+    }
+}
+
+/// `--format table`'s width: COLUMNS, else the terminal's own width.
+fn table_width(tty: bool) -> Option<u16> {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or(terminal_or_fixed_width(tty))
+}
+
+/// `None` lets the table measure the terminal; a pipe gets a fixed 100 columns.
+fn terminal_or_fixed_width(tty: bool) -> Option<u16> {
+    if tty {
+        None
+    } else {
+        Some(100)
+    }
+}

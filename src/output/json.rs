@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
-use crate::base::PacketRef;
+use crate::base::{PacketRef, StreamId};
 use crate::event::{DirStats, Event, Frame, Message};
 use crate::ws::close::close_code_name;
 
@@ -123,18 +123,21 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
             "client": c.client.to_string(), "server": c.server.to_string(),
             "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
         }),
-        Event::Handshake(h) => json!({
-            "type": "handshake", "conn": h.conn.0,
-            "status": h.status, "reason": h.reason,
-            "subprotocol": h.subprotocol,
-            "extensions": h.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            "accept_valid": h.accept_valid(),
-            "method": h.method, "target": h.target, "host": h.host, "origin": h.origin, "user_agent": h.user_agent,
-            "key": h.key, "version": h.version, "accept": h.accept, "expected_accept": h.expected_accept,
-            "offered_protocols": h.offered_protocols,
-            "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
-        }),
+        Event::Handshake(h) => with_stream(
+            h.stream,
+            json!({
+                "type": "handshake", "conn": h.conn.0,
+                "status": h.status, "reason": h.reason,
+                "subprotocol": h.subprotocol,
+                "extensions": h.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                "accept_valid": h.accept_valid(),
+                "method": h.method, "target": h.target, "host": h.host, "origin": h.origin, "user_agent": h.user_agent,
+                "key": h.key, "version": h.version, "accept": h.accept, "expected_accept": h.expected_accept,
+                "offered_protocols": h.offered_protocols,
+                "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
+            }),
+        ),
         Event::Gap(g) => json!({
             "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
             "packet": g.packet.number, "ts": ts(&g.packet),
@@ -144,11 +147,14 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
             "packet": e.packet.number, "ts": ts(&e.packet),
             "c2s": stats(&e.stats[0]), "s2c": stats(&e.stats[1]), "diagnostics": e.diagnostics,
         }),
-        Event::Diagnostic(d) => json!({
-            "type": "diagnostic", "conn": d.conn.0, "severity": d.rule.severity.as_str(), "rule": d.rule.name,
-            "section": d.rule.section, "message": d.message,
-            "dir": d.dir.map(|x| x.as_str()), "packet": d.packet.map(|p| p.number),
-        }),
+        Event::Diagnostic(d) => with_stream(
+            d.stream,
+            json!({
+                "type": "diagnostic", "conn": d.conn.0, "severity": d.rule.severity.as_str(), "rule": d.rule.name,
+                "section": d.rule.section, "message": d.message,
+                "dir": d.dir.map(|x| x.as_str()), "packet": d.packet.map(|p| p.number),
+            }),
+        ),
         Event::CaptureEnd(s) => json!({
             "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
             "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
@@ -158,12 +164,33 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
     write_safe_json(out, &record)
 }
 
+/// A session's HTTP/2 stream goes right after `conn`; over HTTP/1.1 (`None`) the field is absent.
+fn with_stream(stream: Option<StreamId>, record: Value) -> Value {
+    match (stream, record) {
+        (Some(stream), Value::Object(map)) => {
+            let mut out = serde_json::Map::with_capacity(map.len() + 1);
+            for (k, v) in map {
+                let after = k == "conn";
+                out.insert(k, v);
+                if after {
+                    out.insert("stream".into(), json!(stream.0));
+                }
+            }
+            Value::Object(out)
+        }
+        (_, record) => record,
+    }
+}
+
 /// A `frame` record (docs/json.md); the close and rtt fields only where they apply.
 fn write_frame<W: Write>(out: &mut W, f: &Frame) -> io::Result<()> {
     let h = &f.header;
     let mut o = ObjectWriter::begin(out)?;
     o.str("type", "frame")?;
     o.u64("conn", f.conn.0)?;
+    if let Some(stream) = f.stream {
+        o.u64("stream", u64::from(stream.0))?;
+    }
     o.str("dir", f.dir.as_str())?;
     o.u64("index", f.index)?;
     o.bool("fin", h.fin)?;
@@ -210,6 +237,9 @@ fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
     let mut o = ObjectWriter::begin(out)?;
     o.str("type", "message")?;
     o.u64("conn", msg.conn.0)?;
+    if let Some(stream) = msg.stream {
+        o.u64("stream", u64::from(stream.0))?;
+    }
     o.str("dir", msg.dir.as_str())?;
     o.u64("index", msg.index)?;
     o.u64("opcode", u64::from(msg.opcode.bits()))?;

@@ -241,3 +241,54 @@ fn every_record_validates_against_docs_json_schema() {
             .join("\n")
     );
 }
+
+/// The `stream` field (docs/json.md): a session carried by an HTTP/2 stream names it right after
+/// `conn` on its handshake, frame, message and diagnostic records, and those records still
+/// validate; over HTTP/1.1 it is absent (every sample above).
+#[test]
+fn session_records_name_their_stream() {
+    use wsdissect::base::StreamId;
+    use wsdissect::event::Event;
+    use wsdissect::output::json::JsonSink;
+    use wsdissect::output::Sink;
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::repo().join("docs/json.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let capture = crate::common::repo().join("samples/violations/client-frames.pcap");
+    let mut events = crate::common::dissect_full(&capture);
+    let stream = Some(StreamId(5));
+    for e in &mut events {
+        match e {
+            Event::Handshake(h) => h.stream = stream,
+            Event::Frame(f) => f.stream = stream,
+            Event::Message(m) => m.stream = stream,
+            Event::Diagnostic(d) => d.stream = stream,
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let mut sink = JsonSink::new(&mut out, false);
+    for e in &events {
+        sink.event(e).unwrap();
+    }
+    sink.finish().unwrap();
+    let mut errors = Vec::new();
+    let mut named = std::collections::BTreeMap::new();
+    for line in String::from_utf8(out).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let t = v["type"].as_str().unwrap().to_string();
+        validate(&schema["$defs"][&t], &v, &t, &mut errors);
+        let after_conn = line.contains(&format!("\"conn\":{},\"stream\":5", v["conn"]));
+        let session_record = matches!(t.as_str(), "handshake" | "frame" | "message" | "diagnostic");
+        assert_eq!(after_conn, session_record, "{line}");
+        *named.entry(t).or_insert(0) += usize::from(after_conn);
+    }
+    assert!(errors.is_empty(), "{errors:?}");
+    for t in ["handshake", "frame", "message", "diagnostic"] {
+        assert!(
+            named.get(t).copied().unwrap_or(0) > 0,
+            "no {t} record: {named:?}"
+        );
+    }
+}

@@ -171,7 +171,7 @@ pub struct FilterArgs {
     #[arg(long, value_enum)]
     pub dir: Option<DirArg>,
 
-    /// Only frames and messages with these opcodes (comma list: text,binary,close,ping,pong,continuation).
+    /// Only frames and messages with these opcodes (a comma list).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "NAMES")]
     pub opcode: Vec<OpcodeName>,
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wsdissect::capture::live::{LiveOptions, DEFAULT_SNAPLEN};
-use wsdissect::conversation::DissectConfig;
+use wsdissect::conversation::{DissectConfig, MIN_FRAME_KEEP};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::export::ExportSink;
@@ -256,7 +256,7 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
         v.max_payload.min(l.max_message_bytes)
     };
     DissectConfig {
-        frame_keep: 4096.max(v.max_payload.min(l.max_message_bytes)),
+        frame_keep: MIN_FRAME_KEEP.max(v.max_payload.min(l.max_message_bytes)),
         message_keep,
         inflate_limit: l.max_inflate,
         ws_ports,

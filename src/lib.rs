@@ -36,9 +36,8 @@ use tcp::{FlowTable, FlowTableLimits};
 pub struct Pipeline {
     flows: FlowTable<Connection>,
     events: Vec<Event>,
+    /// Counts so far, skipped packets (by reason, in order of first occurrence) included.
     summary: CaptureSummary,
-    /// Packets not decoded, by reason, in order of first occurrence.
-    skipped: Vec<(net::SkipReason, u64)>,
     last_packet: PacketRef,
 }
 
@@ -53,7 +52,6 @@ impl Pipeline {
             flows,
             events: Vec::new(),
             summary: CaptureSummary::default(),
-            skipped: Vec::new(),
             last_packet: PacketRef::default(),
         }
     }
@@ -69,23 +67,28 @@ impl Pipeline {
         self.summary.bytes += u64::from(pkt.orig_len);
         match net::decode_packet(pkt.link, pkt.data) {
             Ok(seg) => self.flows.process(&seg, packet, &mut self.events),
-            // Compared as values: no string is built for a skipped packet after the first.
-            Err(reason) => match self.skipped.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, n)) => *n += 1,
-                None => {
-                    self.events.push(Event::Diagnostic(Diagnostic {
-                        conn: ConnId(0),
-                        stream: None,
-                        dir: None,
-                        packet: Some(packet),
-                        rule: &base::rules::PACKET_SKIPPED,
-                        message: format!("{reason} (first of its kind; counted in the summary)"),
-                    }));
-                    self.skipped.push((reason, 1));
-                }
-            },
+            Err(reason) => self.skipped(reason, packet),
         }
         self.drain(sink)
+    }
+
+    /// A packet that is not TCP over IP: counted by reason; the first of each reason is shown.
+    fn skipped(&mut self, reason: net::SkipReason, packet: PacketRef) {
+        // Compared as values: no string is built for a skipped packet after the first.
+        let skipped = &mut self.summary.skipped;
+        if let Some((_, n)) = skipped.iter_mut().find(|(r, _)| *r == reason) {
+            *n += 1;
+            return;
+        }
+        self.events.push(Event::Diagnostic(Diagnostic {
+            conn: ConnId(0),
+            stream: None,
+            dir: None,
+            packet: Some(packet),
+            rule: &base::rules::PACKET_SKIPPED,
+            message: format!("{reason} (first of its kind; counted in the summary)"),
+        }));
+        skipped.push((reason, 1));
     }
 
     fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
@@ -103,7 +106,6 @@ impl Pipeline {
         self.flows.finish(self.last_packet, &mut self.events);
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
-        self.summary.skipped = self.skipped.clone();
         let summary = self.summary.clone();
         sink.event(&Event::CaptureEnd(summary.clone()))?;
         sink.finish()?;

@@ -37,7 +37,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l export -d 'Also wri
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l conn -d 'Only these connection ids (repeatable)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l dir -d 'Only frames, messages and diagnostics in this direction' -r -f -a "c2s\t''
 s2c\t''"
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l opcode -d 'Only frames and messages with these opcodes (comma list: text,binary,close,ping,pong,continuation)' -r -f -a "text\t''
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l opcode -d 'Only frames and messages with these opcodes (a comma list)' -r -f -a "text\t''
 binary\t''
 close\t''
 ping\t''

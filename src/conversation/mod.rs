@@ -22,6 +22,11 @@ pub use raw::{dissect_raw_frames, RawFrames};
 use probe::Probe;
 use upgrade::{AwaitRequest, AwaitResponse};
 
+/// Payload bytes of each frame kept at least, whatever `--max-payload` says: a control frame's
+/// whole payload (at most 125 bytes) is needed to match a pong to its ping and to read a close
+/// reason, and the frame views show the start of data frames.
+pub const MIN_FRAME_KEEP: usize = 4096;
+
 /// Limits and choices that shape what the conversation keeps.
 #[derive(Clone, Debug)]
 pub struct DissectConfig {
@@ -39,7 +44,7 @@ pub struct DissectConfig {
 impl Default for DissectConfig {
     fn default() -> Self {
         DissectConfig {
-            frame_keep: 4096,
+            frame_keep: MIN_FRAME_KEEP,
             message_keep: 1024,
             inflate_limit: 64 << 20,
             ws_ports: Vec::new(),

@@ -651,6 +651,70 @@ mod tests {
         out
     }
 
+    #[test]
+    fn pulls_one_event_at_a_time_and_takes_only_what_it_walked() {
+        let mut dec = FrameDecoder::new(0, 64);
+        let bytes = [0x81, 0x02, b'h', b'i', 0x89, 0x00];
+        let mut input = Input::new(&bytes, PacketRef::default());
+        assert!(matches!(
+            dec.next(&mut input),
+            Some(FrameEvent::Start { .. })
+        ));
+        assert_eq!(input.bytes.len(), 4, "only the header is taken");
+        match dec.next(&mut input) {
+            Some(FrameEvent::Payload { data, .. }) => assert_eq!(data, b"hi"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(dec.next(&mut input), Some(FrameEvent::End(_))));
+        assert!(matches!(
+            dec.next(&mut input),
+            Some(FrameEvent::Start { .. })
+        ));
+        assert!(matches!(dec.next(&mut input), Some(FrameEvent::End(_))));
+        assert!(dec.next(&mut input).is_none());
+        assert_eq!(dec.next_offset(), 6);
+    }
+
+    #[test]
+    fn after_a_resync_the_hunted_bytes_are_replayed_in_order() {
+        let mut dec = FrameDecoder::with_expect(
+            0,
+            64,
+            Expect {
+                masked: Some(false),
+                max_payload: 1 << 20,
+            },
+        );
+        dec.start_hunting();
+        // The tail of an unseen frame, then two frames in the same segment.
+        let bytes = [9, 9, 0x81, 0x01, b'a', 0x82, 0x01, b'b'];
+        let mut input = Input::new(&bytes[..2], PacketRef::default());
+        assert!(dec.next(&mut input).is_none());
+        let mut input = Input::new(&bytes[2..], PacketRef::default());
+        let mut seen = Vec::new();
+        while let Some(ev) = dec.next(&mut input) {
+            seen.push(match ev {
+                FrameEvent::Resync { skipped, at, .. } => format!("resync {skipped} {at}"),
+                FrameEvent::Start { header } => format!("start {:?}", header.opcode),
+                FrameEvent::Payload { data, .. } => format!("payload {data:?}"),
+                FrameEvent::Lost { len, .. } => format!("lost {len}"),
+                FrameEvent::End(f) => format!("end {}", f.stream_offset),
+            });
+        }
+        assert_eq!(
+            seen,
+            [
+                "resync 2 2",
+                "start Text",
+                "payload [97]",
+                "end 2",
+                "start Binary",
+                "payload [98]",
+                "end 5"
+            ]
+        );
+    }
+
     const MASKED_HELLO: [u8; 11] = [
         0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
     ];

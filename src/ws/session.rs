@@ -516,3 +516,141 @@ fn answered_ping(pings: &mut VecDeque<(Vec<u8>, PacketRef)>, pong: &[u8]) -> Opt
     pings.drain(..i);
     Some(ping)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::Timestamp;
+
+    #[derive(Default)]
+    struct Seen {
+        frames: Vec<Frame>,
+        messages: Vec<Message>,
+        rules: Vec<&'static str>,
+    }
+
+    impl Report for Seen {
+        fn frame(&mut self, frame: Frame) {
+            self.frames.push(frame);
+        }
+        fn message(&mut self, message: Message) {
+            self.messages.push(message);
+        }
+        fn diagnostic(&mut self, d: Diagnostic) {
+            self.rules.push(d.rule.name);
+        }
+    }
+
+    const C2S: Direction = Direction::ClientToServer;
+    const S2C: Direction = Direction::ServerToClient;
+
+    fn session(deflate: Option<DeflateParams>) -> Session {
+        let key = SessionKey {
+            conn: ConnId(7),
+            stream: Some(StreamId(3)),
+        };
+        let limits = Limits {
+            frame_keep: 4096,
+            message_keep: 1024,
+            inflate_limit: 1 << 20,
+        };
+        Session::opened(key, limits, [0, 0], deflate)
+    }
+
+    fn at(ms: u64) -> PacketRef {
+        PacketRef {
+            number: ms,
+            ts: Timestamp(ms * 1_000_000),
+        }
+    }
+
+    /// A masked client frame (key 00 00 00 00 keeps the payload readable).
+    fn client(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![first, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn fragments_with_a_ping_between_and_its_pong() {
+        let mut s = session(None);
+        let mut seen = Seen::default();
+        s.feed(C2S, &client(0x01, b"Hel"), at(1), &mut seen);
+        s.feed(C2S, &client(0x89, b"p"), at(2), &mut seen);
+        s.feed(S2C, &[0x8a, 0x01, b'p'], at(5), &mut seen);
+        s.feed(C2S, &client(0x80, b"lo"), at(6), &mut seen);
+        assert!(seen.rules.is_empty(), "{:?}", seen.rules);
+        assert_eq!(seen.frames.len(), 4);
+        assert_eq!(seen.frames[2].rtt_ns, Some(3_000_000));
+        let m = &seen.messages[0];
+        assert_eq!((m.text(), m.fragments, m.index), (Some("Hello"), 2, 1));
+        assert_eq!((m.conn, m.stream), (ConnId(7), Some(StreamId(3))));
+        let summary = s.end(at(7), &mut seen);
+        assert_eq!(summary.stats[0].frames, 3);
+        assert_eq!(summary.stats[0].messages, 1);
+        assert_eq!(summary.stats[1].frames, 1);
+    }
+
+    #[test]
+    fn history_rules() {
+        let mut s = session(None);
+        let mut seen = Seen::default();
+        s.feed(C2S, &client(0x80, b"x"), at(1), &mut seen);
+        s.feed(S2C, &[0x8a, 0x00], at(2), &mut seen);
+        s.feed(C2S, &client(0x88, &[0x03, 0xe8]), at(3), &mut seen);
+        s.feed(C2S, &client(0x81, b"late"), at(4), &mut seen);
+        assert_eq!(
+            seen.rules,
+            [
+                "continuation-without-start",
+                "pong-unsolicited",
+                "data-after-close"
+            ]
+        );
+        let summary = s.end(at(5), &mut seen);
+        assert_eq!(summary.close[0].as_ref().and_then(|c| c.code), Some(1000));
+    }
+
+    #[test]
+    fn rfc7692_compressed_hello_inflates() {
+        let mut s = session(Some(DeflateParams::default()));
+        let mut seen = Seen::default();
+        s.feed(
+            S2C,
+            &[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            at(1),
+            &mut seen,
+        );
+        let m = &seen.messages[0];
+        assert_eq!(
+            (m.text(), m.compressed, m.wire_len),
+            (Some("Hello"), true, 7)
+        );
+    }
+
+    #[test]
+    fn a_gap_in_a_payload_is_lost_bytes_one_over_a_header_loses_framing() {
+        let mut s = session(None);
+        let mut seen = Seen::default();
+        s.feed(S2C, &[0x02, 0x04, b'a', b'b'], at(1), &mut seen);
+        s.gap(S2C, 4, 2, at(2), &mut seen);
+        assert_eq!(seen.frames[0].lost, 2);
+        assert_eq!(seen.rules, ["stream-gap"]);
+        s.gap(S2C, 6, 3, at(3), &mut seen);
+        assert_eq!(
+            seen.rules,
+            ["stream-gap", "stream-gap", "stream-desync", "stream-desync"],
+            "the open binary message is lost with the framing"
+        );
+        assert!(seen.messages.is_empty());
+    }
+
+    #[test]
+    fn a_frame_cut_off_by_the_end_is_reported() {
+        let mut s = session(None);
+        let mut seen = Seen::default();
+        s.feed(S2C, &[0x82, 0x7e, 0x00, 0x05, 1, 2], at(1), &mut seen);
+        s.end(at(2), &mut seen);
+        assert_eq!(seen.rules, ["length-not-minimal", "frame-incomplete"]);
+    }
+}

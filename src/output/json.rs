@@ -46,6 +46,10 @@ impl serde_json::ser::Formatter for TerminalSafeFormatter {
         writer: &mut Wr,
         fragment: &str,
     ) -> io::Result<()> {
+        // Everything to escape is DEL or beyond ASCII; most fragments have neither.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if needs_escape(c) {
@@ -289,5 +293,26 @@ impl<W: Write> Sink for JsonSink<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn safe(s: &str) -> String {
+        let mut out = Vec::new();
+        write_safe_json(&mut out, s).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn terminal_hazards_are_escaped_and_plain_text_is_not() {
+        assert_eq!(safe("plain {\"json\"}"), r#""plain {\"json\"}""#);
+        assert_eq!(safe("a\u{7f}b"), r#""a\u007fb""#);
+        assert_eq!(safe("\u{85}\u{9b}"), r#""\u0085\u009b""#);
+        assert_eq!(safe("x\u{202e}y\u{2028}z"), r#""x\u202ey\u2028z""#);
+        assert_eq!(safe("\x1b[2J"), r#""\u001b[2J""#);
+        assert_eq!(safe("héllo 😀"), "\"héllo 😀\"");
     }
 }

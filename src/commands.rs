@@ -9,7 +9,7 @@ use clap::CommandFactory;
 
 use wsdissect::base::Direction;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
-use wsdissect::http::compute_accept;
+use wsdissect::http::{check_key, compute_accept, KeyShape};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
 use wsdissect::output::style::{ColorChoice, Style};
@@ -210,14 +210,12 @@ fn describe_incomplete(inc: &Incomplete) -> String {
 fn accept(key: &str) -> ExitCode {
     let steps = compute_accept(key);
     let mut out = io::stdout().lock();
-    let decoded = {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.decode(key.trim())
-    };
-    let key_note = match decoded {
-        Ok(b) if b.len() == 16 => "base64 of 16 bytes, as RFC 6455 §4.1 requires".to_string(),
-        Ok(b) => format!("decodes to {} bytes: RFC 6455 §4.1 requires 16", b.len()),
-        Err(_) => "not valid base64: RFC 6455 §4.1 requires base64 of 16 random bytes".to_string(),
+    let key_note = match check_key(key) {
+        KeyShape::Valid => "base64 of 16 bytes, as RFC 6455 §4.1 requires".to_string(),
+        KeyShape::WrongLength(n) => format!("decodes to {n} bytes: RFC 6455 §4.1 requires 16"),
+        KeyShape::NotBase64 => {
+            "not valid base64: RFC 6455 §4.1 requires base64 of 16 random bytes".to_string()
+        }
     };
     let text = format!(
         "Sec-WebSocket-Key     {key}   ({key_note})\n\

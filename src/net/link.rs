@@ -1,6 +1,6 @@
 //! Link-layer headers, by pcap LINKTYPE (https://www.tcpdump.org/linktypes.html).
 
-use super::SkipReason;
+use super::{NotIp, SkipReason};
 use crate::base::LinkType;
 
 /// Where the network layer starts, and how to recognise it.
@@ -42,7 +42,7 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, SkipRea
                 // AF_INET; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
                 2 => Ok(Network::EtherType(ETHERTYPE_IPV4, &data[4..])),
                 10 | 24 | 28 | 30 => Ok(Network::EtherType(ETHERTYPE_IPV6, &data[4..])),
-                other => Err(SkipReason::NotIp(format!("address family {other}"))),
+                other => Err(SkipReason::NotIp(NotIp::AddressFamily(other))),
             }
         }
         113 => {

@@ -33,11 +33,51 @@ pub struct Segment<'a> {
 pub enum SkipReason {
     UnsupportedLinkType(u32),
     TruncatedLinkHeader,
-    NotIp(String),
-    BadIpHeader(String),
+    NotIp(NotIp),
+    BadIpHeader(IpHeaderError),
     IpFragment,
     NotTcp(u8),
-    TruncatedTcpHeader(String),
+    /// The header is cut or invalid (etherparse's reason), or absent.
+    TruncatedTcpHeader(Option<etherparse::err::packet::SliceError>),
+}
+
+/// What a packet carries instead of IP.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NotIp {
+    Arp,
+    /// Another EtherType (an Ethernet frame), or none known (another link header).
+    EtherType(Option<u16>),
+    /// A BSD loopback address family other than IPv4 and IPv6.
+    AddressFamily(u32),
+}
+
+impl fmt::Display for NotIp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotIp::Arp => f.write_str("ARP"),
+            NotIp::EtherType(Some(t)) => write!(f, "ether type 0x{t:04x}"),
+            NotIp::EtherType(None) => f.write_str("ether type unknown"),
+            NotIp::AddressFamily(af) => write!(f, "address family {af}"),
+        }
+    }
+}
+
+/// Why etherparse could not read the IP header.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum IpHeaderError {
+    /// Found while slicing a link-layer frame.
+    InFrame(etherparse::err::packet::SliceError),
+    /// The packet starts with the IP header (raw IP and loopback link types).
+    AtStart(etherparse::err::ip::LaxHeaderSliceError),
+}
+
+impl fmt::Display for IpHeaderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IpHeaderError::InFrame(e) => e.fmt(f),
+            IpHeaderError::AtStart(e) => e.fmt(f),
+        }
+    }
 }
 
 impl fmt::Display for SkipReason {
@@ -49,7 +89,12 @@ impl fmt::Display for SkipReason {
             SkipReason::BadIpHeader(e) => write!(f, "bad IP header: {e}"),
             SkipReason::IpFragment => f.write_str("IP fragment (fragments are not reassembled)"),
             SkipReason::NotTcp(p) => write!(f, "not TCP (IP protocol {p})"),
-            SkipReason::TruncatedTcpHeader(e) => write!(f, "TCP header truncated or invalid: {e}"),
+            SkipReason::TruncatedTcpHeader(Some(e)) => {
+                write!(f, "TCP header truncated or invalid: {e}")
+            }
+            SkipReason::TruncatedTcpHeader(None) => {
+                f.write_str("TCP header truncated or invalid: missing")
+            }
         }
     }
 }
@@ -89,26 +134,26 @@ fn ip_of(sliced: &LaxSlicedPacket<'_>, data: &[u8]) -> Result<Ip, SkipReason> {
                 proto: v6.payload().ip_number.0,
             })
         }
-        Some(LaxNetSlice::Arp(_)) => Err(SkipReason::NotIp("ARP".into())),
+        Some(LaxNetSlice::Arp(_)) => Err(SkipReason::NotIp(NotIp::Arp)),
         None => Err(match &sliced.stop_err {
-            Some((e, _)) => SkipReason::BadIpHeader(e.to_string()),
-            None => SkipReason::NotIp(format!("ether type {}", ether_type_of(sliced))),
+            Some((e, _)) => SkipReason::BadIpHeader(IpHeaderError::InFrame(e.clone())),
+            None => SkipReason::NotIp(NotIp::EtherType(ether_type_of(sliced))),
         }),
     }
 }
 
 /// Decode one captured packet.
 pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
-    let sliced =
-        match link::network_layer(link, data)? {
-            link::Network::Ethernet(frame) => LaxSlicedPacket::from_ethernet(frame)
-                .map_err(|_| SkipReason::TruncatedLinkHeader)?,
-            link::Network::EtherType(t, rest) => {
-                LaxSlicedPacket::from_ether_type(etherparse::EtherType(t), rest)
-            }
-            link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest)
-                .map_err(|e| SkipReason::BadIpHeader(e.to_string()))?,
-        };
+    let sliced = match link::network_layer(link, data)? {
+        link::Network::Ethernet(frame) => {
+            LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::TruncatedLinkHeader)?
+        }
+        link::Network::EtherType(t, rest) => {
+            LaxSlicedPacket::from_ether_type(etherparse::EtherType(t), rest)
+        }
+        link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest)
+            .map_err(|e| SkipReason::BadIpHeader(IpHeaderError::AtStart(e)))?,
+    };
     let Ip {
         src: src_ip,
         dst: dst_ip,
@@ -125,11 +170,7 @@ pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipRea
         Some(_) => return Err(SkipReason::NotTcp(proto)),
         None if proto != 6 => return Err(SkipReason::NotTcp(proto)),
         None => {
-            let why = sliced
-                .stop_err
-                .as_ref()
-                .map(|(e, _)| e.to_string())
-                .unwrap_or_else(|| "missing".into());
+            let why = sliced.stop_err.as_ref().map(|(e, _)| e.clone());
             return Err(SkipReason::TruncatedTcpHeader(why));
         }
     };
@@ -156,10 +197,10 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
     (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
 }
 
-fn ether_type_of(p: &LaxSlicedPacket<'_>) -> String {
+fn ether_type_of(p: &LaxSlicedPacket<'_>) -> Option<u16> {
     match &p.link {
-        Some(etherparse::LinkSlice::Ethernet2(e)) => format!("0x{:04x}", e.ether_type().0),
-        _ => "unknown".into(),
+        Some(etherparse::LinkSlice::Ethernet2(e)) => Some(e.ether_type().0),
+        _ => None,
     }
 }
 
@@ -280,5 +321,29 @@ mod tests {
             decode_packet(LinkType(999), b"x"),
             Err(SkipReason::UnsupportedLinkType(999))
         );
+    }
+
+    #[test]
+    fn skip_reasons_are_values_that_print_the_same_words() {
+        let mut arp = vec![0u8; 12];
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.extend_from_slice(&[0; 28]);
+        let r = decode_packet(LinkType::ETHERNET, &arp).unwrap_err();
+        assert_eq!(r, SkipReason::NotIp(NotIp::Arp));
+        assert_eq!(r.to_string(), "not IP (ARP)");
+        let mut lldp = arp.clone();
+        lldp[12..14].copy_from_slice(&[0x88, 0xcc]);
+        let r = decode_packet(LinkType::ETHERNET, &lldp).unwrap_err();
+        assert_eq!(r.to_string(), "not IP (ether type 0x88cc)");
+        let mut null = 99u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&[0; 20]);
+        let r = decode_packet(LinkType::NULL, &null).unwrap_err();
+        assert_eq!(r, SkipReason::NotIp(NotIp::AddressFamily(99)));
+        let r = decode_packet(LinkType::RAW, &[0x45, 0, 0, 20]).unwrap_err();
+        assert!(
+            matches!(r, SkipReason::BadIpHeader(IpHeaderError::AtStart(_))),
+            "{r:?}"
+        );
+        assert!(r.to_string().starts_with("bad IP header: "));
     }
 }

@@ -29,22 +29,38 @@ fn push_byte_escape(out: &mut String, byte: u8) {
 /// Escape `s` for one line of terminal output, quoting-safe for `"…"`.
 pub fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            // C0 controls and DEL are single bytes.
-            c if (c as u32) < 0x20 || c == '\u{7f}' => push_byte_escape(&mut out, c as u8),
-            c if is_terminal_hazard(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
+    let mut rest = s;
+    while !rest.is_empty() {
+        // Printable ASCII other than the quote and the backslash passes as it is, a run at a time.
+        let plain = rest
+            .bytes()
+            .position(|b| !(0x20..0x7f).contains(&b) || b == b'"' || b == b'\\')
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..plain]);
+        rest = &rest[plain..];
+        if let Some(c) = rest.chars().next() {
+            push_escaped(&mut out, c);
+            rest = &rest[c.len_utf8()..];
         }
     }
     out
+}
+
+/// The character a plain run stopped at: a quote, a backslash, a control or non-ASCII.
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\\' => out.push_str("\\\\"),
+        '"' => out.push_str("\\\""),
+        // C0 controls and DEL are single bytes.
+        c if (c as u32) < 0x20 || c == '\u{7f}' => push_byte_escape(out, c as u8),
+        c if is_terminal_hazard(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
 }
 
 /// Bytes as `"…"`: escaped text, invalid UTF-8 as `\xNN`.
@@ -87,6 +103,22 @@ pub fn hex(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The character-at-a-time definition the fast path must agree with.
+    fn escape_text_slowly(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            push_escaped(&mut out, c);
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn runs_of_plain_ascii_escape_like_single_characters(s in "\\PC*|[ -~\\x00-\\x1f\"\\\\\\u{80}-\\u{9f}\\u{202e}é]*") {
+            proptest::prop_assert_eq!(escape_text(&s), escape_text_slowly(&s));
+        }
+    }
 
     #[test]
     fn escapes_cannot_reach_the_terminal() {

@@ -44,10 +44,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(cfg: DissectConfig, limits: FlowTableLimits) -> Pipeline {
         let cfg = Arc::new(cfg);
-        let flows = FlowTable::new(
-            limits,
-            Box::new(move |meta| Connection::new(cfg.clone(), meta)),
-        );
+        let flows = FlowTable::new(limits, Box::new(move |_| Connection::new(cfg.clone())));
         Pipeline {
             flows,
             events: Vec::new(),

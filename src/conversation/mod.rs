@@ -89,34 +89,29 @@ impl Phase {
         }
     }
 
-    fn data(self, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
+    /// The layer that handles this phase; none once the connection is done.
+    fn layer(self) -> Option<Box<dyn Layer>> {
         match self {
-            Phase::AwaitRequest(l) => l.data(cx, side, chunk),
-            Phase::AwaitResponse(l) => l.data(cx, side, chunk),
-            Phase::Probe(l) => l.data(cx, side, chunk),
-            Phase::WebSocket(l) => l.data(cx, side, chunk),
-            Phase::Done => Phase::Done,
+            Phase::AwaitRequest(l) => Some(l),
+            Phase::AwaitResponse(l) => Some(l),
+            Phase::Probe(l) => Some(l),
+            Phase::WebSocket(l) => Some(l),
+            Phase::Done => None,
         }
+    }
+
+    fn data(self, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
+        self.layer()
+            .map_or(Phase::Done, |l| l.data(cx, side, chunk))
     }
 
     fn gap(self, cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase {
-        match self {
-            Phase::AwaitRequest(l) => l.gap(cx, side, hole),
-            Phase::AwaitResponse(l) => l.gap(cx, side, hole),
-            Phase::Probe(l) => l.gap(cx, side, hole),
-            Phase::WebSocket(l) => l.gap(cx, side, hole),
-            Phase::Done => Phase::Done,
-        }
+        self.layer().map_or(Phase::Done, |l| l.gap(cx, side, hole))
     }
 
     fn end(self, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
-        match self {
-            Phase::AwaitRequest(l) => l.end(cx, packet),
-            Phase::AwaitResponse(l) => l.end(cx, packet),
-            Phase::Probe(l) => l.end(cx, packet),
-            Phase::WebSocket(l) => l.end(cx, packet),
-            Phase::Done => Summary::default(),
-        }
+        self.layer()
+            .map_or_else(Summary::default, |l| l.end(cx, packet))
     }
 }
 
@@ -147,7 +142,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(cfg: Arc<DissectConfig>, _meta: &FlowMeta) -> Connection {
+    pub fn new(cfg: Arc<DissectConfig>) -> Connection {
         Connection {
             cfg,
             shared: Shared::default(),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
-use crate::base::{PacketRef, StreamId};
+use crate::base::{ConnId, Direction, PacketRef, StreamId};
 use crate::event::{DirStats, Event, Frame, Message};
 use crate::ws::close::close_code_name;
 
@@ -186,17 +186,30 @@ fn with_stream(stream: Option<StreamId>, record: Value) -> Value {
     }
 }
 
+/// The fields a frame or message record starts with: which session, which direction, which one.
+fn begin_session_record<'a, W: Write>(
+    out: &'a mut W,
+    kind: &str,
+    conn: ConnId,
+    stream: Option<StreamId>,
+    dir: Direction,
+    index: u64,
+) -> io::Result<ObjectWriter<'a, W>> {
+    let mut o = ObjectWriter::begin(out)?;
+    o.str("type", kind)?;
+    o.u64("conn", conn.0)?;
+    if let Some(stream) = stream {
+        o.u64("stream", u64::from(stream.0))?;
+    }
+    o.str("dir", dir.as_str())?;
+    o.u64("index", index)?;
+    Ok(o)
+}
+
 /// A `frame` record (docs/json.md); the close and rtt fields only where they apply.
 fn write_frame<W: Write>(out: &mut W, f: &Frame) -> io::Result<()> {
     let h = &f.header;
-    let mut o = ObjectWriter::begin(out)?;
-    o.str("type", "frame")?;
-    o.u64("conn", f.conn.0)?;
-    if let Some(stream) = f.stream {
-        o.u64("stream", u64::from(stream.0))?;
-    }
-    o.str("dir", f.dir.as_str())?;
-    o.u64("index", f.index)?;
+    let mut o = begin_session_record(out, "frame", f.conn, f.stream, f.dir, f.index)?;
     o.bool("fin", h.fin)?;
     o.bool("rsv1", h.rsv1)?;
     o.bool("rsv2", h.rsv2)?;
@@ -238,14 +251,7 @@ fn write_frame<W: Write>(out: &mut W, f: &Frame) -> io::Result<()> {
 
 /// A `message` record (docs/json.md): `text` for valid UTF-8 text, else `data_b64`.
 fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
-    let mut o = ObjectWriter::begin(out)?;
-    o.str("type", "message")?;
-    o.u64("conn", msg.conn.0)?;
-    if let Some(stream) = msg.stream {
-        o.u64("stream", u64::from(stream.0))?;
-    }
-    o.str("dir", msg.dir.as_str())?;
-    o.u64("index", msg.index)?;
+    let mut o = begin_session_record(out, "message", msg.conn, msg.stream, msg.dir, msg.index)?;
     o.u64("opcode", u64::from(msg.opcode.bits()))?;
     o.u64("len", msg.payload.len)?;
     o.u64("fragments", u64::from(msg.fragments))?;

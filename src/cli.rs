@@ -196,6 +196,11 @@ pub struct FilterArgs {
     /// (repeatable; like Wireshark's "decode as").
     #[arg(long, value_name = "PORT")]
     pub ws_port: Vec<u16>,
+
+    /// Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it); a
+    /// pcapng's own Decryption Secrets Blocks are used without it.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]

@@ -98,6 +98,7 @@ impl Config {
         check_view(&args.view)?;
         let (view, limits, filter) = (args.view, args.limits, args.filter);
         // A live capture compiles its filter into libpcap; only files filter packet by packet.
+        let live = matches!(input, Input::Live(_));
         let bpf = match &input {
             Input::File(_) => filter.bpf.clone(),
             Input::Live(_) => None,
@@ -108,7 +109,11 @@ impl Config {
             explain: view.explain,
             color: view.color.into(),
             pretty_json: view.pretty_json,
-            dissect: dissect_config(&view, &limits, filter.ws_port.clone()),
+            dissect: DissectConfig {
+                tls_keylog: filter.tls_keylog.clone(),
+                live,
+                ..dissect_config(&view, &limits, filter.ws_port.clone())
+            },
             preview: if view.full_payload {
                 usize::MAX
             } else {
@@ -260,6 +265,7 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
         message_keep,
         inflate_limit: l.max_inflate,
         ws_ports,
+        ..DissectConfig::default()
     }
 }
 

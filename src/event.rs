@@ -8,6 +8,7 @@ use std::ops::Deref;
 use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
 use crate::http::Exchange;
 pub use crate::tcp::EndReason;
+pub use crate::tls::session::TlsInfo;
 pub use crate::ws::close::CloseInfo;
 pub use crate::ws::record::{DirStats, Frame, InflateFailure, Message, Payload};
 
@@ -31,6 +32,24 @@ pub struct ConnectionInfo {
     pub first_packet: PacketRef,
     /// True when the WebSocket was recognised without seeing its handshake.
     pub inferred: bool,
+    /// The connection is TLS (wss): what its handshake said, and whether it was decrypted.
+    pub tls: Option<TlsInfo>,
+}
+
+impl CaptureSummary {
+    /// Count a connection shown: a TLS connection that could not be decrypted is not known to
+    /// be WebSocket.
+    pub fn count_connection(&mut self, c: &ConnectionInfo) {
+        match &c.tls {
+            None => self.websocket_connections += 1,
+            Some(t) if t.decrypted => {
+                self.websocket_connections += 1;
+                self.tls_connections += 1;
+                self.tls_decrypted += 1;
+            }
+            Some(_) => self.tls_connections += 1,
+        }
+    }
 }
 
 /// An opening handshake, and the session it opened (or was refused).
@@ -76,6 +95,10 @@ pub struct CaptureSummary {
     pub bytes: u64,
     pub tcp_connections: u64,
     pub websocket_connections: u64,
+    /// Connections shown that are TLS (wss, and connections that could not be decrypted), and
+    /// of those, the decrypted ones.
+    pub tls_connections: u64,
+    pub tls_decrypted: u64,
     /// Packets not decoded, by reason, in order of first occurrence.
     pub skipped: Vec<(crate::net::SkipReason, u64)>,
 }

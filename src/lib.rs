@@ -20,14 +20,16 @@ pub mod http;
 pub mod net;
 pub mod output;
 pub mod tcp;
+pub mod tls;
 pub mod ws;
 
 use std::io;
 use std::sync::Arc;
 
 use base::{ConnId, Diagnostic, PacketRef};
+use capture::keyfile::KeyFile;
 use capture::{CaptureError, PacketSource, RawPacket};
-use conversation::{Connection, DissectConfig};
+use conversation::{Connection, DissectConfig, KeyStore};
 use event::{CaptureSummary, Event};
 use output::Sink;
 use tcp::{FlowTable, FlowTableLimits};
@@ -35,6 +37,8 @@ use tcp::{FlowTable, FlowTableLimits};
 /// Packets in, events out, for one capture.
 pub struct Pipeline {
     flows: FlowTable<Connection>,
+    /// TLS secrets, shared by every connection.
+    keys: Arc<KeyStore>,
     events: Vec<Event>,
     /// Counts so far, skipped packets (by reason, in order of first occurrence) included.
     summary: CaptureSummary,
@@ -43,10 +47,20 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(cfg: DissectConfig, limits: FlowTableLimits) -> Pipeline {
+        Pipeline::with_keys(cfg, limits, Arc::new(KeyStore::default()))
+    }
+
+    /// A pipeline that decrypts TLS with `keys`.
+    pub fn with_keys(cfg: DissectConfig, limits: FlowTableLimits, keys: Arc<KeyStore>) -> Pipeline {
         let cfg = Arc::new(cfg);
-        let flows = FlowTable::new(limits, Box::new(move |_| Connection::new(cfg.clone())));
+        let shared = keys.clone();
+        let flows = FlowTable::new(
+            limits,
+            Box::new(move |_| Connection::new(cfg.clone(), shared.clone())),
+        );
         Pipeline {
             flows,
+            keys,
             events: Vec::new(),
             summary: CaptureSummary::default(),
             last_packet: PacketRef::default(),
@@ -88,10 +102,36 @@ impl Pipeline {
         skipped.push((reason, 1));
     }
 
+    /// TLS secrets the capture carries (a pcapng Decryption Secrets Block).
+    pub fn add_secrets(&mut self, text: &[u8]) {
+        self.keys.add(text);
+    }
+
+    /// Key log lines that could not be read: a warning each (the first few), then a count.
+    fn report_malformed_keys(&mut self) {
+        const SHOWN: usize = 10;
+        let bad = self.keys.take_malformed();
+        for m in bad.iter().take(SHOWN) {
+            let message = format!("key log line {}: {}; skipped", m.line, m.why);
+            self.events.push(capture_diagnostic(
+                &base::rules::TLS_KEYLOG_MALFORMED,
+                message,
+            ));
+        }
+        if bad.len() > SHOWN {
+            let message = format!("{} more malformed key log lines skipped", bad.len() - SHOWN);
+            self.events.push(capture_diagnostic(
+                &base::rules::TLS_KEYLOG_MALFORMED,
+                message,
+            ));
+        }
+    }
+
     fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+        self.report_malformed_keys();
         for e in self.events.drain(..) {
-            if matches!(e, Event::Connection(_)) {
-                self.summary.websocket_connections += 1;
+            if let Event::Connection(c) = &e {
+                self.summary.count_connection(c);
             }
             sink.event(&e)?;
         }
@@ -108,6 +148,18 @@ impl Pipeline {
         sink.finish()?;
         Ok(summary)
     }
+}
+
+/// A diagnostic about the capture as a whole (connection 0), at no packet in particular.
+fn capture_diagnostic(rule: &'static base::Rule, message: String) -> Event {
+    Event::Diagnostic(Diagnostic {
+        conn: ConnId(0),
+        stream: None,
+        dir: None,
+        packet: None,
+        rule,
+        message,
+    })
 }
 
 /// Why a run stopped early.
@@ -143,7 +195,12 @@ pub fn dissect_with(
     mut limits: RunLimits,
     sink: &mut dyn Sink,
 ) -> Result<CaptureSummary, RunError> {
-    let mut pipeline = Pipeline::new(cfg, FlowTableLimits::default());
+    let keys = match &cfg.tls_keylog {
+        Some(path) => Some(KeyFile::open(path).map_err(RunError::Capture)?),
+        None => None,
+    };
+    let keys = Arc::new(KeyStore::new(keys, cfg.live));
+    let mut pipeline = Pipeline::with_keys(cfg, FlowTableLimits::default(), keys);
     let mut out_err = None;
     let mut packets = 0u64;
     let read = loop {
@@ -160,7 +217,11 @@ pub fn dissect_with(
                 }
             }
         };
-        match source.next_packet(&mut on) {
+        let next = source.next_packet(&mut on);
+        if let Some(secrets) = source.take_secrets() {
+            pipeline.add_secrets(&secrets);
+        }
+        match next {
             Ok(true)
                 if out_err.is_none()
                     && sink.wants_more()

@@ -53,7 +53,7 @@ _wsdissect() {
 
     case "${cmd}" in
         wsdissect)
-            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --explain --color --pretty-json --full-payload --max-payload --export --conn --dir --opcode --host --port --packet --bpf --ws-port --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain accept completions man help"
+            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --explain --color --pretty-json --full-payload --max-payload --export --conn --dir --opcode --host --port --packet --bpf --ws-port --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -116,6 +116,10 @@ _wsdissect() {
                     return 0
                     ;;
                 --ws-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-keylog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

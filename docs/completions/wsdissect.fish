@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= dir= opcode= host= port= packet= f/bpf= ws-port= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= dir= opcode= host= port= packet= f/bpf= ws-port= tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -48,6 +48,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l port -d 'Only conne
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packet -d 'Only frames and messages carried by this packet number (repeatable), and diagnostics at it' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s f -l bpf -d 'BPF filter applied to packets, for files and live capture (live default: "tcp")' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l ws-port -d 'Treat connections on this port as WebSocket even without a visible handshake (repeatable; like Wireshark\'s "decode as")' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l tls-keylog -d 'Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it); a pcapng\'s own Decryption Secrets Blocks are used without it' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s w -l write -d 'Also write the captured packets to this pcap file' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l duration -d 'Stop after this many seconds' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s B -l buffer-size -d 'Kernel capture buffer in MiB (more absorbs longer bursts without drops) [default: 64]' -r

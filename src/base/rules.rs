@@ -84,6 +84,14 @@ rules! {
     HANDSHAKE_REJECTED = "handshake-rejected", Info, "RFC 6455 §4.2.2", "the server answered the upgrade with a status other than 101";
     HANDSHAKE_NO_RESPONSE = "handshake-no-response", Warning, "RFC 6455 §4.1", "the upgrade request got no response before the connection or capture ended";
     HANDSHAKE_MALFORMED = "handshake-malformed", Error, "RFC 7230 §3", "the HTTP upgrade request or response could not be parsed";
+    // TLS (wss): decryption with a key log
+    TLS_NO_KEY = "tls-no-key", Warning, "RFC 8446 / RFC 5246", "the connection is TLS and the key log has no secret for it: it cannot be decrypted";
+    TLS_UNSUPPORTED_CIPHER = "tls-unsupported-cipher", Warning, "wsdissect", "the cipher suite chosen is not one wsdissect can decrypt";
+    TLS_DECRYPT_FAILED = "tls-decrypt-failed", Error, "RFC 8446 §5.2", "a record does not authenticate with the key log's secret (a wrong key, or damaged bytes); that side is not decrypted further";
+    TLS_RECORDS_LOST = "tls-records-lost", Warning, "capture", "TLS records are missing from the capture; decryption resumes at the next record that authenticates";
+    TLS_ALERT = "tls-alert", Warning, "RFC 8446 §6", "a TLS alert";
+    TLS_KEYLOG_MALFORMED = "tls-keylog-malformed", Warning, "NSS key log format", "a line of the TLS key log could not be read; it is skipped";
+    TLS_CLOSE_NOTIFY = "tls-close-notify", Info, "RFC 8446 §6.1", "the sender will send no more TLS records (close_notify)";
     // Capture and transport
     STREAM_GAP = "stream-gap", Warning, "capture", "bytes of the TCP stream are missing from the capture";
     STREAM_OVERLAP_CONFLICT = "stream-overlap-conflict", Warning, "RFC 9293 §3.10.7.4", "overlapping TCP segments carry different bytes (the first copy is kept)";

@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use pcap_parser::pcapng::SecretsType;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{Block, PcapBlockOwned, PcapError};
 
@@ -51,6 +52,8 @@ struct Blocks {
     interfaces: Vec<Interface>,
     packets: u64,
     last_ts: Timestamp,
+    /// TLS key log text from Decryption Secrets Blocks, not yet taken.
+    secrets: Option<Vec<u8>>,
 }
 
 impl FileSource {
@@ -212,6 +215,16 @@ impl Blocks {
                 self.deliver(on, iface.link, None, spb.packet_data(), spb.origlen);
                 return Ok(true);
             }
+            PcapBlockOwned::NG(Block::DecryptionSecrets(dsb))
+                if dsb.secrets_type == SecretsType::TlsKeyLog =>
+            {
+                let data = &dsb.data[..(dsb.secrets_len as usize).min(dsb.data.len())];
+                let held = self.secrets.get_or_insert_with(Vec::new);
+                held.extend_from_slice(data);
+                if !held.ends_with(b"\n") {
+                    held.push(b'\n');
+                }
+            }
             PcapBlockOwned::NG(_) => {}
         }
         Ok(false)
@@ -242,6 +255,10 @@ impl Blocks {
 }
 
 impl PacketSource for FileSource {
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        self.blocks.secrets.take()
+    }
+
     /// The pcap reader loop: read blocks until one is a packet, refilling or growing the
     /// buffer when a block does not fit yet.
     fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError> {
@@ -251,7 +268,8 @@ impl PacketSource for FileSource {
                     let delivered = self.blocks.take(block, on);
                     let delivered = delivered.map_err(|detail| self.corrupt(detail))?;
                     self.reader.consume(used);
-                    if delivered {
+                    // Secrets are handed over before the packets they decrypt.
+                    if delivered || self.blocks.secrets.is_some() {
                         return Ok(true);
                     }
                 }

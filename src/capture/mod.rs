@@ -6,6 +6,7 @@
 
 pub mod bpf;
 pub mod file;
+pub mod keyfile;
 pub mod live;
 
 use std::fmt;
@@ -29,6 +30,12 @@ pub struct RawPacket<'a> {
 pub trait PacketSource {
     /// Hand the next packet to `on`; `Ok(false)` at the end of the capture.
     fn next_packet(&mut self, on: &mut dyn FnMut(&RawPacket<'_>)) -> Result<bool, CaptureError>;
+
+    /// TLS secrets the capture itself carries (a pcapng Decryption Secrets Block, in the NSS
+    /// key log format), once each, as soon as they have been read.
+    fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        None
+    }
 
     /// libpcap's counters so far, for a live capture (`None` for a file).
     fn stats(&mut self) -> Option<live::LiveStats> {
@@ -69,6 +76,11 @@ pub enum CaptureError {
     Live {
         detail: String,
     },
+    /// The TLS key log cannot be read.
+    KeyLog {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// libpcap could not compile the BPF expression.
     Filter {
         filter: String,
@@ -95,6 +107,7 @@ impl fmt::Display for CaptureError {
             CaptureError::Read { input, detail } => write!(f, "{}: read error: {detail}", input.display()),
             CaptureError::Live { detail } => f.write_str(detail),
             CaptureError::Filter { filter, detail } => write!(f, "bad filter {filter:?}: {detail}"),
+            CaptureError::KeyLog { path, source } => write!(f, "{}: cannot read the TLS key log: {source}", path.display()),
         }
     }
 }

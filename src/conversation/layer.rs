@@ -10,10 +10,11 @@ use crate::base::rules::Rule;
 use crate::base::{Diagnostic, Direction, PacketRef};
 use crate::event::{ConnectionInfo, Event, Gap};
 use crate::tcp::FlowMeta;
+use crate::tls::session::TlsInfo;
 use crate::ws::record::{Frame, Message};
 use crate::ws::session::{Limits, Report, SessionKey, Summary};
 
-use super::{DissectConfig, Phase};
+use super::{DissectConfig, KeyStore, Phase};
 
 /// Side of a connection, as the flow table numbers them (0: the endpoint seen first).
 pub type Side = usize;
@@ -55,11 +56,14 @@ pub struct Shared {
     pub announced: bool,
     /// Diagnostics reported for this connection.
     pub diagnostics: u64,
+    /// The connection is TLS: what its handshake said.
+    pub tls: Option<TlsInfo>,
 }
 
 /// What a layer works with: the configuration, the connection, and where events go.
 pub struct Cx<'a> {
     pub cfg: &'a DissectConfig,
+    pub keys: &'a KeyStore,
     pub meta: &'a FlowMeta,
     pub shared: &'a mut Shared,
     pub out: &'a mut Vec<Event>,
@@ -104,6 +108,7 @@ impl Cx<'_> {
             server: self.meta.endpoints[1 - c],
             first_packet: self.meta.first_packet,
             inferred,
+            tls: self.shared.tls.clone(),
         }));
     }
 

@@ -3,11 +3,14 @@
 //! session. Each phase holds the state that exists in it; every change of phase goes through
 //! [`Connection::transition`]. Protocol knowledge comes from `http` and `ws`.
 
+mod keys;
 mod layer;
 mod probe;
 mod raw;
+mod tls;
 mod upgrade;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::rules;
@@ -16,10 +19,12 @@ use crate::event::{ConnectionEnd, Event};
 use crate::tcp::{Application, EndReason, FlowMeta, StreamEvent};
 use crate::ws::session::{Limits, Session, Summary};
 
+pub use keys::KeyStore;
 pub use layer::{Chunk, Cx, Hole, Layer, Shared, Side};
 pub use raw::{dissect_raw_frames, RawFrames};
 
 use probe::Probe;
+use tls::TlsLayer;
 use upgrade::{AwaitRequest, AwaitResponse};
 
 /// Payload bytes of each frame kept at least, whatever `--max-payload` says: a control frame's
@@ -39,6 +44,10 @@ pub struct DissectConfig {
     pub ws_ports: Vec<u16>,
     /// Largest inflated size of one compressed message (deflate bomb guard).
     pub inflate_limit: u64,
+    /// TLS secrets (`--tls-keylog`), in the NSS key log format.
+    pub tls_keylog: Option<PathBuf>,
+    /// The capture is live: a key log may still be growing, so it is read again on a miss.
+    pub live: bool,
 }
 
 impl Default for DissectConfig {
@@ -48,6 +57,8 @@ impl Default for DissectConfig {
             message_keep: 1024,
             inflate_limit: 64 << 20,
             ws_ports: Vec::new(),
+            tls_keylog: None,
+            live: false,
         }
     }
 }
@@ -74,6 +85,8 @@ pub enum Phase {
     /// port is forced with --ws-port): looking for WebSocket frames in both directions.
     Probe(Box<Probe>),
     WebSocket(Box<Session>),
+    /// TLS, with the phases of what it carries inside.
+    Tls(Box<TlsLayer>),
     /// Not WebSocket, refused, or over: the rest is ignored.
     Done,
 }
@@ -83,10 +96,23 @@ impl Phase {
     fn stage(&self) -> u8 {
         match self {
             Phase::AwaitRequest(_) => 0,
-            Phase::AwaitResponse(_) | Phase::Probe(_) => 1,
+            Phase::AwaitResponse(_) | Phase::Probe(_) | Phase::Tls(_) => 1,
             Phase::WebSocket(_) => 2,
             Phase::Done => 3,
         }
+    }
+
+    /// Move on: run `step` on the current phase and take the phase it answers. Every change of
+    /// phase, of a connection or of the phases inside its TLS layer, goes through here.
+    pub fn advance(&mut self, step: impl FnOnce(Phase) -> Phase) {
+        let from = std::mem::replace(self, Phase::Done);
+        let stage = from.stage();
+        let next = step(from);
+        debug_assert!(
+            next.stage() >= stage,
+            "a connection never goes back to an earlier phase"
+        );
+        *self = next;
     }
 
     /// The layer that handles this phase; none once the connection is done.
@@ -96,6 +122,7 @@ impl Phase {
             Phase::AwaitResponse(l) => Some(l),
             Phase::Probe(l) => Some(l),
             Phase::WebSocket(l) => Some(l),
+            Phase::Tls(l) => Some(l),
             Phase::Done => None,
         }
     }
@@ -137,14 +164,16 @@ impl Layer for Session {
 /// One TCP connection's layers above TCP.
 pub struct Connection {
     cfg: Arc<DissectConfig>,
+    keys: Arc<KeyStore>,
     shared: Shared,
     phase: Phase,
 }
 
 impl Connection {
-    pub fn new(cfg: Arc<DissectConfig>) -> Connection {
+    pub fn new(cfg: Arc<DissectConfig>, keys: Arc<KeyStore>) -> Connection {
         Connection {
             cfg,
+            keys,
             shared: Shared::default(),
             phase: Phase::AwaitRequest(Box::default()),
         }
@@ -157,24 +186,26 @@ impl Connection {
         out: &mut Vec<Event>,
         f: impl FnOnce(Phase, &mut Cx<'_>) -> Phase,
     ) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Done);
-        let from = phase.stage();
-        let next = f(phase, &mut self.cx(meta, out));
-        self.transition(from, next);
-    }
-
-    /// Every change of phase goes through here.
-    fn transition(&mut self, from: u8, next: Phase) {
-        debug_assert!(
-            next.stage() >= from,
-            "a connection never goes back to an earlier phase"
-        );
-        self.phase = next;
+        let Connection {
+            cfg,
+            keys,
+            shared,
+            phase,
+        } = self;
+        let mut cx = Cx {
+            cfg,
+            keys,
+            meta,
+            shared,
+            out,
+        };
+        phase.advance(|p| f(p, &mut cx));
     }
 
     fn cx<'a>(&'a mut self, meta: &'a FlowMeta, out: &'a mut Vec<Event>) -> Cx<'a> {
         Cx {
             cfg: &self.cfg,
+            keys: &self.keys,
             meta,
             shared: &mut self.shared,
             out,

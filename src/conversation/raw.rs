@@ -6,7 +6,7 @@ use crate::tcp::FlowMeta;
 use crate::ws::decoder::Incomplete;
 use crate::ws::session::Session;
 
-use super::{Cx, DissectConfig, Shared};
+use super::{Cx, DissectConfig, KeyStore, Shared};
 
 /// Frames dissected from raw bytes with no capture around them (`wsdissect explain`).
 pub struct RawFrames {
@@ -29,10 +29,13 @@ pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> R
         client_side: Some(0),
         announced: true,
         diagnostics: 0,
+        tls: None,
     };
+    let keys = KeyStore::default();
     let mut events = Vec::new();
     let mut cx = Cx {
         cfg: &cfg,
+        keys: &keys,
         meta: &meta,
         shared: &mut shared,
         out: &mut events,

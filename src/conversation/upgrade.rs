@@ -10,7 +10,9 @@ use crate::ws::deflate::DeflateParams;
 use crate::ws::session::{Session, Summary};
 
 use super::probe::Probe;
+use super::tls::TlsLayer;
 use super::{Chunk, Cx, Hole, Layer, Phase, Side};
+use crate::tls::session::looks_like_client_hello;
 
 /// Client bytes that arrive after the upgrade request but before the 101 are held this far.
 const MAX_EARLY_CLIENT_BYTES: usize = 1 << 20;
@@ -63,6 +65,9 @@ impl Layer for AwaitRequest {
             return Phase::AwaitRequest(self);
         }
         let buf = &mut self.heads[side];
+        if buf.is_empty() && chunk.offset == 0 && looks_like_client_hello(chunk.bytes) {
+            return TlsLayer::start().data(cx, side, chunk);
+        }
         if buf.is_empty() && (chunk.offset != 0 || !http::looks_like_request_start(chunk.bytes)) {
             if cx.meta.client_side.is_some() && cx.forced_server().is_none() {
                 // The connection's start was seen and it is not an HTTP upgrade: not WebSocket.

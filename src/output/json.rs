@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId};
-use crate::event::{DirStats, Event, Frame, Message};
+use crate::event::{CaptureSummary, DirStats, Event, Frame, Message, TlsInfo};
 use crate::ws::close::close_code_name;
 
 pub struct JsonSink<W: Write> {
@@ -122,11 +122,14 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
         // Frames and messages are most of the output: written field by field, without a map.
         Event::Frame(f) => return write_frame(out, f),
         Event::Message(m) => return write_message(out, m),
-        Event::Connection(c) => json!({
-            "type": "connection", "conn": c.conn.0,
-            "client": c.client.to_string(), "server": c.server.to_string(),
-            "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
-        }),
+        Event::Connection(c) => with_tls(
+            c.tls.as_ref(),
+            json!({
+                "type": "connection", "conn": c.conn.0,
+                "client": c.client.to_string(), "server": c.server.to_string(),
+                "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
+            }),
+        ),
         Event::Handshake(h) => with_stream(
             h.stream,
             json!({
@@ -159,13 +162,40 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
                 "dir": d.dir.map(|x| x.as_str()), "packet": d.packet.map(|p| p.number),
             }),
         ),
-        Event::CaptureEnd(s) => json!({
-            "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
-            "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
-            "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r.to_string(), "packets": n})).collect::<Vec<_>>(),
-        }),
+        Event::CaptureEnd(s) => with_tls_counts(
+            s,
+            json!({
+                "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
+                "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
+                "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r.to_string(), "packets": n})).collect::<Vec<_>>(),
+            }),
+        ),
     };
     write_safe_json(out, &record)
+}
+
+/// A TLS connection's record gets a `tls` object (absent for plain TCP).
+fn with_tls(tls: Option<&TlsInfo>, mut record: Value) -> Value {
+    if let (Some(t), Value::Object(map)) = (tls, &mut record) {
+        map.insert(
+            "tls".into(),
+            json!({
+                "version": t.version_name(), "cipher": t.suite_name(),
+                "sni": t.sni, "alpn": t.alpn, "alpn_offered": t.alpn_offered,
+                "decrypted": t.decrypted,
+            }),
+        );
+    }
+    record
+}
+
+/// The summary counts TLS connections when there were any.
+fn with_tls_counts(s: &CaptureSummary, mut record: Value) -> Value {
+    if let (true, Value::Object(map)) = (s.tls_connections > 0, &mut record) {
+        map.insert("tls_connections".into(), json!(s.tls_connections));
+        map.insert("tls_decrypted".into(), json!(s.tls_decrypted));
+    }
+    record
 }
 
 /// A session's HTTP/2 stream goes right after `conn`; over HTTP/1.1 (`None`) the field is absent.

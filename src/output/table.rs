@@ -12,6 +12,7 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 
 use super::escape::escape_text;
 use super::style::Style;
+use super::text::summary_counts;
 use super::Sink;
 use crate::base::rules::Severity;
 use crate::base::{ConnId, Direction, Timestamp};
@@ -493,11 +494,7 @@ impl<W: Write> Sink for TableSink<W> {
         self.sizes_table()?;
         self.rtt_table()?;
         if let Some(s) = &self.summary {
-            writeln!(
-                self.out,
-                "{} packets, {} TCP connections, {} WebSocket connections",
-                s.packets, s.tcp_connections, s.websocket_connections
-            )?;
+            writeln!(self.out, "{}", summary_counts(s))?;
             for (reason, n) in &s.skipped {
                 writeln!(
                     self.out,

@@ -9,7 +9,7 @@ use super::Sink;
 use crate::base::rules::Severity;
 use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
 use crate::event::Handshake;
-use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message};
+use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message, TlsInfo};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -132,22 +132,28 @@ pub fn write_context_line(
 ) -> io::Result<()> {
     let mut time = |p: &PacketRef| time(p).map(|t| format!("{t:>11}  ")).unwrap_or_default();
     match event {
-        Event::Connection(c) => writeln!(
-            out,
-            "{}",
-            st.heading(&format!(
-                "conn {}  {} → {}  (first packet #{}{})",
-                c.conn,
-                c.client,
-                c.server,
-                c.first_packet.number,
-                if c.inferred {
-                    ", WebSocket inferred from its frames"
-                } else {
-                    ""
-                }
-            ))
-        ),
+        Event::Connection(c) => {
+            writeln!(
+                out,
+                "{}",
+                st.heading(&format!(
+                    "conn {}  {} → {}  (first packet #{}{})",
+                    c.conn,
+                    c.client,
+                    c.server,
+                    c.first_packet.number,
+                    if c.inferred {
+                        ", WebSocket inferred from its frames"
+                    } else {
+                        ""
+                    }
+                ))
+            )?;
+            match &c.tls {
+                Some(t) => write_tls(out, t),
+                None => Ok(()),
+            }
+        }
         Event::Handshake(h) => write_handshake(out, h, st, &mut time),
         Event::Gap(g) => writeln!(
             out,
@@ -245,13 +251,54 @@ fn write_connection_end(out: &mut dyn Write, e: &ConnectionEnd) -> io::Result<()
     )
 }
 
-/// The capture summary: counts, then the packets skipped per reason.
-fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
+/// What a TLS connection's handshake said, under its heading: version and cipher suite, then
+/// the server name and ALPN protocols (sent by the peers, so escaped).
+fn write_tls(out: &mut dyn Write, t: &TlsInfo) -> io::Result<()> {
+    let state = if t.decrypted {
+        "decrypted"
+    } else {
+        "not decrypted"
+    };
     writeln!(
         out,
+        "  tls {}  {}  {state}",
+        t.version_name(),
+        t.suite_name()
+    )?;
+    let sni = t.sni.as_deref().map(escape_text);
+    let alpn = t.alpn.as_deref().map(escape_text);
+    let offered: Vec<String> = t.alpn_offered.iter().map(|p| escape_text(p)).collect();
+    writeln!(
+        out,
+        "      sni {}  alpn {} (offered {})",
+        sni.as_deref().unwrap_or("-"),
+        alpn.as_deref().unwrap_or("-"),
+        if offered.is_empty() {
+            "-".to_string()
+        } else {
+            offered.join(", ")
+        }
+    )
+}
+
+/// The counts line of the capture summary, shared by the text and table views.
+pub fn summary_counts(s: &CaptureSummary) -> String {
+    let mut line = format!(
         "{} packets, {} TCP connections, {} WebSocket connections",
         s.packets, s.tcp_connections, s.websocket_connections
-    )?;
+    );
+    if s.tls_connections > 0 {
+        line.push_str(&format!(
+            ", {} TLS ({} decrypted)",
+            s.tls_connections, s.tls_decrypted
+        ));
+    }
+    line
+}
+
+/// The capture summary: counts, then the packets skipped per reason.
+fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
+    writeln!(out, "{}", summary_counts(s))?;
     for (reason, n) in &s.skipped {
         writeln!(out, "  skipped {n} packets: {reason}")?;
     }

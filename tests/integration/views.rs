@@ -11,8 +11,8 @@ use std::process::Command;
 
 use wsdissect::base::{ConnId, Direction, PacketRef, Timestamp};
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
-use wsdissect::event::Handshake;
 use wsdissect::event::{CaptureSummary, ConnectionEnd, ConnectionInfo, DirStats, EndReason, Event};
+use wsdissect::event::{Handshake, TlsInfo};
 use wsdissect::http::{parse_extensions, Exchange, Headers};
 use wsdissect::net::SkipReason;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
@@ -384,6 +384,15 @@ fn hostile_events() -> Vec<Event> {
         server: addr,
         first_packet: p,
         inferred: false,
+        // What a TLS handshake said is the peers' text too.
+        tls: Some(TlsInfo {
+            version: 0x0304,
+            suite: 0x1301,
+            sni: Some(HOSTILE.into()),
+            alpn_offered: vec![HOSTILE.into()],
+            alpn: Some(HOSTILE.into()),
+            decrypted: true,
+        }),
     })];
     events.push(Event::Handshake(Box::new(Handshake {
         conn,

@@ -1,0 +1,74 @@
+//! The TLS secrets every connection looks up: from `--tls-keylog` (read again when a live
+//! capture meets a connection it has no secrets for) and from the capture's own Decryption
+//! Secrets Blocks.
+
+use std::sync::Mutex;
+
+use crate::capture::keyfile::KeyFile;
+use crate::tls::keylog::{ClientRandom, KeyLog, Malformed, Secrets};
+use crate::tls::session::KeySource;
+
+#[derive(Debug, Default)]
+pub struct KeyStore {
+    log: Mutex<KeyLog>,
+    file: Mutex<Option<KeyFile>>,
+    /// The capture is live: the key log may still grow.
+    live: bool,
+    /// Lines skipped so far, for the warnings.
+    malformed: Mutex<Vec<Malformed>>,
+}
+
+impl KeyStore {
+    /// Secrets from `text` (the key log's content when `file` is given).
+    pub fn new(file: Option<(KeyFile, Vec<u8>)>, live: bool) -> KeyStore {
+        let store = KeyStore {
+            live,
+            ..KeyStore::default()
+        };
+        if let Some((file, text)) = file {
+            store.add(&text);
+            *lock(&store.file) = Some(file);
+        }
+        store
+    }
+
+    /// Add key log lines (a Decryption Secrets Block, or what the file gained).
+    pub fn add(&self, text: &[u8]) {
+        let bad = lock(&self.log).add(text);
+        lock(&self.malformed).extend(bad);
+    }
+
+    /// Malformed lines seen since the last call.
+    pub fn take_malformed(&self) -> Vec<Malformed> {
+        std::mem::take(&mut *lock(&self.malformed))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        lock(&self.log).is_empty() && lock(&self.file).is_none()
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the key log is still
+/// usable.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl KeySource for KeyStore {
+    fn secrets(&self, random: &ClientRandom) -> Option<Secrets> {
+        if let Some(s) = lock(&self.log).get(random) {
+            return Some(s.clone());
+        }
+        // The secrets may have been appended since the file was read.
+        let more = lock(&self.file)
+            .as_mut()
+            .and_then(|f| f.read_new().ok())
+            .filter(|t| !t.is_empty())?;
+        self.add(&more);
+        lock(&self.log).get(random).cloned()
+    }
+
+    fn may_learn_more(&self) -> bool {
+        self.live && lock(&self.file).is_some()
+    }
+}

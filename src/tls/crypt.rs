@@ -1,0 +1,461 @@
+//! Record protection: the cipher suites wsdissect decrypts, their key schedules (RFC 8446 §7
+//! for TLS 1.3, RFC 5246 §6.3 for TLS 1.2) and the AEAD that opens one record. All
+//! cryptography is RustCrypto's (`aes-gcm`, `chacha20poly1305`, `hkdf`, `hmac`, `sha2`); the
+//! AES code uses the CPU's AES instructions when it has them.
+
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::{Aes128Gcm, Aes256Gcm};
+use chacha20poly1305::ChaCha20Poly1305;
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Sha256, Sha384};
+
+/// The AEAD tag every supported suite appends.
+const TAG_LEN: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cipher {
+    Aes128Gcm,
+    Aes256Gcm,
+    ChaCha20Poly1305,
+}
+
+impl Cipher {
+    fn key_len(self) -> usize {
+        match self {
+            Cipher::Aes128Gcm => 16,
+            Cipher::Aes256Gcm | Cipher::ChaCha20Poly1305 => 32,
+        }
+    }
+}
+
+/// The hash of the suite's key schedule (HKDF in TLS 1.3, the PRF in TLS 1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hash {
+    Sha256,
+    Sha384,
+}
+
+impl Hash {
+    fn len(self) -> usize {
+        match self {
+            Hash::Sha256 => 32,
+            Hash::Sha384 => 48,
+        }
+    }
+}
+
+/// A cipher suite wsdissect can decrypt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Suite {
+    pub id: u16,
+    pub cipher: Cipher,
+    pub hash: Hash,
+    /// A TLS 1.3 suite (RFC 8446 §B.4); otherwise a TLS 1.2 AEAD suite.
+    pub tls13: bool,
+}
+
+impl Suite {
+    /// The suite with this IANA number, if it is one wsdissect decrypts.
+    pub fn from_id(id: u16) -> Option<Suite> {
+        use Cipher::*;
+        use Hash::*;
+        let (cipher, hash, tls13) = match id {
+            0x1301 => (Aes128Gcm, Sha256, true),
+            0x1302 => (Aes256Gcm, Sha384, true),
+            0x1303 => (ChaCha20Poly1305, Sha256, true),
+            // (EC)DHE and RSA key exchange with AES-GCM (RFC 5288, 5289).
+            0xc02b | 0xc02f | 0x009c | 0x009e => (Aes128Gcm, Sha256, false),
+            0xc02c | 0xc030 | 0x009d | 0x009f => (Aes256Gcm, Sha384, false),
+            // ChaCha20-Poly1305 (RFC 7905).
+            0xcca8..=0xccaa => (ChaCha20Poly1305, Sha256, false),
+            _ => return None,
+        };
+        Some(Suite {
+            id,
+            cipher,
+            hash,
+            tls13,
+        })
+    }
+}
+
+/// A record did not authenticate: wrong key, wrong sequence number, or damaged bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadRecord;
+
+#[derive(Clone)]
+enum Aead {
+    Aes128Gcm(Box<Aes128Gcm>),
+    Aes256Gcm(Box<Aes256Gcm>),
+    ChaCha(Box<ChaCha20Poly1305>),
+}
+
+impl std::fmt::Debug for Aead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Aead(…)")
+    }
+}
+
+impl Aead {
+    fn new(cipher: Cipher, key: &[u8]) -> Option<Aead> {
+        Some(match cipher {
+            Cipher::Aes128Gcm => Aead::Aes128Gcm(Box::new(Aes128Gcm::new_from_slice(key).ok()?)),
+            Cipher::Aes256Gcm => Aead::Aes256Gcm(Box::new(Aes256Gcm::new_from_slice(key).ok()?)),
+            Cipher::ChaCha20Poly1305 => {
+                Aead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?))
+            }
+        })
+    }
+
+    /// Open `body` (ciphertext then tag) in place; the plaintext is `body[..len - 16]`.
+    fn open(&self, nonce: &[u8; 12], aad: &[u8], body: &mut [u8]) -> Result<(), BadRecord> {
+        let Some(split) = body.len().checked_sub(TAG_LEN) else {
+            return Err(BadRecord);
+        };
+        let (text, tag) = body.split_at_mut(split);
+        let tag = aes_gcm::Tag::from_slice(tag);
+        let nonce = aes_gcm::Nonce::from_slice(nonce);
+        let r = match self {
+            Aead::Aes128Gcm(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
+            Aead::Aes256Gcm(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
+            Aead::ChaCha(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
+        };
+        r.map_err(|_| BadRecord)
+    }
+}
+
+/// How a record's nonce is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NonceStyle {
+    /// The 12-byte IV XOR the sequence number (TLS 1.3 §5.3; TLS 1.2 ChaCha20, RFC 7905 §2).
+    XorSequence,
+    /// A 4-byte salt and the 8 explicit bytes that start the record (TLS 1.2 GCM, RFC 5288 §3).
+    ExplicitGcm,
+}
+
+/// One direction's record protection: the key, the IV, and the sequence number of the next
+/// record (RFC 8446 §5.3, RFC 5246 §6.1).
+#[derive(Clone, Debug)]
+pub struct RecordKeys {
+    aead: Aead,
+    iv: [u8; 12],
+    style: NonceStyle,
+    tls13: bool,
+    pub seq: u64,
+}
+
+/// A record opened: its content type and where its plaintext is in the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub content_type: u8,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl RecordKeys {
+    /// TLS 1.3: the keys of a traffic secret (RFC 8446 §7.3).
+    pub fn tls13(suite: Suite, secret: &[u8]) -> Option<RecordKeys> {
+        let key = expand_label(suite.hash, secret, b"key", suite.cipher.key_len())?;
+        let iv = expand_label(suite.hash, secret, b"iv", 12)?;
+        Some(RecordKeys {
+            aead: Aead::new(suite.cipher, &key)?,
+            iv: iv.try_into().ok()?,
+            style: NonceStyle::XorSequence,
+            tls13: true,
+            seq: 0,
+        })
+    }
+
+    /// TLS 1.2: both directions' keys from the master secret (RFC 5246 §6.3), client's first.
+    pub fn tls12(
+        suite: Suite,
+        master: &[u8],
+        client_random: &[u8],
+        server_random: &[u8],
+    ) -> Option<[RecordKeys; 2]> {
+        let key_len = suite.cipher.key_len();
+        let (iv_len, style) = match suite.cipher {
+            Cipher::ChaCha20Poly1305 => (12, NonceStyle::XorSequence),
+            _ => (4, NonceStyle::ExplicitGcm),
+        };
+        let seed = [server_random, client_random].concat();
+        let mut block = vec![0u8; 2 * (key_len + iv_len)];
+        prf(suite.hash, master, b"key expansion", &seed, &mut block);
+        let (keys, ivs) = block.split_at(2 * key_len);
+        let side = |i: usize| {
+            let mut iv = [0u8; 12];
+            iv[..iv_len].copy_from_slice(&ivs[i * iv_len..(i + 1) * iv_len]);
+            Some(RecordKeys {
+                aead: Aead::new(suite.cipher, &keys[i * key_len..(i + 1) * key_len])?,
+                iv,
+                style,
+                tls13: false,
+                seq: 0,
+            })
+        };
+        Some([side(0)?, side(1)?])
+    }
+
+    /// Open one record (`header` is its 5-byte header, `body` the rest) with the current
+    /// sequence number; the number advances only when the record authenticates.
+    pub fn open(&mut self, header: &[u8; 5], body: &mut [u8]) -> Result<Opened, BadRecord> {
+        let opened = self.open_at(self.seq, header, body)?;
+        self.seq += 1;
+        Ok(opened)
+    }
+
+    fn open_at(&self, seq: u64, header: &[u8; 5], body: &mut [u8]) -> Result<Opened, BadRecord> {
+        let mut nonce = self.iv;
+        let ciphertext_start = match self.style {
+            NonceStyle::XorSequence => {
+                for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                    *n ^= s;
+                }
+                0
+            }
+            NonceStyle::ExplicitGcm => {
+                nonce[4..].copy_from_slice(body.get(..8).ok_or(BadRecord)?);
+                8
+            }
+        };
+        let body = &mut body[ciphertext_start..];
+        if self.tls13 {
+            // The additional data is the record header as sent (RFC 8446 §5.2).
+            self.aead.open(&nonce, header, body)?;
+            let text = &body[..body.len() - TAG_LEN];
+            // TLSInnerPlaintext: content, the real content type, then zero padding.
+            let type_at = text.iter().rposition(|&b| b != 0).ok_or(BadRecord)?;
+            return Ok(Opened {
+                content_type: text[type_at],
+                start: ciphertext_start,
+                end: ciphertext_start + type_at,
+            });
+        }
+        let plain_len = body.len().checked_sub(TAG_LEN).ok_or(BadRecord)?;
+        // seq_num, type, version, length of the plaintext (RFC 5246 §6.2.3.3).
+        let mut aad = [0u8; 13];
+        aad[..8].copy_from_slice(&seq.to_be_bytes());
+        aad[8..11].copy_from_slice(&header[..3]);
+        aad[11..].copy_from_slice(&(plain_len as u16).to_be_bytes());
+        self.aead.open(&nonce, &aad, body)?;
+        Ok(Opened {
+            content_type: header[0],
+            start: ciphertext_start,
+            end: ciphertext_start + plain_len,
+        })
+    }
+
+    /// After lost records: find the sequence number (from the current one, at most `tries`
+    /// ahead) under which this record authenticates, and continue from there. Returns how many
+    /// records were skipped.
+    pub fn open_after_loss(
+        &mut self,
+        header: &[u8; 5],
+        body: &mut [u8],
+        tries: u64,
+    ) -> Option<(u64, Opened)> {
+        // Decryption is in place: keep the ciphertext to try the next sequence number.
+        let copy = body.to_vec();
+        for skipped in 0..tries {
+            let seq = self.seq + skipped;
+            if let Ok(opened) = self.open_at(seq, header, body) {
+                self.seq = seq + 1;
+                return Some((skipped, opened));
+            }
+            body.copy_from_slice(&copy);
+        }
+        None
+    }
+}
+
+/// TLS 1.3 KeyUpdate: the next traffic secret (RFC 8446 §7.2).
+pub fn next_traffic_secret(hash: Hash, secret: &[u8]) -> Option<Vec<u8>> {
+    expand_label(hash, secret, b"traffic upd", hash.len())
+}
+
+/// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context.
+fn expand_label(hash: Hash, secret: &[u8], label: &[u8], len: usize) -> Option<Vec<u8>> {
+    let mut info = Vec::with_capacity(4 + 6 + label.len());
+    info.extend_from_slice(&(len as u16).to_be_bytes());
+    info.push((6 + label.len()) as u8);
+    info.extend_from_slice(b"tls13 ");
+    info.extend_from_slice(label);
+    info.push(0);
+    let mut out = vec![0u8; len];
+    match hash {
+        Hash::Sha256 => Hkdf::<Sha256>::from_prk(secret)
+            .ok()?
+            .expand(&info, &mut out)
+            .ok()?,
+        Hash::Sha384 => Hkdf::<Sha384>::from_prk(secret)
+            .ok()?
+            .expand(&info, &mut out)
+            .ok()?,
+    }
+    Some(out)
+}
+
+/// The TLS 1.2 PRF (RFC 5246 §5) with the suite's hash.
+fn prf(hash: Hash, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) {
+    let seed = [label, seed].concat();
+    match hash {
+        Hash::Sha256 => p_hash::<Hmac<Sha256>>(secret, &seed, out),
+        Hash::Sha384 => p_hash::<Hmac<Sha384>>(secret, &seed, out),
+    }
+}
+
+/// P_hash: HMAC(secret, A(i) + seed) for A(1), A(2)…, where A(0) = seed, A(i) = HMAC(A(i-1)).
+fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], seed: &[u8], out: &mut [u8]) {
+    let Ok(mac) = <M as KeyInit>::new_from_slice(secret) else {
+        return; // HMAC takes a key of any length.
+    };
+    let mut a = seed.to_vec();
+    let hash_len = <M as hmac::digest::OutputSizeUser>::output_size();
+    for chunk in out.chunks_mut(hash_len) {
+        let mut m = mac.clone();
+        m.update(&a);
+        a = m.finalize().into_bytes().to_vec();
+        let mut m = mac.clone();
+        m.update(&a);
+        m.update(seed);
+        let block = m.finalize().into_bytes();
+        chunk.copy_from_slice(&block[..chunk.len()]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// RFC 8448 §3 (Simple 1-RTT Handshake): the server's handshake traffic secret gives this
+    /// key and IV, and its first protected record (EncryptedExtensions…) opens with them.
+    #[test]
+    fn rfc8448_server_handshake_keys() {
+        let secret =
+            hex("b6 7b 7d 69 0c c1 6c 4e 75 e5 42 13 cb 2d 37 b4 e9 c9 12 bc de d9 10 5d 42 be fd 59 d3 91 ad 38");
+        let suite = Suite::from_id(0x1301).unwrap();
+        let key = expand_label(suite.hash, &secret, b"key", 16).unwrap();
+        let iv = expand_label(suite.hash, &secret, b"iv", 12).unwrap();
+        assert_eq!(key, hex("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc"));
+        assert_eq!(iv, hex("5d 31 3e b2 67 12 76 ee 13 00 0b 30"));
+    }
+
+    /// Seal a record the way a TLS stack does, with the same AEAD crates.
+    fn seal(keys: &RecordKeys, seq: u64, content_type: u8, data: &[u8]) -> Vec<u8> {
+        let mut nonce = keys.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let mut inner = data.to_vec();
+        inner.push(content_type);
+        inner.extend_from_slice(&[0, 0, 0]); // padding
+        let len = (inner.len() + TAG_LEN) as u16;
+        let mut record = vec![23, 3, 3];
+        record.extend_from_slice(&len.to_be_bytes());
+        let aad = record.clone();
+        let n = aes_gcm::Nonce::from_slice(&nonce);
+        let tag = match &keys.aead {
+            Aead::Aes128Gcm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
+            Aead::Aes256Gcm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
+            Aead::ChaCha(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
+        }
+        .unwrap();
+        record.extend_from_slice(&inner);
+        record.extend_from_slice(&tag);
+        record
+    }
+
+    #[test]
+    fn tls13_records_open_in_sequence_and_after_loss() {
+        for id in [0x1301, 0x1302, 0x1303] {
+            let suite = Suite::from_id(id).unwrap();
+            let secret = vec![0x42; suite.hash.len()];
+            let sender = RecordKeys::tls13(suite, &secret).unwrap();
+            let mut receiver = RecordKeys::tls13(suite, &secret).unwrap();
+            for (seq, data) in [(0, &b"hello"[..]), (1, b""), (4, b"after a loss")] {
+                let record = seal(&sender, seq, 23, data);
+                let header: [u8; 5] = record[..5].try_into().unwrap();
+                let mut body = record[5..].to_vec();
+                let opened = if seq == 4 {
+                    assert_eq!(receiver.open(&header, &mut body.clone()), Err(BadRecord));
+                    let (skipped, opened) =
+                        receiver.open_after_loss(&header, &mut body, 8).unwrap();
+                    assert_eq!(skipped, 2);
+                    opened
+                } else {
+                    receiver.open(&header, &mut body).unwrap()
+                };
+                assert_eq!(opened.content_type, 23);
+                assert_eq!(
+                    &body[opened.start..opened.end],
+                    data,
+                    "suite {id:#x} seq {seq}"
+                );
+                assert_eq!(receiver.seq, seq + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn tls12_gcm_record_opens_with_explicit_nonce_and_sequence_in_aad() {
+        let suite = Suite::from_id(0xc02f).unwrap();
+        let [client, _] = RecordKeys::tls12(suite, &[9; 48], &[1; 32], &[2; 32]).unwrap();
+        let mut receiver = client.clone();
+        let data = b"GET / HTTP/1.1";
+        let explicit = 7u64.to_be_bytes();
+        let mut nonce = client.iv;
+        nonce[4..].copy_from_slice(&explicit);
+        let header = [23u8, 3, 3, 0, (8 + data.len() + TAG_LEN) as u8];
+        let mut aad = [0u8; 13];
+        aad[8..11].copy_from_slice(&header[..3]);
+        aad[11..].copy_from_slice(&(data.len() as u16).to_be_bytes());
+        let mut text = data.to_vec();
+        let Aead::Aes128Gcm(c) = &client.aead else {
+            panic!("AES-128-GCM expected")
+        };
+        let tag = c
+            .encrypt_in_place_detached(aes_gcm::Nonce::from_slice(&nonce), &aad, &mut text)
+            .unwrap();
+        let mut body = explicit.to_vec();
+        body.extend_from_slice(&text);
+        body.extend_from_slice(&tag);
+        let opened = receiver.open(&header, &mut body).unwrap();
+        assert_eq!(&body[opened.start..opened.end], data);
+        assert_eq!(opened.content_type, 23);
+    }
+
+    #[test]
+    fn a_wrong_key_does_not_open_and_does_not_advance() {
+        let suite = Suite::from_id(0x1303).unwrap();
+        let mut keys = RecordKeys::tls13(suite, &[7; 32]).unwrap();
+        let header = [23, 3, 3, 0, 20];
+        let mut body = vec![0u8; 20];
+        assert_eq!(keys.open(&header, &mut body), Err(BadRecord));
+        assert_eq!(keys.seq, 0);
+        let mut short = vec![0u8; 3];
+        assert_eq!(keys.open(&header, &mut short), Err(BadRecord));
+    }
+
+    /// RFC 5246's PRF with SHA-256: the widely used test vector (from the IETF TLS list,
+    /// also in Go's crypto/tls tests).
+    #[test]
+    fn tls12_prf_sha256_vector() {
+        let secret = hex("9b be 43 6b a9 40 f0 17 b1 76 52 84 9a 71 db 35");
+        let seed = hex("a0 ba 9f 93 6c da 31 18 27 a6 f7 96 ff d5 19 8c");
+        let mut out = [0u8; 100];
+        prf(Hash::Sha256, &secret, b"test label", &seed, &mut out);
+        assert_eq!(
+            out.to_vec(),
+            hex("e3 f2 29 ba 72 7b e1 7b 8d 12 26 20 55 7c d4 53 c2 aa b2 1d 07 c3 d4 95 32 9b 52 d4 e6 1e db 5a 6b 30 17 91 e9 0d 35 c9 c9 a4 6b 4e 14 ba f9 af 0f a0 22 f7 07 7d ef 17 ab fd 37 97 c0 56 4b ab 4f bc 91 66 6e 9d ef 9b 97 fc e3 4f 79 67 89 ba a4 80 82 d1 22 ee 42 c5 a7 2e 5a 51 10 ff f7 01 87 34 7b 66")
+        );
+    }
+}

@@ -1,0 +1,607 @@
+//! One TLS connection, both sides: the records, the hellos, the keys from the key log, and the
+//! decrypted application bytes handed up through [`TlsReport`]. Knows nothing of what the
+//! plaintext carries. Sides are the flow's (0: the endpoint seen first) until the ClientHello
+//! says which one is the client.
+
+use crate::base::rules::{self, Rule};
+use crate::base::PacketRef;
+
+use super::crypt::{next_traffic_secret, BadRecord, RecordKeys, Suite};
+use super::hello::{self, ClientHello, MessageReader, ServerHello};
+use super::keylog::{ClientRandom, Secrets};
+use super::record::{self, plausible_header, Record, RecordReader, HEADER_LEN};
+
+pub type Side = usize;
+
+/// Where secrets come from (a key log file, a pcapng's secrets blocks).
+pub trait KeySource {
+    fn secrets(&self, random: &ClientRandom) -> Option<Secrets>;
+    /// More secrets may still arrive (a live capture whose key log the browser appends to).
+    fn may_learn_more(&self) -> bool {
+        false
+    }
+}
+
+/// Where a TLS connection's results go.
+pub trait TlsReport {
+    /// The next decrypted application bytes of `side`.
+    fn plaintext(&mut self, side: Side, bytes: &[u8], packet: PacketRef);
+    /// About `len` application bytes of `side` are lost (records that could not be read).
+    fn lost(&mut self, side: Side, len: u64, packet: PacketRef);
+    fn finding(&mut self, side: Option<Side>, packet: PacketRef, rule: &'static Rule, msg: String);
+    /// What is known of the connection changed.
+    fn info(&mut self, info: &TlsInfo);
+    /// The ClientHello came from `client`.
+    fn client_hello(&mut self, client: Side);
+}
+
+/// What the handshake said, and whether the connection could be decrypted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// The version agreed (0x0303 TLS 1.2, 0x0304 TLS 1.3); 0 before the ServerHello.
+    pub version: u16,
+    pub suite: u16,
+    pub sni: Option<String>,
+    pub alpn_offered: Vec<String>,
+    pub alpn: Option<String>,
+    /// The key log had this connection's secrets and its records authenticate.
+    pub decrypted: bool,
+}
+
+impl TlsInfo {
+    pub fn version_name(&self) -> String {
+        hello::version_name(self.version)
+    }
+    pub fn suite_name(&self) -> String {
+        hello::suite_name(self.suite)
+    }
+}
+
+/// How one side's records are protected.
+#[derive(Debug)]
+enum Protection {
+    /// Before keys: plaintext handshake records.
+    Plain,
+    /// TLS 1.3 handshake traffic keys, until this side's Finished.
+    Handshake(RecordKeys),
+    /// Application traffic keys (TLS 1.3), or the keys after ChangeCipherSpec (TLS 1.2).
+    Traffic(RecordKeys),
+    /// Encrypted, and nothing more can be read on this side.
+    Stopped,
+}
+
+#[derive(Debug)]
+struct SideState {
+    protection: Protection,
+    /// TLS 1.3: the current application traffic secret, for KeyUpdate.
+    traffic_secret: Option<Vec<u8>>,
+    /// TLS 1.2: keys derived at the ServerHello, used from this side's ChangeCipherSpec on.
+    next_keys: Option<RecordKeys>,
+    /// Plaintext handshake bytes (they may span records).
+    messages: MessageReader,
+    /// Bytes were lost: records are looked for from here (the offset of the first record
+    /// not read), trying sequence numbers ahead.
+    lost_since: Option<u64>,
+}
+
+impl SideState {
+    fn new() -> SideState {
+        SideState {
+            protection: Protection::Plain,
+            traffic_secret: None,
+            next_keys: None,
+            messages: MessageReader::default(),
+            lost_since: None,
+        }
+    }
+}
+
+/// Records looked at after a loss before giving up on a side; and sequence numbers tried ahead.
+const MAX_RESYNC_BYTES: usize = 1 << 20;
+const RESYNC_SEQUENCE_TRIES: u64 = 256;
+
+#[derive(Debug)]
+pub struct TlsConnection {
+    client: Option<Side>,
+    readers: [RecordReader; 2],
+    sides: [SideState; 2],
+    hello: Option<ClientHello>,
+    suite: Option<Suite>,
+    tls13: bool,
+    secrets: Option<Secrets>,
+    info: TlsInfo,
+}
+
+impl Default for TlsConnection {
+    fn default() -> Self {
+        TlsConnection::new()
+    }
+}
+
+/// Does this look like the start of a TLS connection (a handshake record holding a
+/// ClientHello)? Decided on the first bytes only, on any port.
+pub fn looks_like_client_hello(bytes: &[u8]) -> bool {
+    bytes.len() >= 6
+        && bytes[0] == record::HANDSHAKE
+        && plausible_header(&bytes[..HEADER_LEN])
+        && bytes[5] == hello::CLIENT_HELLO
+}
+
+impl TlsConnection {
+    pub fn new() -> TlsConnection {
+        TlsConnection {
+            client: None,
+            readers: [RecordReader::new(0), RecordReader::new(0)],
+            sides: [SideState::new(), SideState::new()],
+            hello: None,
+            suite: None,
+            tls13: false,
+            secrets: None,
+            info: TlsInfo::default(),
+        }
+    }
+
+    pub fn info(&self) -> &TlsInfo {
+        &self.info
+    }
+
+    pub fn client_side(&self) -> Option<Side> {
+        self.client
+    }
+
+    /// The next bytes of `side`, at stream offset `offset`.
+    pub fn feed(
+        &mut self,
+        side: Side,
+        offset: u64,
+        bytes: &[u8],
+        packet: PacketRef,
+        keys: &dyn KeySource,
+        out: &mut dyn TlsReport,
+    ) {
+        if self.readers[side].pending().is_empty() && self.readers[side].next_offset() != offset {
+            // The first bytes of this side (its stream may not start at 0).
+            self.readers[side].restart_at(offset);
+        }
+        self.readers[side].push(bytes);
+        if self.sides[side].lost_since.is_some() {
+            self.resync(side, packet, out);
+        }
+        while let Some(rec) = self.readers[side].next_record() {
+            let mut cx = RecordCx {
+                sides: &mut self.sides,
+                sh: Shared {
+                    client: &mut self.client,
+                    hello: &mut self.hello,
+                    suite: &mut self.suite,
+                    tls13: &mut self.tls13,
+                    secrets: &mut self.secrets,
+                    info: &mut self.info,
+                },
+                side,
+                packet,
+                keys,
+                out: &mut *out,
+            };
+            cx.record(rec);
+        }
+        if let Some(record::Broken::BadHeader { offset }) = self.readers[side].broken() {
+            if !matches!(self.sides[side].protection, Protection::Stopped) {
+                self.sides[side].protection = Protection::Stopped;
+                let msg = format!("bytes at stream offset {offset} are not a TLS record; this side is not read further");
+                out.finding(Some(side), packet, &rules::TLS_RECORDS_LOST, msg);
+            }
+        }
+    }
+
+    /// `len` bytes of `side` at `offset` are missing from the capture.
+    pub fn gap(
+        &mut self,
+        side: Side,
+        offset: u64,
+        len: u64,
+        packet: PacketRef,
+        out: &mut dyn TlsReport,
+    ) {
+        let st = &mut self.sides[side];
+        let first_unread = self.readers[side].next_offset().min(offset);
+        self.readers[side].restart_at(offset + len);
+        match st.protection {
+            Protection::Stopped => {}
+            Protection::Plain => {
+                st.protection = Protection::Stopped;
+                let msg = format!(
+                    "{len} bytes of the TLS handshake are missing: this side cannot be decrypted"
+                );
+                out.finding(Some(side), packet, &rules::TLS_RECORDS_LOST, msg);
+            }
+            Protection::Handshake(_) | Protection::Traffic(_) => {
+                st.lost_since.get_or_insert(first_unread);
+            }
+        }
+    }
+
+    /// After a loss: look through the bytes held for a record that authenticates under a
+    /// sequence number a little ahead, report what was lost, and read on from there.
+    fn resync(&mut self, side: Side, packet: PacketRef, out: &mut dyn TlsReport) {
+        let Some(since) = self.sides[side].lost_since else {
+            return;
+        };
+        let overhead = self.record_overhead();
+        let reader = &mut self.readers[side];
+        let st = &mut self.sides[side];
+        let keys = match &mut st.protection {
+            Protection::Handshake(k) | Protection::Traffic(k) => k,
+            _ => {
+                st.lost_since = None;
+                return;
+            }
+        };
+        let pending = reader.pending().to_vec();
+        let base = reader.next_offset();
+        for at in 0..pending.len().saturating_sub(HEADER_LEN) {
+            let h = &pending[at..];
+            if !plausible_header(h) || h[0] != record::APPLICATION_DATA {
+                continue;
+            }
+            let len = usize::from(u16::from_be_bytes([h[3], h[4]]));
+            let Some(body) = h.get(HEADER_LEN..HEADER_LEN + len) else {
+                // A plausible record still arriving: wait for it before looking further.
+                reader.restart_at(base + at as u64);
+                reader.push(h);
+                return;
+            };
+            let header: [u8; HEADER_LEN] = h[..HEADER_LEN].try_into().unwrap_or_default();
+            let mut body = body.to_vec();
+            if let Some((skipped, _)) =
+                keys.open_after_loss(&header, &mut body, RESYNC_SEQUENCE_TRIES)
+            {
+                // Undo: the record is read again below, in order, with its sequence number.
+                keys.seq -= 1;
+                let start = base + at as u64;
+                let span = start.saturating_sub(since);
+                let lost = span.saturating_sub(skipped * overhead);
+                st.lost_since = None;
+                let msg = format!("{skipped} records ({span} bytes from stream offset {since}) lost; decryption goes on at stream offset {start}");
+                out.finding(Some(side), packet, &rules::TLS_RECORDS_LOST, msg);
+                out.lost(side, lost, packet);
+                reader.restart_at(start);
+                reader.push(h);
+                return;
+            }
+        }
+        let keep = pending.len().min(HEADER_LEN + record::MAX_BODY);
+        if base + pending.len() as u64 - since > MAX_RESYNC_BYTES as u64 {
+            st.protection = Protection::Stopped;
+            st.lost_since = None;
+            let msg = format!("no record authenticates in the {MAX_RESYNC_BYTES} bytes after a loss at stream offset {since}: this side is not read further");
+            out.finding(Some(side), packet, &rules::TLS_RECORDS_LOST, msg);
+            return;
+        }
+        // Keep the tail that may hold the start of the next record.
+        let from = pending.len() - keep;
+        reader.restart_at(base + from as u64);
+        reader.push(&pending[from..]);
+    }
+
+    /// Bytes a record adds to its plaintext (header, explicit nonce, tag, TLS 1.3 inner type).
+    fn record_overhead(&self) -> u64 {
+        let Some(suite) = self.suite else {
+            return HEADER_LEN as u64;
+        };
+        let per_record = match (suite.tls13, suite.cipher) {
+            (true, _) => 16 + 1,
+            (false, super::crypt::Cipher::ChaCha20Poly1305) => 16,
+            (false, _) => 8 + 16,
+        };
+        HEADER_LEN as u64 + per_record
+    }
+}
+
+/// The connection's state other than the per-side parts, borrowed for one record.
+struct Shared<'a> {
+    client: &'a mut Option<Side>,
+    hello: &'a mut Option<ClientHello>,
+    suite: &'a mut Option<Suite>,
+    tls13: &'a mut bool,
+    secrets: &'a mut Option<Secrets>,
+    info: &'a mut TlsInfo,
+}
+
+/// One record's work: which side sent it, when, and where results go.
+struct RecordCx<'a, 'b> {
+    sides: &'a mut [SideState; 2],
+    sh: Shared<'a>,
+    side: Side,
+    packet: PacketRef,
+    keys: &'a dyn KeySource,
+    out: &'b mut dyn TlsReport,
+}
+
+impl RecordCx<'_, '_> {
+    fn finding(&mut self, rule: &'static Rule, msg: String) {
+        self.out.finding(Some(self.side), self.packet, rule, msg);
+    }
+
+    fn record(&mut self, rec: Record<'_>) {
+        if matches!(self.sides[self.side].protection, Protection::Plain) {
+            return self.plain_record(rec);
+        }
+        let st = &mut self.sides[self.side];
+        let (Protection::Handshake(keys) | Protection::Traffic(keys)) = &mut st.protection else {
+            return;
+        };
+        if rec.content_type() == record::CHANGE_CIPHER_SPEC {
+            // TLS 1.3 middlebox compatibility (RFC 8446 §5): not protected, ignored.
+            return;
+        }
+        match keys.open(&rec.header, rec.body) {
+            Ok(opened) => {
+                let plain = &rec.body[opened.start..opened.end];
+                self.decrypted(opened.content_type, plain);
+            }
+            Err(BadRecord) => {
+                let seq = keys.seq;
+                st.protection = Protection::Stopped;
+                self.sh.info.decrypted = false;
+                self.out.info(self.sh.info);
+                let msg = format!(
+                    "record {seq} (stream offset {}) does not authenticate with the key log's secret: wrong key? This side is not decrypted further",
+                    rec.offset
+                );
+                self.finding(&rules::TLS_DECRYPT_FAILED, msg);
+            }
+        }
+    }
+
+    /// A record before this side's keys: the hellos, ChangeCipherSpec, alerts.
+    fn plain_record(&mut self, rec: Record<'_>) {
+        match rec.content_type() {
+            record::HANDSHAKE => {
+                self.sides[self.side].messages.push(rec.body);
+                self.handshake_messages();
+            }
+            record::CHANGE_CIPHER_SPEC if !*self.sh.tls13 => {
+                // TLS 1.2: this side's records are protected from here on.
+                let st = &mut self.sides[self.side];
+                st.protection = match st.next_keys.take() {
+                    Some(k) => Protection::Traffic(k),
+                    None => Protection::Stopped,
+                };
+            }
+            record::CHANGE_CIPHER_SPEC => {}
+            record::ALERT => self.alert(rec.body),
+            _ => {
+                if *self.sh.client == Some(self.side) && self.sh.suite.is_none() {
+                    let msg = "0-RTT early data: not decrypted".to_string();
+                    self.finding(&rules::TLS_RECORDS_LOST, msg);
+                }
+            }
+        }
+    }
+
+    /// A record opened: hand application data up; read handshake messages and alerts.
+    fn decrypted(&mut self, content_type: u8, plain: &[u8]) {
+        match content_type {
+            record::APPLICATION_DATA => self.out.plaintext(self.side, plain, self.packet),
+            record::HANDSHAKE => {
+                self.sides[self.side].messages.push(plain);
+                self.handshake_messages();
+            }
+            record::ALERT => self.alert(plain),
+            _ => {}
+        }
+    }
+
+    fn alert(&mut self, body: &[u8]) {
+        let [level, description, ..] = *body else {
+            return;
+        };
+        let (rule, what) = match (level, description) {
+            (_, 0) => (&rules::TLS_CLOSE_NOTIFY, "close_notify".to_string()),
+            (2, d) => (&rules::TLS_ALERT, format!("fatal alert {}", alert_name(d))),
+            (_, d) => (
+                &rules::TLS_ALERT,
+                format!("warning alert {}", alert_name(d)),
+            ),
+        };
+        self.finding(rule, what);
+    }
+
+    fn handshake_messages(&mut self) {
+        while let Some((t, msg)) = self.sides[self.side].messages.next_message() {
+            match t {
+                hello::CLIENT_HELLO => self.client_hello(&msg),
+                hello::SERVER_HELLO => self.server_hello(&msg),
+                hello::ENCRYPTED_EXTENSIONS => {
+                    self.sh.info.alpn = hello::encrypted_extensions_alpn(&msg);
+                    self.out.info(self.sh.info);
+                }
+                hello::FINISHED if *self.sh.tls13 => self.finished(),
+                hello::KEY_UPDATE => self.key_update(),
+                _ => {}
+            }
+        }
+    }
+
+    fn client_hello(&mut self, msg: &[u8]) {
+        let Some(ch) = hello::parse_client_hello(msg) else {
+            return;
+        };
+        *self.sh.client = Some(self.side);
+        self.out.client_hello(self.side);
+        self.sh.info.sni = ch.sni.clone();
+        self.sh.info.alpn_offered = ch.alpn.clone();
+        *self.sh.hello = Some(ch);
+    }
+
+    fn server_hello(&mut self, msg: &[u8]) {
+        let Some(sh) = hello::parse_server_hello(msg) else {
+            return;
+        };
+        if sh.retry {
+            // HelloRetryRequest: a second ClientHello (same random) and ServerHello follow.
+            return;
+        }
+        let info = &mut *self.sh.info;
+        info.version = sh.version;
+        info.suite = sh.suite;
+        if sh.alpn.is_some() {
+            info.alpn = sh.alpn.clone();
+        }
+        let Some(client) = *self.sh.client else {
+            return;
+        };
+        match Suite::from_id(sh.suite) {
+            Some(suite) => self.negotiated(client, suite, &sh),
+            None => {
+                let msg = format!(
+                    "cipher suite {} ({}) is not one wsdissect can decrypt",
+                    hello::suite_name(sh.suite),
+                    hello::version_name(sh.version)
+                );
+                self.stop_both();
+                self.out.info(self.sh.info);
+                self.out
+                    .finding(None, self.packet, &rules::TLS_UNSUPPORTED_CIPHER, msg);
+            }
+        }
+    }
+
+    /// The suite is known: find the secrets and set each side's keys.
+    fn negotiated(&mut self, client: Side, suite: Suite, sh: &ServerHello) {
+        *self.sh.suite = Some(suite);
+        *self.sh.tls13 = sh.version == hello::TLS13;
+        let Some(ch) = self.sh.hello.as_ref() else {
+            return;
+        };
+        let random = ch.random;
+        let secrets = self.keys.secrets(&random).filter(|s| has_secrets(s, suite));
+        let Some(secrets) = secrets else {
+            self.stop_both();
+            self.out.info(self.sh.info);
+            let msg = format!(
+                "encrypted: no key for client random {}; give the key log with --tls-keylog FILE",
+                hex(&random)
+            );
+            self.out.finding(None, self.packet, &rules::TLS_NO_KEY, msg);
+            return;
+        };
+        let server = 1 - client;
+        self.sh.info.decrypted = true;
+        if suite.tls13 {
+            let hs = |s: &Option<Vec<u8>>| s.as_deref().and_then(|s| RecordKeys::tls13(suite, s));
+            self.sides[client].protection = opt_protection(hs(&secrets.client_handshake), true);
+            self.sides[server].protection = opt_protection(hs(&secrets.server_handshake), true);
+        } else if let Some(master) = &secrets.master {
+            if let Some([c, s]) = RecordKeys::tls12(suite, master, &random, &sh.random) {
+                self.sides[client].next_keys = Some(c);
+                self.sides[server].next_keys = Some(s);
+            }
+        }
+        *self.sh.secrets = Some(secrets);
+        self.out.info(self.sh.info);
+    }
+
+    fn stop_both(&mut self) {
+        for s in self.sides.iter_mut() {
+            s.protection = Protection::Stopped;
+        }
+    }
+
+    /// TLS 1.3: this side's Finished; its application traffic keys follow.
+    fn finished(&mut self) {
+        let (Some(secrets), Some(suite)) = (self.sh.secrets.as_ref(), *self.sh.suite) else {
+            return;
+        };
+        let secret = if *self.sh.client == Some(self.side) {
+            secrets.client_traffic.clone()
+        } else {
+            secrets.server_traffic.clone()
+        };
+        let st = &mut self.sides[self.side];
+        st.protection = opt_protection(
+            secret.as_deref().and_then(|s| RecordKeys::tls13(suite, s)),
+            false,
+        );
+        st.traffic_secret = secret;
+        if matches!(st.protection, Protection::Stopped) {
+            let msg = "the key log has no application traffic secret for this side".to_string();
+            self.finding(&rules::TLS_NO_KEY, msg);
+        }
+    }
+
+    /// TLS 1.3 KeyUpdate (RFC 8446 §4.6.3): this side's next records use the next secret.
+    fn key_update(&mut self) {
+        let Some(suite) = *self.sh.suite else {
+            return;
+        };
+        let st = &mut self.sides[self.side];
+        let next = st
+            .traffic_secret
+            .as_deref()
+            .and_then(|s| next_traffic_secret(suite.hash, s));
+        st.protection = opt_protection(
+            next.as_deref().and_then(|s| RecordKeys::tls13(suite, s)),
+            false,
+        );
+        st.traffic_secret = next;
+    }
+}
+
+fn opt_protection(keys: Option<RecordKeys>, handshake: bool) -> Protection {
+    match (keys, handshake) {
+        (Some(k), true) => Protection::Handshake(k),
+        (Some(k), false) => Protection::Traffic(k),
+        (None, _) => Protection::Stopped,
+    }
+}
+
+/// The key log holds what this suite's key schedule needs.
+fn has_secrets(s: &Secrets, suite: Suite) -> bool {
+    if suite.tls13 {
+        s.client_handshake.is_some() || s.client_traffic.is_some()
+    } else {
+        s.master.is_some()
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// RFC 8446 §6 / RFC 5246 §7.2 alert descriptions.
+fn alert_name(d: u8) -> String {
+    let name = match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        22 => "record_overflow",
+        40 => "handshake_failure",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return format!("{d}"),
+    };
+    format!("{name} ({d})")
+}

@@ -6,6 +6,9 @@ pcap_mutate   [link selector][flags][records]   first ~48 KiB of records of each
 capture_bytes [flags][file bytes]               first 16 KiB of each .pcap/.pcapng
 http_handshake[split hi][split lo][req][resp]   the handshakes found in the samples
 frame_decoder [keep][8 cut bytes][stream]       RFC 6455 §5.7 examples and edge headers
+ws_session    [mode][limits][split hi][split lo][8 cut bytes][client bytes][server bytes]
+              RFC 6455 §5.7 and RFC 7692 §7.2.3 examples, and the first WebSocket bytes of
+              each direction of the upgraded connections in the classic .pcap samples
 """
 import os, struct, glob, re
 
@@ -78,4 +81,130 @@ rfc = [
 for i, s in enumerate(rfc):
     for keep in (1, 3, 0x83):
         out('frame_decoder', f'rfc-{i}-{keep}', bytes([keep, 10, 40, 80, 120, 160, 200, 230, 250]) + s * 3)
+
+# ws_session: [mode][limits][split hi][split lo][8 cuts][client stream][server stream]
+# mode bits 0-1: 0 no deflate, 1 deflate with takeover, 2 no_context_takeover, 3 mixed;
+# limits: frame keep (bits 0-1), message keep (2-3), inflate limit (4-5).
+CUTS = bytes([10, 40, 81, 120, 161, 200, 230, 250])  # odd ones become gaps in the gappy run
+NOGAP = bytes([10, 40, 80, 120, 160, 200, 230, 250])
+KEY = b'\x37\xfa\x21\x3d'
+
+def frame(first, payload, masked):
+    n, m = len(payload), 0x80 if masked else 0
+    if n < 126:
+        hdr = bytes([first, n | m])
+    elif n < 65536:
+        hdr = bytes([first, 126 | m]) + struct.pack('>H', n)
+    else:
+        hdr = bytes([first, 127 | m]) + struct.pack('>Q', n)
+    if not masked:
+        return hdr + payload
+    return hdr + KEY + bytes(b ^ KEY[i % 4] for i, b in enumerate(payload))
+
+def session_seed(name, client, server, modes=(0,), limits=(0x3f, 0x25, 0x00)):
+    for m in modes:
+        for lim in limits:
+            for tag, cuts in (('n', NOGAP), ('g', CUTS)):
+                out('ws_session', f'{name}-m{m}-l{lim:02x}-{tag}',
+                    bytes([m, lim]) + struct.pack('>H', len(client)) + cuts + client + server)
+
+# RFC 6455 §5.7: the client's frames masked, the server's not.
+session_seed('rfc6455-text', frame(0x81, b'Hello', True), frame(0x81, b'Hello', False))
+session_seed('rfc6455-fragments', frame(0x01, b'Hel', True) + frame(0x80, b'lo', True),
+             bytes([0x01, 0x03]) + b'Hel' + bytes([0x80, 0x02]) + b'lo')
+session_seed('rfc6455-ping-pong', frame(0x89, b'Hello', True),
+             frame(0x8a, b'Hello', False) + frame(0x89, b'Hello', False))
+session_seed('rfc6455-binary', frame(0x82, bytes(range(256)), True),
+             frame(0x82, bytes(70000), False), limits=(0x3f, 0x25))
+session_seed('rfc6455-close', frame(0x81, b'bye', True) + frame(0x88, b'\x03\xe8done', True),
+             frame(0x88, b'\x03\xe8', False) + frame(0x81, b'late', False))
+# RFC 7692 §7.2.3: "Hello" compressed (shared window, stored block, two blocks, BFINAL set,
+# fragmented), then a ping and an empty compressed binary message.
+d_hello = bytes([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00])
+d_again = bytes([0xf2, 0x00, 0x11, 0x00, 0x00])
+d_stored = bytes([0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00])
+d_two = bytes([0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00])
+d_final = bytes([0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00])
+for masked, who in ((True, 'c'), (False, 's')):
+    stream = b''.join(frame(0xc1, d, masked) for d in (d_hello, d_again, d_stored, d_two, d_final))
+    stream += frame(0x41, d_hello[:3], masked) + frame(0x80, d_hello[3:], masked)
+    stream += frame(0x89, b'', masked) + frame(0xc2, bytes([0x00]), masked)
+    client, server = (stream, b'') if masked else (b'', stream)
+    session_seed(f'rfc7692-{who}', client, server, modes=(1, 2, 3), limits=(0x3f, 0x05, 0x15))
+session_seed('rfc7692-both', frame(0xc1, d_hello, True) + frame(0xc1, d_again, True),
+             frame(0xc1, d_hello, False) + frame(0xc1, d_again, False), modes=(0, 1, 2, 3))
+
+# The samples: reassemble each TCP connection that upgrades (in-order segments only) and keep
+# the first WebSocket bytes of each direction.
+def link_offset(link, pkt):
+    if link == 1:
+        off, et = 14, struct.unpack('>H', pkt[12:14])[0]
+        while et == 0x8100 and len(pkt) >= off + 4:
+            et = struct.unpack('>H', pkt[off + 2:off + 4])[0]
+            off += 4
+        return off
+    return {113: 16, 276: 20, 0: 4, 108: 4, 101: 0, 228: 0, 229: 0}.get(link)
+
+def tcp_segments(raw, le, link):
+    fmt = '<IIII' if le else '>IIII'
+    at = 24
+    while at + 16 <= len(raw):
+        _, _, cap, _ = struct.unpack(fmt, raw[at:at+16])
+        pkt = raw[at+16:at+16+cap]
+        at += 16 + cap
+        off = link_offset(link, pkt) if len(pkt) >= 14 else None
+        if off is None or len(pkt) < off + 40:
+            continue
+        ip = pkt[off:]
+        if ip[0] >> 4 == 4:
+            ihl, proto = (ip[0] & 15) * 4, ip[9]
+            total = struct.unpack('>H', ip[2:4])[0]
+            src, dst, l4 = ip[12:16], ip[16:20], ip[ihl:total]
+        elif ip[0] >> 4 == 6:
+            proto, plen = ip[6], struct.unpack('>H', ip[4:6])[0]
+            src, dst, l4 = ip[8:24], ip[24:40], ip[40:40+plen]
+        else:
+            continue
+        if proto != 6 or len(l4) < 20:
+            continue
+        sport, dport, seq = struct.unpack('>HHI', l4[:8])
+        yield (src, sport, dst, dport), seq, l4[13], l4[(l4[12] >> 4) * 4:]
+
+def ws_streams(raw, le, link):
+    streams, nxt = {}, {}
+    for key, seq, flags, data in tcp_segments(raw, le, link):
+        if flags & 0x02:  # SYN
+            nxt[key], streams[key] = (seq + 1) & 0xffffffff, bytearray()
+            continue
+        if key not in nxt or not data or seq != nxt[key] or len(streams[key]) > (64 << 10):
+            continue
+        streams[key] += data
+        nxt[key] = (seq + len(data)) & 0xffffffff
+    for (src, sport, dst, dport), sbytes in streams.items():
+        if not sbytes.startswith(b'HTTP/1.1 101'):
+            continue
+        cbytes = streams.get((dst, dport, src, sport), b'')
+        chead, shead = cbytes.find(b'\r\n\r\n'), sbytes.find(b'\r\n\r\n')
+        if chead < 0 or shead < 0:
+            continue
+        head = bytes(sbytes[:shead]).lower()
+        mode = 0
+        if b'permessage-deflate' in head:
+            both = b'server_no_context_takeover' in head and b'client_no_context_takeover' in head
+            mode = 2 if both else 1
+        yield mode, bytes(cbytes[chead+4:]), bytes(sbytes[shead+4:])
+
+for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))):
+    name = os.path.basename(path)
+    raw = open(path, 'rb').read()
+    le = raw[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1')
+    link = struct.unpack('<I' if le else '>I', raw[20:24])[0]
+    conns = [c for c in ws_streams(raw, le, link) if c[1] or c[2]]
+    for i, (mode, client, server) in enumerate(conns[:3]):
+        client, server = client[:3 << 10], server[:3 << 10]
+        session_seed(f'{name}-{i}', client, server, modes=(mode,), limits=(0x3f, 0x05))
+        if len(client) + len(server) > 384:
+            session_seed(f'{name}-{i}-small', client[:200], server[:184], modes=(mode,),
+                         limits=(0x3f,))
+
 print('seeds written to', os.path.join(here, 'corpus'))

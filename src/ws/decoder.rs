@@ -387,11 +387,14 @@ impl FrameDecoder {
                 HeaderDecode::NeedMore(n) => n,
                 HeaderDecode::Complete(_) => 0,
             };
+            // Only the bytes held: the rest of the buffer is left from earlier headers.
+            let mut bytes = [0u8; MAX_HEADER_LEN];
+            bytes[..fr.partial_len].copy_from_slice(&fr.partial[..fr.partial_len]);
             return Some(Incomplete::Header {
                 stream_offset: fr.partial_offset,
                 have: fr.partial_len,
                 need,
-                bytes: fr.partial,
+                bytes,
             });
         }
         None
@@ -551,7 +554,11 @@ impl Framer {
                 HeaderDecode::Complete(h) => {
                     let used = h.header_len as usize - self.partial_len;
                     self.partial_len = 0;
-                    (h, used, self.partial)
+                    // Only the header: the buffer also holds payload bytes taken to complete it.
+                    let mut hb = [0u8; MAX_HEADER_LEN];
+                    hb[..h.header_len as usize]
+                        .copy_from_slice(&self.partial[..h.header_len as usize]);
+                    (h, used, hb)
                 }
                 HeaderDecode::NeedMore(_) => {
                     self.partial_len += add;
@@ -745,6 +752,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Found by the ws_session fuzz target: a header completed across chunks carried the
+    /// payload bytes taken with it (and leftovers of earlier split headers) after its end, so
+    /// the frame record depended on where the segments ended.
+    #[test]
+    fn header_bytes_do_not_depend_on_the_split() {
+        let bytes = [
+            0x8a, 0x05, b'H', b'e', b'l', b'l', b'o', 0x89, 0x05, b'H', b'e', b'l', b'l', b'o',
+        ];
+        let headers = |chunks: &[&[u8]]| {
+            let mut dec = FrameDecoder::new(0, 16);
+            let mut out = Vec::new();
+            for c in chunks {
+                feed(&mut dec, c, PacketRef::default(), &mut |ev| {
+                    if let FrameEvent::End(f) = ev {
+                        out.push(f.header_bytes);
+                    }
+                });
+            }
+            out
+        };
+        let mut want = [0u8; MAX_HEADER_LEN];
+        want[..2].copy_from_slice(&[0x89, 0x05]);
+        assert_eq!(headers(&[&bytes])[1], want);
+        assert_eq!(headers(&[&bytes[..8], &bytes[8..]])[1], want);
+        assert_eq!(headers(&[&bytes[..1], &bytes[1..8], &bytes[8..]])[1], want);
+
+        // What an unfinished header reports holds only its own bytes.
+        let mut dec = FrameDecoder::new(0, 16);
+        feed(&mut dec, &[0x82, 0x7e], PacketRef::default(), &mut |_| {});
+        feed(
+            &mut dec,
+            &[0x00, 0x02, 1, 2, 0x82],
+            PacketRef::default(),
+            &mut |_| {},
+        );
+        let Some(Incomplete::Header { have, bytes, .. }) = dec.incomplete() else {
+            panic!("expected an unfinished header");
+        };
+        assert_eq!(have, 1);
+        assert_eq!(bytes[1..], [0u8; MAX_HEADER_LEN - 1]);
     }
 
     #[test]

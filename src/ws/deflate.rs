@@ -128,7 +128,7 @@ impl Inflater {
             }
             match status {
                 Err(e) => {
-                    self.failed = Some(InflateError::Corrupt(e.to_string()));
+                    self.failed = Some(InflateError::Corrupt(corrupt_reason(&e)));
                     self.context_lost = !self.reset_per_message;
                 }
                 // A final block ends the stream: RFC 7692 senders must not do this with takeover
@@ -162,6 +162,21 @@ impl Inflater {
             self.context_lost = true;
         }
         failed
+    }
+}
+
+/// What zlib-rs says is wrong with the compressed bytes. zlib-rs 0.6.8 loses the reason of an
+/// error found on its fast path (taken when a call has enough input and output room): the
+/// message it set is overwritten with "repeated call with bad state". This inflater never calls
+/// again after a failure, so that text only ever stands for a reason zlib-rs hid; say so
+/// plainly. (Which path finds the error depends on how the bytes were segmented, so the
+/// specific reason of the slow path may still appear for the same bytes.)
+fn corrupt_reason(e: &flate2::DecompressError) -> String {
+    let why = e.to_string();
+    if why.ends_with("repeated call with bad state") {
+        "deflate decompression error: invalid compressed data".to_string()
+    } else {
+        why
     }
 }
 
@@ -259,6 +274,35 @@ mod tests {
         let out = inflate_messages(&mut inf, &[&[0xff, 0xff, 0xff, 0xff, 0x12]]);
         assert!(matches!(out[0], Err(InflateError::Corrupt(_))));
         assert!(inf.context_lost());
+    }
+
+    /// Found by the ws_session fuzz target: fed in one call, these bytes failed with zlib-rs's
+    /// "repeated call with bad state" (its fast path hides the reason); a few bytes at a time,
+    /// with "invalid distance too far back".
+    #[test]
+    fn a_hidden_zlib_reason_is_not_reported_as_a_repeated_call() {
+        let bytes = [
+            0x3b, 0x03, 0x64, 0x62, 0x3f, 0x02, 0x1a, 0x91, 0x93, 0x22, 0x56, 0xec, 0x9c, 0x01,
+            0xfd, 0x82, 0xf2, 0x64,
+        ];
+        let mut whole = Inflater::new(false);
+        let mut out = Vec::new();
+        whole.feed(&bytes, 1 << 20, &mut |o| out.extend_from_slice(o));
+        let Some(InflateError::Corrupt(why)) = whole.finish_message(1 << 20, &mut |_| {}) else {
+            panic!("expected a corrupt-data error");
+        };
+        assert!(!why.contains("repeated call"), "{why}");
+        assert!(why.contains("invalid"), "{why}");
+        let mut chunked = Inflater::new(false);
+        let mut out2 = Vec::new();
+        for c in bytes.chunks(4) {
+            chunked.feed(c, 1 << 20, &mut |o| out2.extend_from_slice(o));
+        }
+        assert!(matches!(
+            chunked.finish_message(1 << 20, &mut |_| {}),
+            Some(InflateError::Corrupt(_))
+        ));
+        assert_eq!(out, out2);
     }
 
     #[test]

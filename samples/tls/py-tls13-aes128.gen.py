@@ -11,40 +11,14 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pytls  # noqa: E402
-from pytls import (Endpoints, Expected, asyncio, burst_messages, capture, finish,  # noqa: E402
-                   full_messages, port_free, run_connection, self_signed, ssl, start_server,
-                   tempfile, tls13_suites_in_effect, with_tls13_suites)
+from pytls import FULL_SET, one_connection  # noqa: E402
 
-NAME = "py-tls13-aes128"
-PORT = 8461
 SUITE = "TLS_AES_128_GCM_SHA256"
 
-
-def main():
-    with_tls13_suites(SUITE)
-    assert tls13_suites_in_effect() == [SUITE], tls13_suites_in_effect()
-    port_free(PORT)
-    exp = Expected()
-    with tempfile.TemporaryDirectory() as tmp:
-        eps = Endpoints(tmp, *self_signed(tmp))
-
-        async def run():
-            async with start_server(exp, eps, PORT):
-                ctx = eps.client(min_version=ssl.TLSVersion.TLSv1_3)
-                await run_connection(exp, eps, ctx, PORT, full_messages(8461), burst_messages(8462),
-                                     close=(1000, "bye over tls"))
-
-        with capture(tmp, NAME, PORT):
-            asyncio.run(asyncio.wait_for(run(), 60))
-        return finish(NAME, tmp, eps, exp, PORT,
-                      "websockets 17.4 client+server, wss://wsd.test:8461/echo over TLS 1.3 "
-                      f"{SUITE} (forced with OPENSSL_CONF Ciphersuites), ALPN http/1.1. "
-                      "1 conn: text/binary echo of 14, 0, 0, 125, 125, 126, 126, 65536 (binary) and "
-                      "102400 (text) bytes, then a burst of 5 small messages sent without waiting "
-                      "(several TLS records per TCP segment); server ping 'srv-ping' after its first "
-                      "echo, client ping 'ping'; client close 1000 'bye over tls', echoed.")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(one_connection(
+        "py-tls13-aes128", 8461,
+        f"websockets 17.4 client+server, wss://wsd.test:8461/echo over TLS 1.3 {SUITE} (the only "
+        f"suite: OPENSSL_CONF system_default Ciphersuites), SNI wsd.test, ALPN http/1.1. 1 conn: "
+        f"{FULL_SET}; client close 1000 'bye over tls', echoed.",
+        suite=SUITE, expect_cipher=SUITE))

@@ -302,6 +302,13 @@ def verify_capture(cap, exp, port):
     logged = [c.d["tls"]["client_random"] for c in exp.conns]
     if hello != logged:
         raise RuntimeError(f"ClientHello randoms {hello} != key log randoms {logged}")
+    # The ServerHello cipher suites in the capture are the ones the libraries reported.
+    code = {iana: c for c, iana in IANA.values()}
+    shello = [int(r[0], 16) for r in tshark_fields(
+        cap, "tls.handshake.type==2", "tls.handshake.ciphersuite", opts=["-d", f"tcp.port=={port},tls"])]
+    want = [code[c.d["tls"]["cipher"]] for c in exp.conns]
+    if shello != want:
+        raise RuntimeError(f"ServerHello suites {shello} != reported {want}")
 
 
 def same_keys(eps):
@@ -344,3 +351,92 @@ __all__ = ["Endpoints", "Expected", "KeyLog", "capture", "finish", "full_message
            "burst_messages", "small_messages", "run_connection", "start_server", "port_free",
            "self_signed", "with_tls13_suites", "tls13_suites_in_effect", "ssl", "socket", "asyncio",
            "tempfile", "SNI"]
+
+
+# --------------------------------------------------------------------------- one-connection samples
+
+def one_connection(name, port, description, suite=None, tls12_ciphers=None, expect_cipher=None,
+                   close=(1000, "bye over tls")):
+    """A capture with one connection carrying the full message set + burst.
+
+    suite: force the TLS 1.3 suite (OPENSSL_CONF), None = OpenSSL's default list.
+    tls12_ciphers: use TLS 1.2 (client maximum_version) with this OpenSSL cipher string."""
+    if suite:
+        with_tls13_suites(suite)
+        assert tls13_suites_in_effect() == [suite], tls13_suites_in_effect()
+    port_free(port)
+    exp = Expected()
+    with tempfile.TemporaryDirectory() as tmp:
+        eps = Endpoints(tmp, *self_signed(tmp))
+
+        async def run():
+            async with start_server(exp, eps, port):
+                if tls12_ciphers:
+                    ctx = eps.client(max_version=ssl.TLSVersion.TLSv1_2, ciphers=tls12_ciphers)
+                else:
+                    ctx = eps.client(min_version=ssl.TLSVersion.TLSv1_3)
+                await run_connection(exp, eps, ctx, port, full_messages(port), burst_messages(port + 1),
+                                     close=close)
+
+        with capture(tmp, name, port):
+            asyncio.run(asyncio.wait_for(run(), 60))
+        got = exp.conns[0].d["tls"]["cipher"]
+        if expect_cipher and got != expect_cipher:
+            raise RuntimeError(f"negotiated {got}, wanted {expect_cipher}")
+        return finish(name, tmp, eps, exp, port, description)
+
+
+FULL_SET = ("text/binary echo of 14, 0, 0, 125, 125, 126, 126, 65536 (binary) and 102400 (text) bytes, "
+            "then a burst of 5 small messages (1, 2, 30, 200, 7 B) sent without waiting (several TLS "
+            "records in one TCP segment); server ping 'srv-ping' after its first echo, client ping 'ping'")
+
+
+# --------------------------------------------------------------------------- several connections
+
+def connections(name, port, description, contexts, plans, suite=None, unkeyed=(), extra=None):
+    """Connections one after the other to one server.
+
+    contexts: {label: lambda eps: SSLContext}; each label's context is made once and shared by
+              the plans naming it (a session can only be resumed with the context that made it).
+    plans:    [{"ctx": label, "msgs": "full"|"small", "resume": index of an earlier plan or None,
+                "close": (code, reason), "expect": {key: value of the tls facts}}]
+    unkeyed:  indexes of connections whose key log lines are left out of NAME.keys."""
+    if suite:
+        with_tls13_suites(suite)
+        assert tls13_suites_in_effect() == [suite], tls13_suites_in_effect()
+    port_free(port)
+    exp = Expected()
+    with tempfile.TemporaryDirectory() as tmp:
+        eps = Endpoints(tmp, *self_signed(tmp))
+
+        async def run():
+            ctxs = {k: f(eps) for k, f in contexts.items()}
+            sessions = []
+            async with start_server(exp, eps, port):
+                for i, p in enumerate(plans):
+                    ctx = ctxs[p["ctx"]]
+                    if p.get("resume") is not None:
+                        ctx.next_session = sessions[p["resume"]]
+                    if p.get("msgs", "small") == "full":
+                        msgs, burst = full_messages(port + i), burst_messages(port + 100 + i)
+                    else:
+                        msgs, burst = small_messages(port + i, i + 1), ()
+                    _, sess = await run_connection(exp, eps, ctx, port, msgs, burst,
+                                                   close=p.get("close", (1000, f"bye #{i + 1}")))
+                    sessions.append(sess)
+
+        with capture(tmp, name, port):
+            asyncio.run(asyncio.wait_for(run(), 90))
+        for i, p in enumerate(plans):
+            t = exp.conns[i].d["tls"]
+            for k, v in p.get("expect", {}).items():
+                if t[k] != v:
+                    raise RuntimeError(f"connection {i + 1}: {k} = {t[k]!r}, wanted {v!r}")
+        drop = {exp.conns[i].d["tls"]["client_random"] for i in unkeyed}
+        for i in unkeyed:
+            exp.conns[i].d["tls"]["keyed"] = False
+
+        def keys_filter(text):
+            return "".join(ln for ln in text.splitlines(True)
+                           if ln.startswith("#") or len(ln.split()) < 2 or ln.split()[1].lower() not in drop)
+        return finish(name, tmp, eps, exp, port, description, keys_filter=keys_filter, extra=extra)

@@ -84,7 +84,15 @@ def observed(path, expected):
             if op in (1, 2):
                 c["messages"].append({"dir": d, "opcode": op, "len": frame_len(ws),
                                       "compressed": ws.get("websocket.rsv") in ("0x04", "0x4")
-                                      or ws.get("websocket.pmc") == "1"})
+                                      or ws.get("websocket.pmc") == "1", "fragments": 1})
+                if ws.get("websocket.fin") == "0":  # first frame of a fragmented message
+                    c.setdefault("open", {})[d] = c["messages"][-1]
+            elif op == 0 and c.get("open", {}).get(d):  # continuation: add to the open message
+                m = c["open"][d]
+                m["len"] += frame_len(ws)
+                m["fragments"] += 1
+                if ws.get("websocket.fin") == "1":
+                    c["open"][d] = None
             elif op == 8:
                 cl = payload.get("websocket.payload.close", {}) if isinstance(payload, dict) else {}
                 cl = cl if isinstance(cl, dict) else {}  # malformed close payload
@@ -129,6 +137,10 @@ def compare(exp_path):
                 gk = [(m["opcode"], m["len"]) for m in gm]
             if ek != gk:
                 problems.append(f"{tag} {d}: messages tshark={gk} expected={ek}")
+            elif all("fragments" in m for m in em) and not any(m.get("compressed") for m in em):
+                ef, gf = [m["fragments"] for m in em], [m["fragments"] for m in gm]
+                if ef != gf:
+                    problems.append(f"{tag} {d}: fragments tshark={gf} expected={ef}")
             ec = [(c["code"], c["reason"]) for c in e["closes"] if c["dir"] == d]
             gc = [(c["code"], c["reason"]) for c in g["closes"] if c["dir"] == d]
             if ec != gc:

@@ -30,7 +30,7 @@ stop_tcpdump() {
 }
 
 # Every TCP connection to $PORT in the capture is one the expected file lists, each captured to its
-# end (FIN from both sides), the ClientHello randoms are the expected client_randoms in order, and
+# end (FIN from both sides, or FIN + RST), the ClientHello randoms are the expected client_randoms in order, and
 # the key log in $2 names them (except connections marked "keyed": false).
 verify_capture() { # $1 = capture, $2 = key log, $3 = expected.json
   timeout 120 python3 - "$1" "$2" "$3" "$PORT" <<'PY'
@@ -48,8 +48,14 @@ want = sorted(c["client"].rsplit(":", 1)[1] for c in conns)
 got = sorted(r[0] for r in tshark(f"tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport=={port}", "tcp.srcport"))
 assert want == got, f"capture/expected connection mismatch: {got} vs {want}"
 fins = {(r[0], r[1]) for r in tshark(f"tcp.flags.fin==1 && tcp.port=={port}", "tcp.srcport", "tcp.dstport")}
+rsts = {r[0] for r in tshark(f"tcp.flags.reset==1 && tcp.port=={port}", "tcp.srcport")} | \
+       {r[0] for r in tshark(f"tcp.flags.reset==1 && tcp.port=={port}", "tcp.dstport")}
 for p in want:
-    assert (p, port) in fins and (port, p) in fins, f"connection from port {p} not captured to its end"
+    # captured to its end: a FIN from both sides, or a FIN from one side and then a RST
+    # (Go: the side that closes second sends close_notify to a closed socket and gets a RST)
+    both = (p, port) in fins and (port, p) in fins
+    one = ((p, port) in fins or (port, p) in fins) and p in rsts
+    assert both or one, f"connection from port {p} not captured to its end"
 # ClientHello randoms per TCP stream, in the order of the connections in the file
 hello = {}
 for sport, rnd in tshark(f"tls.handshake.type==1 && tcp.dstport=={port}", "tcp.srcport", "tls.handshake.random"):

@@ -251,9 +251,13 @@ impl Application for Connection {
                     len,
                     packet,
                 };
-                let mut cx = self.cx(meta, out);
-                let dir = cx.dir_of(side);
-                cx.gap_event(dir, hole);
+                // Under TLS the hole is in the ciphertext: the TLS layer says which records
+                // it cost, and shows the hole in the decrypted stream.
+                if !matches!(self.phase, Phase::Tls(_)) {
+                    let mut cx = self.cx(meta, out);
+                    let dir = cx.dir_of(side);
+                    cx.gap_event(dir, hole);
+                }
                 self.step(meta, out, |phase, cx| phase.gap(cx, side, hole));
             }
             StreamEvent::OverlapConflict {

@@ -262,7 +262,8 @@ impl TlsConnection {
                 let span = start.saturating_sub(since);
                 let lost = span.saturating_sub(skipped * overhead);
                 st.lost_since = None;
-                let msg = format!("{skipped} records ({span} bytes from stream offset {since}) lost; decryption goes on at stream offset {start}");
+                let records = if skipped == 1 { "record" } else { "records" };
+                let msg = format!("{skipped} TLS {records} ({span} bytes from stream offset {since}) lost; decryption goes on at stream offset {start}");
                 out.finding(Some(side), packet, &rules::TLS_RECORDS_LOST, msg);
                 out.lost(side, lost, packet);
                 reader.restart_at(start);

@@ -10,6 +10,7 @@ mod midstream;
 mod regress;
 mod rules;
 mod samples;
+mod tls;
 mod tshark;
 mod tshark_messages;
 mod views;

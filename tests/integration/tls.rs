@@ -43,7 +43,7 @@ fn tls_samples() -> Vec<TlsSample> {
     samples
 }
 
-fn dissect(capture: &Path, keylog: Option<PathBuf>) -> Vec<Event> {
+pub fn dissect(capture: &Path, keylog: Option<PathBuf>) -> Vec<Event> {
     dissect_source(FileSource::open(capture).unwrap(), keylog)
 }
 

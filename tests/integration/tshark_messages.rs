@@ -938,3 +938,58 @@ fn tshark_disagrees_with_the_senders_exactly_where_documented_and_wsdissect_neve
         );
     }
 }
+
+/// wss: tshark with the same key log (`-o tls.keylog_file:…`, or the pcapng's own secrets)
+/// against the senders, message by message, and wsdissect likewise. Connections whose key the
+/// log lacks are left out (neither tool can read them; tls.rs checks how they are shown).
+#[test]
+fn with_the_key_log_tshark_and_wsdissect_agree_with_the_senders_on_every_tls_sample() {
+    if !tshark_installed() {
+        return;
+    }
+    let dir = repo().join("samples/tls");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
+        .collect();
+    names.sort();
+    let mut rows: Vec<(Row, String)> = Vec::new();
+    let mut failures = Vec::new();
+    for p in &names {
+        let expected: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let name: &'static str = expected["capture"].as_str().unwrap().to_string().leak();
+        let capture = dir.join(name);
+        let keys = PathBuf::from(p.to_string_lossy().replace(".expected.json", ".keys"));
+        let keyed: Vec<bool> = expected["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["tls"]["keyed"].as_bool().unwrap_or(true))
+            .collect();
+        let conns: Vec<Conn> = conns_of(&expected)
+            .into_iter()
+            .zip(&keyed)
+            .filter_map(|(c, k)| k.then_some(c))
+            .collect();
+        let dsb = name.ends_with(".pcapng");
+        let keylog_opt = format!("tls.keylog_file:{}", keys.display());
+        let opts: Vec<&str> = if dsb { vec![] } else { vec!["-o", &keylog_opt] };
+        let events = crate::tls::dissect(&capture, (!dsb).then(|| keys.clone()));
+        compare(
+            name,
+            &conns,
+            &tshark_messages(&capture, &opts),
+            &events,
+            &mut rows,
+            &mut failures,
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let table: Vec<String> = rows.iter().map(|(r, d)| format!("{r:?} {d}")).collect();
+    assert!(
+        rows.is_empty(),
+        "tshark disagrees with the senders on a TLS sample (document it in docs/tshark.md):\n{}",
+        table.join("\n")
+    );
+}

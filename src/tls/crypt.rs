@@ -1,13 +1,14 @@
 //! Record protection: the cipher suites wsdissect decrypts, their key schedules (RFC 8446 §7
-//! for TLS 1.3, RFC 5246 §6.3 for TLS 1.2) and the AEAD that opens one record. All
-//! cryptography is RustCrypto's (`aes-gcm`, `chacha20poly1305`, `hkdf`, `hmac`, `sha2`); the
-//! AES code uses the CPU's AES instructions when it has them.
+//! for TLS 1.3, RFC 5246 §6.3 for TLS 1.2) and what opens one record: an AEAD, or AES-CBC with
+//! HMAC, MAC-then-encrypt (RFC 5246 §6.2.3.2) or encrypt-then-MAC (RFC 7366). All cryptography
+//! is RustCrypto's (`aes-gcm`, `chacha20poly1305`, `aes`, `cbc`, `hkdf`, `hmac`, `sha1`,
+//! `sha2`); the AES code uses the CPU's AES instructions when it has them.
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
 use chacha20poly1305::ChaCha20Poly1305;
 use hkdf::Hkdf;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, Mac as Mac2};
 use sha2::{Sha256, Sha384};
 
 /// The AEAD tag every supported suite appends.
@@ -18,13 +19,41 @@ pub enum Cipher {
     Aes128Gcm,
     Aes256Gcm,
     ChaCha20Poly1305,
+    /// TLS 1.2 AES-CBC with an HMAC.
+    Aes128Cbc(Mac),
+    Aes256Cbc(Mac),
+}
+
+/// The HMAC of a CBC suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mac {
+    Sha1,
+    Sha256,
+    Sha384,
+}
+
+impl Mac {
+    fn len(self) -> usize {
+        match self {
+            Mac::Sha1 => 20,
+            Mac::Sha256 => 32,
+            Mac::Sha384 => 48,
+        }
+    }
 }
 
 impl Cipher {
     fn key_len(self) -> usize {
         match self {
-            Cipher::Aes128Gcm => 16,
-            Cipher::Aes256Gcm | Cipher::ChaCha20Poly1305 => 32,
+            Cipher::Aes128Gcm | Cipher::Aes128Cbc(_) => 16,
+            Cipher::Aes256Gcm | Cipher::ChaCha20Poly1305 | Cipher::Aes256Cbc(_) => 32,
+        }
+    }
+
+    fn mac(self) -> Option<Mac> {
+        match self {
+            Cipher::Aes128Cbc(m) | Cipher::Aes256Cbc(m) => Some(m),
+            _ => None,
         }
     }
 }
@@ -69,6 +98,12 @@ impl Suite {
             0xc02c | 0xc030 | 0x009d | 0x009f => (Aes256Gcm, Sha384, false),
             // ChaCha20-Poly1305 (RFC 7905).
             0xcca8..=0xccaa => (ChaCha20Poly1305, Sha256, false),
+            // AES-CBC with HMAC-SHA1 (RFC 4492, 5246) and HMAC-SHA256/384 (RFC 5289, 5246).
+            0xc009 | 0xc013 | 0x002f | 0x0033 => (Aes128Cbc(Mac::Sha1), Sha256, false),
+            0xc00a | 0xc014 | 0x0035 | 0x0039 => (Aes256Cbc(Mac::Sha1), Sha256, false),
+            0xc023 | 0xc027 | 0x003c | 0x0067 => (Aes128Cbc(Mac::Sha256), Sha256, false),
+            0x003d | 0x006b => (Aes256Cbc(Mac::Sha256), Sha256, false),
+            0xc024 | 0xc028 => (Aes256Cbc(Mac::Sha384), Sha384, false),
             _ => return None,
         };
         Some(Suite {
@@ -77,6 +112,20 @@ impl Suite {
             hash,
             tls13,
         })
+    }
+}
+
+impl Suite {
+    /// Bytes a record adds to its plaintext besides the 5-byte header: explicit nonce or IV,
+    /// tag or MAC, TLS 1.3's inner content type; CBC padding counted at its least (1 byte).
+    pub fn record_overhead(self) -> u64 {
+        let per_record = match (self.tls13, self.cipher) {
+            (true, _) => TAG_LEN + 1,
+            (false, Cipher::ChaCha20Poly1305) => TAG_LEN,
+            (false, Cipher::Aes128Gcm | Cipher::Aes256Gcm) => 8 + TAG_LEN,
+            (false, Cipher::Aes128Cbc(m) | Cipher::Aes256Cbc(m)) => 16 + m.len() + 1,
+        };
+        per_record as u64
     }
 }
 
@@ -105,6 +154,7 @@ impl Aead {
             Cipher::ChaCha20Poly1305 => {
                 Aead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?))
             }
+            Cipher::Aes128Cbc(_) | Cipher::Aes256Cbc(_) => return None,
         })
     }
 
@@ -134,14 +184,42 @@ enum NonceStyle {
     ExplicitGcm,
 }
 
-/// One direction's record protection: the key, the IV, and the sequence number of the next
-/// record (RFC 8446 §5.3, RFC 5246 §6.1).
+/// AES in CBC mode, with the key of one direction.
+#[derive(Clone)]
+enum CbcKey {
+    Aes128(Box<aes::Aes128>),
+    Aes256(Box<aes::Aes256>),
+}
+
+impl std::fmt::Debug for CbcKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CbcKey(…)")
+    }
+}
+
+/// How one direction's records are protected.
+#[derive(Clone, Debug)]
+enum Protect {
+    Aead {
+        aead: Aead,
+        iv: [u8; 12],
+        style: NonceStyle,
+        tls13: bool,
+    },
+    /// TLS 1.2 AES-CBC and HMAC; `etm`: encrypt-then-MAC was negotiated (RFC 7366).
+    Cbc {
+        key: CbcKey,
+        mac_key: Vec<u8>,
+        mac: Mac,
+        etm: bool,
+    },
+}
+
+/// One direction's record protection: keys, and the sequence number of the next record
+/// (RFC 8446 §5.3, RFC 5246 §6.1).
 #[derive(Clone, Debug)]
 pub struct RecordKeys {
-    aead: Aead,
-    iv: [u8; 12],
-    style: NonceStyle,
-    tls13: bool,
+    protect: Protect,
     pub seq: u64,
 }
 
@@ -159,40 +237,64 @@ impl RecordKeys {
         let key = expand_label(suite.hash, secret, b"key", suite.cipher.key_len())?;
         let iv = expand_label(suite.hash, secret, b"iv", 12)?;
         Some(RecordKeys {
-            aead: Aead::new(suite.cipher, &key)?,
-            iv: iv.try_into().ok()?,
-            style: NonceStyle::XorSequence,
-            tls13: true,
+            protect: Protect::Aead {
+                aead: Aead::new(suite.cipher, &key)?,
+                iv: iv.try_into().ok()?,
+                style: NonceStyle::XorSequence,
+                tls13: true,
+            },
             seq: 0,
         })
     }
 
     /// TLS 1.2: both directions' keys from the master secret (RFC 5246 §6.3), client's first.
+    /// `etm`: the ServerHello accepted encrypt-then-MAC (matters for CBC suites only).
     pub fn tls12(
         suite: Suite,
         master: &[u8],
         client_random: &[u8],
         server_random: &[u8],
+        etm: bool,
     ) -> Option<[RecordKeys; 2]> {
         let key_len = suite.cipher.key_len();
-        let (iv_len, style) = match suite.cipher {
-            Cipher::ChaCha20Poly1305 => (12, NonceStyle::XorSequence),
-            _ => (4, NonceStyle::ExplicitGcm),
+        let mac_len = suite.cipher.mac().map_or(0, Mac::len);
+        let iv_len = match suite.cipher {
+            Cipher::ChaCha20Poly1305 => 12,
+            Cipher::Aes128Gcm | Cipher::Aes256Gcm => 4,
+            // TLS 1.1+ sends each record's IV; the key block's IV is not used.
+            Cipher::Aes128Cbc(_) | Cipher::Aes256Cbc(_) => 16,
         };
         let seed = [server_random, client_random].concat();
-        let mut block = vec![0u8; 2 * (key_len + iv_len)];
+        let mut block = vec![0u8; 2 * (mac_len + key_len + iv_len)];
         prf(suite.hash, master, b"key expansion", &seed, &mut block);
-        let (keys, ivs) = block.split_at(2 * key_len);
+        let (macs, rest) = block.split_at(2 * mac_len);
+        let (keys, ivs) = rest.split_at(2 * key_len);
         let side = |i: usize| {
-            let mut iv = [0u8; 12];
-            iv[..iv_len].copy_from_slice(&ivs[i * iv_len..(i + 1) * iv_len]);
-            Some(RecordKeys {
-                aead: Aead::new(suite.cipher, &keys[i * key_len..(i + 1) * key_len])?,
-                iv,
-                style,
-                tls13: false,
-                seq: 0,
-            })
+            let key = &keys[i * key_len..(i + 1) * key_len];
+            let protect = match suite.cipher {
+                Cipher::Aes128Cbc(mac) | Cipher::Aes256Cbc(mac) => Protect::Cbc {
+                    key: cbc_key(suite.cipher, key)?,
+                    mac_key: macs[i * mac_len..(i + 1) * mac_len].to_vec(),
+                    mac,
+                    etm,
+                },
+                _ => {
+                    let mut iv = [0u8; 12];
+                    iv[..iv_len].copy_from_slice(&ivs[i * iv_len..(i + 1) * iv_len]);
+                    let style = if iv_len == 12 {
+                        NonceStyle::XorSequence
+                    } else {
+                        NonceStyle::ExplicitGcm
+                    };
+                    Protect::Aead {
+                        aead: Aead::new(suite.cipher, key)?,
+                        iv,
+                        style,
+                        tls13: false,
+                    }
+                }
+            };
+            Some(RecordKeys { protect, seq: 0 })
         };
         Some([side(0)?, side(1)?])
     }
@@ -206,44 +308,20 @@ impl RecordKeys {
     }
 
     fn open_at(&self, seq: u64, header: &[u8; 5], body: &mut [u8]) -> Result<Opened, BadRecord> {
-        let mut nonce = self.iv;
-        let ciphertext_start = match self.style {
-            NonceStyle::XorSequence => {
-                for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-                    *n ^= s;
-                }
-                0
-            }
-            NonceStyle::ExplicitGcm => {
-                nonce[4..].copy_from_slice(body.get(..8).ok_or(BadRecord)?);
-                8
-            }
-        };
-        let body = &mut body[ciphertext_start..];
-        if self.tls13 {
-            // The additional data is the record header as sent (RFC 8446 §5.2).
-            self.aead.open(&nonce, header, body)?;
-            let text = &body[..body.len() - TAG_LEN];
-            // TLSInnerPlaintext: content, the real content type, then zero padding.
-            let type_at = text.iter().rposition(|&b| b != 0).ok_or(BadRecord)?;
-            return Ok(Opened {
-                content_type: text[type_at],
-                start: ciphertext_start,
-                end: ciphertext_start + type_at,
-            });
+        match &self.protect {
+            Protect::Aead {
+                aead,
+                iv,
+                style,
+                tls13,
+            } => open_aead(aead, *iv, *style, *tls13, seq, header, body),
+            Protect::Cbc {
+                key,
+                mac_key,
+                mac,
+                etm,
+            } => open_cbc(key, mac_key, *mac, *etm, seq, header, body),
         }
-        let plain_len = body.len().checked_sub(TAG_LEN).ok_or(BadRecord)?;
-        // seq_num, type, version, length of the plaintext (RFC 5246 §6.2.3.3).
-        let mut aad = [0u8; 13];
-        aad[..8].copy_from_slice(&seq.to_be_bytes());
-        aad[8..11].copy_from_slice(&header[..3]);
-        aad[11..].copy_from_slice(&(plain_len as u16).to_be_bytes());
-        self.aead.open(&nonce, &aad, body)?;
-        Ok(Opened {
-            content_type: header[0],
-            start: ciphertext_start,
-            end: ciphertext_start + plain_len,
-        })
     }
 
     /// After lost records: find the sequence number (from the current one, at most `tries`
@@ -267,6 +345,177 @@ impl RecordKeys {
         }
         None
     }
+}
+
+/// Open an AEAD record in place.
+fn open_aead(
+    aead: &Aead,
+    iv: [u8; 12],
+    style: NonceStyle,
+    tls13: bool,
+    seq: u64,
+    header: &[u8; 5],
+    body: &mut [u8],
+) -> Result<Opened, BadRecord> {
+    let mut nonce = iv;
+    let ciphertext_start = match style {
+        NonceStyle::XorSequence => {
+            for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+                *n ^= s;
+            }
+            0
+        }
+        NonceStyle::ExplicitGcm => {
+            nonce[4..].copy_from_slice(body.get(..8).ok_or(BadRecord)?);
+            8
+        }
+    };
+    let body = &mut body[ciphertext_start..];
+    if tls13 {
+        // The additional data is the record header as sent (RFC 8446 §5.2).
+        aead.open(&nonce, header, body)?;
+        let text = &body[..body.len() - TAG_LEN];
+        // TLSInnerPlaintext: content, the real content type, then zero padding.
+        let type_at = text.iter().rposition(|&b| b != 0).ok_or(BadRecord)?;
+        return Ok(Opened {
+            content_type: text[type_at],
+            start: ciphertext_start,
+            end: ciphertext_start + type_at,
+        });
+    }
+    let plain_len = body.len().checked_sub(TAG_LEN).ok_or(BadRecord)?;
+    aead.open(&nonce, &tls12_mac_header(seq, header, plain_len), body)?;
+    Ok(Opened {
+        content_type: header[0],
+        start: ciphertext_start,
+        end: ciphertext_start + plain_len,
+    })
+}
+
+/// seq_num, type, version and a length: what TLS 1.2 authenticates besides the content
+/// (RFC 5246 §6.2.3.1 and §6.2.3.3).
+fn tls12_mac_header(seq: u64, header: &[u8; 5], len: usize) -> [u8; 13] {
+    let mut h = [0u8; 13];
+    h[..8].copy_from_slice(&seq.to_be_bytes());
+    h[8..11].copy_from_slice(&header[..3]);
+    h[11..].copy_from_slice(&(len as u16).to_be_bytes());
+    h
+}
+
+/// Open an AES-CBC record in place: IV, ciphertext, and the MAC inside the encryption
+/// (MAC-then-encrypt, RFC 5246 §6.2.3.2) or after it (encrypt-then-MAC, RFC 7366 §3).
+fn open_cbc(
+    key: &CbcKey,
+    mac_key: &[u8],
+    mac: Mac,
+    etm: bool,
+    seq: u64,
+    header: &[u8; 5],
+    body: &mut [u8],
+) -> Result<Opened, BadRecord> {
+    const IV: usize = 16;
+    let mac_len = mac.len();
+    let (cipher_end, plain_with_mac_end) = if etm {
+        let end = body.len().checked_sub(mac_len).ok_or(BadRecord)?;
+        let (covered, tag) = body.split_at(end);
+        let expected = hmac(
+            mac,
+            mac_key,
+            &[&tls12_mac_header(seq, header, end), covered],
+        );
+        if !constant_eq(&expected, tag) {
+            return Err(BadRecord);
+        }
+        (end, None)
+    } else {
+        (body.len(), Some(()))
+    };
+    let (iv, text) = body[..cipher_end].split_at_mut(IV.min(cipher_end));
+    if iv.len() != IV || text.is_empty() || text.len() % 16 != 0 {
+        return Err(BadRecord);
+    }
+    cbc_decrypt(key, iv, text);
+    // Padding: its length byte last, then that many bytes of the same value.
+    let pad = usize::from(*text.last().ok_or(BadRecord)?);
+    let unpadded = text.len().checked_sub(pad + 1).ok_or(BadRecord)?;
+    if text[unpadded..].iter().any(|&b| usize::from(b) != pad) {
+        return Err(BadRecord);
+    }
+    let plain_len = match plain_with_mac_end {
+        None => unpadded,
+        Some(()) => {
+            let plain_len = unpadded.checked_sub(mac_len).ok_or(BadRecord)?;
+            let (plain, tag) = text[..unpadded].split_at(plain_len);
+            let expected = hmac(
+                mac,
+                mac_key,
+                &[&tls12_mac_header(seq, header, plain_len), plain],
+            );
+            if !constant_eq(&expected, tag) {
+                return Err(BadRecord);
+            }
+            plain_len
+        }
+    };
+    Ok(Opened {
+        content_type: header[0],
+        start: IV,
+        end: IV + plain_len,
+    })
+}
+
+fn cbc_key(cipher: Cipher, key: &[u8]) -> Option<CbcKey> {
+    use aes::cipher::KeyInit as _;
+    Some(match cipher {
+        Cipher::Aes128Cbc(_) => CbcKey::Aes128(Box::new(aes::Aes128::new_from_slice(key).ok()?)),
+        _ => CbcKey::Aes256(Box::new(aes::Aes256::new_from_slice(key).ok()?)),
+    })
+}
+
+fn cbc_decrypt(key: &CbcKey, iv: &[u8], text: &mut [u8]) {
+    use cbc::cipher::{BlockDecryptMut, InnerIvInit};
+    let blocks = text.chunks_exact_mut(16).map(aes::Block::from_mut_slice);
+    let blocks: Vec<&mut aes::Block> = blocks.collect();
+    match key {
+        CbcKey::Aes128(k) => {
+            let mut d = cbc::Decryptor::<aes::Aes128>::inner_iv_slice_init(*k.clone(), iv);
+            if let Ok(d) = d.as_mut() {
+                for b in blocks {
+                    d.decrypt_block_mut(b);
+                }
+            }
+        }
+        CbcKey::Aes256(k) => {
+            let mut d = cbc::Decryptor::<aes::Aes256>::inner_iv_slice_init(*k.clone(), iv);
+            if let Ok(d) = d.as_mut() {
+                for b in blocks {
+                    d.decrypt_block_mut(b);
+                }
+            }
+        }
+    }
+}
+
+fn hmac(mac: Mac, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn run<M: Mac2 + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        let Ok(mut m) = <M as KeyInit>::new_from_slice(key) else {
+            return Vec::new();
+        };
+        for p in parts {
+            m.update(p);
+        }
+        m.finalize().into_bytes().to_vec()
+    }
+    match mac {
+        Mac::Sha1 => run::<Hmac<sha1::Sha1>>(key, parts),
+        Mac::Sha256 => run::<Hmac<Sha256>>(key, parts),
+        Mac::Sha384 => run::<Hmac<Sha384>>(key, parts),
+    }
+}
+
+/// Compare MACs without stopping at the first difference.
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// TLS 1.3 KeyUpdate: the next traffic secret (RFC 8446 §7.2).
@@ -306,7 +555,7 @@ fn prf(hash: Hash, secret: &[u8], label: &[u8], seed: &[u8], out: &mut [u8]) {
 }
 
 /// P_hash: HMAC(secret, A(i) + seed) for A(1), A(2)…, where A(0) = seed, A(i) = HMAC(A(i-1)).
-fn p_hash<M: Mac + KeyInit + Clone>(secret: &[u8], seed: &[u8], out: &mut [u8]) {
+fn p_hash<M: Mac2 + KeyInit + Clone>(secret: &[u8], seed: &[u8], out: &mut [u8]) {
     let Ok(mac) = <M as KeyInit>::new_from_slice(secret) else {
         return; // HMAC takes a key of any length.
     };
@@ -350,8 +599,16 @@ mod tests {
     }
 
     /// Seal a record the way a TLS stack does, with the same AEAD crates.
+    fn aead_of(keys: &RecordKeys) -> (&Aead, [u8; 12]) {
+        match &keys.protect {
+            Protect::Aead { aead, iv, .. } => (aead, *iv),
+            Protect::Cbc { .. } => panic!("an AEAD suite expected"),
+        }
+    }
+
     fn seal(keys: &RecordKeys, seq: u64, content_type: u8, data: &[u8]) -> Vec<u8> {
-        let mut nonce = keys.iv;
+        let (aead, iv) = aead_of(keys);
+        let mut nonce = iv;
         for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
             *n ^= s;
         }
@@ -363,7 +620,7 @@ mod tests {
         record.extend_from_slice(&len.to_be_bytes());
         let aad = record.clone();
         let n = aes_gcm::Nonce::from_slice(&nonce);
-        let tag = match &keys.aead {
+        let tag = match aead {
             Aead::Aes128Gcm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
             Aead::Aes256Gcm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
             Aead::ChaCha(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
@@ -408,18 +665,19 @@ mod tests {
     #[test]
     fn tls12_gcm_record_opens_with_explicit_nonce_and_sequence_in_aad() {
         let suite = Suite::from_id(0xc02f).unwrap();
-        let [client, _] = RecordKeys::tls12(suite, &[9; 48], &[1; 32], &[2; 32]).unwrap();
+        let [client, _] = RecordKeys::tls12(suite, &[9; 48], &[1; 32], &[2; 32], false).unwrap();
         let mut receiver = client.clone();
         let data = b"GET / HTTP/1.1";
         let explicit = 7u64.to_be_bytes();
-        let mut nonce = client.iv;
+        let (aead, iv) = aead_of(&client);
+        let mut nonce = iv;
         nonce[4..].copy_from_slice(&explicit);
         let header = [23u8, 3, 3, 0, (8 + data.len() + TAG_LEN) as u8];
         let mut aad = [0u8; 13];
         aad[8..11].copy_from_slice(&header[..3]);
         aad[11..].copy_from_slice(&(data.len() as u16).to_be_bytes());
         let mut text = data.to_vec();
-        let Aead::Aes128Gcm(c) = &client.aead else {
+        let Aead::Aes128Gcm(c) = aead else {
             panic!("AES-128-GCM expected")
         };
         let tag = c
@@ -431,6 +689,97 @@ mod tests {
         let opened = receiver.open(&header, &mut body).unwrap();
         assert_eq!(&body[opened.start..opened.end], data);
         assert_eq!(opened.content_type, 23);
+    }
+
+    /// Seal a TLS 1.2 CBC record as RFC 5246 §6.2.3.2 (MAC-then-encrypt) or RFC 7366 (encrypt-
+    /// then-MAC) says, with the same crates.
+    fn seal_cbc(keys: &RecordKeys, seq: u64, data: &[u8]) -> Vec<u8> {
+        use cbc::cipher::{BlockEncryptMut, InnerIvInit};
+        let Protect::Cbc {
+            key,
+            mac_key,
+            mac,
+            etm,
+        } = &keys.protect
+        else {
+            panic!("a CBC suite expected")
+        };
+        let CbcKey::Aes128(k) = key else {
+            panic!("AES-128")
+        };
+        let header = |len: usize| [23u8, 3, 3, (len >> 8) as u8, len as u8];
+        let mut inner = data.to_vec();
+        if !etm {
+            inner.extend(hmac(
+                *mac,
+                mac_key,
+                &[
+                    &tls12_mac_header(seq, &header(data.len()), data.len()),
+                    data,
+                ],
+            ));
+        }
+        let pad = 15 - inner.len() % 16;
+        inner.extend(std::iter::repeat_n(pad as u8, pad + 1));
+        let iv = [0x5a; 16];
+        let mut enc = cbc::Encryptor::<aes::Aes128>::inner_iv_slice_init(*k.clone(), &iv).unwrap();
+        for b in inner.chunks_exact_mut(16) {
+            enc.encrypt_block_mut(aes::Block::from_mut_slice(b));
+        }
+        let mut body = iv.to_vec();
+        body.extend(inner);
+        if *etm {
+            let tag = hmac(
+                *mac,
+                mac_key,
+                &[
+                    &tls12_mac_header(seq, &header(body.len()), body.len()),
+                    &body,
+                ],
+            );
+            body.extend(tag);
+        }
+        let mut record = header(body.len()).to_vec();
+        record.extend(body);
+        record
+    }
+
+    #[test]
+    fn tls12_cbc_records_open_with_mac_then_encrypt_and_encrypt_then_mac() {
+        for (id, etm) in [
+            (0xc013, false),
+            (0xc013, true),
+            (0xc027, true),
+            (0xc027, false),
+        ] {
+            let suite = Suite::from_id(id).unwrap();
+            let [client, _] = RecordKeys::tls12(suite, &[3; 48], &[1; 32], &[2; 32], etm).unwrap();
+            let mut receiver = client.clone();
+            for (seq, data) in [
+                (0, &b"GET /chat HTTP/1.1"[..]),
+                (1, &[0u8; 0][..]),
+                (2, &[7u8; 100][..]),
+            ] {
+                let record = seal_cbc(&client, seq, data);
+                let header: [u8; 5] = record[..5].try_into().unwrap();
+                let mut body = record[5..].to_vec();
+                let opened = receiver.open(&header, &mut body).unwrap();
+                assert_eq!(
+                    &body[opened.start..opened.end],
+                    data,
+                    "{id:#x} etm {etm} seq {seq}"
+                );
+            }
+            // The wrong mode (or a flipped byte) does not authenticate.
+            let mut other =
+                RecordKeys::tls12(suite, &[3; 48], &[1; 32], &[2; 32], !etm).unwrap()[0].clone();
+            let record = seal_cbc(&client, 0, b"x");
+            let header: [u8; 5] = record[..5].try_into().unwrap();
+            assert_eq!(
+                other.open(&header, &mut record[5..].to_vec()),
+                Err(BadRecord)
+            );
+        }
     }
 
     #[test]

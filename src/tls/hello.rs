@@ -44,6 +44,8 @@ pub struct ServerHello {
     pub alpn: Option<String>,
     /// A HelloRetryRequest: a second ClientHello and ServerHello follow.
     pub retry: bool,
+    /// TLS 1.2 CBC suites: the MAC covers the ciphertext (RFC 7366).
+    pub encrypt_then_mac: bool,
 }
 
 /// Handshake messages out of a side's handshake bytes, which may span records (and a record may
@@ -144,6 +146,7 @@ pub fn parse_server_hello(msg: &[u8]) -> Option<ServerHello> {
         suite: sh.cipher.0,
         alpn: None,
         retry: random == HELLO_RETRY_RANDOM,
+        encrypt_then_mac: false,
     };
     for ext in exts {
         match ext {
@@ -153,6 +156,7 @@ pub fn parse_server_hello(msg: &[u8]) -> Option<ServerHello> {
                 }
             }
             TlsExtension::ALPN(protocols) => hello.alpn = protocol_names(&protocols).pop(),
+            TlsExtension::EncryptThenMac => hello.encrypt_then_mac = true,
             _ => {}
         }
     }

@@ -285,17 +285,9 @@ impl TlsConnection {
         reader.push(&pending[from..]);
     }
 
-    /// Bytes a record adds to its plaintext (header, explicit nonce, tag, TLS 1.3 inner type).
+    /// Bytes a record adds to its plaintext, its header included.
     fn record_overhead(&self) -> u64 {
-        let Some(suite) = self.suite else {
-            return HEADER_LEN as u64;
-        };
-        let per_record = match (suite.tls13, suite.cipher) {
-            (true, _) => 16 + 1,
-            (false, super::crypt::Cipher::ChaCha20Poly1305) => 16,
-            (false, _) => 8 + 16,
-        };
-        HEADER_LEN as u64 + per_record
+        HEADER_LEN as u64 + self.suite.map_or(0, Suite::record_overhead)
     }
 }
 
@@ -495,7 +487,9 @@ impl RecordCx<'_, '_> {
             self.sides[client].protection = opt_protection(hs(&secrets.client_handshake), true);
             self.sides[server].protection = opt_protection(hs(&secrets.server_handshake), true);
         } else if let Some(master) = &secrets.master {
-            if let Some([c, s]) = RecordKeys::tls12(suite, master, &random, &sh.random) {
+            if let Some([c, s]) =
+                RecordKeys::tls12(suite, master, &random, &sh.random, sh.encrypt_then_mac)
+            {
                 self.sides[client].next_keys = Some(c);
                 self.sides[server].next_keys = Some(s);
             }

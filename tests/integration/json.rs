@@ -208,11 +208,30 @@ fn every_record_validates_against_docs_json_schema() {
         more.sort();
         inputs.extend(more);
     }
+    // wss: each TLS sample decrypted with its key log, and once without (undecrypted records).
+    let tls = crate::common::repo().join("samples/tls");
+    let mut runs: Vec<(std::path::PathBuf, Vec<String>)> =
+        inputs.into_iter().map(|p| (p, Vec::new())).collect();
+    let mut keyed: Vec<_> = std::fs::read_dir(&tls)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "keys"))
+        .collect();
+    keyed.sort();
+    for keys in keyed {
+        let pcap = keys.with_extension("pcap");
+        if pcap.exists() {
+            let with = vec!["--tls-keylog".to_string(), keys.display().to_string()];
+            runs.push((pcap.clone(), with));
+            runs.push((pcap, Vec::new()));
+        }
+    }
     let mut errors = Vec::new();
     let mut records = 0;
-    for capture in inputs {
+    for (capture, extra) in runs {
         let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
             .args(["--format", "json"])
+            .args(&extra)
             .arg(&capture)
             .output()
             .unwrap();

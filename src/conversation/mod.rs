@@ -1,7 +1,7 @@
 //! One TCP connection above TCP, as a stack of layers in phases: the HTTP/1.1 upgrade (request,
 //! then response), or a hunt for frames when the handshake was not seen, then a WebSocket
 //! session. Each phase holds the state that exists in it; every change of phase goes through
-//! [`Connection::transition`]. Protocol knowledge comes from `http` and `ws`.
+//! [`Phase::advance`]. Protocol knowledge comes from `http` and `ws`.
 
 mod keys;
 mod layer;

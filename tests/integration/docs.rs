@@ -94,3 +94,15 @@ fn man_page_and_completions_are_current() {
         "stale: {stale:?}; run UPDATE_DOCS=1 cargo test --test integration docs"
     );
 }
+
+/// Every rule in the registry is in docs/rules.md, so a new one cannot go undocumented.
+#[test]
+fn every_rule_is_documented() {
+    let doc = std::fs::read_to_string(crate::common::repo().join("docs/rules.md")).unwrap();
+    let missing: Vec<&str> = wsdissect::base::rules::ALL
+        .iter()
+        .map(|r| r.name)
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(missing.is_empty(), "not in docs/rules.md: {missing:?}");
+}

@@ -285,17 +285,16 @@ impl Application for Connection {
         // The flow table keeps an ended connection a while for late retransmissions; its
         // buffers, decoders and inflaters are not needed for that.
         self.step(meta, out, |phase, cx| {
-            if cx.shared.announced {
-                report_end(phase, cx, reason, packet);
-            }
+            report_end(phase, cx, reason, packet);
             Phase::Done
         });
     }
 }
 
-/// The connection ended: what it was still waiting for, and its summary.
+/// The connection ended: what it was still waiting for, and its summary if it was shown (a
+/// TLS connection whose secrets never came is shown at its end).
 fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRef) {
-    if matches!(phase, Phase::AwaitResponse(_)) {
+    if cx.shared.announced && matches!(phase, Phase::AwaitResponse(_)) {
         let msg = format!(
             "the connection ended ({}) before any response to the upgrade request",
             reason.as_str()
@@ -304,6 +303,9 @@ fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRe
         cx.diag(Some(Direction::ServerToClient), packet, rule, msg);
     }
     let Summary { stats, close } = phase.end(cx, packet);
+    if !cx.shared.announced {
+        return;
+    }
     cx.out.push(Event::ConnectionEnd(ConnectionEnd {
         conn: cx.meta.id,
         reason,

@@ -98,7 +98,10 @@ impl Layer for TlsLayer {
         Phase::Tls(self)
     }
 
-    fn end(self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
-        self.inner.end(cx, packet)
+    fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
+        let TlsLayer { conn, inner, plain } = &mut *self;
+        conn.end(packet, &mut Up { inner, plain, cx });
+        let TlsLayer { inner, .. } = *self;
+        inner.end(cx, packet)
     }
 }

@@ -68,7 +68,25 @@ enum Protection {
     Traffic(RecordKeys),
     /// Encrypted, and nothing more can be read on this side.
     Stopped,
+    /// The key log has no secrets yet but may get them (a live capture): records are held.
+    Waiting,
 }
+
+/// A live capture met a connection before its secrets were in the key log: its records are
+/// held (bounded) and the key log is asked again at each one.
+#[derive(Debug)]
+struct Waiting {
+    client: Side,
+    suite: Suite,
+    server_random: [u8; 32],
+    etm: bool,
+    /// Records of both sides in arrival order: side, header, body, stream offset.
+    held: Vec<(Side, [u8; HEADER_LEN], Vec<u8>, u64)>,
+    held_bytes: usize,
+}
+
+/// Bytes of records held while waiting for a connection's secrets.
+const MAX_HELD: usize = 1 << 20;
 
 #[derive(Debug)]
 struct SideState {
@@ -110,6 +128,7 @@ pub struct TlsConnection {
     tls13: bool,
     secrets: Option<Secrets>,
     info: TlsInfo,
+    waiting: Option<Waiting>,
 }
 
 impl Default for TlsConnection {
@@ -138,6 +157,16 @@ impl TlsConnection {
             tls13: false,
             secrets: None,
             info: TlsInfo::default(),
+            waiting: None,
+        }
+    }
+
+    /// The connection ended: if its secrets never came, say so now.
+    pub fn end(&mut self, packet: PacketRef, out: &mut dyn TlsReport) {
+        if self.waiting.take().is_some() {
+            let random = self.hello.as_ref().map(|h| h.random).unwrap_or_default();
+            out.info(&self.info);
+            out.finding(None, packet, &rules::TLS_NO_KEY, no_key_message(&random));
         }
     }
 
@@ -177,6 +206,7 @@ impl TlsConnection {
                     tls13: &mut self.tls13,
                     secrets: &mut self.secrets,
                     info: &mut self.info,
+                    waiting: &mut self.waiting,
                 },
                 side,
                 packet,
@@ -207,7 +237,7 @@ impl TlsConnection {
         let first_unread = self.readers[side].next_offset().min(offset);
         self.readers[side].restart_at(offset + len);
         match st.protection {
-            Protection::Stopped => {}
+            Protection::Stopped | Protection::Waiting => {}
             Protection::Plain => {
                 st.protection = Protection::Stopped;
                 let msg = format!(
@@ -299,6 +329,7 @@ struct Shared<'a> {
     tls13: &'a mut bool,
     secrets: &'a mut Option<Secrets>,
     info: &'a mut TlsInfo,
+    waiting: &'a mut Option<Waiting>,
 }
 
 /// One record's work: which side sent it, when, and where results go.
@@ -317,8 +348,10 @@ impl RecordCx<'_, '_> {
     }
 
     fn record(&mut self, rec: Record<'_>) {
-        if matches!(self.sides[self.side].protection, Protection::Plain) {
-            return self.plain_record(rec);
+        match self.sides[self.side].protection {
+            Protection::Plain => return self.plain_record(rec),
+            Protection::Waiting => return self.held_record(rec),
+            _ => {}
         }
         let st = &mut self.sides[self.side];
         let (Protection::Handshake(keys) | Protection::Traffic(keys)) = &mut st.protection else {
@@ -465,37 +498,104 @@ impl RecordCx<'_, '_> {
     fn negotiated(&mut self, client: Side, suite: Suite, sh: &ServerHello) {
         *self.sh.suite = Some(suite);
         *self.sh.tls13 = sh.version == hello::TLS13;
-        let Some(ch) = self.sh.hello.as_ref() else {
+        let Some(random) = self.sh.hello.as_ref().map(|ch| ch.random) else {
             return;
         };
-        let random = ch.random;
-        let secrets = self.keys.secrets(&random).filter(|s| has_secrets(s, suite));
-        let Some(secrets) = secrets else {
-            self.stop_both();
-            self.out.info(self.sh.info);
-            let msg = format!(
-                "encrypted: no key for client random {}; give the key log with --tls-keylog FILE",
-                hex(&random)
-            );
-            self.out.finding(None, self.packet, &rules::TLS_NO_KEY, msg);
-            return;
-        };
+        match self.keys.secrets(&random).filter(|s| has_secrets(s, suite)) {
+            Some(secrets) => {
+                self.install_keys(client, suite, secrets, &sh.random, sh.encrypt_then_mac)
+            }
+            None if self.keys.may_learn_more() => {
+                for s in self.sides.iter_mut() {
+                    s.protection = Protection::Waiting;
+                }
+                *self.sh.waiting = Some(Waiting {
+                    client,
+                    suite,
+                    server_random: sh.random,
+                    etm: sh.encrypt_then_mac,
+                    held: Vec::new(),
+                    held_bytes: 0,
+                });
+                self.out.info(self.sh.info);
+            }
+            None => {
+                self.stop_both();
+                self.out.info(self.sh.info);
+                let msg = no_key_message(&random);
+                self.out.finding(None, self.packet, &rules::TLS_NO_KEY, msg);
+            }
+        }
+    }
+
+    /// The secrets are known: each side's keys (TLS 1.3 handshake keys now; TLS 1.2 keys
+    /// from its ChangeCipherSpec on).
+    fn install_keys(
+        &mut self,
+        client: Side,
+        suite: Suite,
+        secrets: Secrets,
+        server_random: &[u8; 32],
+        etm: bool,
+    ) {
         let server = 1 - client;
         self.sh.info.decrypted = true;
         if suite.tls13 {
             let hs = |s: &Option<Vec<u8>>| s.as_deref().and_then(|s| RecordKeys::tls13(suite, s));
             self.sides[client].protection = opt_protection(hs(&secrets.client_handshake), true);
             self.sides[server].protection = opt_protection(hs(&secrets.server_handshake), true);
-        } else if let Some(master) = &secrets.master {
-            if let Some([c, s]) =
-                RecordKeys::tls12(suite, master, &random, &sh.random, sh.encrypt_then_mac)
-            {
+        } else if let (Some(master), Some(ch)) = (&secrets.master, self.sh.hello.as_ref()) {
+            for s in self.sides.iter_mut() {
+                s.protection = Protection::Plain;
+            }
+            if let Some([c, s]) = RecordKeys::tls12(suite, master, &ch.random, server_random, etm) {
                 self.sides[client].next_keys = Some(c);
                 self.sides[server].next_keys = Some(s);
             }
         }
         *self.sh.secrets = Some(secrets);
         self.out.info(self.sh.info);
+    }
+
+    /// A record while waiting for the secrets: held; if the key log has them now, every held
+    /// record is read in order.
+    fn held_record(&mut self, rec: Record<'_>) {
+        let Some(w) = self.sh.waiting.as_mut() else {
+            return;
+        };
+        w.held_bytes += rec.body.len();
+        w.held
+            .push((self.side, rec.header, rec.body.to_vec(), rec.offset));
+        let Some(random) = self.sh.hello.as_ref().map(|ch| ch.random) else {
+            return;
+        };
+        let (suite, over) = (w.suite, w.held_bytes > MAX_HELD);
+        match self.keys.secrets(&random).filter(|s| has_secrets(s, suite)) {
+            Some(secrets) => {
+                let Some(w) = self.sh.waiting.take() else {
+                    return;
+                };
+                self.install_keys(w.client, suite, secrets, &w.server_random, w.etm);
+                let side = self.side;
+                for (s, header, mut body, offset) in w.held {
+                    self.side = s;
+                    self.record(Record {
+                        header,
+                        body: &mut body,
+                        offset,
+                    });
+                }
+                self.side = side;
+            }
+            None if over => {
+                *self.sh.waiting = None;
+                self.stop_both();
+                self.out.info(self.sh.info);
+                let msg = no_key_message(&random);
+                self.out.finding(None, self.packet, &rules::TLS_NO_KEY, msg);
+            }
+            None => {}
+        }
     }
 
     fn stop_both(&mut self) {
@@ -559,6 +659,13 @@ fn has_secrets(s: &Secrets, suite: Suite) -> bool {
     } else {
         s.master.is_some()
     }
+}
+
+fn no_key_message(random: &ClientRandom) -> String {
+    format!(
+        "encrypted: no key for client random {}; give the key log with --tls-keylog FILE",
+        hex(random)
+    )
 }
 
 fn hex(b: &[u8]) -> String {

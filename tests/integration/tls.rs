@@ -328,3 +328,78 @@ fn largest_client_segment(capture: &Path) -> u64 {
     }
     best.1
 }
+
+/// Live: a browser appends a connection's secrets to its key log as it connects, so they may
+/// arrive after the ServerHello was captured. The records are held until the key log has them,
+/// then decrypted in order: the same messages as with the whole key log from the start.
+#[test]
+fn secrets_appended_after_the_server_hello_still_decrypt_live() {
+    use std::io::Write;
+    use std::sync::Arc;
+    use wsdissect::capture::keyfile::KeyFile;
+    use wsdissect::capture::PacketSource;
+    use wsdissect::conversation::KeyStore;
+    use wsdissect::tcp::FlowTableLimits;
+
+    let dir = repo().join("samples/tls");
+    let capture = dir.join("py-tls13-aes128.pcap");
+    let lines = std::fs::read(dir.join("py-tls13-aes128.keys")).unwrap();
+    let path = std::env::temp_dir().join(format!("wsd-live-{}.keys", std::process::id()));
+    std::fs::write(&path, b"").unwrap();
+    let store = Arc::new(KeyStore::new(Some(KeyFile::open(&path).unwrap()), true));
+    let cfg = DissectConfig {
+        message_keep: 64 << 20,
+        live: true,
+        ..DissectConfig::default()
+    };
+    let mut pipeline = wsdissect::Pipeline::with_keys(cfg, FlowTableLimits::default(), store);
+    let mut src = FileSource::open(&capture).unwrap();
+    let mut sink = Collect::default();
+    let mut n = 0;
+    // Packet 6 holds the ServerHello and the server's encrypted flight; the key log gets the
+    // lines after packet 8, when the client's Finished was already captured.
+    while src
+        .next_packet(&mut |p| {
+            n += 1;
+            pipeline.push_packet(p, &mut sink).unwrap();
+            if n == 8 {
+                let mut f = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .unwrap();
+                f.write_all(&lines).unwrap();
+            }
+        })
+        .unwrap()
+    {}
+    pipeline.finish(&mut sink).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let late = seen(&sink.0);
+    let whole = seen(&dissect(&capture, Some(dir.join("py-tls13-aes128.keys"))));
+    let (_, (conn, msgs)) = late.iter().next().unwrap();
+    assert!(conn.tls.as_ref().unwrap().decrypted);
+    assert!(msgs.len() > 20);
+    assert_eq!(
+        late.values().map(|(_, m)| m).collect::<Vec<_>>(),
+        whole.values().map(|(_, m)| m).collect::<Vec<_>>()
+    );
+    // Without the lines ever arriving, the connection ends as not decrypted, and says why.
+    let path = std::env::temp_dir().join(format!("wsd-live-none-{}.keys", std::process::id()));
+    std::fs::write(&path, b"").unwrap();
+    let store = Arc::new(KeyStore::new(Some(KeyFile::open(&path).unwrap()), true));
+    let cfg = DissectConfig {
+        live: true,
+        ..DissectConfig::default()
+    };
+    let mut pipeline = wsdissect::Pipeline::with_keys(cfg, FlowTableLimits::default(), store);
+    let mut src = FileSource::open(&capture).unwrap();
+    let mut sink = Collect::default();
+    while src
+        .next_packet(&mut |p| pipeline.push_packet(p, &mut sink).unwrap())
+        .unwrap()
+    {}
+    pipeline.finish(&mut sink).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let rules = rules_of(&sink.0);
+    assert!(rules.iter().any(|(r, _)| *r == "tls-no-key"), "{rules:?}");
+}

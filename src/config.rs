@@ -112,6 +112,8 @@ impl Config {
             dissect: DissectConfig {
                 tls_keylog: filter.tls_keylog.clone(),
                 live,
+                // The teaching view shows where TLS ends and WebSocket begins.
+                tls_records: view.explain,
                 ..dissect_config(&view, &limits, filter.ws_port.clone())
             },
             preview: if view.full_payload {

@@ -8,7 +8,7 @@ use std::ops::Deref;
 use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
 use crate::http::Exchange;
 pub use crate::tcp::EndReason;
-pub use crate::tls::session::TlsInfo;
+pub use crate::tls::session::{RecordSeen, TlsInfo};
 pub use crate::ws::close::CloseInfo;
 pub use crate::ws::record::{DirStats, Frame, InflateFailure, Message, Payload};
 
@@ -19,6 +19,8 @@ pub enum Event {
     Frame(Box<Frame>),
     Message(Message),
     Gap(Gap),
+    /// A TLS record read (only when asked for: the teaching view).
+    TlsRecord(TlsRecord),
     ConnectionEnd(ConnectionEnd),
     Diagnostic(Diagnostic),
     CaptureEnd(CaptureSummary),
@@ -68,6 +70,15 @@ impl Deref for Handshake {
     fn deref(&self) -> &Exchange {
         &self.exchange
     }
+}
+
+/// A TLS record of a connection, for the teaching view: where TLS ends and WebSocket begins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsRecord {
+    pub conn: ConnId,
+    pub dir: Direction,
+    pub packet: PacketRef,
+    pub seen: RecordSeen,
 }
 
 #[derive(Clone, Debug, PartialEq)]

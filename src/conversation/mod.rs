@@ -48,6 +48,8 @@ pub struct DissectConfig {
     pub tls_keylog: Option<PathBuf>,
     /// The capture is live: a key log may still be growing, so it is read again on a miss.
     pub live: bool,
+    /// Report each TLS record (the teaching view shows the record layer).
+    pub tls_records: bool,
 }
 
 impl Default for DissectConfig {
@@ -59,6 +61,7 @@ impl Default for DissectConfig {
             ws_ports: Vec::new(),
             tls_keylog: None,
             live: false,
+            tls_records: false,
         }
     }
 }

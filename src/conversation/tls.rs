@@ -6,7 +6,8 @@
 
 use crate::base::rules::Rule;
 use crate::base::PacketRef;
-use crate::tls::session::{Side, TlsConnection, TlsInfo, TlsReport};
+use crate::event::{Event, TlsRecord};
+use crate::tls::session::{RecordSeen, Side, TlsConnection, TlsInfo, TlsReport};
 use crate::ws::session::Summary;
 
 use super::{Chunk, Cx, Hole, Layer, Phase};
@@ -18,7 +19,12 @@ pub struct TlsLayer {
     inner: Phase,
     /// Decrypted bytes handed up so far, per side: the offsets of the plaintext streams.
     plain: [u64; 2],
+    /// Records read before the connection was shown (`tls_records` only), shown right after it.
+    early_records: Vec<TlsRecord>,
 }
+
+/// Records kept until the connection is shown: the handshake and the first requests.
+const MAX_EARLY_RECORDS: usize = 64;
 
 impl TlsLayer {
     pub fn start() -> Box<TlsLayer> {
@@ -26,6 +32,7 @@ impl TlsLayer {
             conn: TlsConnection::new(),
             inner: Phase::AwaitRequest(Box::default()),
             plain: [0; 2],
+            early_records: Vec::new(),
         })
     }
 }
@@ -34,7 +41,28 @@ impl TlsLayer {
 struct Up<'a, 'b> {
     inner: &'a mut Phase,
     plain: &'a mut [u64; 2],
+    early_records: &'a mut Vec<TlsRecord>,
     cx: &'a mut Cx<'b>,
+}
+
+impl Up<'_, '_> {
+    /// The connection was just shown: its records so far go right after its heading.
+    fn show_early_records(&mut self) {
+        if self.early_records.is_empty() || !self.cx.shared.announced {
+            return;
+        }
+        let conn = self.cx.meta.id;
+        let at = self
+            .cx
+            .out
+            .iter()
+            .position(|e| matches!(e, Event::Connection(c) if c.conn == conn))
+            .map_or(self.cx.out.len(), |i| i + 1);
+        let records = std::mem::take(self.early_records)
+            .into_iter()
+            .map(Event::TlsRecord);
+        self.cx.out.splice(at..at, records);
+    }
 }
 
 impl TlsReport for Up<'_, '_> {
@@ -46,6 +74,7 @@ impl TlsReport for Up<'_, '_> {
         };
         self.plain[side] += bytes.len() as u64;
         self.inner.advance(|p| p.data(self.cx, side, chunk));
+        self.show_early_records();
     }
 
     fn lost(&mut self, side: Side, len: u64, packet: PacketRef) {
@@ -66,6 +95,7 @@ impl TlsReport for Up<'_, '_> {
         let undecryptable = !self.cx.shared.tls.as_ref().is_some_and(|t| t.decrypted);
         if undecryptable && !self.cx.shared.announced {
             self.cx.announce(false);
+            self.show_early_records();
         }
         if self.cx.shared.announced {
             let dir = side.map(|s| self.cx.dir_of(s));
@@ -80,27 +110,75 @@ impl TlsReport for Up<'_, '_> {
     fn client_hello(&mut self, client: Side) {
         self.cx.shared.client_side.get_or_insert(client);
     }
+
+    fn record(&mut self, side: Side, seen: RecordSeen, packet: PacketRef) {
+        if !self.cx.cfg.tls_records {
+            return;
+        }
+        let record = TlsRecord {
+            conn: self.cx.meta.id,
+            dir: self.cx.dir_of(side),
+            packet,
+            seen,
+        };
+        if self.cx.shared.announced {
+            self.cx.out.push(Event::TlsRecord(record));
+        } else if self.early_records.len() < MAX_EARLY_RECORDS {
+            self.early_records.push(record);
+        }
+    }
 }
 
 impl Layer for TlsLayer {
     fn data(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
         let keys = cx.keys;
-        let TlsLayer { conn, inner, plain } = &mut *self;
-        let mut up = Up { inner, plain, cx };
+        let TlsLayer {
+            conn,
+            inner,
+            plain,
+            early_records,
+        } = &mut *self;
+        let mut up = Up {
+            inner,
+            plain,
+            early_records,
+            cx,
+        };
         conn.feed(side, chunk.offset, chunk.bytes, chunk.packet, keys, &mut up);
         Phase::Tls(self)
     }
 
     fn gap(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase {
-        let TlsLayer { conn, inner, plain } = &mut *self;
-        let mut up = Up { inner, plain, cx };
+        let TlsLayer {
+            conn,
+            inner,
+            plain,
+            early_records,
+        } = &mut *self;
+        let mut up = Up {
+            inner,
+            plain,
+            early_records,
+            cx,
+        };
         conn.gap(side, hole.offset, hole.len, hole.packet, &mut up);
         Phase::Tls(self)
     }
 
     fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
-        let TlsLayer { conn, inner, plain } = &mut *self;
-        conn.end(packet, &mut Up { inner, plain, cx });
+        let TlsLayer {
+            conn,
+            inner,
+            plain,
+            early_records,
+        } = &mut *self;
+        let mut up = Up {
+            inner,
+            plain,
+            early_records,
+            cx,
+        };
+        conn.end(packet, &mut up);
         let TlsLayer { inner, .. } = *self;
         inner.end(cx, packet)
     }

@@ -297,6 +297,7 @@ impl<W: Write> Sink for ConversationSink<W> {
             Event::Frame(f) if f.header.opcode == OpCode::Close => self.close(f)?,
             Event::Frame(_)
             | Event::Gap(_)
+            | Event::TlsRecord(_)
             | Event::ConnectionEnd(_)
             | Event::Diagnostic(_)
             | Event::CaptureEnd(_) => return Ok(()),

@@ -97,6 +97,7 @@ impl<S: Sink> FilterSink<S> {
             Event::Frame(f) => f.conn,
             Event::Message(m) => m.conn,
             Event::Gap(g) => g.conn,
+            Event::TlsRecord(r) => r.conn,
             Event::ConnectionEnd(e) => e.conn,
             Event::Diagnostic(d) => d.conn,
             Event::CaptureEnd(_) => return true,
@@ -114,6 +115,7 @@ impl<S: Sink> FilterSink<S> {
             let shown = match event {
                 Event::Frame(f) => within(f.first_packet.number, f.last_packet.number),
                 Event::Message(m) => within(m.first_packet.number, m.last_packet.number),
+                Event::TlsRecord(r) => within(r.packet.number, r.packet.number),
                 Event::Diagnostic(d) => d
                     .packet
                     .is_some_and(|p| self.filter.packets.contains(&p.number)),
@@ -127,6 +129,7 @@ impl<S: Sink> FilterSink<S> {
             Event::Frame(f) => Some(f.dir),
             Event::Message(m) => Some(m.dir),
             Event::Gap(g) => Some(g.dir),
+            Event::TlsRecord(r) => Some(r.dir),
             Event::Diagnostic(d) => d.dir,
             _ => None,
         };

@@ -145,6 +145,13 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
                 "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
             }),
         ),
+        Event::TlsRecord(r) => json!({
+            "type": "tls_record", "conn": r.conn.0, "dir": r.dir.as_str(),
+            "content_type": r.seen.content_type, "len": r.seen.len, "protected": r.seen.protected,
+            "inner_content_type": r.seen.inner.map(|(t, _)| t),
+            "plaintext_len": r.seen.inner.map(|(_, n)| n),
+            "stream_offset": r.seen.offset, "packet": r.packet.number, "ts": ts(&r.packet),
+        }),
         Event::Gap(g) => json!({
             "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
             "packet": g.packet.number, "ts": ts(&g.packet),

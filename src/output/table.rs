@@ -463,7 +463,7 @@ impl<W: Write> Sink for TableSink<W> {
                 s.seen(m.last_packet.ts);
                 s.dirs[m.dir.index()].messages += 1;
             }
-            Event::Gap(_) => {}
+            Event::Gap(_) | Event::TlsRecord(_) => {}
             Event::ConnectionEnd(e) => {
                 let s = self.conn(e.conn);
                 s.seen(e.packet.ts);

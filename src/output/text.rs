@@ -9,7 +9,8 @@ use super::Sink;
 use crate::base::rules::Severity;
 use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
 use crate::event::Handshake;
-use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message, TlsInfo};
+use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message, RecordSeen, TlsInfo};
+use crate::tls::record::content_type_name;
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -166,6 +167,14 @@ pub fn write_context_line(
                 g.len, g.stream_offset
             ))
         ),
+        Event::TlsRecord(r) => writeln!(
+            out,
+            "  #{:<6} {}{} {}",
+            r.packet.number,
+            time(&r.packet),
+            dir_label(st, r.dir),
+            st.dim(&tls_record_line(&r.seen))
+        ),
         Event::Diagnostic(d) => {
             let pkt = d
                 .packet
@@ -279,6 +288,24 @@ fn write_tls(out: &mut dyn Write, t: &TlsInfo) -> io::Result<()> {
             offered.join(", ")
         }
     )
+}
+
+/// A TLS record in one line: its outer type and length, and what it carried once opened.
+fn tls_record_line(r: &RecordSeen) -> String {
+    let outer = format!(
+        "tls record {} ({}), {} bytes",
+        content_type_name(r.content_type),
+        r.content_type,
+        r.len
+    );
+    match r.inner {
+        Some((t, n)) => format!(
+            "{outer} → decrypted: {} ({t}), {n} bytes",
+            content_type_name(t)
+        ),
+        None if r.protected => format!("{outer}, encrypted"),
+        None => outer,
+    }
 }
 
 /// The counts line of the capture summary, shared by the text and table views.

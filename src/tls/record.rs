@@ -13,6 +13,17 @@ pub const ALERT: u8 = 21;
 pub const HANDSHAKE: u8 = 22;
 pub const APPLICATION_DATA: u8 = 23;
 
+/// A record content type's name (RFC 8446 §5.1).
+pub fn content_type_name(t: u8) -> &'static str {
+    match t {
+        CHANGE_CIPHER_SPEC => "change_cipher_spec",
+        ALERT => "alert",
+        HANDSHAKE => "handshake",
+        APPLICATION_DATA => "application_data",
+        _ => "unknown",
+    }
+}
+
 /// Could these 5 bytes be a record header? (A known content type, a TLS 1.x version, a length
 /// no version exceeds.)
 pub fn plausible_header(h: &[u8]) -> bool {

@@ -33,6 +33,22 @@ pub trait TlsReport {
     fn info(&mut self, info: &TlsInfo);
     /// The ClientHello came from `client`.
     fn client_hello(&mut self, client: Side);
+    /// A whole record was read (for the teaching view: where TLS ends and what it carried).
+    fn record(&mut self, _side: Side, _seen: RecordSeen, _packet: PacketRef) {}
+}
+
+/// One record as read: its outer type and length, and, once opened, what it carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordSeen {
+    /// Stream offset of the record's header.
+    pub offset: u64,
+    /// The record header's content type and body length.
+    pub content_type: u8,
+    pub len: usize,
+    /// Protected records: the content type inside and the plaintext length, when it opened.
+    pub inner: Option<(u8, usize)>,
+    /// The record was protected (encrypted).
+    pub protected: bool,
 }
 
 /// What the handshake said, and whether the connection could be decrypted.
@@ -361,8 +377,17 @@ impl RecordCx<'_, '_> {
             // TLS 1.3 middlebox compatibility (RFC 8446 §5): not protected, ignored.
             return;
         }
+        let len = rec.body.len();
         match keys.open(&rec.header, rec.body) {
             Ok(opened) => {
+                let seen = RecordSeen {
+                    offset: rec.offset,
+                    content_type: rec.header[0],
+                    len,
+                    inner: Some((opened.content_type, opened.end - opened.start)),
+                    protected: true,
+                };
+                self.out.record(self.side, seen, self.packet);
                 let plain = &rec.body[opened.start..opened.end];
                 self.decrypted(opened.content_type, plain);
             }
@@ -382,6 +407,14 @@ impl RecordCx<'_, '_> {
 
     /// A record before this side's keys: the hellos, ChangeCipherSpec, alerts.
     fn plain_record(&mut self, rec: Record<'_>) {
+        let seen = RecordSeen {
+            offset: rec.offset,
+            content_type: rec.content_type(),
+            len: rec.body.len(),
+            inner: None,
+            protected: false,
+        };
+        self.out.record(self.side, seen, self.packet);
         match rec.content_type() {
             record::HANDSHAKE => {
                 self.sides[self.side].messages.push(rec.body);

@@ -558,3 +558,48 @@ fn json_escapes_bidi_overrides() {
     render(&mut JsonSink::new(&mut out, false), &hostile_events());
     assert_terminal_safe("json", &out, true);
 }
+
+/// wss: the views of every TLS sample decrypted with its key log (the teaching view shows the
+/// record layer), and the default view of one without it.
+#[test]
+fn snapshots_tls() {
+    let dir = repo().join("samples/tls");
+    let mut keys: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "keys"))
+        .collect();
+    keys.sort();
+    let mut seen = 0;
+    for k in keys {
+        let pcap = k.with_extension("pcap");
+        if !pcap.exists() {
+            continue;
+        }
+        seen += 1;
+        let name = pcap.file_stem().unwrap().to_string_lossy().to_string();
+        let rel = |p: &PathBuf| {
+            p.strip_prefix(repo())
+                .unwrap()
+                .to_string_lossy()
+                .to_string()
+        };
+        let (pcap, k) = (rel(&pcap), rel(&k));
+        for (view, args, max) in [
+            ("text", vec![], 60),
+            ("explain", vec!["-v"], 120),
+            ("json", vec!["--format", "json"], 40),
+        ] {
+            let mut all: Vec<&str> = args.clone();
+            all.extend(["--tls-keylog", &k, &pcap]);
+            let output = capped(&run(&all), max);
+            let mut settings = insta::Settings::clone_current();
+            settings.set_description(format!("wsdissect --color never {}", all.join(" ")));
+            settings.set_omit_expression(true);
+            settings.bind(|| insta::assert_snapshot!(format!("tls-{name}-{view}"), output));
+        }
+    }
+    assert!(seen >= 10);
+    let no_key = capped(&run(&["samples/tls/py-tls12-gcm.pcap"]), 40);
+    insta::assert_snapshot!("tls-py-tls12-gcm-no-key-text", no_key);
+}

@@ -7,7 +7,7 @@
 # (go-tls.gen.sh installs them with apt-get if missing).
 set -eu
 cd "$(dirname "$0")"
-for name in py-tls13-aes128 py-tls13-aes256 py-tls13-chacha py-tls12-gcm py-tls12-chacha py-tls12-cbc \
+for name in py-tls13-aes128 py-tls13-aes256 py-tls13-chacha py-tls13-hrr py-tls12-gcm py-tls12-chacha py-tls12-cbc \
             py-tls12-resume py-tls13-resume py-tls-partial-keys chromium-tls; do
     echo "== $name"
     timeout 300 python3 "$name.gen.py"

@@ -19,9 +19,12 @@ Connection (one, the full message set + burst):
     key, so the echo of message 3 and everything after it s2c is under the server's next key;
   * before c2s message 7 (binary 65536 B): client SSL_key_update(SSL_KEY_UPDATE_NOT_REQUESTED) ->
     only the client's key changes again (third c2s generation); the server sends no KeyUpdate.
-TLS 1.3 suite: OpenSSL's default list (TLS_AES_256_GCM_SHA384). The key log holds only the
-*_TRAFFIC_SECRET_0 lines (OpenSSL logs no later generations; a reader derives them with
-HKDF-Expand-Label(secret, "traffic upd", "", Hash.length)).
+TLS 1.3 suite: OpenSSL's default list (TLS_AES_256_GCM_SHA384). Besides the usual 5 lines, this
+libssl (Debian's OpenSSL 3.0.19) logs one `CLIENT_TRAFFIC_SECRET_N` / `SERVER_TRAFFIC_SECRET_N` line
+(the label literally ends in "_N", no generation number) each time a key is updated, sent or
+received, holding the new secret; both ends log the same three lines. They are kept, as written.
+The generator checks that they are the chain HKDF-Expand-Label(secret, "traffic upd", "",
+Hash.length) from *_TRAFFIC_SECRET_0, in order, which is all a reader needs to derive them itself.
 
 "key_updates" in the connection's "tls": what the client did (c2s, from its own calls) and the
 server's answer (s2c, OpenSSL's documented reaction to update_requested); the generator checks the
@@ -29,6 +32,8 @@ capture (tshark with the key log): KeyUpdate handshake messages c2s [requested, 
 s2c [not requested], each in front of the data that follows it.
 """
 import ctypes
+import hashlib
+import hmac
 import os
 import sys
 
@@ -84,9 +89,41 @@ def client(eps):
     return eps.client(min_version=ssl.TLSVersion.TLSv1_3)
 
 
+def expand_label(secret, label, length, hash_fn=hashlib.sha384):
+    """HKDF-Expand-Label(secret, label, "", length) of RFC 8446 7.1."""
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + b"\x00"
+    out, t, i = b"", b"", 1
+    while len(out) < length:
+        t = hmac.new(secret, t + info + bytes([i]), hash_fn).digest()
+        out, i = out + t, i + 1
+    return out[:length]
+
+
+def check_keylog_updates(keys, exp):
+    """The *_TRAFFIC_SECRET_N lines OpenSSL wrote: one per KeyUpdate of that direction, each the
+    "traffic upd" successor of the previous secret."""
+    secrets = {}
+    for ln in open(keys):
+        if ln.strip() and not ln.startswith("#"):
+            label, _, sec = ln.split()
+            secrets.setdefault(label, []).append(bytes.fromhex(sec))
+    ku = exp.conns[0].d["tls"]["key_updates"]
+    for side, d in (("CLIENT", "c2s"), ("SERVER", "s2c")):
+        chain = secrets.get(f"{side}_TRAFFIC_SECRET_N", [])
+        if len(chain) != sum(1 for k in ku if k["dir"] == d):
+            raise RuntimeError(f"{side}_TRAFFIC_SECRET_N lines: {len(chain)}, key updates {d}: {ku}")
+        cur = secrets[f"{side}_TRAFFIC_SECRET_0"][0]
+        for n, nxt in enumerate(chain, 1):
+            if expand_label(cur, b"traffic upd", len(cur)) != nxt:
+                raise RuntimeError(f"{side}_TRAFFIC_SECRET_N #{n} is not the next generation")
+            cur = nxt
+
+
 def verify(cap, exp, keys):
     """Decrypted with the key log: the KeyUpdates are where the client put them, and each is
     followed by WebSocket data that tshark decodes with the next key."""
+    check_keylog_updates(keys, exp)
     port = str(PORT)
     rows = tshark_fields(cap, "tls.handshake.type==24 || websocket", "frame.number", "tcp.srcport",
                          "tls.handshake.type", "tls.handshake.key_update.request_update",

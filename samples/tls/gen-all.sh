@@ -7,8 +7,9 @@
 # (go-tls.gen.sh installs them with apt-get if missing).
 set -eu
 cd "$(dirname "$0")"
-for name in py-tls13-aes128 py-tls13-aes256 py-tls13-chacha py-tls12-gcm py-tls12-chacha \
-            py-tls12-resume py-tls13-resume py-tls-partial-keys chromium-tls; do
+for name in py-tls13-aes128 py-tls13-aes256 py-tls13-chacha py-tls13-ccm py-tls13-hrr \
+            py-tls12-gcm py-tls12-chacha py-tls12-cbc py-tls12-resume py-tls13-resume \
+            py-tls-partial-keys tls13-keyupdate chromium-tls; do
     echo "== $name"
     timeout 300 python3 "$name.gen.py"
 done

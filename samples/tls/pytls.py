@@ -47,7 +47,14 @@ IANA = {
     "ECDHE-RSA-AES128-GCM-SHA256": (0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
     "ECDHE-RSA-AES256-GCM-SHA384": (0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
     "ECDHE-RSA-CHACHA20-POLY1305": (0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    "TLS_AES_128_CCM_SHA256": (0x1304, "TLS_AES_128_CCM_SHA256"),
+    "ECDHE-RSA-AES128-SHA": (0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    "ECDHE-RSA-AES128-SHA256": (0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+    "ECDHE-RSA-AES256-SHA384": (0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
 }
+
+# ServerHello.random of a TLS 1.3 HelloRetryRequest (RFC 8446 4.1.3)
+HRR_RANDOM = "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c"
 
 
 def iana_cipher(ctx, openssl_name):
@@ -219,8 +226,11 @@ def echo_handler(exp, eps, server_pings=True):
 
 
 async def run_connection(exp, eps, ctx, port, msgs, burst=(), close=(1000, "bye"),
-                         keylog=None, host="127.0.0.1"):
-    """One wss:// connection to wsd.test (the socket is connected to host:port by us)."""
+                         keylog=None, host="127.0.0.1", hooks=None):
+    """One wss:// connection to wsd.test (the socket is connected to host:port by us).
+
+    hooks: {i: fn(ws, ssl_object, rec)} called (awaited if it returns an awaitable) just before
+    message i of msgs is logged and sent."""
     from websockets.asyncio.client import connect
     before = KeyLog(keylog or eps.client_keys).randoms()
     sock = await connected_socket(host, port)
@@ -231,7 +241,11 @@ async def run_connection(exp, eps, ctx, port, msgs, burst=(), close=(1000, "bye"
         obj = ws.transport.get_extra_info("ssl_object")
         cli = tls_facts(ctx, obj)
         cli["sni"] = obj.server_hostname
-        for m in msgs:
+        for i, m in enumerate(msgs):
+            if hooks and i in hooks:
+                r = hooks[i](ws, obj, rec)
+                if asyncio.iscoroutine(r):
+                    await r
             rec.message("c2s", m)
             await ws.send(m)
             assert await asyncio.wait_for(ws.recv(), 10) == m
@@ -296,16 +310,22 @@ def verify_capture(cap, exp, port):
     for p in want:
         if (p, str(port)) not in fins or (str(port), p) not in fins:
             raise RuntimeError(f"connection from port {p} not captured to its end")
-    # The ClientHello randoms in the capture are the ones the key log names, in order.
-    hello = [r[0].replace(":", "").lower() for r in tshark_fields(
-        cap, "tls.handshake.type==1", "tls.handshake.random", opts=["-d", f"tcp.port=={port},tls"])]
+    # The ClientHello randoms in the capture are the ones the key log names, in order (the first
+    # ClientHello of each TCP stream: after a HelloRetryRequest the second one has the same random).
+    hello, streams = [], set()
+    for stream, rnd in tshark_fields(cap, "tls.handshake.type==1", "tcp.stream", "tls.handshake.random",
+                                     opts=["-d", f"tcp.port=={port},tls"]):
+        if stream not in streams:
+            streams.add(stream)
+            hello.append(rnd.replace(":", "").lower())
     logged = [c.d["tls"]["client_random"] for c in exp.conns]
     if hello != logged:
         raise RuntimeError(f"ClientHello randoms {hello} != key log randoms {logged}")
     # The ServerHello cipher suites in the capture are the ones the libraries reported.
     code = {iana: c for c, iana in IANA.values()}
     shello = [int(r[0], 16) for r in tshark_fields(
-        cap, "tls.handshake.type==2", "tls.handshake.ciphersuite", opts=["-d", f"tcp.port=={port},tls"])]
+        cap, "tls.handshake.type==2", "tls.handshake.ciphersuite", "tls.handshake.random",
+        opts=["-d", f"tcp.port=={port},tls"]) if r[1].replace(":", "").lower() != HRR_RANDOM]
     want = [code[c.d["tls"]["cipher"]] for c in exp.conns]
     if shello != want:
         raise RuntimeError(f"ServerHello suites {shello} != reported {want}")
@@ -317,10 +337,15 @@ def same_keys(eps):
         raise RuntimeError("client and server key logs differ")
 
 
-def finish(name, tmp, eps, exp, port, description, keys_filter=None, extra=None, ext="pcap"):
-    """Checks, then write samples/tls/NAME.{pcap,keys,expected.json} and run lib/check.py."""
+def finish(name, tmp, eps, exp, port, description, keys_filter=None, extra=None, ext="pcap",
+           verify=None):
+    """Checks, then write samples/tls/NAME.{pcap,keys,expected.json} and run lib/check.py.
+
+    verify: fn(capture path, exp, client key log path), extra checks (raise to refuse)."""
     cap_tmp = os.path.join(tmp, f"{name}.{ext}")
     verify_capture(cap_tmp, exp, port)
+    if verify:
+        verify(cap_tmp, exp, eps.client_keys)
     same_keys(eps)
     keys = open(eps.client_keys).read()
     if keys_filter:
@@ -393,14 +418,19 @@ FULL_SET = ("text/binary echo of 14, 0, 0, 125, 125, 126, 126, 65536 (binary) an
 
 # --------------------------------------------------------------------------- several connections
 
-def connections(name, port, description, contexts, plans, suite=None, unkeyed=(), extra=None):
+def connections(name, port, description, contexts, plans, suite=None, unkeyed=(), extra=None,
+                server_setup=None, verify=None):
     """Connections one after the other to one server.
 
     contexts: {label: lambda eps: SSLContext}; each label's context is made once and shared by
               the plans naming it (a session can only be resumed with the context that made it).
     plans:    [{"ctx": label, "msgs": "full"|"small", "resume": index of an earlier plan or None,
-                "close": (code, reason), "expect": {key: value of the tls facts}}]
-    unkeyed:  indexes of connections whose key log lines are left out of NAME.keys."""
+                "close": (code, reason), "expect": {key: value of the tls facts},
+               "tls_extra": {key: value added to the connection's "tls" object},
+               "hooks": {i: fn(ws, ssl_object, rec)} (see run_connection)}]
+    unkeyed:  indexes of connections whose key log lines are left out of NAME.keys.
+    server_setup: fn(server SSLContext), called once before the server starts.
+    verify:   extra capture checks, see finish()."""
     if suite:
         with_tls13_suites(suite)
         assert tls13_suites_in_effect() == [suite], tls13_suites_in_effect()
@@ -408,6 +438,8 @@ def connections(name, port, description, contexts, plans, suite=None, unkeyed=()
     exp = Expected()
     with tempfile.TemporaryDirectory() as tmp:
         eps = Endpoints(tmp, *self_signed(tmp))
+        if server_setup:
+            server_setup(eps.server)
 
         async def run():
             ctxs = {k: f(eps) for k, f in contexts.items()}
@@ -422,7 +454,8 @@ def connections(name, port, description, contexts, plans, suite=None, unkeyed=()
                     else:
                         msgs, burst = small_messages(port + i, i + 1), ()
                     _, sess = await run_connection(exp, eps, ctx, port, msgs, burst,
-                                                   close=p.get("close", (1000, f"bye #{i + 1}")))
+                                                   close=p.get("close", (1000, f"bye #{i + 1}")),
+                                                   hooks=p.get("hooks"))
                     sessions.append(sess)
 
         with capture(tmp, name, port):
@@ -432,6 +465,7 @@ def connections(name, port, description, contexts, plans, suite=None, unkeyed=()
             for k, v in p.get("expect", {}).items():
                 if t[k] != v:
                     raise RuntimeError(f"connection {i + 1}: {k} = {t[k]!r}, wanted {v!r}")
+            t.update(p.get("tls_extra", {}))
         drop = {exp.conns[i].d["tls"]["client_random"] for i in unkeyed}
         for i in unkeyed:
             exp.conns[i].d["tls"]["keyed"] = False
@@ -439,4 +473,5 @@ def connections(name, port, description, contexts, plans, suite=None, unkeyed=()
         def keys_filter(text):
             return "".join(ln for ln in text.splitlines(True)
                            if ln.startswith("#") or len(ln.split()) < 2 or ln.split()[1].lower() not in drop)
-        return finish(name, tmp, eps, exp, port, description, keys_filter=keys_filter, extra=extra)
+        return finish(name, tmp, eps, exp, port, description, keys_filter=keys_filter, extra=extra,
+                      verify=verify)

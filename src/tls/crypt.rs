@@ -1,8 +1,8 @@
 //! Record protection: the cipher suites wsdissect decrypts, their key schedules (RFC 8446 §7
 //! for TLS 1.3, RFC 5246 §6.3 for TLS 1.2) and what opens one record: an AEAD, or AES-CBC with
 //! HMAC, MAC-then-encrypt (RFC 5246 §6.2.3.2) or encrypt-then-MAC (RFC 7366). All cryptography
-//! is RustCrypto's (`aes-gcm`, `chacha20poly1305`, `aes`, `cbc`, `hkdf`, `hmac`, `sha1`,
-//! `sha2`); the AES code uses the CPU's AES instructions when it has them.
+//! is RustCrypto's (`aes-gcm`, `ccm`, `chacha20poly1305`, `aes`, `cbc`, `hkdf`, `hmac`,
+//! `sha1`, `sha2`); the AES code uses the CPU's AES instructions when it has them.
 
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes128Gcm, Aes256Gcm};
@@ -19,6 +19,9 @@ pub enum Cipher {
     Aes128Gcm,
     Aes256Gcm,
     ChaCha20Poly1305,
+    /// AES-CCM with a 16-byte tag (RFC 8446 §B.4, RFC 6655).
+    Aes128Ccm,
+    Aes256Ccm,
     /// TLS 1.2 AES-CBC with an HMAC.
     Aes128Cbc(Mac),
     Aes256Cbc(Mac),
@@ -45,8 +48,11 @@ impl Mac {
 impl Cipher {
     fn key_len(self) -> usize {
         match self {
-            Cipher::Aes128Gcm | Cipher::Aes128Cbc(_) => 16,
-            Cipher::Aes256Gcm | Cipher::ChaCha20Poly1305 | Cipher::Aes256Cbc(_) => 32,
+            Cipher::Aes128Gcm | Cipher::Aes128Ccm | Cipher::Aes128Cbc(_) => 16,
+            Cipher::Aes256Gcm
+            | Cipher::Aes256Ccm
+            | Cipher::ChaCha20Poly1305
+            | Cipher::Aes256Cbc(_) => 32,
         }
     }
 
@@ -93,6 +99,10 @@ impl Suite {
             0x1301 => (Aes128Gcm, Sha256, true),
             0x1302 => (Aes256Gcm, Sha384, true),
             0x1303 => (ChaCha20Poly1305, Sha256, true),
+            0x1304 => (Aes128Ccm, Sha256, true),
+            // AES-CCM with a 16-byte tag (RFC 6655, RFC 7251).
+            0xc09c | 0xc09e | 0xc0ac => (Aes128Ccm, Sha256, false),
+            0xc09d | 0xc09f | 0xc0ad => (Aes256Ccm, Sha256, false),
             // (EC)DHE and RSA key exchange with AES-GCM (RFC 5288, 5289).
             0xc02b | 0xc02f | 0x009c | 0x009e => (Aes128Gcm, Sha256, false),
             0xc02c | 0xc030 | 0x009d | 0x009f => (Aes256Gcm, Sha384, false),
@@ -122,7 +132,10 @@ impl Suite {
         let per_record = match (self.tls13, self.cipher) {
             (true, _) => TAG_LEN + 1,
             (false, Cipher::ChaCha20Poly1305) => TAG_LEN,
-            (false, Cipher::Aes128Gcm | Cipher::Aes256Gcm) => 8 + TAG_LEN,
+            (
+                false,
+                Cipher::Aes128Gcm | Cipher::Aes256Gcm | Cipher::Aes128Ccm | Cipher::Aes256Ccm,
+            ) => 8 + TAG_LEN,
             (false, Cipher::Aes128Cbc(m) | Cipher::Aes256Cbc(m)) => 16 + m.len() + 1,
         };
         per_record as u64
@@ -138,7 +151,12 @@ enum Aead {
     Aes128Gcm(Box<Aes128Gcm>),
     Aes256Gcm(Box<Aes256Gcm>),
     ChaCha(Box<ChaCha20Poly1305>),
+    Aes128Ccm(Box<Aes128Ccm>),
+    Aes256Ccm(Box<Aes256Ccm>),
 }
+
+type Aes128Ccm = ccm::Ccm<aes::Aes128, ccm::consts::U16, ccm::consts::U12>;
+type Aes256Ccm = ccm::Ccm<aes::Aes256, ccm::consts::U16, ccm::consts::U12>;
 
 impl std::fmt::Debug for Aead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,6 +172,8 @@ impl Aead {
             Cipher::ChaCha20Poly1305 => {
                 Aead::ChaCha(Box::new(ChaCha20Poly1305::new_from_slice(key).ok()?))
             }
+            Cipher::Aes128Ccm => Aead::Aes128Ccm(Box::new(Aes128Ccm::new_from_slice(key).ok()?)),
+            Cipher::Aes256Ccm => Aead::Aes256Ccm(Box::new(Aes256Ccm::new_from_slice(key).ok()?)),
             Cipher::Aes128Cbc(_) | Cipher::Aes256Cbc(_) => return None,
         })
     }
@@ -170,6 +190,8 @@ impl Aead {
             Aead::Aes128Gcm(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
             Aead::Aes256Gcm(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
             Aead::ChaCha(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
+            Aead::Aes128Ccm(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
+            Aead::Aes256Ccm(c) => c.decrypt_in_place_detached(nonce, aad, text, tag),
         };
         r.map_err(|_| BadRecord)
     }
@@ -260,7 +282,7 @@ impl RecordKeys {
         let mac_len = suite.cipher.mac().map_or(0, Mac::len);
         let iv_len = match suite.cipher {
             Cipher::ChaCha20Poly1305 => 12,
-            Cipher::Aes128Gcm | Cipher::Aes256Gcm => 4,
+            Cipher::Aes128Gcm | Cipher::Aes256Gcm | Cipher::Aes128Ccm | Cipher::Aes256Ccm => 4,
             // TLS 1.1+ sends each record's IV; the key block's IV is not used.
             Cipher::Aes128Cbc(_) | Cipher::Aes256Cbc(_) => 16,
         };
@@ -624,6 +646,8 @@ mod tests {
             Aead::Aes128Gcm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
             Aead::Aes256Gcm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
             Aead::ChaCha(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
+            Aead::Aes128Ccm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
+            Aead::Aes256Ccm(c) => c.encrypt_in_place_detached(n, &aad, &mut inner),
         }
         .unwrap();
         record.extend_from_slice(&inner);
@@ -633,7 +657,7 @@ mod tests {
 
     #[test]
     fn tls13_records_open_in_sequence_and_after_loss() {
-        for id in [0x1301, 0x1302, 0x1303] {
+        for id in [0x1301, 0x1302, 0x1303, 0x1304] {
             let suite = Suite::from_id(id).unwrap();
             let secret = vec![0x42; suite.hash.len()];
             let sender = RecordKeys::tls13(suite, &secret).unwrap();

@@ -4,7 +4,8 @@
 
 use tls_parser::{
     parse_tls_client_hello_extensions, parse_tls_extensions, parse_tls_message_handshake,
-    parse_tls_server_hello_extensions, SNIType, TlsExtension, TlsMessage, TlsMessageHandshake,
+    parse_tls_server_hello_extensions, SNIType, TlsExtension, TlsExtensionType, TlsMessage,
+    TlsMessageHandshake,
 };
 
 use super::keylog::ClientRandom;
@@ -157,6 +158,9 @@ pub fn parse_server_hello(msg: &[u8]) -> Option<ServerHello> {
             }
             TlsExtension::ALPN(protocols) => hello.alpn = protocol_names(&protocols).pop(),
             TlsExtension::EncryptThenMac => hello.encrypt_then_mac = true,
+            // tls-parser 0.12.2 reads ServerHello extension 22 (encrypt_then_mac, RFC 7366) as
+            // unknown, and 21 (padding) as encrypt_then_mac.
+            TlsExtension::Unknown(TlsExtensionType(22), _) => hello.encrypt_then_mac = true,
             _ => {}
         }
     }

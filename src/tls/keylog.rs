@@ -70,7 +70,12 @@ impl KeyLog {
         else {
             return Err("expected LABEL CLIENT_RANDOM SECRET");
         };
-        if IGNORED_LABELS.contains(&label) {
+        // OpenSSL also logs each KeyUpdate's secret as `…_TRAFFIC_SECRET_N`; they are derived
+        // from secret 0 anyway (RFC 8446 §7.2).
+        let later_traffic = (label.starts_with("CLIENT_TRAFFIC_SECRET_")
+            || label.starts_with("SERVER_TRAFFIC_SECRET_"))
+            && !label.ends_with("_0");
+        if IGNORED_LABELS.contains(&label) || later_traffic {
             return Ok(());
         }
         let random: ClientRandom = hex_decode(random)

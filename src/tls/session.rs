@@ -420,7 +420,10 @@ impl RecordCx<'_, '_> {
                 self.sides[self.side].messages.push(rec.body);
                 self.handshake_messages();
             }
-            record::CHANGE_CIPHER_SPEC if !*self.sh.tls13 => {
+            // A TLS 1.3 client sends a compatibility ChangeCipherSpec before its second
+            // ClientHello after a HelloRetryRequest: only a negotiated TLS 1.2 connection
+            // switches keys here.
+            record::CHANGE_CIPHER_SPEC if self.sh.suite.is_some() && !*self.sh.tls13 => {
                 // TLS 1.2: this side's records are protected from here on.
                 let st = &mut self.sides[self.side];
                 st.protection = match st.next_keys.take() {

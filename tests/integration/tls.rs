@@ -403,3 +403,36 @@ fn secrets_appended_after_the_server_hello_still_decrypt_live() {
     let rules = rules_of(&sink.0);
     assert!(rules.iter().any(|(r, _)| *r == "tls-no-key"), "{rules:?}");
 }
+
+/// A cipher suite wsdissect cannot decrypt (AES-CCM with an 8-byte tag): the ServerHello of a
+/// real capture is altered to choose it. The connection is shown, not decrypted, and the
+/// diagnostic names the suite.
+#[test]
+fn an_unsupported_cipher_suite_is_named() {
+    let dir = repo().join("samples/tls");
+    let mut pcap = std::fs::read(dir.join("py-tls13-aes128.pcap")).unwrap();
+    // The ServerHello: a handshake record whose first message is of type 2.
+    let at = (0..pcap.len() - 10)
+        .find(|&i| pcap[i..i + 3] == [0x16, 0x03, 0x03] && pcap[i + 5] == 0x02)
+        .expect("a ServerHello");
+    let sid_len = usize::from(pcap[at + 5 + 4 + 2 + 32]);
+    let suite = at + 5 + 4 + 2 + 32 + 1 + sid_len;
+    assert_eq!(pcap[suite..suite + 2], [0x13, 0x01]);
+    pcap[suite..suite + 2].copy_from_slice(&[0x13, 0x05]);
+    let src = FileSource::from_reader(
+        PathBuf::from("altered"),
+        Box::new(std::io::Cursor::new(pcap)),
+    )
+    .unwrap();
+    let events = dissect_source(src, Some(dir.join("py-tls13-aes128.keys")));
+    let rules = rules_of(&events);
+    assert!(
+        rules
+            .iter()
+            .any(|(r, m)| *r == "tls-unsupported-cipher" && m.contains("TLS_AES_128_CCM_8_SHA256")),
+        "{rules:?}"
+    );
+    let (_, (conn, msgs)) = seen(&events).into_iter().next().unwrap();
+    assert!(!conn.tls.unwrap().decrypted);
+    assert!(msgs.is_empty());
+}

@@ -55,17 +55,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl KeySource for KeyStore {
-    fn secrets(&self, random: &ClientRandom) -> Option<Secrets> {
-        if let Some(s) = lock(&self.log).get(random) {
-            return Some(s.clone());
+    fn secrets(&self, random: &ClientRandom, enough: &dyn Fn(&Secrets) -> bool) -> Option<Secrets> {
+        let known = lock(&self.log).get(random).filter(|s| enough(s)).cloned();
+        if known.is_some() {
+            return known;
         }
-        // The secrets may have been appended since the file was read.
+        // The secrets (or the rest of them: a TLS stack writes a connection's lines one by one)
+        // may have been appended since the file was read.
         let more = lock(&self.file)
             .as_mut()
             .and_then(|f| f.read_new().ok())
             .filter(|t| !t.is_empty())?;
         self.add(&more);
-        lock(&self.log).get(random).cloned()
+        lock(&self.log).get(random).filter(|s| enough(s)).cloned()
     }
 
     fn may_learn_more(&self) -> bool {

@@ -15,7 +15,9 @@ pub type Side = usize;
 
 /// Where secrets come from (a key log file, a pcapng's secrets blocks).
 pub trait KeySource {
-    fn secrets(&self, random: &ClientRandom) -> Option<Secrets>;
+    /// The secrets of the connection with this client random, if they are `enough` for what
+    /// the caller is about to do (a key log gets a connection's lines one at a time).
+    fn secrets(&self, random: &ClientRandom, enough: &dyn Fn(&Secrets) -> bool) -> Option<Secrets>;
     /// More secrets may still arrive (a live capture whose key log the browser appends to).
     fn may_learn_more(&self) -> bool {
         false
@@ -86,6 +88,12 @@ enum Protection {
     Stopped,
     /// The key log has no secrets yet but may get them (a live capture): records are held.
     Waiting,
+    /// TLS 1.3 after this side's Finished, live, before the key log has its application
+    /// traffic secret (written a moment after the handshake secrets): its records are held.
+    AwaitTraffic {
+        held: Vec<([u8; HEADER_LEN], Vec<u8>, u64)>,
+        held_bytes: usize,
+    },
 }
 
 /// A live capture met a connection before its secrets were in the key log: its records are
@@ -253,7 +261,7 @@ impl TlsConnection {
         let first_unread = self.readers[side].next_offset().min(offset);
         self.readers[side].restart_at(offset + len);
         match st.protection {
-            Protection::Stopped | Protection::Waiting => {}
+            Protection::Stopped | Protection::Waiting | Protection::AwaitTraffic { .. } => {}
             Protection::Plain => {
                 st.protection = Protection::Stopped;
                 let msg = format!(
@@ -367,6 +375,7 @@ impl RecordCx<'_, '_> {
         match self.sides[self.side].protection {
             Protection::Plain => return self.plain_record(rec),
             Protection::Waiting => return self.held_record(rec),
+            Protection::AwaitTraffic { .. } => return self.await_traffic(rec),
             _ => {}
         }
         let st = &mut self.sides[self.side];
@@ -537,7 +546,7 @@ impl RecordCx<'_, '_> {
         let Some(random) = self.sh.hello.as_ref().map(|ch| ch.random) else {
             return;
         };
-        match self.keys.secrets(&random).filter(|s| has_secrets(s, suite)) {
+        match self.keys.secrets(&random, &|s| has_secrets(s, suite)) {
             Some(secrets) => {
                 self.install_keys(client, suite, secrets, &sh.random, sh.encrypt_then_mac)
             }
@@ -606,7 +615,7 @@ impl RecordCx<'_, '_> {
             return;
         };
         let (suite, over) = (w.suite, w.held_bytes > MAX_HELD);
-        match self.keys.secrets(&random).filter(|s| has_secrets(s, suite)) {
+        match self.keys.secrets(&random, &|s| has_secrets(s, suite)) {
             Some(secrets) => {
                 let Some(w) = self.sh.waiting.take() else {
                     return;
@@ -642,23 +651,75 @@ impl RecordCx<'_, '_> {
 
     /// TLS 1.3: this side's Finished; its application traffic keys follow.
     fn finished(&mut self) {
-        let (Some(secrets), Some(suite)) = (self.sh.secrets.as_ref(), *self.sh.suite) else {
-            return;
+        let protection = match self.traffic_keys() {
+            Some(keys) => Protection::Traffic(keys),
+            None if self.keys.may_learn_more() => Protection::AwaitTraffic {
+                held: Vec::new(),
+                held_bytes: 0,
+            },
+            None => {
+                let msg = "the key log has no application traffic secret for this side".to_string();
+                self.finding(&rules::TLS_NO_KEY, msg);
+                Protection::Stopped
+            }
         };
-        let secret = if *self.sh.client == Some(self.side) {
-            secrets.client_traffic.clone()
-        } else {
-            secrets.server_traffic.clone()
+        self.sides[self.side].protection = protection;
+    }
+
+    /// This side's application traffic keys, asking the key log again if the secret was not
+    /// in it when the handshake secrets were.
+    fn traffic_keys(&mut self) -> Option<RecordKeys> {
+        let suite = (*self.sh.suite)?;
+        let client = *self.sh.client == Some(self.side);
+        let pick = |s: &Secrets| {
+            if client {
+                s.client_traffic.clone()
+            } else {
+                s.server_traffic.clone()
+            }
         };
-        let st = &mut self.sides[self.side];
-        st.protection = opt_protection(
-            secret.as_deref().and_then(|s| RecordKeys::tls13(suite, s)),
-            false,
-        );
-        st.traffic_secret = secret;
-        if matches!(st.protection, Protection::Stopped) {
-            let msg = "the key log has no application traffic secret for this side".to_string();
-            self.finding(&rules::TLS_NO_KEY, msg);
+        let mut secret = self.sh.secrets.as_ref().and_then(pick);
+        if secret.is_none() {
+            let random = self.sh.hello.as_ref()?.random;
+            let fresh = self.keys.secrets(&random, &|s| pick(s).is_some())?;
+            secret = pick(&fresh);
+            *self.sh.secrets = Some(fresh);
+        }
+        let keys = RecordKeys::tls13(suite, secret.as_deref()?)?;
+        self.sides[self.side].traffic_secret = secret;
+        Some(keys)
+    }
+
+    /// A record after this side's Finished, its traffic secret not yet in the key log: held
+    /// until it is, then every held record is read in order.
+    fn await_traffic(&mut self, rec: Record<'_>) {
+        let over = match &mut self.sides[self.side].protection {
+            Protection::AwaitTraffic { held, held_bytes } => {
+                *held_bytes += rec.body.len();
+                held.push((rec.header, rec.body.to_vec(), rec.offset));
+                *held_bytes > MAX_HELD
+            }
+            _ => return,
+        };
+        let next = match self.traffic_keys() {
+            Some(keys) => Protection::Traffic(keys),
+            None if over => {
+                let msg = "the key log has no application traffic secret for this side".to_string();
+                self.finding(&rules::TLS_NO_KEY, msg);
+                Protection::Stopped
+            }
+            None => return,
+        };
+        let held = match std::mem::replace(&mut self.sides[self.side].protection, next) {
+            Protection::AwaitTraffic { held, .. } => held,
+            _ => Vec::new(),
+        };
+        for (header, mut body, offset) in held {
+            self.record(Record {
+                header,
+                body: &mut body,
+                offset,
+            });
         }
     }
 
@@ -691,7 +752,7 @@ fn opt_protection(keys: Option<RecordKeys>, handshake: bool) -> Protection {
 /// The key log holds what this suite's key schedule needs.
 fn has_secrets(s: &Secrets, suite: Suite) -> bool {
     if suite.tls13 {
-        s.client_handshake.is_some() || s.client_traffic.is_some()
+        s.client_handshake.is_some() && s.server_handshake.is_some()
     } else {
         s.master.is_some()
     }

@@ -246,9 +246,14 @@ struct Peer {
 
 impl Peer {
     fn start(port: u16) -> Peer {
+        Peer::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Peer {
         let mut child = Command::new("python3")
             .arg(repo().join("tests/live/peer.py"))
             .args(["serve", &port.to_string()])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -658,6 +663,47 @@ fn live_capture_dissects_a_real_exchange_end_to_end() {
     );
     drop(peer);
     assert!(s.stop_problem.is_none(), "{}", s.stop_problem.unwrap());
+}
+
+/// wss live: the client writes each connection's secrets to the key log as it connects (as a
+/// browser with SSLKEYLOGFILE does), after wsdissect has read the file; wsdissect reads it again
+/// when it meets a connection it has no secrets for, and decrypts every message.
+#[test]
+fn live_wss_is_decrypted_with_a_key_log_written_during_the_capture() {
+    let _lock = live_test!();
+    let port = free_port();
+    let keylog = temp_dir("live-wss").join("keys.log");
+    std::fs::write(&keylog, b"").unwrap();
+    let keylog_arg = keylog.to_string_lossy().to_string();
+    let mut peer = Peer::start_with(port, &["--tls", &keylog_arg]);
+    let mut cap = Capture::start(port, &["--tls-keylog", &keylog_arg]);
+    cap.wait_capturing(&mut peer);
+    let reply = peer.cmd("exchange", "exchanged", Duration::from_secs(20));
+    let sent = sent_messages(&reply);
+    assert_eq!(sent.len(), 18, "9 messages each way");
+    thread::sleep(Duration::from_millis(300));
+    let s = cap.stop("TERM");
+    assert_clean_exit(&s);
+    assert_each_once(&sent, &s.records);
+    let tls: Vec<&Value> = s
+        .records
+        .iter()
+        .filter(|x| x["type"] == "connection")
+        .map(|x| &x["tls"])
+        .collect();
+    let diags: Vec<&Value> = s
+        .records
+        .iter()
+        .filter(|x| x["type"] == "diagnostic")
+        .collect();
+    assert!(tls.len() >= 3, "probe and exchange connections: {tls:?}");
+    assert!(
+        tls.iter()
+            .all(|t| t["decrypted"] == true && t["version"] == "TLSv1.3"),
+        "{tls:?} {diags:?}"
+    );
+    assert!(std::fs::metadata(&keylog).unwrap().len() > 0);
+    drop(peer);
 }
 
 #[test]

@@ -3,6 +3,9 @@
 capture tests (tests/integration/live.rs) and benchmark (bench/live.sh).
 
     peer.py serve PORT                 echo server on 127.0.0.1:PORT, driven by commands on stdin
+    peer.py serve PORT --tls KEYLOG    the same over TLS (wss, a throwaway self-signed
+                                       certificate); the client appends its secrets to KEYLOG
+                                       as each connection is made, as a browser does
     peer.py flood PORT RATE SECS SIZE  one connection sending SIZE-byte text messages at RATE/s
                                        (0 = as fast as possible) for SECS seconds; prints a summary
 
@@ -34,6 +37,32 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 
 LOG = []
+# TLS: keyword arguments for connect() and serve() (empty for plain ws://).
+CLIENT_KW = {}
+SERVER_KW = {}
+
+
+def tls_contexts(keylog):
+    """A self-signed certificate for 127.0.0.1, a server context with it, and a client context
+    that trusts it and writes the NSS key log."""
+    import os
+    import ssl
+    import subprocess
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="wsd-peer-")
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=30)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert, key)
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.load_verify_locations(cert)
+    client.check_hostname = False
+    client.keylog_filename = keylog
+    return server, client
 
 
 def out(obj):
@@ -80,7 +109,7 @@ async def send(ws, msg, fragments=None):
 
 
 async def exchange(url):
-    async with connect(url, compression=None) as ws:
+    async with connect(url, compression=None, **CLIENT_KW) as ws:
         await send(ws, "hello live")
         await send(ws, bytes(range(256)) * 4)
         await send(ws, ["frag-one ", "frag-two ", "frag-three"], fragments=4)
@@ -88,7 +117,7 @@ async def exchange(url):
         await send(ws, "h\u00e9llo w\u00f6rld \u2713")
         await (await ws.ping(b"ping-1"))
         await ws.close(1000)
-    async with connect(url) as ws:  # permessage-deflate negotiated by default
+    async with connect(url, **CLIENT_KW) as ws:  # permessage-deflate negotiated by default
         await send(ws, "compress me " * 500)
         await send(ws, bytes([7, 7, 7, 9]) * 1000)
         await send(ws, ["a" * 1000, "b" * 1000, "c" * 10], fragments=4)
@@ -98,7 +127,7 @@ async def exchange(url):
 
 
 async def short_conn(url, k, m):
-    async with connect(url, compression=None) as ws:
+    async with connect(url, compression=None, **CLIENT_KW) as ws:
         for i in range(m):
             await ws.send(f"soak {k} {i}")
             await ws.recv()
@@ -110,7 +139,7 @@ async def soak(url, n, m, secs):
 
     async def long_conn():
         nonlocal long_sent
-        async with connect(url, compression=None) as ws:
+        async with connect(url, compression=None, **CLIENT_KW) as ws:
             while not stop.is_set():
                 await ws.send(f"long {long_sent}")
                 await ws.recv()
@@ -140,9 +169,10 @@ async def soak(url, n, m, secs):
 
 
 async def serve_main(port):
-    url = f"ws://127.0.0.1:{port}/"
+    scheme = "wss" if CLIENT_KW else "ws"
+    url = f"{scheme}://127.0.0.1:{port}/"
     persistent = None
-    async with serve(echo, "127.0.0.1", port):
+    async with serve(echo, "127.0.0.1", port, **SERVER_KW):
         out({"event": "listening", "port": port})
         reader = asyncio.StreamReader()
         await asyncio.get_running_loop().connect_read_pipe(
@@ -155,14 +185,14 @@ async def serve_main(port):
             cmd, *args = line.split(" ", 1)
             LOG.clear()
             if cmd == "probe":
-                async with connect(url, compression=None) as ws:
+                async with connect(url, compression=None, **CLIENT_KW) as ws:
                     await send(ws, f"probe-{args[0]}")
                 out({"event": "probed"})
             elif cmd == "exchange":
                 await exchange(url)
                 out({"event": "exchanged", "sent": LOG})
             elif cmd == "open":
-                persistent = await connect(url, compression=None)
+                persistent = await connect(url, compression=None, **CLIENT_KW)
                 await send(persistent, "before capture")
                 out({"event": "opened", "sent": LOG})
             elif cmd == "send":
@@ -208,6 +238,9 @@ async def flood_main(port, rate, secs, size):
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
+        if len(sys.argv) == 5 and sys.argv[3] == "--tls":
+            server, client = tls_contexts(sys.argv[4])
+            SERVER_KW["ssl"], CLIENT_KW["ssl"] = server, client
         asyncio.run(serve_main(int(sys.argv[2])))
     elif len(sys.argv) == 6 and sys.argv[1] == "flood":
         asyncio.run(flood_main(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]),

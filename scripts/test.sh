@@ -8,6 +8,8 @@ need=()
 command -v tshark >/dev/null || need+=(tshark)
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+# The live wss test makes a throwaway certificate with the openssl command.
+command -v openssl >/dev/null || need+=(openssl)
 # The memory bounds in the CLI tests are measured with GNU time.
 [ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then

@@ -27,6 +27,23 @@ pub struct TlsLayer {
 const MAX_EARLY_RECORDS: usize = 64;
 
 impl TlsLayer {
+    /// The TLS connection, and where what it reports goes.
+    fn split<'a, 'b>(&'a mut self, cx: &'a mut Cx<'b>) -> (&'a mut TlsConnection, Up<'a, 'b>) {
+        let TlsLayer {
+            conn,
+            inner,
+            plain,
+            early_records,
+        } = self;
+        let up = Up {
+            inner,
+            plain,
+            early_records,
+            cx,
+        };
+        (conn, up)
+    }
+
     pub fn start() -> Box<TlsLayer> {
         Box::new(TlsLayer {
             conn: TlsConnection::new(),
@@ -132,52 +149,19 @@ impl TlsReport for Up<'_, '_> {
 impl Layer for TlsLayer {
     fn data(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
         let keys = cx.keys;
-        let TlsLayer {
-            conn,
-            inner,
-            plain,
-            early_records,
-        } = &mut *self;
-        let mut up = Up {
-            inner,
-            plain,
-            early_records,
-            cx,
-        };
+        let (conn, mut up) = self.split(cx);
         conn.feed(side, chunk.offset, chunk.bytes, chunk.packet, keys, &mut up);
         Phase::Tls(self)
     }
 
     fn gap(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase {
-        let TlsLayer {
-            conn,
-            inner,
-            plain,
-            early_records,
-        } = &mut *self;
-        let mut up = Up {
-            inner,
-            plain,
-            early_records,
-            cx,
-        };
+        let (conn, mut up) = self.split(cx);
         conn.gap(side, hole.offset, hole.len, hole.packet, &mut up);
         Phase::Tls(self)
     }
 
     fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
-        let TlsLayer {
-            conn,
-            inner,
-            plain,
-            early_records,
-        } = &mut *self;
-        let mut up = Up {
-            inner,
-            plain,
-            early_records,
-            cx,
-        };
+        let (conn, mut up) = self.split(cx);
         conn.end(packet, &mut up);
         let TlsLayer { inner, .. } = *self;
         inner.end(cx, packet)

@@ -440,14 +440,13 @@ fn open_cbc(
     let (cipher_end, plain_with_mac_end) = if etm {
         let end = body.len().checked_sub(mac_len).ok_or(BadRecord)?;
         let (covered, tag) = body.split_at(end);
-        let expected = hmac(
+        verify_mac(
             mac,
             mac_key,
-            &[&tls12_mac_header(seq, header, end), covered],
-        );
-        if !constant_eq(&expected, tag) {
-            return Err(BadRecord);
-        }
+            &tls12_mac_header(seq, header, end),
+            covered,
+            tag,
+        )?;
         (end, None)
     } else {
         (body.len(), Some(()))
@@ -468,14 +467,13 @@ fn open_cbc(
         Some(()) => {
             let plain_len = unpadded.checked_sub(mac_len).ok_or(BadRecord)?;
             let (plain, tag) = text[..unpadded].split_at(plain_len);
-            let expected = hmac(
+            verify_mac(
                 mac,
                 mac_key,
-                &[&tls12_mac_header(seq, header, plain_len), plain],
-            );
-            if !constant_eq(&expected, tag) {
-                return Err(BadRecord);
-            }
+                &tls12_mac_header(seq, header, plain_len),
+                plain,
+                tag,
+            )?;
             plain_len
         }
     };
@@ -495,27 +493,43 @@ fn cbc_key(cipher: Cipher, key: &[u8]) -> Option<CbcKey> {
 }
 
 fn cbc_decrypt(key: &CbcKey, iv: &[u8], text: &mut [u8]) {
-    use cbc::cipher::{BlockDecryptMut, InnerIvInit};
-    let blocks = text.chunks_exact_mut(16).map(aes::Block::from_mut_slice);
-    let blocks: Vec<&mut aes::Block> = blocks.collect();
-    match key {
-        CbcKey::Aes128(k) => {
-            let mut d = cbc::Decryptor::<aes::Aes128>::inner_iv_slice_init(*k.clone(), iv);
-            if let Ok(d) = d.as_mut() {
-                for b in blocks {
-                    d.decrypt_block_mut(b);
-                }
-            }
-        }
-        CbcKey::Aes256(k) => {
-            let mut d = cbc::Decryptor::<aes::Aes256>::inner_iv_slice_init(*k.clone(), iv);
-            if let Ok(d) = d.as_mut() {
-                for b in blocks {
-                    d.decrypt_block_mut(b);
-                }
-            }
+    use cbc::cipher::consts::U16;
+    use cbc::cipher::{BlockCipher, BlockDecrypt, BlockDecryptMut, BlockSizeUser, InnerIvInit};
+    fn run<C: BlockCipher + BlockDecrypt + BlockSizeUser<BlockSize = U16> + Clone>(
+        key: &C,
+        iv: &[u8],
+        text: &mut [u8],
+    ) {
+        let Ok(mut d) = cbc::Decryptor::<C>::inner_iv_slice_init(key.clone(), iv) else {
+            return; // the caller checked the IV is one block
+        };
+        for block in text.chunks_exact_mut(16) {
+            d.decrypt_block_mut(aes::Block::from_mut_slice(block));
         }
     }
+    match key {
+        CbcKey::Aes128(k) => run(&**k, iv, text),
+        CbcKey::Aes256(k) => run(&**k, iv, text),
+    }
+}
+
+/// Check an HMAC over the TLS 1.2 MAC header and `covered`, without stopping at the first
+/// differing byte.
+fn verify_mac(
+    mac: Mac,
+    key: &[u8],
+    mac_header: &[u8],
+    covered: &[u8],
+    tag: &[u8],
+) -> Result<(), BadRecord> {
+    let expected = hmac(mac, key, &[mac_header, covered]);
+    let same = expected.len() == tag.len()
+        && expected
+            .iter()
+            .zip(tag)
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0;
+    same.then_some(()).ok_or(BadRecord)
 }
 
 fn hmac(mac: Mac, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -533,11 +547,6 @@ fn hmac(mac: Mac, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         Mac::Sha256 => run::<Hmac<Sha256>>(key, parts),
         Mac::Sha384 => run::<Hmac<Sha384>>(key, parts),
     }
-}
-
-/// Compare MACs without stopping at the first difference.
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// TLS 1.3 KeyUpdate: the next traffic secret (RFC 8446 §7.2).

@@ -12,13 +12,14 @@ use wsdissect::conversation::DissectConfig;
 use wsdissect::event::{ConnectionInfo, Event};
 use wsdissect::output::Collect;
 
-struct TlsSample {
-    capture: PathBuf,
-    keys: PathBuf,
-    expected: serde_json::Value,
+pub struct TlsSample {
+    pub capture: PathBuf,
+    pub keys: PathBuf,
+    pub expected: serde_json::Value,
 }
 
-fn tls_samples() -> Vec<TlsSample> {
+/// Every capture in samples/tls/ with its key log and what its senders logged.
+pub fn tls_samples() -> Vec<TlsSample> {
     let dir = repo().join("samples/tls");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()

@@ -947,27 +947,18 @@ fn with_the_key_log_tshark_and_wsdissect_agree_with_the_senders_on_every_tls_sam
     if !tshark_installed() {
         return;
     }
-    let dir = repo().join("samples/tls");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".expected.json"))
-        .collect();
-    names.sort();
     let mut rows: Vec<(Row, String)> = Vec::new();
     let mut failures = Vec::new();
-    for p in &names {
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    for sample in crate::tls::tls_samples() {
+        let (expected, capture, keys) = (&sample.expected, &sample.capture, &sample.keys);
         let name: &'static str = expected["capture"].as_str().unwrap().to_string().leak();
-        let capture = dir.join(name);
-        let keys = PathBuf::from(p.to_string_lossy().replace(".expected.json", ".keys"));
         let keyed: Vec<bool> = expected["connections"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| c["tls"]["keyed"].as_bool().unwrap_or(true))
             .collect();
-        let conns: Vec<Conn> = conns_of(&expected)
+        let conns: Vec<Conn> = conns_of(expected)
             .into_iter()
             .zip(&keyed)
             .filter_map(|(c, k)| k.then_some(c))
@@ -975,11 +966,11 @@ fn with_the_key_log_tshark_and_wsdissect_agree_with_the_senders_on_every_tls_sam
         let dsb = name.ends_with(".pcapng");
         let keylog_opt = format!("tls.keylog_file:{}", keys.display());
         let opts: Vec<&str> = if dsb { vec![] } else { vec!["-o", &keylog_opt] };
-        let events = crate::tls::dissect(&capture, (!dsb).then(|| keys.clone()));
+        let events = crate::tls::dissect(capture, (!dsb).then(|| keys.clone()));
         compare(
             name,
             &conns,
-            &tshark_messages(&capture, &opts),
+            &tshark_messages(capture, &opts),
             &events,
             &mut rows,
             &mut failures,

@@ -9,6 +9,14 @@ frame_decoder [keep][8 cut bytes][stream]       RFC 6455 §5.7 examples and edge
 ws_session    [mode][limits][split hi][split lo][8 cut bytes][client bytes][server bytes]
               RFC 6455 §5.7 and RFC 7692 §7.2.3 examples, and the first WebSocket bytes of
               each direction of the upgraded connections in the classic .pcap samples
+tls_keylog    [key log text]                    the samples/tls key logs and crafted lines
+tls_connection[mode][8 cut bytes][key log len u16][key log][segments: [side<<15|len u16][bytes]]
+              each connection of the samples/tls .pcap captures (up to 3): its TCP payload
+              segments in capture order (in-order ones only; ~24 KiB, and ~6 KiB), with the key
+              log lines of its client random (and once without)
+The TLS captures (samples/tls) also seed pcap_mutate (first ~48 KiB of records, with and
+without their key log: link selector bit 0x40 = [key log len u16][key log] after the flags)
+and capture_bytes (first ~48 KiB of each .pcap/.pcapng; the pcapng carries its secrets).
 """
 import os, struct, glob, re
 
@@ -206,5 +214,88 @@ for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))):
         if len(client) + len(server) > 384:
             session_seed(f'{name}-{i}-small', client[:200], server[:184], modes=(mode,),
                          limits=(0x3f,))
+
+# --- TLS (samples/tls) ---
+tls_dir = os.path.join(samples, 'tls')
+
+def tls_conns(raw, le, link):
+    """Each TCP connection's payload segments in capture order, in-order ones only, as
+    (side, bytes) with side 0 the SYN sender (the client)."""
+    conns, nxt = {}, {}
+    for key, seq, flags, data in tcp_segments(raw, le, link):
+        rkey = (key[2], key[3], key[0], key[1])
+        if flags & 0x12 == 0x02:  # SYN: a new connection, this endpoint the client
+            conns[key] = []
+            nxt[key] = (seq + 1) & 0xffffffff
+            continue
+        if flags & 0x12 == 0x12:  # SYN-ACK
+            nxt[key] = (seq + 1) & 0xffffffff
+            continue
+        if key in conns:
+            side, ck = 0, key
+        elif rkey in conns:
+            side, ck = 1, rkey
+        else:
+            continue
+        if not data or nxt.get(key) != seq:
+            continue
+        nxt[key] = (seq + len(data)) & 0xffffffff
+        conns[ck].append((side, bytes(data)))
+    return list(conns.values())
+
+def tls_seed(segs, keylog, mode, budget, cuts=NOGAP):
+    body, total = b'', 0
+    for side, data in segs:
+        data = data[:max(0, budget - total)]
+        total += len(data)
+        for i in range(0, len(data), 0x7fff):
+            part = data[i:i + 0x7fff]
+            body += struct.pack('>H', (side << 15) | len(part)) + part
+        if total >= budget:
+            break
+    return bytes([mode]) + cuts + struct.pack('>H', len(keylog)) + keylog + body
+
+keylog_lines = []
+for path in sorted(glob.glob(os.path.join(tls_dir, '*.keys'))):
+    text = open(path, 'rb').read()
+    keylog_lines += text.splitlines()
+    out('tls_keylog', os.path.basename(path), text)
+    out('tls_keylog', os.path.basename(path) + '-crlf', text.replace(b'\n', b'\r\n')[:2048])
+R = '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'
+out('tls_keylog', 'crafted', ('# c\n\nCLIENT_RANDOM %s %s\nCLIENT_RANDOM %s 00\n'
+    'CLIENT_HANDSHAKE_TRAFFIC_SECRET %s %s\r\nSERVER_TRAFFIC_SECRET_0 %s\nRSA aa bb\n'
+    'NEW %s 00\nCLIENT_RANDOM %s zz\n  CLIENT_TRAFFIC_SECRET_0  %s  %s  \n' % (
+    R, '11' * 48, R, R, '22' * 32, R, R, R[:-2], R, '33' * 48)).encode())
+
+for path in sorted(glob.glob(os.path.join(tls_dir, '*.pcap*'))):
+    name = os.path.basename(path)
+    raw = open(path, 'rb').read()
+    out('capture_bytes', 'tls-' + name, bytes([0x40]) + raw[:48 << 10])
+    out('capture_bytes', 'tls-' + name + '-chunky', bytes([0x20]) + raw[:12 << 10])
+    if not name.endswith('.pcap'):
+        continue
+    keys = open(path[:-len('.pcap')] + '.keys', 'rb').read()
+    le = raw[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1')
+    nanos = raw[:4] in (b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\x3c\x4d')
+    link = struct.unpack('<I' if le else '>I', raw[20:24])[0]
+    if link not in LINKS:
+        continue
+    sel = LINKS.index(link) | (0x80 if nanos else 0)
+    recs = records(raw, le)
+    w = window(recs, 0, 48 << 10)
+    for flags in (0x40, 0x41):
+        out('pcap_mutate', f'tls-{name}-{flags:02x}', bytes([sel, flags]) + w)
+        out('pcap_mutate', f'tls-{name}-{flags:02x}-keys',
+            bytes([sel | 0x40, flags]) + struct.pack('>H', len(keys[:0xffff])) + keys[:0xffff] + w)
+    for i, segs in enumerate(tls_conns(raw, le, link)[:3]):
+        client = b''.join(d for s, d in segs if s == 0)
+        if len(client) < 43:
+            continue
+        random = client[11:43].hex().encode()
+        mine = b"".join(l + b"\n" for l in dict.fromkeys(keylog_lines) if random in l)
+        out('tls_connection', f'{name}-{i}-nokeys', tls_seed(segs, b'', 0x00, 6 << 10))
+        out('tls_connection', f'{name}-{i}', tls_seed(segs, mine, 0x02, 24 << 10))
+        out('tls_connection', f'{name}-{i}-small', tls_seed(segs, mine, 0x11, 6 << 10))
+        out('tls_connection', f'{name}-{i}-gaps', tls_seed(segs, mine, 0x0b, 24 << 10, CUTS))
 
 print('seeds written to', os.path.join(here, 'corpus'))

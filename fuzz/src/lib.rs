@@ -72,7 +72,21 @@ pub fn config_from(b: u8) -> (DissectConfig, usize) {
 /// Read `capture` as a capture file (through a reader that returns `chunk` bytes at a time),
 /// dissect it, and render the events as text and as JSON, checking both.
 pub fn run_capture(capture: Vec<u8>, chunk: usize, cfg_byte: u8) {
-    let (cfg, preview) = config_from(cfg_byte);
+    run_capture_with_keys(capture, chunk, cfg_byte, None);
+}
+
+/// [`run_capture`] with a TLS key log: written to a file of this process (the pipeline reads
+/// `DissectConfig::tls_keylog` from a path) and given as `--tls-keylog`.
+pub fn run_capture_with_keys(capture: Vec<u8>, chunk: usize, cfg_byte: u8, keylog: Option<&[u8]>) {
+    let (mut cfg, preview) = config_from(cfg_byte);
+    if let Some(text) = keylog {
+        let path =
+            std::env::temp_dir().join(format!("wsdissect-fuzz-keylog-{}", std::process::id()));
+        let mut text = text.to_vec();
+        text.push(b'\n'); // the key file reader takes whole lines only
+        std::fs::write(&path, &text).expect("write the key log");
+        cfg.tls_keylog = Some(path);
+    }
     let reader = Box::new(Chunky::new(capture, chunk));
     let Ok(mut source) = FileSource::from_reader(PathBuf::from("fuzz-input"), reader) else {
         return;
@@ -118,7 +132,10 @@ pub fn check_outputs(events: &Collect, preview: usize) {
     }
     for line in json.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let v: serde_json::Value = serde_json::from_slice(line).unwrap_or_else(|e| {
-            panic!("JSON line does not parse ({e}): {}", String::from_utf8_lossy(line))
+            panic!(
+                "JSON line does not parse ({e}): {}",
+                String::from_utf8_lossy(line)
+            )
         });
         assert!(
             v.get("type").is_some() && v.get("conn").is_some(),
@@ -133,14 +150,26 @@ pub const LINK_TYPES: [u32; 8] = [1, 113, 276, 0, 101, 108, 228, 229];
 /// Largest record the pcap_mutate target writes (the usual snap length).
 pub const MAX_CAPLEN: usize = 262_144;
 
-/// Build a valid pcap file from fuzzer bytes: `[link selector] [flags] [records...]`, where the
+/// Build a valid pcap file from fuzzer bytes: `[link selector] [flags] [records...]`, or, when the
+/// link selector has bit 0x40, `[link selector] [flags] [key log len u16 BE] [key log] [records...]`
+/// (the key log is returned for the run's `--tls-keylog`). The
 /// records are classic pcap record headers and data. Each record's caplen is clamped to the bytes
 /// that follow it, so the global header and the record framing stay valid whatever the fuzzer
-/// does to the bytes inside packets; origlen is kept as mutated. Returns the file and the flags
-/// byte (config and chunking for the run).
-pub fn pcap_from_records(input: &[u8]) -> Option<(Vec<u8>, u8)> {
+/// does to the bytes inside packets; origlen is kept as mutated. Returns the file, the flags
+/// byte (config and chunking for the run) and the key log.
+pub fn pcap_from_records(input: &[u8]) -> Option<(Vec<u8>, u8, Option<&[u8]>)> {
     let (&sel, rest) = input.split_first()?;
     let (&flags, mut rest) = rest.split_first()?;
+    let mut keylog = None;
+    if sel & 0x40 != 0 {
+        let [hi, lo, after @ ..] = rest else {
+            return None;
+        };
+        let (text, after) =
+            after.split_at(usize::from(u16::from_be_bytes([*hi, *lo])).min(after.len()));
+        keylog = Some(text);
+        rest = after;
+    }
     let link = LINK_TYPES[(sel & 7) as usize];
     let nanos = sel & 0x80 != 0;
     let mut out = Vec::with_capacity(input.len() + 24);
@@ -161,7 +190,7 @@ pub fn pcap_from_records(input: &[u8]) -> Option<(Vec<u8>, u8)> {
         out.extend_from_slice(&body[..caplen]);
         rest = &body[caplen..];
     }
-    Some((out, flags))
+    Some((out, flags, keylog))
 }
 
 /// Read chunk size picked from the flags byte: mostly whole reads, sometimes tiny ones.

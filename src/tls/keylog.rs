@@ -82,18 +82,18 @@ impl KeyLog {
             .and_then(|r| r.try_into().ok())
             .ok_or("the client random is not 64 hex digits")?;
         let secret = hex_decode(secret).ok_or("the secret is not hex")?;
-        let entry = self.secrets.entry(random).or_default();
-        let slot = match label {
-            "CLIENT_RANDOM" if secret.len() == 48 => &mut entry.master,
+        let slot: fn(&mut Secrets) -> &mut Option<Vec<u8>> = match label {
+            "CLIENT_RANDOM" if secret.len() == 48 => |s| &mut s.master,
             "CLIENT_RANDOM" => return Err("a master secret is 48 bytes"),
-            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.client_handshake,
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => &mut entry.server_handshake,
-            "CLIENT_TRAFFIC_SECRET_0" => &mut entry.client_traffic,
-            "SERVER_TRAFFIC_SECRET_0" => &mut entry.server_traffic,
-            "CLIENT_EARLY_TRAFFIC_SECRET" => &mut entry.client_early,
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.client_handshake,
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.server_handshake,
+            "CLIENT_TRAFFIC_SECRET_0" => |s| &mut s.client_traffic,
+            "SERVER_TRAFFIC_SECRET_0" => |s| &mut s.server_traffic,
+            "CLIENT_EARLY_TRAFFIC_SECRET" => |s| &mut s.client_early,
             _ => return Err("unknown label"),
         };
-        *slot = Some(secret);
+        // Filed only now: a rejected line leaves no (empty) entry behind.
+        *slot(self.secrets.entry(random).or_default()) = Some(secret);
         Ok(())
     }
 
@@ -142,6 +142,18 @@ mod tests {
         let lines: Vec<usize> = bad.iter().map(|m| m.line).collect();
         assert_eq!(lines, [6, 7, 8]);
         assert_eq!(bad[0].why, "the client random is not 64 hex digits");
+    }
+
+    /// A rejected line files nothing: the random stays unknown, so a live capture's key store
+    /// still reads the file again for it (found by the `tls_keylog` fuzz target).
+    #[test]
+    fn a_rejected_line_leaves_no_empty_entry() {
+        let text = format!("NEW_LABEL {R} 00\nCLIENT_RANDOM {R} 0011\n");
+        let (log, bad) = KeyLog::parse(text.as_bytes());
+        assert_eq!(bad.len(), 2);
+        let random: ClientRandom = hex_decode(R).unwrap().try_into().unwrap();
+        assert_eq!(log.get(&random), None);
+        assert!(log.is_empty());
     }
 
     #[test]

@@ -219,6 +219,11 @@ impl TlsConnection {
         self.readers[side].push(bytes);
         if self.sides[side].lost_since.is_some() {
             self.resync(side, packet, out);
+            if self.sides[side].lost_since.is_some() {
+                // Nothing authenticates yet: what is held is no record start (the rest of a
+                // record whose start was lost, say), so it is not read as one.
+                return;
+            }
         }
         while let Some(rec) = self.readers[side].next_record() {
             let mut cx = RecordCx {
@@ -504,6 +509,7 @@ impl RecordCx<'_, '_> {
         self.sh.info.sni = ch.sni.clone();
         self.sh.info.alpn_offered = ch.alpn.clone();
         *self.sh.hello = Some(ch);
+        self.out.info(self.sh.info);
     }
 
     fn server_hello(&mut self, msg: &[u8]) {
@@ -521,6 +527,7 @@ impl RecordCx<'_, '_> {
             info.alpn = sh.alpn.clone();
         }
         let Some(client) = *self.sh.client else {
+            self.out.info(self.sh.info);
             return;
         };
         match Suite::from_id(sh.suite) {
@@ -803,4 +810,206 @@ fn alert_name(d: u8) -> String {
         _ => return format!("{d}"),
     };
     format!("{name} ({d})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::Timestamp;
+    use crate::tls::keylog::KeyLog;
+
+    const PACKET: PacketRef = PacketRef {
+        number: 1,
+        ts: Timestamp(0),
+    };
+
+    struct Log(KeyLog);
+    impl KeySource for Log {
+        fn secrets(&self, random: &ClientRandom) -> Option<Secrets> {
+            self.0.get(random).cloned()
+        }
+    }
+
+    #[derive(Default)]
+    struct Out {
+        plain: [Vec<u8>; 2],
+        lost: [u64; 2],
+        rules: Vec<&'static str>,
+        info: Option<TlsInfo>,
+    }
+    impl TlsReport for Out {
+        fn plaintext(&mut self, side: Side, bytes: &[u8], _: PacketRef) {
+            self.plain[side].extend_from_slice(bytes);
+        }
+        fn lost(&mut self, side: Side, len: u64, _: PacketRef) {
+            self.lost[side] += len;
+        }
+        fn finding(&mut self, _: Option<Side>, _: PacketRef, rule: &'static Rule, _: String) {
+            self.rules.push(rule.name);
+        }
+        fn info(&mut self, info: &TlsInfo) {
+            self.info = Some(info.clone());
+        }
+        fn client_hello(&mut self, _: Side) {}
+    }
+
+    /// The first TCP connection of a classic little-endian Ethernet/IPv4 pcap: its payload
+    /// segments in capture order (side 0 the SYN sender), in-order ones only.
+    fn segments(pcap: &[u8]) -> Vec<(Side, Vec<u8>)> {
+        let (mut at, mut out) = (24, Vec::new());
+        let (mut client, mut next) = (None::<[u16; 2]>, [None::<u32>; 2]);
+        while at + 16 <= pcap.len() {
+            let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+            let pkt = &pcap[at + 16..at + 16 + caplen];
+            at += 16 + caplen;
+            let ip = &pkt[14..];
+            let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+            let tcp = &ip[usize::from(ip[0] & 15) * 4..total];
+            let ports = [
+                u16::from_be_bytes([tcp[0], tcp[1]]),
+                u16::from_be_bytes([tcp[2], tcp[3]]),
+            ];
+            let seq = u32::from_be_bytes(tcp[4..8].try_into().unwrap());
+            let flags = tcp[13];
+            let side = match client {
+                None if flags & 0x12 == 0x02 => {
+                    client = Some(ports);
+                    0
+                }
+                Some([c, s]) if ports == [c, s] => 0,
+                Some([c, s]) if ports == [s, c] => 1,
+                _ => continue,
+            };
+            if flags & 0x02 != 0 {
+                next[side] = Some(seq.wrapping_add(1));
+                continue;
+            }
+            let data = &tcp[usize::from(tcp[12] >> 4) * 4..];
+            if data.is_empty() || next[side] != Some(seq) {
+                continue;
+            }
+            next[side] = Some(seq.wrapping_add(data.len() as u32));
+            out.push((side, data.to_vec()));
+        }
+        out
+    }
+
+    /// What the ClientHello says is reported at once, not only with the ServerHello (which may
+    /// never come); the info reported is always the connection's (found by the
+    /// `tls_connection` fuzz target).
+    #[test]
+    fn the_client_hello_is_reported_without_a_server_hello() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/tls/");
+        let segs = segments(&std::fs::read(format!("{dir}py-tls13-aes128.pcap")).unwrap());
+        let keys = Log(KeyLog::default());
+        let mut conn = TlsConnection::new();
+        let mut out = Out::default();
+        assert_eq!(segs[0].0, 0);
+        conn.feed(0, 0, &segs[0].1, PACKET, &keys, &mut out);
+        let info = out.info.expect("an info after the ClientHello");
+        assert_eq!(info.sni.as_deref(), Some("wsd.test"));
+        assert_eq!(&info, conn.info());
+        // A ServerHello without a ClientHello (its side fed first) is reported too.
+        let mut conn = TlsConnection::new();
+        let mut out = Out::default();
+        let server = segs.iter().find(|s| s.0 == 1).unwrap();
+        conn.feed(1, 0, &server.1, PACKET, &keys, &mut out);
+        assert_eq!(out.info.as_ref(), Some(conn.info()));
+        assert_eq!(conn.info().version, hello::TLS13);
+    }
+
+    /// A segment lost inside a record, and the next segment holding only the rest of that
+    /// record: nothing in it authenticates, so it is kept and decryption goes on at the record
+    /// after it (it used to be read as a record header and stop the side).
+    #[test]
+    fn a_record_tail_alone_after_a_loss_is_skipped_not_read_as_a_record() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/tls/");
+        for name in ["py-tls13-aes128", "py-tls12-gcm", "py-tls12-chacha"] {
+            let pcap = std::fs::read(format!("{dir}{name}.pcap")).unwrap();
+            let keys = Log(KeyLog::parse(&std::fs::read(format!("{dir}{name}.keys")).unwrap()).0);
+            let segs = segments(&pcap);
+            let client: Vec<u8> = segs
+                .iter()
+                .filter(|s| s.0 == 0)
+                .flat_map(|s| s.1.clone())
+                .collect();
+            // The client's records: find a big application data record well after the handshake.
+            let (mut at, mut victim) = (0, None);
+            while at + HEADER_LEN <= client.len() {
+                let len = usize::from(u16::from_be_bytes([client[at + 3], client[at + 4]]));
+                if client[at] == record::APPLICATION_DATA && len > 4000 && at > 2000 {
+                    victim = Some((at, len));
+                    break;
+                }
+                at += HEADER_LEN + len;
+            }
+            let (rec_at, rec_len) = victim.expect("a big client record");
+            let rec_end = rec_at + HEADER_LEN + rec_len;
+            // Feed the client's bytes in these pieces (the server's whole, in capture order):
+            // up to 100 bytes into the record; lose up to 50 bytes before its end; its last 50
+            // bytes alone; the rest.
+            let whole = {
+                let mut conn = TlsConnection::new();
+                let mut out = Out::default();
+                let mut off = [0u64; 2];
+                for (side, data) in &segs {
+                    conn.feed(*side, off[*side], data, PACKET, &keys, &mut out);
+                    off[*side] += data.len() as u64;
+                }
+                out
+            };
+            let mut conn = TlsConnection::new();
+            let mut out = Out::default();
+            let mut server_at = 0u64;
+            let mut client_fed = 0usize;
+            for (side, data) in &segs {
+                if *side == 1 {
+                    conn.feed(1, server_at, data, PACKET, &keys, &mut out);
+                    server_at += data.len() as u64;
+                    continue;
+                }
+                let end = client_fed + data.len();
+                for (from, to, lose) in [
+                    (0, rec_at + 100, false),
+                    (rec_at + 100, rec_end - 50, true),
+                    (rec_end - 50, rec_end, false),
+                    (rec_end, usize::MAX, false),
+                ] {
+                    let (a, b) = (from.max(client_fed), to.min(end));
+                    if a >= b {
+                        continue;
+                    }
+                    if lose {
+                        conn.gap(0, a as u64, (b - a) as u64, PACKET, &mut out);
+                    } else {
+                        let piece = &data[a - client_fed..b - client_fed];
+                        conn.feed(0, a as u64, piece, PACKET, &keys, &mut out);
+                    }
+                }
+                client_fed = end;
+            }
+            assert_eq!(
+                out.rules
+                    .iter()
+                    .copied()
+                    .filter(|r| *r != "tls-close-notify")
+                    .collect::<Vec<_>>(),
+                ["tls-records-lost"],
+                "{name}"
+            );
+            assert_eq!(out.plain[1], whole.plain[1], "{name}: the server's side");
+            let (got, all) = (&out.plain[0], &whole.plain[0]);
+            assert!(
+                got.len() + rec_len >= all.len() && got.len() < all.len(),
+                "{name}: {} of {} bytes",
+                got.len(),
+                all.len()
+            );
+            assert!(
+                all.ends_with(&got[got.len() - 1000..]),
+                "{name}: decryption went on to the end"
+            );
+            assert!(out.lost[0] > 0, "{name}");
+        }
+    }
 }

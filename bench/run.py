@@ -7,10 +7,15 @@ warm-up so the file is in the page cache; tshark without), max RSS from `/usr/bi
 throughput (from the mean) in MB/s of capture file (1 MB = 10^6 B) and in messages/s (the generator's count),
 and how many messages each tool reports against the generator's own count.
 
+A capture with a key log next to it (NAME.keys: the -tls captures) is wss: wsdissect gets
+`--tls-keylog NAME.keys`, tshark `-o tls.keylog_file:NAME.keys`, tcpdump nothing (it does not
+decrypt: its floor is reading the file). For every NAME-tls run whose plaintext twin NAME is in the
+same run, a second table gives the ratio TLS / plaintext of CPU and wall time per command.
+
 Environment: RUNS (default 5; wsdissect and tcpdump), TSHARK_RUNS (default 3),
-CAPTURES (space-separated names, default all), TOOLS (any of
-tcpdump wsdissect tshark; default all), WSDISSECT (binary, default target/release).
-Writes the tables to stdout and to bench/data/results.md.
+TSHARK_TLS_RUNS (default 1: tshark decrypting is slow), CAPTURES (space-separated names, default
+all), TOOLS (any of tcpdump wsdissect tshark; default all), WSDISSECT (binary, default
+target/release). Writes the tables to stdout and to bench/data/results.md.
 """
 import json
 import os
@@ -26,24 +31,45 @@ DATA = os.path.join(BENCH, "data")
 W = os.environ.get("WSDISSECT", os.path.join(ROOT, "target", "release", "wsdissect"))
 RUNS = int(os.environ.get("RUNS", "5"))
 TSHARK_RUNS = int(os.environ.get("TSHARK_RUNS", "3"))
+TSHARK_TLS_RUNS = int(os.environ.get("TSHARK_TLS_RUNS", "1"))
 CAPTURES = os.environ.get(
-    "CAPTURES", "small-messages large-messages deflate small-messages-10mb"
+    "CAPTURES",
+    "small-messages large-messages deflate small-messages-10mb small-messages-tls large-messages-tls",
 ).split()
 TOOLS = os.environ.get("TOOLS", "tcpdump wsdissect tshark").split()
 
 
-def commands(f):
+def keylog_of(f):
+    """The key log next to a capture (NAME.keys), if there is one."""
+    k = f[: -len(".pcap")] + ".keys"
+    return k if os.path.exists(k) else None
+
+
+def wsd_keys(keys):
+    return ["--tls-keylog", keys] if keys else []
+
+
+def tshark_keys(keys):
+    return ["-o", f"tls.keylog_file:{keys}"] if keys else []
+
+
+def commands(f, keys):
+    """(tool, id, label, argv); in labels CAP is the capture, KEYS its key log."""
+    wk = "--tls-keylog KEYS " if keys else ""
+    tk = "-o tls.keylog_file:KEYS " if keys else ""
     return [
-        ("tcpdump", "`tcpdump -r CAP -w /dev/null` (floor: read + write every packet)",
+        ("tcpdump", "floor", "`tcpdump -r CAP -w /dev/null` (floor: read + write every packet)",
          ["tcpdump", "-r", f, "-w", "/dev/null"]),
-        ("wsdissect", "`wsdissect --format json CAP`", [W, "--format", "json", f]),
-        ("wsdissect", "`wsdissect CAP` (text)", [W, f]),
-        ("tshark", "`tshark -r CAP -Y websocket`", ["tshark", "-r", f, "-Y", "websocket"]),
-        ("tshark", "`tshark -r CAP -Y websocket -T json`",
-         ["tshark", "-r", f, "-Y", "websocket", "-T", "json"]),
-        ("tshark", "`tshark -r CAP -Y websocket -T fields -e websocket.opcode -e websocket.payload_length`",
-         ["tshark", "-r", f, "-Y", "websocket", "-T", "fields",
-          "-e", "websocket.opcode", "-e", "websocket.payload_length"]),
+        ("wsdissect", "json", f"`wsdissect {wk}--format json CAP`", [W] + wsd_keys(keys) + ["--format", "json", f]),
+        ("wsdissect", "text", f"`wsdissect {wk}CAP` (text)", [W] + wsd_keys(keys) + [f]),
+        ("tshark", "one-line", f"`tshark {tk}-r CAP -Y websocket`",
+         ["tshark"] + tshark_keys(keys) + ["-r", f, "-Y", "websocket"]),
+        ("tshark", "json", f"`tshark {tk}-r CAP -Y websocket -T json`",
+         ["tshark"] + tshark_keys(keys) + ["-r", f, "-Y", "websocket", "-T", "json"]),
+        ("tshark", "fields",
+         f"`tshark {tk}-r CAP -Y websocket -T fields -e websocket.opcode -e websocket.payload_length`",
+         ["tshark"] + tshark_keys(keys) + ["-r", f, "-Y", "websocket", "-T", "fields",
+                                           "-e", "websocket.opcode", "-e", "websocket.payload_length"]),
     ]
 
 
@@ -64,8 +90,8 @@ def max_rss_kib(argv):
         return int(open(out.name).read().split()[-1])
 
 
-def count_wsdissect_json(f):
-    p = subprocess.Popen([W, "--format", "json", f], stdout=subprocess.PIPE)
+def count_wsdissect_json(f, keys):
+    p = subprocess.Popen([W] + wsd_keys(keys) + ["--format", "json", f], stdout=subprocess.PIPE)
     n = sum(1 for line in p.stdout if line.startswith(b'{"type":"message"'))
     if p.wait() != 0:
         raise SystemExit(f"wsdissect --format json {f} exited {p.returncode}")
@@ -75,8 +101,8 @@ def count_wsdissect_json(f):
 TEXT_END = re.compile(rb"^  conn \d+ ended .*?c2s \d+ frames, (\d+) messages,.*?s2c \d+ frames, (\d+) messages,")
 
 
-def count_wsdissect_text(f):
-    p = subprocess.Popen([W, f], stdout=subprocess.PIPE)
+def count_wsdissect_text(f, keys):
+    p = subprocess.Popen([W] + wsd_keys(keys) + [f], stdout=subprocess.PIPE)
     n = 0
     for line in p.stdout:
         m = TEXT_END.match(line)
@@ -87,11 +113,11 @@ def count_wsdissect_text(f):
     return n
 
 
-def count_tshark(f):
+def count_tshark(f, keys):
     # data frames (text, binary, continuation) with FIN set = completed messages; a packet can
     # hold several WebSocket frames, so fields come as comma-separated lists
     out = subprocess.run(
-        ["tshark", "-r", f, "-Y", "websocket.opcode == 0 || websocket.opcode == 1 || websocket.opcode == 2",
+        ["tshark"] + tshark_keys(keys) + ["-r", f, "-Y", "websocket.opcode == 0 || websocket.opcode == 1 || websocket.opcode == 2",
          "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,",
          "-e", "websocket.fin", "-e", "websocket.opcode"],
         check=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
@@ -113,27 +139,32 @@ def main():
 
     emit("| capture | size | command | wall s (mean ± σ) | min s | CPU s | MB/s | messages/s | max RSS | messages found / sent |")
     emit("|---|---|---|---|---|---|---|---|---|---|")
+    results = {}  # (capture, tool, id) -> (mean wall s, CPU s)
     for name in CAPTURES:
         f = os.path.join(DATA, name + ".pcap")
         if not os.path.exists(f):
             raise SystemExit(f"{f} missing: run bench/make-captures.sh")
         size = os.path.getsize(f)
+        keys = keylog_of(f)
         cf = os.path.join(DATA, name + ".count")
         sent = int(open(cf).read()) if os.path.exists(cf) else None
         found = {
             "tcpdump": None,
-            "wsdissect json": count_wsdissect_json(f),
-            "wsdissect text": count_wsdissect_text(f),
-            "tshark": count_tshark(f) if "tshark" in TOOLS else None,
+            "wsdissect json": count_wsdissect_json(f, keys),
+            "wsdissect text": count_wsdissect_text(f, keys),
+            "tshark": count_tshark(f, keys) if "tshark" in TOOLS else None,
         }
         # without a generator count (the cut), messages/s uses wsdissect's count
         msgs = sent if sent is not None else found["wsdissect json"]
-        for tool, label, argv in commands(f):
+        for tool, cid, label, argv in commands(f, keys):
             if tool not in TOOLS:
                 continue
             # tshark runs are long: no warm-up (the file is in the page cache by then)
-            mean, sd, tmin, cpu = hyperfine(argv, TSHARK_RUNS if tool == "tshark" else RUNS,
-                                    0 if tool == "tshark" else 1)
+            runs = RUNS
+            if tool == "tshark":
+                runs = TSHARK_TLS_RUNS if keys else TSHARK_RUNS
+            mean, sd, tmin, cpu = hyperfine(argv, runs, 0 if tool == "tshark" else 1)
+            results[(name, tool, cid)] = (mean, cpu)
             rss = max_rss_kib(argv)
             key = tool
             if tool == "wsdissect":
@@ -144,14 +175,29 @@ def main():
             else:
                 ok = "" if sent is None or n == sent else " **≠**"
                 cnt = f"{n} / {sent if sent is not None else '—'}{ok}"
-            emit(f"| {name} | {size / 1e6:.1f} MB | {label.replace('CAP', name + '.pcap')} | "
+            label = label.replace("CAP", name + ".pcap").replace("KEYS", name + ".keys")
+            emit(f"| {name} | {size / 1e6:.1f} MB | {label} | "
                  f"{mean:.3f} ± {sd:.3f} | {tmin:.3f} | {cpu:.3f} | {size / 1e6 / mean:.0f} | {msgs / mean:,.0f} | "
                  f"{rss / 1024:.1f} MiB | {cnt} |")
     emit()
     emit("CPU s = mean user + system time per run (hyperfine); less sensitive than wall time to "
          "other load on the machine.")
-    emit(f"hyperfine: {RUNS} runs after 1 warm-up (wsdissect, tcpdump), {TSHARK_RUNS} runs (tshark); "
-         "max RSS from one more run under /usr/bin/time.")
+    emit(f"hyperfine: {RUNS} runs after 1 warm-up (wsdissect, tcpdump), {TSHARK_RUNS} runs (tshark), "
+         f"{TSHARK_TLS_RUNS} for tshark decrypting; max RSS from one more run under /usr/bin/time.")
+    pairs = [(n[: -len("-tls")], n) for n in CAPTURES if n.endswith("-tls") and n[: -len("-tls")] in CAPTURES]
+    if pairs:
+        emit()
+        emit("wss against the same traffic in plaintext: TLS capture / plaintext capture, same command.")
+        emit()
+        emit("| captures | command | CPU s plain → TLS | CPU ratio | wall s plain → TLS | wall ratio |")
+        emit("|---|---|---|---|---|---|")
+        for plain, tls in pairs:
+            for tool, cid, label, _ in commands("CAP", None):
+                a, b = results.get((plain, tool, cid)), results.get((tls, tool, cid))
+                if a is None or b is None:
+                    continue
+                emit(f"| {plain} → {tls} | {label.replace('CAP', '…')} | {a[1]:.3f} → {b[1]:.3f} | "
+                     f"{b[1] / a[1]:.2f}× | {a[0]:.3f} → {b[0]:.3f} | {b[0] / a[0]:.2f}× |")
     with open(os.path.join(DATA, "results.md"), "w") as out:
         out.write("\n".join(lines) + "\n")
 

@@ -44,11 +44,12 @@ struct Keys {
 }
 
 impl KeySource for Keys {
-    fn secrets(&self, random: &ClientRandom) -> Option<Secrets> {
+    fn secrets(&self, random: &ClientRandom, enough: &dyn Fn(&Secrets) -> bool) -> Option<Secrets> {
         self.log
             .get(random)
             .cloned()
             .or_else(|| self.fallback.clone())
+            .filter(|s| enough(s))
     }
 }
 

@@ -825,8 +825,12 @@ mod tests {
 
     struct Log(KeyLog);
     impl KeySource for Log {
-        fn secrets(&self, random: &ClientRandom) -> Option<Secrets> {
-            self.0.get(random).cloned()
+        fn secrets(
+            &self,
+            random: &ClientRandom,
+            enough: &dyn Fn(&Secrets) -> bool,
+        ) -> Option<Secrets> {
+            self.0.get(random).filter(|s| enough(s)).cloned()
         }
     }
 

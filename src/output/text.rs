@@ -290,21 +290,21 @@ fn write_tls(out: &mut dyn Write, t: &TlsInfo) -> io::Result<()> {
     )
 }
 
-/// A TLS record in one line: its outer type and length, and what it carried once opened.
+/// A TLS record in one line (within 80 columns after the packet and direction): its type and
+/// length, and what it carried once opened.
 fn tls_record_line(r: &RecordSeen) -> String {
-    let outer = format!(
-        "tls record {} ({}), {} bytes",
-        content_type_name(r.content_type),
-        r.content_type,
-        r.len
-    );
+    let (t, len) = (r.content_type, r.len);
+    let named = format!("tls record {t} {}, {len} B", content_type_name(t));
     match r.inner {
-        Some((t, n)) => format!(
-            "{outer} → decrypted: {} ({t}), {n} bytes",
-            content_type_name(t)
+        // TLS 1.2, or TLS 1.3 application data: the type inside is the one outside.
+        Some((inner, n)) if inner == t => format!("{named} → {n} B plaintext"),
+        // TLS 1.3 hides the real type inside (RFC 8446 §5.2).
+        Some((inner, n)) => format!(
+            "tls record {t}, {len} B → {inner} {}, {n} B",
+            content_type_name(inner)
         ),
-        None if r.protected => format!("{outer}, encrypted"),
-        None => outer,
+        None if r.protected => format!("{named}, encrypted"),
+        None => named,
     }
 }
 

@@ -3,13 +3,13 @@
 # with tshark (../lib/check.py with the key log) as it is written; then a summary of what tshark
 # decrypted and of the TLS records (survey.py). Needs root (tcpdump on lo), tcpdump, tshark/editcap,
 # openssl, python3 with websockets 17 (pip, as for ../gen-all-py.sh), node/npm (ws from
-# ../package.json), chromium, and for go-tls Debian's golang + golang-github-gorilla-websocket-dev
-# (go-tls.gen.sh installs them with apt-get if missing).
+# ../package.json), chromium, firefox-esr + certutil (libnss3-tools), and for go-tls Debian's golang +
+# golang-github-gorilla-websocket-dev (go-tls.gen.sh installs them with apt-get if missing).
 set -eu
 cd "$(dirname "$0")"
 for name in py-tls13-aes128 py-tls13-aes256 py-tls13-chacha py-tls13-ccm py-tls13-hrr \
             py-tls12-gcm py-tls12-chacha py-tls12-cbc py-tls12-resume py-tls13-resume \
-            py-tls-partial-keys tls13-keyupdate chromium-tls; do
+            py-tls-partial-keys tls13-keyupdate chromium-tls firefox-tls; do
     echo "== $name"
     timeout 300 python3 "$name.gen.py"
 done

@@ -189,7 +189,7 @@ fn with_tls(tls: Option<&TlsInfo>, mut record: Value) -> Value {
             json!({
                 "version": t.version_name(), "cipher": t.suite_name(),
                 "sni": t.sni, "alpn": t.alpn, "alpn_offered": t.alpn_offered,
-                "decrypted": t.decrypted,
+                "decrypted": t.decrypted, "resumed": t.resumed,
             }),
         );
     }

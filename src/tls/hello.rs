@@ -29,6 +29,7 @@ const HELLO_RETRY_RANDOM: [u8; 32] = [
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientHello {
     pub random: ClientRandom,
+    pub session_id: Vec<u8>,
     pub sni: Option<String>,
     pub alpn: Vec<String>,
     /// It offers 0-RTT data (the `early_data` extension).
@@ -47,6 +48,9 @@ pub struct ServerHello {
     pub retry: bool,
     /// TLS 1.2 CBC suites: the MAC covers the ciphertext (RFC 7366).
     pub encrypt_then_mac: bool,
+    pub session_id: Vec<u8>,
+    /// TLS 1.3: the server accepted a pre-shared key (resumption, RFC 8446 §4.2.11).
+    pub psk: bool,
 }
 
 /// Handshake messages out of a side's handshake bytes, which may span records (and a record may
@@ -109,6 +113,7 @@ pub fn parse_client_hello(msg: &[u8]) -> Option<ClientHello> {
         .unwrap_or_default();
     let mut hello = ClientHello {
         random,
+        session_id: ch.session_id.unwrap_or_default().to_vec(),
         sni: None,
         alpn: Vec::new(),
         early_data: false,
@@ -148,6 +153,8 @@ pub fn parse_server_hello(msg: &[u8]) -> Option<ServerHello> {
         alpn: None,
         retry: random == HELLO_RETRY_RANDOM,
         encrypt_then_mac: false,
+        session_id: sh.session_id.unwrap_or_default().to_vec(),
+        psk: false,
     };
     for ext in exts {
         match ext {
@@ -158,6 +165,7 @@ pub fn parse_server_hello(msg: &[u8]) -> Option<ServerHello> {
             }
             TlsExtension::ALPN(protocols) => hello.alpn = protocol_names(&protocols).pop(),
             TlsExtension::EncryptThenMac => hello.encrypt_then_mac = true,
+            TlsExtension::PreSharedKey(_) => hello.psk = true,
             // tls-parser 0.12.2 reads ServerHello extension 22 (encrypt_then_mac, RFC 7366) as
             // unknown, and 21 (padding) as encrypt_then_mac.
             TlsExtension::Unknown(TlsExtensionType(22), _) => hello.encrypt_then_mac = true,

@@ -64,6 +64,9 @@ pub struct TlsInfo {
     pub alpn: Option<String>,
     /// The key log had this connection's secrets and its records authenticate.
     pub decrypted: bool,
+    /// The session was resumed: a TLS 1.3 pre-shared key, or a TLS 1.2 session id (or ticket,
+    /// RFC 5077 §3.4) the server echoed.
+    pub resumed: bool,
 }
 
 impl TlsInfo {
@@ -520,9 +523,15 @@ impl RecordCx<'_, '_> {
             // HelloRetryRequest: a second ClientHello (same random) and ServerHello follow.
             return;
         }
+        let offered_id = self.sh.hello.as_ref().map(|c| c.session_id.as_slice());
         let info = &mut *self.sh.info;
         info.version = sh.version;
         info.suite = sh.suite;
+        info.resumed = if sh.version == hello::TLS13 {
+            sh.psk
+        } else {
+            !sh.session_id.is_empty() && offered_id == Some(sh.session_id.as_slice())
+        };
         if sh.alpn.is_some() {
             info.alpn = sh.alpn.clone();
         }

@@ -116,6 +116,9 @@ fn every_tls_sample_decrypts_to_exactly_the_messages_sent() {
             if tls.decrypted != keyed {
                 failures.push(format!("{name} {client}: decrypted {}", tls.decrypted));
             }
+            if tls.resumed != et["resumed"].as_bool().unwrap_or(false) {
+                failures.push(format!("{name} {client}: resumed {}", tls.resumed));
+            }
             if tls.version_name() != et["version"].as_str().unwrap()
                 || tls.suite_name() != et["cipher"].as_str().unwrap()
                 || tls.sni.as_deref() != et["sni"].as_str()

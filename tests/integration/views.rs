@@ -392,6 +392,7 @@ fn hostile_events() -> Vec<Event> {
             alpn_offered: vec![HOSTILE.into()],
             alpn: Some(HOSTILE.into()),
             decrypted: true,
+            resumed: false,
         }),
     })];
     events.push(Event::Handshake(Box::new(Handshake {

@@ -268,9 +268,10 @@ fn write_tls(out: &mut dyn Write, t: &TlsInfo) -> io::Result<()> {
     } else {
         "not decrypted"
     };
+    let resumed = if t.resumed { ", resumed" } else { "" };
     writeln!(
         out,
-        "  tls {}  {}  {state}",
+        "  tls {}  {}  {state}{resumed}",
         t.version_name(),
         t.suite_name()
     )?;

@@ -32,10 +32,6 @@ impl KeyFile {
         Ok((file, text))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// What was appended since the last read: whole lines only, so a line being written is
     /// read next time. A file that shrank (rewritten) is read again from the start.
     pub fn read_new(&mut self) -> std::io::Result<Vec<u8>> {

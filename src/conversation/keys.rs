@@ -42,10 +42,6 @@ impl KeyStore {
     pub fn take_malformed(&self) -> Vec<Malformed> {
         std::mem::take(&mut *lock(&self.malformed))
     }
-
-    pub fn is_empty(&self) -> bool {
-        lock(&self.log).is_empty() && lock(&self.file).is_none()
-    }
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the key log is still

@@ -145,13 +145,8 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
                 "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
             }),
         ),
-        Event::TlsRecord(r) => json!({
-            "type": "tls_record", "conn": r.conn.0, "dir": r.dir.as_str(),
-            "content_type": r.seen.content_type, "len": r.seen.len, "protected": r.seen.protected,
-            "inner_content_type": r.seen.inner.map(|(t, _)| t),
-            "plaintext_len": r.seen.inner.map(|(_, n)| n),
-            "stream_offset": r.seen.offset, "packet": r.packet.number, "ts": ts(&r.packet),
-        }),
+        // Not part of the NDJSON contract: `event` writes no line for it.
+        Event::TlsRecord(_) => return Ok(()),
         Event::Gap(g) => json!({
             "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
             "packet": g.packet.number, "ts": ts(&g.packet),
@@ -326,6 +321,10 @@ fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
 
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        // The TLS record layer is the teaching view's (it is only reported for `-v`).
+        if matches!(event, Event::TlsRecord(_)) {
+            return Ok(());
+        }
         write_event(&mut self.out, event)?;
         self.out.write_all(b"\n")?;
         if self.flush_each {

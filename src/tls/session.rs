@@ -201,10 +201,6 @@ impl TlsConnection {
         &self.info
     }
 
-    pub fn client_side(&self) -> Option<Side> {
-        self.client
-    }
-
     /// The next bytes of `side`, at stream offset `offset`.
     pub fn feed(
         &mut self,
@@ -451,7 +447,13 @@ impl RecordCx<'_, '_> {
             record::CHANGE_CIPHER_SPEC => {}
             record::ALERT => self.alert(rec.body),
             _ => {
-                if *self.sh.client == Some(self.side) && self.sh.suite.is_none() {
+                // Reported once: the first early data record of a ClientHello that offered it.
+                let offered = self
+                    .sh
+                    .hello
+                    .as_mut()
+                    .is_some_and(|h| std::mem::take(&mut h.early_data));
+                if offered && *self.sh.client == Some(self.side) && self.sh.suite.is_none() {
                     let msg = "0-RTT early data: not decrypted".to_string();
                     self.finding(&rules::TLS_RECORDS_LOST, msg);
                 }

@@ -16,6 +16,7 @@ pub mod base;
 pub mod capture;
 pub mod conversation;
 pub mod event;
+pub mod h2;
 pub mod http;
 pub mod net;
 pub mod output;

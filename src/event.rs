@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 
 use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
+pub use crate::h2::frame::{ErrorCode, FrameHeader};
 use crate::http::Exchange;
 pub use crate::tcp::EndReason;
 pub use crate::tls::session::{RecordSeen, TlsInfo};
@@ -21,6 +22,12 @@ pub enum Event {
     Gap(Gap),
     /// A TLS record read (only when asked for: the teaching view).
     TlsRecord(TlsRecord),
+    /// An HTTP/2 frame read (only when asked for: the teaching view).
+    Http2Frame(Http2Frame),
+    /// An HTTP/2 request that is not a WebSocket, on a connection that carries one.
+    Http2Request(Http2Request),
+    /// A WebSocket session carried by an HTTP/2 stream ended.
+    StreamEnd(StreamEnd),
     ConnectionEnd(ConnectionEnd),
     Diagnostic(Diagnostic),
     CaptureEnd(CaptureSummary),
@@ -36,6 +43,32 @@ pub struct ConnectionInfo {
     pub inferred: bool,
     /// The connection is TLS (wss): what its handshake said, and whether it was decrypted.
     pub tls: Option<TlsInfo>,
+    /// The connection is HTTP/2 (its WebSockets are streams, RFC 8441): how it got there.
+    pub http2: Option<H2Start>,
+}
+
+/// How a connection came to speak HTTP/2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum H2Start {
+    /// The client began with the connection preface (RFC 9113 §3.3).
+    PriorKnowledge,
+    /// An HTTP/1.1 `Upgrade: h2c` answered by 101 (RFC 7540 §3.2).
+    Upgrade,
+    /// TLS, with `h2` chosen by ALPN (RFC 9113 §3.2).
+    Alpn,
+    /// The start was not captured: recognised from its frames.
+    Inferred,
+}
+
+impl H2Start {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            H2Start::PriorKnowledge => "prior-knowledge",
+            H2Start::Upgrade => "upgrade",
+            H2Start::Alpn => "alpn",
+            H2Start::Inferred => "inferred",
+        }
+    }
 }
 
 impl CaptureSummary {
@@ -79,6 +112,68 @@ pub struct TlsRecord {
     pub dir: Direction,
     pub packet: PacketRef,
     pub seen: RecordSeen,
+}
+
+/// An HTTP/2 frame of a connection, for the teaching view: how WebSocket frames nest in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Http2Frame {
+    pub conn: ConnId,
+    pub dir: Direction,
+    pub packet: PacketRef,
+    pub header: FrameHeader,
+    /// What the payload says, in a few words (settings, error codes, window increments).
+    pub detail: String,
+}
+
+/// An ordinary request on an HTTP/2 connection that carries WebSockets: one line each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Http2Request {
+    pub conn: ConnId,
+    pub stream: StreamId,
+    pub packet: PacketRef,
+    pub method: String,
+    pub path: String,
+    /// None when the stream ended (or the capture did) before a response.
+    pub status: Option<u16>,
+}
+
+/// Why a WebSocket stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEndReason {
+    /// Both sides sent END_STREAM.
+    EndStream,
+    /// RST_STREAM from one side.
+    Reset { by: Direction, code: ErrorCode },
+    /// A GOAWAY from one side: above its last stream id, or the connection closed after it.
+    GoAway { by: Direction, code: ErrorCode },
+    /// The TCP connection ended with the stream still open.
+    Connection(EndReason),
+}
+
+impl StreamEndReason {
+    pub fn describe(&self) -> String {
+        match self {
+            StreamEndReason::EndStream => "END_STREAM both ways".to_string(),
+            StreamEndReason::Reset { by, code } => {
+                format!("RST_STREAM {code} from the {}", by.sender())
+            }
+            StreamEndReason::GoAway { by, code } => {
+                format!("GOAWAY {code} from the {}", by.sender())
+            }
+            StreamEndReason::Connection(r) => format!("connection ended ({})", r.as_str()),
+        }
+    }
+}
+
+/// A WebSocket session on an HTTP/2 stream ended: what it did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamEnd {
+    pub conn: ConnId,
+    pub stream: StreamId,
+    pub reason: StreamEndReason,
+    pub packet: PacketRef,
+    pub stats: [DirStats; 2],
+    pub close: [Option<CloseInfo>; 2],
 }
 
 #[derive(Clone, Debug, PartialEq)]

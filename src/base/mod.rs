@@ -49,6 +49,13 @@ impl Direction {
             Direction::ServerToClient => "s2c",
         }
     }
+    /// Who sends in this direction: "client" or "server".
+    pub fn sender(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client",
+            Direction::ServerToClient => "server",
+        }
+    }
     pub fn arrow(self) -> &'static str {
         match self {
             Direction::ClientToServer => "→",

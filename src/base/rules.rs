@@ -92,6 +92,18 @@ rules! {
     TLS_ALERT = "tls-alert", Warning, "RFC 8446 §6", "a TLS alert";
     TLS_KEYLOG_MALFORMED = "tls-keylog-malformed", Warning, "NSS key log format", "a line of the TLS key log could not be read; it is skipped";
     TLS_CLOSE_NOTIFY = "tls-close-notify", Info, "RFC 8446 §6.1", "the sender will send no more TLS records (close_notify)";
+    // WebSocket over HTTP/2 (RFC 8441) and the HTTP/2 that carries it (RFC 9113)
+    H2_CONNECT_NOT_ENABLED = "h2-connect-not-enabled", Error, "RFC 8441 §4", "an extended CONNECT was sent before the server enabled it with SETTINGS_ENABLE_CONNECT_PROTOCOL = 1";
+    H2_PROTOCOL_NOT_CONNECT = "h2-protocol-not-connect", Error, "RFC 8441 §4", ":protocol may only be sent with the CONNECT method";
+    H2_CONNECT_INCOMPLETE = "h2-connect-incomplete", Error, "RFC 8441 §4", "an extended CONNECT must carry :scheme, :path and :authority";
+    H2_WEBSOCKET_KEY_SENT = "h2-websocket-key-sent", Warning, "RFC 8441 §5", "Sec-WebSocket-Key and Sec-WebSocket-Accept are not used over HTTP/2; :protocol replaces them";
+    H2_DATA_AFTER_REFUSAL = "h2-data-after-refusal", Warning, "RFC 8441 §5, RFC 9110 §9.3.6", "DATA on an extended CONNECT stream the server refused (non-2xx): no tunnel was opened";
+    H2_DATA_AFTER_END_STREAM = "h2-data-after-end-stream", Error, "RFC 9113 §5.1", "no DATA may follow END_STREAM (or RST_STREAM) on a stream; the receiver discards it";
+    H2_PREFACE_INVALID = "h2-preface-invalid", Error, "RFC 9113 §3.4", "the client's connection preface is not PRI * HTTP/2.0";
+    H2_MALFORMED = "h2-malformed", Error, "RFC 9113 §6", "an HTTP/2 frame does not have the shape its type requires";
+    H2_FIELD_BLOCK_UNDECODABLE = "h2-field-block-undecodable", Warning, "RFC 7541", "a field block could not be decoded; the stream's headers are unknown";
+    H2_FRAME_TOO_LARGE = "h2-frame-too-large", Warning, "wsdissect", "a frame other than DATA over 1 MiB was skipped";
+    H2_GOAWAY_ERROR = "h2-goaway-error", Warning, "RFC 9113 §6.8", "the connection is being shut down with an error code (GOAWAY)";
     // Capture and transport
     STREAM_GAP = "stream-gap", Warning, "capture", "bytes of the TCP stream are missing from the capture";
     STREAM_OVERLAP_CONFLICT = "stream-overlap-conflict", Warning, "RFC 9293 §3.10.7.4", "overlapping TCP segments carry different bytes (the first copy is kept)";

@@ -8,8 +8,8 @@
 
 use crate::base::rules::Rule;
 use crate::base::{Diagnostic, Direction, PacketRef};
-use crate::event::{ConnectionInfo, Event, Gap};
-use crate::tcp::FlowMeta;
+use crate::event::{ConnectionInfo, Event, Gap, H2Start};
+use crate::tcp::{EndReason, FlowMeta};
 use crate::tls::session::TlsInfo;
 use crate::ws::record::{Frame, Message};
 use crate::ws::session::{Limits, Report, SessionKey, Summary};
@@ -44,7 +44,7 @@ pub trait Layer {
     /// Bytes of `side` are missing: the layer says what that costs.
     fn gap(self: Box<Self>, cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase;
     /// The connection ended at `packet`; what the session did, for the connection's summary.
-    fn end(self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary;
+    fn end(self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef, reason: EndReason) -> Summary;
 }
 
 /// What the connection knows whatever its phase.
@@ -58,6 +58,8 @@ pub struct Shared {
     pub diagnostics: u64,
     /// The connection is TLS: what its handshake said.
     pub tls: Option<TlsInfo>,
+    /// The connection speaks HTTP/2: how it started.
+    pub http2: Option<H2Start>,
 }
 
 /// What a layer works with: the configuration, the connection, and where events go.
@@ -109,6 +111,7 @@ impl Cx<'_> {
             first_packet: self.meta.first_packet,
             inferred,
             tls: self.shared.tls.clone(),
+            http2: self.shared.http2,
         }));
     }
 

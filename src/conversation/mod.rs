@@ -3,6 +3,7 @@
 //! session. Each phase holds the state that exists in it; every change of phase goes through
 //! [`Phase::advance`]. Protocol knowledge comes from `http` and `ws`.
 
+mod h2;
 mod keys;
 mod layer;
 mod probe;
@@ -23,6 +24,7 @@ pub use keys::KeyStore;
 pub use layer::{Chunk, Cx, Hole, Layer, Shared, Side};
 pub use raw::{dissect_raw_frames, RawFrames};
 
+use h2::H2Layer;
 use probe::Probe;
 use tls::TlsLayer;
 use upgrade::{AwaitRequest, AwaitResponse};
@@ -90,6 +92,8 @@ pub enum Phase {
     WebSocket(Box<Session>),
     /// TLS, with the phases of what it carries inside.
     Tls(Box<TlsLayer>),
+    /// HTTP/2: its streams, WebSocket sessions among them (RFC 8441).
+    Http2(Box<H2Layer>),
     /// Not WebSocket, refused, or over: the rest is ignored.
     Done,
 }
@@ -99,7 +103,7 @@ impl Phase {
     fn stage(&self) -> u8 {
         match self {
             Phase::AwaitRequest(_) => 0,
-            Phase::AwaitResponse(_) | Phase::Probe(_) | Phase::Tls(_) => 1,
+            Phase::AwaitResponse(_) | Phase::Probe(_) | Phase::Tls(_) | Phase::Http2(_) => 1,
             Phase::WebSocket(_) => 2,
             Phase::Done => 3,
         }
@@ -126,6 +130,7 @@ impl Phase {
             Phase::Probe(l) => Some(l),
             Phase::WebSocket(l) => Some(l),
             Phase::Tls(l) => Some(l),
+            Phase::Http2(l) => Some(l),
             Phase::Done => None,
         }
     }
@@ -139,9 +144,9 @@ impl Phase {
         self.layer().map_or(Phase::Done, |l| l.gap(cx, side, hole))
     }
 
-    fn end(self, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
+    fn end(self, cx: &mut Cx<'_>, packet: PacketRef, reason: EndReason) -> Summary {
         self.layer()
-            .map_or_else(Summary::default, |l| l.end(cx, packet))
+            .map_or_else(Summary::default, |l| l.end(cx, packet, reason))
     }
 }
 
@@ -159,7 +164,7 @@ impl Layer for Session {
         Phase::WebSocket(self)
     }
 
-    fn end(self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
+    fn end(self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef, _: EndReason) -> Summary {
         Session::end(*self, packet, cx)
     }
 }
@@ -305,7 +310,7 @@ fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRe
         let rule = &rules::HANDSHAKE_NO_RESPONSE;
         cx.diag(Some(Direction::ServerToClient), packet, rule, msg);
     }
-    let Summary { stats, close } = phase.end(cx, packet);
+    let Summary { stats, close } = phase.end(cx, packet, reason);
     if !cx.shared.announced {
         return;
     }

@@ -4,6 +4,7 @@
 
 use crate::base::rules;
 use crate::base::{Direction, PacketRef};
+use crate::tcp::EndReason;
 use crate::ws::decoder::{FrameDecoder, FrameEvent, Input};
 use crate::ws::resync::{Expect, AFTER_GAP, RECOGNISE};
 use crate::ws::session::{Session, Summary, PLAUSIBLE_MAX_PAYLOAD};
@@ -127,7 +128,7 @@ impl Layer for Probe {
         Phase::Probe(self)
     }
 
-    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef) -> Summary {
+    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef, _: EndReason) -> Summary {
         Summary::default()
     }
 }

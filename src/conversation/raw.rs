@@ -30,6 +30,7 @@ pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> R
         announced: true,
         diagnostics: 0,
         tls: None,
+        http2: None,
     };
     let keys = KeyStore::default();
     let mut events = Vec::new();

@@ -7,6 +7,7 @@
 use crate::base::rules::Rule;
 use crate::base::PacketRef;
 use crate::event::{Event, TlsRecord};
+use crate::tcp::EndReason;
 use crate::tls::session::{RecordSeen, Side, TlsConnection, TlsInfo, TlsReport};
 use crate::ws::session::Summary;
 
@@ -160,10 +161,10 @@ impl Layer for TlsLayer {
         Phase::Tls(self)
     }
 
-    fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef) -> Summary {
+    fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef, reason: EndReason) -> Summary {
         let (conn, mut up) = self.split(cx);
         conn.end(packet, &mut up);
         let TlsLayer { inner, .. } = *self;
-        inner.end(cx, packet)
+        inner.end(cx, packet, reason)
     }
 }

@@ -6,9 +6,11 @@ use crate::base::rules;
 use crate::base::{Direction, PacketRef};
 use crate::event::{Event, Handshake};
 use crate::http::{self, Exchange, Head, Request};
+use crate::tcp::EndReason;
 use crate::ws::deflate::DeflateParams;
 use crate::ws::session::{Session, Summary};
 
+use super::h2::{self, H2Layer};
 use super::probe::Probe;
 use super::tls::TlsLayer;
 use super::{Chunk, Cx, Hole, Layer, Phase, Side};
@@ -23,6 +25,8 @@ pub struct AwaitRequest {
     /// Each side's bytes so far: the request head being built, or (from the server) bytes
     /// captured before the request was complete, such as a 101 between two request segments.
     heads: [Vec<u8>; 2],
+    /// The packet of each side's first bytes.
+    first_packets: [Option<PacketRef>; 2],
 }
 
 /// The upgrade request is in; waiting for the answer.
@@ -40,6 +44,15 @@ pub struct AwaitResponse {
     early_client_dropped: u64,
     /// The response head being built.
     head: Vec<u8>,
+    to: Upgrade,
+}
+
+/// What the request asks to upgrade to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upgrade {
+    WebSocket,
+    /// Cleartext HTTP/2 (RFC 7540 §3.2), whose streams may carry WebSockets (RFC 8441).
+    H2c,
 }
 
 /// A hole before the handshake is complete: the handshake cannot be read.
@@ -58,6 +71,7 @@ fn handshake_hole(cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase {
 impl Layer for AwaitRequest {
     fn data(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
         if cx.shared.client_side.is_some_and(|c| c != side) {
+            self.first_packets[side].get_or_insert(chunk.packet);
             let buf = &mut self.heads[side];
             if buf.len() + chunk.bytes.len() <= http::MAX_HEAD_LEN {
                 buf.extend_from_slice(chunk.bytes);
@@ -68,10 +82,16 @@ impl Layer for AwaitRequest {
         if buf.is_empty() && chunk.offset == 0 && looks_like_client_hello(chunk.bytes) {
             return TlsLayer::start().data(cx, side, chunk);
         }
+        if buf.is_empty() && chunk.offset == 0 && h2::starts_with_preface(chunk.bytes) {
+            return self.http2_preface(cx, side, chunk);
+        }
         if buf.is_empty() && (chunk.offset != 0 || !http::looks_like_request_start(chunk.bytes)) {
             if cx.meta.client_side.is_some() && cx.forced_server().is_none() {
                 // The connection's start was seen and it is not an HTTP upgrade: not WebSocket.
                 return Phase::Done;
+            }
+            if cx.forced_server().is_none() && h2::looks_like_frames(chunk.bytes) {
+                return H2Layer::joined().data(cx, side, chunk);
             }
             return Probe::start(cx, side, chunk.offset).data(cx, side, chunk);
         }
@@ -89,8 +109,13 @@ impl Layer for AwaitRequest {
                 }
                 Phase::Done
             }
+            Head::Complete(req, used) if http::is_h2c_upgrade(&req) => {
+                self.requested(cx, side, req, used, chunk.packet, Upgrade::H2c)
+            }
             Head::Complete(req, _) if !http::is_upgrade_request(&req) => Phase::Done,
-            Head::Complete(request, used) => self.requested(cx, side, request, used, chunk.packet),
+            Head::Complete(request, used) => {
+                self.requested(cx, side, request, used, chunk.packet, Upgrade::WebSocket)
+            }
         }
     }
 
@@ -98,8 +123,28 @@ impl Layer for AwaitRequest {
         handshake_hole(cx, side, hole)
     }
 
-    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef) -> Summary {
+    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef, _: EndReason) -> Summary {
         Summary::default()
+    }
+}
+
+impl AwaitRequest {
+    /// `side` began with the HTTP/2 preface. A server speaks first in HTTP/2 (its SETTINGS
+    /// need not wait for the preface): what it sent already goes in first.
+    fn http2_preface(mut self, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
+        let mut phase = Phase::Http2(H2Layer::preface(cx, side));
+        let server = 1 - side;
+        let early = std::mem::take(&mut self.heads[server]);
+        if !early.is_empty() {
+            let first = Chunk {
+                offset: 0,
+                bytes: &early,
+                packet: self.first_packets[server].unwrap_or(chunk.packet),
+            };
+            phase.advance(|p| p.data(cx, server, first));
+        }
+        phase.advance(|p| p.data(cx, side, chunk));
+        phase
     }
 }
 
@@ -118,6 +163,7 @@ impl AwaitRequest {
         request: Request,
         used: usize,
         packet: PacketRef,
+        to: Upgrade,
     ) -> Phase {
         cx.shared.client_side = Some(side);
         let head = std::mem::take(&mut self.heads[side]);
@@ -130,8 +176,12 @@ impl AwaitRequest {
             early_client: vec![(packet, early)],
             early_client_dropped: 0,
             head: Vec::new(),
+            to,
         });
-        cx.announce(false);
+        // An h2c connection is shown only if it carries a WebSocket stream.
+        if to == Upgrade::WebSocket {
+            cx.announce(false);
+        }
         // The response may already be waiting.
         let server = 1 - side;
         let pending = std::mem::take(&mut self.heads[server]);
@@ -162,6 +212,9 @@ impl Layer for AwaitResponse {
                 cx.diag(dir, chunk.packet, &rules::HANDSHAKE_MALFORMED, msg);
                 Phase::Done
             }
+            Head::Complete(resp, used) if self.to == Upgrade::H2c => {
+                (*self).h2c_answered(cx, resp.status, used, chunk.packet)
+            }
             Head::Complete(resp, used) => {
                 let exchange =
                     Exchange::from_heads(&self.request, self.request_packet, &resp, chunk.packet);
@@ -174,12 +227,54 @@ impl Layer for AwaitResponse {
         handshake_hole(cx, side, hole)
     }
 
-    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef) -> Summary {
+    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef, _: EndReason) -> Summary {
         Summary::default()
     }
 }
 
 impl AwaitResponse {
+    /// The answer to `Upgrade: h2c`: a 101 makes the connection HTTP/2, with every byte held
+    /// since the request (the client's preface) and after the response head.
+    fn h2c_answered(self, cx: &mut Cx<'_>, status: u16, used: usize, packet: PacketRef) -> Phase {
+        let Some(client) = cx.shared.client_side.filter(|_| status == 101) else {
+            return Phase::Done;
+        };
+        let mut phase = Phase::Http2(H2Layer::upgraded(
+            cx,
+            client,
+            &self.request,
+            self.request_packet,
+        ));
+        let mut offset = self.client_ws_start;
+        for (at, bytes) in &self.early_client {
+            let chunk = Chunk {
+                offset,
+                bytes,
+                packet: *at,
+            };
+            offset += bytes.len() as u64;
+            phase.advance(|p| p.data(cx, client, chunk));
+        }
+        if self.early_client_dropped > 0 {
+            let hole = Hole {
+                offset,
+                len: self.early_client_dropped,
+                packet,
+            };
+            phase.advance(|p| p.gap(cx, client, hole));
+        }
+        let rest = &self.head[used..];
+        if !rest.is_empty() {
+            let chunk = Chunk {
+                offset: used as u64,
+                bytes: rest,
+                packet,
+            };
+            phase.advance(|p| p.data(cx, 1 - client, chunk));
+        }
+        phase
+    }
+
     fn hold_client_bytes(&mut self, chunk: Chunk<'_>) {
         let len = chunk.bytes.len();
         if self.early_client_dropped == 0 && self.early_client_len + len <= MAX_EARLY_CLIENT_BYTES {

@@ -342,6 +342,11 @@ impl FrameReader {
     }
 }
 
+/// Frame headers chain somewhere in `bytes`: an HTTP/2 connection picked up mid-way.
+pub fn looks_like_frames(bytes: &[u8]) -> bool {
+    find_boundary(bytes, MAX_HELD_FRAME).is_some()
+}
+
 /// The first offset in `window` where frame headers chain, if one is certain.
 fn find_boundary(window: &[u8], max_frame: u32) -> Option<usize> {
     (0..window.len().saturating_sub(HEADER_LEN - 1)).find(|&at| chains(&window[at..], max_frame))

@@ -3,9 +3,11 @@
 //! extensions. Pure: bytes in, values and rule violations out.
 
 mod accept;
+mod connect;
 mod extensions;
 
 pub use accept::{check_key, compute_accept, AcceptSteps, KeyShape, WEBSOCKET_GUID};
+pub use connect::ExtendedConnect;
 pub use extensions::{parse_extensions, Extension};
 
 use crate::base::rules::{self, Rule};
@@ -49,7 +51,7 @@ impl Headers {
     }
 
     /// `get`, as an owned value for a record.
-    fn owned(&self, name: &str) -> Option<String> {
+    pub fn owned(&self, name: &str) -> Option<String> {
         self.get(name).map(Cow::into_owned)
     }
 
@@ -176,6 +178,12 @@ pub fn is_upgrade_request(req: &Request) -> bool {
     req.headers.has_token("Upgrade", "websocket") && req.headers.has_token("Connection", "upgrade")
 }
 
+/// An HTTP/1.1 request to switch to cleartext HTTP/2 (RFC 7540 §3.2): `Upgrade: h2c` with an
+/// `HTTP2-Settings` field.
+pub fn is_h2c_upgrade(req: &Request) -> bool {
+    req.headers.has_token("Upgrade", "h2c") && req.headers.get("HTTP2-Settings").is_some()
+}
+
 /// A handshake rule broken, and whether the request or the response broke it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Violation {
@@ -227,11 +235,17 @@ pub struct Exchange {
     pub extensions: Vec<Extension>,
     pub request_headers: Headers,
     pub response_headers: Headers,
+    /// The handshake is an extended CONNECT on an HTTP/2 stream (RFC 8441), not an upgrade.
+    pub http2: Option<ExtendedConnect>,
 }
 
 impl Exchange {
+    /// The session opened: a 101 to an upgrade, any 2xx to an extended CONNECT.
     pub fn accepted(&self) -> bool {
-        self.status == 101
+        match self.http2 {
+            Some(_) => (200..300).contains(&self.status),
+            None => self.status == 101,
+        }
     }
 
     pub fn accept_valid(&self) -> bool {
@@ -282,11 +296,15 @@ impl Exchange {
             extensions: accepted_ext,
             request_headers: req.headers.clone(),
             response_headers: resp.headers.clone(),
+            http2: None,
         }
     }
 
     /// Every handshake rule this exchange breaks, with a sentence saying how.
     pub fn violations(&self) -> Vec<Violation> {
+        if let Some(connect) = &self.http2 {
+            return self.connect_violations(connect);
+        }
         let mut found = self.request_findings();
         if !self.accepted() {
             found.push((
@@ -357,6 +375,13 @@ impl Exchange {
             )),
             _ => {}
         }
+        out.extend(self.negotiation_findings());
+        out
+    }
+
+    /// A subprotocol or extension chosen that the client never offered.
+    fn negotiation_findings(&self) -> Vec<(&'static Rule, String)> {
+        let mut out = Vec::new();
         if let Some(p) = &self.subprotocol {
             if !self.offered_protocols.iter().any(|o| o == p) {
                 out.push((

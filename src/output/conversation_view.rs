@@ -9,7 +9,7 @@ use super::escape::{escape_text, hex_spaced};
 use super::style::Style;
 use super::text::{elide, elided_note, pretty_json, preview};
 use super::Sink;
-use crate::base::{ConnId, Direction, PacketRef, Timestamp};
+use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use crate::event::{ConnectionInfo, Event, Frame, Message};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
@@ -47,7 +47,8 @@ pub struct ConversationSink<W: Write> {
     out: W,
     opts: ConversationOptions,
     start: Option<Timestamp>,
-    conns: HashMap<ConnId, ConnState>,
+    /// By session: a connection, or a stream of an HTTP/2 connection.
+    conns: HashMap<(ConnId, Option<StreamId>), ConnState>,
 }
 
 /// Bytes per hex dump line.
@@ -104,28 +105,40 @@ impl<W: Write> ConversationSink<W> {
     }
 
     /// `[conn N] 1.234` for a packet, seconds since the first packet shown.
-    fn prefix(&mut self, conn: ConnId, p: &PacketRef) -> String {
+    fn prefix(&mut self, conn: ConnId, stream: Option<StreamId>, p: &PacketRef) -> String {
         let start = *self.start.get_or_insert(p.ts);
         let d = p.ts.0.saturating_sub(start.0);
+        let stream = stream.map(|s| format!(" stream {s}")).unwrap_or_default();
         format!(
-            "[conn {conn}] {}.{:03}",
+            "[conn {conn}{stream}] {}.{:03}",
             d / 1_000_000_000,
             (d % 1_000_000_000) / 1_000_000
         )
     }
 
-    /// Print the endpoints line of a connection whose handshake was not seen, once.
-    fn announce(&mut self, conn: ConnId, p: &PacketRef, note: &str) -> io::Result<()> {
-        let state = self.conns.entry(conn).or_default();
+    fn endpoints(&self, conn: ConnId) -> Option<String> {
+        self.conns
+            .get(&(conn, None))
+            .and_then(|s| s.endpoints.clone())
+    }
+
+    /// Print the endpoints line of a session whose handshake was not seen, once.
+    fn announce(
+        &mut self,
+        conn: ConnId,
+        stream: Option<StreamId>,
+        p: &PacketRef,
+        note: &str,
+    ) -> io::Result<()> {
+        let state = self.conns.entry((conn, stream)).or_default();
         if state.announced {
             return Ok(());
         }
         state.announced = true;
-        let endpoints = state
-            .endpoints
-            .clone()
+        let endpoints = self
+            .endpoints(conn)
             .unwrap_or_else(|| "endpoints unknown".to_string());
-        let prefix = self.prefix(conn, p);
+        let prefix = self.prefix(conn, stream, p);
         let st = self.opts.style;
         writeln!(
             self.out,
@@ -136,11 +149,12 @@ impl<W: Write> ConversationSink<W> {
 
     fn connection(&mut self, c: &ConnectionInfo) -> io::Result<()> {
         self.start.get_or_insert(c.first_packet.ts);
-        let state = self.conns.entry(c.conn).or_default();
+        let state = self.conns.entry((c.conn, None)).or_default();
         state.endpoints = Some(format!("{} → {}", c.client, c.server));
-        if c.inferred {
+        if c.inferred && c.http2.is_none() {
             self.announce(
                 c.conn,
+                None,
                 &c.first_packet,
                 "  (handshake not seen: WebSocket inferred from its frames)",
             )?;
@@ -150,10 +164,9 @@ impl<W: Write> ConversationSink<W> {
 
     fn handshake(&mut self, h: &crate::event::Handshake) -> io::Result<()> {
         let st = self.opts.style;
-        let state = self.conns.entry(h.conn).or_default();
-        state.announced = true;
-        let endpoints = state.endpoints.clone();
-        let prefix = self.prefix(h.conn, &h.response_packet);
+        self.conns.entry((h.conn, h.stream)).or_default().announced = true;
+        let endpoints = self.endpoints(h.conn);
+        let prefix = self.prefix(h.conn, h.stream, &h.response_packet);
         let mut line = String::new();
         if let Some(e) = endpoints {
             line.push_str(&e);
@@ -197,9 +210,9 @@ impl<W: Write> ConversationSink<W> {
     }
 
     fn message(&mut self, m: &Message) -> io::Result<()> {
-        self.announce(m.conn, &m.first_packet, "")?;
+        self.announce(m.conn, m.stream, &m.first_packet, "")?;
         let st = self.opts.style;
-        let prefix = self.prefix(m.conn, &m.last_packet);
+        let prefix = self.prefix(m.conn, m.stream, &m.last_packet);
         let mut head = format!(
             "{prefix} {}  {} {} B",
             who(st, m.dir),
@@ -258,9 +271,9 @@ impl<W: Write> ConversationSink<W> {
 
     fn close(&mut self, f: &Frame) -> io::Result<()> {
         let Some(c) = &f.close else { return Ok(()) };
-        self.announce(f.conn, &f.first_packet, "")?;
-        let prefix = self.prefix(f.conn, &f.last_packet);
-        let state = self.conns.entry(f.conn).or_default();
+        self.announce(f.conn, f.stream, &f.first_packet, "")?;
+        let prefix = self.prefix(f.conn, f.stream, &f.last_packet);
+        let state = self.conns.entry((f.conn, f.stream)).or_default();
         let verb = match state.closed_by {
             None => {
                 state.closed_by = Some(f.dir);
@@ -298,6 +311,9 @@ impl<W: Write> Sink for ConversationSink<W> {
             Event::Frame(_)
             | Event::Gap(_)
             | Event::TlsRecord(_)
+            | Event::Http2Frame(_)
+            | Event::Http2Request(_)
+            | Event::StreamEnd(_)
             | Event::ConnectionEnd(_)
             | Event::Diagnostic(_)
             | Event::CaptureEnd(_) => return Ok(()),

@@ -98,6 +98,9 @@ impl<S: Sink> FilterSink<S> {
             Event::Message(m) => m.conn,
             Event::Gap(g) => g.conn,
             Event::TlsRecord(r) => r.conn,
+            Event::Http2Frame(r) => r.conn,
+            Event::Http2Request(r) => r.conn,
+            Event::StreamEnd(e) => e.conn,
             Event::ConnectionEnd(e) => e.conn,
             Event::Diagnostic(d) => d.conn,
             Event::CaptureEnd(_) => return true,
@@ -116,6 +119,7 @@ impl<S: Sink> FilterSink<S> {
                 Event::Frame(f) => within(f.first_packet.number, f.last_packet.number),
                 Event::Message(m) => within(m.first_packet.number, m.last_packet.number),
                 Event::TlsRecord(r) => within(r.packet.number, r.packet.number),
+                Event::Http2Frame(r) => within(r.packet.number, r.packet.number),
                 Event::Diagnostic(d) => d
                     .packet
                     .is_some_and(|p| self.filter.packets.contains(&p.number)),
@@ -130,6 +134,7 @@ impl<S: Sink> FilterSink<S> {
             Event::Message(m) => Some(m.dir),
             Event::Gap(g) => Some(g.dir),
             Event::TlsRecord(r) => Some(r.dir),
+            Event::Http2Frame(r) => Some(r.dir),
             Event::Diagnostic(d) => d.dir,
             _ => None,
         };

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId};
-use crate::event::{CaptureSummary, DirStats, Event, Frame, Message, TlsInfo};
+use crate::event::{CaptureSummary, DirStats, Event, Frame, Message, StreamEndReason, TlsInfo};
+use crate::http::ExtendedConnect;
 use crate::ws::close::close_code_name;
 
 pub struct JsonSink<W: Write> {
@@ -122,31 +123,48 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
         // Frames and messages are most of the output: written field by field, without a map.
         Event::Frame(f) => return write_frame(out, f),
         Event::Message(m) => return write_message(out, m),
-        Event::Connection(c) => with_tls(
-            c.tls.as_ref(),
-            json!({
-                "type": "connection", "conn": c.conn.0,
-                "client": c.client.to_string(), "server": c.server.to_string(),
-                "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
-            }),
+        Event::Connection(c) => with_http2_start(
+            c,
+            with_tls(
+                c.tls.as_ref(),
+                json!({
+                    "type": "connection", "conn": c.conn.0,
+                    "client": c.client.to_string(), "server": c.server.to_string(),
+                    "packet": c.first_packet.number, "ts": ts(&c.first_packet), "inferred": c.inferred,
+                }),
+            ),
         ),
-        Event::Handshake(h) => with_stream(
-            h.stream,
-            json!({
-                "type": "handshake", "conn": h.conn.0,
-                "status": h.status, "reason": h.reason,
-                "subprotocol": h.subprotocol,
-                "extensions": h.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-                "accept_valid": h.accept_valid(),
-                "method": h.method, "target": h.target, "host": h.host, "origin": h.origin, "user_agent": h.user_agent,
-                "key": h.key, "version": h.version, "accept": h.accept, "expected_accept": h.expected_accept,
-                "offered_protocols": h.offered_protocols,
-                "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-                "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
-            }),
+        Event::Handshake(h) => with_extended_connect(
+            h.http2.as_ref(),
+            with_stream(
+                h.stream,
+                json!({
+                    "type": "handshake", "conn": h.conn.0,
+                    "status": h.status, "reason": h.reason,
+                    "subprotocol": h.subprotocol,
+                    "extensions": h.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                    "accept_valid": h.accept_valid(),
+                    "method": h.method, "target": h.target, "host": h.host, "origin": h.origin, "user_agent": h.user_agent,
+                    "key": h.key, "version": h.version, "accept": h.accept, "expected_accept": h.expected_accept,
+                    "offered_protocols": h.offered_protocols,
+                    "offered_extensions": h.offered_extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                    "request_packet": h.request_packet.number, "packet": h.response_packet.number, "ts": ts(&h.response_packet),
+                }),
+            ),
         ),
-        // Not part of the NDJSON contract: `event` writes no line for it.
-        Event::TlsRecord(_) => return Ok(()),
+        // Not part of the NDJSON contract: `event` writes no line for them.
+        Event::TlsRecord(_) | Event::Http2Frame(_) => return Ok(()),
+        Event::Http2Request(r) => json!({
+            "type": "http2_request", "conn": r.conn.0, "stream": r.stream.0,
+            "method": r.method, "path": r.path, "status": r.status,
+            "packet": r.packet.number, "ts": ts(&r.packet),
+        }),
+        Event::StreamEnd(e) => json!({
+            "type": "stream_end", "conn": e.conn.0, "stream": e.stream.0,
+            "reason": stream_end_reason(&e.reason),
+            "packet": e.packet.number, "ts": ts(&e.packet),
+            "c2s": stats(&e.stats[0]), "s2c": stats(&e.stats[1]),
+        }),
         Event::Gap(g) => json!({
             "type": "gap", "conn": g.conn.0, "dir": g.dir.as_str(), "stream_offset": g.stream_offset, "len": g.len,
             "packet": g.packet.number, "ts": ts(&g.packet),
@@ -174,6 +192,38 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
         ),
     };
     write_safe_json(out, &record)
+}
+
+/// An HTTP/2 connection's record says how it started.
+fn with_http2_start(c: &crate::event::ConnectionInfo, mut record: Value) -> Value {
+    if let (Some(start), Value::Object(map)) = (c.http2, &mut record) {
+        map.insert("http2".into(), json!(start.as_str()));
+    }
+    record
+}
+
+/// An RFC 8441 handshake gets an `http2` object: what the extended CONNECT adds.
+fn with_extended_connect(connect: Option<&ExtendedConnect>, mut record: Value) -> Value {
+    if let (Some(c), Value::Object(map)) = (connect, &mut record) {
+        map.insert(
+            "http2".into(),
+            json!({"protocol": c.protocol, "scheme": c.scheme, "connect_enabled": c.connect_enabled}),
+        );
+    }
+    record
+}
+
+fn stream_end_reason(r: &StreamEndReason) -> Value {
+    match r {
+        StreamEndReason::EndStream => json!({"kind": "end_stream"}),
+        StreamEndReason::Reset { by, code } => {
+            json!({"kind": "rst_stream", "by": by.as_str(), "code": code.0, "name": code.to_string()})
+        }
+        StreamEndReason::GoAway { by, code } => {
+            json!({"kind": "goaway", "by": by.as_str(), "code": code.0, "name": code.to_string()})
+        }
+        StreamEndReason::Connection(why) => json!({"kind": "connection", "why": why.as_str()}),
+    }
 }
 
 /// A TLS connection's record gets a `tls` object (absent for plain TCP).
@@ -322,7 +372,7 @@ fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         // The TLS record layer is the teaching view's (it is only reported for `-v`).
-        if matches!(event, Event::TlsRecord(_)) {
+        if matches!(event, Event::TlsRecord(_) | Event::Http2Frame(_)) {
             return Ok(());
         }
         write_event(&mut self.out, event)?;

@@ -15,8 +15,8 @@ use super::style::Style;
 use super::text::summary_counts;
 use super::Sink;
 use crate::base::rules::Severity;
-use crate::base::{ConnId, Direction, Timestamp};
-use crate::event::{CaptureSummary, CloseInfo, Event};
+use crate::base::{ConnId, Direction, StreamId, Timestamp};
+use crate::event::{CaptureSummary, CloseInfo, Event, StreamEndReason};
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -73,10 +73,24 @@ impl ConnStats {
     }
 }
 
+/// A session's row: `3`, or `3/5` for stream 5 of connection 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct RowId(ConnId, Option<StreamId>);
+
+impl std::fmt::Display for RowId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(s) => write!(f, "{}/{s}", self.0),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
 pub struct TableSink<W: Write> {
     out: W,
     opts: TableOptions,
-    conns: BTreeMap<ConnId, ConnStats>,
+    /// One row per session: a connection, or a stream of an HTTP/2 connection.
+    conns: BTreeMap<RowId, ConnStats>,
     /// Frames per opcode (by its 4 bits) per direction, over the whole capture.
     opcodes: BTreeMap<u8, [u64; 2]>,
     /// Message sizes per direction, over the whole capture.
@@ -100,7 +114,39 @@ impl<W: Write> TableSink<W> {
     }
 
     fn conn(&mut self, id: ConnId) -> &mut ConnStats {
-        self.conns.entry(id).or_default()
+        self.conns.entry(RowId(id, None)).or_default()
+    }
+
+    /// The row of a session; a stream's row starts with its connection's endpoints.
+    fn session(&mut self, id: ConnId, stream: Option<StreamId>) -> &mut ConnStats {
+        if stream.is_some() && !self.conns.contains_key(&RowId(id, stream)) {
+            let conn = self.conn(id);
+            let row = ConnStats {
+                client: conn.client.clone(),
+                server: conn.server.clone(),
+                inferred: conn.inferred,
+                ..ConnStats::default()
+            };
+            self.conns.insert(RowId(id, stream), row);
+        }
+        self.conns.entry(RowId(id, stream)).or_default()
+    }
+
+    /// An HTTP/2 connection's own row goes once its streams have rows, unless it has
+    /// diagnostics of its own.
+    fn drop_carrier_rows(&mut self) {
+        let carriers: Vec<RowId> = self
+            .conns
+            .keys()
+            .filter(|r| r.1.is_some())
+            .map(|r| RowId(r.0, None))
+            .collect();
+        for r in carriers {
+            let idle = |c: &ConnStats| c.handshake.is_none() && c.diags == [0; 3];
+            if self.conns.get(&r).is_some_and(idle) {
+                self.conns.remove(&r);
+            }
+        }
     }
 
     fn table(&self) -> Table {
@@ -421,7 +467,7 @@ impl<W: Write> Sink for TableSink<W> {
                 s.seen(c.first_packet.ts);
             }
             Event::Handshake(h) => {
-                let s = self.conn(h.conn);
+                let s = self.session(h.conn, h.stream);
                 let mut line = format!(
                     "{} {}\n→ {}",
                     escape_text(&h.method),
@@ -445,7 +491,7 @@ impl<W: Write> Sink for TableSink<W> {
             Event::Frame(f) => {
                 let i = f.dir.index();
                 self.opcodes.entry(f.header.opcode.bits()).or_default()[i] += 1;
-                let s = self.conn(f.conn);
+                let s = self.session(f.conn, f.stream);
                 s.seen(f.last_packet.ts);
                 let d = &mut s.dirs[i];
                 d.frames += 1;
@@ -459,11 +505,27 @@ impl<W: Write> Sink for TableSink<W> {
             }
             Event::Message(m) => {
                 self.sizes[m.dir.index()].add(m.payload.len);
-                let s = self.conn(m.conn);
+                let s = self.session(m.conn, m.stream);
                 s.seen(m.last_packet.ts);
                 s.dirs[m.dir.index()].messages += 1;
             }
-            Event::Gap(_) | Event::TlsRecord(_) => {}
+            Event::Gap(_) | Event::TlsRecord(_) | Event::Http2Frame(_) | Event::Http2Request(_) => {
+            }
+            Event::StreamEnd(e) => {
+                let s = self.session(e.conn, Some(e.stream));
+                s.seen(e.packet.ts);
+                s.end_reason = Some(match e.reason {
+                    StreamEndReason::EndStream => "END_STREAM",
+                    StreamEndReason::Reset { .. } => "RST_STREAM",
+                    StreamEndReason::GoAway { .. } => "GOAWAY",
+                    StreamEndReason::Connection(r) => r.as_str(),
+                });
+                for (d, close) in s.dirs.iter_mut().zip(&e.close) {
+                    if d.close.is_none() {
+                        d.close = close.clone();
+                    }
+                }
+            }
             Event::ConnectionEnd(e) => {
                 let s = self.conn(e.conn);
                 s.seen(e.packet.ts);
@@ -479,7 +541,7 @@ impl<W: Write> Sink for TableSink<W> {
                 if d.conn.0 == 0 {
                     self.capture_diags[i] += 1;
                 } else {
-                    self.conn(d.conn).diags[i] += 1;
+                    self.session(d.conn, d.stream).diags[i] += 1;
                 }
             }
             Event::CaptureEnd(s) => self.summary = Some(s.clone()),
@@ -488,6 +550,7 @@ impl<W: Write> Sink for TableSink<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        self.drop_carrier_rows();
         self.connections_table()?;
         self.traffic_table()?;
         self.opcode_table()?;

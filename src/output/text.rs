@@ -7,9 +7,13 @@ use super::escape::{escape_text, hex, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
+use crate::base::StreamId;
 use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
 use crate::event::Handshake;
-use crate::event::{CaptureSummary, ConnectionEnd, Event, Frame, Message, RecordSeen, TlsInfo};
+use crate::event::{
+    CaptureSummary, ConnectionEnd, Event, Frame, FrameHeader, H2Start, Message, RecordSeen,
+    StreamEnd, TlsInfo,
+};
 use crate::tls::record::content_type_name;
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
@@ -123,6 +127,14 @@ pub fn dir_label(style: Style, dir: Direction) -> String {
     }
 }
 
+/// The direction, after the HTTP/2 stream when the session is one of several on a connection.
+pub fn session_label(style: Style, stream: Option<StreamId>, dir: Direction) -> String {
+    match stream {
+        Some(s) => format!("stream {s} {}", dir_label(style, dir)),
+        None => dir_label(style, dir),
+    }
+}
+
 /// Lines for everything but frames and messages, shared by the text and annotated views.
 /// `time` gives the time column for a packet ("" where a view has none).
 pub fn write_context_line(
@@ -150,12 +162,39 @@ pub fn write_context_line(
                     }
                 ))
             )?;
-            match &c.tls {
-                Some(t) => write_tls(out, t),
+            if let Some(t) = &c.tls {
+                write_tls(out, t)?;
+            }
+            match c.http2 {
+                Some(start) => writeln!(
+                    out,
+                    "  http/2 ({})  each WebSocket is a stream (RFC 8441)",
+                    h2_start_words(start)
+                ),
                 None => Ok(()),
             }
         }
+        Event::Handshake(h) if h.http2.is_some() => write_connect_handshake(out, h, st, &mut time),
         Event::Handshake(h) => write_handshake(out, h, st, &mut time),
+        Event::Http2Frame(f) => writeln!(
+            out,
+            "  #{:<6} {}{} {}",
+            f.packet.number,
+            time(&f.packet),
+            dir_label(st, f.dir),
+            st.dim(&h2_frame_line(&f.header, &f.detail))
+        ),
+        Event::Http2Request(r) => writeln!(
+            out,
+            "  #{:<6} {}stream {} {} {} → {}  (not WebSocket)",
+            r.packet.number,
+            time(&r.packet),
+            r.stream,
+            escape_text(&r.method),
+            escape_text(&r.path),
+            r.status.map_or("no answer".to_string(), |s| s.to_string())
+        ),
+        Event::StreamEnd(e) => write_stream_end(out, e),
         Event::Gap(g) => writeln!(
             out,
             "  #{:<6} {}{} {}",
@@ -184,9 +223,12 @@ pub fn write_context_line(
             let scope = if d.conn.0 == 0 {
                 "capture: ".to_string()
             } else {
-                d.dir
+                let stream = d.stream.map(|s| format!("stream {s} ")).unwrap_or_default();
+                let dir = d
+                    .dir
                     .map(|x| format!("{} ", x.as_str()))
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                format!("{stream}{dir}")
             };
             writeln!(out, "  {:<7} {}", pkt, diagnostic_line(st, d, &scope))
         }
@@ -239,6 +281,87 @@ fn write_handshake(
         } else {
             escape_text(&ext.join(", "))
         }
+    )
+}
+
+fn h2_start_words(start: H2Start) -> &'static str {
+    match start {
+        H2Start::PriorKnowledge => "prior knowledge: the client began with the preface",
+        H2Start::Upgrade => "upgraded from HTTP/1.1 with Upgrade: h2c",
+        H2Start::Alpn => "chosen by TLS ALPN h2",
+        H2Start::Inferred => "its start not captured: recognised from its frames",
+    }
+}
+
+/// One HTTP/2 frame in a line: type, flags, stream, length, and what the payload says.
+fn h2_frame_line(h: &FrameHeader, detail: &str) -> String {
+    let flags = h.flag_names().join(" ");
+    let mut line = format!("h2 {} stream {} len {}", h.kind, h.stream, h.len);
+    for part in [flags.as_str(), detail] {
+        if !part.is_empty() {
+            line.push_str("  ");
+            line.push_str(part);
+        }
+    }
+    line
+}
+
+/// An extended CONNECT (RFC 8441) and its answer, each at its packet.
+fn write_connect_handshake(
+    out: &mut dyn Write,
+    h: &Handshake,
+    st: Style,
+    time: &mut dyn FnMut(&PacketRef) -> String,
+) -> io::Result<()> {
+    let stream = h.stream.map(|s| s.to_string()).unwrap_or_default();
+    let connect = h.http2.as_ref();
+    let protocol = connect.and_then(|c| c.protocol.as_deref()).unwrap_or("-");
+    writeln!(
+        out,
+        "  #{:<6} {}stream {stream} handshake {} :protocol {} {}  :authority {}",
+        h.request_packet.number,
+        time(&h.request_packet),
+        escape_text(&h.method),
+        escape_text(protocol),
+        escape_text(&h.target),
+        escape_text(h.host.as_deref().unwrap_or("-")),
+    )?;
+    let verdict = if h.accepted() {
+        "accepted".to_string()
+    } else {
+        st.warn("rejected")
+    };
+    let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
+    writeln!(
+        out,
+        "  #{:<6} {}stream {stream} → :status {}  {verdict}  subprotocol: {}  extensions: {}",
+        h.response_packet.number,
+        time(&h.response_packet),
+        h.status,
+        escape_text(h.subprotocol.as_deref().unwrap_or("-")),
+        if ext.is_empty() {
+            "-".to_string()
+        } else {
+            escape_text(&ext.join(", "))
+        }
+    )
+}
+
+fn write_stream_end(out: &mut dyn Write, e: &StreamEnd) -> io::Result<()> {
+    let [c, s] = e.stats;
+    writeln!(
+        out,
+        "  conn {} stream {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes",
+        e.conn,
+        e.stream,
+        e.reason.describe(),
+        e.packet.number,
+        c.frames,
+        c.messages,
+        c.payload_bytes,
+        s.frames,
+        s.messages,
+        s.payload_bytes,
     )
 }
 
@@ -391,7 +514,7 @@ impl<W: Write> TextSink<W> {
             "  #{:<6} {:>11}  {} {:<3} {:<12} {:<13} len {:<7} {}",
             f.first_packet.number,
             t,
-            dir_label(self.opts.style, f.dir),
+            session_label(self.opts.style, f.stream, f.dir),
             flags,
             opname,
             mask,
@@ -426,7 +549,7 @@ impl<W: Write> TextSink<W> {
             "  #{:<6} {:>11}  {} message {} {} bytes in {} fragment{}{}: {}",
             m.last_packet.number,
             t,
-            dir_label(self.opts.style, m.dir),
+            session_label(self.opts.style, m.stream, m.dir),
             m.opcode.name(),
             m.payload.len,
             m.fragments,

@@ -488,6 +488,29 @@ impl FrameDecoder {
         })
     }
 
+    /// An unknown number of bytes of the stream are missing (the framing that carried them,
+    /// such as HTTP/2's, was lost): whatever was in flight is dropped and the next bytes are
+    /// hunted for a frame boundary; offsets go on from where the known bytes ended.
+    pub fn lose_position(&mut self) {
+        self.replay = Replay::default();
+        let start = match &self.hunt {
+            Some(h) => h.start + h.buf.len() as u64,
+            None => self.framer.next_offset,
+        };
+        self.framer.next_offset = start;
+        self.framer.current = None;
+        self.framer.partial_len = 0;
+        let dropped = self
+            .hunt
+            .as_ref()
+            .map_or(0, |h| h.dropped + h.buf.len() as u64);
+        self.hunt = Some(Hunt {
+            start,
+            dropped,
+            ..Hunt::default()
+        });
+    }
+
     /// `len` bytes of the stream are missing from the capture. Inside a payload, the loss (and
     /// the frame's end, if it was the rest of the frame) is then reported by [`Self::next`].
     pub fn gap(&mut self, len: u64, packet: PacketRef) -> GapOutcome {

@@ -195,6 +195,18 @@ impl Session {
         }
     }
 
+    /// Bytes of `dir` were lost in a hole that also took the framing that carried them (an
+    /// HTTP/2 frame header): how many is unknown, so the decoder hunts for the next frame.
+    pub fn lost_position(&mut self, dir: Direction, packet: PacketRef, out: &mut dyn Report) {
+        self.decoders[dir.index()].lose_position();
+        let st = &mut self.state;
+        let msg = "bytes of this stream may be missing: a hole in the capture hit the framing that carries them; looking for the next frame boundary";
+        st.diag(out, dir, packet, &rules::STREAM_DESYNC, msg.into());
+        if let Some(msg) = st.dirs[dir.index()].drop_message() {
+            st.diag(out, dir, packet, &rules::STREAM_DESYNC, msg);
+        }
+    }
+
     /// What the unfinished frame of `dir` still needs, if any.
     pub fn incomplete(&self, dir: Direction) -> Option<Incomplete> {
         self.decoders[dir.index()].incomplete()

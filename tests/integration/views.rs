@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use wsdissect::base::{ConnId, Direction, PacketRef, Timestamp};
+use wsdissect::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
 use wsdissect::event::{CaptureSummary, ConnectionEnd, ConnectionInfo, DirStats, EndReason, Event};
-use wsdissect::event::{Handshake, TlsInfo};
+use wsdissect::event::{H2Start, Handshake, Http2Request, TlsInfo};
 use wsdissect::http::{parse_extensions, Exchange, Headers};
 use wsdissect::net::SkipReason;
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
@@ -394,6 +394,7 @@ fn hostile_events() -> Vec<Event> {
             decrypted: true,
             resumed: false,
         }),
+        http2: Some(H2Start::Alpn),
     })];
     events.push(Event::Handshake(Box::new(Handshake {
         conn,
@@ -418,8 +419,39 @@ fn hostile_events() -> Vec<Event> {
             extensions: parse_extensions(&format!("x{HOSTILE}; a=\"{HOSTILE}\"")),
             request_headers: Headers(vec![(HOSTILE.into(), HOSTILE.into())]),
             response_headers: Headers(vec![(HOSTILE.into(), HOSTILE.into())]),
+            http2: None,
         },
     })));
+    // Over HTTP/2 the fields come from HPACK: the peers' text as well.
+    let h2 = Exchange::from_extended_connect(
+        &Headers(vec![
+            (":method".into(), format!("CONNECT{HOSTILE}")),
+            (":protocol".into(), HOSTILE.into()),
+            (":path".into(), format!("/{HOSTILE}")),
+            (":authority".into(), HOSTILE.into()),
+            ("sec-websocket-protocol".into(), HOSTILE.into()),
+        ]),
+        p,
+        &Headers(vec![
+            (":status".into(), "200".into()),
+            ("sec-websocket-protocol".into(), HOSTILE.into()),
+        ]),
+        p,
+        true,
+    );
+    events.push(Event::Handshake(Box::new(Handshake {
+        conn,
+        stream: Some(StreamId(3)),
+        exchange: h2,
+    })));
+    events.push(Event::Http2Request(Http2Request {
+        conn,
+        stream: StreamId(5),
+        packet: p,
+        method: HOSTILE.into(),
+        path: HOSTILE.into(),
+        status: Some(200),
+    }));
     let mut wire = frame(0x81, HOSTILE.as_bytes());
     wire.extend(frame(0x82, HOSTILE.as_bytes()));
     wire.extend(frame(0x89, HOSTILE.as_bytes()));

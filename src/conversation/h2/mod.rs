@@ -1,0 +1,295 @@
+//! WebSocket over HTTP/2 (RFC 8441): one connection, many sessions. The layer reads each
+//! side's frames (`h2::reader`) and field blocks (`h2::hpack`), keeps the streams in order of
+//! their ids, and makes every extended CONNECT with `:protocol = websocket` that a 2xx answers a
+//! WebSocket session of its own, fed with its stream's DATA. Ordinary requests get one line.
+//! See docs/design.md, "Adding a layer".
+
+mod frames;
+mod infer;
+mod stream;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::base::rules::Rule;
+use crate::base::{Diagnostic, Direction, PacketRef, StreamId};
+use crate::event::{DirStats, ErrorCode, Event, H2Start};
+use crate::h2::frame::{Setting, PREFACE};
+use crate::h2::hpack::FieldDecoder;
+use crate::h2::reader::FrameReader;
+use crate::http::Request;
+use crate::tcp::EndReason;
+use crate::ws::session::Summary;
+
+use super::{Chunk, Cx, Hole, Layer, Phase, Side};
+use frames::Frames;
+use stream::{H2Stream, Kind, OtherRequest};
+
+/// Events held until the connection is shown (it is shown at its first WebSocket request).
+const MAX_EARLY_EVENTS: usize = 256;
+/// Streams followed at once; more are left alone (memory bound).
+const MAX_STREAMS: usize = 4096;
+/// Ended streams remembered, to recognise DATA sent after their end.
+const MAX_CLOSED: usize = 1024;
+
+pub use crate::h2::reader::looks_like_frames;
+
+/// The client's first bytes are (the start of) the HTTP/2 connection preface.
+pub fn starts_with_preface(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(PREFACE.len());
+    n >= 5 && bytes[..n] == PREFACE[..n]
+}
+
+#[derive(Debug)]
+pub struct H2Layer {
+    /// Indexed by side.
+    sides: [SideIn; 2],
+    streams: BTreeMap<u32, H2Stream>,
+    conn: ConnState,
+}
+
+/// What one side's bytes need: its frames, and the decoder of the field blocks it sends.
+#[derive(Debug)]
+struct SideIn {
+    reader: FrameReader,
+    fields: FieldDecoder,
+    /// A field block waiting for its CONTINUATION frames.
+    block: Option<Block>,
+}
+
+#[derive(Debug)]
+struct Block {
+    stream: u32,
+    end_stream: bool,
+    /// A PUSH_PROMISE's block: the stream it promises.
+    promised: Option<u32>,
+    bytes: Vec<u8>,
+}
+
+/// What the connection knows beyond its streams.
+#[derive(Debug)]
+struct ConnState {
+    start: H2Start,
+    /// The server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+    connect_enabled: bool,
+    /// The last GOAWAY: who sent it, with which code.
+    goaway: Option<(Direction, ErrorCode)>,
+    /// Events from before the connection was shown.
+    early: Vec<Event>,
+    /// Ended streams, oldest first.
+    closed: VecDeque<u32>,
+    /// What the ended WebSocket sessions did, for the connection's summary.
+    totals: [DirStats; 2],
+    /// Streams beyond [`MAX_STREAMS`] were left alone (reported once).
+    overflow_reported: bool,
+}
+
+impl H2Layer {
+    fn new(start: H2Start, readers: [FrameReader; 2], fields: [FieldDecoder; 2]) -> Box<H2Layer> {
+        let [r0, r1] = readers;
+        let [f0, f1] = fields;
+        let side = |reader, fields| SideIn {
+            reader,
+            fields,
+            block: None,
+        };
+        Box::new(H2Layer {
+            sides: [side(r0, f0), side(r1, f1)],
+            streams: BTreeMap::new(),
+            conn: ConnState {
+                start,
+                connect_enabled: false,
+                goaway: None,
+                early: Vec::new(),
+                closed: VecDeque::new(),
+                totals: Default::default(),
+                overflow_reported: false,
+            },
+        })
+    }
+
+    /// A connection whose `client` side began with the preface: prior knowledge, or TLS with
+    /// ALPN `h2`.
+    pub fn preface(cx: &mut Cx<'_>, client: Side) -> Box<H2Layer> {
+        cx.shared.client_side.get_or_insert(client);
+        let alpn = cx.shared.tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
+        let start = if alpn {
+            H2Start::Alpn
+        } else {
+            H2Start::PriorKnowledge
+        };
+        let mut readers = [FrameReader::frames(), FrameReader::frames()];
+        readers[client] = FrameReader::client();
+        H2Layer::new(start, readers, Default::default())
+    }
+
+    /// A 101 answered `request`'s `Upgrade: h2c`: the request is stream 1 (RFC 7540 §3.2), the
+    /// client's settings came in its HTTP2-Settings field, and the client sends the preface next.
+    pub fn upgraded(
+        cx: &mut Cx<'_>,
+        client: Side,
+        request: &Request,
+        packet: PacketRef,
+    ) -> Box<H2Layer> {
+        let mut layer = H2Layer::preface(cx, client);
+        layer.conn.start = H2Start::Upgrade;
+        for s in http2_settings(request) {
+            if s.id == Setting::HEADER_TABLE_SIZE {
+                layer.sides[1 - client].fields.allow(s.value);
+            }
+        }
+        let mut first = OtherRequest {
+            method: request.method.clone(),
+            path: request.target.clone(),
+            packet,
+            status: None,
+            reported: false,
+        };
+        first.method.push_str(" (upgraded to h2c)");
+        let mut stream = H2Stream::new(Kind::Other(Box::new(first)));
+        stream.ended[Direction::ClientToServer.index()] = true;
+        layer.streams.insert(1, stream);
+        layer
+    }
+
+    /// HTTP/2 frames seen where the connection's start was not captured.
+    pub fn joined() -> Box<H2Layer> {
+        let readers = [FrameReader::hunting(), FrameReader::hunting()];
+        H2Layer::new(
+            H2Start::Inferred,
+            readers,
+            [FieldDecoder::joined(), FieldDecoder::joined()],
+        )
+    }
+
+    /// The reader of `side`, and what its items update.
+    fn split<'a, 'b>(
+        &'a mut self,
+        cx: &'a mut Cx<'b>,
+        side: Side,
+        packet: PacketRef,
+    ) -> (&'a mut FrameReader, Frames<'a, 'b>) {
+        let H2Layer {
+            sides,
+            streams,
+            conn,
+        } = self;
+        let [a, b] = sides;
+        let (me, peer) = if side == 0 { (a, b) } else { (b, a) };
+        let SideIn {
+            reader,
+            fields,
+            block,
+        } = me;
+        let frames = Frames {
+            fields,
+            peer_fields: &mut peer.fields,
+            block,
+            streams,
+            out: Out {
+                cx,
+                conn,
+                side,
+                packet,
+            },
+        };
+        (reader, frames)
+    }
+}
+
+/// The client's SETTINGS from an `Upgrade: h2c` request's HTTP2-Settings field (base64url).
+fn http2_settings(request: &Request) -> Vec<Setting> {
+    use base64::Engine;
+    let Some(value) = request.headers.get("HTTP2-Settings") else {
+        return Vec::new();
+    };
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bytes = engine
+        .decode(value.trim().trim_end_matches('='))
+        .unwrap_or_default();
+    crate::h2::frame::parse_settings(&bytes).unwrap_or_default()
+}
+
+impl Layer for H2Layer {
+    fn data(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
+        let (reader, mut frames) = self.split(cx, side, chunk.packet);
+        reader.feed(chunk.bytes, &mut frames);
+        Phase::Http2(self)
+    }
+
+    fn gap(mut self: Box<Self>, cx: &mut Cx<'_>, side: Side, hole: Hole) -> Phase {
+        let (reader, mut frames) = self.split(cx, side, hole.packet);
+        reader.gap(hole.len, &mut frames);
+        Phase::Http2(self)
+    }
+
+    fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef, reason: EndReason) -> Summary {
+        let (_, mut frames) = self.split(cx, 0, packet);
+        frames.end_all(reason);
+        Summary {
+            stats: self.conn.totals,
+            close: [None, None],
+        }
+    }
+}
+
+/// Where a side's findings go: the connection's events (held until it is shown).
+struct Out<'a, 'b> {
+    cx: &'a mut Cx<'b>,
+    conn: &'a mut ConnState,
+    side: Side,
+    packet: PacketRef,
+}
+
+impl Out<'_, '_> {
+    fn dir(&self) -> Direction {
+        self.cx.dir_of(self.side)
+    }
+
+    /// An event, now if the connection is shown, else once it is.
+    fn emit(&mut self, event: Event) {
+        if self.cx.shared.announced {
+            if matches!(event, Event::Diagnostic(_)) {
+                self.cx.shared.diagnostics += 1;
+            }
+            self.cx.out.push(event);
+        } else if self.conn.early.len() < MAX_EARLY_EVENTS {
+            self.conn.early.push(event);
+        }
+    }
+
+    fn diag(&mut self, stream: Option<u32>, rule: &'static Rule, message: String) {
+        let dir = Some(self.dir());
+        self.diag_at(stream, dir, self.packet, rule, message);
+    }
+
+    fn diag_at(
+        &mut self,
+        stream: Option<u32>,
+        dir: Option<Direction>,
+        packet: PacketRef,
+        rule: &'static Rule,
+        message: String,
+    ) {
+        self.emit(Event::Diagnostic(Diagnostic {
+            conn: self.cx.meta.id,
+            stream: stream.map(StreamId),
+            dir,
+            packet: Some(packet),
+            rule,
+            message,
+        }));
+    }
+
+    /// Show the connection (it carries a WebSocket), then what happened on it so far.
+    fn announce(&mut self, inferred: bool) {
+        if self.cx.shared.announced {
+            return;
+        }
+        self.cx.shared.http2 = Some(self.conn.start);
+        self.cx
+            .announce(inferred || self.conn.start == H2Start::Inferred);
+        for event in std::mem::take(&mut self.conn.early) {
+            self.emit(event);
+        }
+    }
+}

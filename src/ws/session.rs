@@ -228,8 +228,12 @@ impl Session {
                 header,
             }) = decoders[dir.index()].incomplete()
             {
+                let what = match state.key.stream {
+                    Some(_) => "stream",
+                    None => "connection",
+                };
                 let msg = format!(
-                    "the connection ended {have} bytes into a {} frame (stream offset {stream_offset}) that declared {} payload bytes; {need} never arrived",
+                    "the {what} ended {have} bytes into a {} frame (stream offset {stream_offset}) that declared {} payload bytes; {need} never arrived",
                     header.opcode, header.payload_len
                 );
                 state.diag(out, dir, packet, &rules::FRAME_INCOMPLETE, msg);

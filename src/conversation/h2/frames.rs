@@ -558,17 +558,22 @@ impl Frames<'_, '_> {
                 let line = request_line(self.out.cx.meta.id, stream, &o);
                 self.out.emit(line);
             }
-            Kind::Requested(_) => {
-                let msg = format!(
-                    "the extended CONNECT on stream {stream} ended ({}) with no answer",
-                    reason.describe()
-                );
-                self.out
-                    .diag(Some(stream), &rules::HANDSHAKE_NO_RESPONSE, msg);
-            }
+            Kind::Requested(req) => self.unanswered(stream, &req, reason),
             Kind::Other(_) | Kind::Refused | Kind::Unknown(_) | Kind::Closed => {}
         }
         self.remember_closed(stream);
+    }
+
+    /// An extended CONNECT that got no answer: what its request broke (often why), and that.
+    fn unanswered(&mut self, stream: u32, req: &Requested, reason: StreamEndReason) {
+        let none = Headers::default();
+        let exchange = Exchange::from_extended_connect(&req.fields, req.packet, &none, req.packet, req.connect_enabled);
+        let c2s = Some(Direction::ClientToServer);
+        for v in exchange.violations().into_iter().filter(|v| v.in_request) {
+            self.out.diag_at(Some(stream), c2s, req.packet, v.rule, v.message);
+        }
+        let msg = format!("the extended CONNECT on stream {stream} ended ({}) with no answer", reason.describe());
+        self.out.diag(Some(stream), &rules::HANDSHAKE_NO_RESPONSE, msg);
     }
 
     fn remember_closed(&mut self, stream: u32) {

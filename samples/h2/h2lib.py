@@ -164,6 +164,29 @@ def patch_hypercorn():
         orig_init(self, *a, **kw)
         self.connection._wsd_client = fmt_addr(self.client) if self.client else None
     hh2.H2Protocol.__init__ = __init__
+
+    orig_create = hh2.H2Protocol._create_stream
+
+    async def _create_stream(self, request):
+        hd = [(k.decode(), v.decode(errors="replace")) for k, v in request.headers]
+        SERVER_LOG.add(side="server", client=fmt_addr(self.client), stream=request.stream_id, kind="request",
+                       headers=hd)
+        return await orig_create(self, request)
+    hh2.H2Protocol._create_stream = _create_stream
+
+    from hypercorn.asyncio import tcp_server
+    orig_run = tcp_server.TCPServer.run
+
+    async def run(self):
+        sock = self.writer.get_extra_info("socket")
+        obj = self.writer.get_extra_info("ssl_object")
+        rec = {"side": "server", "client": fmt_addr(sock.getpeername()), "stream": 0, "kind": "tcp-connection"}
+        if obj is not None:
+            rec["tls"] = {"version": obj.version(), "cipher": obj.cipher()[0], "alpn": obj.selected_alpn_protocol(),
+                          "resumed": obj.session_reused}
+        SERVER_LOG.add(**rec)
+        return await orig_run(self)
+    tcp_server.TCPServer.run = run
     patch_h2_connection()
 
 

@@ -752,6 +752,7 @@ def install(files, tmp):
     """Move the checked files from tmp into samples/h2 (only after all checks passed)."""
     for f in files:
         shutil.copyfile(os.path.join(tmp, f), os.path.join(HERE, f))
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- truth

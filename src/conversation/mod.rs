@@ -22,7 +22,7 @@ use crate::ws::session::{Limits, Session, Summary};
 
 pub use keys::KeyStore;
 pub use layer::{Chunk, Cx, Hole, Layer, Shared, Side};
-pub use raw::{dissect_raw_frames, RawFrames};
+pub use raw::{dissect_raw_frames, dissect_streams, Piece, RawFrames};
 
 use h2::H2Layer;
 use probe::Probe;

@@ -50,3 +50,70 @@ pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> R
     let incomplete = session.incomplete(dir);
     RawFrames { events, incomplete }
 }
+
+/// A piece of one side of a connection, in capture order.
+#[derive(Clone, Copy, Debug)]
+pub enum Piece<'a> {
+    Bytes(&'a [u8]),
+    /// Bytes missing from the capture.
+    Gap(u64),
+}
+
+/// Dissect a TCP connection's two byte streams with no capture around them: `pieces` are
+/// (side, piece) in capture order, side 0 the client (its SYN "seen"). The whole stack runs,
+/// from the HTTP/1.1 upgrade or HTTP/2 preface up; packet numbers count the pieces. For tests
+/// and fuzzing of the layers above TCP.
+pub fn dissect_streams<'a>(
+    pieces: impl IntoIterator<Item = (usize, Piece<'a>)>,
+    cfg: DissectConfig,
+) -> Vec<Event> {
+    use crate::tcp::{Application, EndReason, StreamEvent};
+    use std::sync::Arc;
+    let loopback = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let meta = FlowMeta {
+        id: ConnId(1),
+        endpoints: [loopback(40000), loopback(8080)],
+        client_side: Some(0),
+        first_packet: PacketRef::default(),
+    };
+    let mut conn = super::Connection::new(Arc::new(cfg), Arc::new(KeyStore::default()));
+    let mut out = Vec::new();
+    let mut offsets = [0u64; 2];
+    let mut number = 0;
+    for (side, piece) in pieces {
+        let side = side.min(1);
+        number += 1;
+        let packet = PacketRef {
+            number,
+            ts: Timestamp(number * 1000),
+        };
+        let offset = offsets[side];
+        let event = match piece {
+            Piece::Bytes(bytes) => {
+                offsets[side] += bytes.len() as u64;
+                StreamEvent::Data {
+                    offset,
+                    bytes,
+                    packet,
+                }
+            }
+            Piece::Gap(len) => {
+                offsets[side] += len;
+                let cause = crate::tcp::reassembly::GapCause::AckedUnseen;
+                StreamEvent::Gap {
+                    offset,
+                    len,
+                    packet,
+                    cause,
+                }
+            }
+        };
+        conn.on_stream(&meta, side, event, &mut out);
+    }
+    let end = PacketRef {
+        number: number + 1,
+        ts: Timestamp((number + 1) * 1000),
+    };
+    conn.on_end(&meta, EndReason::Fin, end, &mut out);
+    out
+}

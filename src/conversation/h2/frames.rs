@@ -567,13 +567,24 @@ impl Frames<'_, '_> {
     /// An extended CONNECT that got no answer: what its request broke (often why), and that.
     fn unanswered(&mut self, stream: u32, req: &Requested, reason: StreamEndReason) {
         let none = Headers::default();
-        let exchange = Exchange::from_extended_connect(&req.fields, req.packet, &none, req.packet, req.connect_enabled);
+        let exchange = Exchange::from_extended_connect(
+            &req.fields,
+            req.packet,
+            &none,
+            req.packet,
+            req.connect_enabled,
+        );
         let c2s = Some(Direction::ClientToServer);
         for v in exchange.violations().into_iter().filter(|v| v.in_request) {
-            self.out.diag_at(Some(stream), c2s, req.packet, v.rule, v.message);
+            self.out
+                .diag_at(Some(stream), c2s, req.packet, v.rule, v.message);
         }
-        let msg = format!("the extended CONNECT on stream {stream} ended ({}) with no answer", reason.describe());
-        self.out.diag(Some(stream), &rules::HANDSHAKE_NO_RESPONSE, msg);
+        let msg = format!(
+            "the extended CONNECT on stream {stream} ended ({}) with no answer",
+            reason.describe()
+        );
+        self.out
+            .diag(Some(stream), &rules::HANDSHAKE_NO_RESPONSE, msg);
     }
 
     fn remember_closed(&mut self, stream: u32) {

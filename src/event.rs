@@ -135,6 +135,8 @@ pub struct Http2Request {
     pub path: String,
     /// None when the stream ended (or the capture did) before a response.
     pub status: Option<u16>,
+    /// The HTTP/1.1 request whose `Upgrade: h2c` made the connection HTTP/2 (stream 1).
+    pub upgraded: bool,
 }
 
 /// Why a WebSocket stream ended.

@@ -156,7 +156,7 @@ fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
         Event::TlsRecord(_) | Event::Http2Frame(_) => return Ok(()),
         Event::Http2Request(r) => json!({
             "type": "http2_request", "conn": r.conn.0, "stream": r.stream.0,
-            "method": r.method, "path": r.path, "status": r.status,
+            "method": r.method, "path": r.path, "status": r.status, "upgraded": r.upgraded,
             "packet": r.packet.number, "ts": ts(&r.packet),
         }),
         Event::StreamEnd(e) => json!({

@@ -186,13 +186,18 @@ pub fn write_context_line(
         ),
         Event::Http2Request(r) => writeln!(
             out,
-            "  #{:<6} {}stream {} {} {} → {}  (not WebSocket)",
+            "  #{:<6} {}stream {} {} {} → {}  ({})",
             r.packet.number,
             time(&r.packet),
             r.stream,
             escape_text(&r.method),
             escape_text(&r.path),
-            r.status.map_or("no answer".to_string(), |s| s.to_string())
+            r.status.map_or("no answer".to_string(), |s| s.to_string()),
+            if r.upgraded {
+                "the HTTP/1.1 request upgraded to h2c"
+            } else {
+                "not WebSocket"
+            }
         ),
         Event::StreamEnd(e) => write_stream_end(out, e),
         Event::Gap(g) => writeln!(

@@ -451,6 +451,7 @@ fn hostile_events() -> Vec<Event> {
         method: HOSTILE.into(),
         path: HOSTILE.into(),
         status: Some(200),
+        upgraded: false,
     }));
     let mut wire = frame(0x81, HOSTILE.as_bytes());
     wire.extend(frame(0x82, HOSTILE.as_bytes()));

@@ -633,6 +633,7 @@ fn request_line(conn: crate::base::ConnId, stream: u32, o: &OtherRequest) -> Eve
         method: o.method.clone(),
         path: o.path.clone(),
         status: o.status,
+        upgraded: o.upgraded,
     })
 }
 

@@ -137,14 +137,14 @@ impl H2Layer {
                 layer.sides[1 - client].fields.allow(s.value);
             }
         }
-        let mut first = OtherRequest {
+        let first = OtherRequest {
             method: request.method.clone(),
             path: request.target.clone(),
             packet,
             status: None,
+            upgraded: true,
             reported: false,
         };
-        first.method.push_str(" (upgraded to h2c)");
         let mut stream = H2Stream::new(Kind::Other(Box::new(first)));
         stream.ended[Direction::ClientToServer.index()] = true;
         layer.streams.insert(1, stream);

@@ -56,6 +56,8 @@ pub struct OtherRequest {
     pub path: String,
     pub packet: PacketRef,
     pub status: Option<u16>,
+    /// The HTTP/1.1 request upgraded to h2c.
+    pub upgraded: bool,
     /// Its summary line went out.
     pub reported: bool,
 }
@@ -97,6 +99,7 @@ impl OtherRequest {
                 .unwrap_or_default(),
             packet,
             status: None,
+            upgraded: false,
             reported: false,
         }
     }

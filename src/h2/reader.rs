@@ -310,8 +310,8 @@ impl FrameReader {
         }
     }
 
-    /// Look for a frame boundary: [`CHAIN`] plausible headers in a row (or fewer that end
-    /// exactly where the window does). Bytes before it are given up.
+    /// Look for a frame boundary: [`CHAIN`] plausible headers in a row, or whole frames that
+    /// fill the window from its start. Bytes before it are given up.
     fn hunt(&mut self, skipped: u64, input: &[u8], sink: &mut dyn FrameSink) -> usize {
         let room = HUNT_WINDOW.saturating_sub(self.buf.len()).max(1);
         let n = room.min(input.len());
@@ -342,29 +342,48 @@ impl FrameReader {
     }
 }
 
-/// Frame headers chain somewhere in `bytes`: an HTTP/2 connection picked up mid-way.
+/// Frame headers chain in `bytes`, or whole frames fill it: an HTTP/2 connection picked up
+/// mid-way.
 pub fn looks_like_frames(bytes: &[u8]) -> bool {
     find_boundary(bytes, MAX_HELD_FRAME).is_some()
 }
 
-/// The first offset in `window` where frame headers chain, if one is certain.
+/// The first offset in `window` where frame headers chain, if one is certain. The window
+/// starts where a segment did, and senders write whole frames per segment: plausible frames
+/// that fill it exactly from its start are as good as a chain.
 fn find_boundary(window: &[u8], max_frame: u32) -> Option<usize> {
+    if fills_exactly(window, max_frame) {
+        return Some(0);
+    }
     (0..window.len().saturating_sub(HEADER_LEN - 1)).find(|&at| chains(&window[at..], max_frame))
+}
+
+/// `bytes` are one or more plausible frames, the last ending exactly at the end.
+fn fills_exactly(bytes: &[u8], max_frame: u32) -> bool {
+    let mut at = 0;
+    while at < bytes.len() {
+        let Some(header) = plausible_header(bytes, at, max_frame) else {
+            return false;
+        };
+        at += HEADER_LEN + header.len as usize;
+    }
+    at == bytes.len() && at > 0
+}
+
+fn plausible_header(bytes: &[u8], at: usize, max_frame: u32) -> Option<FrameHeader> {
+    let h = bytes.get(at..at + HEADER_LEN)?;
+    let mut b = [0; HEADER_LEN];
+    b.copy_from_slice(h);
+    Some(FrameHeader::parse(&b)).filter(|h| h.plausible(max_frame))
 }
 
 /// `bytes` start with [`CHAIN`] plausible frame headers, each where the previous frame ends.
 fn chains(bytes: &[u8], max_frame: u32) -> bool {
     let mut at = 0;
     for _ in 0..CHAIN {
-        let Some(h) = bytes.get(at..at + HEADER_LEN) else {
+        let Some(header) = plausible_header(bytes, at, max_frame) else {
             return false;
         };
-        let mut b = [0; HEADER_LEN];
-        b.copy_from_slice(h);
-        let header = FrameHeader::parse(&b);
-        if !header.plausible(max_frame) {
-            return false;
-        }
         at += HEADER_LEN + header.len as usize;
     }
     true

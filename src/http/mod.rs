@@ -248,8 +248,13 @@ impl Exchange {
         }
     }
 
+    /// The server proved it read the key. Over HTTP/2 there is no key to prove (RFC 8441 §5:
+    /// `:protocol` replaces it), so an accepted extended CONNECT counts as valid.
     pub fn accept_valid(&self) -> bool {
-        self.accepted() && self.accept.is_some() && self.accept == self.expected_accept
+        match self.http2 {
+            Some(_) => self.accepted(),
+            None => self.accepted() && self.accept.is_some() && self.accept == self.expected_accept,
+        }
     }
 
     pub fn from_heads(

@@ -102,7 +102,7 @@ impl<W: Write> AnnotateSink<W> {
         self.frame_notes(f)
     }
 
-    /// `── conn N frame I dir (who), packets, stream bytes first–last`.
+    /// `── conn N [stream S] frame I dir (who), packets, stream bytes first–last`.
     fn frame_heading(&mut self, f: &Frame) -> io::Result<()> {
         let who = match f.dir {
             Direction::ClientToServer => "client → server",
@@ -121,10 +121,13 @@ impl<W: Write> AnnotateSink<W> {
             self.out,
             "{}",
             self.opts.style.heading(&format!(
-                "── conn {} frame {} {} ({who}), {packets}, stream bytes {}–{}",
+                "── conn {}{} frame {} {} ({who}), {packets}, {} {}–{}",
                 f.conn,
+                f.stream.map(|s| format!(" stream {s}")).unwrap_or_default(),
                 f.index,
                 f.dir.as_str(),
+                // Over HTTP/2 the offsets count the stream's DATA bytes, not the TCP stream's.
+                if f.stream.is_some() { "DATA bytes" } else { "stream bytes" },
                 f.stream_offset,
                 end.saturating_sub(1)
             ))

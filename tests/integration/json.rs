@@ -208,12 +208,22 @@ fn every_record_validates_against_docs_json_schema() {
         more.sort();
         inputs.extend(more);
     }
+    // HTTP/2 (RFC 8441): cleartext samples as they are; TLS ones below with their key logs.
+    let h2 = crate::common::repo().join("samples/h2");
+    let mut h2_captures: Vec<_> = std::fs::read_dir(&h2)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap") && !p.with_extension("keys").exists())
+        .collect();
+    h2_captures.sort();
+    inputs.extend(h2_captures);
     // wss: each TLS sample decrypted with its key log, and once without (undecrypted records).
     let tls = crate::common::repo().join("samples/tls");
     let mut runs: Vec<(std::path::PathBuf, Vec<String>)> =
         inputs.into_iter().map(|p| (p, Vec::new())).collect();
-    let mut keyed: Vec<_> = std::fs::read_dir(&tls)
-        .unwrap()
+    let mut keyed: Vec<_> = [&tls, &h2]
+        .iter()
+        .flat_map(|dir| std::fs::read_dir(dir).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "keys"))
         .collect();
@@ -228,6 +238,7 @@ fn every_record_validates_against_docs_json_schema() {
     }
     let mut errors = Vec::new();
     let mut records = 0;
+    let mut seen_types = std::collections::BTreeSet::new();
     for (capture, extra) in runs {
         let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
             .args(["--format", "json"])
@@ -238,6 +249,7 @@ fn every_record_validates_against_docs_json_schema() {
         for line in String::from_utf8(out.stdout).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             let t = v["type"].as_str().unwrap_or("?").to_string();
+            seen_types.insert(t.clone());
             match schema["$defs"].get(&t) {
                 Some(def) => validate(def, &v, &format!("{}:{t}", capture.display()), &mut errors),
                 None => errors.push(format!(
@@ -249,6 +261,9 @@ fn every_record_validates_against_docs_json_schema() {
         }
     }
     assert!(records > 1000);
+    for t in ["http2_request", "stream_end"] {
+        assert!(seen_types.contains(t), "no {t} record was checked");
+    }
     assert!(
         errors.is_empty(),
         "{}",

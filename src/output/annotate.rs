@@ -127,7 +127,11 @@ impl<W: Write> AnnotateSink<W> {
                 f.index,
                 f.dir.as_str(),
                 // Over HTTP/2 the offsets count the stream's DATA bytes, not the TCP stream's.
-                if f.stream.is_some() { "DATA bytes" } else { "stream bytes" },
+                if f.stream.is_some() {
+                    "DATA bytes"
+                } else {
+                    "stream bytes"
+                },
                 f.stream_offset,
                 end.saturating_sub(1)
             ))

@@ -213,7 +213,9 @@ fn every_record_validates_against_docs_json_schema() {
     let mut h2_captures: Vec<_> = std::fs::read_dir(&h2)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap") && !p.with_extension("keys").exists())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "pcap") && !p.with_extension("keys").exists()
+        })
         .collect();
     h2_captures.sort();
     inputs.extend(h2_captures);

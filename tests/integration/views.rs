@@ -637,3 +637,47 @@ fn snapshots_tls() {
     let no_key = capped(&run(&["samples/tls/py-tls12-gcm.pcap"]), 40);
     insta::assert_snapshot!("tls-py-tls12-gcm-no-key-text", no_key);
 }
+
+/// WebSocket over HTTP/2: every view of every sample in samples/h2 (with its key log when it
+/// has one); the teaching view shows each HTTP/2 frame above the WebSocket frames it carries.
+#[test]
+fn snapshots_h2() {
+    let dir = repo().join("samples/h2");
+    let mut captures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    captures.sort();
+    assert!(captures.len() >= 6);
+    for pcap in captures {
+        let name = pcap.file_stem().unwrap().to_string_lossy().to_string();
+        let rel = |p: &PathBuf| {
+            p.strip_prefix(repo())
+                .unwrap()
+                .to_string_lossy()
+                .to_string()
+        };
+        let keys = pcap.with_extension("keys");
+        let mut input = Vec::new();
+        if keys.exists() {
+            input.extend(["--tls-keylog".to_string(), rel(&keys)]);
+        }
+        input.push(rel(&pcap));
+        for (view, args, max) in [
+            ("text", vec![], 80),
+            ("explain", vec!["-v"], 160),
+            ("table", vec!["--format", "table"], 80),
+            ("conversation", vec!["--format", "conversation"], 60),
+            ("json", vec!["--format", "json"], 40),
+        ] {
+            let mut all: Vec<&str> = args.clone();
+            all.extend(input.iter().map(String::as_str));
+            let output = capped(&run(&all), max);
+            let mut settings = insta::Settings::clone_current();
+            settings.set_description(format!("wsdissect --color never {}", all.join(" ")));
+            settings.set_omit_expression(true);
+            settings.bind(|| insta::assert_snapshot!(format!("h2-{name}-{view}"), output));
+        }
+    }
+}

@@ -47,12 +47,15 @@ fn h2_samples() -> Vec<H2Sample> {
 
 /// What one WebSocket stream showed: handshake status, subprotocol, extensions, messages
 /// `(dir, opcode, len, sha256, compressed)`, closes `(dir, code, reason)`, and its end.
+/// A message: direction, opcode, length, sha256 of the payload, compressed on the wire.
+type Msg = (String, u64, u64, String, bool);
+
 #[derive(Clone, Debug, Default, PartialEq)]
 struct StreamSeen {
     status: Option<u64>,
     subprotocol: Option<String>,
     extensions: Vec<String>,
-    messages: Vec<(String, u64, u64, String, bool)>,
+    messages: Vec<Msg>,
     closes: Vec<(String, Option<u64>, String)>,
     end: Option<String>,
 }
@@ -386,7 +389,7 @@ fn the_rfc8441_oddities_are_named_on_their_streams() {
 /// Each (stream, dir)'s messages, as [`StreamSeen`] has them.
 fn messages_by_stream_dir(
     streams: &BTreeMap<u64, StreamSeen>,
-) -> BTreeMap<(u64, String), Vec<(String, u64, u64, String, bool)>> {
+) -> BTreeMap<(u64, String), Vec<Msg>> {
     let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for (id, s) in streams {
         for m in &s.messages {

@@ -167,6 +167,11 @@ pub struct FilterArgs {
     #[arg(long = "conn", value_name = "ID")]
     pub conns: Vec<u64>,
 
+    /// Only the WebSocket sessions on these HTTP/2 streams (repeatable; with --conn, of one
+    /// connection).
+    #[arg(long = "stream", value_name = "ID")]
+    pub streams: Vec<u32>,
+
     /// Only frames, messages and diagnostics in this direction.
     #[arg(long, value_enum)]
     pub dir: Option<DirArg>,

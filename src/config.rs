@@ -274,6 +274,7 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
 fn event_filter(f: FilterArgs, max_messages: Option<u64>) -> EventFilter {
     EventFilter {
         conns: f.conns,
+        streams: f.streams,
         dir: f.dir.map(Into::into),
         opcodes: f.opcode.into_iter().map(Into::into).collect(),
         hosts: f.host,

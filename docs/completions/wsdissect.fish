@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= dir= opcode= host= port= packet= f/bpf= ws-port= tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -35,6 +35,7 @@ never\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-payload -d 'Payload bytes kept per message otherwise' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l export -d 'Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index}.{txt|bin} (the kept bytes; whole messages with --full-payload)' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l conn -d 'Only these connection ids (repeatable)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l stream -d 'Only the WebSocket sessions on these HTTP/2 streams (repeatable; with --conn, of one connection)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l dir -d 'Only frames, messages and diagnostics in this direction' -r -f -a "c2s\t''
 s2c\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l opcode -d 'Only frames and messages with these opcodes (a comma list)' -r -f -a "text\t''

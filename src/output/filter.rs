@@ -12,6 +12,8 @@ use crate::ws::opcode::OpCode;
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub conns: Vec<u64>,
+    /// Only the sessions on these HTTP/2 streams (none: every session).
+    pub streams: Vec<u32>,
     pub dir: Option<Direction>,
     /// Only frames and messages with these opcodes (none: every opcode).
     pub opcodes: Vec<OpCode>,
@@ -129,6 +131,9 @@ impl<S: Sink> FilterSink<S> {
                 return false;
             }
         }
+        if !self.stream_passes(event) {
+            return false;
+        }
         let dir = match event {
             Event::Frame(f) => Some(f.dir),
             Event::Message(m) => Some(m.dir),
@@ -154,6 +159,32 @@ impl<S: Sink> FilterSink<S> {
             }
         }
         true
+    }
+}
+
+impl<S: Sink> FilterSink<S> {
+    /// `--stream`: a session's records pass when they name one of the streams (over HTTP/1.1
+    /// they name none); connection-wide records always pass.
+    fn stream_passes(&self, event: &Event) -> bool {
+        if self.filter.streams.is_empty() {
+            return true;
+        }
+        let stream = match event {
+            Event::Handshake(h) => h.stream.map(|s| s.0),
+            Event::Frame(f) => f.stream.map(|s| s.0),
+            Event::Message(m) => m.stream.map(|s| s.0),
+            Event::StreamEnd(e) => Some(e.stream.0),
+            Event::Http2Request(r) => Some(r.stream.0),
+            Event::Diagnostic(d) => match d.stream {
+                Some(s) => Some(s.0),
+                None => return true,
+            },
+            // HTTP/2 frames of the connection itself (stream 0) stay, as context.
+            Event::Http2Frame(f) if f.header.stream == 0 => return true,
+            Event::Http2Frame(f) => Some(f.header.stream),
+            _ => return true,
+        };
+        stream.is_some_and(|s| self.filter.streams.contains(&s))
     }
 }
 

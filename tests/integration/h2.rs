@@ -524,3 +524,28 @@ fn a_lost_segment_loses_only_what_it_carried_and_never_glues() {
         );
     }
 }
+
+/// `--stream` keeps one stream's session (and the connection's own records).
+#[test]
+fn the_stream_filter_keeps_one_session() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(["--format", "json", "--stream", "7"])
+        .arg(repo().join("samples/h2/py-h2c.pcap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut types = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(stream) = v.get("stream") {
+            assert_eq!(stream, 7, "{line}");
+        }
+        *types
+            .entry(v["type"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(types.get("handshake"), Some(&1), "{types:?}");
+    assert_eq!(types.get("message"), Some(&14), "{types:?}");
+    assert_eq!(types.get("stream_end"), Some(&1), "{types:?}");
+    assert!(!types.contains_key("http2_request"), "{types:?}");
+}

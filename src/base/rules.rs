@@ -103,6 +103,7 @@ rules! {
     H2_MALFORMED = "h2-malformed", Error, "RFC 9113 §6", "an HTTP/2 frame does not have the shape its type requires";
     H2_FIELD_BLOCK_UNDECODABLE = "h2-field-block-undecodable", Warning, "RFC 7541", "a field block could not be decoded; the stream's headers are unknown";
     H2_FRAME_TOO_LARGE = "h2-frame-too-large", Warning, "wsdissect", "a frame other than DATA over 1 MiB was skipped";
+    H2_STREAMS_LIMIT = "h2-streams-limit", Warning, "wsdissect", "more streams were open at once than wsdissect follows (4096): new ones are not followed";
     H2_GOAWAY_ERROR = "h2-goaway-error", Warning, "RFC 9113 §6.8", "the connection is being shut down with an error code (GOAWAY)";
     // Capture and transport
     STREAM_GAP = "stream-gap", Warning, "capture", "bytes of the TCP stream are missing from the capture";

@@ -259,7 +259,7 @@ impl Frames<'_, '_> {
                 self.out.conn.overflow_reported = true;
                 let msg =
                     format!("over {MAX_STREAMS} streams open at once: new ones are not followed");
-                self.out.diag(Some(stream), &rules::PAYLOAD_LIMIT, msg);
+                self.out.diag(Some(stream), &rules::H2_STREAMS_LIMIT, msg);
             }
             return false;
         }

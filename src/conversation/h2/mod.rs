@@ -293,3 +293,200 @@ impl Out<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::conversation::{dissect_streams, DissectConfig, Piece};
+    use crate::event::{Event, StreamEndReason};
+    use crate::h2::frame::PREFACE;
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() as u32).to_be_bytes();
+        let mut f = vec![len[1], len[2], len[3], kind, flags];
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// A field block of literals without indexing (RFC 7541 §6.2.2), short strings only.
+    fn block(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for (name, value) in fields {
+            b.push(0);
+            for s in [name, value] {
+                b.push(s.len() as u8);
+                b.extend_from_slice(s.as_bytes());
+            }
+        }
+        b
+    }
+
+    fn connect(stream: u32) -> Vec<u8> {
+        let fields = [
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", "/chat"),
+            (":authority", "example.test"),
+            ("sec-websocket-version", "13"),
+        ];
+        frame(1, 0x4, stream, &block(&fields))
+    }
+
+    fn ok(stream: u32) -> Vec<u8> {
+        frame(1, 0x4, stream, &block(&[(":status", "200")]))
+    }
+
+    /// A masked client text frame (key 0) and an unmasked server one.
+    fn ws_text(masked: bool, text: &str) -> Vec<u8> {
+        let mut f = vec![0x81, text.len() as u8 | if masked { 0x80 } else { 0 }];
+        if masked {
+            f.extend_from_slice(&[0; 4]);
+        }
+        f.extend_from_slice(text.as_bytes());
+        f
+    }
+
+    fn client_start() -> Vec<u8> {
+        let mut c = PREFACE.to_vec();
+        c.extend(frame(4, 0, 0, &[]));
+        c
+    }
+
+    fn server_settings() -> Vec<u8> {
+        frame(4, 0, 0, &[0, 8, 0, 0, 0, 1])
+    }
+
+    fn messages(events: &[Event]) -> Vec<(u32, String, u64)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => {
+                    let text = String::from_utf8_lossy(&m.payload.bytes).into_owned();
+                    Some((m.stream?.0, text, m.lost))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn padded_data_continuation_and_priority_are_read() {
+        let mut client = client_start();
+        // HEADERS with PRIORITY and padding, its block finished by a CONTINUATION.
+        let whole = connect(1)[9..].to_vec();
+        let (first, rest) = whole.split_at(10);
+        let mut payload = vec![3, 0, 0, 0, 0, 16];
+        payload.extend_from_slice(first);
+        payload.extend_from_slice(&[0; 3]);
+        client.extend(frame(1, 0x08 | 0x20, 1, &payload));
+        client.extend(frame(9, 0x4, 1, rest));
+        let mut data = vec![5];
+        data.extend(ws_text(true, "hello"));
+        data.extend_from_slice(&[0; 5]);
+        let data = frame(0, 0x8, 1, &data);
+        let (settings, answer) = (server_settings(), ok(1));
+        let pieces = [
+            (1, Piece::Bytes(&settings)),
+            (0, Piece::Bytes(&client)),
+            (1, Piece::Bytes(&answer)),
+            (0, Piece::Bytes(&data)),
+        ];
+        let events = dissect_streams(pieces, DissectConfig::default());
+        assert_eq!(
+            messages(&events),
+            [(1, "hello".to_string(), 0)],
+            "{events:#?}"
+        );
+    }
+
+    #[test]
+    fn a_hole_inside_data_is_that_streams_alone() {
+        let mut client = client_start();
+        client.extend(connect(1));
+        client.extend(connect(3));
+        let settings = server_settings();
+        let mut answers = ok(1);
+        answers.extend(ok(3));
+        let on_1 = frame(0, 0, 1, &ws_text(true, "lost in the middle"));
+        let on_3 = frame(0, 0, 3, &ws_text(true, "whole"));
+        let pieces = [
+            (1, Piece::Bytes(&settings)),
+            (0, Piece::Bytes(&client)),
+            (1, Piece::Bytes(&answers)),
+            (0, Piece::Bytes(&on_1[..20])),
+            (0, Piece::Gap(4)),
+            (0, Piece::Bytes(&on_1[24..])),
+            (0, Piece::Bytes(&on_3)),
+        ];
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let got = messages(&events);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(
+            (got[0].0, got[0].2),
+            (1, 4),
+            "stream 1 lost 4 bytes: {got:?}"
+        );
+        assert_eq!(got[1], (3, "whole".to_string(), 0));
+    }
+
+    #[test]
+    fn streams_end_with_their_reason() {
+        let mut client = client_start();
+        client.extend(connect(1));
+        client.extend(connect(3));
+        let settings = server_settings();
+        let mut answers = ok(1);
+        answers.extend(ok(3));
+        let mut last = frame(0, 0x1, 1, &ws_text(true, "bye"));
+        last.extend(frame(3, 0, 3, &8u32.to_be_bytes()));
+        let echo = frame(0, 0x1, 1, &ws_text(false, "bye"));
+        let pieces = [
+            (1, Piece::Bytes(&settings)),
+            (0, Piece::Bytes(&client)),
+            (1, Piece::Bytes(&answers)),
+            (0, Piece::Bytes(&last)),
+            (1, Piece::Bytes(&echo)),
+        ];
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let ends: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::StreamEnd(s) => Some((s.stream.0, s.reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert!(ends.contains(&(1, StreamEndReason::EndStream)));
+        assert!(
+            matches!(ends.iter().find(|e| e.0 == 3), Some((3, StreamEndReason::Reset { code, .. })) if code.0 == 8)
+        );
+    }
+
+    #[test]
+    fn streams_beyond_the_limit_are_not_followed() {
+        let n = super::MAX_STREAMS as u32 + 500;
+        let mut client = client_start();
+        let mut server = server_settings();
+        for i in 0..n {
+            client.extend(connect(2 * i + 1));
+            server.extend(ok(2 * i + 1));
+        }
+        let pieces = [
+            (1, Piece::Bytes(&server[..15])),
+            (0, Piece::Bytes(&client)),
+            (1, Piece::Bytes(&server[15..])),
+        ];
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let handshakes = events
+            .iter()
+            .filter(|e| matches!(e, Event::Handshake(_)))
+            .count();
+        assert_eq!(handshakes, super::MAX_STREAMS);
+        let limited = events
+            .iter()
+            .filter(|e| matches!(e, Event::Diagnostic(d) if d.rule.name == "h2-streams-limit"))
+            .count();
+        assert_eq!(limited, 1);
+    }
+}

@@ -59,6 +59,36 @@ pub enum Piece<'a> {
     Gap(u64),
 }
 
+/// The event a piece of a side is, at that side's `offset` (moved past it).
+fn stream_event<'a>(
+    piece: Piece<'a>,
+    offset: &mut u64,
+    packet: PacketRef,
+) -> crate::tcp::StreamEvent<'a> {
+    use crate::tcp::{GapCause, StreamEvent};
+    let at = *offset;
+    match piece {
+        Piece::Bytes(bytes) => {
+            *offset += bytes.len() as u64;
+            StreamEvent::Data {
+                offset: at,
+                bytes,
+                packet,
+            }
+        }
+        Piece::Gap(len) => {
+            *offset += len;
+            let cause = GapCause::AckedUnseen;
+            StreamEvent::Gap {
+                offset: at,
+                len,
+                packet,
+                cause,
+            }
+        }
+    }
+}
+
 /// Dissect a TCP connection's two byte streams with no capture around them: `pieces` are
 /// (side, piece) in capture order, side 0 the client (its SYN "seen"). The whole stack runs,
 /// from the HTTP/1.1 upgrade or HTTP/2 preface up; packet numbers count the pieces. For tests
@@ -67,7 +97,7 @@ pub fn dissect_streams<'a>(
     pieces: impl IntoIterator<Item = (usize, Piece<'a>)>,
     cfg: DissectConfig,
 ) -> Vec<Event> {
-    use crate::tcp::{Application, EndReason, StreamEvent};
+    use crate::tcp::{Application, EndReason};
     use std::sync::Arc;
     let loopback = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let meta = FlowMeta {
@@ -87,27 +117,7 @@ pub fn dissect_streams<'a>(
             number,
             ts: Timestamp(number * 1000),
         };
-        let offset = offsets[side];
-        let event = match piece {
-            Piece::Bytes(bytes) => {
-                offsets[side] += bytes.len() as u64;
-                StreamEvent::Data {
-                    offset,
-                    bytes,
-                    packet,
-                }
-            }
-            Piece::Gap(len) => {
-                offsets[side] += len;
-                let cause = crate::tcp::reassembly::GapCause::AckedUnseen;
-                StreamEvent::Gap {
-                    offset,
-                    len,
-                    packet,
-                    cause,
-                }
-            }
-        };
+        let event = stream_event(piece, &mut offsets[side], packet);
         conn.on_stream(&meta, side, event, &mut out);
     }
     let end = PacketRef {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::base::rules;
-use crate::base::{Direction, StreamId};
+use crate::base::{Direction, PacketRef, StreamId};
 use crate::event::{Event, Handshake, Http2Frame, Http2Request, StreamEnd, StreamEndReason};
 use crate::h2::frame::{self, flags, FrameHeader, FrameType, Malformed, Setting};
 use crate::h2::hpack::FieldDecoder;
@@ -292,22 +292,7 @@ impl Frames<'_, '_> {
             .iter()
             .find(|e| e.name.eq_ignore_ascii_case("permessage-deflate"))
             .map(DeflateParams::from_extension);
-        let violations = exchange.violations();
-        let conn = self.out.cx.meta.id;
-        let handshake = Handshake {
-            conn,
-            stream: Some(StreamId(stream)),
-            exchange,
-        };
-        self.out.emit(Event::Handshake(Box::new(handshake)));
-        for v in violations {
-            let (dir, at) = match v.in_request {
-                true => (Direction::ClientToServer, req.packet),
-                false => (Direction::ServerToClient, packet),
-            };
-            self.out
-                .diag_at(Some(stream), Some(dir), at, v.rule, v.message);
-        }
+        self.report_handshake(stream, exchange, req.packet);
         if !accepted {
             if req.early_len > 0 {
                 let msg = format!(
@@ -319,8 +304,40 @@ impl Frames<'_, '_> {
             }
             return;
         }
+        let session = self.open_session(stream, &req, deflate);
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.kind = Kind::WebSocket(Box::new(session));
+        }
+    }
+
+    /// The handshake event, then the rules it breaks, each at the packet that broke it.
+    fn report_handshake(&mut self, stream: u32, exchange: Exchange, request_packet: PacketRef) {
+        let violations = exchange.violations();
+        let handshake = Handshake {
+            conn: self.out.cx.meta.id,
+            stream: Some(StreamId(stream)),
+            exchange,
+        };
+        self.out.emit(Event::Handshake(Box::new(handshake)));
+        for v in violations {
+            let (dir, at) = match v.in_request {
+                true => (Direction::ClientToServer, request_packet),
+                false => (Direction::ServerToClient, self.out.packet),
+            };
+            self.out
+                .diag_at(Some(stream), Some(dir), at, v.rule, v.message);
+        }
+    }
+
+    /// The session an accepted extended CONNECT opens, fed the client DATA held meanwhile.
+    fn open_session(
+        &mut self,
+        stream: u32,
+        req: &Requested,
+        deflate: Option<DeflateParams>,
+    ) -> Session {
         let key = SessionKey {
-            conn,
+            conn: self.out.cx.meta.id,
             stream: Some(StreamId(stream)),
         };
         let mut session = Session::opened(key, self.out.cx.limits(), [0, 0], deflate);
@@ -330,11 +347,10 @@ impl Frames<'_, '_> {
         }
         if req.early_dropped > 0 {
             let offset = req.early_len as u64;
+            let packet = self.out.packet;
             session.gap(c2s, offset, req.early_dropped, packet, self.out.cx);
         }
-        if let Some(s) = self.streams.get_mut(&stream) {
-            s.kind = Kind::WebSocket(Box::new(session));
-        }
+        session
     }
 
     fn settings(&mut self, payload: &[u8]) -> Result<(), Malformed> {

@@ -253,7 +253,10 @@ impl Frames<'_, '_> {
 
     /// Follow a new stream, if there is room.
     fn open(&mut self, stream: u32, kind: Kind) -> bool {
-        let live = self.streams.len() - self.out.conn.closed.len();
+        let live = self
+            .streams
+            .len()
+            .saturating_sub(self.out.conn.closed.len());
         if live >= MAX_STREAMS {
             if !self.out.conn.overflow_reported {
                 self.out.conn.overflow_reported = true;
@@ -460,7 +463,9 @@ impl Frames<'_, '_> {
         let mut input = Input::new(bytes, packet);
         let Some(found) = probe.feed(side, &mut input) else {
             if probe.exhausted() {
+                // Not WebSocket: nothing more to learn from it.
                 s.kind = Kind::Closed;
+                self.remember_closed(stream);
             }
             return;
         };
@@ -551,6 +556,9 @@ impl Frames<'_, '_> {
             return;
         };
         s.ended = [true; 2];
+        if matches!(s.kind, Kind::Closed) {
+            return; // ended before (a RST_STREAM after END_STREAM both ways): remembered once
+        }
         let kind = std::mem::replace(&mut s.kind, Kind::Closed);
         match kind {
             Kind::WebSocket(session) => {

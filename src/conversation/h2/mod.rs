@@ -489,4 +489,33 @@ mod tests {
             .count();
         assert_eq!(limited, 1);
     }
+
+    #[test]
+    fn ended_streams_free_their_place() {
+        // More streams than are followed at once, each ended (and reset after its end, which
+        // must not count twice) before the next opens: every one is followed.
+        let n = super::MAX_STREAMS as u32 + 1500;
+        let settings = server_settings();
+        let mut pieces_owned: Vec<(usize, Vec<u8>)> = vec![(1, settings), (0, client_start())];
+        for i in 0..n {
+            let id = 2 * i + 1;
+            pieces_owned.push((0, connect(id)));
+            pieces_owned.push((1, ok(id)));
+            pieces_owned.push((0, frame(0, 0x1, id, &ws_text(true, "x"))));
+            let mut end = frame(0, 0x1, id, &ws_text(false, "x"));
+            end.extend(frame(3, 0, id, &0u32.to_be_bytes()));
+            pieces_owned.push((1, end));
+        }
+        let pieces = pieces_owned
+            .iter()
+            .map(|(side, b)| (*side, Piece::Bytes(b)));
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let count = |f: fn(&Event) -> bool| events.iter().filter(|e| f(e)).count();
+        assert_eq!(count(|e| matches!(e, Event::Handshake(_))), n as usize);
+        assert_eq!(count(|e| matches!(e, Event::StreamEnd(_))), n as usize);
+        assert_eq!(
+            count(|e| matches!(e, Event::Diagnostic(d) if d.rule.name == "h2-streams-limit")),
+            0
+        );
+    }
 }

@@ -302,7 +302,9 @@ fn h2_start_words(start: H2Start) -> &'static str {
 fn h2_frame_line(h: &FrameHeader, detail: &str) -> String {
     let flags = h.flag_names().join(" ");
     let mut line = format!("h2 {} stream {} len {}", h.kind, h.stream, h.len);
-    for part in [flags.as_str(), detail] {
+    // The detail may quote field values the peers sent.
+    let detail = escape_text(detail);
+    for part in [flags.as_str(), detail.as_str()] {
         if !part.is_empty() {
             line.push_str("  ");
             line.push_str(part);

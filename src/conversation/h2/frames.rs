@@ -95,7 +95,13 @@ impl Frames<'_, '_> {
     }
 
     fn frame(&mut self, h: FrameHeader, payload: &[u8]) {
-        self.record(h, detail(&h, payload));
+        let field_block = matches!(
+            h.kind,
+            FrameType::HEADERS | FrameType::CONTINUATION | FrameType::PUSH_PROMISE
+        );
+        if !field_block {
+            self.record(h, detail(&h, payload));
+        }
         let done = match h.kind {
             FrameType::HEADERS => self.headers(h, payload),
             FrameType::CONTINUATION => self.continuation(h, payload),
@@ -109,6 +115,9 @@ impl Frames<'_, '_> {
             _ => Ok(()),
         };
         if let Err(why) = done {
+            if field_block {
+                self.record(h, "malformed".into());
+            }
             self.malformed(h.stream, why);
         }
     }
@@ -121,7 +130,7 @@ impl Frames<'_, '_> {
             promised: None,
             bytes: Vec::new(),
         };
-        self.fragment(block, fragment, h.end_headers());
+        self.fragment(h, block, fragment);
         Ok(())
     }
 
@@ -134,7 +143,7 @@ impl Frames<'_, '_> {
             promised: Some(promised),
             bytes: Vec::new(),
         };
-        self.fragment(block, &fragment, h.end_headers());
+        self.fragment(h, block, &fragment);
         Ok(())
     }
 
@@ -145,12 +154,16 @@ impl Frames<'_, '_> {
                 h.stream
             )));
         };
-        self.fragment(block, payload, h.end_headers());
+        self.fragment(h, block, payload);
         Ok(())
     }
 
-    /// A piece of a field block: decode it once the block is whole.
-    fn fragment(&mut self, mut block: Block, piece: &[u8], last: bool) {
+    /// A piece of a field block, carried by the frame `h`: decode it once the block is whole.
+    /// The teaching view shows the frame with the fields it completed.
+    fn fragment(&mut self, h: FrameHeader, mut block: Block, piece: &[u8]) {
+        if !h.end_headers() {
+            self.record(h, "part of a field block".into());
+        }
         if block.bytes.len() + piece.len() > MAX_HELD_FRAME as usize {
             let why = format!(
                 "a field block on stream {} over {MAX_HELD_FRAME} bytes",
@@ -161,7 +174,7 @@ impl Frames<'_, '_> {
             self.lose_fields();
             return;
         }
-        if !last {
+        if !h.end_headers() {
             block.bytes.extend_from_slice(piece);
             *self.block = Some(block);
             return;
@@ -173,8 +186,12 @@ impl Frames<'_, '_> {
             self.fields.decode(&block.bytes)
         };
         match whole {
-            Ok(fields) => self.field_block(&block, fields),
+            Ok(fields) => {
+                self.record(h, fields_summary(&fields));
+                self.field_block(&block, fields)
+            }
             Err(why) => {
+                self.record(h, "fields not decodable".into());
                 let msg = format!("the field block on stream {}: {why}", block.stream);
                 self.out
                     .diag(Some(block.stream), &rules::H2_FIELD_BLOCK_UNDECODABLE, msg);
@@ -604,7 +621,7 @@ impl Frames<'_, '_> {
                 .diag_at(Some(stream), c2s, req.packet, v.rule, v.message);
         }
         let msg = format!(
-            "the extended CONNECT on stream {stream} ended ({}) with no answer",
+            "the WebSocket request on stream {stream} ended ({}) with no answer",
             reason.describe()
         );
         self.out
@@ -659,6 +676,27 @@ fn request_line(conn: crate::base::ConnId, stream: u32, o: &OtherRequest) -> Eve
         status: o.status,
         upgraded: o.upgraded,
     })
+}
+
+/// The fields a block carried, for the teaching view: the pseudo-fields and the WebSocket
+/// ones, cut to a line.
+fn fields_summary(fields: &Headers) -> String {
+    const MAX: usize = 72;
+    let shown: Vec<String> = fields
+        .0
+        .iter()
+        .filter(|(n, _)| n.starts_with(':') || n.starts_with("sec-websocket"))
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    let mut line = shown.join("  ");
+    if line.chars().count() > MAX {
+        line = line.chars().take(MAX - 1).collect::<String>() + "…";
+    }
+    let others = fields.0.len() - shown.len();
+    if others > 0 {
+        line.push_str(&format!("  (+{others} more)"));
+    }
+    line
 }
 
 /// A few words on what a frame's payload says, for the teaching view.

@@ -19,6 +19,11 @@
 //! GOAWAY ends the streams its receiver opened above its last stream id; the others end with the
 //! connection, which wsdissect reports as "GOAWAY from" the side that sent the last GOAWAY).
 //!
+//! A second test compares every HTTP/2 frame: per connection and direction, the same frames in
+//! the same order (type, stream, length, flags), each read by wsdissect no later than the packet
+//! tshark shows it in (tshark names the packet where a frame that spans TCP segments completes,
+//! wsdissect's `Event::Http2Frame` the one where it starts).
+//!
 //! tshark's arguments come from each connection's `h2` in NAME.expected.json: prior knowledge
 //! `-d tcp.port==P,http2`, upgrade `-d tcp.port==P,http`, ALPN `-o tls.keylog_file:NAME.keys`.
 
@@ -67,6 +72,12 @@ fn h2_samples() -> Vec<H2Sample> {
 /// Per TCP connection (named by the client's address), the facts both sides must agree on.
 type Rows = BTreeMap<String, BTreeSet<String>>;
 
+/// One HTTP/2 frame: (packet, type, stream, length, flags).
+type FrameRow = (u64, u8, u32, u32, u8);
+
+/// Per TCP connection and direction (client address, "c2s"/"s2c"), its frames in order.
+type Frames = BTreeMap<(String, &'static str), Vec<FrameRow>>;
+
 fn ended(reason: &StreamEndReason) -> String {
     match reason {
         StreamEndReason::EndStream => "END_STREAM both ways".to_string(),
@@ -108,17 +119,54 @@ fn request_row(
 
 // ---------------------------------------------------------------- wsdissect
 
-fn wsdissect_rows(s: &H2Sample) -> Rows {
+/// wsdissect's events; `frames` asks for one `Event::Http2Frame` per HTTP/2 frame (the
+/// teaching view's setting).
+fn dissect(s: &H2Sample, frames: bool) -> Vec<Event> {
     let cfg = DissectConfig {
         tls_keylog: s.keys.clone(),
+        tls_records: frames,
         ..DissectConfig::default()
     };
     let mut src = FileSource::open(&s.capture).unwrap();
     let mut sink = Collect::default();
     wsdissect::dissect(&mut src, cfg, &mut sink).unwrap();
+    sink.0
+}
+
+fn wsdissect_frames(s: &H2Sample) -> Frames {
+    let events = dissect(s, true);
+    let mut client = BTreeMap::new();
+    let mut frames = Frames::new();
+    for e in &events {
+        match e {
+            Event::Connection(c) => {
+                client.insert(c.conn, c.client.to_string());
+            }
+            Event::Http2Frame(f) => {
+                let name = client
+                    .get(&f.conn)
+                    .cloned()
+                    .unwrap_or(format!("conn {}", f.conn));
+                let h = &f.header;
+                frames.entry((name, f.dir.as_str())).or_default().push((
+                    f.packet.number,
+                    h.kind.0,
+                    h.stream,
+                    h.len,
+                    h.flags,
+                ));
+            }
+            _ => {}
+        }
+    }
+    frames
+}
+
+fn wsdissect_rows(s: &H2Sample) -> Rows {
+    let events = dissect(s, false);
     let mut client = BTreeMap::new();
     let mut rows = Rows::new();
-    for e in &sink.0 {
+    for e in &events {
         let (conn, row) = match e {
             Event::Connection(c) => {
                 client.insert(c.conn, c.client.to_string());
@@ -219,7 +267,7 @@ struct TsConn {
     goaway: Option<(Direction, ErrorCode)>,
     /// An HTTP/1.1 request with `Upgrade: h2c`, waiting for its 101.
     upgrade_request: Option<(String, String)>,
-    h2_frames: usize,
+    frames: [Vec<FrameRow>; 2],
 }
 
 fn header<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -253,7 +301,8 @@ fn tshark_args(s: &H2Sample) -> Vec<String> {
     args
 }
 
-fn tshark_rows(s: &H2Sample) -> (Rows, usize) {
+/// What tshark decoded: the rows, and every HTTP/2 frame.
+fn tshark_view(s: &H2Sample) -> (Rows, Frames) {
     let out = Command::new("tshark")
         .args([
             "-n",
@@ -283,6 +332,7 @@ fn tshark_rows(s: &H2Sample) -> (Rows, usize) {
     let mut conns: BTreeMap<String, TsConn> = BTreeMap::new();
     for p in packets.as_array().unwrap() {
         let layers = &p["_source"]["layers"];
+        let packet = number(str_of(&layers["frame"], "frame.number").unwrap()) as u64;
         let (src, dst) = match (layers.get("ip"), layers.get("ipv6")) {
             (Some(ip), _) => (
                 str_of(ip, "ip.src").unwrap().to_string(),
@@ -343,10 +393,11 @@ fn tshark_rows(s: &H2Sample) -> (Rows, usize) {
                 let Some(kind) = str_of(f, "http2.type") else {
                     continue; // the connection preface
                 };
-                conn.h2_frames += 1;
                 let kind = number(kind);
                 let stream = number(str_of(f, "http2.streamid").unwrap());
-                let flags = number(str_of(f, "http2.flags").unwrap_or("0"));
+                let flags = number(str_of(f, "http2.flags").unwrap());
+                let len = number(str_of(f, "http2.length").unwrap());
+                conn.frames[dir.index()].push((packet, kind as u8, stream, len, flags as u8));
                 match kind {
                     // HEADERS, CONTINUATION: tshark shows the fields HPACK decoded.
                     1 | 9 => {
@@ -412,10 +463,13 @@ fn tshark_rows(s: &H2Sample) -> (Rows, usize) {
         }
     }
 
-    let mut frames = 0;
+    let mut frames = Frames::new();
     let mut rows = Rows::new();
-    for (client, conn) in conns {
-        frames += conn.h2_frames;
+    for (client, mut conn) in conns {
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            let list = std::mem::take(&mut conn.frames[dir.index()]);
+            frames.insert((client.clone(), dir.as_str()), list);
+        }
         let at_close = match conn.goaway {
             Some((by, code)) => StreamEndReason::GoAway { by, code },
             None => StreamEndReason::Connection(wsdissect::event::EndReason::Fin),
@@ -469,7 +523,8 @@ fn http2_streams_requests_and_endings_agree_with_tshark_on_every_h2_sample() {
     let mut report = Vec::new();
     for s in h2_samples() {
         let name = s.capture.file_name().unwrap().to_string_lossy().to_string();
-        let (theirs, frames) = tshark_rows(&s);
+        let (theirs, tshark_frames) = tshark_view(&s);
+        let frames: usize = tshark_frames.values().map(Vec::len).sum();
         let ours = wsdissect_rows(&s);
         // tshark must have decoded HTTP/2 on every connection, or the comparison says nothing.
         let connections = s.truth["connections"].as_array().unwrap().len();
@@ -501,6 +556,63 @@ fn http2_streams_requests_and_endings_agree_with_tshark_on_every_h2_sample() {
     assert!(
         failures.is_empty(),
         "tshark and wsdissect disagree:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_http2_frame_agrees_with_tshark_on_every_h2_sample() {
+    if tshark_missing() {
+        return;
+    }
+    let mut failures = Vec::new();
+    let mut report = Vec::new();
+    for s in h2_samples() {
+        let name = s.capture.file_name().unwrap().to_string_lossy().to_string();
+        let (_, theirs) = tshark_view(&s);
+        let ours = wsdissect_frames(&s);
+        let (mut total, mut later) = (0, Vec::new());
+        let keys: BTreeSet<&(String, &str)> = theirs.keys().chain(ours.keys()).collect();
+        for key in keys {
+            let (client, dir) = key;
+            let t = theirs.get(key).map(Vec::as_slice).unwrap_or_default();
+            let o = ours.get(key).map(Vec::as_slice).unwrap_or_default();
+            total += t.len();
+            let strip = |r: &FrameRow| (r.1, r.2, r.3, r.4);
+            if let Some(i) =
+                (0..t.len().max(o.len())).find(|&i| t.get(i).map(strip) != o.get(i).map(strip))
+            {
+                failures.push(format!(
+                    "{name} {client} {dir}: {} frames, tshark {}; first difference at frame {i}: wsdissect {:?}, tshark {:?} (packet, type, stream, length, flags)",
+                    o.len(),
+                    t.len(),
+                    o.get(i),
+                    t.get(i)
+                ));
+                continue;
+            }
+            for (a, b) in o.iter().zip(t) {
+                if a.0 > b.0 {
+                    failures.push(format!(
+                        "{name} {client} {dir}: wsdissect reads {a:?} in a packet after tshark's {b:?}"
+                    ));
+                } else if a.0 < b.0 {
+                    later.push(format!("#{}/#{}", a.0, b.0));
+                }
+            }
+        }
+        if total == 0 {
+            failures.push(format!("{name}: tshark decoded no HTTP/2 frame"));
+        }
+        report.push(format!(
+            "{name}: {total} HTTP/2 frames; spanning packets (wsdissect's first / tshark's last): {}",
+            later.join(" ")
+        ));
+    }
+    eprintln!("{}", report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "tshark and wsdissect read different HTTP/2 frames:\n{}",
         failures.join("\n")
     );
 }

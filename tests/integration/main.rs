@@ -13,6 +13,7 @@ mod rules;
 mod samples;
 mod tls;
 mod tshark;
+mod tshark_h2;
 mod tshark_messages;
 mod views;
 mod zeek;

@@ -187,17 +187,13 @@ fn wsdissect_rows(s: &H2Sample) -> Rows {
                 (h.conn, row)
             }
             Event::Http2Request(r) => {
-                let (method, upgraded) = match r.method.strip_suffix(" (upgraded to h2c)") {
-                    Some(m) => (m, true),
-                    None => (r.method.as_str(), false),
-                };
-                let row = request_row(r.stream.0, method, upgraded, &r.path, r.status);
+                let row = request_row(r.stream.0, &r.method, r.upgraded, &r.path, r.status);
                 (r.conn, row)
             }
             Event::StreamEnd(x) => (x.conn, end_row(x.stream.0, &ended(&x.reason))),
             Event::Diagnostic(d) if d.rule.name == "handshake-no-response" => {
                 let Some(stream) = d.stream else { continue };
-                // "the extended CONNECT on stream N ended (<how>) with no answer"
+                // "the WebSocket request on stream N ended (<how>) with no answer"
                 let how = d
                     .message
                     .split_once(" ended (")

@@ -298,6 +298,7 @@ impl Frames<'_, '_> {
         let Kind::Requested(req) = std::mem::replace(&mut s.kind, Kind::Refused) else {
             return;
         };
+        self.out.conn.early_budget += req.early_len;
         let packet = self.out.packet;
         let exchange = Exchange::from_extended_connect(
             &req.fields,
@@ -441,7 +442,9 @@ impl Frames<'_, '_> {
         }
         match &mut s.kind {
             Kind::WebSocket(session) => session.feed(dir, bytes, packet, self.out.cx),
-            Kind::Requested(r) if dir == Direction::ClientToServer => r.hold(bytes, packet),
+            Kind::Requested(r) if dir == Direction::ClientToServer => {
+                r.hold(bytes, packet, &mut self.out.conn.early_budget)
+            }
             Kind::Refused => {
                 if !std::mem::replace(&mut s.odd_data_reported[dir.index()], true) {
                     let msg = format!("{} bytes of DATA from the {} on a stream whose extended CONNECT was refused", bytes.len(), dir.sender());
@@ -599,7 +602,10 @@ impl Frames<'_, '_> {
                 let line = request_line(self.out.cx.meta.id, stream, &o);
                 self.out.emit(line);
             }
-            Kind::Requested(req) => self.unanswered(stream, &req, reason),
+            Kind::Requested(req) => {
+                self.out.conn.early_budget += req.early_len;
+                self.unanswered(stream, &req, reason)
+            }
             Kind::Other(_) | Kind::Refused | Kind::Unknown(_) | Kind::Closed => {}
         }
         self.remember_closed(stream);

@@ -81,6 +81,8 @@ struct ConnState {
     totals: [DirStats; 2],
     /// Streams beyond [`MAX_STREAMS`] were left alone (reported once).
     overflow_reported: bool,
+    /// Early client DATA its waiting streams may still hold, together.
+    early_budget: usize,
 }
 
 impl H2Layer {
@@ -103,6 +105,7 @@ impl H2Layer {
                 closed: VecDeque::new(),
                 totals: Default::default(),
                 overflow_reported: false,
+                early_budget: stream::MAX_EARLY_DATA_PER_CONNECTION,
             },
         })
     }
@@ -517,5 +520,48 @@ mod tests {
             count(|e| matches!(e, Event::Diagnostic(d) if d.rule.name == "h2-streams-limit")),
             0
         );
+    }
+
+    #[test]
+    fn early_data_held_per_connection_is_bounded() {
+        // Twelve extended CONNECTs, each followed by a 1 MB client message before any answer:
+        // the connection holds at most 8 MiB of it; the rest becomes holes, never glued.
+        let len = 1_000_000usize;
+        let mut ws = vec![0x82, 0xff, 0, 0, 0, 0, 0, 0x0f, 0x42, 0x40, 0, 0, 0, 0];
+        ws.resize(ws.len() + len, b'z');
+        let mut client = client_start();
+        for i in 0..12u32 {
+            let id = 2 * i + 1;
+            client.extend(connect(id));
+            for chunk in ws.chunks(16384) {
+                client.extend(frame(0, 0, id, chunk));
+            }
+        }
+        let settings = server_settings();
+        let answers: Vec<u8> = (0..12u32).flat_map(|i| ok(2 * i + 1)).collect();
+        let pieces = [
+            (1, Piece::Bytes(&settings)),
+            (0, Piece::Bytes(&client)),
+            (1, Piece::Bytes(&answers)),
+        ];
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let whole: Vec<u32> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) if m.lost == 0 && m.payload.len == len as u64 => {
+                    m.stream.map(|s| s.0)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            whole,
+            [1, 3, 5, 7, 9, 11, 13, 15],
+            "the first 8 MiB are held, in order"
+        );
+        let glued = events.iter().any(
+            |e| matches!(e, Event::Message(m) if m.stream.is_some_and(|s| s.0 > 15) && m.lost == 0),
+        );
+        assert!(!glued, "nothing past the budget is shown as whole");
     }
 }

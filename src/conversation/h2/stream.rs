@@ -7,8 +7,10 @@ use crate::ws::session::Session;
 
 use super::infer::StreamProbe;
 
-/// Client DATA held while an extended CONNECT waits for its answer.
+/// Client DATA held while an extended CONNECT waits for its answer, per stream and (all its
+/// streams together) per connection.
 pub const MAX_EARLY_DATA: usize = 1 << 20;
+pub const MAX_EARLY_DATA_PER_CONNECTION: usize = 8 << 20;
 
 #[derive(Debug)]
 pub struct H2Stream {
@@ -78,10 +80,13 @@ impl H2Stream {
 }
 
 impl Requested {
-    /// Hold client DATA until the answer; past the limit only its length is kept.
-    pub fn hold(&mut self, bytes: &[u8], packet: PacketRef) {
-        if self.early_dropped == 0 && self.early_len + bytes.len() <= MAX_EARLY_DATA {
+    /// Hold client DATA until the answer; past the stream's limit, or when the connection's
+    /// `budget` (what its streams may hold together) is spent, only its length is kept.
+    pub fn hold(&mut self, bytes: &[u8], packet: PacketRef, budget: &mut usize) {
+        let fits = self.early_len + bytes.len() <= MAX_EARLY_DATA && bytes.len() <= *budget;
+        if self.early_dropped == 0 && fits {
             self.early_len += bytes.len();
+            *budget -= bytes.len();
             self.early.push((packet, bytes.to_vec()));
         } else {
             self.early_dropped += bytes.len() as u64;

@@ -73,14 +73,14 @@ impl ConnStats {
     }
 }
 
-/// A session's row: `3`, or `3/5` for stream 5 of connection 3.
+/// A session's row: `3`, or `3 stream 5` for stream 5 of connection 3.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct RowId(ConnId, Option<StreamId>);
 
 impl std::fmt::Display for RowId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.1 {
-            Some(s) => write!(f, "{}/{s}", self.0),
+            Some(s) => write!(f, "{} stream {s}", self.0),
             None => write!(f, "{}", self.0),
         }
     }

@@ -298,4 +298,58 @@ for path in sorted(glob.glob(os.path.join(tls_dir, '*.pcap*'))):
         out('tls_connection', f'{name}-{i}-small', tls_seed(segs, mine, 0x11, 6 << 10))
         out('tls_connection', f'{name}-{i}-gaps', tls_seed(segs, mine, 0x0b, 24 << 10, CUTS))
 
+# --- HTTP/2 (samples/h2, cleartext captures) ---
+# h2_connection: [mode][gap mask][segments: [side<<15|len u16][bytes]], side 0 the client.
+# mode bit 2: no preface prepended (set for the h2c upgrade, which starts with HTTP/1.1);
+# bit 3: a run with gaps (segments whose mask bit is set); bits 6-7: the config.
+h2_dir = os.path.join(samples, 'h2')
+
+def h2_seed(segs, mode, mask, budget):
+    body, total = b'', 0
+    for side, data in segs:
+        data = data[:max(0, budget - total)]
+        total += len(data)
+        for i in range(0, len(data), 0x7fff):
+            part = data[i:i + 0x7fff]
+            body += struct.pack('>H', (side << 15) | len(part)) + part
+        if total >= budget:
+            break
+    return bytes([mode, mask]) + body
+
+for name in ('py-h2c.pcap', 'node-h2c.pcap', 'py-h2c-upgrade.pcap', 'py-h2-violations.pcap'):
+    path = os.path.join(h2_dir, name)
+    if not os.path.exists(path):
+        continue
+    raw = open(path, 'rb').read()
+    le = raw[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1')
+    link = struct.unpack('<I' if le else '>I', raw[20:24])[0]
+    base = 0x04 if 'upgrade' in name else 0x00
+    for i, segs in enumerate(tls_conns(raw, le, link)[:4]):
+        if not segs:
+            continue
+        tag = f'{name}-{i}'
+        out('h2_connection', tag, h2_seed(segs, base, 0, 24 << 10))
+        out('h2_connection', tag + '-small', h2_seed(segs, base | 0x01, 0, 6 << 10))
+        out('h2_connection', tag + '-teach', h2_seed(segs, base | 0xc2, 0, 6 << 10))
+        out('h2_connection', tag + '-keep0', h2_seed(segs, base | 0x83, 0, 6 << 10))
+        out('h2_connection', tag + '-gaps', h2_seed(segs, base | 0x0a, 0x24, 24 << 10))
+        # Without the client's first segment: the preface is prepended, the rest as captured.
+        out('h2_connection', tag + '-late', h2_seed(segs[1:], 0x4a, 0x10, 6 << 10))
+
+# h2_hpack: [op][args]... (see fuzz_targets/h2_hpack.rs): RFC 7541 C.3-C.6 blocks.
+def hpack_block(b):
+    return bytes([0]) + struct.pack('>H', len(b)) + b
+c3 = [b'\x82\x86\x84\x41\x0fwww.example.com', b'\x82\x86\x84\xbe\x58\x08no-cache',
+      b'\x82\x87\x85\xbf\x40\x0acustom-key\x0ccustom-value']
+c4 = [bytes.fromhex('828684418cf1e3c2e5f23a6ba0ab90f4ff'), bytes.fromhex('828684be5886a8eb10649cbf'),
+      bytes.fromhex('828785bf408825a849e95ba97d7f8925a849e95bb8e8b4bf')]
+c5 = [bytes.fromhex('4803333032580770726976617465611d4d6f6e2c203231204f637420323031332032303a31333a323120474d546e1768747470733a2f2f7777772e6578616d706c652e636f6d'),
+      bytes.fromhex('4803333037c1c0bf'),
+      bytes.fromhex('88c1611d4d6f6e2c203231204f637420323031332032303a31333a323220474d54c05a04677a69707738666f6f3d4153444a4b48514b425a584f5157454f50495541585157454f49553b206d61782d6167653d333630303b2076657273696f6e3d31')]
+out('h2_hpack', 'rfc7541-c3', b''.join(map(hpack_block, c3)))
+out('h2_hpack', 'rfc7541-c4', b''.join(map(hpack_block, c4)))
+out('h2_hpack', 'rfc7541-c3-lost', hpack_block(c3[0]) + bytes([2]) + b''.join(map(hpack_block, c3[1:])))
+out('h2_hpack', 'rfc7541-c5-256', bytes([3]) + b''.join(map(hpack_block, c5)))
+out('h2_hpack', 'rfc7541-c5-allow', bytes([1, 0, 0, 0x20, 0]) + b''.join(map(hpack_block, c5)))
+
 print('seeds written to', os.path.join(here, 'corpus'))

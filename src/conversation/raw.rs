@@ -179,7 +179,6 @@ mod tests {
     /// `conversation/h2/frames.rs`, `Frames::open`) went below zero: a panic with overflow
     /// checks, else no later stream was followed ("over 4096 streams open at once").
     #[test]
-    #[ignore = "bug: conversation/h2/frames.rs Frames::finish remembers a closed stream again"]
     fn a_stream_reset_twice_does_not_stop_later_websockets() {
         let mut client = PREFACE.to_vec();
         client.extend(frame(4, 0, 0, &[]));
@@ -209,7 +208,6 @@ mod tests {
     /// `MAX_CLOSED` (`Frames::remember_closed`), and then takes a request on a forgotten id as
     /// a new stream: a second Handshake and StreamEnd for stream 1.
     #[test]
-    #[ignore = "bug: conversation/h2 reopens a stream id it forgot (RFC 9113 §5.1.1)"]
     fn a_stream_id_is_never_opened_twice() {
         let get = [0x82, 0x86, 0x84, 0x41, 1, b'a'];
         let mut client = PREFACE.to_vec();

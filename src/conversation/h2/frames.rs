@@ -223,8 +223,13 @@ impl Frames<'_, '_> {
             self.out.cx.shared.client_side.get_or_insert(self.out.side);
         }
         let answering = self.dir() == Direction::ServerToClient;
+        let new = self.is_new(stream);
         match self.streams.get_mut(&stream).map(|s| &mut s.kind) {
-            None if fields.get(":method").is_some() => self.request(stream, fields),
+            None if fields.get(":method").is_some() && new => self.request(stream, fields),
+            None if fields.get(":method").is_some() => {
+                let msg = format!("a request on stream {stream}, an id already used: stream ids only increase (RFC 9113 §5.1.1); it is ignored");
+                self.out.diag(Some(stream), &rules::H2_MALFORMED, msg);
+            }
             Some(Kind::Requested(_)) if answering => self.answer(stream, fields),
             Some(Kind::Other(o)) if answering && o.status.is_none() => {
                 o.status = final_status(&fields);
@@ -283,8 +288,16 @@ impl Frames<'_, '_> {
             }
             return false;
         }
+        let last = &mut self.out.conn.last_opened[(stream % 2) as usize];
+        *last = (*last).max(stream);
         self.streams.insert(stream, H2Stream::new(kind));
         true
+    }
+
+    /// `stream` is above every id its initiator used before: a stream that was never open
+    /// (ended streams are forgotten after a while; their ids are never reused).
+    fn is_new(&self, stream: u32) -> bool {
+        stream > self.out.conn.last_opened[(stream % 2) as usize]
     }
 
     /// The server answered the extended CONNECT on `stream`: the handshake, and the session.

@@ -83,6 +83,8 @@ struct ConnState {
     overflow_reported: bool,
     /// Early client DATA its waiting streams may still hold, together.
     early_budget: usize,
+    /// The highest stream id opened so far, by parity (odd: the client's, even: the server's).
+    last_opened: [u32; 2],
 }
 
 impl H2Layer {
@@ -106,6 +108,7 @@ impl H2Layer {
                 totals: Default::default(),
                 overflow_reported: false,
                 early_budget: stream::MAX_EARLY_DATA_PER_CONNECTION,
+                last_opened: [0; 2],
             },
         })
     }

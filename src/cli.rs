@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
-use wsdissect::base::Direction;
+use wsdissect::base::{Direction, Severity};
 use wsdissect::output::style::ColorChoice;
 use wsdissect::ws::opcode::OpCode;
 
@@ -58,6 +58,33 @@ impl From<DirArg> for Direction {
     }
 }
 
+/// `--severity`: the lowest severity shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Error,
+    Warning,
+    Info,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Error => Severity::Error,
+            SeverityArg::Warning => Severity::Warning,
+            SeverityArg::Info => Severity::Info,
+        }
+    }
+}
+
+/// `-c` and `--packets`: a count of 0 would stop before the first packet, so it is refused.
+fn at_least_one(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 (leave the flag out for no limit)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The opcodes `--opcode` names: the six RFC 6455 defines (§5.2); reserved ones have no name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OpcodeName {
@@ -88,6 +115,7 @@ Examples:
   wsdissect -v capture.pcap --conn 2         the teaching view of one connection
   wsdissect --format json capture.pcapng     NDJSON (docs/json.md)
   sudo wsdissect -i lo -f 'tcp port 8080'    live, on loopback
+  wsdissect rotated/ --diagnostics           problems only, across tcpdump -C files
   wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58
   wsdissect accept dGhlIHNhbXBsZSBub25jZQ==
 
@@ -98,13 +126,23 @@ non-capture file, no permission to capture, unknown interface, bad filter.";
 /// Dissect WebSocket traffic: every connection, handshake, frame and message, with every
 /// RFC 6455 / RFC 7692 violation named.
 #[derive(Debug, Parser)]
-#[command(name = "wsdissect", version, about, long_about = None, args_conflicts_with_subcommands = true, after_long_help = AFTER_HELP)]
+#[command(
+    name = "wsdissect",
+    version,
+    about,
+    long_about = None,
+    override_usage = "wsdissect [OPTIONS] [CAPTURE]...\n       wsdissect [--color WHEN] <COMMAND>",
+    after_long_help = AFTER_HELP
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Capture file (pcap or pcapng); `-` reads standard input.
-    pub capture: Option<PathBuf>,
+    /// Capture files (pcap or pcapng), or directories of them (tcpdump -C/-G rotations),
+    /// read as one capture: merged by timestamp, connections continuing from file to file,
+    /// packets numbered across the merge. `-` reads standard input.
+    #[arg(value_name = "CAPTURE")]
+    pub capture: Vec<PathBuf>,
 
     /// Capture live from this interface instead of reading a file.
     #[arg(short = 'i', long, value_name = "IFACE", conflicts_with = "capture")]
@@ -135,11 +173,12 @@ pub struct ViewArgs {
     pub format: Format,
 
     /// The teaching view: every frame bit by bit, with its meaning and RFC section.
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, visible_alias = "verbose")]
     pub explain: bool,
 
-    /// Colour: auto (a terminal, unless NO_COLOR is set), always or never.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    /// Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the
+    /// subcommands, before or after their name.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true, value_name = "WHEN")]
     pub color: Color,
 
     /// Pretty-print text messages that are JSON.
@@ -163,13 +202,13 @@ pub struct ViewArgs {
 #[derive(Debug, ClapArgs)]
 #[command(next_help_heading = "Filters")]
 pub struct FilterArgs {
-    /// Only these connection ids (repeatable).
-    #[arg(long = "conn", value_name = "ID")]
+    /// Only these connection ids (a comma list, or repeated).
+    #[arg(long = "conn", value_name = "IDS", value_delimiter = ',')]
     pub conns: Vec<u64>,
 
-    /// Only the WebSocket sessions on these HTTP/2 streams (repeatable; with --conn, of one
-    /// connection).
-    #[arg(long = "stream", value_name = "ID")]
+    /// Only the WebSocket sessions on these HTTP/2 streams (a comma list, or repeated; with
+    /// --conn, of one connection).
+    #[arg(long = "stream", value_name = "IDS", value_delimiter = ',')]
     pub streams: Vec<u32>,
 
     /// Only frames, messages and diagnostics in this direction.
@@ -180,27 +219,36 @@ pub struct FilterArgs {
     #[arg(long, value_enum, value_delimiter = ',', value_name = "NAMES")]
     pub opcode: Vec<OpcodeName>,
 
-    /// Only connections with this endpoint address (ip or ip:port) or Host header (repeatable).
-    #[arg(long, value_name = "ADDR")]
+    /// Only connections with this endpoint address (ip or ip:port) or Host header (a comma
+    /// list, or repeated).
+    #[arg(long, value_name = "ADDRS", value_delimiter = ',')]
     pub host: Vec<String>,
 
-    /// Only connections with this port on either side (repeatable).
-    #[arg(long, value_name = "PORT")]
+    /// Only connections with one of these ports on either side (a comma list, or repeated).
+    #[arg(long, value_name = "PORTS", value_delimiter = ',')]
     pub port: Vec<u16>,
 
-    /// Only frames and messages carried by this packet number (repeatable), and diagnostics
-    /// at it.
-    #[arg(long = "packet", value_name = "N")]
+    /// Only frames and messages carried by these packet numbers (a comma list, or repeated),
+    /// and diagnostics at them.
+    #[arg(long = "packet", value_name = "NS", value_delimiter = ',')]
     pub packet: Vec<u64>,
 
     /// BPF filter applied to packets, for files and live capture (live default: "tcp").
     #[arg(short = 'f', long, value_name = "BPF")]
     pub bpf: Option<String>,
 
-    /// Treat connections on this port as WebSocket even without a visible handshake
-    /// (repeatable; like Wireshark's "decode as").
-    #[arg(long, value_name = "PORT")]
+    /// Treat connections on these ports as WebSocket even without a visible handshake (a
+    /// comma list, or repeated; like Wireshark's "decode as").
+    #[arg(long, value_name = "PORTS", value_delimiter = ',')]
     pub ws_port: Vec<u16>,
+
+    /// Only diagnostics of this severity or higher (error > warning > info).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub severity: Option<SeverityArg>,
+
+    /// Only diagnostics (the triage view): each with its connection's line, nothing else.
+    #[arg(long)]
+    pub diagnostics: bool,
 
     /// Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it); a
     /// pcapng's own Decryption Secrets Blocks are used without it.
@@ -235,12 +283,12 @@ pub struct LiveArgs {
 #[derive(Debug, ClapArgs)]
 #[command(next_help_heading = "Limits")]
 pub struct LimitArgs {
-    /// Stop after this many WebSocket messages.
-    #[arg(short = 'c', long, value_name = "N")]
+    /// Stop after this many WebSocket messages (at least 1; leave it out for no limit).
+    #[arg(short = 'c', long, value_name = "N", value_parser = at_least_one)]
     pub count: Option<u64>,
 
-    /// Stop after this many packets.
-    #[arg(long, value_name = "N")]
+    /// Stop after this many packets (at least 1; leave it out for no limit).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub packets: Option<u64>,
 
     /// Upper bound on the bytes kept for one message, even with --full-payload.
@@ -261,8 +309,6 @@ pub enum Command {
         /// Who sent the bytes (decides which masking rule applies); default: from the MASK bit.
         #[arg(long, value_enum)]
         from: Option<Side>,
-        #[arg(long, value_enum, default_value_t = Color::Auto)]
-        color: Color,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {
@@ -276,4 +322,26 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+/// The first flag of a capture run given on the command line together with a subcommand
+/// (`--color` is for both), spelled as typed: `wsdissect -v explain 81 00` is a mistake, not
+/// a request to ignore `-v`.
+pub fn capture_flag_with_subcommand(matches: &clap::ArgMatches) -> Option<String> {
+    use clap::parser::ValueSource;
+    use clap::CommandFactory;
+    let cmd = Args::command();
+    matches
+        .ids()
+        .filter(|id| id.as_str() != "color")
+        .filter(|id| matches.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+        .find_map(|id| {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id)?;
+            Some(match (arg.get_long(), arg.get_short()) {
+                (Some(long), Some(short)) => format!("-{short}/--{long}"),
+                (Some(long), None) => format!("--{long}"),
+                (None, Some(short)) => format!("-{short}"),
+                (None, None) => format!("the capture argument {:?}", id.as_str()),
+            })
+        })
 }

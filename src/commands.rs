@@ -17,12 +17,12 @@ use wsdissect::output::Sink;
 use wsdissect::ws::decoder::Incomplete;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
 
-use crate::cli::{Args, Command, Side};
+use crate::cli::{Args, Color, Command, Side};
 
 /// Run a subcommand.
-pub fn run(command: Command) -> ExitCode {
+pub fn run(command: Command, color: Color) -> ExitCode {
     match command {
-        Command::Explain { hex, from, color } => explain(&hex, from, color.into()),
+        Command::Explain { hex, from } => explain(&hex, from, color.into()),
         Command::Accept { key } => accept(&key),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),

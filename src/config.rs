@@ -18,13 +18,14 @@ use wsdissect::output::json::JsonSink;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::table::{TableOptions, TableSink};
 use wsdissect::output::text::{TextOptions, TextSink};
-use wsdissect::output::{Sink, Tee};
+use wsdissect::output::Sink;
 
 use crate::cli::{Args, FilterArgs, Format, LimitArgs, LiveArgs, ViewArgs};
 
 /// Where the packets come from.
 pub enum Input {
-    File(PathBuf),
+    /// Capture files and directories of them, read as one capture.
+    Files(Vec<PathBuf>),
     Live(LiveOptions),
 }
 
@@ -57,6 +58,8 @@ pub enum ConfigError {
     ExplainNeedsText,
     /// `--pretty-json` with a view whose layout is fixed (json, table).
     PrettyJsonFixedLayout,
+    /// `--diagnostics` with the conversation view, which shows no diagnostics.
+    DiagnosticsInConversation,
 }
 
 impl fmt::Display for ConfigError {
@@ -77,6 +80,9 @@ impl fmt::Display for ConfigError {
             ConfigError::PrettyJsonFixedLayout => f.write_str(
                 "--pretty-json indents JSON messages in the text and conversation views; --format json and table already have a fixed layout",
             ),
+            ConfigError::DiagnosticsInConversation => f.write_str(
+                "--diagnostics lists diagnostics, which the conversation view does not show: use it with --format text, json or table",
+            ),
         }
     }
 }
@@ -86,7 +92,7 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Check the flags against each other and combine them into a run.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
-        if args.capture.is_some() && live_flags_given(&args.live) {
+        if !args.capture.is_empty() && live_flags_given(&args.live) {
             return Err(ConfigError::LiveFlagsWithFile);
         }
         let input = input(
@@ -96,11 +102,14 @@ impl Config {
             args.live,
         )?;
         check_view(&args.view)?;
+        if args.filter.diagnostics && args.view.format == Format::Conversation {
+            return Err(ConfigError::DiagnosticsInConversation);
+        }
         let (view, limits, filter) = (args.view, args.limits, args.filter);
         // A live capture compiles its filter into libpcap; only files filter packet by packet.
         let live = matches!(input, Input::Live(_));
         let bpf = match &input {
-            Input::File(_) => filter.bpf.clone(),
+            Input::Files(_) => filter.bpf.clone(),
             Input::Live(_) => None,
         };
         Ok(Config {
@@ -144,25 +153,14 @@ impl Config {
         }
     }
 
-    /// The sinks the flags ask for: the view writing to `out`, `--export` around it, the
-    /// summary table after a live human view, and the event filters in front of them all.
+    /// The sinks the flags ask for: the view writing to `out`, `--export` around it, and the
+    /// event filters in front of them all.
     /// Fails only when the `--export` directory cannot be created.
     pub fn sink(&self, out: Box<dyn Write>, tty: bool) -> io::Result<FilterSink<Box<dyn Sink>>> {
         let style = self.color.resolve(tty);
         let mut sink = self.view(out, style, tty);
         if let Some(dir) = &self.export {
             sink = Box::new(ExportSink::new(sink, dir)?);
-        }
-        if self.is_live() && matches!(self.format, Format::Text | Format::Conversation) {
-            // A live capture in a human view ends with the connection summary table.
-            let table = TableSink::new(
-                io::stdout(),
-                TableOptions {
-                    width: terminal_or_fixed_width(tty),
-                    style,
-                },
-            );
-            sink = Box::new(Tee(sink, table));
         }
         Ok(FilterSink::new(sink, self.filter.clone()))
     }
@@ -219,14 +217,14 @@ fn live_flags_given(l: &LiveArgs) -> bool {
 
 /// A capture file, or a live interface with its capture settings (BPF default: "tcp").
 fn input(
-    capture: Option<PathBuf>,
+    capture: Vec<PathBuf>,
     interface: Option<String>,
     bpf: Option<&str>,
     live: LiveArgs,
 ) -> Result<Input, ConfigError> {
-    match (capture, interface) {
-        (Some(path), None) => Ok(Input::File(path)),
-        (None, Some(interface)) => Ok(Input::Live(LiveOptions {
+    match (capture.is_empty(), interface) {
+        (false, None) => Ok(Input::Files(capture)),
+        (true, Some(interface)) => Ok(Input::Live(LiveOptions {
             interface,
             filter: bpf.unwrap_or("tcp").to_string(),
             snaplen: live.snaplen.unwrap_or(DEFAULT_SNAPLEN),
@@ -281,6 +279,8 @@ fn event_filter(f: FilterArgs, max_messages: Option<u64>) -> EventFilter {
         ports: f.port,
         packets: f.packet,
         max_messages,
+        min_severity: f.severity.map(Into::into),
+        diagnostics_only: f.diagnostics,
     }
 }
 

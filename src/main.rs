@@ -16,12 +16,13 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use wsdissect::capture::bpf::FileFilter;
-use wsdissect::capture::file::FileSource;
 use wsdissect::capture::live::LiveSource;
+use wsdissect::capture::merge;
 use wsdissect::capture::{CaptureError, PacketSource};
 use wsdissect::event::CaptureSummary;
+use wsdissect::output::Sink;
 use wsdissect::{RunError, RunLimits};
 
 use config::{Config, Input};
@@ -33,9 +34,19 @@ fn fail(msg: impl fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let mut args = cli::Args::parse();
+    let matches = cli::Args::command().get_matches();
+    let mut args = match cli::Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     if let Some(command) = args.command.take() {
-        return commands::run(command);
+        if let Some(flag) = cli::capture_flag_with_subcommand(&matches) {
+            let name = matches.subcommand_name().unwrap_or_default();
+            return fail(format!(
+                "{flag} is for dissecting a capture; it does not go with the `{name}` subcommand"
+            ));
+        }
+        return commands::run(command, args.view.color);
     }
     if args.list_interfaces {
         return commands::list_interfaces();
@@ -62,10 +73,76 @@ fn run(cfg: Config) -> ExitCode {
         max_packets: cfg.max_packets,
         filter,
     };
+    let hinting = Hinting {
+        ws_ports: !cfg.dissect.ws_ports.is_empty(),
+        filtered: cfg.bpf.is_some(),
+        live: cfg.is_live(),
+        max_packets: cfg.max_packets,
+    };
     let result = wsdissect::dissect_with(source.as_mut(), cfg.dissect, limits, &mut sink);
+    let stopped_early = !sink.wants_more();
+    let unmatched = sink.unmatched();
     drop(sink);
     report_drops(source.as_mut());
+    if let Ok(summary) = &result {
+        if !stopped_early && hinting.max_packets.is_none_or(|m| summary.packets < m) {
+            for hint in hints(summary, &unmatched, &hinting) {
+                eprintln!("wsdissect: {hint}");
+            }
+        }
+    }
     exit_code(result)
+}
+
+/// What the hints need to know about the run besides its summary.
+struct Hinting {
+    /// `--ws-port` was given.
+    ws_ports: bool,
+    /// A BPF filter chose the packets.
+    filtered: bool,
+    /// A live capture (its statistics line already says how many packets it captured).
+    live: bool,
+    max_packets: Option<u64>,
+}
+
+/// Why a run showed nothing, when it did, and what to try: filter values that matched nothing
+/// (`no connection 99 (connections are 1–3)`), or a capture without a WebSocket in it.
+fn hints(
+    s: &CaptureSummary,
+    unmatched: &[wsdissect::output::filter::Unmatched],
+    h: &Hinting,
+) -> Vec<String> {
+    let mut out: Vec<String> = unmatched.iter().map(ToString::to_string).collect();
+    if s.websocket_connections > 0 || (h.live && s.packets == 0) {
+        return out;
+    }
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let undecrypted = s.tls_connections.saturating_sub(s.tls_decrypted);
+    out.push(if s.packets == 0 {
+        if h.filtered {
+            "no packets passed the filter".to_string()
+        } else {
+            "no packets in this capture".to_string()
+        }
+    } else if s.tcp_connections == 0 {
+        format!("no TCP connection in {}", plural(s.packets, "packet", "packets"))
+    } else if undecrypted > 0 {
+        format!(
+            "{} could not be decrypted; give their TLS secrets with --tls-keylog FILE (the key log SSLKEYLOGFILE writes)",
+            plural(undecrypted, "TLS connection", "TLS connections")
+        )
+    } else if h.ws_ports {
+        format!(
+            "no WebSocket seen in {}, on the --ws-port ports or by a handshake",
+            plural(s.tcp_connections, "TCP connection", "TCP connections")
+        )
+    } else {
+        format!(
+            "no WebSocket handshake seen in {}; if the capture starts after the handshake, try --ws-port PORT",
+            plural(s.tcp_connections, "TCP connection", "TCP connections")
+        )
+    });
+    out
 }
 
 /// Why the input could not be opened.
@@ -96,8 +173,19 @@ fn open_input(
     stop: &Arc<AtomicBool>,
 ) -> Result<(Box<dyn PacketSource>, Option<FileFilter>), OpenError> {
     let source: Box<dyn PacketSource> = match &cfg.input {
-        Input::File(path) => Box::new(FileSource::open(path)?),
-        Input::Live(opts) => Box::new(LiveSource::open(opts, stop.clone())?),
+        Input::Files(paths) => {
+            let (source, notes) = merge::open(paths)?;
+            for note in notes {
+                eprintln!("wsdissect: {note}");
+            }
+            source
+        }
+        Input::Live(opts) => {
+            let live = LiveSource::open(opts, stop.clone())?;
+            // As tcpdump starts: where, on what link, how much of each packet.
+            eprintln!("wsdissect: {}", live.listening());
+            Box::new(live)
+        }
     };
     let filter = cfg.bpf.as_deref().map(FileFilter::new).transpose()?;
     if cfg.is_live() {
@@ -111,10 +199,7 @@ fn open_input(
 /// After a live capture: libpcap's counters, so packets lost before dissection are not silent.
 fn report_drops(source: &mut dyn PacketSource) {
     if let Some(stats) = source.stats() {
-        eprintln!(
-            "wsdissect: {} packets received by filter, {} dropped by kernel, {} dropped by interface",
-            stats.received, stats.dropped_by_kernel, stats.dropped_by_interface
-        );
+        eprintln!("wsdissect: {stats}");
     }
 }
 

@@ -53,7 +53,7 @@ _wsdissect() {
 
     case "${cmd}" in
         wsdissect)
-            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --explain --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain accept completions man help"
+            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --verbose --explain --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -123,6 +123,10 @@ _wsdissect() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --severity)
+                    COMPREPLY=($(compgen -W "error warning info" -- "${cur}"))
+                    return 0
+                    ;;
                 --tls-keylog)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -179,12 +183,16 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__accept)
-            opts="-h --help"
+            opts="-h --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -193,12 +201,16 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__completions)
-            opts="-h --help bash elvish fish powershell zsh"
+            opts="-h --color --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -313,12 +325,16 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__man)
-            opts="-h --help"
+            opts="-h --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

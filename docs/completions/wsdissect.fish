@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -29,13 +29,13 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l format -d 'Output f
 json\t'NDJSON, one event per line (docs/json.md)'
 table\t'Summary tables at the end: connections, opcodes, message sizes, ping round trips'
 conversation\t'Messages only, like a chat log (WebSocket\'s "follow stream")'"
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never' -r -f -a "auto\t''
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-payload -d 'Payload bytes kept per message otherwise' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l export -d 'Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index}.{txt|bin} (the kept bytes; whole messages with --full-payload)' -r -F
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l conn -d 'Only these connection ids (repeatable)' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l stream -d 'Only the WebSocket sessions on these HTTP/2 streams (repeatable; with --conn, of one connection)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l conn -d 'Only these connection ids (a comma list, or repeated)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l stream -d 'Only the WebSocket sessions on these HTTP/2 streams (a comma list, or repeated; with --conn, of one connection)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l dir -d 'Only frames, messages and diagnostics in this direction' -r -f -a "c2s\t''
 s2c\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l opcode -d 'Only frames and messages with these opcodes (a comma list)' -r -f -a "text\t''
@@ -44,24 +44,28 @@ close\t''
 ping\t''
 pong\t''
 continuation\t''"
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l host -d 'Only connections with this endpoint address (ip or ip:port) or Host header (repeatable)' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l port -d 'Only connections with this port on either side (repeatable)' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packet -d 'Only frames and messages carried by this packet number (repeatable), and diagnostics at it' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l host -d 'Only connections with this endpoint address (ip or ip:port) or Host header (a comma list, or repeated)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l port -d 'Only connections with one of these ports on either side (a comma list, or repeated)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packet -d 'Only frames and messages carried by these packet numbers (a comma list, or repeated), and diagnostics at them' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s f -l bpf -d 'BPF filter applied to packets, for files and live capture (live default: "tcp")' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l ws-port -d 'Treat connections on this port as WebSocket even without a visible handshake (repeatable; like Wireshark\'s "decode as")' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l ws-port -d 'Treat connections on these ports as WebSocket even without a visible handshake (a comma list, or repeated; like Wireshark\'s "decode as")' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l severity -d 'Only diagnostics of this severity or higher (error > warning > info)' -r -f -a "error\t''
+warning\t''
+info\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l tls-keylog -d 'Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it); a pcapng\'s own Decryption Secrets Blocks are used without it' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s w -l write -d 'Also write the captured packets to this pcap file' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l duration -d 'Stop after this many seconds' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s B -l buffer-size -d 'Kernel capture buffer in MiB (more absorbs longer bursts without drops) [default: 64]' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l snaplen -d 'Snap length: bytes captured per packet [default: 262144]' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -s c -l count -d 'Stop after this many WebSocket messages' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packets -d 'Stop after this many packets' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -s c -l count -d 'Stop after this many WebSocket messages (at least 1; leave it out for no limit)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packets -d 'Stop after this many packets (at least 1; leave it out for no limit)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-message-bytes -d 'Upper bound on the bytes kept for one message, even with --full-payload' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate -d 'Stop inflating a compressed message past this many bytes (deflate bomb guard)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s D -l list-interfaces -d 'List the interfaces libpcap can capture on'
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -s v -l explain -d 'The teaching view: every frame bit by bit, with its meaning and RFC section'
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -s v -l explain -l verbose -d 'The teaching view: every frame bit by bit, with its meaning and RFC section'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l pretty-json -d 'Pretty-print text messages that are JSON'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l full-payload -d 'Keep and print whole payloads (up to --max-message-bytes)'
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l diagnostics -d 'Only diagnostics (the triage view): each with its connection\'s line, nothing else'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l promiscuous -d 'Put the interface in promiscuous mode'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s V -l version -d 'Print version'
@@ -72,12 +76,21 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "man" -d 'Print the
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l from -d 'Who sent the bytes (decides which masking rule applies); default: from the MASK bit' -r -f -a "client\t''
 server\t''"
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l color -r -f -a "auto\t''
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand accept" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand accept" -s h -l help -d 'Print help'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand completions" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand man" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
+always\t''
+never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand man" -s h -l help -d 'Print help'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "explain" -d 'Dissect raw frame bytes given in hex (or on standard input), no capture needed'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "accept" -d 'Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step'

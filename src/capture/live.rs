@@ -28,12 +28,65 @@ pub struct LiveOptions {
     pub duration: Option<Duration>,
 }
 
-/// libpcap's counters at the end of a live capture.
+/// libpcap's counters at the end of a live capture, and the packets wsdissect was handed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LiveStats {
+    /// Packets libpcap handed to wsdissect.
+    pub captured: u64,
+    /// The kernel's count of packets that passed the filter (`ps_recv`). On Linux it counts
+    /// dropped packets too, and on loopback each packet twice: the kernel sees it leave and
+    /// arrive, and libpcap keeps only the arrival.
     pub received: u32,
     pub dropped_by_kernel: u32,
     pub dropped_by_interface: u32,
+    /// The capture is on a loopback interface.
+    pub loopback: bool,
+}
+
+impl std::fmt::Display for LiveStats {
+    /// One line, as tcpdump ends: what was captured and lost, and why the kernel's count of
+    /// packets received may differ from the packets captured.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} packets captured, {} dropped by kernel, {} dropped by interface",
+            self.captured, self.dropped_by_kernel, self.dropped_by_interface
+        )?;
+        let received = u64::from(self.received);
+        if received == self.captured {
+            return Ok(());
+        }
+        write!(f, "; the kernel's filter passed {received}")?;
+        if self.loopback && received >= self.captured {
+            f.write_str(" (on loopback it sees each packet twice, leaving and arriving, and libpcap keeps one)")
+        } else {
+            f.write_str(" (its count includes packets dropped, and any still queued when the capture stopped)")
+        }
+    }
+}
+
+/// Where a live capture listens, for the line tcpdump prints when it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listening {
+    pub interface: String,
+    /// libpcap's name and description of the link type, e.g. `EN10MB` and `Ethernet`.
+    pub link_name: String,
+    pub link_description: String,
+    pub snaplen: i32,
+}
+
+impl std::fmt::Display for Listening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "listening on {}, link-type {}",
+            self.interface, self.link_name
+        )?;
+        if !self.link_description.is_empty() {
+            write!(f, " ({})", self.link_description)?;
+        }
+        write!(f, ", snapshot length {} bytes", self.snaplen)
+    }
 }
 
 pub struct LiveSource {
@@ -44,6 +97,8 @@ pub struct LiveSource {
     deadline: Option<Instant>,
     packets: u64,
     interface: String,
+    loopback: bool,
+    listening: Listening,
 }
 
 /// Every interface libpcap can open, with its description and addresses.
@@ -82,6 +137,9 @@ impl LiveSource {
     pub fn open(opts: &LiveOptions, stop: Arc<AtomicBool>) -> Result<LiveSource, CaptureError> {
         let live_err = |detail: String| CaptureError::Live { detail };
         let known = pcap::Device::list().unwrap_or_default();
+        let loopback = known
+            .iter()
+            .any(|d| d.name == opts.interface && d.flags.is_loopback());
         if !known.iter().any(|d| d.name == opts.interface) {
             let names: Vec<String> = known.into_iter().map(|d| d.name).collect();
             return Err(live_err(format!(
@@ -115,7 +173,16 @@ impl LiveSource {
             ),
             None => None,
         };
-        let link = LinkType(cap.get_datalink().0 as u32);
+        let datalink = cap.get_datalink();
+        let link = LinkType(datalink.0 as u32);
+        let listening = Listening {
+            interface: opts.interface.clone(),
+            link_name: datalink
+                .get_name()
+                .unwrap_or_else(|_| format!("{}", datalink.0)),
+            link_description: datalink.get_description().unwrap_or_default(),
+            snaplen: opts.snaplen,
+        };
         let deadline = opts.duration.map(|d| Instant::now() + d);
         // libpcap 1.10 on Linux keeps waiting inside pcap_next_ex when its read timeout expires
         // with no packet (the timeout never returns to us), so an idle capture would never see
@@ -137,7 +204,14 @@ impl LiveSource {
             deadline,
             packets: 0,
             interface: opts.interface.clone(),
+            loopback,
+            listening,
         })
+    }
+
+    /// Where the capture listens: interface, link type and snapshot length.
+    pub fn listening(&self) -> &Listening {
+        &self.listening
     }
 
     fn flush_savefile(&mut self) {
@@ -153,11 +227,17 @@ impl PacketSource for LiveSource {
             .cap
             .stats()
             .map(|s| LiveStats {
+                captured: self.packets,
                 received: s.received,
                 dropped_by_kernel: s.dropped,
                 dropped_by_interface: s.if_dropped,
+                loopback: self.loopback,
             })
-            .unwrap_or_default();
+            .unwrap_or(LiveStats {
+                captured: self.packets,
+                loopback: self.loopback,
+                ..LiveStats::default()
+            });
         Some(stats)
     }
 

@@ -8,6 +8,7 @@ pub mod bpf;
 pub mod file;
 pub mod keyfile;
 pub mod live;
+pub mod merge;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -1,11 +1,13 @@
 //! Filters shared by every view: connection ids, direction, opcodes, endpoint address or
-//! port, and a limit on messages. A filtered-out connection drops all its events.
+//! port, diagnostics' severity, and a limit on messages. A filtered-out connection drops all
+//! its events. The filter also remembers what it saw, so a filter that matched nothing can
+//! say what there was instead ([`FilterSink::unmatched`]).
 
 use std::collections::HashMap;
 use std::io;
 
 use super::Sink;
-use crate::base::{ConnId, Direction};
+use crate::base::{ConnId, Direction, Severity};
 use crate::event::Event;
 use crate::ws::opcode::OpCode;
 
@@ -24,6 +26,68 @@ pub struct EventFilter {
     pub packets: Vec<u64>,
     /// Stop after this many messages have been shown.
     pub max_messages: Option<u64>,
+    /// Only diagnostics of this severity or higher.
+    pub min_severity: Option<Severity>,
+    /// Only diagnostics, each connection's line before its first one (the triage view).
+    pub diagnostics_only: bool,
+}
+
+/// A filter value that matched nothing, and what the capture had instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unmatched {
+    /// `--conn` ids that no connection had, and the ids of the connections shown.
+    Conns { wanted: Vec<u64>, seen: Vec<u64> },
+    /// `--port` values that no connection had, and the ports of the connections shown.
+    Ports { wanted: Vec<u16>, seen: Vec<u16> },
+    /// `--packet` numbers past the end of the capture, which had this many packets.
+    Packets { wanted: Vec<u64>, last: u64 },
+}
+
+impl std::fmt::Display for Unmatched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn list<T: ToString>(v: &[T]) -> String {
+            v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
+        }
+        fn plural<T>(v: &[T]) -> &'static str {
+            if v.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        }
+        match self {
+            Unmatched::Conns { wanted, seen } => {
+                write!(f, "no connection{} {}", plural(wanted), list(wanted))?;
+                match seen.as_slice() {
+                    [] => write!(f, " (no WebSocket connections in this capture)"),
+                    [one] => write!(f, " (the only connection is {one})"),
+                    _ if seen.windows(2).all(|w| w[1] == w[0] + 1) => {
+                        write!(f, " (connections are {}–{})", seen[0], seen[seen.len() - 1])
+                    }
+                    _ => write!(f, " (connections are {})", list(seen)),
+                }
+            }
+            Unmatched::Ports { wanted, seen } => {
+                write!(
+                    f,
+                    "no connection on port{} {}",
+                    plural(wanted),
+                    list(wanted)
+                )?;
+                match seen.as_slice() {
+                    [] => write!(f, " (no WebSocket connections in this capture)"),
+                    _ => write!(f, " (ports seen: {})", list(seen)),
+                }
+            }
+            Unmatched::Packets { wanted, last } => write!(
+                f,
+                "no packet{} {} (the capture has {last} packet{})",
+                plural(wanted),
+                list(wanted),
+                if *last == 1 { "" } else { "s" }
+            ),
+        }
+    }
 }
 
 pub struct FilterSink<S: Sink> {
@@ -33,7 +97,13 @@ pub struct FilterSink<S: Sink> {
     /// Connections whose addresses did not match `--host`, held until their handshake's Host
     /// header decides.
     held: HashMap<ConnId, Event>,
+    /// With `diagnostics_only`: connection lines not shown yet, waiting for a diagnostic.
+    quiet: HashMap<ConnId, Event>,
     messages: u64,
+    /// Ids and ports of every connection line that reached the filter, and the packet count.
+    seen_conns: Vec<u64>,
+    seen_ports: Vec<u16>,
+    packets: Option<u64>,
 }
 
 impl<S: Sink> FilterSink<S> {
@@ -43,8 +113,39 @@ impl<S: Sink> FilterSink<S> {
             filter,
             conn_ok: HashMap::new(),
             held: HashMap::new(),
+            quiet: HashMap::new(),
             messages: 0,
+            seen_conns: Vec::new(),
+            seen_ports: Vec::new(),
+            packets: None,
         }
+    }
+
+    /// The `--conn`, `--port` and `--packet` values that matched nothing, with what the
+    /// capture had instead; meaningful once the run has ended (after `CaptureEnd`).
+    pub fn unmatched(&self) -> Vec<Unmatched> {
+        let f = &self.filter;
+        let mut out = Vec::new();
+        let wanted: Vec<u64> = dedup(f.conns.iter().filter(|c| !self.seen_conns.contains(c)));
+        if !wanted.is_empty() {
+            let mut seen = self.seen_conns.clone();
+            seen.sort_unstable();
+            out.push(Unmatched::Conns { wanted, seen });
+        }
+        let wanted: Vec<u16> = dedup(f.ports.iter().filter(|p| !self.seen_ports.contains(p)));
+        if !wanted.is_empty() {
+            let mut seen = self.seen_ports.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            out.push(Unmatched::Ports { wanted, seen });
+        }
+        if let Some(last) = self.packets {
+            let wanted: Vec<u64> = dedup(f.packets.iter().filter(|&&p| p == 0 || p > last));
+            if !wanted.is_empty() {
+                out.push(Unmatched::Packets { wanted, last });
+            }
+        }
+        out
     }
 
     /// Id and port filters, and whether an address matches `--host`.
@@ -84,6 +185,8 @@ impl<S: Sink> FilterSink<S> {
     fn passes(&mut self, event: &Event) -> bool {
         let conn = match event {
             Event::Connection(c) => {
+                self.seen_conns.push(c.conn.0);
+                self.seen_ports.extend([c.client.port(), c.server.port()]);
                 let (ids_ports, address) = self.connection_matches(c);
                 if ids_ports && !address {
                     // Maybe the Host header names it: decide at the handshake.
@@ -158,7 +261,38 @@ impl<S: Sink> FilterSink<S> {
                 return false;
             }
         }
+        if let Event::Diagnostic(d) = event {
+            if self
+                .filter
+                .min_severity
+                .is_some_and(|m| d.rule.severity < m)
+            {
+                return false;
+            }
+        }
         true
+    }
+
+    /// `--diagnostics`: of what passed the other filters, only diagnostics (and the summary),
+    /// each connection's line held back until its first diagnostic.
+    fn triage(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Connection(c) => {
+                self.quiet.insert(c.conn, event.clone());
+            }
+            Event::Diagnostic(d) => {
+                if let Some(line) = self.quiet.remove(&d.conn) {
+                    self.inner.event(&line)?;
+                }
+                self.inner.event(event)?;
+            }
+            Event::ConnectionEnd(e) => {
+                self.quiet.remove(&e.conn);
+            }
+            Event::CaptureEnd(_) => self.inner.event(event)?,
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -197,7 +331,9 @@ impl<S: Sink> Sink for FilterSink<S> {
             if let Some(held) = self.held.remove(&h.conn) {
                 if self.host_header_matches(h.host.as_deref()) {
                     self.conn_ok.insert(h.conn, true);
-                    if self.filter.packets.is_empty() {
+                    if self.filter.diagnostics_only {
+                        self.quiet.insert(h.conn, held);
+                    } else if self.filter.packets.is_empty() {
                         self.inner.event(&held)?;
                     }
                 }
@@ -206,7 +342,13 @@ impl<S: Sink> Sink for FilterSink<S> {
         if let Event::ConnectionEnd(e) = event {
             self.held.remove(&e.conn);
         }
+        if let Event::CaptureEnd(s) = event {
+            self.packets = Some(s.packets);
+        }
         if self.passes(event) {
+            if self.filter.diagnostics_only {
+                return self.triage(event);
+            }
             if matches!(event, Event::Message(_)) {
                 self.messages += 1;
             }
@@ -222,6 +364,17 @@ impl<S: Sink> Sink for FilterSink<S> {
     fn wants_more(&self) -> bool {
         self.filter.max_messages.is_none_or(|m| self.messages < m)
     }
+}
+
+/// The values of `items`, each once, in order.
+fn dedup<'a, T: PartialEq + Copy + 'a>(items: impl Iterator<Item = &'a T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for &i in items {
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

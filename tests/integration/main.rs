@@ -11,6 +11,7 @@ mod midstream;
 mod regress;
 mod rules;
 mod samples;
+mod several;
 mod tls;
 mod tshark;
 mod tshark_h2;

@@ -41,7 +41,7 @@ TSHARK_RUNS = int(os.environ.get("TSHARK_RUNS", "3"))
 TSHARK_TLS_RUNS = int(os.environ.get("TSHARK_TLS_RUNS", "1"))
 CAPTURES = os.environ.get(
     "CAPTURES",
-    "small-messages large-messages deflate small-messages-10mb small-messages-tls large-messages-tls",
+    "small-messages large-messages deflate small-messages-10mb small-messages-tls large-messages-tls small-messages-h2",
 ).split()
 TOOLS = os.environ.get("TOOLS", "tcpdump wsdissect tshark").split()
 

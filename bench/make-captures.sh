@@ -11,13 +11,18 @@
 #   small-messages-tls.pcap   the traffic of small-messages (same sizes, same seeds) over wss://
 #                             (TLS 1.3, Node's default suite), + small-messages-tls.keys
 #   large-messages-tls.pcap   the traffic of large-messages over wss://, + large-messages-tls.keys
+#   small-messages-h2.pcap    the traffic of small-messages (same sizes, same seeds, 8 WebSocket
+#                             sessions) over HTTP/2 (RFC 8441, h2c prior knowledge): 2 TCP
+#                             connections × 4 extended-CONNECT streams, Node http2 (bench/gen-h2.js)
+#   small-messages-h2-10mb.pcap  the first ~10 MB of small-messages-h2.pcap (callgrind cut)
 #
 # NAME.count is the generators' own count of messages sent (both directions); NAME.count.json
 # has the details (for TLS: version and suite of every connection). NAME.keys is the TLS key
 # log, from the 'keylog' events of both ends; the certificate is a self-signed one made here, at
 # run time (openssl). Needs root (tcpdump on lo), node (+ `npm ci` in samples/), tcpdump,
 # editcap, openssl.
-# Bounded: each generator runs under `timeout`.
+# Bounded: each generator runs under `timeout`. ONLY="small-messages small-messages-h2" makes
+# only the captures named (and the cuts of those made).
 set -euo pipefail
 cd "$(dirname "$0")"
 BENCH=$PWD
@@ -26,8 +31,9 @@ mkdir -p "$DATA"
 [ -d ../samples/node_modules/ws ] || (cd ../samples && npm ci --no-audit --no-fund)
 for t in tcpdump editcap node openssl; do command -v $t >/dev/null || { echo "missing $t (apt-get install -y tcpdump tshark nodejs)" >&2; exit 1; }; done
 
-capture() { # NAME MODE PORT
-  local name=$1 mode=$2 port=$3
+capture() { # NAME MODE PORT [GENERATOR]
+  local name=$1 mode=$2 port=$3 gen=${4:-gen.js}
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   local tls=; case $mode in *-tls) tls=1 ;; esac
   if [ -z "${FORCE:-}" ] && [ -s "$DATA/$name.pcap" ] && [ -s "$DATA/$name.count" ] &&
     { [ -z "$tls" ] || [ -s "$DATA/$name.keys" ]; }; then
@@ -51,7 +57,7 @@ capture() { # NAME MODE PORT
   local td=$!
   for _ in $(seq 100); do grep -q 'listening on' "$tmp/tcpdump.err" && break; sleep 0.1; done
   grep -q 'listening on' "$tmp/tcpdump.err" || { cat "$tmp/tcpdump.err" >&2; exit 1; }
-  if ! timeout 240 node "$BENCH/gen.js" "$mode" "$port" "$tmp/$name.count" ${certargs[@]+"${certargs[@]}"}; then
+  if ! timeout 240 node "$BENCH/$gen" "$mode" "$port" "$tmp/$name.count" ${certargs[@]+"${certargs[@]}"}; then
     kill -INT "$td" 2>/dev/null || true; wait "$td" || true
     echo "$name: generator failed" >&2; exit 1
   fi
@@ -74,15 +80,24 @@ capture deflate deflate 9103
 capture small-messages-tls small-tls 9104
 capture large-messages-tls large-tls 9105
 
-# A ~10 MB cut of small-messages.pcap: same traffic, a tenth of the size (memory-vs-size check).
-# The cut ends mid-stream, so its message count is whatever wsdissect/tshark agree on; no .count.
-if [ -n "${FORCE:-}" ] || [ ! -s "$DATA/small-messages-10mb.pcap" ] || [ "$DATA/small-messages.pcap" -nt "$DATA/small-messages-10mb.pcap" ]; then
-  pkts=$(capinfos -c -M "$DATA/small-messages.pcap" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
-  size=$(stat -c %s "$DATA/small-messages.pcap")
-  keep=$(( pkts * 10000000 / size ))
-  editcap -r "$DATA/small-messages.pcap" "$DATA/small-messages-10mb.pcap" "1-$keep"
-  got=$(stat -c %s "$DATA/small-messages-10mb.pcap")   # packet sizes vary: correct once
-  keep=$(( keep * 10000000 / got ))
-  editcap -r "$DATA/small-messages.pcap" "$DATA/small-messages-10mb.pcap" "1-$keep"
-  echo "small-messages-10mb: $(du -h "$DATA/small-messages-10mb.pcap" | cut -f1) ($keep packets)"
-fi
+capture small-messages-h2 small-h2 9106 gen-h2.js
+
+# ~10 MB cuts: same traffic, a tenth of the size (memory-vs-size check, callgrind inputs).
+# A cut ends mid-stream, so its message count is whatever wsdissect/tshark agree on; no .count.
+cut10() { # NAME: NAME.pcap -> NAME-10mb.pcap
+  local src=$DATA/$1.pcap dst=$DATA/$1-10mb.pcap
+  [ -s "$src" ] || return 0
+  if [ -n "${FORCE:-}" ] || [ ! -s "$dst" ] || [ "$src" -nt "$dst" ]; then
+    local pkts size keep got
+    pkts=$(capinfos -c -M "$src" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}')
+    size=$(stat -c %s "$src")
+    keep=$(( pkts * 10000000 / size ))
+    editcap -r "$src" "$dst" "1-$keep"
+    got=$(stat -c %s "$dst")   # packet sizes vary: correct once
+    keep=$(( keep * 10000000 / got ))
+    editcap -r "$src" "$dst" "1-$keep"
+    echo "$1-10mb: $(du -h "$dst" | cut -f1) ($keep packets)"
+  fi
+}
+cut10 small-messages
+cut10 small-messages-h2

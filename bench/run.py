@@ -12,6 +12,13 @@ A capture with a key log next to it (NAME.keys: the -tls captures) is wss: wsdis
 decrypt: its floor is reading the file). For every NAME-tls run whose plaintext twin NAME is in the
 same run, a second table gives the ratio TLS / plaintext of CPU and wall time per command.
 
+A capture named *-h2* is WebSocket over HTTP/2 (RFC 8441, h2c prior knowledge; bench/gen-h2.js):
+tshark gets `-d tcp.port==PORT,http2` (PORT from NAME.count.json, or from the uncut capture's)
+and, since tshark 4.0 shows WebSocket inside HTTP/2 only as DATA, its commands select `http2`
+instead of `websocket` and its message count is "—". wsdissect must report exactly the
+generator's count on an -h2 capture (JSON and text), or the run stops. For every NAME-h2 run
+whose HTTP/1.1 twin NAME is in the same run, a table gives CPU per message and the ratio.
+
 Environment: RUNS (default 5; wsdissect and tcpdump), TSHARK_RUNS (default 3),
 TSHARK_TLS_RUNS (default 1: tshark decrypting is slow), CAPTURES (space-separated names, default
 all), TOOLS (any of tcpdump wsdissect tshark; default all), WSDISSECT (binary, default
@@ -34,7 +41,7 @@ TSHARK_RUNS = int(os.environ.get("TSHARK_RUNS", "3"))
 TSHARK_TLS_RUNS = int(os.environ.get("TSHARK_TLS_RUNS", "1"))
 CAPTURES = os.environ.get(
     "CAPTURES",
-    "small-messages large-messages deflate small-messages-10mb small-messages-tls large-messages-tls",
+    "small-messages large-messages deflate small-messages-10mb small-messages-tls large-messages-tls small-messages-h2",
 ).split()
 TOOLS = os.environ.get("TOOLS", "tcpdump wsdissect tshark").split()
 
@@ -53,10 +60,33 @@ def tshark_keys(keys):
     return ["-o", f"tls.keylog_file:{keys}"] if keys else []
 
 
-def commands(f, keys):
+def h2_port(name):
+    """The server port of an -h2 capture (for tshark's decode-as), else None."""
+    if "-h2" not in name:
+        return None
+    base = name.split("-h2")[0] + "-h2"
+    info = json.load(open(os.path.join(DATA, base + ".count.json")))
+    return int(info["port"])
+
+
+def commands(f, keys, h2port=None):
     """(tool, id, label, argv); in labels CAP is the capture, KEYS its key log."""
     wk = "--tls-keylog KEYS " if keys else ""
     tk = "-o tls.keylog_file:KEYS " if keys else ""
+    if h2port is not None:
+        da = ["-d", f"tcp.port=={h2port},http2"]
+        tk = f"-d tcp.port=={h2port},http2 "
+        return [
+            ("tcpdump", "floor", "`tcpdump -r CAP -w /dev/null` (floor: read + write every packet)",
+             ["tcpdump", "-r", f, "-w", "/dev/null"]),
+            ("wsdissect", "json", "`wsdissect --format json CAP`", [W, "--format", "json", f]),
+            ("wsdissect", "text", "`wsdissect CAP` (text)", [W, f]),
+            ("tshark", "one-line", f"`tshark {tk}-r CAP -Y http2`", ["tshark"] + da + ["-r", f, "-Y", "http2"]),
+            ("tshark", "json", f"`tshark {tk}-r CAP -Y http2 -T json`",
+             ["tshark"] + da + ["-r", f, "-Y", "http2", "-T", "json"]),
+            ("tshark", "fields", f"`tshark {tk}-r CAP -Y http2 -T fields -e http2.streamid -e http2.length`",
+             ["tshark"] + da + ["-r", f, "-Y", "http2", "-T", "fields", "-e", "http2.streamid", "-e", "http2.length"]),
+        ]
     return [
         ("tcpdump", "floor", "`tcpdump -r CAP -w /dev/null` (floor: read + write every packet)",
          ["tcpdump", "-r", f, "-w", "/dev/null"]),
@@ -140,6 +170,7 @@ def main():
     emit("| capture | size | command | wall s (mean ± σ) | min s | CPU s | MB/s | messages/s | max RSS | messages found / sent |")
     emit("|---|---|---|---|---|---|---|---|---|---|")
     results = {}  # (capture, tool, id) -> (mean wall s, CPU s)
+    counts = {}  # capture -> messages (generator's count, else wsdissect's)
     for name in CAPTURES:
         f = os.path.join(DATA, name + ".pcap")
         if not os.path.exists(f):
@@ -148,15 +179,22 @@ def main():
         keys = keylog_of(f)
         cf = os.path.join(DATA, name + ".count")
         sent = int(open(cf).read()) if os.path.exists(cf) else None
+        h2port = h2_port(name)
         found = {
             "tcpdump": None,
             "wsdissect json": count_wsdissect_json(f, keys),
             "wsdissect text": count_wsdissect_text(f, keys),
-            "tshark": count_tshark(f, keys) if "tshark" in TOOLS else None,
+            # tshark 4.0 does not dissect WebSocket inside HTTP/2: nothing to count
+            "tshark": count_tshark(f, keys) if "tshark" in TOOLS and h2port is None else None,
         }
+        if h2port is not None and sent is not None:
+            for k in ("wsdissect json", "wsdissect text"):
+                if found[k] != sent:
+                    raise SystemExit(f"{name}: {k} reports {found[k]} messages, the generator sent {sent}")
+        counts[name] = sent if sent is not None else found["wsdissect json"]
         # without a generator count (the cut), messages/s uses wsdissect's count
         msgs = sent if sent is not None else found["wsdissect json"]
-        for tool, cid, label, argv in commands(f, keys):
+        for tool, cid, label, argv in commands(f, keys, h2port):
             if tool not in TOOLS:
                 continue
             # tshark runs are long: no warm-up (the file is in the page cache by then)
@@ -198,6 +236,27 @@ def main():
                     continue
                 emit(f"| {plain} → {tls} | {label.replace('CAP', '…')} | {a[1]:.3f} → {b[1]:.3f} | "
                      f"{b[1] / a[1]:.2f}× | {a[0]:.3f} → {b[0]:.3f} | {b[0] / a[0]:.2f}× |")
+    pairs = [(n.replace("-h2", "", 1), n) for n in CAPTURES if "-h2" in n and n.replace("-h2", "", 1) in CAPTURES]
+    if pairs:
+        emit()
+        emit("WebSocket over HTTP/2 against the same traffic over HTTP/1.1: CPU time per message "
+             "(CPU s / messages), HTTP/1.1 capture → HTTP/2 capture. tshark's commands differ "
+             "(`-Y websocket` → `-Y http2`, not dissecting WebSocket), so only wsdissect and tcpdump are paired.")
+        emit()
+        # ratios per message: the cuts hold different numbers of messages
+        emit("| captures | command | CPU s HTTP/1.1 → HTTP/2 | CPU µs/message HTTP/1.1 → HTTP/2 | CPU ratio per message | wall s HTTP/1.1 → HTTP/2 | wall ratio per message |")
+        emit("|---|---|---|---|---|---|---|")
+        for h1, h2 in pairs:
+            for tool, cid, label, _ in commands("CAP", None):
+                if tool == "tshark":
+                    continue
+                a, b = results.get((h1, tool, cid)), results.get((h2, tool, cid))
+                if a is None or b is None:
+                    continue
+                ua, ub = a[1] / counts[h1] * 1e6, b[1] / counts[h2] * 1e6
+                emit(f"| {h1} → {h2} | {label.replace('CAP', '…')} | {a[1]:.3f} → {b[1]:.3f} | "
+                     f"{ua:.2f} → {ub:.2f} | {ub / ua:.2f}× | {a[0]:.3f} → {b[0]:.3f} | "
+                     f"{(b[0] / counts[h2]) / (a[0] / counts[h1]):.2f}× |")
     with open(os.path.join(DATA, "results.md"), "w") as out:
         out.write("\n".join(lines) + "\n")
 

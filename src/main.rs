@@ -16,7 +16,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
+use wsdissect::output::fit::output_width;
 use wsdissect::capture::bpf::FileFilter;
 use wsdissect::capture::file::FileSource;
 use wsdissect::capture::live::LiveSource;
@@ -33,7 +34,10 @@ fn fail(msg: impl fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let mut args = cli::Args::parse();
+    // Help wraps to the terminal (80 columns for a pipe, at most 100 for reading ease).
+    let width = output_width(io::stdout().is_terminal()).min(100);
+    let matches = cli::Args::command().term_width(width).get_matches();
+    let mut args = cli::Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(command) = args.command.take() {
         return commands::run(command);
     }

@@ -147,7 +147,11 @@ pub fn man_page() -> io::Result<Vec<u8>> {
     for (command, what) in crate::cli::EXAMPLES {
         writeln!(page, ".TP\n\\fB{}\\fR\n{}", roff(command), roff(what))?;
     }
-    writeln!(page, ".SH \"EXIT STATUS\"\n{}", roff(crate::cli::EXIT_STATUS))?;
+    writeln!(
+        page,
+        ".SH \"EXIT STATUS\"\n{}",
+        roff(crate::cli::EXIT_STATUS)
+    )?;
     man.render_version_section(&mut page)?;
     // Each clap_mangen section starts with the same two string definitions: keep the first.
     let text = String::from_utf8(page).expect("roff is UTF-8");

@@ -17,12 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches};
-use wsdissect::output::fit::output_width;
 use wsdissect::capture::bpf::FileFilter;
 use wsdissect::capture::file::FileSource;
 use wsdissect::capture::live::LiveSource;
 use wsdissect::capture::{CaptureError, PacketSource};
 use wsdissect::event::CaptureSummary;
+use wsdissect::output::fit::output_width;
 use wsdissect::{RunError, RunLimits};
 
 use config::{Config, Input};

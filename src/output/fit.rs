@@ -49,13 +49,7 @@ pub fn output_width(tty: bool) -> usize {
 /// A payload preview within `cols` columns: quoted, escaped text or spaced hex of at most
 /// `limit` of the kept bytes, then `…(+N bytes)` for the rest of the `total` when it is cut.
 /// A preview needs a few columns; it never shows fewer bytes than one.
-pub fn preview_within(
-    kept: &[u8],
-    total: u64,
-    as_text: bool,
-    limit: usize,
-    cols: usize,
-) -> String {
+pub fn preview_within(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> String {
     // Each unit: the bytes it stands for and how it is shown.
     let units: Vec<(usize, String)> = if as_text {
         let shown = &kept[..limit.min(kept.len())];
@@ -63,7 +57,10 @@ pub fn preview_within(
         for chunk in shown.utf8_chunks() {
             for c in chunk.valid().chars() {
                 let mut buf = [0; 4];
-                units.push((c.len_utf8(), escape_bytes(c.encode_utf8(&mut buf).as_bytes())));
+                units.push((
+                    c.len_utf8(),
+                    escape_bytes(c.encode_utf8(&mut buf).as_bytes()),
+                ));
             }
             for b in chunk.invalid() {
                 units.push((1, escape_bytes(&[*b])));
@@ -237,7 +234,9 @@ mod tests {
         let lines = wrap(line, 40, 6);
         assert!(lines.iter().all(|l| display_width(l) <= 40), "{lines:#?}");
         assert!(lines[0].starts_with("  conn 1 ended"));
-        assert!(lines[1..].iter().all(|l| l.starts_with("      ") && !l.starts_with("       ")));
+        assert!(lines[1..]
+            .iter()
+            .all(|l| l.starts_with("      ") && !l.starts_with("       ")));
         assert_eq!(
             lines.join(" ").split_whitespace().collect::<Vec<_>>(),
             line.split_whitespace().collect::<Vec<_>>()

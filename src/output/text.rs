@@ -16,9 +16,9 @@ use crate::event::{
     StreamEnd, TlsInfo,
 };
 use crate::tls::record::content_type_name;
-use crate::ws::record::DirStats;
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
+use crate::ws::record::DirStats;
 
 pub struct TextOptions {
     /// Payload bytes shown per frame or message line.

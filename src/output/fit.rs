@@ -5,7 +5,11 @@
 use unicode_width::UnicodeWidthChar;
 
 use super::escape::escape_bytes;
-use super::text::elided_note;
+
+/// What follows a preview that was cut: `…(+N bytes)`.
+pub fn elided_note(more: u64) -> String {
+    format!("…(+{more} bytes)")
+}
 
 /// The columns a line takes on a terminal: SGR colour sequences (`ESC [ … m`) take none.
 pub fn display_width(s: &str) -> usize {
@@ -152,10 +156,8 @@ fn wrap_words(line: &str, width: usize, indent: usize) -> Vec<String> {
             continue;
         }
         let w = display_width(word);
-        if at_start {
-            cur.push_str(&" ".repeat(spaces));
-            cur_w += spaces;
-        } else if cur_w + spaces + w <= width {
+        // The line's own indentation, or the spaces between words that share a line.
+        if at_start || cur_w + spaces + w <= width {
             cur.push_str(&" ".repeat(spaces));
             cur_w += spaces;
         } else {

@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 
 use super::escape::{escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes};
+pub use super::fit::elided_note;
 use super::fit::{display_width, preview_within, wrap};
 use super::style::Style;
 use super::Sink;
@@ -64,11 +65,6 @@ fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
 pub fn elide(kept: &[u8], total: u64, limit: usize) -> (&[u8], u64) {
     let shown = &kept[..limit.min(kept.len())];
     (shown, total.saturating_sub(shown.len() as u64))
-}
-
-/// What follows a preview that `elide` cut: `…(+N bytes)`.
-pub fn elided_note(more: u64) -> String {
-    format!("…(+{more} bytes)")
 }
 
 /// A payload preview: quoted, escaped text, or hex; elided past `limit` bytes.
@@ -489,7 +485,7 @@ const AFTER_TIME: usize = 25;
 const AFTER_MARK: usize = 12;
 /// Fewer columns than this left for a preview after a frame's fields, and the preview goes on
 /// a line of its own.
-const MIN_PREVIEW: usize = 24;
+const MIN_PREVIEW: usize = 40;
 
 /// A payload to preview: the bytes kept, the whole length, and whether it reads as text.
 struct Payload<'a> {

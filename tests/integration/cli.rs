@@ -970,17 +970,20 @@ fn help_fits_80_columns_in_a_pipe() {
     assert!(stdout_of(&run_piped(&["--help"], None)).contains("Examples:"));
 }
 
-/// Run with standard output a pipe whose reader is already gone: every write fails (EPIPE).
+/// Run with standard output a pipe whose reader is gone before the program starts writing
+/// (closed at once; the program starts 0.3 s later), so its writes fail with EPIPE.
 fn run_into_closed_pipe(args: &[&str]) -> Output {
-    let (reader, writer) = std::io::pipe().expect("pipe");
-    drop(reader);
-    let child = Command::new(BIN)
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("sleep 0.3; exec \"$0\" \"$@\"")
+        .arg(BIN)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(writer)
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn wsdissect");
+        .expect("spawn sh");
+    drop(child.stdout.take());
     child.wait_with_output().expect("wait")
 }
 

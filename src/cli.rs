@@ -109,19 +109,53 @@ impl From<OpcodeName> for OpCode {
     }
 }
 
-const AFTER_HELP: &str = "\
-Examples:
-  wsdissect capture.pcap                     frames and messages, one line each
-  wsdissect -v capture.pcap --conn 2         the teaching view of one connection
-  wsdissect --format json capture.pcapng     NDJSON (docs/json.md)
-  sudo wsdissect -i lo -f 'tcp port 8080'    live, on loopback
-  wsdissect rotated/ --diagnostics           problems only, across tcpdump -C files
-  wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58
-  wsdissect accept dGhlIHNhbXBsZSBub25jZQ==
+/// Examples for `--help` and the man page: a command line and what it shows.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "wsdissect capture.pcap",
+        "frames and messages, one line each",
+    ),
+    (
+        "wsdissect -v capture.pcap --conn 2",
+        "the teaching view of one connection",
+    ),
+    (
+        "wsdissect --format json capture.pcapng",
+        "NDJSON (docs/json.md)",
+    ),
+    (
+        "sudo wsdissect -i lo -f 'tcp port 8080'",
+        "live, on loopback",
+    ),
+    (
+        "wsdissect rotated/ --diagnostics",
+        "problems only, across tcpdump -C files",
+    ),
+    (
+        "wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58",
+        "one masked frame, bit by bit",
+    ),
+    (
+        "wsdissect accept dGhlIHNhbXBsZSBub25jZQ==",
+        "the Sec-WebSocket-Accept for a key, step by step",
+    ),
+];
 
-Exit status: 0 done (violations are reported, not errors); 1 the capture is truncated or
-corrupt part-way (everything before it was printed); 2 fatal: bad flags, unreadable or
-non-capture file, no permission to capture, unknown interface, bad filter.";
+/// What the exit status means, for `--help` and the man page.
+pub const EXIT_STATUS: &str = "0 done (violations are reported, not errors); 1 the capture is \
+truncated or corrupt part-way (everything before it was printed); 2 fatal: bad flags, unreadable \
+or non-capture file, no permission to capture, unknown interface, bad filter.";
+
+/// The text after the options in `--help`: examples, each command over its meaning, and the
+/// exit status (clap wraps it to the terminal).
+fn after_help() -> String {
+    let mut s = String::from("Examples:\n");
+    for (command, what) in EXAMPLES {
+        s.push_str(&format!("  {command}\n      {what}\n"));
+    }
+    s.push_str(&format!("\nExit status: {EXIT_STATUS}"));
+    s
+}
 
 /// Dissect WebSocket traffic: every connection, handshake, frame and message, with every
 /// RFC 6455 / RFC 7692 violation named.
@@ -132,7 +166,7 @@ non-capture file, no permission to capture, unknown interface, bad filter.";
     about,
     long_about = None,
     override_usage = "wsdissect [OPTIONS] [CAPTURE]...\n       wsdissect [--color WHEN] <COMMAND>",
-    after_long_help = AFTER_HELP
+    after_long_help = after_help()
 )]
 pub struct Args {
     #[command(subcommand)]
@@ -193,8 +227,8 @@ pub struct ViewArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_payload: usize,
 
-    /// Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index}.{txt|bin} (the kept
-    /// bytes; whole messages with --full-payload).
+    /// Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index:05}.{txt|bin} (the
+    /// kept bytes; whole messages with --full-payload).
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
 }

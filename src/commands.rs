@@ -29,18 +29,145 @@ pub fn run(command: Command, color: Color) -> ExitCode {
     }
 }
 
+/// Write `bytes` to standard output: a reader that closes the pipe early (`| head`) is a
+/// normal end, as for the capture views.
+fn print(bytes: &[u8]) -> ExitCode {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => crate::fail(format!("cannot write output: {e}")),
+    }
+}
+
 /// Shell completions, generated from the clap definitions (docs/completions keeps a copy).
 fn completions(shell: clap_complete::Shell) -> ExitCode {
-    clap_complete::generate(shell, &mut Args::command(), "wsdissect", &mut io::stdout());
-    ExitCode::SUCCESS
+    print(completion_script(shell).as_bytes())
+}
+
+/// The completion script for `shell`; `-i`/`--interface` completes the interfaces there are
+/// (bash: the ones `wsdissect -D` lists; zsh and fish: their own interface lists).
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Args::command(), "wsdissect", &mut script);
+    let script = String::from_utf8(script).expect("clap_complete writes UTF-8");
+    let (from, to) = match shell {
+        clap_complete::Shell::Bash => (
+            "                --interface)\n                    COMPREPLY=($(compgen -f \"${cur}\"))\n                    return 0\n                    ;;\n                -i)\n                    COMPREPLY=($(compgen -f \"${cur}\"))",
+            "                --interface|-i)\n                    COMPREPLY=($(compgen -W \"$(\"${1}\" -D 2>/dev/null | sed -e 's/^[0-9]*\\. //' -e 's/ .*//')\" -- \"${cur}\"))",
+        ),
+        clap_complete::Shell::Zsh => (
+            "interface instead of reading a file]:IFACE:_default",
+            "interface instead of reading a file]:IFACE:_net_interfaces",
+        ),
+        clap_complete::Shell::Fish => (
+            "-s i -l interface -d 'Capture live from this interface instead of reading a file' -r",
+            "-s i -l interface -d 'Capture live from this interface instead of reading a file' -r -f -a \"(__fish_print_interfaces)\"",
+        ),
+        _ => return script,
+    };
+    debug_assert!(script.contains(from), "the {shell} script changed shape");
+    script.replace(from, to)
 }
 
 /// The man page (roff), generated from the clap definitions (docs/man keeps a copy).
 fn man() -> ExitCode {
-    match clap_mangen::Man::new(Args::command()).render(&mut io::stdout()) {
-        Ok(()) => ExitCode::SUCCESS,
+    match man_page() {
+        Ok(page) => print(&page),
         Err(e) => crate::fail(e),
     }
+}
+
+/// Roff text: `-` as a minus (options), `\` escaped, a leading `.` or `'` kept as text.
+fn roff(s: &str) -> String {
+    let s = s.replace('\\', "\\e").replace('-', "\\-");
+    if s.starts_with('.') || s.starts_with('\'') {
+        format!("\\&{s}")
+    } else {
+        s
+    }
+}
+
+/// The man page: clap_mangen's title, name, synopsis, description and options, then the
+/// subcommands in this page (there are no separate pages for them), examples and exit status.
+pub fn man_page() -> io::Result<Vec<u8>> {
+    let cmd = Args::command()
+        .after_long_help(None::<&str>)
+        .disable_help_subcommand(true);
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    writeln!(page, ".SH COMMANDS")?;
+    for sub in cmd.get_subcommands() {
+        let mut usage = format!("\\fBwsdissect {}\\fR", sub.get_name());
+        for arg in sub.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            let values = arg
+                .get_possible_values()
+                .iter()
+                .map(|v| v.get_name().to_string())
+                .collect::<Vec<_>>()
+                .join("|");
+            let value = arg
+                .get_value_names()
+                .and_then(|n| n.first())
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| id.to_uppercase());
+            let value = if values.is_empty() { value } else { values };
+            let many = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+            match arg.get_long() {
+                Some(long) => usage.push_str(&format!(
+                    " [\\fB\\-\\-{}\\fR \\fI{}\\fR]",
+                    roff(long),
+                    roff(&value)
+                )),
+                None if arg.is_required_set() => {
+                    usage.push_str(&format!(" \\fI{}\\fR", roff(&value)))
+                }
+                None => usage.push_str(&format!(
+                    " [\\fI{}\\fR]{}",
+                    roff(&value),
+                    if many { "..." } else { "" }
+                )),
+            }
+        }
+        writeln!(page, ".TP\n{usage}")?;
+        if let Some(about) = sub.get_about() {
+            writeln!(page, "{}", roff(&about.to_string()))?;
+        }
+    }
+    writeln!(page, ".SH EXAMPLES")?;
+    for (command, what) in crate::cli::EXAMPLES {
+        writeln!(page, ".TP\n\\fB{}\\fR\n{}", roff(command), roff(what))?;
+    }
+    writeln!(
+        page,
+        ".SH \"EXIT STATUS\"\n{}",
+        roff(crate::cli::EXIT_STATUS)
+    )?;
+    man.render_version_section(&mut page)?;
+    // Each clap_mangen section starts with the same two string definitions: keep the first.
+    let text = String::from_utf8(page).expect("roff is UTF-8");
+    let mut seen = Vec::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.starts_with(".ie ") || line.starts_with(".el ") {
+            if seen.contains(&line) {
+                continue;
+            }
+            seen.push(line);
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
 }
 
 /// Why `explain` has no bytes to explain.
@@ -238,18 +365,15 @@ fn accept(key: &str) -> ExitCode {
 pub fn list_interfaces() -> ExitCode {
     match wsdissect::capture::live::list_interfaces() {
         Ok(list) => {
+            let mut text = String::new();
             for (i, (name, desc)) in list.iter().enumerate() {
-                println!(
-                    "{}. {name}{}",
-                    i + 1,
-                    if desc.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({desc})")
-                    }
-                );
+                text.push_str(&format!("{}. {name}", i + 1));
+                if !desc.is_empty() {
+                    text.push_str(&format!(" ({desc})"));
+                }
+                text.push('\n');
             }
-            ExitCode::SUCCESS
+            print(text.as_bytes())
         }
         Err(e) => crate::fail(e),
     }

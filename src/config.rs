@@ -14,6 +14,7 @@ use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::export::ExportSink;
 use wsdissect::output::filter::{EventFilter, FilterSink};
+use wsdissect::output::fit::output_width;
 use wsdissect::output::json::JsonSink;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::table::{TableOptions, TableSink};
@@ -200,6 +201,7 @@ impl Config {
                     flush_each: live,
                     style,
                     pretty_json: self.pretty_json,
+                    width: output_width(tty),
                 },
             )),
         }
@@ -252,17 +254,18 @@ fn check_view(v: &ViewArgs) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// How much of each frame and message the dissector keeps: whole messages with
+/// How much of each frame and message the dissector keeps: whole frames and messages with
 /// `--full-payload`, else `--max-payload`; never more than `--max-message-bytes`.
 fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectConfig {
-    let message_keep = if v.full_payload {
+    let keep = if v.full_payload {
         l.max_message_bytes
     } else {
         v.max_payload.min(l.max_message_bytes)
     };
     DissectConfig {
-        frame_keep: MIN_FRAME_KEEP.max(v.max_payload.min(l.max_message_bytes)),
-        message_keep,
+        // The default view shows a one-frame message on its frame's line.
+        frame_keep: MIN_FRAME_KEEP.max(keep),
+        message_keep: keep,
         inflate_limit: l.max_inflate,
         ws_ports,
         ..DissectConfig::default()

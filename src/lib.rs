@@ -204,8 +204,14 @@ pub fn dissect_with(
     let mut pipeline = Pipeline::with_keys(cfg, FlowTableLimits::default(), keys);
     let mut out_err = None;
     let mut packets = 0u64;
+    let mut started = false;
     let read = loop {
         let mut on = |p: &RawPacket<'_>| {
+            // Times count from the capture's first packet, whatever the filters leave out.
+            if !started {
+                started = true;
+                sink.capture_start(p.ts);
+            }
             if let Some(f) = limits.filter.as_mut() {
                 if !f.matches(p.link, p.data) {
                     return;

@@ -22,6 +22,7 @@ use wsdissect::capture::live::LiveSource;
 use wsdissect::capture::merge;
 use wsdissect::capture::{CaptureError, PacketSource};
 use wsdissect::event::CaptureSummary;
+use wsdissect::output::fit::output_width;
 use wsdissect::output::Sink;
 use wsdissect::{RunError, RunLimits};
 
@@ -34,11 +35,10 @@ fn fail(msg: impl fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let matches = cli::Args::command().get_matches();
-    let mut args = match cli::Args::from_arg_matches(&matches) {
-        Ok(args) => args,
-        Err(e) => e.exit(),
-    };
+    // Help wraps to the terminal (80 columns for a pipe, at most 100 for reading ease).
+    let width = output_width(io::stdout().is_terminal()).min(100);
+    let matches = cli::Args::command().term_width(width).get_matches();
+    let mut args = cli::Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(command) = args.command.take() {
         if let Some(flag) = cli::capture_flag_with_subcommand(&matches) {
             let name = matches.subcommand_name().unwrap_or_default();

@@ -59,12 +59,8 @@ _wsdissect() {
                 return 0
             fi
             case "${prev}" in
-                --interface)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -i)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --interface|-i)
+                    COMPREPLY=($(compgen -W "$("${1}" -D 2>/dev/null | sed -e 's/^[0-9]*\. //' -e 's/ .*//')" -- "${cur}"))
                     return 0
                     ;;
                 --format)

@@ -24,7 +24,7 @@ function __fish_wsdissect_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -s i -l interface -d 'Capture live from this interface instead of reading a file' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -s i -l interface -d 'Capture live from this interface instead of reading a file' -r -f -a "(__fish_print_interfaces)"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l format -d 'Output format' -r -f -a "text\t'Human-readable: one line per frame, messages reassembled'
 json\t'NDJSON, one event per line (docs/json.md)'
 table\t'Summary tables at the end: connections, opcodes, message sizes, ping round trips'
@@ -33,7 +33,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l color -d 'Colour: a
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-payload -d 'Payload bytes kept per message otherwise' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -l export -d 'Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index}.{txt|bin} (the kept bytes; whole messages with --full-payload)' -r -F
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l export -d 'Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index:05}.{txt|bin} (the kept bytes; whole messages with --full-payload)' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l conn -d 'Only these connection ids (a comma list, or repeated)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l stream -d 'Only the WebSocket sessions on these HTTP/2 streams (a comma list, or repeated; with --conn, of one connection)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l dir -d 'Only frames, messages and diagnostics in this direction' -r -f -a "c2s\t''

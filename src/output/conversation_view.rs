@@ -104,7 +104,7 @@ impl<W: Write> ConversationSink<W> {
         }
     }
 
-    /// `[conn N] 1.234` for a packet, seconds since the first packet shown.
+    /// `[conn N] 1.234` for a packet, seconds since the capture's first packet.
     fn prefix(&mut self, conn: ConnId, stream: Option<StreamId>, p: &PacketRef) -> String {
         let start = *self.start.get_or_insert(p.ts);
         let d = p.ts.0.saturating_sub(start.0);
@@ -322,6 +322,10 @@ impl<W: Write> Sink for ConversationSink<W> {
             self.out.flush()?;
         }
         Ok(())
+    }
+
+    fn capture_start(&mut self, first_packet: Timestamp) {
+        self.start.get_or_insert(first_packet);
     }
 
     fn finish(&mut self) -> io::Result<()> {

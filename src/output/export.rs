@@ -45,6 +45,10 @@ impl<S: Sink> Sink for ExportSink<S> {
         self.inner.event(event)
     }
 
+    fn capture_start(&mut self, first_packet: crate::base::Timestamp) {
+        self.inner.capture_start(first_packet)
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.inner.finish()
     }

@@ -357,6 +357,10 @@ impl<S: Sink> Sink for FilterSink<S> {
         Ok(())
     }
 
+    fn capture_start(&mut self, first_packet: crate::base::Timestamp) {
+        self.inner.capture_start(first_packet)
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.inner.finish()
     }

@@ -5,6 +5,7 @@ pub mod conversation_view;
 pub mod escape;
 pub mod export;
 pub mod filter;
+pub mod fit;
 pub mod json;
 pub mod style;
 pub mod table;
@@ -12,6 +13,7 @@ pub mod text;
 
 use std::io;
 
+use crate::base::Timestamp;
 use crate::event::Event;
 
 /// Receives events in capture order.
@@ -22,6 +24,9 @@ pub trait Sink {
     fn wants_more(&self) -> bool {
         true
     }
+    /// The capture's first packet, before any filter: the views' clocks start there, so
+    /// filtering (`--conn`, `--packet`, `-f`) never moves the times they show.
+    fn capture_start(&mut self, _first_packet: Timestamp) {}
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -33,6 +38,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn wants_more(&self) -> bool {
         (**self).wants_more()
+    }
+    fn capture_start(&mut self, first_packet: Timestamp) {
+        (**self).capture_start(first_packet)
     }
 }
 
@@ -50,6 +58,10 @@ impl<A: Sink, B: Sink> Sink for Tee<A, B> {
     }
     fn wants_more(&self) -> bool {
         self.0.wants_more() && self.1.wants_more()
+    }
+    fn capture_start(&mut self, first_packet: Timestamp) {
+        self.0.capture_start(first_packet);
+        self.1.capture_start(first_packet)
     }
 }
 

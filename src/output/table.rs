@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
+use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
 use super::escape::escape_text;
 use super::style::Style;
@@ -225,6 +225,10 @@ impl<W: Write> TableSink<W> {
                     diags.join("\n")
                 },
             ]);
+        }
+        // An address is never split across lines: the endpoints column is as wide as they are.
+        if let Some(c) = t.column_mut(1) {
+            c.set_constraint(ColumnConstraint::ContentWidth);
         }
         writeln!(self.out, "{t}\n")
     }

@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_text, hex, hex_spaced, quoted_bytes};
+use super::escape::{escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes};
+pub use super::fit::elided_note;
+use super::fit::{display_width, preview_within, wrap};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
@@ -17,6 +19,7 @@ use crate::event::{
 use crate::tls::record::content_type_name;
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
+use crate::ws::record::DirStats;
 
 pub struct TextOptions {
     /// Payload bytes shown per frame or message line.
@@ -25,6 +28,10 @@ pub struct TextOptions {
     pub style: Style,
     /// Pretty-print text payloads that are JSON.
     pub pretty_json: bool,
+    /// Columns each line keeps within: previews are cut to fit, other lines wrap onto
+    /// indented continuation lines. Whole payloads (`preview` unlimited) and pretty-printed
+    /// JSON are never cut.
+    pub width: usize,
 }
 
 impl Default for TextOptions {
@@ -34,6 +41,7 @@ impl Default for TextOptions {
             flush_each: false,
             style: Style::default(),
             pretty_json: false,
+            width: usize::MAX,
         }
     }
 }
@@ -44,7 +52,8 @@ pub struct TextSink<W: Write> {
     start: Option<Timestamp>,
 }
 
-/// Time since the first packet shown, as seconds with microseconds.
+/// Time since the capture's first packet (else the first packet shown), as seconds with
+/// microseconds.
 fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
     let start = *start.get_or_insert(p.ts);
     let d = p.ts.0.saturating_sub(start.0);
@@ -56,11 +65,6 @@ fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
 pub fn elide(kept: &[u8], total: u64, limit: usize) -> (&[u8], u64) {
     let shown = &kept[..limit.min(kept.len())];
     (shown, total.saturating_sub(shown.len() as u64))
-}
-
-/// What follows a preview that `elide` cut: `…(+N bytes)`.
-pub fn elided_note(more: u64) -> String {
-    format!("…(+{more} bytes)")
 }
 
 /// A payload preview: quoted, escaped text, or hex; elided past `limit` bytes.
@@ -108,15 +112,25 @@ pub fn looks_like_text(bytes: &[u8]) -> bool {
     }
 }
 
-/// JSON text re-indented, when it parses; escaped like any payload.
+/// JSON text re-indented, when it parses. It stays JSON: serde_json already escapes control
+/// characters inside strings, and the other terminal hazards (C1 controls, bidi marks) become
+/// `\uXXXX` escapes, which mean the same character to a JSON parser.
 pub fn pretty_json(text: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     if !(v.is_object() || v.is_array()) {
         return None;
     }
-    serde_json::to_string_pretty(&v)
-        .ok()
-        .map(|p| p.lines().map(escape_text).collect::<Vec<_>>().join("\n"))
+    let pretty = serde_json::to_string_pretty(&v).ok()?;
+    let mut out = String::with_capacity(pretty.len());
+    for c in pretty.chars() {
+        if is_terminal_hazard(c) || c.is_control() && c != '\n' {
+            // Only inside strings (JSON outside them is ASCII); all of these are in the BMP.
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Some(out)
 }
 
 pub fn dir_label(style: Style, dir: Direction) -> String {
@@ -358,17 +372,14 @@ fn write_stream_end(out: &mut dyn Write, e: &StreamEnd) -> io::Result<()> {
     let [c, s] = e.stats;
     writeln!(
         out,
-        "  conn {} stream {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes",
+        // `;` after each part: where the line breaks when it does not fit.
+        "  conn {} stream {} ended at #{}: {}; c2s {}; s2c {}",
         e.conn,
         e.stream,
-        e.reason.describe(),
         e.packet.number,
-        c.frames,
-        c.messages,
-        c.payload_bytes,
-        s.frames,
-        s.messages,
-        s.payload_bytes,
+        e.reason.describe(),
+        dir_counts(&c),
+        dir_counts(&s),
     )
 }
 
@@ -376,17 +387,23 @@ fn write_connection_end(out: &mut dyn Write, e: &ConnectionEnd) -> io::Result<()
     let [c, s] = e.stats;
     writeln!(
         out,
-        "  conn {} ended ({}) at #{}: c2s {} frames, {} messages, {} payload bytes; s2c {} frames, {} messages, {} payload bytes; {} diagnostics",
+        "  conn {} ended ({}) at #{}: c2s {}; s2c {}; {}",
         e.conn,
         e.reason.as_str(),
         e.packet.number,
-        c.frames,
-        c.messages,
-        c.payload_bytes,
-        s.frames,
-        s.messages,
-        s.payload_bytes,
-        e.diagnostics
+        dir_counts(&c),
+        dir_counts(&s),
+        count(e.diagnostics, "diagnostic")
+    )
+}
+
+/// One direction's counts: `3 frames, 1 message, 25 payload bytes`.
+fn dir_counts(d: &DirStats) -> String {
+    format!(
+        "{}, {}, {}",
+        count(d.frames, "frame"),
+        count(d.messages, "message"),
+        count(d.payload_bytes, "payload byte")
     )
 }
 
@@ -442,8 +459,10 @@ fn tls_record_line(r: &RecordSeen) -> String {
 /// The counts line of the capture summary, shared by the text and table views.
 pub fn summary_counts(s: &CaptureSummary) -> String {
     let mut line = format!(
-        "{} packets, {} TCP connections, {} WebSocket connections",
-        s.packets, s.tcp_connections, s.websocket_connections
+        "{}, {}, {}",
+        count(s.packets, "packet"),
+        count(s.tcp_connections, "TCP connection"),
+        count(s.websocket_connections, "WebSocket connection")
     );
     if s.tls_connections > 0 {
         line.push_str(&format!(
@@ -458,9 +477,24 @@ pub fn summary_counts(s: &CaptureSummary) -> String {
 fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
     writeln!(out, "{}", summary_counts(s))?;
     for (reason, n) in &s.skipped {
-        writeln!(out, "  skipped {n} packets: {reason}")?;
+        writeln!(out, "  skipped {}: {reason}", count(*n, "packet"))?;
     }
     Ok(())
+}
+
+/// Where a line's continuation starts when it follows the time column: under the direction.
+const AFTER_TIME: usize = 25;
+/// Where a diagnostic's continuation starts: under its severity.
+const AFTER_MARK: usize = 12;
+/// Fewer columns than this left for a preview after a frame's fields, and the preview goes on
+/// a line of its own.
+const MIN_PREVIEW: usize = 40;
+
+/// A payload to preview: the bytes kept, the whole length, and whether it reads as text.
+struct Payload<'a> {
+    bytes: &'a [u8],
+    total: u64,
+    as_text: bool,
 }
 
 impl<W: Write> TextSink<W> {
@@ -470,6 +504,53 @@ impl<W: Write> TextSink<W> {
             opts,
             start: None,
         }
+    }
+
+    /// Lines within the width: wrapped onto continuation lines `indent` columns in.
+    fn write_wrapped(&mut self, line: &str, indent: usize) -> io::Result<()> {
+        for l in wrap(line, self.opts.width, indent) {
+            writeln!(self.out, "{l}")?;
+        }
+        Ok(())
+    }
+
+    /// `head`, a payload preview and `tail` (round-trip time, bytes lost). The preview takes the
+    /// columns the line has left, cut with a count of the bytes it leaves out; when too few
+    /// are left it goes on a continuation line under the direction. Whole payloads
+    /// (`--full-payload`) are never cut.
+    fn write_with_preview(&mut self, head: &str, p: Payload, tail: &str) -> io::Result<()> {
+        let (limit, width) = (self.opts.preview, self.opts.width);
+        let whole = preview(p.bytes, p.total, p.as_text, limit);
+        if limit == usize::MAX {
+            return writeln!(self.out, "{head}{whole}{tail}");
+        }
+        if whole.is_empty() {
+            return self.write_wrapped(&format!("{head}{tail}"), AFTER_TIME);
+        }
+        let room = width.saturating_sub(display_width(head) + display_width(tail));
+        if display_width(&whole) <= room {
+            return writeln!(self.out, "{head}{whole}{tail}");
+        }
+        if room >= MIN_PREVIEW {
+            let cut = preview_within(p.bytes, p.total, p.as_text, limit, room);
+            return writeln!(self.out, "{head}{cut}{tail}");
+        }
+        self.write_wrapped(head.trim_end(), AFTER_TIME)?;
+        let room = width.saturating_sub(AFTER_TIME + display_width(tail));
+        let cut = preview_within(p.bytes, p.total, p.as_text, limit, room);
+        let line = format!("{:AFTER_TIME$}{cut}{tail}", "");
+        self.write_wrapped(&line, AFTER_TIME)
+    }
+
+    /// `head`, then a detail that is not cut (a close code and reason) and `tail`: on a
+    /// continuation line under the direction when it does not fit after `head`.
+    fn write_with_detail(&mut self, head: &str, detail: &str, tail: &str) -> io::Result<()> {
+        let line = format!("{head}{detail}{tail}");
+        if display_width(&line) <= self.opts.width {
+            return writeln!(self.out, "{line}");
+        }
+        self.write_wrapped(head.trim_end(), AFTER_TIME)?;
+        self.write_wrapped(&format!("{:AFTER_TIME$}{detail}{tail}", ""), AFTER_TIME)
     }
 
     fn frame_line(&mut self, f: &Frame) -> io::Result<()> {
@@ -490,35 +571,15 @@ impl<W: Write> TextSink<W> {
         } else {
             h.opcode.name().to_string()
         };
-        let mut detail = String::new();
-        if let Some(c) = &f.close {
-            detail = match c.code {
-                Some(code) => format!(
-                    "{code} {} \"{}\"",
-                    close_code_name(code),
-                    escape_text(&c.reason)
-                ),
-                None => "(no status code)".into(),
-            };
-        } else if h.payload_len > 0 {
-            let utf8 = looks_like_text(&f.payload.bytes);
-            let as_text = !h.rsv1
-                && utf8
-                && matches!(
-                    h.opcode,
-                    OpCode::Text | OpCode::Ping | OpCode::Pong | OpCode::Continuation
-                );
-            detail = preview(&f.payload.bytes, f.payload.len, as_text, self.opts.preview);
-        }
+        let mut tail = String::new();
         if let Some(rtt) = f.rtt_ns {
-            detail.push_str(&format!("  rtt {:.3} ms", rtt as f64 / 1e6));
+            tail.push_str(&format!("  rtt {:.3} ms", rtt as f64 / 1e6));
         }
         if f.lost > 0 {
-            detail.push_str(&format!("  [{} bytes lost]", f.lost));
+            tail.push_str(&format!("  [{} bytes lost]", f.lost));
         }
-        writeln!(
-            self.out,
-            "  #{:<6} {:>11}  {} {:<3} {:<12} {:<13} len {:<7} {}",
+        let head = format!(
+            "  #{:<6} {:>11}  {} {:<3} {:<12} {:<13} len {:<7} ",
             f.first_packet.number,
             t,
             session_label(self.opts.style, f.stream, f.dir),
@@ -526,44 +587,118 @@ impl<W: Write> TextSink<W> {
             opname,
             mask,
             h.payload_len,
-            detail
-        )
+        );
+        if let Some(c) = &f.close {
+            let detail = match c.code {
+                Some(code) => format!(
+                    "{code} {} \"{}\"",
+                    close_code_name(code),
+                    escape_text(&c.reason)
+                ),
+                None => "(no status code)".into(),
+            };
+            return self.write_with_detail(&head, &detail, &tail);
+        }
+        if h.payload_len == 0 {
+            return self.write_wrapped(&format!("{head}{tail}"), AFTER_TIME);
+        }
+        let utf8 = looks_like_text(&f.payload.bytes);
+        let as_text = !h.rsv1
+            && utf8
+            && matches!(
+                h.opcode,
+                OpCode::Text | OpCode::Ping | OpCode::Pong | OpCode::Continuation
+            );
+        let payload = Payload {
+            bytes: &f.payload.bytes,
+            total: f.payload.len,
+            as_text,
+        };
+        self.write_with_preview(&head, payload, &tail)
     }
 
     fn message_line(&mut self, m: &Message) -> io::Result<()> {
         let t = relative(&mut self.start, &m.last_packet);
-        let body = match m.text() {
-            Some(s) if self.opts.pretty_json => match pretty_json(s) {
-                Some(p) => format!(
-                    "\n{}",
-                    p.lines()
-                        .map(|l| format!("        {l}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-                None => preview(s.as_bytes(), m.payload.len, true, self.opts.preview),
-            },
-            Some(s) => preview(s.as_bytes(), m.payload.len, true, self.opts.preview),
-            None => preview(&m.payload.bytes, m.payload.len, false, self.opts.preview),
-        };
         let compressed = if m.compressed {
             format!(", deflated {}→{} bytes", m.wire_len, m.payload.len)
         } else {
             String::new()
         };
-        writeln!(
-            self.out,
-            "  #{:<6} {:>11}  {} message {} {} bytes in {} fragment{}{}: {}",
+        let head = format!(
+            "  #{:<6} {:>11}  {} message {} {} in {} fragment{}{}: ",
             m.last_packet.number,
             t,
             session_label(self.opts.style, m.stream, m.dir),
             m.opcode.name(),
-            m.payload.len,
+            count(m.payload.len, "byte"),
             m.fragments,
             if m.fragments == 1 { "" } else { "s" },
             compressed,
-            body
-        )
+        );
+        let payload = match m.text() {
+            Some(s) if self.opts.pretty_json => match pretty_json(s) {
+                // Whole, indented, and valid JSON: not cut to the width.
+                Some(p) => {
+                    writeln!(self.out, "{}", head.trim_end())?;
+                    for l in p.lines() {
+                        writeln!(self.out, "        {l}")?;
+                    }
+                    return Ok(());
+                }
+                None => Payload {
+                    bytes: s.as_bytes(),
+                    total: m.payload.len,
+                    as_text: true,
+                },
+            },
+            Some(s) => Payload {
+                bytes: s.as_bytes(),
+                total: m.payload.len,
+                as_text: true,
+            },
+            None => Payload {
+                bytes: &m.payload.bytes,
+                total: m.payload.len,
+                as_text: false,
+            },
+        };
+        self.write_with_preview(&head, payload, "")
+    }
+
+    /// Connections, handshakes, diagnostics, ends and the summary, as the shared context lines
+    /// say them, wrapped to the width: a diagnostic's continuation under its severity (its rule
+    /// and section stay on the first line), a packet line's under its direction, any other
+    /// line's four columns in from where it starts.
+    fn context_line(&mut self, event: &Event) -> io::Result<()> {
+        let mut buf = Vec::new();
+        let start = &mut self.start;
+        write_context_line(&mut buf, event, self.opts.style, &mut |p| {
+            Some(relative(start, p))
+        })?;
+        if self.opts.width == usize::MAX {
+            return self.out.write_all(&buf);
+        }
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        for line in text.lines() {
+            let indent = if matches!(event, Event::Diagnostic(_)) {
+                AFTER_MARK
+            } else if line.starts_with("  #") {
+                AFTER_TIME
+            } else {
+                line.len() - line.trim_start().len() + 4
+            };
+            self.write_wrapped(line, indent)?;
+        }
+        Ok(())
+    }
+}
+
+/// `1 frame`, `2 frames`: a count and its noun, plural unless one.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -582,10 +717,7 @@ impl<W: Write> Sink for TextSink<W> {
                 if let Event::Connection(c) = other {
                     self.start.get_or_insert(c.first_packet.ts);
                 }
-                let start = &mut self.start;
-                write_context_line(&mut self.out, other, self.opts.style, &mut |p| {
-                    Some(relative(start, p))
-                })?
+                self.context_line(other)?
             }
         }
         if self.opts.flush_each {
@@ -596,5 +728,9 @@ impl<W: Write> Sink for TextSink<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    fn capture_start(&mut self, first_packet: Timestamp) {
+        self.start.get_or_insert(first_packet);
     }
 }

@@ -840,3 +840,395 @@ fn deflate_bomb_stops_at_the_inflate_limit() {
     assert!(text.contains(&format!("\"len\":{}", 16 << 20)), "{text}");
     assert!(!text.contains("inflate-limit"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fitting the terminal, and the small things (issue 13)
+// ---------------------------------------------------------------------------------------------
+
+/// Every capture under samples/, in name order.
+fn all_samples() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![repo().join("samples")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    assert!(out.len() >= 40, "found only {} captures", out.len());
+    out
+}
+
+/// Run with standard output a pipe (not a terminal), `COLUMNS` as given or unset.
+fn run_piped(args: &[&str], columns: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("NO_COLOR");
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    run_command(cmd, args, None).expect("spawn wsdissect")
+}
+
+/// Lines wider than `width` columns, with their widths.
+fn too_wide(text: &str, width: usize) -> Vec<(usize, String)> {
+    text.lines()
+        .map(|l| (wsdissect::output::fit::display_width(l), l.to_string()))
+        .filter(|(w, _)| *w > width)
+        .collect()
+}
+
+#[test]
+fn default_view_of_every_sample_fits_80_columns_in_a_pipe() {
+    for p in all_samples() {
+        let out = run_piped(&["--color", "never", path_str(&p)], None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            p.display(),
+            stderr_of(&out)
+        );
+        let wide = too_wide(&stdout_of(&out), 80);
+        assert!(
+            wide.is_empty(),
+            "{}: lines over 80 columns: {wide:#?}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn default_view_follows_columns_and_colour_takes_no_room() {
+    for (columns, width) in [("50", 50), ("132", 132)] {
+        for name in [
+            "node-fragments.pcap",
+            "py-deflate.pcap",
+            "violations/client-frames.pcap",
+        ] {
+            let p = sample(name);
+            let out = run_piped(&["--color", "always", path_str(&p)], Some(columns));
+            let wide = too_wide(&stdout_of(&out), width);
+            assert!(wide.is_empty(), "{name} at {columns}: {wide:#?}");
+        }
+    }
+    // Wide enough, a preview stays on its frame's line.
+    let p = sample("node-fragments.pcap");
+    let out = stdout_of(&run_piped(&["--color", "never", path_str(&p)], Some("132")));
+    let line = out.lines().find(|l| l.starts_with("  #14 ")).unwrap();
+    assert!(
+        line.ends_with("\"Hello, fragménted world 😀 - three fragments\""),
+        "{line}"
+    );
+    // Narrow, it is cut with a count of the bytes left out, on a line of its own.
+    let out = stdout_of(&run_piped(&["--color", "never", path_str(&p)], None));
+    let at = out.lines().position(|l| l.starts_with("  #15 ")).unwrap();
+    let next = out.lines().nth(at + 1).unwrap();
+    assert!(
+        next.starts_with("                         3f 5e 7d"),
+        "{next}"
+    );
+    assert!(next.ends_with(" bytes)"), "{next}");
+}
+
+#[test]
+fn diagnostics_wrap_under_their_severity_keeping_rule_and_section() {
+    let p = sample("violations/client-frames.pcap");
+    let out = stdout_of(&run_piped(&["--color", "never", path_str(&p)], None));
+    let lines: Vec<&str> = out.lines().collect();
+    let mut wrapped = 0;
+    for (i, l) in lines.iter().enumerate() {
+        if !(l.contains(" error ") || l.contains(" warning ")) || !l.contains("(RFC ") {
+            continue;
+        }
+        assert!(l.contains("): "), "rule and section on the first line: {l}");
+        if let Some(next) = lines.get(i + 1) {
+            if next.starts_with("            ") && !next.starts_with("             ") {
+                wrapped += 1;
+            }
+        }
+    }
+    assert!(
+        wrapped > 0,
+        "no diagnostic needed wrapping at 80 columns:\n{out}"
+    );
+}
+
+#[test]
+fn help_fits_80_columns_in_a_pipe() {
+    for flag in ["-h", "--help"] {
+        let out = run_piped(&[flag], None);
+        assert_eq!(out.status.code(), Some(0));
+        let wide = too_wide(&stdout_of(&out), 80);
+        assert!(wide.is_empty(), "{flag}: {wide:#?}");
+    }
+    assert!(stdout_of(&run_piped(&["--help"], None)).contains("Examples:"));
+}
+
+/// Run with standard output a pipe whose reader is gone before the program starts writing
+/// (closed at once; the program starts 0.3 s later), so its writes fail with EPIPE.
+fn run_into_closed_pipe(args: &[&str]) -> Output {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("sleep 0.3; exec \"$0\" \"$@\"")
+        .arg(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn a_closed_pipe_is_a_normal_end_for_every_command() {
+    let capture = sample("node-fragments.pcap");
+    let cases: [&[&str]; 8] = [
+        &["man"],
+        &["completions", "bash"],
+        &["completions", "zsh"],
+        &["-D"],
+        &["--help"],
+        &["explain", "81 85 37 fa 21 3d 7f 9f 4d 51 58"],
+        &["accept", "dGhlIHNhbXBsZSBub25jZQ=="],
+        &[path_str(&capture)],
+    ];
+    for args in cases {
+        let normal = run(args);
+        let closed = run_into_closed_pipe(args);
+        assert_no_panic(&closed);
+        // `-D` may fail where libpcap lists nothing; a closed pipe must not change the outcome.
+        assert_eq!(
+            closed.status.code(),
+            normal.status.code(),
+            "wsdissect {args:?} into a closed pipe: {}",
+            stderr_of(&closed)
+        );
+        if normal.status.success() {
+            assert!(closed.stderr.is_empty(), "{args:?}: {}", stderr_of(&closed));
+        }
+    }
+}
+
+#[test]
+fn man_page_names_no_missing_pages_and_keeps_its_examples() {
+    let out = run(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = stdout_of(&out);
+    // Only one page is installed: nothing may point to wsdissect-explain(1) and the like.
+    assert!(
+        !page.contains("(1)"),
+        "a reference to another page:\n{page}"
+    );
+    let examples = page
+        .split(".SH EXAMPLES\n")
+        .nth(1)
+        .expect("an EXAMPLES section")
+        .split("\n.SH ")
+        .next()
+        .unwrap();
+    for command in [
+        "wsdissect capture.pcap",
+        "wsdissect accept dGhlIHNhbXBsZSBub25jZQ==",
+    ] {
+        // One example per paragraph, its command on a line of its own (not run together).
+        let roff = format!(".TP\n\\fB{}\\fR\n", command.replace('-', "\\-"));
+        assert!(
+            examples.contains(&roff),
+            "{command} missing from:\n{examples}"
+        );
+    }
+    assert!(page.contains(".SH \"EXIT STATUS\"\n0 done"));
+    assert!(page.contains(".SH COMMANDS\n.TP\n\\fBwsdissect explain\\fR"));
+}
+
+#[test]
+fn bash_completion_of_interface_offers_the_interfaces() {
+    let script = stdout_of(&run(&["completions", "bash"]));
+    let dir = std::env::temp_dir().join(format!("wsdissect-compl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("wsdissect.bash");
+    std::fs::write(&file, script).unwrap();
+    let listed = stdout_of(&run(&["-D"]));
+    let want: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_once(". ").map(|(_, rest)| rest))
+        .map(|rest| rest.split(' ').next().unwrap())
+        .collect();
+    for flag in ["-i", "--interface"] {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {f}; COMP_WORDS=({bin} {flag} ''); COMP_CWORD=2; \
+                 _wsdissect {bin} '' {flag}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                f = file.display(),
+                bin = BIN
+            ))
+            .output()
+            .expect("bash");
+        let got: Vec<String> = stdout_of(&out).lines().map(str::to_string).collect();
+        assert_eq!(got, want, "{flag}: {}", stderr_of(&out));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn pretty_json_is_json_and_terminal_safe() {
+    let payload =
+        "{\"a\": 1, \"b\": [\"x\u{202e}y\", \"\u{9b}31m\", \"\\u001b[2J\"], \"c\": \"\\\"q\\\"\"}";
+    let pcap = websocket_pcap(
+        "example.com",
+        "Switching Protocols",
+        &[server_frame(0x81, payload.as_bytes())],
+    );
+    for format in ["text", "conversation"] {
+        let out = run_with(
+            &["--color", "never", "--pretty-json", "--format", format, "-"],
+            Some(&pcap),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        let text = stdout_of(&out);
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\u{9b}') && !text.contains('\x1b'),
+            "{text}"
+        );
+        // The lines from an indented `{` to the `}` at its indentation.
+        let lines: Vec<&str> = text.lines().collect();
+        let open = lines
+            .iter()
+            .position(|l| l.trim() == "{")
+            .unwrap_or_else(|| panic!("{format}: no indented JSON block in:\n{text}"));
+        let indent = &lines[open][..lines[open].len() - 1];
+        let close = open
+            + lines[open..]
+                .iter()
+                .position(|l| *l == format!("{indent}}}"))
+                .unwrap();
+        let block = lines[open..=close].join("\n");
+        let parsed: serde_json::Value =
+            serde_json::from_str(&block).unwrap_or_else(|e| panic!("{format}: {e}:\n{block}"));
+        let original: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!(parsed, original, "{format}");
+    }
+}
+
+#[test]
+fn full_payload_shows_whole_messages_in_the_default_view() {
+    let p = sample("node-fragments.pcap");
+    let out = stdout_of(&run_piped(
+        &["--color", "never", "--full-payload", path_str(&p)],
+        None,
+    ));
+    assert!(
+        !out.contains("…(+"),
+        "something was cut:\n{}",
+        &out[..2000.min(out.len())]
+    );
+    // The 70000-byte text message, in one frame, whole on its frame's line.
+    let line = out.lines().find(|l| l.starts_with("  #28 ")).unwrap();
+    assert!(line.len() > 70_000, "{} bytes", line.len());
+}
+
+#[test]
+fn counts_of_one_are_singular() {
+    let plural_one = [
+        "1 frames",
+        "1 messages",
+        "1 diagnostics",
+        "1 packets",
+        "1 TCP connections",
+        "1 WebSocket connections",
+        "1 payload bytes",
+        "1 bytes",
+    ];
+    for p in all_samples() {
+        for format in ["text", "table"] {
+            let out = stdout_of(&run_piped(
+                &["--color", "never", "--format", format, path_str(&p)],
+                Some("200"),
+            ));
+            for l in out.lines() {
+                for bad in plural_one {
+                    let hit = l
+                        .match_indices(bad)
+                        .any(|(i, _)| !l[..i].ends_with(|c: char| c.is_ascii_digit()));
+                    assert!(!hit, "{}: {bad:?} in {l:?}", p.display());
+                }
+            }
+        }
+    }
+    let p = sample("node-fragments.pcap");
+    let out = stdout_of(&run(&["--color", "never", path_str(&p)]));
+    assert!(
+        out.contains("44 packets, 1 TCP connection, 1 WebSocket connection\n"),
+        "{out}"
+    );
+    let p = sample("violations/server-frames.pcap");
+    let out = stdout_of(&run_piped(&["--color", "never", path_str(&p)], Some("300")));
+    assert!(out.contains("c2s 1 frame, 0 messages, 19 payload bytes; s2c 2 frames, 1 message, 30 payload bytes; 1 diagnostic"), "{out}");
+}
+
+#[test]
+fn filters_keep_the_capture_clock() {
+    // py-closes: conn 2 (client port 46360) starts at packet 15, well after the first packet.
+    let p = sample("py-closes.pcap");
+    let line = |extra: &[&str], view: &str, prefix: &str| -> String {
+        let mut args = vec!["--color", "never", "--format", view];
+        args.extend_from_slice(extra);
+        args.push(path_str(&p));
+        let out = stdout_of(&run_piped(&args, Some("200")));
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{args:?}: no line {prefix:?} in:\n{out}"))
+            .to_string()
+    };
+    let frame = line(&[], "text", "  #22 ");
+    let handshake = line(&[], "text", "  #18 ");
+    assert!(!frame.contains(" 0.000"), "{frame}");
+    for filter in [
+        &["--conn", "2"][..],
+        &["-f", "tcp port 46360"],
+        &["--port", "46360"],
+    ] {
+        assert_eq!(line(filter, "text", "  #22 "), frame, "{filter:?}");
+        assert_eq!(line(filter, "text", "  #18 "), handshake, "{filter:?}");
+    }
+    assert_eq!(line(&["--packet", "22"], "text", "  #22 "), frame);
+    let said = line(&[], "conversation", "[conn 2] ");
+    assert_eq!(line(&["--conn", "2"], "conversation", "[conn 2] "), said);
+    // Filtered by BPF, the connection is the only one, so it is numbered 1.
+    let filtered = line(&["-f", "tcp port 46360"], "conversation", "[conn 1] ");
+    assert_eq!(
+        filtered.split_once("] ").unwrap().1,
+        said.split_once("] ").unwrap().1
+    );
+}
+
+#[test]
+fn table_never_splits_an_address() {
+    for (name, addrs) in [
+        ("py-ipv6-subproto.pcap", &["[::1]:38814", "[::1]:9443"][..]),
+        ("py-closes.pcap", &["127.0.0.1:46346", "127.0.0.1:18770"]),
+    ] {
+        let p = sample(name);
+        for columns in ["60", "80", "100"] {
+            let out = stdout_of(&run_piped(
+                &["--color", "never", "--format", "table", path_str(&p)],
+                Some(columns),
+            ));
+            for a in addrs {
+                assert!(
+                    out.contains(a),
+                    "{name} at {columns} columns: {a} split in:\n{out}"
+                );
+            }
+        }
+    }
+}

@@ -527,6 +527,7 @@ fn hostile_payloads_cannot_reach_the_terminal() {
                     flush_each: false,
                     style,
                     pretty_json,
+                    width: usize::MAX,
                 },
             ),
             &events,

@@ -349,7 +349,9 @@ c5 = [bytes.fromhex('4803333032580770726976617465611d4d6f6e2c203231204f637420323
 out('h2_hpack', 'rfc7541-c3', b''.join(map(hpack_block, c3)))
 out('h2_hpack', 'rfc7541-c4', b''.join(map(hpack_block, c4)))
 out('h2_hpack', 'rfc7541-c3-lost', hpack_block(c3[0]) + bytes([2]) + b''.join(map(hpack_block, c3[1:])))
-out('h2_hpack', 'rfc7541-c5-256', bytes([3]) + b''.join(map(hpack_block, c5)))
+# C.5 with its 256-byte table: a size update in front of the first block, so entries are evicted.
+c5_256 = [b'\x3f\xe1\x01' + c5[0]] + c5[1:]
+out('h2_hpack', 'rfc7541-c5-256', bytes([3]) + b''.join(map(hpack_block, c5_256)))
 out('h2_hpack', 'rfc7541-c5-allow', bytes([1, 0, 0, 0x20, 0]) + b''.join(map(hpack_block, c5)))
 
 print('seeds written to', os.path.join(here, 'corpus'))

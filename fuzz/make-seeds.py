@@ -14,6 +14,11 @@ tls_connection[mode][8 cut bytes][key log len u16][key log][segments: [side<<15|
               each connection of the samples/tls .pcap captures (up to 3): its TCP payload
               segments in capture order (in-order ones only; ~24 KiB, and ~6 KiB), with the key
               log lines of its client random (and once without)
+h2_connection [mode][gap mask][segments: [side<<15|len u16][bytes]]
+              each connection of the cleartext samples/h2 captures (up to 4): its TCP payload
+              segments in capture order (~24 KiB, ~6 KiB per config, with gaps, and without the
+              client's first segment)
+h2_hpack      [op][args]...                     RFC 7541 C.3-C.5 blocks, with lost() and allow()
 The TLS captures (samples/tls) also seed pcap_mutate (first ~48 KiB of records, with and
 without their key log: link selector bit 0x40 = [key log len u16][key log] after the flags)
 and capture_bytes (first ~48 KiB of each .pcap/.pcapng; the pcapng carries its secrets).

@@ -14,6 +14,11 @@ tls_connection[mode][8 cut bytes][key log len u16][key log][segments: [side<<15|
               each connection of the samples/tls .pcap captures (up to 3): its TCP payload
               segments in capture order (in-order ones only; ~24 KiB, and ~6 KiB), with the key
               log lines of its client random (and once without)
+h2_connection [mode][gap mask][segments: [side<<15|len u16][bytes]]
+              each connection of the cleartext samples/h2 captures (up to 4): its TCP payload
+              segments in capture order (~24 KiB, ~6 KiB per config, with gaps, and without the
+              client's first segment)
+h2_hpack      [op][args]...                     RFC 7541 C.3-C.5 blocks, with lost() and allow()
 The TLS captures (samples/tls) also seed pcap_mutate (first ~48 KiB of records, with and
 without their key log: link selector bit 0x40 = [key log len u16][key log] after the flags)
 and capture_bytes (first ~48 KiB of each .pcap/.pcapng; the pcapng carries its secrets).
@@ -349,7 +354,9 @@ c5 = [bytes.fromhex('4803333032580770726976617465611d4d6f6e2c203231204f637420323
 out('h2_hpack', 'rfc7541-c3', b''.join(map(hpack_block, c3)))
 out('h2_hpack', 'rfc7541-c4', b''.join(map(hpack_block, c4)))
 out('h2_hpack', 'rfc7541-c3-lost', hpack_block(c3[0]) + bytes([2]) + b''.join(map(hpack_block, c3[1:])))
-out('h2_hpack', 'rfc7541-c5-256', bytes([3]) + b''.join(map(hpack_block, c5)))
+# C.5 with its 256-byte table: a size update in front of the first block, so entries are evicted.
+c5_256 = [b'\x3f\xe1\x01' + c5[0]] + c5[1:]
+out('h2_hpack', 'rfc7541-c5-256', bytes([3]) + b''.join(map(hpack_block, c5_256)))
 out('h2_hpack', 'rfc7541-c5-allow', bytes([1, 0, 0, 0x20, 0]) + b''.join(map(hpack_block, c5)))
 
 print('seeds written to', os.path.join(here, 'corpus'))

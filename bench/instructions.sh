@@ -3,6 +3,11 @@
 # a count that does not depend on what else the machine is doing, so a refactor can be
 # compared with the code before it on a shared machine. Prints a markdown table.
 #   bench/instructions.sh OLD_BINARY NEW_BINARY
+# Build both with `cargo build --profile profiling` (release code with debug info; the binary is
+# target/profiling/wsdissect): the counts are those of the release build, and the same binaries
+# can then be looked at function by function (callgrind_annotate, perf report). The release
+# profile has no debug info. A commit older than the profiling profile: `cargo build --release
+# --config profile.release.debug=1`.
 # Needs valgrind and the captures of bench/make-captures.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."

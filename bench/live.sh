@@ -4,7 +4,9 @@
 # `wsdissect -i lo -f 'tcp port P' --format json > /dev/null` captures. For each rate: the rate
 # the peer achieved, libpcap's counters (received / dropped by kernel), the messages wsdissect
 # reported (its message records, counted) and its CPU time. The highest rate with
-# zero kernel drops is the sustained rate. Needs root (capture on lo) and python3 + websockets.
+# zero kernel drops is the sustained rate. Needs root (capture on lo) and a python with
+# websockets >= 13: WSDISSECT_PYTHON (e.g. target/py-venv/bin/python, which scripts/test.sh
+# makes), default python3.
 #
 #   bench/live.sh                     rates 5000 10000 20000 40000 max, 10 s each, 64-byte messages
 #   RATES="2000 max" SECS=5 SIZE=200 bench/live.sh
@@ -12,12 +14,14 @@
 #
 # Results: docs/performance.md, "Live capture".
 set -euo pipefail
+PY=${WSDISSECT_PYTHON:-python3}
+case $PY in */*) PY=$(realpath -s "$PY") ;; esac # relative to where it was started; -s: keep a venv's link
 cd "$(dirname "$0")"
 RATES=${RATES:-"5000 10000 20000 40000 max"}
 SECS=${SECS:-10}
 SIZE=${SIZE:-64}
 [ "$(id -u)" = 0 ] || { echo "live capture needs root" >&2; exit 1; }
-python3 -c 'import websockets' 2>/dev/null || { echo "needs python3 with websockets" >&2; exit 1; }
+"$PY" -c 'import websockets.asyncio.client' 2>/dev/null || { echo "needs $PY with websockets >= 13 (set WSDISSECT_PYTHON)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ -z "${WSDISSECT:-}" ]; then
@@ -42,7 +46,7 @@ for rate in $RATES; do
     > >(grep -c '"type":"message"' >"$work/count") &
   wpid=$!
   sleep 1
-  out=$(timeout $((SECS + 30)) python3 "$PEER" flood "$port" "$r" "$SECS" "$SIZE")
+  out=$(timeout $((SECS + 30)) "$PY" "$PEER" flood "$port" "$r" "$SECS" "$SIZE")
   sleep 1
   cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$wpid/stat" 2>/dev/null || echo "?")
   kill -TERM "$wpid" 2>/dev/null || true

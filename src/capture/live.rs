@@ -126,8 +126,8 @@ fn permission_hint(detail: &str) -> Option<String> {
     let d = detail.to_ascii_lowercase();
     (d.contains("permission") || d.contains("not permitted")).then(|| {
         format!(
-            "{detail}: capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities. Run as root, or grant them once: \
-             sudo setcap cap_net_raw,cap_net_admin=eip {}",
+            "{detail}: capturing needs the CAP_NET_RAW and CAP_NET_ADMIN capabilities. Run as root, or grant them once, as root \
+             (or with sudo): setcap cap_net_raw,cap_net_admin=eip {}",
             std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "wsdissect".into())
         )
     })

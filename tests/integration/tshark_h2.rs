@@ -499,22 +499,10 @@ fn tshark_view(s: &H2Sample) -> (Rows, Frames) {
     (rows, frames)
 }
 
-fn tshark_missing() -> bool {
-    if Command::new("tshark").arg("-v").output().is_err() {
-        assert!(
-            std::env::var_os("WSDISSECT_SKIP_TSHARK").is_some(),
-            "tshark is not installed (apt-get install tshark), or set WSDISSECT_SKIP_TSHARK=1"
-        );
-        return true;
-    }
-    false
-}
-
 #[test]
+#[ignore = "needs tshark (scripts/test.sh runs it)"]
 fn http2_streams_requests_and_endings_agree_with_tshark_on_every_h2_sample() {
-    if tshark_missing() {
-        return;
-    }
+    crate::tshark_messages::require_tshark();
     let mut failures = Vec::new();
     let mut report = Vec::new();
     for s in h2_samples() {
@@ -557,10 +545,9 @@ fn http2_streams_requests_and_endings_agree_with_tshark_on_every_h2_sample() {
 }
 
 #[test]
+#[ignore = "needs tshark (scripts/test.sh runs it)"]
 fn every_http2_frame_agrees_with_tshark_on_every_h2_sample() {
-    if tshark_missing() {
-        return;
-    }
+    crate::tshark_messages::require_tshark();
     let mut failures = Vec::new();
     let mut report = Vec::new();
     for s in h2_samples() {

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_text, hex, hex_spaced, quoted_bytes};
+use super::escape::{escape_bytes, escape_line, escape_text, hex, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
@@ -86,7 +86,7 @@ pub fn diagnostic_line(st: Style, d: &Diagnostic, scope: &str) -> String {
         d.rule.severity,
         d.rule.name,
         d.rule.section,
-        escape_text(&d.message)
+        escape_line(&d.message)
     );
     format!(
         "{} {}",
@@ -494,7 +494,7 @@ impl<W: Write> TextSink<W> {
                 Some(code) => format!(
                     "{code} {} \"{}\"",
                     close_code_name(code),
-                    escape_text(&c.reason)
+                    escape_bytes(&c.reason_bytes)
                 ),
                 None => "(no status code)".into(),
             };

@@ -339,10 +339,18 @@ pub enum Command {
     /// Dissect raw frame bytes given in hex (or on standard input), no capture needed.
     Explain {
         /// Hex bytes, e.g. `81 85 37 fa 21 3d 7f 9f 4d 51 58`; read from stdin when absent.
+        /// `c:` or `s:` before a frame's bytes says the client or the server sent it, e.g.
+        /// `c: 89 85 … s: 8a 05 …`.
         hex: Vec<String>,
-        /// Who sent the bytes (decides which masking rule applies); default: from the MASK bit.
+        /// Who sent the bytes not marked `c:` or `s:` (decides which masking rule applies);
+        /// default: each frame's MASK bit (clients mask).
         #[arg(long, value_enum)]
         from: Option<Side>,
+        /// Read the frames as on a connection that negotiated permessage-deflate (RFC 7692),
+        /// with these parameters if given (e.g. `--deflate=server_no_context_takeover`): RSV1
+        /// marks a compressed message, and it is inflated.
+        #[arg(long, value_name = "PARAMS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+        deflate: Option<String>,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {

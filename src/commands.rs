@@ -9,12 +9,14 @@ use clap::CommandFactory;
 
 use wsdissect::base::Direction;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
-use wsdissect::http::{check_key, compute_accept, KeyShape};
+use wsdissect::event::Event;
+use wsdissect::http::{check_key, compute_accept, parse_extensions, KeyShape};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::Sink;
 use wsdissect::ws::decoder::Incomplete;
+use wsdissect::ws::deflate::DeflateParams;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
 
 use crate::cli::{Args, Color, Command, Side};
@@ -22,7 +24,9 @@ use crate::cli::{Args, Color, Command, Side};
 /// Run a subcommand.
 pub fn run(command: Command, color: Color) -> ExitCode {
     match command {
-        Command::Explain { hex, from } => explain(&hex, from, color.into()),
+        Command::Explain { hex, from, deflate } => {
+            explain(&hex, from, deflate.as_deref(), color.into())
+        }
         Command::Accept { key } => accept(&key),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
@@ -195,32 +199,68 @@ impl fmt::Display for HexError {
     }
 }
 
-/// Hex digits from arguments or text: spaces, commas, colons and `0x` prefixes are ignored.
-fn parse_hex(parts: &[String]) -> Result<Vec<u8>, HexError> {
+/// Bytes of the input, and who sent them when the input says so (`c:` / `s:`).
+#[derive(Debug, PartialEq)]
+struct Part {
+    side: Option<Direction>,
+    bytes: Vec<u8>,
+}
+
+/// A `c:` / `s:` (or `client:` / `server:`) mark at the start of a token: the side, and the
+/// rest of the token.
+fn side_mark(token: &str) -> Option<(Direction, &str)> {
+    let (name, rest) = token.split_once(':')?;
+    match name.to_ascii_lowercase().as_str() {
+        "c" | "client" => Some((Direction::ClientToServer, rest)),
+        "s" | "server" => Some((Direction::ServerToClient, rest)),
+        _ => None,
+    }
+}
+
+/// Hex digits from arguments or text: spaces, commas, colons and `0x` prefixes are ignored;
+/// `c:` or `s:` starts bytes sent by the client or the server.
+fn parse_hex(parts: &[String]) -> Result<Vec<Part>, HexError> {
     let joined: String = parts.join(" ");
-    let mut digits = String::new();
-    for token in joined.split(|c: char| c.is_whitespace() || c == ',' || c == ':') {
-        let t = token
-            .strip_prefix("0x")
-            .or_else(|| token.strip_prefix("0X"))
-            .unwrap_or(token);
-        digits.push_str(t);
+    let mut marked: Vec<(Option<Direction>, String)> = vec![(None, String::new())];
+    for word in joined.split_whitespace() {
+        let word = match side_mark(word) {
+            Some((side, rest)) => {
+                marked.push((Some(side), String::new()));
+                rest
+            }
+            None => word,
+        };
+        let digits = &mut marked.last_mut().expect("never empty").1;
+        for token in word.split([',', ':']) {
+            let t = token
+                .strip_prefix("0x")
+                .or_else(|| token.strip_prefix("0X"))
+                .unwrap_or(token);
+            digits.push_str(t);
+        }
     }
-    if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(HexError::NotHex(bad));
+    let mut out = Vec::new();
+    for (side, digits) in marked {
+        if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+            return Err(HexError::NotHex(bad));
+        }
+        if digits.len() % 2 == 1 {
+            return Err(HexError::OddDigits(digits.len()));
+        }
+        let bytes: Vec<u8> = (0..digits.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
+            .collect();
+        if !bytes.is_empty() {
+            out.push(Part { side, bytes });
+        }
     }
-    if digits.len() % 2 == 1 {
-        return Err(HexError::OddDigits(digits.len()));
-    }
-    Ok((0..digits.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
-        .collect())
+    Ok(out)
 }
 
 /// The bytes to explain: from the arguments, or standard input when there are none.
-fn explain_input(hex: &[String]) -> Result<Vec<u8>, HexError> {
-    let bytes = if hex.is_empty() {
+fn explain_input(hex: &[String]) -> Result<Vec<Part>, HexError> {
+    let parts = if hex.is_empty() {
         let mut s = String::new();
         io::stdin()
             .read_to_string(&mut s)
@@ -229,31 +269,106 @@ fn explain_input(hex: &[String]) -> Result<Vec<u8>, HexError> {
     } else {
         parse_hex(hex)?
     };
-    if bytes.is_empty() {
+    if parts.is_empty() {
         return Err(HexError::Empty);
     }
-    Ok(bytes)
+    Ok(parts)
 }
 
-/// Who sent the bytes: `--from`, else the first frame's MASK bit (clients mask, §5.1).
-fn sender(from: Option<Side>, bytes: &[u8]) -> Direction {
-    match from {
-        Some(Side::Client) => Direction::ClientToServer,
-        Some(Side::Server) => Direction::ServerToClient,
-        None if bytes.len() > 1 && bytes[1] & 0x80 != 0 => Direction::ClientToServer,
-        None => Direction::ServerToClient,
+/// Who sent each piece of the input, and how that was decided.
+#[derive(Debug, Default, PartialEq)]
+struct Senders {
+    pieces: Vec<(Direction, Vec<u8>)>,
+    /// Pieces named by a `c:` / `s:` mark.
+    marked: usize,
+    /// Pieces given a side by `--from`.
+    from_flag: usize,
+    /// Frames whose sender was taken from their MASK bit.
+    inferred: usize,
+}
+
+/// A side for every byte: the piece's mark, else `--from`, else each frame's MASK bit
+/// (clients mask, servers do not, §5.1).
+fn senders(parts: Vec<Part>, from: Option<Side>) -> Senders {
+    let from = from.map(|s| match s {
+        Side::Client => Direction::ClientToServer,
+        Side::Server => Direction::ServerToClient,
+    });
+    let mut out = Senders::default();
+    for part in parts {
+        if let Some(side) = part.side {
+            out.marked += 1;
+            out.pieces.push((side, part.bytes));
+            continue;
+        }
+        if let Some(side) = from {
+            out.from_flag += 1;
+            out.pieces.push((side, part.bytes));
+            continue;
+        }
+        let mut rest = &part.bytes[..];
+        while !rest.is_empty() {
+            let len = match decode_frame_header(rest) {
+                HeaderDecode::Complete(h) => {
+                    (u64::from(h.header_len) + h.payload_len).min(rest.len() as u64) as usize
+                }
+                HeaderDecode::NeedMore(_) => rest.len(),
+            };
+            let masked = rest.len() > 1 && rest[1] & 0x80 != 0;
+            let side = if masked {
+                Direction::ClientToServer
+            } else {
+                Direction::ServerToClient
+            };
+            out.inferred += 1;
+            out.pieces.push((side, rest[..len].to_vec()));
+            rest = &rest[len..];
+        }
     }
+    out
 }
 
-fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
-    let bytes = match explain_input(hex) {
+/// `--deflate[=PARAMS]`: the permessage-deflate parameters a handshake would have agreed.
+fn deflate_params(params: &str) -> Result<DeflateParams, String> {
+    let ext = parse_extensions(&format!("permessage-deflate; {}", params.replace(',', ";")));
+    let ext = ext.into_iter().next().expect("the name is there");
+    const KNOWN: [&str; 4] = [
+        "server_no_context_takeover",
+        "client_no_context_takeover",
+        "server_max_window_bits",
+        "client_max_window_bits",
+    ];
+    if let Some((name, _)) = ext
+        .params
+        .iter()
+        .find(|(n, _)| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(n)))
+    {
+        return Err(format!(
+            "--deflate: unknown permessage-deflate parameter {name:?} (RFC 7692 §7.1: {})",
+            KNOWN.join(", ")
+        ));
+    }
+    Ok(DeflateParams::from_extension(&ext))
+}
+
+fn explain(
+    hex: &[String],
+    from: Option<Side>,
+    deflate: Option<&str>,
+    color: ColorChoice,
+) -> ExitCode {
+    let parts = match explain_input(hex) {
         Ok(b) => b,
         Err(e) => return crate::fail(e),
     };
-    let dir = sender(from, &bytes);
+    let deflate = match deflate.map(deflate_params).transpose() {
+        Ok(d) => d,
+        Err(e) => return crate::fail(e),
+    };
+    let senders = senders(parts, from);
     let stdout = io::stdout();
     let style = color.resolve(stdout.is_terminal());
-    let written = write_explanation(&mut stdout.lock(), &bytes, dir, from.is_none(), style);
+    let written = write_explanation(&mut stdout.lock(), &senders, deflate, style);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -261,13 +376,39 @@ fn explain(hex: &[String], from: Option<Side>, color: ColorChoice) -> ExitCode {
     }
 }
 
+/// How the senders were chosen, in a sentence.
+fn describe_senders(s: &Senders) -> String {
+    let total: usize = s.pieces.iter().map(|(_, b)| b.len()).sum();
+    let mut how = Vec::new();
+    if s.marked > 0 {
+        how.push("the bytes after c: were sent by the client, after s: by the server".to_string());
+    }
+    if s.from_flag > 0 {
+        let sides: Vec<Direction> = s.pieces.iter().map(|(d, _)| *d).collect();
+        let who = if s.marked == 0 && sides.iter().all(|d| *d == Direction::ClientToServer) {
+            "a client (masked frames expected)"
+        } else if s.marked == 0 {
+            "a server (unmasked frames expected)"
+        } else {
+            "the side --from names"
+        };
+        how.push(format!("read as sent by {who}"));
+    }
+    if s.inferred > 0 {
+        how.push(format!(
+            "sender inferred from the MASK bit (clients mask, servers do not, §5.1)\n  so masking is not checked on {}: put c: or s: before a frame, or use --from, to check it",
+            if s.inferred == 1 { "this frame".to_string() } else { format!("these {} frames", s.inferred) }
+        ));
+    }
+    format!("{total} bytes, {}", how.join("; "))
+}
+
 /// What the bytes are read as, every frame in the teaching view, and why they end mid-frame
 /// if they do.
 fn write_explanation(
     out: &mut dyn Write,
-    bytes: &[u8],
-    dir: Direction,
-    guessed: bool,
+    senders: &Senders,
+    deflate: Option<DeflateParams>,
     style: Style,
 ) -> io::Result<()> {
     let cfg = DissectConfig {
@@ -275,22 +416,26 @@ fn write_explanation(
         message_keep: 1 << 20,
         ..DissectConfig::default()
     };
-    let raw = dissect_raw_frames(bytes, dir, cfg);
-    let who = if dir == Direction::ClientToServer {
-        "a client (masked frames expected)"
-    } else {
-        "a server (unmasked frames expected)"
-    };
-    writeln!(
-        out,
-        "{} bytes, read as sent by {who}{}",
-        bytes.len(),
-        if guessed {
-            "; --from client|server to choose"
-        } else {
-            ""
-        }
-    )?;
+    let pieces: Vec<(Direction, &[u8])> = senders
+        .pieces
+        .iter()
+        .map(|(d, b)| (*d, b.as_slice()))
+        .collect();
+    let negotiated = deflate.is_some().then_some(
+        "permessage-deflate negotiated (--deflate): RSV1 on a message's first frame marks it compressed, and it is inflated (RFC 7692)",
+    );
+    let raw = dissect_raw_frames(&pieces, deflate, cfg);
+    let rsv1_seen = raw
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Frame(f) if f.header.rsv1));
+    let negotiated = negotiated.or(rsv1_seen.then_some(
+        "no extension negotiated, so RSV1 must be 0 (--deflate reads it as permessage-deflate's compressed-message bit)",
+    ));
+    writeln!(out, "{}", describe_senders(senders))?;
+    if let Some(n) = negotiated {
+        writeln!(out, "{n}")?;
+    }
     let mut sink = AnnotateSink::new(
         &mut *out,
         AnnotateOptions {
@@ -301,8 +446,8 @@ fn write_explanation(
     for e in &raw.events {
         sink.event(e)?;
     }
-    if let Some(inc) = raw.incomplete {
-        writeln!(out, "\n{}", describe_incomplete(&inc))?;
+    for (_, inc) in &raw.incomplete {
+        writeln!(out, "\n{}", describe_incomplete(inc))?;
     }
     Ok(())
 }
@@ -376,5 +521,57 @@ pub fn list_interfaces() -> ExitCode {
             print(text.as_bytes())
         }
         Err(e) => crate::fail(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(side: Option<Direction>, bytes: &[u8]) -> Part {
+        Part {
+            side,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    #[test]
+    fn c_and_s_marks_name_the_sender() {
+        let args: Vec<String> = ["c:", "89", "00", "S:8a", "80,00:00", "0x00", "00", "c1"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            parse_hex(&args).unwrap(),
+            [
+                part(Some(Direction::ClientToServer), &[0x89, 0x00]),
+                part(
+                    Some(Direction::ServerToClient),
+                    &[0x8a, 0x80, 0, 0, 0, 0, 0xc1]
+                ),
+            ]
+        );
+        // A hex byte that happens to start with c is not a mark.
+        assert_eq!(
+            parse_hex(&["c1:05".to_string()]).unwrap(),
+            [part(None, &[0xc1, 0x05])]
+        );
+    }
+
+    #[test]
+    fn unmarked_frames_take_their_sender_from_the_mask_bit() {
+        let rfc = [
+            0x89, 0x05, b'H', b'e', b'l', b'l', b'o', 0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f,
+            0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let s = senders(vec![part(None, &rfc)], None);
+        assert_eq!(s.inferred, 2);
+        let sides: Vec<Direction> = s.pieces.iter().map(|(d, _)| *d).collect();
+        assert_eq!(
+            sides,
+            [Direction::ServerToClient, Direction::ClientToServer]
+        );
+        assert_eq!(s.pieces[0].1.len(), 7);
+        let s = senders(vec![part(None, &rfc)], Some(Side::Client));
+        assert_eq!((s.inferred, s.from_flag, s.pieces.len()), (0, 1, 1));
     }
 }

@@ -124,6 +124,8 @@ impl Config {
                 live,
                 // The teaching view shows where TLS ends and WebSocket begins.
                 tls_records: view.explain,
+                // ...and draws a frame cut short, with the rules its header breaks.
+                partial_frames: view.explain,
                 ..dissect_config(&view, &limits, filter.ws_port.clone())
             },
             preview: if view.full_payload {

@@ -215,7 +215,7 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__explain)
-            opts="-h --from --color --help"
+            opts="-h --from --deflate --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -223,6 +223,10 @@ _wsdissect() {
             case "${prev}" in
                 --from)
                     COMPREPLY=($(compgen -W "client server" -- "${cur}"))
+                    return 0
+                    ;;
+                --deflate)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)

@@ -74,8 +74,9 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "accept" -d 'Comput
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "completions" -d 'Print shell completions'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "man" -d 'Print the man page (roff)'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l from -d 'Who sent the bytes (decides which masking rule applies); default: from the MASK bit' -r -f -a "client\t''
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l from -d 'Who sent the bytes not marked `c:` or `s:` (decides which masking rule applies); default: each frame\'s MASK bit (clients mask)' -r -f -a "client\t''
 server\t''"
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l deflate -d 'Read the frames as on a connection that negotiated permessage-deflate (RFC 7692), with these parameters if given (e.g. `--deflate=server_no_context_takeover`): RSV1 marks a compressed message, and it is inflated' -r
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -54,7 +54,7 @@ rules! {
     RSV_BIT_WITHOUT_EXTENSION = "rsv-without-extension", Error, "RFC 6455 §5.2", "RSV1-3 must be 0 unless a negotiated extension defines them";
     RESERVED_OPCODE = "reserved-opcode", Error, "RFC 6455 §5.2", "opcodes 0x3-0x7 and 0xB-0xF are reserved";
     LENGTH_MSB_SET = "length-msb-set", Error, "RFC 6455 §5.2", "the most significant bit of a 64-bit length must be 0";
-    LENGTH_NOT_MINIMAL = "length-not-minimal", Warning, "RFC 6455 §5.2", "the minimal number of bytes must be used to encode the length";
+    LENGTH_NOT_MINIMAL = "length-not-minimal", Error, "RFC 6455 §5.2", "the minimal number of bytes must be used to encode the length";
     CONTROL_FRAME_TOO_LONG = "control-frame-too-long", Error, "RFC 6455 §5.5", "control frames must have a payload of 125 bytes or less";
     CONTROL_FRAME_FRAGMENTED = "control-frame-fragmented", Error, "RFC 6455 §5.5", "control frames must not be fragmented";
     CONTINUATION_WITHOUT_START = "continuation-without-start", Error, "RFC 6455 §5.4", "a continuation frame needs a fragmented message in progress";

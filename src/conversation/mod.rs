@@ -52,6 +52,9 @@ pub struct DissectConfig {
     pub live: bool,
     /// Report each TLS record (the teaching view shows the record layer).
     pub tls_records: bool,
+    /// Report a frame cut short by the end of its connection, stream or input, so the
+    /// teaching view can draw its header (`Frame::missing` says how much never arrived).
+    pub partial_frames: bool,
 }
 
 impl Default for DissectConfig {
@@ -64,6 +67,7 @@ impl Default for DissectConfig {
             tls_keylog: None,
             live: false,
             tls_records: false,
+            partial_frames: false,
         }
     }
 }
@@ -75,6 +79,7 @@ impl DissectConfig {
             frame_keep: self.frame_keep,
             message_keep: self.message_keep,
             inflate_limit: self.inflate_limit,
+            partial_frames: self.partial_frames,
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::base::{ConnId, Direction, PacketRef, Timestamp};
 use crate::event::Event;
 use crate::tcp::FlowMeta;
 use crate::ws::decoder::Incomplete;
+use crate::ws::deflate::DeflateParams;
 use crate::ws::session::Session;
 
 use super::{Cx, DissectConfig, KeyStore, Shared};
@@ -11,13 +12,24 @@ use super::{Cx, DissectConfig, KeyStore, Shared};
 /// Frames dissected from raw bytes with no capture around them (`wsdissect explain`).
 pub struct RawFrames {
     pub events: Vec<Event>,
-    /// The last frame is cut short: what it still needs.
-    pub incomplete: Option<Incomplete>,
+    /// A direction's last frame is cut short: what it still needs.
+    pub incomplete: Vec<(Direction, Incomplete)>,
 }
 
-/// Dissect raw WebSocket frame bytes sent in direction `dir`, with every frame rule checked
-/// (no extension is negotiated, so RSV bits are violations).
-pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> RawFrames {
+/// Dissect raw WebSocket frame bytes, each piece sent in its direction (the pieces of one
+/// direction continue each other), with every frame rule checked. `deflate`: what the
+/// handshake negotiated (without it, RSV bits are violations). A frame cut short by the end
+/// is reported too (with `Frame::missing`), its header rules under it. Frame offsets count the
+/// bytes of all pieces, in order.
+pub fn dissect_raw_frames(
+    pieces: &[(Direction, &[u8])],
+    deflate: Option<DeflateParams>,
+    cfg: DissectConfig,
+) -> RawFrames {
+    let cfg = DissectConfig {
+        partial_frames: true,
+        ..cfg
+    };
     let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
     let meta = FlowMeta {
         id: ConnId(1),
@@ -41,14 +53,51 @@ pub fn dissect_raw_frames(bytes: &[u8], dir: Direction, cfg: DissectConfig) -> R
         shared: &mut shared,
         out: &mut events,
     };
-    let mut session = Session::opened(cx.session_key(), cx.limits(), [0, 0], None);
+    let mut session = Session::opened(cx.session_key(), cx.limits(), [0, 0], deflate);
     let packet = PacketRef {
         number: 1,
         ts: Timestamp(0),
     };
-    session.feed(dir, bytes, packet, &mut cx);
-    let incomplete = session.incomplete(dir);
+    // (direction, offset in that direction, offset in the input) where each piece starts.
+    let mut starts = Vec::new();
+    let (mut dir_offsets, mut at) = ([0u64; 2], 0u64);
+    for &(dir, bytes) in pieces {
+        starts.push((dir, dir_offsets[dir.index()], at));
+        session.feed(dir, bytes, packet, &mut cx);
+        dir_offsets[dir.index()] += bytes.len() as u64;
+        at += bytes.len() as u64;
+    }
+    let mut incomplete = Vec::new();
+    for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+        if let Some(inc) = session.incomplete(dir) {
+            incomplete.push((dir, inc));
+        }
+        session.flush_unfinished(dir, &mut cx);
+    }
+    for e in &mut events {
+        if let Event::Frame(f) = e {
+            f.stream_offset = input_offset(&starts, f.dir, f.stream_offset);
+        }
+    }
+    for (dir, inc) in &mut incomplete {
+        match inc {
+            Incomplete::Header { stream_offset, .. }
+            | Incomplete::Payload { stream_offset, .. } => {
+                *stream_offset = input_offset(&starts, *dir, *stream_offset);
+            }
+        }
+    }
     RawFrames { events, incomplete }
+}
+
+/// Where offset `off` of direction `dir` is in the input: in the last piece of `dir` that
+/// starts at or before it.
+fn input_offset(starts: &[(Direction, u64, u64)], dir: Direction, off: u64) -> u64 {
+    starts
+        .iter()
+        .rev()
+        .find(|&&(d, from, _)| d == dir && from <= off)
+        .map_or(off, |&(_, from, at)| at + (off - from))
 }
 
 /// A piece of one side of a connection, in capture order.
@@ -131,7 +180,6 @@ pub fn dissect_streams<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
 
     const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -268,5 +316,78 @@ mod tests {
             _ => false,
         };
         assert!(!events.iter().any(on_zero), "{events:#?}");
+    }
+
+    const C2S: Direction = Direction::ClientToServer;
+    const S2C: Direction = Direction::ServerToClient;
+
+    fn frames(raw: &RawFrames) -> Vec<(Direction, u64, u64)> {
+        raw.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Frame(f) => Some((f.dir, f.stream_offset, f.missing)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn rules(raw: &RawFrames) -> Vec<&'static str> {
+        raw.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Diagnostic(d) => Some(d.rule.name),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_piece_is_its_sides_and_offsets_count_the_whole_input() {
+        // RFC 6455 §5.7: an unmasked ping (the server's) and its masked pong (the client's).
+        let ping = [0x89, 0x05, b'H', b'e', b'l', b'l', b'o'];
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        let raw = dissect_raw_frames(
+            &[(S2C, &ping), (C2S, &pong)],
+            None,
+            DissectConfig::default(),
+        );
+        assert_eq!(frames(&raw), [(S2C, 0, 0), (C2S, 7, 0)]);
+        assert!(rules(&raw).is_empty(), "{:?}", rules(&raw));
+    }
+
+    #[test]
+    fn a_frame_cut_short_is_reported_with_its_header_rules() {
+        let raw = dissect_raw_frames(
+            &[(S2C, &[0x09, 0x7e, 0x00, 0xc8, 1, 2])],
+            None,
+            DissectConfig::default(),
+        );
+        assert_eq!(frames(&raw), [(S2C, 0, 198)]);
+        assert_eq!(
+            rules(&raw),
+            ["control-frame-too-long", "control-frame-fragmented"]
+        );
+        assert!(matches!(
+            raw.incomplete[..],
+            [(S2C, Incomplete::Payload { need: 198, .. })]
+        ));
+    }
+
+    #[test]
+    fn deflate_inflates() {
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let raw = dissect_raw_frames(
+            &[(S2C, &hello)],
+            Some(DeflateParams::default()),
+            DissectConfig::default(),
+        );
+        let text = raw.events.iter().find_map(|e| match e {
+            Event::Message(m) => m.text().map(str::to_string),
+            _ => None,
+        });
+        assert_eq!(text.as_deref(), Some("Hello"));
+        assert!(rules(&raw).is_empty());
     }
 }

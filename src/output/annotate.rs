@@ -15,6 +15,7 @@ use crate::ws::close::close_code_name;
 use crate::ws::frame::{FrameHeader, LengthForm};
 use crate::ws::mask::apply_mask;
 use crate::ws::opcode::OpCode;
+use crate::ws::record::Rsv1Meaning;
 
 pub struct AnnotateOptions {
     /// Payload bytes shown before eliding the middle (`usize::MAX`: everything kept).
@@ -83,6 +84,23 @@ fn opcode_meaning(op: OpCode) -> &'static str {
     }
 }
 
+/// What a set RSV1 means on this frame, given what the handshake negotiated.
+fn rsv1_meaning(f: &Frame) -> &'static str {
+    let first_of_message = matches!(f.header.opcode, OpCode::Text | OpCode::Binary);
+    match f.rsv1_meaning {
+        Rsv1Meaning::Undefined => {
+            "set, but no extension was negotiated to define it: it must be 0 (§5.2)"
+        }
+        Rsv1Meaning::Deflate if first_of_message => {
+            "set: a compressed message (permessage-deflate was negotiated, RFC 7692 §6)"
+        }
+        Rsv1Meaning::AssumedDeflate if first_of_message => {
+            "set: taken as a compressed message (permessage-deflate assumed: the handshake was not seen; RFC 7692 §6)"
+        }
+        _ => "set, but permessage-deflate allows it only on the first frame of a text or binary message (RFC 7692 §6.1)",
+    }
+}
+
 impl<W: Write> AnnotateSink<W> {
     /// The annotated frame: a heading, the header byte by byte and bit by bit, the payload,
     /// then what the frame means (close status, ping round trip, bytes lost).
@@ -95,7 +113,7 @@ impl<W: Write> AnnotateSink<W> {
             self.opts.style.hex(&hex_spaced(hb)),
             f.header.header_len
         )?;
-        self.byte0(&f.header, hb[0])?;
+        self.byte0(f, hb[0])?;
         self.byte1(f, hb[1])?;
         self.extended_length_and_key(&f.header, hb)?;
         self.payload(f)?;
@@ -116,12 +134,14 @@ impl<W: Write> AnnotateSink<W> {
                 f.first_packet.number, f.last_packet.number
             )
         };
-        let end = f.stream_offset + u64::from(f.header.header_len) + f.header.payload_len;
+        // A frame cut short ends where its bytes do.
+        let end =
+            f.stream_offset + u64::from(f.header.header_len) + f.header.payload_len - f.missing;
         writeln!(
             self.out,
             "{}",
             self.opts.style.heading(&format!(
-                "── conn {}{} frame {} {} ({who}), {packets}, {} {}–{}",
+                "── conn {}{} frame {} {} ({who}), {packets}, {} {}–{}{}",
                 f.conn,
                 f.stream.map(|s| format!(" stream {s}")).unwrap_or_default(),
                 f.index,
@@ -133,7 +153,8 @@ impl<W: Write> AnnotateSink<W> {
                     "stream bytes"
                 },
                 f.stream_offset,
-                end.saturating_sub(1)
+                end.saturating_sub(1),
+                if f.missing > 0 { ", cut short" } else { "" }
             ))
         )
     }
@@ -143,8 +164,9 @@ impl<W: Write> AnnotateSink<W> {
         writeln!(self.out, "             {group}  {field:<16} {meaning}")
     }
 
-    /// Byte 0: FIN, RSV1-3 and the opcode.
-    fn byte0(&mut self, h: &FrameHeader, b0: u8) -> io::Result<()> {
+    /// Byte 0: FIN, RSV1-3 and the opcode. RSV1 is explained by what the handshake negotiated.
+    fn byte0(&mut self, f: &Frame, b0: u8) -> io::Result<()> {
+        let h = &f.header;
         writeln!(self.out, "   byte 0    0x{b0:02x} = {}", bits(b0))?;
         self.field(
             bit_group(b0, 0x80),
@@ -162,9 +184,7 @@ impl<W: Write> AnnotateSink<W> {
         ] {
             let meaning = match (name, set) {
                 (_, false) => "reserved: 0 unless an extension defines it (§5.2)",
-                ("RSV1", true) => {
-                    "set: permessage-deflate marks a compressed message (RFC 7692 §6)"
-                }
+                ("RSV1", true) => rsv1_meaning(f),
                 (_, true) => "set: only a negotiated extension may set it (§5.2)",
             };
             self.field(
@@ -250,9 +270,10 @@ impl<W: Write> AnnotateSink<W> {
                     self.out,
                     "   close     status code {code} = {} (§7.4); reason {}",
                     close_code_name(code),
-                    if c.reason.is_empty() { "(none)".to_string() } else { format!("\"{}\"", escape_text(&c.reason)) }
+                    if c.reason_bytes.is_empty() { "(none)".to_string() } else { quoted_bytes(&c.reason_bytes) }
                 )?,
-                None => writeln!(self.out, "   close     no status code (empty payload; the peer sees 1005 No Status Rcvd, §7.1.5)")?,
+                None if f.header.payload_len == 0 => writeln!(self.out, "   close     no status code (empty payload; the peer sees 1005 No Status Rcvd, §7.1.5)")?,
+                None => writeln!(self.out, "   close     payload of {} byte: too short for the 2-byte status code, and a close payload is either empty or starts with one (§5.5.1)", f.header.payload_len)?,
             }
         }
         if let Some(rtt) = f.rtt_ns {
@@ -281,14 +302,27 @@ impl<W: Write> AnnotateSink<W> {
         if h.payload_len == 0 {
             return writeln!(self.out, "   payload   (empty)");
         }
-        let (data, more) = elide(&f.payload.bytes, f.payload.len, self.opts.payload_bytes);
+        // A frame cut short: only the bytes that arrived can be shown.
+        let present = f.payload.len - f.missing;
+        let (data, more) = elide(&f.payload.bytes, present, self.opts.payload_bytes);
         writeln!(
             self.out,
-            "   payload   {} bytes{}",
+            "   payload   {} byte{}{}",
             h.payload_len,
+            if h.payload_len == 1 { "" } else { "s" },
             if h.masked { ", masked on the wire" } else { "" }
         )?;
-        if h.rsv1 && !h.opcode.is_control() {
+        if f.missing > 0 {
+            writeln!(
+                self.out,
+                "             {}",
+                st.warn(&format!(
+                    "only {present} present: the bytes end {} short of this frame",
+                    f.missing
+                ))
+            )?;
+        }
+        if f.starts_compressed_message() {
             writeln!(self.out, "             DEFLATE-compressed (RFC 7692 §7.2.1): the message below is this, inflated")?;
         }
         for (row, chunk) in data.chunks(ROW).enumerate() {
@@ -300,7 +334,8 @@ impl<W: Write> AnnotateSink<W> {
         }
         if h.opcode == OpCode::Text
             && h.fin
-            && !h.rsv1
+            && !f.starts_compressed_message()
+            && f.missing == 0
             && std::str::from_utf8(&f.payload.bytes).is_ok()
             && !f.payload.truncated()
         {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::escape::{escape_text, hex_spaced};
+use super::escape::{escape_bytes, escape_text, hex_spaced};
 use super::style::Style;
 use super::text::{elide, elided_note, pretty_json, preview};
 use super::Sink;
@@ -221,7 +221,7 @@ impl<W: Write> ConversationSink<W> {
         );
         let mut notes = Vec::new();
         if m.compressed {
-            notes.push(format!("deflated from {} B", m.wire_len));
+            notes.push(format!("inflated from {} B", m.wire_len));
         }
         if m.lost > 0 {
             notes.push(format!("{} B lost in a capture gap", m.lost));
@@ -286,7 +286,7 @@ impl<W: Write> ConversationSink<W> {
             Some(code) => {
                 let mut s = format!("{code} {}", close_code_name(code));
                 if !c.reason.is_empty() || c.reason_utf8_error.is_some() {
-                    s.push_str(&format!(" \"{}\"", escape_text(&c.reason)));
+                    s.push_str(&format!(" \"{}\"", escape_bytes(&c.reason_bytes)));
                 }
                 s
             }
@@ -336,6 +336,36 @@ impl<W: Write> Sink for ConversationSink<W> {
 #[cfg(test)]
 mod tests {
     use super::hex_dump;
+    use super::{ConversationOptions, ConversationSink};
+    use crate::base::Direction;
+    use crate::conversation::{dissect_raw_frames, DissectConfig};
+    use crate::output::Sink;
+    use crate::ws::deflate::DeflateParams;
+
+    #[test]
+    fn compressed_messages_were_inflated_and_reasons_show_their_bytes() {
+        // RFC 7692 §7.2.3.1's "Hello", then a close whose reason ends in a byte that is not UTF-8.
+        let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let close = [0x88, 0x06, 0x03, 0xe8, b'b', b'y', b'e', 0xff];
+        let dir = Direction::ServerToClient;
+        let raw = dissect_raw_frames(
+            &[(dir, &hello), (dir, &close)],
+            Some(DeflateParams::default()),
+            DissectConfig::default(),
+        );
+        let mut out = Vec::new();
+        let mut sink = ConversationSink::new(&mut out, ConversationOptions::default());
+        for e in &raw.events {
+            sink.event(e).unwrap();
+        }
+        drop(sink);
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("text 5 B (inflated from 7 B)  \"Hello\""),
+            "{out}"
+        );
+        assert!(out.contains("1000 Normal Closure \"bye\\xff\""), "{out}");
+    }
 
     #[test]
     fn hex_dump_lines() {

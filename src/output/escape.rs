@@ -46,6 +46,20 @@ pub fn escape_text(s: &str) -> String {
     out
 }
 
+/// Escape prose for one line of terminal output: like [`escape_text`], but quotes and
+/// backslashes are left as they are. For sentences that quote values themselves (diagnostic
+/// messages build theirs with `{:?}`), which escaping again would double.
+pub fn escape_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => out.push(c),
+            c => push_escaped(&mut out, c),
+        }
+    }
+    out
+}
+
 /// The character a plain run stopped at: a quote, a backslash, a control or non-ASCII.
 fn push_escaped(out: &mut String, c: char) {
     match c {
@@ -134,6 +148,19 @@ mod tests {
             safe,
             "\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\\u{202e}abc\\r\\n"
         );
+    }
+
+    #[test]
+    fn prose_keeps_its_own_quotes_but_not_controls() {
+        let msg = format!("Sec-WebSocket-Version is {:?}", "8");
+        assert_eq!(escape_line(&msg), "Sec-WebSocket-Version is \"8\"");
+        let hostile = format!("version is {:?}", "8\u{202e}\x1b[2J");
+        let safe = escape_line(&hostile);
+        assert!(
+            !safe.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{safe}"
+        );
+        assert_eq!(escape_line("a\x1b[2J\u{202e}b\n"), "a\\x1b[2J\\u{202e}b\\n");
     }
 
     #[test]

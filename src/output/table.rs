@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
-use super::escape::escape_text;
+use super::escape::{escape_bytes, escape_text};
 use super::style::Style;
 use super::text::summary_counts;
 use super::Sink;
@@ -439,14 +439,14 @@ fn close_cells(c: Option<&CloseInfo>) -> (String, String) {
         Some(CloseInfo { code: None, .. }) => ("(no status code)".into(), String::new()),
         Some(CloseInfo {
             code: Some(code),
-            reason,
+            reason_bytes,
             ..
         }) => (
             format!("{code} {}", close_code_name(*code)),
-            if reason.is_empty() {
+            if reason_bytes.is_empty() {
                 String::new()
             } else {
-                format!("\"{}\"", escape_text(reason))
+                format!("\"{}\"", escape_bytes(reason_bytes))
             },
         ),
     }

@@ -3,7 +3,9 @@
 
 use std::io::{self, Write};
 
-use super::escape::{escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes};
+use super::escape::{
+    escape_bytes, escape_line, escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes,
+};
 pub use super::fit::elided_note;
 use super::fit::{display_width, preview_within, wrap};
 use super::style::Style;
@@ -90,7 +92,7 @@ pub fn diagnostic_line(st: Style, d: &Diagnostic, scope: &str) -> String {
         d.rule.severity,
         d.rule.name,
         d.rule.section,
-        escape_text(&d.message)
+        escape_line(&d.message)
     );
     format!(
         "{} {}",
@@ -593,7 +595,7 @@ impl<W: Write> TextSink<W> {
                 Some(code) => format!(
                     "{code} {} \"{}\"",
                     close_code_name(code),
-                    escape_text(&c.reason)
+                    escape_bytes(&c.reason_bytes)
                 ),
                 None => "(no status code)".into(),
             };

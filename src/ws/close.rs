@@ -5,7 +5,11 @@
 pub struct CloseInfo {
     /// None when the close frame had an empty payload.
     pub code: Option<u16>,
+    /// The reason as text (bytes that are not UTF-8 replaced by U+FFFD).
     pub reason: String,
+    /// The reason as sent: views escape it from these, so a byte that is not UTF-8 shows as
+    /// `\xNN` instead of hiding in a replacement character.
+    pub reason_bytes: Vec<u8>,
     /// Offset of the first invalid UTF-8 byte in the reason, if any.
     pub reason_utf8_error: Option<u64>,
 }
@@ -17,6 +21,7 @@ pub fn parse_close(payload: &[u8]) -> CloseInfo {
         return CloseInfo {
             code: None,
             reason: String::new(),
+            reason_bytes: Vec::new(),
             reason_utf8_error: None,
         };
     };
@@ -26,6 +31,7 @@ pub fn parse_close(payload: &[u8]) -> CloseInfo {
     CloseInfo {
         code: Some(u16::from_be_bytes(*code)),
         reason: String::from_utf8_lossy(reason_bytes).into_owned(),
+        reason_bytes: reason_bytes.to_vec(),
         reason_utf8_error,
     }
 }

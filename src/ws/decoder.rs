@@ -400,6 +400,14 @@ impl FrameDecoder {
         None
     }
 
+    /// Take the frame in flight, cut short (its payload incomplete), and how many of its payload
+    /// bytes never arrived. The decoder then waits for a new header.
+    pub fn take_unfinished(&mut self) -> Option<(CompletedFrame, u64)> {
+        let f = self.framer.current.take()?;
+        let missing = f.remaining();
+        Some((f.into_completed(), missing))
+    }
+
     /// The next event from what was fed before and from `input`, consuming `input` as it goes.
     /// `None` once `input` is used up and nothing is pending; then feed the next chunk. Events
     /// come in stream order: `Start`, `Payload`/`Lost`…, `End` per frame, `Resync` when hunting

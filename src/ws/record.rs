@@ -43,6 +43,34 @@ pub struct Frame {
     pub close: Option<CloseInfo>,
     /// On a pong: the round-trip time from the matching ping, in nanoseconds.
     pub rtt_ns: Option<u64>,
+    /// What RSV1 means on this session (what the handshake negotiated).
+    pub rsv1_meaning: Rsv1Meaning,
+    /// Payload bytes that never arrived: the capture or input ended inside this frame. Such
+    /// frames are reported only when asked for (`Limits::partial_frames`, the teaching view).
+    pub missing: u64,
+}
+
+/// What RSV1 means on a session: RFC 6455 §5.2 reserves it for extensions, and
+/// permessage-deflate (RFC 7692 §6) uses it to mark a compressed message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Rsv1Meaning {
+    /// No extension was negotiated: RSV1 must be 0.
+    #[default]
+    Undefined,
+    /// permessage-deflate was negotiated: RSV1 on a message's first frame marks it compressed.
+    Deflate,
+    /// The handshake was not seen: RSV1 is taken to mean permessage-deflate.
+    AssumedDeflate,
+}
+
+impl Frame {
+    /// The frame starts a permessage-deflate compressed message (RSV1 on a text or binary
+    /// frame of a session where RSV1 means that).
+    pub fn starts_compressed_message(&self) -> bool {
+        self.header.rsv1
+            && self.rsv1_meaning != Rsv1Meaning::Undefined
+            && matches!(self.header.opcode, OpCode::Text | OpCode::Binary)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

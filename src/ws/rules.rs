@@ -200,6 +200,11 @@ mod tests {
             )),
             ["length-not-minimal"]
         );
+        // §5.2: "the minimal number of bytes MUST be used to encode the length".
+        assert_eq!(
+            rules::LENGTH_NOT_MINIMAL.severity,
+            crate::base::rules::Severity::Error
+        );
     }
 
     #[test]

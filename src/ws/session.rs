@@ -11,7 +11,7 @@ use super::deflate::{DeflateParams, Inflater};
 use super::frame::FrameHeader;
 use super::message::PartialMessage;
 use super::opcode::OpCode;
-use super::record::{DirStats, Frame, InflateFailure, Message, Payload};
+use super::record::{DirStats, Frame, InflateFailure, Message, Payload, Rsv1Meaning};
 use super::resync::Expect;
 use super::rules::{self as ws_rules, Finding};
 use crate::base::rules::{self, Rule};
@@ -38,6 +38,9 @@ pub struct Limits {
     pub message_keep: usize,
     /// Largest inflated size of one compressed message (deflate bomb guard).
     pub inflate_limit: u64,
+    /// Report a frame cut short by the end (with `Frame::missing`), so its header is shown
+    /// with the rules it breaks under it (the teaching view).
+    pub partial_frames: bool,
 }
 
 /// Where a session's records go; the layer above turns them into its events.
@@ -212,21 +215,31 @@ impl Session {
         self.decoders[dir.index()].incomplete()
     }
 
+    /// The input of `dir` is over, perhaps inside a frame's payload: report the rules that
+    /// frame's header breaks, under the frame itself when partial frames are asked for.
+    pub fn flush_unfinished(&mut self, dir: Direction, out: &mut dyn Report) {
+        let Session { decoders, state } = self;
+        if state.limits.partial_frames {
+            if let Some((f, missing)) = decoders[dir.index()].take_unfinished() {
+                state.unfinished_frame(dir, f, missing, out);
+            }
+        }
+        state.report_header_findings(dir, out);
+    }
+
     /// The session is over (its connection or stream ended): report frames cut short.
-    pub fn end(self, packet: PacketRef, out: &mut dyn Report) -> Summary {
-        let Session {
-            decoders,
-            mut state,
-        } = self;
+    pub fn end(mut self, packet: PacketRef, out: &mut dyn Report) -> Summary {
         for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            let incomplete = self.decoders[dir.index()].incomplete();
             // A frame cut off by the end: its header's problems still count.
-            state.report_header_findings(dir, out);
+            self.flush_unfinished(dir, out);
+            let state = &self.state;
             if let Some(Incomplete::Payload {
                 stream_offset,
                 have,
                 need,
                 header,
-            }) = decoders[dir.index()].incomplete()
+            }) = incomplete
             {
                 let what = match state.key.stream {
                     Some(_) => "stream",
@@ -239,7 +252,7 @@ impl Session {
                 state.diag(out, dir, packet, &rules::FRAME_INCOMPLETE, msg);
             }
         }
-        let [c, s] = state.dirs;
+        let [c, s] = self.state.dirs;
         Summary {
             stats: [c.stats, s.stats],
             close: [c.close, s.close],
@@ -418,6 +431,8 @@ impl State {
             lost: f.lost,
             close,
             rtt_ns,
+            rsv1_meaning: self.rsv1_meaning(),
+            missing: 0,
         });
         self.report_header_findings(dir, out);
         for (rule, msg) in found {
@@ -430,6 +445,46 @@ impl State {
         if is_data && h.fin {
             self.finish_message(dir, last_packet, out);
         }
+    }
+
+    fn rsv1_meaning(&self) -> Rsv1Meaning {
+        match (self.rsv1_defined, self.inferred) {
+            (false, _) => Rsv1Meaning::Undefined,
+            (true, false) => Rsv1Meaning::Deflate,
+            (true, true) => Rsv1Meaning::AssumedDeflate,
+        }
+    }
+
+    /// A frame cut short by the end of the input: reported as it is, with the payload bytes
+    /// that arrived and how many never did. It is not counted, and its message stays open.
+    fn unfinished_frame(
+        &mut self,
+        dir: Direction,
+        f: CompletedFrame,
+        missing: u64,
+        out: &mut dyn Report,
+    ) {
+        let index = self.dirs[dir.index()].stats.frames + 1;
+        out.frame(Frame {
+            conn: self.key.conn,
+            stream: self.key.stream,
+            dir,
+            index,
+            first_packet: f.first_packet,
+            last_packet: f.last_packet,
+            stream_offset: f.stream_offset,
+            header: f.header,
+            header_bytes: f.header_bytes,
+            payload: Payload {
+                bytes: f.kept,
+                len: f.header.payload_len,
+            },
+            lost: f.lost,
+            close: None,
+            rtt_ns: None,
+            rsv1_meaning: self.rsv1_meaning(),
+            missing,
+        });
     }
 
     fn report_header_findings(&mut self, dir: Direction, out: &mut dyn Report) {
@@ -569,6 +624,7 @@ mod tests {
             frame_keep: 4096,
             message_keep: 1024,
             inflate_limit: 1 << 20,
+            partial_frames: false,
         };
         Session::opened(key, limits, [0, 0], deflate)
     }
@@ -659,6 +715,45 @@ mod tests {
             "the open binary message is lost with the framing"
         );
         assert!(seen.messages.is_empty());
+    }
+
+    #[test]
+    fn a_frame_cut_off_is_drawn_before_its_header_rules_when_asked() {
+        let key = SessionKey {
+            conn: ConnId(1),
+            stream: None,
+        };
+        let limits = Limits {
+            frame_keep: 64,
+            message_keep: 64,
+            inflate_limit: 1 << 20,
+            partial_frames: true,
+        };
+        let mut s = Session::opened(key, limits, [0, 0], None);
+        // A client frame whose 64-bit length has its top bit set, then the server's close.
+        let mut bad = vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0];
+        bad.extend_from_slice(b"12345");
+        let mut seen = Seen::default();
+        s.feed(C2S, &bad, at(1), &mut seen);
+        s.feed(S2C, &[0x88, 0x02, 0x03, 0xf1], at(2), &mut seen);
+        assert_eq!(seen.frames.len(), 1);
+        assert!(seen.rules.is_empty(), "nothing reported before the frame");
+        s.end(at(3), &mut seen);
+        let f = &seen.frames[1];
+        assert_eq!((f.dir, f.index, f.missing), (C2S, 1, (1 << 63) + 5 - 5));
+        assert_eq!(f.payload.bytes, b"12345");
+        assert_eq!(seen.rules, ["length-msb-set", "frame-incomplete"]);
+    }
+
+    #[test]
+    fn rsv1_means_what_was_negotiated() {
+        let mut seen = Seen::default();
+        session(None).feed(S2C, &[0xc1, 0x00], at(1), &mut seen);
+        session(Some(DeflateParams::default())).feed(S2C, &[0xc1, 0x01, 0x00], at(1), &mut seen);
+        let meanings: Vec<_> = seen.frames.iter().map(|f| f.rsv1_meaning).collect();
+        assert_eq!(meanings, [Rsv1Meaning::Undefined, Rsv1Meaning::Deflate]);
+        assert!(!seen.frames[0].starts_compressed_message());
+        assert!(seen.frames[1].starts_compressed_message());
     }
 
     #[test]

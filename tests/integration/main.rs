@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod docs;
+mod explain;
 mod h2;
 mod json;
 mod layers;

@@ -459,8 +459,12 @@ fn hostile_events() -> Vec<Event> {
     let mut close = 1000u16.to_be_bytes().to_vec();
     close.extend_from_slice(HOSTILE.as_bytes());
     wire.extend(frame(0x88, &close));
-    let raw = dissect_raw_frames(&wire, Direction::ServerToClient, DissectConfig::default());
-    assert!(raw.incomplete.is_none());
+    let raw = dissect_raw_frames(
+        &[(Direction::ServerToClient, &wire)],
+        None,
+        DissectConfig::default(),
+    );
+    assert!(raw.incomplete.is_empty());
     let messages = raw
         .events
         .iter()

@@ -1,0 +1,204 @@
+//! `wsdissect explain` and the teaching view say only true things (issue 12, "Errors to fix"):
+//! RSV1 read by what was negotiated, `--deflate` inflating, a one-byte close, frames cut short
+//! drawn with their header rules, a side per frame, and diagnostics under their own frame.
+
+use std::process::Command;
+
+use crate::common::repo;
+
+fn wsdissect(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(args)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn explain(hex: &str) -> String {
+    let mut args = vec!["explain", "--color", "never"];
+    args.extend(hex.split_whitespace());
+    let (ok, out, err) = wsdissect(&args);
+    assert!(ok, "explain {hex}: {err}");
+    out
+}
+
+#[test]
+fn rsv1_without_deflate_is_not_called_compression() {
+    let out = explain("c1 05 48 65 6c 6c 6f");
+    assert!(!out.contains("permessage-deflate marks"), "{out}");
+    assert!(!out.contains("DEFLATE-compressed"), "{out}");
+    assert!(
+        out.contains("RSV1   = 1       set, but no extension was negotiated to define it: it must be 0 (§5.2)"),
+        "{out}"
+    );
+    assert!(out.contains("error rsv-without-extension"), "{out}");
+    // Not compressed, so the frame's text is the text.
+    assert!(out.contains("   text      \"Hello\""), "{out}");
+}
+
+#[test]
+fn explain_deflate_inflates_the_rfc7692_example() {
+    let out = explain("--deflate c1 07 f2 48 cd c9 c9 07 00");
+    assert!(
+        out.contains("permessage-deflate negotiated (--deflate)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("set: a compressed message (permessage-deflate was negotiated"),
+        "{out}"
+    );
+    assert!(out.contains("DEFLATE-compressed"), "{out}");
+    assert!(
+        out.contains("text 5 bytes (1 fragment, 7 bytes compressed on the wire → 5 inflated"),
+        "{out}"
+    );
+    assert!(out.contains("   text      \"Hello\""), "{out}");
+    assert!(!out.contains("error"), "{out}");
+    // Parameters, as in a Sec-WebSocket-Extensions header (commas allowed for semicolons).
+    let out = explain(
+        "--deflate=server_no_context_takeover,client_max_window_bits=10 c1 07 f2 48 cd c9 c9 07 00",
+    );
+    assert!(out.contains("   text      \"Hello\""), "{out}");
+    let (ok, _, err) = wsdissect(&["explain", "--deflate=window_bits=9", "c1", "00"]);
+    assert!(
+        !ok && err.contains("unknown permessage-deflate parameter"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_one_byte_close_says_so() {
+    let out = explain("88 01 03");
+    assert!(out.contains("   payload   1 byte\n"), "{out}");
+    assert!(!out.contains("empty payload"), "{out}");
+    assert!(
+        out.contains("close     payload of 1 byte: too short for the 2-byte status code"),
+        "{out}"
+    );
+    assert!(
+        out.contains("error close-payload-one-byte (RFC 6455 §5.5.1)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn frames_cut_short_are_drawn_with_their_header_rules() {
+    let out = explain("82 7f 80 00 00 00 00 00 00 00 01");
+    assert!(out.contains("   byte 0    0x82 = 1000 0010"), "{out}");
+    assert!(
+        out.contains("extended length = 9223372036854775808"),
+        "{out}"
+    );
+    assert!(out.contains("error length-msb-set"), "{out}");
+    assert!(out.contains("only 1 present"), "{out}");
+    assert!(out.contains("incomplete frame at byte 0"), "{out}");
+
+    let out = explain("09 7e 00 c8");
+    assert!(
+        out.contains(
+            "error control-frame-too-long (RFC 6455 §5.5): ping frame with a 200-byte payload"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("error control-frame-fragmented"), "{out}");
+
+    let out = explain("82 7e 01 00");
+    assert!(out.contains("stream bytes 0–3, cut short"), "{out}");
+    assert!(out.contains("   byte 1    0x7e = 0111 1110"), "{out}");
+    assert!(out.contains("extended length = 256 (16-bit"), "{out}");
+    assert!(
+        out.contains("only 0 present: the bytes end 256 short of this frame"),
+        "{out}"
+    );
+}
+
+/// RFC 6455 §5.7: "Unmasked Ping request and masked Ping response".
+const RFC_PING_PONG: &str = "89 05 48 65 6c 6c 6f 8a 85 37 fa 21 3d 7f 9f 4d 51 58";
+
+#[test]
+fn each_frame_has_its_own_sender() {
+    // Inferred from each frame's MASK bit, and said so.
+    let out = explain(RFC_PING_PONG);
+    assert!(out.contains("sender inferred from the MASK bit"), "{out}");
+    assert!(
+        out.contains("masking is not checked on these 2 frames"),
+        "{out}"
+    );
+    assert!(
+        out.contains("frame 1 s2c (server → client), packet #1, stream bytes 0–6"),
+        "{out}"
+    );
+    assert!(
+        out.contains("frame 1 c2s (client → server), packet #1, stream bytes 7–17"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pong      answers the ping with the same payload"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("server-frame-masked") && !out.contains("pong-unsolicited"),
+        "{out}"
+    );
+
+    // Named per frame: the other way round, both masking rules break.
+    let out = explain(&format!(
+        "c: {} s: {}",
+        &RFC_PING_PONG[..20],
+        &RFC_PING_PONG[21..]
+    ));
+    assert!(
+        out.contains("the bytes after c: were sent by the client, after s: by the server"),
+        "{out}"
+    );
+    assert!(out.contains("error client-frame-unmasked"), "{out}");
+    assert!(out.contains("error server-frame-masked"), "{out}");
+    assert!(
+        out.contains("frame 1 s2c (server → client), packet #1, stream bytes 7–17"),
+        "{out}"
+    );
+
+    // --from still names one side for everything unmarked.
+    let out = explain(&format!("--from client {RFC_PING_PONG}"));
+    assert!(out.contains("18 bytes, read as sent by a client"), "{out}");
+    assert!(out.contains("error client-frame-unmasked"), "{out}");
+}
+
+/// In `-v`, every diagnostic is drawn under the frame it concerns: the frame heading above
+/// it is of the same direction.
+#[test]
+fn verbose_draws_diagnostics_under_their_frame() {
+    let (ok, out, err) = wsdissect(&[
+        "-v",
+        "--color",
+        "never",
+        "samples/violations/client-frames.pcap",
+        "--conn",
+        "12",
+    ]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("error length-msb-set"))
+        .expect(&out);
+    let heading = lines[..at]
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("── conn 12 frame"))
+        .expect(&out);
+    assert!(
+        heading.contains("frame 1 c2s (client → server), packet #156")
+            && heading.ends_with("cut short"),
+        "{heading}\n{out}"
+    );
+    // The bad frame itself is drawn: its 64-bit length with the top bit set.
+    assert!(out.contains("bytes 2-9 80 00 00 00 00 00 00 05"), "{out}");
+    assert!(out.contains("only 5 present"), "{out}");
+}

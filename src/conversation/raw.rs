@@ -293,7 +293,6 @@ mod tests {
     /// once a field block was lost, `Frames::data` (`conversation/h2/frames.rs`) probes any
     /// unknown stream, 0 included, and infers a WebSocket "on stream 0".
     #[test]
-    #[ignore = "bug: conversation/h2 probes DATA on stream 0 as a WebSocket stream"]
     fn data_on_stream_zero_is_no_websocket() {
         let mut client = PREFACE.to_vec();
         client.extend(frame(4, 0, 0, &[]));

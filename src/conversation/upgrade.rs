@@ -10,7 +10,7 @@ use crate::tcp::EndReason;
 use crate::ws::deflate::DeflateParams;
 use crate::ws::session::{Session, Summary};
 
-use super::h2::{self, H2Layer};
+use super::h2::{self, H2Layer, Preface};
 use super::probe::Probe;
 use super::tls::TlsLayer;
 use super::{Chunk, Cx, Hole, Layer, Phase, Side};
@@ -82,8 +82,23 @@ impl Layer for AwaitRequest {
         if buf.is_empty() && chunk.offset == 0 && looks_like_client_hello(chunk.bytes) {
             return TlsLayer::start().data(cx, side, chunk);
         }
-        if buf.is_empty() && chunk.offset == 0 && h2::starts_with_preface(chunk.bytes) {
-            return self.http2_preface(cx, side, chunk);
+        // The preface may come in pieces (a segment of a few bytes): wait for all of it.
+        match h2::preface(buf, chunk.bytes) {
+            Preface::SoFar if chunk.offset == buf.len() as u64 => {
+                buf.extend_from_slice(chunk.bytes);
+                return Phase::AwaitRequest(self);
+            }
+            Preface::Whole if chunk.offset == buf.len() as u64 => {
+                let mut start = std::mem::take(buf);
+                start.extend_from_slice(chunk.bytes);
+                let whole = Chunk {
+                    offset: 0,
+                    bytes: &start,
+                    packet: chunk.packet,
+                };
+                return self.http2_preface(cx, side, whole);
+            }
+            _ => {}
         }
         if buf.is_empty() && (chunk.offset != 0 || !http::looks_like_request_start(chunk.bytes)) {
             if cx.meta.client_side.is_some() && cx.forced_server().is_none() {

@@ -3,7 +3,7 @@
 //! other frame is held whole (they are small) up to a limit. After a hole that hits framing, or
 //! on a connection whose start was not captured, frame boundaries are hunted for.
 
-use super::frame::{FrameHeader, FrameType, HEADER_LEN, PREFACE};
+use super::frame::{FrameHeader, FrameType, DEFAULT_MAX_FRAME_SIZE, HEADER_LEN, PREFACE};
 
 /// Largest non-DATA frame held whole; a larger one is skipped (a HEADERS frame up to the
 /// largest SETTINGS_MAX_FRAME_SIZE a peer would grant in practice).
@@ -22,9 +22,11 @@ pub enum Item<'a> {
     BadPreface,
     /// A frame header; a DATA frame's payload follows as `Data` pieces, then `DataEnd`.
     Header(FrameHeader),
-    /// A piece of the current DATA frame's payload, padding removed.
+    /// A piece of the current DATA frame's payload, padding removed; `frame_len` is the
+    /// frame's whole payload length.
     Data {
         stream: u32,
+        frame_len: u32,
         bytes: &'a [u8],
     },
     /// Payload bytes of the current DATA frame lost in a hole in the capture.
@@ -73,9 +75,11 @@ enum State {
         header: FrameHeader,
         left: u32,
     },
-    /// Looking for a frame boundary in `buf`; `skipped` bytes given up so far.
+    /// Looking for a frame boundary in `buf`; `skipped` bytes given up so far, and the
+    /// offsets of `buf` before `checked` known not to start a chain.
     Hunt {
         skipped: u64,
+        checked: usize,
     },
 }
 
@@ -83,7 +87,8 @@ enum State {
 pub struct FrameReader {
     state: State,
     buf: Vec<u8>,
-    /// Largest frame believed while hunting.
+    /// Largest frame believed while hunting: what the receiver allowed (RFC 9113 §4.2). A
+    /// candidate's chain is waited for until it is decided, so this also bounds the wait.
     max_frame: u32,
 }
 
@@ -100,15 +105,24 @@ impl FrameReader {
 
     /// A reader of a stream picked up at an unknown point: it hunts for frame boundaries.
     pub fn hunting() -> FrameReader {
-        FrameReader::with_state(State::Hunt { skipped: 0 })
+        FrameReader::with_state(State::Hunt {
+            skipped: 0,
+            checked: 0,
+        })
     }
 
     fn with_state(state: State) -> FrameReader {
         FrameReader {
             state,
             buf: Vec::new(),
-            max_frame: MAX_HELD_FRAME,
+            max_frame: DEFAULT_MAX_FRAME_SIZE,
         }
+    }
+
+    /// The receiver of this direction allows frames up to `size` (SETTINGS_MAX_FRAME_SIZE):
+    /// a hunt believes headers up to that length (up to what is held at most).
+    pub fn allow_frame_size(&mut self, size: u32) {
+        self.max_frame = self.max_frame.max(size.min(MAX_HELD_FRAME));
     }
 
     /// Frame boundaries are known (not hunting).
@@ -145,16 +159,35 @@ impl FrameReader {
                 self.finish_data_if_done(sink);
             }
             State::Skip { left, .. } if len < u64::from(*left) => *left -= len as u32,
-            State::Hunt { skipped } => {
+            State::Hunt { skipped, checked } => {
                 // Bytes before the hole cannot chain with bytes after it.
                 *skipped += self.buf.len() as u64 + len;
+                *checked = 0;
                 self.buf.clear();
             }
             _ => {
                 sink.item(Item::Lost { len });
                 self.buf.clear();
-                self.state = State::Hunt { skipped: 0 };
+                self.state = State::Hunt {
+                    skipped: 0,
+                    checked: 0,
+                };
             }
+        }
+    }
+
+    /// The connection ended: a hunt that was waiting for more bytes decides with what it has.
+    pub fn end(&mut self, sink: &mut dyn FrameSink) {
+        let State::Hunt { skipped, checked } = self.state else {
+            return;
+        };
+        if let Ok(at) = find_chain(&self.buf, checked, self.max_frame, true) {
+            let window = std::mem::take(&mut self.buf);
+            sink.item(Item::Resync {
+                skipped: skipped + at as u64,
+            });
+            self.state = State::Header;
+            self.feed(&window[at..], sink);
         }
     }
 
@@ -201,7 +234,7 @@ impl FrameReader {
                 };
                 n
             }
-            State::Hunt { skipped } => self.hunt(skipped, input, sink),
+            State::Hunt { skipped, checked } => self.hunt(skipped, checked, input, sink),
         }
     }
 
@@ -209,10 +242,7 @@ impl FrameReader {
         let n = (PREFACE.len() - have).min(input.len());
         if input[..n] != PREFACE[have..have + n] {
             sink.item(Item::BadPreface);
-            self.state = State::Hunt {
-                skipped: have as u64,
-            };
-            return self.hunt(have as u64, input, sink);
+            return self.hunt(have as u64, 0, input, sink);
         }
         self.state = match have + n {
             24 => {
@@ -284,9 +314,9 @@ impl FrameReader {
         let n = (*data_left as usize).min(input.len());
         if n > 0 {
             *data_left -= n as u32;
-            let stream = header.stream;
             sink.item(Item::Data {
-                stream,
+                stream: header.stream,
+                frame_len: header.len,
                 bytes: &input[..n],
             });
             self.finish_data_if_done(sink);
@@ -311,30 +341,43 @@ impl FrameReader {
     }
 
     /// Look for a frame boundary: [`CHAIN`] plausible headers in a row, or whole frames that
-    /// fill the window from its start. Bytes before it are given up.
-    fn hunt(&mut self, skipped: u64, input: &[u8], sink: &mut dyn FrameSink) -> usize {
+    /// fill the first piece given to the hunt (senders write whole frames per segment, and a
+    /// hunt starts where a segment does). Bytes before the boundary are given up.
+    fn hunt(
+        &mut self,
+        skipped: u64,
+        checked: usize,
+        input: &[u8],
+        sink: &mut dyn FrameSink,
+    ) -> usize {
+        let first_piece = self.buf.is_empty();
         let room = HUNT_WINDOW.saturating_sub(self.buf.len()).max(1);
         let n = room.min(input.len());
         self.buf.extend_from_slice(&input[..n]);
-        match find_boundary(&self.buf, self.max_frame) {
-            Some(at) => {
+        let full = self.buf.len() >= HUNT_WINDOW;
+        let found = match first_piece && fills_exactly(&self.buf, self.max_frame) {
+            true => Ok(0),
+            false => find_chain(&self.buf, checked, self.max_frame, full),
+        };
+        match found {
+            Ok(at) => {
                 let window = std::mem::take(&mut self.buf);
-                let skipped = skipped + at as u64;
-                sink.item(Item::Resync { skipped });
+                sink.item(Item::Resync {
+                    skipped: skipped + at as u64,
+                });
                 self.state = State::Header;
                 self.feed(&window[at..], sink);
             }
-            None => {
+            Err(resume) => {
                 // Keep the tail that may still hold the start of a header chain.
-                let keep = self.buf.len().min(HUNT_WINDOW / 2);
-                let drop = if self.buf.len() >= HUNT_WINDOW {
-                    self.buf.len() - keep
-                } else {
-                    0
+                let drop = match full {
+                    true => self.buf.len() - HUNT_WINDOW / 2,
+                    false => 0,
                 };
                 self.buf.drain(..drop);
                 self.state = State::Hunt {
                     skipped: skipped + drop as u64,
+                    checked: resume.saturating_sub(drop),
                 };
             }
         }
@@ -343,19 +386,49 @@ impl FrameReader {
 }
 
 /// Frame headers chain in `bytes`, or whole frames fill it: an HTTP/2 connection picked up
-/// mid-way.
+/// mid-way (decided on its first segment alone).
 pub fn looks_like_frames(bytes: &[u8]) -> bool {
-    find_boundary(bytes, MAX_HELD_FRAME).is_some()
+    let max = DEFAULT_MAX_FRAME_SIZE;
+    fills_exactly(bytes, max) || find_chain(bytes, 0, max, true).is_ok()
 }
 
-/// The first offset in `window` where frame headers chain, if one is certain. The window
-/// starts where a segment did, and senders write whole frames per segment: plausible frames
-/// that fill it exactly from its start are as good as a chain.
-fn find_boundary(window: &[u8], max_frame: u32) -> Option<usize> {
-    if fills_exactly(window, max_frame) {
-        return Some(0);
+/// What the bytes from a candidate offset say about a chain of frame headers starting there.
+enum Chain {
+    Yes,
+    No,
+    /// The chain runs past the bytes so far.
+    Undecided,
+}
+
+/// The first offset of `window`, from `from`, where headers chain; or, when there is none yet,
+/// the offset to look again from. An offset still undecided is waited for rather than passed
+/// over (unless the window is `full`), so the boundary found does not depend on how the bytes
+/// were cut into pieces.
+fn find_chain(window: &[u8], from: usize, max_frame: u32, full: bool) -> Result<usize, usize> {
+    for at in from..window.len() {
+        match chain_at(&window[at..], max_frame) {
+            Chain::Yes => return Ok(at),
+            Chain::Undecided if !full => return Err(at),
+            Chain::No | Chain::Undecided => {}
+        }
     }
-    (0..window.len().saturating_sub(HEADER_LEN - 1)).find(|&at| chains(&window[at..], max_frame))
+    Err(window.len())
+}
+
+/// Whether `bytes` start with [`CHAIN`] plausible frame headers, each where the previous frame
+/// ends.
+fn chain_at(bytes: &[u8], max_frame: u32) -> Chain {
+    let mut at = 0;
+    for _ in 0..CHAIN {
+        if bytes.len() < at + HEADER_LEN {
+            return Chain::Undecided;
+        }
+        match plausible_header(bytes, at, max_frame) {
+            Some(header) => at += HEADER_LEN + header.len as usize,
+            None => return Chain::No,
+        }
+    }
+    Chain::Yes
 }
 
 /// `bytes` are one or more plausible frames, the last ending exactly at the end.
@@ -377,18 +450,6 @@ fn plausible_header(bytes: &[u8], at: usize, max_frame: u32) -> Option<FrameHead
     Some(FrameHeader::parse(&b)).filter(|h| h.plausible(max_frame))
 }
 
-/// `bytes` start with [`CHAIN`] plausible frame headers, each where the previous frame ends.
-fn chains(bytes: &[u8], max_frame: u32) -> bool {
-    let mut at = 0;
-    for _ in 0..CHAIN {
-        let Some(header) = plausible_header(bytes, at, max_frame) else {
-            return false;
-        };
-        at += HEADER_LEN + header.len as usize;
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +461,7 @@ mod tests {
         fn item(&mut self, item: Item<'_>) {
             self.0.push(match item {
                 Item::Header(h) => format!("{} {}", h.kind, h.stream),
-                Item::Data { stream, bytes } => format!("data {stream} {bytes:?}"),
+                Item::Data { stream, bytes, .. } => format!("data {stream} {bytes:?}"),
                 Item::Frame(h, p) => format!("frame {} {p:?}", h.kind),
                 other => format!("{other:?}"),
             });
@@ -490,6 +551,14 @@ mod tests {
         r.feed(&s[..30], &mut seen);
         r.gap(20, &mut seen);
         r.feed(&s[50..], &mut seen);
+        // An earlier offset's chain would run past the bytes: the hunt waits for more, and
+        // decides when the connection ends.
+        assert!(
+            !seen.0.iter().any(|l| l.starts_with("Resync")),
+            "{:?}",
+            seen.0
+        );
+        r.end(&mut seen);
         assert!(
             seen.0.contains(&"Lost { len: 20 }".to_string()),
             "{:?}",

@@ -549,3 +549,46 @@ fn the_stream_filter_keeps_one_session() {
     assert_eq!(types.get("stream_end"), Some(&1), "{types:?}");
     assert!(!types.contains_key("http2_request"), "{types:?}");
 }
+
+/// A fuzz finding, kept as a regression: an `Upgrade: h2c` connection (from py-h2c-upgrade)
+/// whose client preface is damaged. Where the frame hunt after it finds the boundary must not
+/// depend on how the bytes are cut: the whole segments and 1-, 2- and 5-byte pieces show the
+/// same events. Input format: fuzz/fuzz_targets/h2_connection.rs (mode, gap mask, then
+/// segments as side << 15 | length, big-endian, and the bytes).
+#[test]
+fn a_damaged_preface_is_hunted_past_the_same_way_however_the_bytes_are_cut() {
+    use wsdissect::conversation::{dissect_streams, DissectConfig, Piece};
+    let data = std::fs::read(repo().join("tests/data/h2c-upgrade-bad-preface.fuzz")).unwrap();
+    let mut segments = Vec::new();
+    let mut at = 2;
+    while at + 2 <= data.len() {
+        let head = usize::from(u16::from_be_bytes([data[at], data[at + 1]]));
+        let len = (head & 0x7fff).min(data.len() - at - 2);
+        segments.push((head >> 15, &data[at + 2..at + 2 + len]));
+        at += 2 + len;
+    }
+    let run = |piece: usize| {
+        let pieces = segments
+            .iter()
+            .flat_map(|(side, bytes)| bytes.chunks(piece).map(move |b| (*side, Piece::Bytes(b))));
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let seen = seen(&events);
+        let c = seen
+            .values()
+            .next()
+            .expect("the connection is shown")
+            .streams
+            .clone();
+        c.into_iter()
+            .map(|(id, s)| (id, s.messages.len(), s.end))
+            .collect::<Vec<_>>()
+    };
+    let whole = run(usize::MAX);
+    assert!(
+        whole.iter().any(|s| s.1 > 0),
+        "the WebSocket on stream 3 is found: {whole:?}"
+    );
+    for piece in [1, 2, 5] {
+        assert_eq!(run(piece), whole, "in {piece}-byte pieces");
+    }
+}

@@ -9,7 +9,7 @@ use crate::base::{Direction, PacketRef, StreamId};
 use crate::event::{Event, Handshake, Http2Frame, Http2Request, StreamEnd, StreamEndReason};
 use crate::h2::frame::{self, flags, FrameHeader, FrameType, Malformed, Setting};
 use crate::h2::hpack::FieldDecoder;
-use crate::h2::reader::{FrameSink, Item, MAX_HELD_FRAME};
+use crate::h2::reader::{FrameReader, FrameSink, Item, MAX_HELD_FRAME};
 use crate::http::{Exchange, Headers};
 use crate::tcp::EndReason;
 use crate::ws::decoder::Input;
@@ -26,6 +26,8 @@ pub(super) struct Frames<'a, 'b> {
     pub fields: &'a mut FieldDecoder,
     /// Decodes the other side's: this side's SETTINGS bound its table.
     pub peer_fields: &'a mut FieldDecoder,
+    /// Reads the other side's frames: this side's SETTINGS bound their size.
+    pub peer_reader: &'a mut FrameReader,
     pub block: &'a mut Option<Block>,
     pub streams: &'a mut BTreeMap<u32, H2Stream>,
     pub out: Out<'a, 'b>,
@@ -40,7 +42,11 @@ impl FrameSink for Frames<'_, '_> {
                 self.out.diag(None, &rules::H2_PREFACE_INVALID, msg.into());
             }
             Item::Header(h) => self.header(h),
-            Item::Data { stream, bytes } => self.data(stream, bytes),
+            Item::Data {
+                stream,
+                frame_len,
+                bytes,
+            } => self.data(stream, frame_len, bytes),
             Item::DataLost { stream, len } => self.data_lost(stream, len),
             Item::DataEnd(h) if h.end_stream() => self.end_stream(h.stream),
             Item::DataEnd(_) => {}
@@ -91,6 +97,11 @@ impl Frames<'_, '_> {
         }
         if h.kind == FrameType::DATA {
             self.record(h, String::new());
+        }
+        let on_stream = matches!(h.kind, FrameType::DATA | FrameType::HEADERS);
+        if on_stream && h.stream == 0 {
+            let why = format!("a {} frame on stream 0, which is the connection's", h.kind);
+            self.malformed(0, Malformed(why));
         }
     }
 
@@ -392,6 +403,7 @@ impl Frames<'_, '_> {
             match s.id {
                 // The size this side's decoder allows: it bounds the other side's encoder.
                 Setting::HEADER_TABLE_SIZE => self.peer_fields.allow(s.value),
+                Setting::MAX_FRAME_SIZE => self.peer_reader.allow_frame_size(s.value),
                 Setting::ENABLE_CONNECT_PROTOCOL if self.dir() == Direction::ServerToClient => {
                     self.out.conn.connect_enabled = s.value == 1;
                 }
@@ -430,8 +442,11 @@ impl Frames<'_, '_> {
         }
     }
 
-    fn data(&mut self, stream: u32, bytes: &[u8]) {
+    fn data(&mut self, stream: u32, frame_len: u32, bytes: &[u8]) {
         let dir = self.dir();
+        if stream == 0 {
+            return; // reported at its header (a connection error, RFC 9113 §6.1)
+        }
         if !self.streams.contains_key(&stream) && !self.probe_unknown(stream) {
             return;
         }
@@ -444,8 +459,7 @@ impl Frames<'_, '_> {
             // The receiver discards it (STREAM_CLOSED): it is not shown as WebSocket data.
             if !std::mem::replace(&mut s.odd_data_reported[dir.index()], true) {
                 let msg = format!(
-                    "{} bytes of DATA from the {} after its END_STREAM",
-                    bytes.len(),
+                    "a {frame_len}-byte DATA frame from the {} after its END_STREAM",
                     dir.sender()
                 );
                 self.out
@@ -460,7 +474,7 @@ impl Frames<'_, '_> {
             }
             Kind::Refused => {
                 if !std::mem::replace(&mut s.odd_data_reported[dir.index()], true) {
-                    let msg = format!("{} bytes of DATA from the {} on a stream whose extended CONNECT was refused", bytes.len(), dir.sender());
+                    let msg = format!("a {frame_len}-byte DATA frame from the {} on a stream whose extended CONNECT was refused", dir.sender());
                     self.out
                         .diag(Some(stream), &rules::H2_DATA_AFTER_REFUSAL, msg);
                 }

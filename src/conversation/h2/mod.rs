@@ -33,10 +33,27 @@ const MAX_CLOSED: usize = 1024;
 
 pub use crate::h2::reader::looks_like_frames;
 
-/// The client's first bytes are (the start of) the HTTP/2 connection preface.
-pub fn starts_with_preface(bytes: &[u8]) -> bool {
-    let n = bytes.len().min(PREFACE.len());
-    n >= 5 && bytes[..n] == PREFACE[..n]
+/// How far a client's first bytes, `head` then `more`, match the HTTP/2 connection preface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preface {
+    /// They differ from it: not HTTP/2 with prior knowledge.
+    No,
+    /// All of them match its start, but it is not complete yet.
+    SoFar,
+    /// It is all there.
+    Whole,
+}
+
+pub fn preface(head: &[u8], more: &[u8]) -> Preface {
+    let seen = head.iter().chain(more).take(PREFACE.len());
+    if !seen.zip(PREFACE.iter()).all(|(a, b)| a == b) {
+        return Preface::No;
+    }
+    match head.len() + more.len() >= PREFACE.len() {
+        true => Preface::Whole,
+        false if head.len() + more.len() > 0 => Preface::SoFar,
+        false => Preface::No,
+    }
 }
 
 #[derive(Debug)]
@@ -189,6 +206,7 @@ impl H2Layer {
         let frames = Frames {
             fields,
             peer_fields: &mut peer.fields,
+            peer_reader: &mut peer.reader,
             block,
             streams,
             out: Out {
@@ -229,6 +247,11 @@ impl Layer for H2Layer {
     }
 
     fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef, reason: EndReason) -> Summary {
+        // Frames a hunt was still deciding on come out first.
+        for side in 0..2 {
+            let (reader, mut frames) = self.split(cx, side, packet);
+            reader.end(&mut frames);
+        }
         let (_, mut frames) = self.split(cx, 0, packet);
         frames.end_all(reason);
         Summary {
@@ -566,5 +589,34 @@ mod tests {
             |e| matches!(e, Event::Message(m) if m.stream.is_some_and(|s| s.0 > 15) && m.lost == 0),
         );
         assert!(!glued, "nothing past the budget is shown as whole");
+    }
+
+    #[test]
+    fn a_preface_in_small_pieces_is_still_http2() {
+        let mut client = client_start();
+        client.extend(connect(1));
+        let settings = server_settings();
+        let answer = ok(1);
+        let hello = frame(0, 0, 1, &ws_text(true, "hi"));
+        let mut pieces: Vec<(usize, Piece<'_>)> = vec![(1, Piece::Bytes(&settings))];
+        pieces.extend(client[..30].chunks(1).map(|b| (0, Piece::Bytes(b))));
+        pieces.push((0, Piece::Bytes(&client[30..])));
+        pieces.push((1, Piece::Bytes(&answer)));
+        pieces.push((0, Piece::Bytes(&hello)));
+        let events = dissect_streams(pieces, DissectConfig::default());
+        assert_eq!(messages(&events), [(1, "hi".to_string(), 0)], "{events:#?}");
+    }
+
+    #[test]
+    fn preface_matching_follows_the_bytes_so_far() {
+        use super::{preface, Preface};
+        assert_eq!(preface(b"", b"P"), Preface::SoFar);
+        assert_eq!(preface(b"PRI * HT", b"TP/2.0\r\n"), Preface::SoFar);
+        assert_eq!(
+            preface(b"PRI * HTTP/2.0\r\n\r\nSM\r\n", b"\r\n\x00\x00"),
+            Preface::Whole
+        );
+        assert_eq!(preface(b"P", b"OST / HTTP/1.1"), Preface::No);
+        assert_eq!(preface(b"", b""), Preface::No);
     }
 }

@@ -210,6 +210,10 @@ pub struct ViewArgs {
     #[arg(short = 'v', long, visible_alias = "verbose")]
     pub explain: bool,
 
+    /// With -v: start each frame with the RFC 6455 §5.2 box, filled in with its values.
+    #[arg(long, requires = "explain")]
+    pub diagram: bool,
+
     /// Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the
     /// subcommands, before or after their name.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true, value_name = "WHEN")]
@@ -351,6 +355,9 @@ pub enum Command {
         /// marks a compressed message, and it is inflated.
         #[arg(long, value_name = "PARAMS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
         deflate: Option<String>,
+        /// Start each frame with the RFC 6455 §5.2 box, filled in with its values.
+        #[arg(long)]
+        diagram: bool,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {

@@ -24,9 +24,12 @@ use crate::cli::{Args, Color, Command, Side};
 /// Run a subcommand.
 pub fn run(command: Command, color: Color) -> ExitCode {
     match command {
-        Command::Explain { hex, from, deflate } => {
-            explain(&hex, from, deflate.as_deref(), color.into())
-        }
+        Command::Explain {
+            hex,
+            from,
+            deflate,
+            diagram,
+        } => explain(&hex, from, deflate.as_deref(), diagram, color.into()),
         Command::Accept { key } => accept(&key),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
@@ -355,6 +358,7 @@ fn explain(
     hex: &[String],
     from: Option<Side>,
     deflate: Option<&str>,
+    diagram: bool,
     color: ColorChoice,
 ) -> ExitCode {
     let parts = match explain_input(hex) {
@@ -368,7 +372,7 @@ fn explain(
     let senders = senders(parts, from);
     let stdout = io::stdout();
     let style = color.resolve(stdout.is_terminal());
-    let written = write_explanation(&mut stdout.lock(), &senders, deflate, style);
+    let written = write_explanation(&mut stdout.lock(), &senders, deflate, diagram, style);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -409,6 +413,7 @@ fn write_explanation(
     out: &mut dyn Write,
     senders: &Senders,
     deflate: Option<DeflateParams>,
+    diagram: bool,
     style: Style,
 ) -> io::Result<()> {
     let cfg = DissectConfig {
@@ -441,6 +446,7 @@ fn write_explanation(
         AnnotateOptions {
             payload_bytes: usize::MAX,
             style,
+            diagram,
         },
     );
     for e in &raw.events {

@@ -35,6 +35,8 @@ pub struct Config {
     pub input: Input,
     pub format: Format,
     pub explain: bool,
+    /// `--diagram`: the §5.2 box on every frame of the teaching view.
+    pub diagram: bool,
     pub color: ColorChoice,
     pub pretty_json: bool,
     pub dissect: DissectConfig,
@@ -117,6 +119,7 @@ impl Config {
             input,
             format: view.format,
             explain: view.explain,
+            diagram: view.diagram,
             color: view.color.into(),
             pretty_json: view.pretty_json,
             dissect: DissectConfig {
@@ -194,6 +197,7 @@ impl Config {
                 AnnotateOptions {
                     payload_bytes: if self.full_payload { usize::MAX } else { 64 },
                     style,
+                    diagram: self.diagram,
                 },
             )),
             (Format::Text, false) => Box::new(TextSink::new(

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain diagram color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -63,6 +63,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-message-bytes -
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate -d 'Stop inflating a compressed message past this many bytes (deflate bomb guard)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s D -l list-interfaces -d 'List the interfaces libpcap can capture on'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s v -l explain -l verbose -d 'The teaching view: every frame bit by bit, with its meaning and RFC section'
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l diagram -d 'With -v: start each frame with the RFC 6455 §5.2 box, filled in with its values'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l pretty-json -d 'Pretty-print text messages that are JSON'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l full-payload -d 'Keep and print whole payloads (up to --max-message-bytes)'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l diagnostics -d 'Only diagnostics (the triage view): each with its connection\'s line, nothing else'
@@ -80,6 +81,7 @@ complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l deflate 
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l diagram -d 'Start each frame with the RFC 6455 §5.2 box, filled in with its values'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand accept" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''

@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use super::diagram::frame_diagram;
 use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::text::{diagnostic_line, elide};
@@ -21,6 +22,8 @@ pub struct AnnotateOptions {
     /// Payload bytes shown before eliding the middle (`usize::MAX`: everything kept).
     pub payload_bytes: usize,
     pub style: Style,
+    /// `--diagram`: start each frame with the RFC 6455 §5.2 box filled in with its values.
+    pub diagram: bool,
 }
 
 pub struct AnnotateSink<W: Write> {
@@ -107,6 +110,12 @@ impl<W: Write> AnnotateSink<W> {
     fn frame(&mut self, f: &Frame) -> io::Result<()> {
         let hb = &f.header_bytes[..f.header.header_len as usize];
         self.frame_heading(f)?;
+        if self.opts.diagram {
+            let lines = frame_diagram(&f.header, &f.header_bytes, &f.payload.bytes, f.missing);
+            for line in lines {
+                writeln!(self.out, "   {line}")?;
+            }
+        }
         writeln!(
             self.out,
             "   header    {}        {} bytes (RFC 6455 §5.2)",

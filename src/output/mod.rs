@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod conversation_view;
+pub mod diagram;
 pub mod escape;
 pub mod export;
 pub mod filter;

@@ -202,3 +202,20 @@ fn verbose_draws_diagnostics_under_their_frame() {
     assert!(out.contains("bytes 2-9 80 00 00 00 00 00 00 05"), "{out}");
     assert!(out.contains("only 5 present"), "{out}");
 }
+
+#[test]
+fn diagram_opens_every_frame_of_verbose_and_needs_it() {
+    let capture = "samples/chromium-echo.pcapng";
+    let (ok, out, err) = wsdissect(&["-v", "--diagram", "--color", "never", capture]);
+    assert!(ok, "{err}");
+    let frames = out.lines().filter(|l| l.starts_with("── conn ")).count();
+    let boxes = (out.lines())
+        .filter(|l| l.starts_with("    0 1 2 3 4 5 6 7 8 9 0 1"))
+        .count();
+    assert!(
+        frames > 0 && boxes == frames,
+        "{frames} frames, {boxes} boxes"
+    );
+    let (ok, _, err) = wsdissect(&["--diagram", capture]);
+    assert!(!ok && err.contains("--explain"), "{err}");
+}

@@ -119,6 +119,34 @@ fn snapshots_explain() {
     snapshot_view("explain", &["--explain"], MAX_LINES);
 }
 
+/// `explain --diagram` on RFC 6455 §5.7's examples: a text frame unmasked and masked, and a
+/// 256-byte binary frame with a 16-bit extended length, each opening with its §5.2 box.
+#[test]
+fn snapshot_explain_diagram() {
+    let mut args = vec!["explain", "--diagram", "s:", "81 05 48 65 6c 6c 6f"];
+    args.extend([
+        "c:",
+        "81 85 37 fa 21 3d 7f 9f 4d 51 58",
+        "s:",
+        "82 7e 01 00",
+    ]);
+    let payload = "00 ".repeat(256);
+    args.push(&payload);
+    let output = run(&args);
+    // The box fits 80 columns (the rest of -v is being fitted separately).
+    let boxed: Vec<&str> = (output.lines())
+        .filter(|l| l.starts_with("   |") || l.starts_with("   +-"))
+        .collect();
+    assert_eq!(boxed.len(), 13 + 17 + 13, "{output}");
+    for line in boxed {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_description("wsdissect --color never explain --diagram (RFC 6455 §5.7 examples)");
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!("explain-diagram", output));
+}
+
 #[test]
 fn snapshots_table() {
     snapshot_view("table", &["--format", "table"], MAX_LINES);
@@ -546,6 +574,7 @@ fn hostile_payloads_cannot_reach_the_terminal() {
             AnnotateOptions {
                 payload_bytes: usize::MAX,
                 style,
+                diagram: true,
             },
         ),
         &events,

@@ -130,6 +130,10 @@ pub fn man_page() -> io::Result<Vec<u8>> {
             let value = if values.is_empty() { value } else { values };
             let many = arg.get_num_args().is_some_and(|n| n.max_values() > 1);
             match arg.get_long() {
+                // A flag (`--diagram`) takes no value.
+                Some(long) if !arg.get_action().takes_values() => {
+                    usage.push_str(&format!(" [\\fB\\-\\-{}\\fR]", roff(long)))
+                }
                 Some(long) => usage.push_str(&format!(
                     " [\\fB\\-\\-{}\\fR \\fI{}\\fR]",
                     roff(long),

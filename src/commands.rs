@@ -791,6 +791,9 @@ fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
     let mut block: Option<(u64, usize)> = None;
     let mut last_offset = 0;
     let mut line_start = 0;
+    // The bytes of the last line read, and where a `*` after it asks for them again.
+    let mut last_line: Vec<u8> = Vec::new();
+    let mut repeat: Option<usize> = None;
     for raw_line in text.split('\n') {
         let here = line_start;
         line_start += raw_line.len() + 1;
@@ -805,11 +808,16 @@ fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
             continue;
         }
         if line == "*" {
-            return Err(error_at(
-                text,
-                at,
-                "`*` stands for repeated lines, which cannot be told from here: dump with `hexdump -Cv` or `xxd`",
-            ));
+            // hexdump's "the line above, repeated until the next offset".
+            if last_line.is_empty() || block.is_none() {
+                return Err(error_at(
+                    text,
+                    at,
+                    "`*` repeats the line above, but there is none",
+                ));
+            }
+            repeat = Some(at);
+            continue;
         }
         let Some((offset, _, rest)) = dump_offset(line) else {
             return Err(error_at(
@@ -821,8 +829,25 @@ fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
         let rest_at = at + (line.len() - rest.len());
         match block {
             Some((first, before)) if offset > last_offset => {
+                if let Some(star) = repeat.take() {
+                    let missing =
+                        offset.saturating_sub(first.saturating_add((out.len() - before) as u64));
+                    let n = last_line.len() as u64;
+                    if missing % n != 0 || missing > 16 << 20 {
+                        return Err(error_at(
+                            text,
+                            star,
+                            format!("`*` cannot repeat a {n}-byte line to fill the {missing} bytes before offset {offset:#x}"),
+                        ));
+                    }
+                    for _ in 0..missing / n {
+                        for &b in &last_line {
+                            out.push(b);
+                        }
+                    }
+                }
                 let read = (out.len() - before) as u64;
-                if offset != first + read {
+                if first.checked_add(read) != Some(offset) {
                     return Err(error_at(
                         text,
                         at,
@@ -834,6 +859,13 @@ fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
             }
             // The first line of a part, or offsets going back: another dump pasted after it.
             _ => block = Some((offset, out.len())),
+        }
+        if let Some(star) = repeat {
+            return Err(error_at(
+                text,
+                star,
+                "`*` needs a larger offset after it, to say how far it repeats",
+            ));
         }
         last_offset = offset;
         // Where the hex ends: hexdump -C's `|`, else the gap before the text column (three
@@ -848,6 +880,7 @@ fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
             "   "
         };
         let mut prev_end = 0;
+        let line_first = out.len();
         for (k, w) in words(hex) {
             if prev_end > 0 && hex[prev_end..k].contains(gap) {
                 break;
@@ -867,6 +900,14 @@ fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
             }
             prev_end = k + w.len();
         }
+        last_line = out.parts.last().expect("never empty").bytes[line_first..].to_vec();
+    }
+    if let Some(star) = repeat {
+        return Err(error_at(
+            text,
+            star,
+            "`*` needs an offset line after it, to say how far it repeats",
+        ));
     }
     Ok(out.finish(format))
 }
@@ -1334,10 +1375,25 @@ mod tests {
                 b"\x81\x7e\x00\x14Hello, WebSocket!!!!".to_vec()
             )
         );
+        // `*`: the line above, repeated up to the next offset.
+        let zeros = "00000000  81 7e 00 30 00 00 00 00  00 00 00 00 00 00 00 00  |.~.0............|\n\
+                     00000010  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n\
+                     *\n\
+                     00000030  00 00 00 00                                       |....|\n\
+                     00000034\n";
+        let (format, bytes) = bytes_of(zeros);
+        assert_eq!(format, PasteFormat::Hexdump);
+        assert_eq!(bytes.len(), 0x34);
+        assert_eq!(&bytes[..4], [0x81, 0x7e, 0x00, 0x30]);
+        assert!(bytes[4..].iter().all(|&b| b == 0));
         assert!(error_of(
             "00000000  81 05 48 65 6c 6c 6f 00  00 00 00 00 00 00 00 00  |..Hello........|\n*\n"
         )
-        .contains("hexdump -Cv"));
+        .contains(
+            "`*` needs an offset line after it, to say how far it repeats, at line 2, column 1"
+        ));
+        assert!(error_of("00000000  81 05 48  |...|\n*\n00000004\n")
+            .contains("cannot repeat a 3-byte line"));
     }
 
     #[test]
@@ -1401,6 +1457,10 @@ mod tests {
         );
         assert!(error_of("81 0").contains("odd number of hex digits: this one has no pair (each byte is two digits), at line 1, column 4"));
         assert!(error_of("0x810").contains("longer than one byte"));
+        assert!(
+            error_of("fffffffffffffffe  81 05  |..|\nffffffffffffffff  81  |.|\n")
+                .contains("offset")
+        );
     }
 
     /// Whatever is pasted, the parser answers with bytes or an error, never a panic.

@@ -343,6 +343,9 @@ pub enum Command {
     /// Dissect raw frame bytes given in hex (or on standard input), no capture needed.
     Explain {
         /// Hex bytes, e.g. `81 85 37 fa 21 3d 7f 9f 4d 51 58`; read from stdin when absent.
+        /// Also read as pasted: `\x81\x05` escapes, a C array `{0x81, 0x05}`, a Python bytes
+        /// literal `b'\x81\x05Hello'`, or a Wireshark "Copy as Hex Dump", `xxd` or
+        /// `hexdump -C` dump (offsets and text column skipped).
         /// `c:` or `s:` before a frame's bytes says the client or the server sent it, e.g.
         /// `c: 89 85 … s: 8a 05 …`.
         hex: Vec<String>,

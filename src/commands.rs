@@ -185,8 +185,14 @@ pub fn man_page() -> io::Result<Vec<u8>> {
 #[derive(Debug)]
 enum HexError {
     Stdin(io::Error),
-    NotHex(char),
-    OddDigits(usize),
+    /// Something unparseable, with where it is: line and column (1-based, in characters) of
+    /// the input (the arguments joined by spaces, or standard input) and a few characters of it.
+    At {
+        line: usize,
+        column: usize,
+        near: String,
+        what: String,
+    },
     Empty,
 }
 
@@ -194,15 +200,35 @@ impl fmt::Display for HexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HexError::Stdin(e) => write!(f, "cannot read standard input: {e}"),
-            HexError::NotHex(c) => write!(f, "not a hex digit: {c:?}"),
-            HexError::OddDigits(n) => write!(
-                f,
-                "odd number of hex digits ({n}): each byte is two digits"
-            ),
+            HexError::At {
+                line,
+                column,
+                near,
+                what,
+            } => write!(f, "{what}, at line {line}, column {column}: {near:?}"),
             HexError::Empty => f.write_str(
                 "no bytes to explain (give hex, e.g. `wsdissect explain 81 85 37 fa 21 3d 7f 9f 4d 51 58`)",
             ),
         }
+    }
+}
+
+/// An error at byte index `at` of `text`.
+fn error_at(text: &str, at: usize, what: impl Into<String>) -> HexError {
+    let at = at.min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let near: String = text[at..]
+        .chars()
+        .take_while(|c| *c != '\n')
+        .take(16)
+        .collect();
+    HexError::At {
+        line,
+        column,
+        near,
+        what: what.into(),
     }
 }
 
@@ -211,6 +237,47 @@ impl fmt::Display for HexError {
 struct Part {
     side: Option<Direction>,
     bytes: Vec<u8>,
+}
+
+/// What the pasted bytes were written as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PasteFormat {
+    /// `81 05 48`, `810548`, `81:05:48`, `0x81, 0x05`.
+    Hex,
+    /// `\x81\x05`.
+    Escapes,
+    /// `{0x81, 0x05}`, `unsigned char x[] = {…};`.
+    CArray,
+    /// `b'\x81\x05Hello'`.
+    Python,
+    /// Wireshark's "Copy as Hex Dump": `0000   81 05 48 …   ..H`.
+    Wireshark,
+    /// `xxd`: `00000000: 8105 4865  ..He`.
+    Xxd,
+    /// `hexdump -C`: `00000000  81 05 48  |..H|`.
+    Hexdump,
+}
+
+impl PasteFormat {
+    /// How the explanation's first line names it; plain hex goes unsaid.
+    fn name(self) -> Option<&'static str> {
+        match self {
+            PasteFormat::Hex => None,
+            PasteFormat::Escapes => Some("\\x escapes"),
+            PasteFormat::CArray => Some("a C array"),
+            PasteFormat::Python => Some("a Python bytes literal"),
+            PasteFormat::Wireshark => Some("a Wireshark hex dump"),
+            PasteFormat::Xxd => Some("an xxd dump"),
+            PasteFormat::Hexdump => Some("a hexdump -C dump"),
+        }
+    }
+}
+
+/// The input's bytes, in parts by sender mark, and the format they were read from.
+#[derive(Debug, PartialEq)]
+struct Pasted {
+    format: PasteFormat,
+    parts: Vec<Part>,
 }
 
 /// A `c:` / `s:` (or `client:` / `server:`) mark at the start of a token: the side, and the
@@ -224,50 +291,637 @@ fn side_mark(token: &str) -> Option<(Direction, &str)> {
     }
 }
 
-/// Hex digits from arguments or text: spaces, commas, colons and `0x` prefixes are ignored;
-/// `c:` or `s:` starts bytes sent by the client or the server.
-fn parse_hex(parts: &[String]) -> Result<Vec<Part>, HexError> {
-    let joined: String = parts.join(" ");
-    let mut marked: Vec<(Option<Direction>, String)> = vec![(None, String::new())];
-    for word in joined.split_whitespace() {
-        let word = match side_mark(word) {
-            Some((side, rest)) => {
-                marked.push((Some(side), String::new()));
-                rest
+/// A side mark starting at byte `i` of `text` (which must start a word): the side and the
+/// mark's length.
+fn mark_at(text: &str, i: usize) -> Option<(Direction, usize)> {
+    if i > 0 && !text[..i].ends_with(|c: char| c.is_whitespace() || c == ';' || c == ')') {
+        return None;
+    }
+    let rest = &text[i..];
+    for (name, side) in [
+        ("client:", Direction::ClientToServer),
+        ("server:", Direction::ServerToClient),
+        ("c:", Direction::ClientToServer),
+        ("s:", Direction::ServerToClient),
+    ] {
+        if rest
+            .get(..name.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(name))
+        {
+            return Some((side, name.len()));
+        }
+    }
+    None
+}
+
+/// Words of `text` split at whitespace, with their byte offsets.
+fn words(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split_whitespace()
+        .map(move |w| (w.as_ptr() as usize - text.as_ptr() as usize, w))
+}
+
+/// Parts under construction: a new one starts at each side mark.
+struct Builder {
+    parts: Vec<Part>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Builder {
+            parts: vec![Part {
+                side: None,
+                bytes: Vec::new(),
+            }],
+        }
+    }
+    fn mark(&mut self, side: Direction) {
+        self.parts.push(Part {
+            side: Some(side),
+            bytes: Vec::new(),
+        });
+    }
+    fn push(&mut self, b: u8) {
+        self.parts.last_mut().expect("never empty").bytes.push(b);
+    }
+    fn len(&self) -> usize {
+        self.parts.last().expect("never empty").bytes.len()
+    }
+    fn finish(self, format: PasteFormat) -> Pasted {
+        Pasted {
+            format,
+            parts: self
+                .parts
+                .into_iter()
+                .filter(|p| !p.bytes.is_empty())
+                .collect(),
+        }
+    }
+}
+
+/// The bytes in pasted text: plain hex, `\x` escapes, a C array, a Python bytes literal,
+/// or a Wireshark / xxd / `hexdump -C` dump, told apart by their look. `c:` or `s:` starts
+/// bytes sent by the client or the server.
+fn parse_hex(parts: &[String]) -> Result<Pasted, HexError> {
+    let text = parts.join(" ");
+    if let Some(format) = dump_format(&text) {
+        parse_dump(&text, format)
+    } else if looks_like_python(&text) {
+        parse_python(&text)
+    } else if text.contains('{') {
+        parse_c_array(&text)
+    } else {
+        parse_plain(&text)
+    }
+}
+
+/// Plain hex: spaces, commas, colons and semicolons are ignored, bare digits pair up across
+/// them (`8105 48`), and `0x81` / `\x81` are one byte each.
+fn parse_plain(text: &str) -> Result<Pasted, HexError> {
+    let mut out = Builder::new();
+    let mut format = PasteFormat::Hex;
+    // A bare digit waiting for its pair, and where it was.
+    let mut half: Option<(u8, usize)> = None;
+    let unpaired = |at: usize| {
+        error_at(
+            text,
+            at,
+            "odd number of hex digits: this one has no pair (each byte is two digits)",
+        )
+    };
+    for (at, word) in words(text) {
+        let (mut at, mut word) = (at, word);
+        if let Some((side, rest)) = side_mark(word) {
+            if let Some((_, p)) = half.take() {
+                return Err(unpaired(p));
             }
-            None => word,
+            out.mark(side);
+            at += word.len() - rest.len();
+            word = rest;
+        }
+        let mut i = 0;
+        let bytes = word.as_bytes();
+        while i < bytes.len() {
+            let here = at + i;
+            let c = bytes[i];
+            if matches!(c, b',' | b':' | b';') {
+                i += 1;
+                continue;
+            }
+            let prefixed = (c == b'0' && matches!(bytes.get(i + 1), Some(b'x' | b'X')))
+                || (c == b'\\' && bytes.get(i + 1) == Some(&b'x'));
+            if prefixed {
+                if let Some((_, p)) = half.take() {
+                    return Err(unpaired(p));
+                }
+                let n = bytes[i + 2..]
+                    .iter()
+                    .take(2)
+                    .take_while(|b| b.is_ascii_hexdigit())
+                    .count();
+                let escape = c == b'\\';
+                if n == 0 || (escape && n < 2) {
+                    return Err(error_at(
+                        text,
+                        here,
+                        format!(
+                            "{} must be followed by two hex digits",
+                            if escape { "\\x" } else { "0x" }
+                        ),
+                    ));
+                }
+                if escape {
+                    format = PasteFormat::Escapes;
+                }
+                let digits = &word[i + 2..i + 2 + n];
+                out.push(u8::from_str_radix(digits, 16).expect("checked hex"));
+                i += 2 + n;
+                if !escape && bytes.get(i).is_some_and(|b| b.is_ascii_hexdigit()) {
+                    return Err(error_at(
+                        text,
+                        here,
+                        "a 0x number longer than one byte: write 0x81, 0x05",
+                    ));
+                }
+                continue;
+            }
+            let Some(d) = (c as char).to_digit(16) else {
+                let bad = word[i..].chars().next().expect("in the word");
+                return Err(error_at(text, here, format!("not a hex digit: {bad:?}")));
+            };
+            match half.take() {
+                Some((h, _)) => out.push(h << 4 | d as u8),
+                None => half = Some((d as u8, here)),
+            }
+            i += 1;
+        }
+    }
+    if let Some((_, p)) = half {
+        return Err(unpaired(p));
+    }
+    Ok(out.finish(format))
+}
+
+/// Whether the text holds a Python bytes literal (`b'…'`, `b"…"`, `rb'…'`).
+fn looks_like_python(text: &str) -> bool {
+    literal_prefix(text, 0).is_some()
+        || text.char_indices().any(|(i, c)| {
+            (c.is_whitespace() || "(+=:,".contains(c))
+                && literal_prefix(text, i + c.len_utf8()).is_some()
+        })
+}
+
+/// A bytes-literal prefix at byte `i` (`b`, `B`, `rb`, `br`…) followed by a quote: whether it
+/// is raw, and the prefix's length.
+fn literal_prefix(text: &str, i: usize) -> Option<(bool, usize)> {
+    let rest = text.get(i..)?.as_bytes();
+    let lower = |k: usize| rest.get(k).map(u8::to_ascii_lowercase);
+    let quote = |k: usize| matches!(rest.get(k), Some(b'\'' | b'"'));
+    match (lower(0), lower(1)) {
+        (Some(b'b'), _) if quote(1) => Some((false, 1)),
+        (Some(b'b'), Some(b'r')) | (Some(b'r'), Some(b'b')) if quote(2) => Some((true, 2)),
+        _ => None,
+    }
+}
+
+/// Python bytes literals, possibly several (`b'…' b'…'`, in parentheses or joined by `+`):
+/// ASCII characters are their own bytes, with Python's escapes (`\xNN`, `\n`, `\\`, octal…).
+fn parse_python(text: &str) -> Result<Pasted, HexError> {
+    let mut out = Builder::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() || matches!(c, b'(' | b')' | b'+' | b',') {
+            i += 1;
+            continue;
+        }
+        if c == b'\\' && matches!(b.get(i + 1), Some(b'\n' | b'\r')) {
+            i += 1;
+            continue;
+        }
+        if let Some((side, n)) = mark_at(text, i) {
+            out.mark(side);
+            i += n;
+            continue;
+        }
+        let Some((raw, n)) = literal_prefix(text, i) else {
+            // An assignment before the literal: `data = b'…'`.
+            let ident = text[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len() - i);
+            let after = text[i + ident..].trim_start();
+            if ident > 0 && after.starts_with('=') && !after.starts_with("==") {
+                i = text.len() - after.len() + 1;
+                continue;
+            }
+            return Err(error_at(
+                text,
+                i,
+                "expected a Python bytes literal such as b'\\x81\\x05Hello'",
+            ));
         };
-        let digits = &mut marked.last_mut().expect("never empty").1;
-        for token in word.split([',', ':']) {
-            let t = token
-                .strip_prefix("0x")
-                .or_else(|| token.strip_prefix("0X"))
-                .unwrap_or(token);
-            digits.push_str(t);
+        let start = i;
+        i += n;
+        let q = b[i];
+        let triple = b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q);
+        i += if triple { 3 } else { 1 };
+        loop {
+            let Some(&c) = b.get(i) else {
+                return Err(error_at(text, start, "this bytes literal is never closed"));
+            };
+            if c == q && (!triple || (b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q))) {
+                i += if triple { 3 } else { 1 };
+                break;
+            }
+            if !c.is_ascii() {
+                let ch = text[i..].chars().next().expect("in the text");
+                return Err(error_at(
+                    text,
+                    i,
+                    format!("{ch:?} is not ASCII: bytes literals hold only ASCII characters (write \\xNN)"),
+                ));
+            }
+            if c == b'\n' && !triple {
+                return Err(error_at(
+                    text,
+                    start,
+                    "this bytes literal is never closed on its line",
+                ));
+            }
+            if c != b'\\' || raw {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let Some(&e) = b.get(i + 1) else {
+                return Err(error_at(text, start, "this bytes literal is never closed"));
+            };
+            let simple = match e {
+                b'\\' => Some(b'\\'),
+                b'\'' => Some(b'\''),
+                b'"' => Some(b'"'),
+                b'n' => Some(b'\n'),
+                b'r' => Some(b'\r'),
+                b't' => Some(b'\t'),
+                b'a' => Some(0x07),
+                b'b' => Some(0x08),
+                b'f' => Some(0x0c),
+                b'v' => Some(0x0b),
+                _ => None,
+            };
+            if let Some(v) = simple {
+                out.push(v);
+                i += 2;
+            } else if e == b'\n' {
+                i += 2;
+            } else if e == b'x' {
+                let digits = text
+                    .get(i + 2..i + 4)
+                    .filter(|d| d.bytes().all(|c| c.is_ascii_hexdigit()));
+                let Some(d) = digits else {
+                    return Err(error_at(text, i, "\\x must be followed by two hex digits"));
+                };
+                out.push(u8::from_str_radix(d, 16).expect("checked hex"));
+                i += 4;
+            } else if (b'0'..=b'7').contains(&e) {
+                let n = b[i + 1..]
+                    .iter()
+                    .take(3)
+                    .take_while(|c| (b'0'..=b'7').contains(c))
+                    .count();
+                let v = u16::from_str_radix(&text[i + 1..i + 1 + n], 8).expect("checked octal");
+                let Ok(v) = u8::try_from(v) else {
+                    return Err(error_at(text, i, "octal escape above \\377"));
+                };
+                out.push(v);
+                i += 1 + n;
+            } else {
+                // Python keeps an unknown escape as it is, backslash included.
+                out.push(b'\\');
+                i += 1;
+            }
         }
     }
-    let mut out = Vec::new();
-    for (side, digits) in marked {
-        if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
-            return Err(HexError::NotHex(bad));
+    Ok(out.finish(PasteFormat::Python))
+}
+
+/// A C (or Java, C#…) array: `{0x81, 0x05, 72, 'e'}`, with an optional declaration before
+/// it (`unsigned char frame[] = {…};`). Numbers are read as C reads them: `0x81` is hex,
+/// `129` decimal, and `-127` a signed byte.
+fn parse_c_array(text: &str) -> Result<Pasted, HexError> {
+    let mut out = Builder::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut open: Option<usize> = None;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() || c == b';' || (open.is_some() && c == b',') {
+            i += 1;
+            continue;
         }
-        if digits.len() % 2 == 1 {
-            return Err(HexError::OddDigits(digits.len()));
+        if open.is_none() {
+            if let Some((side, n)) = mark_at(text, i) {
+                out.mark(side);
+                i += n;
+            } else if c == b'{' {
+                open = Some(i);
+                i += 1;
+            } else {
+                // A declaration: everything up to `=`, then the `{`.
+                let decl = text[i..].find(['=', '{', '}', ';']).map(|k| i + k);
+                match decl {
+                    Some(eq) if b[eq] == b'=' && text[eq + 1..].trim_start().starts_with('{') => {
+                        i = eq + 1;
+                    }
+                    _ => {
+                        return Err(error_at(
+                            text,
+                            i,
+                            "expected a C array such as {0x81, 0x05} (or a declaration ending in `= {`)",
+                        ))
+                    }
+                }
+            }
+            continue;
         }
-        let bytes: Vec<u8> = (0..digits.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).expect("checked hex"))
-            .collect();
-        if !bytes.is_empty() {
-            out.push(Part { side, bytes });
+        if c == b'}' {
+            open = None;
+            i += 1;
+            continue;
         }
+        if c == b'{' {
+            return Err(error_at(
+                text,
+                i,
+                "nested braces: give one flat array of bytes",
+            ));
+        }
+        if c == b'\'' {
+            // A character literal: 'H', '\x81', '\n', '\\', '\''.
+            let end = text[i + 1..]
+                .char_indices()
+                .find(|&(k, ch)| {
+                    ch == '\''
+                        && (k == 0
+                            || !text[i + 1..i + 1 + k].ends_with('\\')
+                            || text[i + 1..i + 1 + k].ends_with("\\\\"))
+                })
+                .map(|(k, _)| i + 1 + k);
+            let inner = end.map(|e| &text[i + 1..e]);
+            let v = match inner {
+                Some(s) if s.len() == 1 && s.is_ascii() => Some(s.as_bytes()[0]),
+                Some("\\n") => Some(b'\n'),
+                Some("\\r") => Some(b'\r'),
+                Some("\\t") => Some(b'\t'),
+                Some("\\0") => Some(0),
+                Some("\\\\") => Some(b'\\'),
+                Some("\\'") => Some(b'\''),
+                Some("\\\"") => Some(b'"'),
+                Some(s) if s.len() == 4 && s.starts_with("\\x") => {
+                    u8::from_str_radix(&s[2..], 16).ok()
+                }
+                _ => None,
+            };
+            let Some(v) = v else {
+                return Err(error_at(
+                    text,
+                    i,
+                    "a character literal that is not one byte",
+                ));
+            };
+            out.push(v);
+            i = end.expect("parsed") + 1;
+            continue;
+        }
+        let len = text[i..]
+            .find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-' || ch == '+'))
+            .unwrap_or(text.len() - i);
+        let token = &text[i..i + len];
+        if token.is_empty() {
+            let ch = text[i..].chars().next().expect("in the text");
+            return Err(error_at(text, i, format!("unexpected {ch:?} in a C array")));
+        }
+        let number = token.trim_end_matches(['u', 'U', 'l', 'L']);
+        let value = if let Some(h) = number
+            .strip_prefix("0x")
+            .or_else(|| number.strip_prefix("0X"))
+        {
+            i64::from_str_radix(h, 16).ok()
+        } else if let Some(bits) = number
+            .strip_prefix("0b")
+            .or_else(|| number.strip_prefix("0B"))
+        {
+            i64::from_str_radix(bits, 2).ok()
+        } else {
+            number.parse::<i64>().ok()
+        };
+        let byte = match value {
+            Some(v @ 0..=255) => v as u8,
+            Some(v @ -128..=-1) => v as i8 as u8,
+            Some(_) => return Err(error_at(text, i, format!("{token} does not fit in a byte"))),
+            None => {
+                return Err(error_at(
+                    text,
+                    i,
+                    format!("not a number: {token:?} (C reads 0x81 as hex, 129 as decimal)"),
+                ))
+            }
+        };
+        out.push(byte);
+        i += len;
     }
-    Ok(out)
+    if let Some(o) = open {
+        return Err(error_at(text, o, "this { is never closed"));
+    }
+    Ok(out.finish(PasteFormat::CArray))
+}
+
+/// A dump line's offset column: the offset, and where the rest of the line starts. xxd writes
+/// `00000000:`, Wireshark `0000` and three spaces, `hexdump -C` `00000000` and two.
+fn dump_offset(line: &str) -> Option<(u64, bool, &str)> {
+    let digits = line
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    if !(4..=16).contains(&digits) {
+        return None;
+    }
+    let offset = u64::from_str_radix(&line[..digits], 16).ok()?;
+    let rest = &line[digits..];
+    if let Some(r) = rest.strip_prefix(':') {
+        // xxd puts a space after the colon; `8105:4865` is plain hex.
+        return (r.is_empty() || r.starts_with(' ')).then_some((offset, true, r));
+    }
+    (rest.is_empty() || rest.starts_with("  ")).then_some((offset, false, rest))
+}
+
+/// The line without a leading side mark, and the mark.
+fn strip_line_mark(line: &str) -> (Option<Direction>, &str) {
+    let t = line.trim_start();
+    match t.split_whitespace().next().and_then(side_mark) {
+        Some((side, _)) => {
+            let at = t.find(':').expect("a mark has a colon");
+            (Some(side), t[at + 1..].trim_start())
+        }
+        None => (None, t),
+    }
+}
+
+/// Which dump the text is, if every line is a dump line (side marks aside) and one has bytes.
+fn dump_format(text: &str) -> Option<PasteFormat> {
+    let mut format = None;
+    for line in text.lines() {
+        let (_, line) = strip_line_mark(line);
+        if line.trim().is_empty() || line.trim() == "*" {
+            continue;
+        }
+        let (_, colon, rest) = dump_offset(line)?;
+        if rest.trim().is_empty() {
+            continue;
+        }
+        let this = if colon {
+            PasteFormat::Xxd
+        } else if rest.trim_end().ends_with('|') {
+            PasteFormat::Hexdump
+        } else {
+            PasteFormat::Wireshark
+        };
+        format.get_or_insert(this);
+    }
+    format
+}
+
+/// A Wireshark, xxd or `hexdump -C` dump: the offset column is checked, the ASCII column
+/// skipped. A `c:` or `s:` line (or line start) starts bytes from that side.
+fn parse_dump(text: &str, format: PasteFormat) -> Result<Pasted, HexError> {
+    let mut out = Builder::new();
+    // The first offset of the current block, and the bytes before it in the part.
+    let mut block: Option<(u64, usize)> = None;
+    let mut last_offset = 0;
+    let mut line_start = 0;
+    // The bytes of the last line read, and where a `*` after it asks for them again.
+    let mut last_line: Vec<u8> = Vec::new();
+    let mut repeat: Option<usize> = None;
+    for raw_line in text.split('\n') {
+        let here = line_start;
+        line_start += raw_line.len() + 1;
+        let (side, line) = strip_line_mark(raw_line);
+        let at = here + (raw_line.len() - line.len());
+        if let Some(side) = side {
+            out.mark(side);
+            block = None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "*" {
+            // hexdump's "the line above, repeated until the next offset".
+            if last_line.is_empty() || block.is_none() {
+                return Err(error_at(
+                    text,
+                    at,
+                    "`*` repeats the line above, but there is none",
+                ));
+            }
+            repeat = Some(at);
+            continue;
+        }
+        let Some((offset, _, rest)) = dump_offset(line) else {
+            return Err(error_at(
+                text,
+                at,
+                "not a hex dump line (offset, then hex bytes)",
+            ));
+        };
+        let rest_at = at + (line.len() - rest.len());
+        match block {
+            Some((first, before)) if offset > last_offset => {
+                if let Some(star) = repeat.take() {
+                    let missing =
+                        offset.saturating_sub(first.saturating_add((out.len() - before) as u64));
+                    let n = last_line.len() as u64;
+                    if missing % n != 0 || missing > 16 << 20 {
+                        return Err(error_at(
+                            text,
+                            star,
+                            format!("`*` cannot repeat a {n}-byte line to fill the {missing} bytes before offset {offset:#x}"),
+                        ));
+                    }
+                    for _ in 0..missing / n {
+                        for &b in &last_line {
+                            out.push(b);
+                        }
+                    }
+                }
+                let read = (out.len() - before) as u64;
+                if first.checked_add(read) != Some(offset) {
+                    return Err(error_at(
+                        text,
+                        at,
+                        format!(
+                            "the offset says {offset:#x}, but {read} bytes were read since offset {first:#x} (is part of the text column read as hex?)"
+                        ),
+                    ));
+                }
+            }
+            // The first line of a part, or offsets going back: another dump pasted after it.
+            _ => block = Some((offset, out.len())),
+        }
+        if let Some(star) = repeat {
+            return Err(error_at(
+                text,
+                star,
+                "`*` needs a larger offset after it, to say how far it repeats",
+            ));
+        }
+        last_offset = offset;
+        // Where the hex ends: hexdump -C's `|`, else the gap before the text column (three
+        // spaces for Wireshark, two for xxd) or the first word that is not hex.
+        let hex = match format {
+            PasteFormat::Hexdump => rest.split('|').next().unwrap_or(""),
+            _ => rest,
+        };
+        let gap = if format == PasteFormat::Xxd {
+            "  "
+        } else {
+            "   "
+        };
+        let mut prev_end = 0;
+        let line_first = out.len();
+        for (k, w) in words(hex) {
+            if prev_end > 0 && hex[prev_end..k].contains(gap) {
+                break;
+            }
+            let pairs_ok = match format {
+                PasteFormat::Xxd => w.len() % 2 == 0,
+                _ => w.len() == 2,
+            };
+            if !(pairs_ok && w.bytes().all(|c| c.is_ascii_hexdigit())) {
+                if prev_end == 0 && format == PasteFormat::Hexdump {
+                    return Err(error_at(text, rest_at + k, "not a hex byte"));
+                }
+                break;
+            }
+            for p in (0..w.len()).step_by(2) {
+                out.push(u8::from_str_radix(&w[p..p + 2], 16).expect("checked hex"));
+            }
+            prev_end = k + w.len();
+        }
+        last_line = out.parts.last().expect("never empty").bytes[line_first..].to_vec();
+    }
+    if let Some(star) = repeat {
+        return Err(error_at(
+            text,
+            star,
+            "`*` needs an offset line after it, to say how far it repeats",
+        ));
+    }
+    Ok(out.finish(format))
 }
 
 /// The bytes to explain: from the arguments, or standard input when there are none.
-fn explain_input(hex: &[String]) -> Result<Vec<Part>, HexError> {
-    let parts = if hex.is_empty() {
+fn explain_input(hex: &[String]) -> Result<Pasted, HexError> {
+    let pasted = if hex.is_empty() {
         let mut s = String::new();
         io::stdin()
             .read_to_string(&mut s)
@@ -276,10 +930,10 @@ fn explain_input(hex: &[String]) -> Result<Vec<Part>, HexError> {
     } else {
         parse_hex(hex)?
     };
-    if parts.is_empty() {
+    if pasted.parts.is_empty() {
         return Err(HexError::Empty);
     }
-    Ok(parts)
+    Ok(pasted)
 }
 
 /// Who sent each piece of the input, and how that was decided.
@@ -292,6 +946,8 @@ struct Senders {
     from_flag: usize,
     /// Frames whose sender was taken from their MASK bit.
     inferred: usize,
+    /// What the bytes were pasted as, when not plain hex (`a Python bytes literal`).
+    format: Option<&'static str>,
 }
 
 /// A side for every byte: the piece's mark, else `--from`, else each frame's MASK bit
@@ -365,7 +1021,7 @@ fn explain(
     diagram: bool,
     color: ColorChoice,
 ) -> ExitCode {
-    let parts = match explain_input(hex) {
+    let pasted = match explain_input(hex) {
         Ok(b) => b,
         Err(e) => return crate::fail(e),
     };
@@ -373,7 +1029,8 @@ fn explain(
         Ok(d) => d,
         Err(e) => return crate::fail(e),
     };
-    let senders = senders(parts, from);
+    let mut senders = senders(pasted.parts, from);
+    senders.format = pasted.format.name();
     let stdout = io::stdout();
     let style = color.resolve(stdout.is_terminal());
     let written = write_explanation(&mut stdout.lock(), &senders, deflate, diagram, style);
@@ -408,7 +1065,10 @@ fn describe_senders(s: &Senders) -> String {
             if s.inferred == 1 { "this frame".to_string() } else { format!("these {} frames", s.inferred) }
         ));
     }
-    format!("{total} bytes, {}", how.join("; "))
+    match s.format {
+        Some(f) => format!("{total} bytes from {f}, {}", how.join("; ")),
+        None => format!("{total} bytes, {}", how.join("; ")),
+    }
 }
 
 /// What the bytes are read as, every frame in the teaching view, and why they end mid-frame
@@ -551,7 +1211,7 @@ mod tests {
             .map(String::from)
             .to_vec();
         assert_eq!(
-            parse_hex(&args).unwrap(),
+            parse_hex(&args).unwrap().parts,
             [
                 part(Some(Direction::ClientToServer), &[0x89, 0x00]),
                 part(
@@ -562,7 +1222,7 @@ mod tests {
         );
         // A hex byte that happens to start with c is not a mark.
         assert_eq!(
-            parse_hex(&["c1:05".to_string()]).unwrap(),
+            parse_hex(&["c1:05".to_string()]).unwrap().parts,
             [part(None, &[0xc1, 0x05])]
         );
     }
@@ -583,5 +1243,256 @@ mod tests {
         assert_eq!(s.pieces[0].1.len(), 7);
         let s = senders(vec![part(None, &rfc)], Some(Side::Client));
         assert_eq!((s.inferred, s.from_flag, s.pieces.len()), (0, 1, 1));
+    }
+
+    fn parse(text: &str) -> Pasted {
+        parse_hex(&[text.to_string()]).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    }
+
+    fn bytes_of(text: &str) -> (PasteFormat, Vec<u8>) {
+        let p = parse(text);
+        assert_eq!(p.parts.len(), 1, "{text:?}: {p:?}");
+        (p.format, p.parts.into_iter().next().unwrap().bytes)
+    }
+
+    fn error_of(text: &str) -> String {
+        match parse_hex(&[text.to_string()]) {
+            Ok(p) => panic!("{text:?} parsed as {p:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    const HELLO: &[u8] = b"\x81\x05Hello";
+
+    #[test]
+    fn plain_hex_with_any_separator() {
+        for text in [
+            "81 05 48 65 6c 6c 6f",
+            "810548656c6c6f",
+            "81:05:48:65:6C:6C:6F",
+            "81,05,48,65,6c,6c,6f",
+            "8105 4865 6c6c 6f",
+            "0x81 0x05 0x48 0x65 0x6c 0x6c 0x6f",
+            "0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f",
+        ] {
+            assert_eq!(bytes_of(text), (PasteFormat::Hex, HELLO.to_vec()), "{text}");
+        }
+        assert_eq!(PasteFormat::Hex.name(), None);
+    }
+
+    #[test]
+    fn backslash_x_escapes() {
+        assert_eq!(
+            bytes_of(r"\x81\x05\x48\x65\x6c\x6c\x6f"),
+            (PasteFormat::Escapes, HELLO.to_vec())
+        );
+        assert_eq!(
+            bytes_of(r"\x81\x05 \x48\x65\x6c\x6c\x6f"),
+            (PasteFormat::Escapes, HELLO.to_vec())
+        );
+        assert!(error_of(r"\x81\x5")
+            .contains("\\x must be followed by two hex digits, at line 1, column 5"));
+    }
+
+    #[test]
+    fn c_arrays_with_braces_and_declarations() {
+        for text in [
+            "{0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f}",
+            "unsigned char frame[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};",
+            "static const uint8_t frame[7] = {\n    0x81, 0x05, 0x48, 0x65,\n    0x6C, 0x6C, 0x6F,\n};\n",
+            // C's own meaning: decimal, signed (Java) bytes, character literals.
+            "{129, 5, 72, 101, 108, 108, 111}",
+            "byte[] f = {-127, 0x05, 'H', 'e', 'l', 'l', 'o'};",
+        ] {
+            assert_eq!(bytes_of(text), (PasteFormat::CArray, HELLO.to_vec()), "{text}");
+        }
+        assert_eq!(bytes_of(r"{'\n', '\x81', '\''}").1, [b'\n', 0x81, b'\'']);
+        assert!(
+            error_of("{0x81, 0x105}").contains("0x105 does not fit in a byte, at line 1, column 8")
+        );
+        assert!(error_of("{0x81, zz}").contains("not a number: \"zz\""));
+        assert!(error_of("{0x81, 0x05").contains("this { is never closed, at line 1, column 1"));
+        assert!(error_of("int x {0x81}").contains("expected a C array"));
+    }
+
+    #[test]
+    fn python_bytes_literals() {
+        for text in [
+            r"b'\x81\x05Hello'",
+            r#"b"\x81\x05Hello""#,
+            r"b'\x81\x05' b'Hello'",
+            "(b'\\x81\\x05'\n b'Hel'\n b'lo')",
+            r"frame = b'\x81' + B'\x05Hello'",
+            r"b'\201\5Hello'",
+        ] {
+            assert_eq!(
+                bytes_of(text),
+                (PasteFormat::Python, HELLO.to_vec()),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            bytes_of(r#"b'\n\r\t\\\'\"{"a"}'"#).1,
+            b"\n\r\t\\'\"{\"a\"}".to_vec()
+        );
+        // Raw literals keep their backslashes; unknown escapes keep theirs, as in Python.
+        assert_eq!(bytes_of(r"rb'\x81'").1, br"\x81".to_vec());
+        assert_eq!(bytes_of(r"b'\q'").1, br"\q".to_vec());
+        assert!(error_of(r"b'\x8'")
+            .contains("\\x must be followed by two hex digits, at line 1, column 3"));
+        assert!(error_of(r"b'\x81").contains("never closed, at line 1, column 1"));
+        assert!(error_of("b'é'").contains("not ASCII"));
+        assert!(error_of(r"b'\x81' 05").ends_with("\\x05Hello', at line 1, column 9: \"05\""));
+    }
+
+    #[test]
+    fn wireshark_hex_dump_skips_offsets_and_text() {
+        let dump = "0000   81 7e 00 14 48 65 6c 6c 6f 2c 20 57 65 62 53 6f   .~..Hello, WebSo\n\
+                    0010   63 6b 65 74 21 21 21 21                           cket!!!!\n";
+        let (format, bytes) = bytes_of(dump);
+        assert_eq!(format, PasteFormat::Wireshark);
+        assert_eq!(bytes, b"\x81\x7e\x00\x14Hello, WebSocket!!!!".to_vec());
+        // A short line whose text column looks like hex is still cut at the column.
+        assert_eq!(
+            bytes_of("0000   ab cd                                             ..ab cd\n").1,
+            [0xab, 0xcd]
+        );
+        // Wireshark 1.x: two spaces after the offset and in the middle.
+        let old = "0000  81 05 48 65 6c 6c 6f 20  20 20 20 20 20 20 20 20   ..Hello         \n";
+        assert_eq!(bytes_of(old).1.len(), 16);
+        assert!(error_of("0000   81 05\n0010   48\n")
+            .contains("the offset says 0x10, but 2 bytes were read since offset 0x0"));
+    }
+
+    #[test]
+    fn xxd_and_hexdump_c() {
+        let xxd = "00000000: 817e 0014 4865 6c6c 6f2c 2057 6562 536f  .~..Hello, WebSo\n\
+                   00000010: 636b 6574 2121 2121                      cket!!!!\n";
+        assert_eq!(
+            bytes_of(xxd),
+            (
+                PasteFormat::Xxd,
+                b"\x81\x7e\x00\x14Hello, WebSocket!!!!".to_vec()
+            )
+        );
+        let hd = "00000000  81 7e 00 14 48 65 6c 6c  6f 2c 20 57 65 62 53 6f  |.~..Hello, WebSo|\n\
+                  00000010  63 6b 65 74 21 21 21 21                           |cket!!!!|\n\
+                  00000018\n";
+        assert_eq!(
+            bytes_of(hd),
+            (
+                PasteFormat::Hexdump,
+                b"\x81\x7e\x00\x14Hello, WebSocket!!!!".to_vec()
+            )
+        );
+        // `*`: the line above, repeated up to the next offset.
+        let zeros = "00000000  81 7e 00 30 00 00 00 00  00 00 00 00 00 00 00 00  |.~.0............|\n\
+                     00000010  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|\n\
+                     *\n\
+                     00000030  00 00 00 00                                       |....|\n\
+                     00000034\n";
+        let (format, bytes) = bytes_of(zeros);
+        assert_eq!(format, PasteFormat::Hexdump);
+        assert_eq!(bytes.len(), 0x34);
+        assert_eq!(&bytes[..4], [0x81, 0x7e, 0x00, 0x30]);
+        assert!(bytes[4..].iter().all(|&b| b == 0));
+        assert!(error_of(
+            "00000000  81 05 48 65 6c 6c 6f 00  00 00 00 00 00 00 00 00  |..Hello........|\n*\n"
+        )
+        .contains(
+            "`*` needs an offset line after it, to say how far it repeats, at line 2, column 1"
+        ));
+        assert!(error_of("00000000  81 05 48  |...|\n*\n00000004\n")
+            .contains("cannot repeat a 3-byte line"));
+    }
+
+    #[test]
+    fn side_marks_work_in_every_format() {
+        let c = Some(Direction::ClientToServer);
+        let s = Some(Direction::ServerToClient);
+        let want = [part(c, &[0x89, 0x00]), part(s, &[0x8a, 0x00])];
+        for (text, format) in [
+            ("c: 89 00 s: 8a 00", PasteFormat::Hex),
+            (r"c: \x89\x00 s: \x8a\x00", PasteFormat::Escapes),
+            (r"c: b'\x89\x00' s: b'\x8a\x00'", PasteFormat::Python),
+            (
+                "c:b'\\x89\\x00'\nserver: b'\\x8a\\x00'",
+                PasteFormat::Python,
+            ),
+            ("c: {0x89, 0x00}; s: {0x8a, 0x00};", PasteFormat::CArray),
+            (
+                "c: unsigned char ping[] = {0x89, 0x00};\ns: unsigned char pong[] = {0x8a, 0x00};",
+                PasteFormat::CArray,
+            ),
+            (
+                "c:\n0000   89 00   ..\ns:\n0000   8a 00   ..\n",
+                PasteFormat::Wireshark,
+            ),
+            (
+                "c: 0000   89 00   ..\ns: 0000   8a 00   ..\n",
+                PasteFormat::Wireshark,
+            ),
+            (
+                "c:\n00000000: 8900  ..\ns:\n00000000: 8a00  ..\n",
+                PasteFormat::Xxd,
+            ),
+            (
+                "c:\n00000000  89 00  |..|\ns:\n00000000  8a 00  |..|\n",
+                PasteFormat::Hexdump,
+            ),
+        ] {
+            let p = parse(text);
+            assert_eq!((p.format, &p.parts[..]), (format, &want[..]), "{text}");
+        }
+    }
+
+    #[test]
+    fn colons_in_plain_hex_are_not_an_xxd_offset() {
+        assert_eq!(
+            bytes_of("8105:4865:6c6c:6f"),
+            (PasteFormat::Hex, HELLO.to_vec())
+        );
+        // Windows line ends in a pasted dump.
+        assert_eq!(
+            bytes_of("0000   81 05 48 65 6c 6c 6f   ..Hello\r\n").1,
+            HELLO.to_vec()
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column() {
+        assert_eq!(
+            error_of("81 05\n48 zz"),
+            "not a hex digit: 'z', at line 2, column 4: \"zz\""
+        );
+        assert!(error_of("81 0").contains("odd number of hex digits: this one has no pair (each byte is two digits), at line 1, column 4"));
+        assert!(error_of("0x810").contains("longer than one byte"));
+        assert!(
+            error_of("fffffffffffffffe  81 05  |..|\nffffffffffffffff  81  |.|\n")
+                .contains("offset")
+        );
+    }
+
+    /// Whatever is pasted, the parser answers with bytes or an error, never a panic.
+    #[test]
+    fn no_input_makes_it_panic() {
+        let alphabet: Vec<char> = "0123456789abcdefxXbBrR \n\t\\'\"{}[]=;:,|.*+()-_cs|é€\r"
+            .chars()
+            .collect();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            for k in 0..(seed % 24) {
+                let r = seed.rotate_left(k as u32 * 5);
+                text.push(alphabet[(r % alphabet.len() as u64) as usize]);
+            }
+            let _ = parse_hex(&[text.clone()]);
+            for prefix in ["b'", "{", "0000   ", "00000000: ", "c: "] {
+                let _ = parse_hex(&[format!("{prefix}{text}")]);
+            }
+        }
     }
 }

@@ -219,3 +219,88 @@ fn diagram_opens_every_frame_of_verbose_and_needs_it() {
     let (ok, _, err) = wsdissect(&["--diagram", capture]);
     assert!(!ok && err.contains("--explain"), "{err}");
 }
+
+/// Runs `wsdissect explain` with `input` on standard input.
+fn explain_stdin(input: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(["explain", "--color", "never"])
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn explain_reads_what_people_paste() {
+    // Python bytes literals, with a side each: the RFC's ping and its masked pong.
+    let (ok, out, err) = wsdissect(&[
+        "explain",
+        "--color",
+        "never",
+        r"s: b'\x89\x05Hello' c: b'\x8a\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58'",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(
+            "18 bytes from a Python bytes literal, the bytes after c: were sent by the client"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("error"), "{out}");
+    assert!(out.contains("\"Hello\""), "{out}");
+
+    // Wireshark's "Copy as Hex Dump", text column and all, on standard input.
+    let dump = "0000   81 05 48 65 6c 6c 6f                              ..Hello\n";
+    let (code, out, err) = explain_stdin(dump);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("7 bytes from a Wireshark hex dump, "),
+        "{out}"
+    );
+    assert!(out.contains("   text      \"Hello\""), "{out}");
+
+    // A C array and an xxd dump read the same bytes.
+    for (input, name) in [
+        (
+            "unsigned char f[] = {0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f};",
+            "a C array",
+        ),
+        (
+            "00000000: 8105 4865 6c6c 6f                        ..Hello\n",
+            "an xxd dump",
+        ),
+    ] {
+        let (code, out, err) = explain_stdin(input);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.starts_with(&format!("7 bytes from {name}, ")), "{out}");
+        assert!(out.contains("   text      \"Hello\""), "{out}");
+    }
+
+    // Plain hex still says nothing about its format.
+    assert!(explain("81 05 48 65 6c 6c 6f").starts_with("7 bytes, sender inferred"));
+
+    // Something unparseable: exit 2, and where it is.
+    let (code, out, err) = explain_stdin("b'\\x81\\x05Hel\nlo'");
+    assert_eq!(code, Some(2), "{out}");
+    assert_eq!(
+        err,
+        "wsdissect: this bytes literal is never closed on its line, at line 1, column 1: \"b'\\\\x81\\\\x05Hel\"\n"
+    );
+}

@@ -48,42 +48,8 @@ const SESSIONS = M.tcpConns * M.streams;
 setTimeout(() => { console.error('gen-h2: timeout'); process.exit(3); }, 200000).unref();
 
 // ---- identical to gen.js: PRNG, message contents, plan ----
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const WORDS = ('alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike ' +
-  'november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu ' +
-  'price volume bid ask trade order user session event status ok error pending filled').split(' ');
-const PAD = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-function jsonMsg(r, conn, dir, seq, len) {
-  let s = `{"conn":${conn},"dir":"${dir}","seq":${seq},"ts":${Date.now()},"sym":"${WORDS[(r() * WORDS.length) | 0]}",` +
-    `"px":${(r() * 1000).toFixed(4)},"qty":${(r() * 1e6) | 0},"note":"`;
-  const tail = '"}';
-  while (s.length + tail.length < len) {
-    if (r() < 0.7) s += WORDS[(r() * WORDS.length) | 0] + ' ';
-    else s += PAD[(r() * PAD.length) | 0];
-  }
-  s = s.slice(0, len - tail.length) + tail;
-  return s;
-}
-function plan(seed) {
-  const r = rng(seed);
-  const sizes = [];
-  let total = 0;
-  while (total < M.perDirBytes) {
-    const n = M.min + Math.floor(r() * (M.max - M.min + 1));
-    sizes.push(n);
-    total += n;
-  }
-  return sizes;
-}
+const { rng, jsonMsg, plan: planFor } = require(path.join(__dirname, 'traffic.js'));
+const plan = (seed) => planFor(seed, M);
 const t0 = Date.now();
 let queued = 0;
 const paceDelay = () => Math.max(0, queued / (M.rate * 1e3) - (Date.now() - t0)); // ms

@@ -31,35 +31,8 @@ const PORT = Number(portArg);
 const HOST = '127.0.0.1';
 
 // Seeded PRNG (mulberry32): the same sizes and contents on every run.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { rng, jsonMsg, plan: planFor } = require(path.join(__dirname, 'traffic.js'));
 
-const WORDS = ('alpha bravo charlie delta echo foxtrot golf hotel india juliett kilo lima mike ' +
-  'november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu ' +
-  'price volume bid ask trade order user session event status ok error pending filled').split(' ');
-const PAD = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-
-// A JSON-like text message of exactly `len` bytes (ASCII), varied content.
-function jsonMsg(r, conn, dir, seq, len) {
-  let s = `{"conn":${conn},"dir":"${dir}","seq":${seq},"ts":${Date.now()},"sym":"${WORDS[(r() * WORDS.length) | 0]}",` +
-    `"px":${(r() * 1000).toFixed(4)},"qty":${(r() * 1e6) | 0},"note":"`;
-  const tail = '"}';
-  // fill with words (compressible, but not trivially) and random characters
-  while (s.length + tail.length < len) {
-    if (r() < 0.7) s += WORDS[(r() * WORDS.length) | 0] + ' ';
-    else s += PAD[(r() * PAD.length) | 0];
-  }
-  s = s.slice(0, len - tail.length) + tail;
-  return s;
-}
 
 const MODES = {
   // target: payload bytes per direction per connection, message size range, batching
@@ -84,17 +57,8 @@ if (process.env.BENCH_RATE_MB) M.rate = Number(process.env.BENCH_RATE_MB);
 const pmd = M.deflate ? { threshold: 0, serverNoContextTakeover: false, clientNoContextTakeover: false } : false;
 
 // Precompute each stream's sizes so both ends know how many messages to expect.
-function plan(seed) {
-  const r = rng(seed);
-  const sizes = [];
-  let total = 0;
-  while (total < M.perDirBytes) {
-    const n = M.min + Math.floor(r() * (M.max - M.min + 1));
-    sizes.push(n);
-    total += n;
-  }
-  return sizes;
-}
+// The message sizes of one direction of a connection (bench/traffic.js).
+const plan = (seed) => planFor(seed, M);
 
 const BIN = Buffer.alloc(2 * 1024 * 1024);
 {

@@ -2,6 +2,7 @@
 //! means, why it has its value, and the RFC section that governs it. Masked payloads are shown
 //! masked, with the key repeated under them and the XOR result below, so it can be checked by eye.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::diagram::frame_diagram;
@@ -9,7 +10,7 @@ use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
 use super::style::Style;
 use super::text::{diagnostic_line, elide};
 use super::Sink;
-use crate::base::{Diagnostic, Direction};
+use crate::base::{ConnId, Diagnostic, Direction, StreamId};
 use crate::event::{Event, Frame, Message};
 
 use crate::ws::close::close_code_name;
@@ -29,12 +30,150 @@ pub struct AnnotateOptions {
 pub struct AnnotateSink<W: Write> {
     out: W,
     opts: AnnotateOptions,
+    /// Per session (a connection, or an HTTP/2 stream of one): the notes already shown, and
+    /// each direction's open message.
+    sessions: HashMap<(ConnId, Option<StreamId>), SessionState>,
 }
 
 impl<W: Write> AnnotateSink<W> {
     pub fn new(out: W, opts: AnnotateOptions) -> Self {
-        AnnotateSink { out, opts }
+        AnnotateSink {
+            out,
+            opts,
+            sessions: HashMap::new(),
+        }
     }
+}
+
+/// A note against a common misconception, shown once per session where it first applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Note {
+    MaskingIsNotEncryption,
+    OnlyClientsMask,
+    LengthMarkers,
+    ControlFrames,
+}
+
+impl Note {
+    const ALL: [Note; 4] = [
+        Note::MaskingIsNotEncryption,
+        Note::OnlyClientsMask,
+        Note::LengthMarkers,
+        Note::ControlFrames,
+    ];
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    /// Whether the note applies to this frame.
+    fn applies(self, f: &Frame) -> bool {
+        match self {
+            Note::MaskingIsNotEncryption => f.header.masked,
+            // Every frame shows who masks: a masked client frame or an unmasked server frame
+            // by following the rule, the others by breaking it.
+            Note::OnlyClientsMask => true,
+            Note::LengthMarkers => f.header.len7 >= 126,
+            Note::ControlFrames => f.header.opcode.is_control(),
+        }
+    }
+
+    /// The note's lines, each within 80 columns once indented by `note_lines`.
+    fn text(self) -> &'static [&'static str] {
+        match self {
+            Note::MaskingIsNotEncryption => &[
+                "masking is not encryption: the key travels in the frame, so",
+                "anyone on the path can unmask it. Masking exists so that a script",
+                "cannot choose the bytes on the wire and poison an intermediary's",
+                "cache with a forged HTTP response (§10.3).",
+            ],
+            Note::OnlyClientsMask => &[
+                "only clients mask: a client masks every frame it sends, and a",
+                "server must not mask any (§5.1). Either side closes the",
+                "connection on a frame masked the wrong way.",
+            ],
+            Note::LengthMarkers => &[
+                "126 and 127 are markers, not lengths: 126 says a 16-bit length",
+                "follows, 127 a 64-bit one (§5.2). A payload of 126 bytes is",
+                "written 126 + 00 7e; the shortest form must be used.",
+            ],
+            Note::ControlFrames => &[
+                "control frames (close, ping, pong) cannot be fragmented: FIN is",
+                "always 1 and the payload at most 125 bytes (§5.5). They may come",
+                "between the fragments of a message (§5.4).",
+            ],
+        }
+    }
+}
+
+/// One frame of a message in progress: the packet it ended in, and its payload length.
+#[derive(Clone, Copy, Debug)]
+struct Fragment {
+    packet: u64,
+    frame: u64,
+    len: u64,
+}
+
+#[derive(Default)]
+struct SessionState {
+    /// Bits of the `Note`s already shown.
+    notes_shown: u8,
+    /// Each direction's open message (client → server, server → client): its opcode and
+    /// the frames so far.
+    open: [Option<(OpCode, Vec<Fragment>)>; 2],
+}
+
+fn dir_index(dir: Direction) -> usize {
+    match dir {
+        Direction::ClientToServer => 0,
+        Direction::ServerToClient => 1,
+    }
+}
+
+/// tshark's fragment list, `#8(13) #9(14) #13(20)`: the packet each frame ended in and its
+/// payload length. When frames share a packet (`explain`, or several frames in one segment),
+/// the packet numbers would not tell them apart, so frame numbers are listed instead.
+fn fragment_list(frags: &[Fragment]) -> (String, Vec<String>) {
+    let distinct = frags.windows(2).all(|w| w[0].packet != w[1].packet);
+    if distinct {
+        (
+            "packet(payload bytes)".to_string(),
+            frags
+                .iter()
+                .map(|f| format!("#{}({})", f.packet, f.len))
+                .collect(),
+        )
+    } else {
+        (
+            "frame(payload bytes)".to_string(),
+            frags
+                .iter()
+                .map(|f| format!("{}({})", f.frame, f.len))
+                .collect(),
+        )
+    }
+}
+
+/// Words after a 13-column label, wrapped to fit 80 columns.
+fn wrap(label: &str, words: &[String]) -> Vec<String> {
+    const INDENT: usize = 13;
+    const WIDTH: usize = 80;
+    let mut lines = Vec::new();
+    let mut line = format!("   {label:<9} ");
+    let mut empty = true;
+    for w in words {
+        if !empty && line.chars().count() + 1 + w.chars().count() > WIDTH {
+            lines.push(std::mem::replace(&mut line, " ".repeat(INDENT)));
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(w);
+        empty = false;
+    }
+    lines.push(line);
+    lines
 }
 
 fn bits(byte: u8) -> String {
@@ -126,7 +265,86 @@ impl<W: Write> AnnotateSink<W> {
         self.byte1(f, hb[1])?;
         self.extended_length_and_key(&f.header, hb)?;
         self.payload(f)?;
-        self.frame_notes(f)
+        self.frame_notes(f)?;
+        self.fragmentation(f)?;
+        self.misconception_notes(f)
+    }
+
+    /// Tracks the message a data frame belongs to; a frame with FIN=0 says the message is
+    /// still open, and a control frame inside an open message says it may come there.
+    fn fragmentation(&mut self, f: &Frame) -> io::Result<()> {
+        let state = self.sessions.entry((f.conn, f.stream)).or_default();
+        let open = &mut state.open[dir_index(f.dir)];
+        let h = &f.header;
+        let frag = Fragment {
+            packet: f.last_packet.number,
+            frame: f.index,
+            len: h.payload_len,
+        };
+        let line = match h.opcode {
+            op if op.is_control() => open.as_ref().map(|(op, frags)| {
+                format!(
+                    "   message   between fragments {} and {} of the open {} message",
+                    frags.len(),
+                    frags.len() + 1,
+                    op.name()
+                )
+            }),
+            OpCode::Continuation => match open {
+                Some((op, frags)) => {
+                    frags.push(frag);
+                    Some(format!(
+                        "   message   fragment {} of a {} message: {}",
+                        frags.len(),
+                        op.name(),
+                        if h.fin {
+                            "FIN=1, the message ends (§5.4)"
+                        } else {
+                            "waiting for FIN=1 (§5.4)"
+                        }
+                    ))
+                }
+                None => None,
+            },
+            // A reserved data opcode fails the connection (§5.2): no message is open after it.
+            OpCode::Reserved(_) => {
+                *open = None;
+                None
+            }
+            op => {
+                *open = Some((op, vec![frag]));
+                (!h.fin).then(|| {
+                    format!(
+                        "   message   fragment 1 of a {} message: waiting for FIN=1 (§5.4)",
+                        op.name()
+                    )
+                })
+            }
+        };
+        match line {
+            Some(line) => writeln!(self.out, "{line}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The notes against common misconceptions that apply to this frame and were not yet
+    /// shown on its session.
+    fn misconception_notes(&mut self, f: &Frame) -> io::Result<()> {
+        let state = self.sessions.entry((f.conn, f.stream)).or_default();
+        let mut due = Vec::new();
+        for note in Note::ALL {
+            if state.notes_shown & note.bit() == 0 && note.applies(f) {
+                state.notes_shown |= note.bit();
+                due.push(note);
+            }
+        }
+        for note in due {
+            for (i, line) in note.text().iter().enumerate() {
+                let label = if i == 0 { "note" } else { "" };
+                writeln!(self.out, "   {label:<9} {}", self.opts.style.dim(line))?;
+            }
+        }
+        Ok(())
     }
 
     /// `── conn N [stream S] frame I dir (who), packets, stream bytes first–last`.
@@ -441,12 +659,33 @@ impl<W: Write> AnnotateSink<W> {
         if more > 0 {
             writeln!(self.out, "   … {more} more bytes")?;
         }
+        self.fragments_of(m)?;
         if let Some(e) = &m.inflate_error {
             writeln!(
                 self.out,
                 "   {}",
                 st.warn(&format!("inflation stopped: {e}"))
             )?;
+        }
+        Ok(())
+    }
+
+    /// A message of several frames: tshark's list of them, `#8(13) #9(14) #13(20)`.
+    fn fragments_of(&mut self, m: &Message) -> io::Result<()> {
+        let Some(state) = self.sessions.get_mut(&(m.conn, m.stream)) else {
+            return Ok(());
+        };
+        let Some((_, frags)) = state.open[dir_index(m.dir)].take() else {
+            return Ok(());
+        };
+        if m.fragments < 2 || frags.len() != m.fragments as usize {
+            return Ok(());
+        }
+        let (what, list) = fragment_list(&frags);
+        let mut words = vec![frags.len().to_string(), "frames,".to_string(), what + ":"];
+        words.extend(list);
+        for line in wrap("fragments", &words) {
+            writeln!(self.out, "{line}")?;
         }
         Ok(())
     }
@@ -470,6 +709,13 @@ impl<W: Write> Sink for AnnotateSink<W> {
             // The conversation emits a frame's diagnostics right after it: they land under it.
             Event::Diagnostic(d) => self.diagnostic(d)?,
             other => {
+                match other {
+                    Event::ConnectionEnd(e) => self.sessions.retain(|k, _| k.0 != e.conn),
+                    Event::StreamEnd(e) => {
+                        self.sessions.remove(&(e.conn, Some(e.stream)));
+                    }
+                    _ => {}
+                }
                 super::text::write_context_line(&mut self.out, other, self.opts.style, &mut |_| {
                     None
                 })?
@@ -480,5 +726,47 @@ impl<W: Write> Sink for AnnotateSink<W> {
 
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frag(packet: u64, frame: u64, len: u64) -> Fragment {
+        Fragment { packet, frame, len }
+    }
+
+    #[test]
+    fn fragment_list_is_tsharks_or_numbers_frames_in_one_packet() {
+        let (what, list) = fragment_list(&[frag(8, 1, 13), frag(9, 2, 14), frag(13, 4, 20)]);
+        assert_eq!(what, "packet(payload bytes)");
+        assert_eq!(list.join(" "), "#8(13) #9(14) #13(20)");
+        let (what, list) = fragment_list(&[frag(1, 2, 5), frag(1, 4, 5)]);
+        assert_eq!(what, "frame(payload bytes)");
+        assert_eq!(list.join(" "), "2(5) 4(5)");
+    }
+
+    #[test]
+    fn long_fragment_lists_wrap_within_80_columns() {
+        let words: Vec<String> = (0..60).map(|i| format!("#{}({})", 1000 + i, i)).collect();
+        let lines = wrap("fragments", &words);
+        assert!(lines.len() > 1);
+        assert!(lines[0].starts_with("   fragments #1000(0) #1001(1)"));
+        for line in &lines {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        assert!(lines[1].starts_with("             #"), "{}", lines[1]);
+        let joined: Vec<&str> = lines.iter().flat_map(|l| l.split_whitespace()).collect();
+        assert_eq!(joined.len(), 61);
+    }
+
+    #[test]
+    fn notes_fit_80_columns() {
+        for note in Note::ALL {
+            for line in note.text() {
+                assert!(13 + line.chars().count() <= 80, "{line}");
+            }
+        }
     }
 }

@@ -304,3 +304,105 @@ fn explain_reads_what_people_paste() {
         "wsdissect: this bytes literal is never closed on its line, at line 1, column 1: \"b'\\\\x81\\\\x05Hel\"\n"
     );
 }
+
+/// How many lines of `out` start with `prefix` once their leading spaces are dropped.
+fn count_lines(out: &str, prefix: &str) -> usize {
+    out.lines()
+        .filter(|l| l.trim_start().starts_with(prefix))
+        .count()
+}
+
+#[test]
+fn each_misconception_note_appears_once_where_it_applies() {
+    // Two masked client frames, each a text "Hello": the masking notes come once, at the
+    // first; the length and control notes not at all.
+    let frame = "81 85 37 fa 21 3d 7f 9f 4d 51 58";
+    let out = explain(&format!("c: {frame} c: {frame}"));
+    assert_eq!(
+        count_lines(&out, "note      masking is not encryption"),
+        1,
+        "{out}"
+    );
+    assert_eq!(count_lines(&out, "note      only clients mask"), 1, "{out}");
+    assert!(out.contains("poison an intermediary's"), "{out}");
+    assert!(out.contains("(§10.3)"), "{out}");
+    let first = out.find("frame 2 c2s").unwrap();
+    assert!(
+        out.find("masking is not encryption").unwrap() < first,
+        "{out}"
+    );
+    assert_eq!(count_lines(&out, "note      126 and 127"), 0, "{out}");
+    assert_eq!(count_lines(&out, "note      control frames"), 0, "{out}");
+
+    // An unmasked server frame with a 16-bit length, a ping, another of each, a masked
+    // client frame: every note once, at the first frame it applies to.
+    let big = format!("82 7e 00 7e {}", vec!["00"; 126].join(" "));
+    let out = explain(&format!(
+        "s: {big} s: 89 00 s: {big} s: 89 00 c: 81 85 37 fa 21 3d 7f 9f 4d 51 58"
+    ));
+    for note in [
+        "note      masking is not encryption",
+        "note      only clients mask",
+        "note      126 and 127 are markers, not lengths",
+        "note      control frames (close, ping, pong) cannot be fragmented",
+    ] {
+        assert_eq!(count_lines(&out, note), 1, "{note}\n{out}");
+    }
+    let at = |s: &str| out.find(s).unwrap();
+    assert!(at("only clients mask") < at("frame 2 s2c"), "{out}");
+    assert!(at("126 and 127") < at("frame 2 s2c"), "{out}");
+    assert!(at("frame 2 s2c") < at("control frames (close"), "{out}");
+    assert!(at("control frames (close") < at("frame 3 s2c"), "{out}");
+    assert!(at("frame 1 c2s") < at("masking is not encryption"), "{out}");
+    // Within 80 columns.
+    for line in out.lines().filter(|l| l.contains("note ")) {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+}
+
+#[test]
+fn a_fragmented_message_is_listed_when_it_ends() {
+    let (ok, out, err) = wsdissect(&["-v", "--color", "never", "samples/node-fragments.pcap"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        count_lines(
+            &out,
+            "fragments 3 frames, packet(payload bytes): #8(13) #9(14) #13(20)"
+        ),
+        1,
+        "{out}"
+    );
+    // Open until FIN=1: the first two fragments wait, the ping between them says where it is.
+    assert!(
+        out.contains("message   fragment 1 of a text message: waiting for FIN=1 (§5.4)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("message   fragment 2 of a text message: waiting for FIN=1 (§5.4)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("message   between fragments 2 and 3 of the open text message"),
+        "{out}"
+    );
+    assert!(
+        out.contains("message   fragment 3 of a text message: FIN=1, the message ends"),
+        "{out}"
+    );
+    // Only the messages of several frames have a list: this one and a 4-fragment one.
+    assert!(
+        out.contains("fragments 4 frames, packet(payload bytes): #18(200) #20(126) #24(0) #25(70)"),
+        "{out}"
+    );
+    assert_eq!(count_lines(&out, "fragments "), 2, "{out}");
+
+    // In explain every frame is in packet #1: the frames are numbered instead.
+    let frame = "37 fa 21 3d 7f 9f 4d 51 58";
+    let out = explain(&format!(
+        "c: 01 85 {frame} c: 89 80 37 fa 21 3d c: 80 85 {frame}"
+    ));
+    assert!(
+        out.contains("fragments 2 frames, frame(payload bytes): 1(5) 3(5)"),
+        "{out}"
+    );
+}

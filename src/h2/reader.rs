@@ -125,11 +125,6 @@ impl FrameReader {
         self.max_frame = self.max_frame.max(size.min(MAX_HELD_FRAME));
     }
 
-    /// Frame boundaries are known (not hunting).
-    pub fn in_sync(&self) -> bool {
-        !matches!(self.state, State::Hunt { .. })
-    }
-
     /// The next bytes of this direction.
     pub fn feed(&mut self, mut input: &[u8], sink: &mut dyn FrameSink) {
         while !input.is_empty() {

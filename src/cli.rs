@@ -361,6 +361,13 @@ pub enum Command {
         /// Start each frame with the RFC 6455 §5.2 box, filled in with its values.
         #[arg(long)]
         diagram: bool,
+        /// Payload bytes drawn per frame (a message's text shows four times as many); the
+        /// rest is counted.
+        #[arg(long, value_name = "N", default_value_t = 256)]
+        max_payload: usize,
+        /// Draw whole payloads.
+        #[arg(long)]
+        full_payload: bool,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {

@@ -13,7 +13,8 @@ use wsdissect::event::Event;
 use wsdissect::http::{check_key, compute_accept, parse_extensions, KeyShape};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
-use wsdissect::output::style::{ColorChoice, Style};
+use wsdissect::output::fit::{output_width, wrap};
+use wsdissect::output::style::ColorChoice;
 use wsdissect::output::Sink;
 use wsdissect::ws::decoder::Incomplete;
 use wsdissect::ws::deflate::DeflateParams;
@@ -29,7 +30,20 @@ pub fn run(command: Command, color: Color) -> ExitCode {
             from,
             deflate,
             diagram,
-        } => explain(&hex, from, deflate.as_deref(), diagram, color.into()),
+            max_payload,
+            full_payload,
+        } => {
+            let drawing = Drawing {
+                diagram,
+                payload_bytes: if full_payload {
+                    usize::MAX
+                } else {
+                    max_payload
+                },
+                color: color.into(),
+            };
+            explain(&hex, from, deflate.as_deref(), drawing)
+        }
         Command::Accept { key } => accept(&key),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
@@ -1014,12 +1028,19 @@ fn deflate_params(params: &str) -> Result<DeflateParams, String> {
     Ok(DeflateParams::from_extension(&ext))
 }
 
+/// How `explain` draws its frames: the options the teaching view takes from the command line.
+struct Drawing {
+    diagram: bool,
+    /// Payload bytes drawn per frame (`usize::MAX`: all).
+    payload_bytes: usize,
+    color: ColorChoice,
+}
+
 fn explain(
     hex: &[String],
     from: Option<Side>,
     deflate: Option<&str>,
-    diagram: bool,
-    color: ColorChoice,
+    drawing: Drawing,
 ) -> ExitCode {
     let pasted = match explain_input(hex) {
         Ok(b) => b,
@@ -1032,8 +1053,14 @@ fn explain(
     let mut senders = senders(pasted.parts, from);
     senders.format = pasted.format.name();
     let stdout = io::stdout();
-    let style = color.resolve(stdout.is_terminal());
-    let written = write_explanation(&mut stdout.lock(), &senders, deflate, diagram, style);
+    let tty = stdout.is_terminal();
+    let opts = AnnotateOptions {
+        payload_bytes: drawing.payload_bytes,
+        style: drawing.color.resolve(tty),
+        diagram: drawing.diagram,
+        width: output_width(tty),
+    };
+    let written = write_explanation(&mut stdout.lock(), &senders, deflate, opts);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -1077,8 +1104,7 @@ fn write_explanation(
     out: &mut dyn Write,
     senders: &Senders,
     deflate: Option<DeflateParams>,
-    diagram: bool,
-    style: Style,
+    opts: AnnotateOptions,
 ) -> io::Result<()> {
     let cfg = DissectConfig {
         frame_keep: 1 << 20,
@@ -1101,23 +1127,24 @@ fn write_explanation(
     let negotiated = negotiated.or(rsv1_seen.then_some(
         "no extension negotiated, so RSV1 must be 0 (--deflate reads it as permessage-deflate's compressed-message bit)",
     ));
-    writeln!(out, "{}", describe_senders(senders))?;
+    let width = opts.width;
+    let say = |out: &mut dyn Write, text: &str| -> io::Result<()> {
+        for line in text.lines().flat_map(|l| wrap(l, width, 2)) {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    };
+    say(out, &describe_senders(senders))?;
     if let Some(n) = negotiated {
-        writeln!(out, "{n}")?;
+        say(out, n)?;
     }
-    let mut sink = AnnotateSink::new(
-        &mut *out,
-        AnnotateOptions {
-            payload_bytes: usize::MAX,
-            style,
-            diagram,
-        },
-    );
+    let mut sink = AnnotateSink::new(&mut *out, opts);
     for e in &raw.events {
         sink.event(e)?;
     }
     for (_, inc) in &raw.incomplete {
-        writeln!(out, "\n{}", describe_incomplete(inc))?;
+        writeln!(out)?;
+        say(out, &describe_incomplete(inc))?;
     }
     Ok(())
 }

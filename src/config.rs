@@ -44,7 +44,6 @@ pub struct Config {
     pub filter: EventFilter,
     pub bpf: Option<String>,
     pub max_packets: Option<u64>,
-    pub full_payload: bool,
     pub export: Option<PathBuf>,
 }
 
@@ -139,7 +138,6 @@ impl Config {
             filter: event_filter(filter, limits.count),
             bpf,
             max_packets: limits.packets,
-            full_payload: view.full_payload,
             export: view.export,
         })
     }
@@ -195,9 +193,11 @@ impl Config {
             (Format::Text, true) => Box::new(AnnotateSink::new(
                 out,
                 AnnotateOptions {
-                    payload_bytes: if self.full_payload { usize::MAX } else { 64 },
+                    // Like the default view's previews: 64 bytes, or fewer with --max-payload.
+                    payload_bytes: self.preview,
                     style,
                     diagram: self.diagram,
+                    width: output_width(tty),
                 },
             )),
             (Format::Text, false) => Box::new(TextSink::new(

@@ -22,7 +22,7 @@ use wsdissect::capture::live::LiveSource;
 use wsdissect::capture::merge;
 use wsdissect::capture::{CaptureError, PacketSource};
 use wsdissect::event::CaptureSummary;
-use wsdissect::output::fit::output_width;
+use wsdissect::output::fit::{output_width, wrap};
 use wsdissect::output::Sink;
 use wsdissect::{RunError, RunLimits};
 
@@ -86,8 +86,11 @@ fn run(cfg: Config) -> ExitCode {
     report_drops(source.as_mut());
     if let Ok(summary) = &result {
         if !stopped_early && hinting.max_packets.is_none_or(|m| summary.packets < m) {
+            let width = output_width(io::stderr().is_terminal());
             for hint in hints(summary, &unmatched, &hinting) {
-                eprintln!("wsdissect: {hint}");
+                for line in wrap(&format!("wsdissect: {hint}"), width, 11) {
+                    eprintln!("{line}");
+                }
             }
         }
     }

@@ -78,10 +78,12 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "help" -d 'Print th
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l from -d 'Who sent the bytes not marked `c:` or `s:` (decides which masking rule applies); default: each frame\'s MASK bit (clients mask)' -r -f -a "client\t''
 server\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l deflate -d 'Read the frames as on a connection that negotiated permessage-deflate (RFC 7692), with these parameters if given (e.g. `--deflate=server_no_context_takeover`): RSV1 marks a compressed message, and it is inflated' -r
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l max-payload -d 'Payload bytes drawn per frame (a message\'s text shows four times as many); the rest is counted' -r
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l diagram -d 'Start each frame with the RFC 6455 §5.2 box, filled in with its values'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l full-payload -d 'Draw whole payloads'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand accept" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''

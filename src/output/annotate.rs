@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::diagram::frame_diagram;
-use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
+use super::escape::{hex_spaced, quoted_bytes};
+use super::fit::{display_width, wrap as wrap_line, wrap_quoted};
 use super::style::Style;
-use super::text::{diagnostic_line, elide};
+use super::text::{diagnostic_line, elide, write_context_wrapped};
 use super::Sink;
 use crate::base::{ConnId, Diagnostic, Direction, StreamId};
 use crate::event::{Event, Frame, Message};
@@ -25,6 +26,8 @@ pub struct AnnotateOptions {
     pub style: Style,
     /// `--diagram`: start each frame with the RFC 6455 §5.2 box filled in with its values.
     pub diagram: bool,
+    /// Columns every line keeps within (`usize::MAX`: no limit).
+    pub width: usize,
 }
 
 pub struct AnnotateSink<W: Write> {
@@ -154,15 +157,14 @@ fn fragment_list(frags: &[Fragment]) -> (String, Vec<String>) {
     }
 }
 
-/// Words after a 13-column label, wrapped to fit 80 columns.
-fn wrap(label: &str, words: &[String]) -> Vec<String> {
+/// Words after a 13-column label, wrapped to fit `width` columns.
+fn wrap(label: &str, words: &[String], width: usize) -> Vec<String> {
     const INDENT: usize = 13;
-    const WIDTH: usize = 80;
     let mut lines = Vec::new();
     let mut line = format!("   {label:<9} ");
     let mut empty = true;
     for w in words {
-        if !empty && line.chars().count() + 1 + w.chars().count() > WIDTH {
+        if !empty && line.chars().count() + 1 + w.chars().count() > width {
             lines.push(std::mem::replace(&mut line, " ".repeat(INDENT)));
             empty = true;
         }
@@ -199,8 +201,19 @@ fn bit_group(byte: u8, mask: u8) -> String {
     s
 }
 
-/// Payload bytes per row, as in a hex dump.
-const ROW: usize = 16;
+/// Payload bytes per row: 16 as in a hex dump when the width has room for them and their
+/// text, fewer (a multiple of 4, so each row starts at key byte 0) on a narrower terminal.
+fn row_bytes(width: usize) -> usize {
+    match width {
+        88.. => 16,
+        72..=87 => 12,
+        56..=71 => 8,
+        _ => 4,
+    }
+}
+
+/// Where the text of a payload row goes when it does not fit after the hex: under the hex.
+const ROW_TEXT: usize = 21;
 
 /// The longest prefix of `s` of at most `max` bytes that ends between two characters.
 fn char_floor(s: &str, max: usize) -> usize {
@@ -215,14 +228,14 @@ fn char_floor(s: &str, max: usize) -> usize {
 
 fn opcode_meaning(op: OpCode) -> &'static str {
     match op {
-        OpCode::Continuation => "continuation: the next fragment of the message in progress",
-        OpCode::Text => "text frame: the message is UTF-8 text",
-        OpCode::Binary => "binary frame: the message is arbitrary bytes",
-        OpCode::Close => "close frame: starts or answers the closing handshake",
-        OpCode::Ping => "ping: the peer must answer with a pong carrying the same payload",
-        OpCode::Pong => "pong: the answer to a ping (or an unsolicited heartbeat)",
-        OpCode::Reserved(b) if b & 8 != 0 => "reserved control opcode: not defined by RFC 6455",
-        OpCode::Reserved(_) => "reserved data opcode: not defined by RFC 6455",
+        OpCode::Continuation => "continuation of the open message (§5.4)",
+        OpCode::Text => "text: the message is UTF-8 text (§5.6)",
+        OpCode::Binary => "binary: the message is any bytes (§5.6)",
+        OpCode::Close => "close: begins or answers closing (§5.5.1)",
+        OpCode::Ping => "ping: to be answered with a pong (§5.5.2)",
+        OpCode::Pong => "pong: a reply to a ping (§5.5.3)",
+        OpCode::Reserved(b) if b & 8 != 0 => "reserved control opcode: undefined (§5.2)",
+        OpCode::Reserved(_) => "reserved data opcode: undefined (§5.2)",
     }
 }
 
@@ -244,6 +257,26 @@ fn rsv1_meaning(f: &Frame) -> &'static str {
 }
 
 impl<W: Write> AnnotateSink<W> {
+    /// A line within the width; a continuation starts under `prefix`'s end when that leaves a
+    /// reasonable line, else 13 columns in (under the labels' values).
+    fn put(&mut self, prefix: &str, text: &str) -> io::Result<()> {
+        let at = display_width(prefix);
+        let indent = if self.opts.width.saturating_sub(at) >= 30 {
+            at
+        } else {
+            LABEL
+        };
+        for line in wrap_line(&format!("{prefix}{text}"), self.opts.width, indent) {
+            writeln!(self.out, "{line}")?;
+        }
+        Ok(())
+    }
+
+    /// `   label     text`: a labelled line, its continuation under the text.
+    fn labelled(&mut self, label: &str, text: &str) -> io::Result<()> {
+        self.put(&format!("   {label:<9} "), text)
+    }
+
     /// The annotated frame: a heading, the header byte by byte and bit by bit, the payload,
     /// then what the frame means (close status, ping round trip, bytes lost).
     fn frame(&mut self, f: &Frame) -> io::Result<()> {
@@ -252,14 +285,13 @@ impl<W: Write> AnnotateSink<W> {
         if self.opts.diagram {
             let lines = frame_diagram(&f.header, &f.header_bytes, &f.payload.bytes, f.missing);
             for line in lines {
-                writeln!(self.out, "   {line}")?;
+                self.put("   ", &line)?;
             }
         }
-        writeln!(
-            self.out,
-            "   header    {}        {} bytes (RFC 6455 §5.2)",
-            self.opts.style.hex(&hex_spaced(hb)),
-            f.header.header_len
+        let hex = self.opts.style.hex(&hex_spaced(hb));
+        self.labelled(
+            "header",
+            &format!("{hex}  {} bytes (RFC 6455 §5.2)", f.header.header_len),
         )?;
         self.byte0(f, hb[0])?;
         self.byte1(f, hb[1])?;
@@ -284,7 +316,7 @@ impl<W: Write> AnnotateSink<W> {
         let line = match h.opcode {
             op if op.is_control() => open.as_ref().map(|(op, frags)| {
                 format!(
-                    "   message   between fragments {} and {} of the open {} message",
+                    "between fragments {} and {} of the open {} message",
                     frags.len(),
                     frags.len() + 1,
                     op.name()
@@ -294,7 +326,7 @@ impl<W: Write> AnnotateSink<W> {
                 Some((op, frags)) => {
                     frags.push(frag);
                     Some(format!(
-                        "   message   fragment {} of a {} message: {}",
+                        "fragment {} of a {} message: {}",
                         frags.len(),
                         op.name(),
                         if h.fin {
@@ -315,14 +347,14 @@ impl<W: Write> AnnotateSink<W> {
                 *open = Some((op, vec![frag]));
                 (!h.fin).then(|| {
                     format!(
-                        "   message   fragment 1 of a {} message: waiting for FIN=1 (§5.4)",
+                        "fragment 1 of a {} message: waiting for FIN=1 (§5.4)",
                         op.name()
                     )
                 })
             }
         };
         match line {
-            Some(line) => writeln!(self.out, "{line}"),
+            Some(line) => self.labelled("message", &line),
             None => Ok(()),
         }
     }
@@ -338,10 +370,11 @@ impl<W: Write> AnnotateSink<W> {
                 due.push(note);
             }
         }
+        let st = self.opts.style;
         for note in due {
             for (i, line) in note.text().iter().enumerate() {
                 let label = if i == 0 { "note" } else { "" };
-                writeln!(self.out, "   {label:<9} {}", self.opts.style.dim(line))?;
+                self.labelled(label, &st.dim(line))?;
             }
         }
         Ok(())
@@ -364,44 +397,52 @@ impl<W: Write> AnnotateSink<W> {
         // A frame cut short ends where its bytes do.
         let end =
             f.stream_offset + u64::from(f.header.header_len) + f.header.payload_len - f.missing;
-        writeln!(
-            self.out,
-            "{}",
-            self.opts.style.heading(&format!(
-                "── conn {}{} frame {} {} ({who}), {packets}, {} {}–{}{}",
-                f.conn,
-                f.stream.map(|s| format!(" stream {s}")).unwrap_or_default(),
-                f.index,
-                f.dir.as_str(),
-                // Over HTTP/2 the offsets count the stream's DATA bytes, not the TCP stream's.
-                if f.stream.is_some() {
-                    "DATA bytes"
-                } else {
-                    "stream bytes"
-                },
-                f.stream_offset,
-                end.saturating_sub(1),
-                if f.missing > 0 { ", cut short" } else { "" }
-            ))
-        )
+        let heading = format!(
+            "── conn {}{} frame {} {} ({who}), {packets}, {} {}–{}{}",
+            f.conn,
+            f.stream.map(|s| format!(" stream {s}")).unwrap_or_default(),
+            f.index,
+            f.dir.as_str(),
+            // Over HTTP/2 the offsets count the stream's DATA bytes, not the TCP stream's.
+            if f.stream.is_some() {
+                "DATA bytes"
+            } else {
+                "stream bytes"
+            },
+            f.stream_offset,
+            end.saturating_sub(1),
+            if f.missing > 0 { ", cut short" } else { "" }
+        );
+        for line in wrap_line(&heading, self.opts.width, 3) {
+            writeln!(self.out, "{}", self.opts.style.heading(&line))?;
+        }
+        Ok(())
     }
 
     /// One header field: its bits within the byte, its value, and what the value means.
     fn field(&mut self, group: String, field: String, meaning: &str) -> io::Result<()> {
-        writeln!(self.out, "             {group}  {field:<16} {meaning}")
+        self.put(&format!("{:LABEL$}{group}  {field:<12}  ", ""), meaning)
+    }
+
+    /// A header byte: its bits (lined up with the fields' bit groups below), then its hex.
+    fn byte_line(&mut self, index: usize, byte: u8) -> io::Result<()> {
+        self.labelled(
+            &format!("byte {index}"),
+            &format!("{} = 0x{byte:02x}", bits(byte)),
+        )
     }
 
     /// Byte 0: FIN, RSV1-3 and the opcode. RSV1 is explained by what the handshake negotiated.
     fn byte0(&mut self, f: &Frame, b0: u8) -> io::Result<()> {
         let h = &f.header;
-        writeln!(self.out, "   byte 0    0x{b0:02x} = {}", bits(b0))?;
+        self.byte_line(0, b0)?;
         self.field(
             bit_group(b0, 0x80),
             format!("FIN    = {}", u8::from(h.fin)),
             if h.fin {
                 "final frame of its message (§5.2)"
             } else {
-                "more fragments of this message follow (§5.4)"
+                "more fragments follow (§5.4)"
             },
         )?;
         for (bit, name, set) in [
@@ -410,7 +451,7 @@ impl<W: Write> AnnotateSink<W> {
             (0x10, "RSV3", h.rsv3),
         ] {
             let meaning = match (name, set) {
-                (_, false) => "reserved: 0 unless an extension defines it (§5.2)",
+                (_, false) => "0 unless an extension defines it (§5.2)",
                 ("RSV1", true) => rsv1_meaning(f),
                 (_, true) => "set: only a negotiated extension may set it (§5.2)",
             };
@@ -423,25 +464,19 @@ impl<W: Write> AnnotateSink<W> {
         self.field(
             bit_group(b0, 0x0f),
             format!("opcode = 0x{:X}", h.opcode.bits()),
-            &format!("{} (§5.2, §11.8)", opcode_meaning(h.opcode)),
+            opcode_meaning(h.opcode),
         )
     }
 
     /// Byte 1: MASK, judged by who sent the frame, and the 7-bit length.
     fn byte1(&mut self, f: &Frame, b1: u8) -> io::Result<()> {
         let h = &f.header;
-        writeln!(self.out, "   byte 1    0x{b1:02x} = {}", bits(b1))?;
+        self.byte_line(1, b1)?;
         let mask_meaning = match (f.dir, h.masked) {
-            (Direction::ClientToServer, true) => {
-                "payload masked: client→server frames must be masked (§5.1, §5.3)"
-            }
-            (Direction::ClientToServer, false) => {
-                "NOT masked: a client must mask every frame (§5.1)"
-            }
-            (Direction::ServerToClient, false) => {
-                "payload not masked: server→client frames never are (§5.1)"
-            }
-            (Direction::ServerToClient, true) => "masked: a server must not mask its frames (§5.1)",
+            (Direction::ClientToServer, true) => "masked: clients must mask (§5.1, §5.3)",
+            (Direction::ClientToServer, false) => "NOT masked: a client must mask (§5.1)",
+            (Direction::ServerToClient, false) => "not masked: servers never mask (§5.1)",
+            (Direction::ServerToClient, true) => "masked: a server must not mask (§5.1)",
         };
         self.field(
             bit_group(b1, 0x80),
@@ -449,9 +484,9 @@ impl<W: Write> AnnotateSink<W> {
             mask_meaning,
         )?;
         let len_meaning = match h.length_form {
-            LengthForm::Short => "0-125: this is the payload length itself (§5.2)",
-            LengthForm::Extended16 => "126: the real length is in the next 2 bytes (§5.2)",
-            LengthForm::Extended64 => "127: the real length is in the next 8 bytes (§5.2)",
+            LengthForm::Short => "0-125: the payload length itself (§5.2)",
+            LengthForm::Extended16 => "126: the length is in the next 2 bytes (§5.2)",
+            LengthForm::Extended64 => "127: the length is in the next 8 bytes (§5.2)",
         };
         self.field(
             bit_group(b1, 0x7f),
@@ -462,29 +497,25 @@ impl<W: Write> AnnotateSink<W> {
 
     /// The extended length (2 or 8 bytes, when the 7-bit length says so) and the masking key.
     fn extended_length_and_key(&mut self, h: &FrameHeader, hb: &[u8]) -> io::Result<()> {
-        let key_at = match h.length_form {
-            LengthForm::Short => 2,
-            LengthForm::Extended16 => {
-                writeln!(
-                    self.out,
-                    "   bytes 2-3 {}            extended length = {} (16-bit, network byte order)",
-                    hex_spaced(&hb[2..4]),
-                    h.payload_len
-                )?;
-                4
-            }
-            LengthForm::Extended64 => {
-                writeln!(
-                    self.out,
-                    "   bytes 2-9 {}  extended length = {} (64-bit, network byte order)",
-                    hex_spaced(&hb[2..10]),
-                    h.payload_len
-                )?;
-                10
-            }
+        let (key_at, bits) = match h.length_form {
+            LengthForm::Short => (2, 0),
+            LengthForm::Extended16 => (4, 16),
+            LengthForm::Extended64 => (10, 64),
         };
+        if bits > 0 {
+            self.put(
+                &format!("   bytes 2-{} {}  ", key_at - 1, hex_spaced(&hb[2..key_at])),
+                &format!(
+                    "extended length = {} ({bits}-bit, network byte order)",
+                    h.payload_len
+                ),
+            )?;
+        }
         if let Some(key) = h.mask_key {
-            writeln!(self.out, "   bytes {}-{} {}      masking key: payload byte i is XORed with key[i mod 4] (§5.3)", key_at, key_at + 3, hex_spaced(&key))?;
+            self.put(
+                &format!("   bytes {}-{} {}  ", key_at, key_at + 3, hex_spaced(&key)),
+                "masking key: byte i is XORed with key[i mod 4] (§5.3)",
+            )?;
         }
         Ok(())
     }
@@ -492,32 +523,38 @@ impl<W: Write> AnnotateSink<W> {
     /// After the payload: the close status and reason, a pong's round trip, bytes lost.
     fn frame_notes(&mut self, f: &Frame) -> io::Result<()> {
         if let Some(c) = &f.close {
-            match c.code {
-                Some(code) => writeln!(
-                    self.out,
-                    "   close     status code {code} = {} (§7.4); reason {}",
+            let text = match c.code {
+                Some(code) => format!(
+                    "status code {code} = {} (§7.4); reason {}",
                     close_code_name(code),
-                    if c.reason_bytes.is_empty() { "(none)".to_string() } else { quoted_bytes(&c.reason_bytes) }
-                )?,
-                None if f.header.payload_len == 0 => writeln!(self.out, "   close     no status code (empty payload; the peer sees 1005 No Status Rcvd, §7.1.5)")?,
-                None => writeln!(self.out, "   close     payload of {} byte: too short for the 2-byte status code, and a close payload is either empty or starts with one (§5.5.1)", f.header.payload_len)?,
-            }
+                    if c.reason_bytes.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        quoted_bytes(&c.reason_bytes)
+                    }
+                ),
+                None if f.header.payload_len == 0 => "no status code (empty payload; the peer sees 1005 No Status Rcvd, §7.1.5)".to_string(),
+                None => format!("payload of {} byte: too short for the 2-byte status code, and a close payload is either empty or starts with one (§5.5.1)", f.header.payload_len),
+            };
+            self.labelled("close", &text)?;
         }
         if let Some(rtt) = f.rtt_ns {
-            writeln!(
-                self.out,
-                "   pong      answers the ping with the same payload: round trip {:.3} ms (§5.5.3)",
-                rtt as f64 / 1e6
+            self.labelled(
+                "pong",
+                &format!(
+                    "answers the ping with the same payload: round trip {:.3} ms (§5.5.3)",
+                    rtt as f64 / 1e6
+                ),
             )?;
         }
         if f.lost > 0 {
-            writeln!(
-                self.out,
-                "   {}",
-                self.opts.style.warn(&format!(
+            let st = self.opts.style;
+            self.put(
+                "   ",
+                &st.warn(&format!(
                     "{} payload bytes are missing from the capture",
                     f.lost
-                ))
+                )),
             )?;
         }
         Ok(())
@@ -527,37 +564,45 @@ impl<W: Write> AnnotateSink<W> {
         let st = self.opts.style;
         let h = &f.header;
         if h.payload_len == 0 {
-            return writeln!(self.out, "   payload   (empty)");
+            return self.labelled("payload", "(empty)");
         }
         // A frame cut short: only the bytes that arrived can be shown.
         let present = f.payload.len - f.missing;
         let (data, more) = elide(&f.payload.bytes, present, self.opts.payload_bytes);
-        writeln!(
-            self.out,
-            "   payload   {} byte{}{}",
-            h.payload_len,
-            if h.payload_len == 1 { "" } else { "s" },
-            if h.masked { ", masked on the wire" } else { "" }
+        self.labelled(
+            "payload",
+            &format!(
+                "{} byte{}{}",
+                h.payload_len,
+                if h.payload_len == 1 { "" } else { "s" },
+                if h.masked { ", masked on the wire" } else { "" }
+            ),
         )?;
         if f.missing > 0 {
-            writeln!(
-                self.out,
-                "             {}",
-                st.warn(&format!(
+            self.labelled(
+                "",
+                &st.warn(&format!(
                     "only {present} present: the bytes end {} short of this frame",
                     f.missing
-                ))
+                )),
             )?;
         }
         if f.starts_compressed_message() {
-            writeln!(self.out, "             DEFLATE-compressed (RFC 7692 §7.2.1): the message below is this, inflated")?;
+            self.labelled(
+                "",
+                "DEFLATE-compressed (RFC 7692 §7.2.1): the message below is this, inflated",
+            )?;
         }
-        for (row, chunk) in data.chunks(ROW).enumerate() {
-            self.payload_row(row * ROW, chunk, h.mask_key)?;
+        let row = row_bytes(self.opts.width);
+        for (i, chunk) in data.chunks(row).enumerate() {
+            self.payload_row(i * row, chunk, h.mask_key)?;
         }
         if more > 0 {
             let from = data.len();
-            writeln!(self.out, "   +{from:<6}  … {more} more bytes not shown (--full-payload shows all kept bytes)")?;
+            self.put(
+                &format!("   +{from:<6}    "),
+                &format!("… {more} more bytes not shown (--full-payload shows them all)"),
+            )?;
         }
         if h.opcode == OpCode::Text
             && h.fin
@@ -566,26 +611,32 @@ impl<W: Write> AnnotateSink<W> {
             && std::str::from_utf8(&f.payload.bytes).is_ok()
             && !f.payload.truncated()
         {
-            writeln!(
-                self.out,
-                "   text      \"{}\"",
-                st.text(&escape_bytes(&f.payload.bytes))
-            )?;
+            self.quoted_text(&f.payload.bytes, f.payload.len)?;
         }
         Ok(())
     }
 
-    /// Up to 16 payload bytes from offset `at`: unmasked data, or when masked, the bytes on the
-    /// wire, the key bytes they were XORed with and the data, so the unmasking can be checked.
+    /// `   text      "…"`: a text payload, escaped, filling lines to the width; past four
+    /// times the payload bytes a frame shows, the rest is counted.
+    fn quoted_text(&mut self, bytes: &[u8], total: u64) -> io::Result<()> {
+        let limit = self.opts.payload_bytes.saturating_mul(4);
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let cut = char_floor(text, limit);
+        let more = total.saturating_sub(cut as u64);
+        let st = self.opts.style;
+        for line in wrap_quoted("   text      ", &bytes[..cut], more, self.opts.width, LABEL) {
+            writeln!(self.out, "{}", st.text(&line))?;
+        }
+        Ok(())
+    }
+
+    /// One row of payload bytes from offset `at`: unmasked data, or when masked, the bytes on
+    /// the wire, the key bytes they were XORed with and the data, so the unmasking can be
+    /// checked.
     fn payload_row(&mut self, at: usize, chunk: &[u8], key: Option<[u8; 4]>) -> io::Result<()> {
         let st = self.opts.style;
         let Some(key) = key else {
-            return writeln!(
-                self.out,
-                "   +{at:<6}    data   {}  {}",
-                st.hex(&hex_spaced(chunk)),
-                st.text(&quoted_bytes(chunk))
-            );
+            return self.hex_and_text(&format!("   +{at:<6}    data   "), chunk);
         };
         let mut wire = chunk.to_vec();
         apply_mask(&mut wire, key, at as u64);
@@ -600,12 +651,23 @@ impl<W: Write> AnnotateSink<W> {
             "            ⊕ key    {}",
             st.dim(&hex_spaced(&key_row))
         )?;
-        writeln!(
-            self.out,
-            "            = data   {}  {}",
-            hex_spaced(chunk),
-            st.text(&quoted_bytes(chunk))
-        )
+        self.hex_and_text("            = data   ", chunk)
+    }
+
+    /// `prefix`, the bytes in hex and as quoted text; the text goes under the hex when the
+    /// line would be too wide.
+    fn hex_and_text(&mut self, prefix: &str, bytes: &[u8]) -> io::Result<()> {
+        let st = self.opts.style;
+        let hex = hex_spaced(bytes);
+        let text = quoted_bytes(bytes);
+        if display_width(prefix) + hex.len() + 2 + display_width(&text) <= self.opts.width {
+            return writeln!(self.out, "{prefix}{}  {}", st.hex(&hex), st.text(&text));
+        }
+        writeln!(self.out, "{prefix}{}", st.hex(&hex))?;
+        for line in wrap_quoted(&" ".repeat(ROW_TEXT), bytes, 0, self.opts.width, ROW_TEXT) {
+            writeln!(self.out, "{}", st.text(&line))?;
+        }
+        Ok(())
     }
 
     fn message(&mut self, m: &Message) -> io::Result<()> {
@@ -618,54 +680,37 @@ impl<W: Write> AnnotateSink<W> {
         if m.compressed {
             how.push_str(&format!(", {} bytes compressed on the wire → {} inflated (permessage-deflate, RFC 7692 §7.2.2)", m.wire_len, m.payload.len));
         }
-        writeln!(
-            self.out,
-            "{}",
-            st.heading(&format!(
-                "══ conn {} message {} {}: {} {} bytes ({how})",
-                m.conn,
-                m.index,
-                m.dir.as_str(),
-                m.opcode.name(),
-                m.payload.len
-            ))
-        )?;
-        let (shown, more) = elide(
-            &m.payload.bytes,
-            m.payload.len,
-            self.opts.payload_bytes.saturating_mul(4),
+        let heading = format!(
+            "══ conn {} message {} {}: {} {} bytes ({how})",
+            m.conn,
+            m.index,
+            m.dir.as_str(),
+            m.opcode.name(),
+            m.payload.len
         );
-        match m.text() {
-            Some(t) => {
-                let cut = char_floor(t, shown.len());
-                writeln!(
-                    self.out,
-                    "   text      \"{}\"",
-                    st.text(&escape_text(&t[..cut]))
-                )?;
-            }
-            None => {
-                for (row, chunk) in shown.chunks(ROW).enumerate() {
-                    writeln!(
-                        self.out,
-                        "   +{:<6}  {}  {}",
-                        row * ROW,
-                        st.hex(&hex_spaced(chunk)),
-                        quoted_bytes(chunk)
-                    )?;
-                }
-            }
+        for line in wrap_line(&heading, self.opts.width, 3) {
+            writeln!(self.out, "{}", st.heading(&line))?;
         }
-        if more > 0 {
-            writeln!(self.out, "   … {more} more bytes")?;
+        match m.text() {
+            Some(_) => self.quoted_text(&m.payload.bytes, m.payload.len)?,
+            None => self.binary_rows(&m.payload.bytes, m.payload.len)?,
         }
         self.fragments_of(m)?;
         if let Some(e) = &m.inflate_error {
-            writeln!(
-                self.out,
-                "   {}",
-                st.warn(&format!("inflation stopped: {e}"))
-            )?;
+            self.put("   ", &st.warn(&format!("inflation stopped: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// A binary message as rows of hex and text, as many bytes as a frame shows.
+    fn binary_rows(&mut self, kept: &[u8], total: u64) -> io::Result<()> {
+        let (shown, more) = elide(kept, total, self.opts.payload_bytes);
+        let row = row_bytes(self.opts.width);
+        for (i, chunk) in shown.chunks(row).enumerate() {
+            self.hex_and_text(&format!("   +{:<6}    ", i * row), chunk)?;
+        }
+        if more > 0 {
+            self.labelled("", &format!("… {more} more bytes"))?;
         }
         Ok(())
     }
@@ -684,16 +729,24 @@ impl<W: Write> AnnotateSink<W> {
         let (what, list) = fragment_list(&frags);
         let mut words = vec![frags.len().to_string(), "frames,".to_string(), what + ":"];
         words.extend(list);
-        for line in wrap("fragments", &words) {
+        for line in wrap("fragments", &words, self.opts.width) {
             writeln!(self.out, "{line}")?;
         }
         Ok(())
     }
 
+    /// A diagnostic under its frame; a continuation goes under its severity.
     fn diagnostic(&mut self, d: &Diagnostic) -> io::Result<()> {
-        writeln!(self.out, "   {}", diagnostic_line(self.opts.style, d, ""))
+        let line = format!("   {}", diagnostic_line(self.opts.style, d, ""));
+        for l in wrap_line(&line, self.opts.width, 5) {
+            writeln!(self.out, "{l}")?;
+        }
+        Ok(())
     }
 }
+
+/// The column where a label's value starts (`   payload   …`).
+const LABEL: usize = 13;
 
 impl<W: Write> Sink for AnnotateSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
@@ -716,9 +769,14 @@ impl<W: Write> Sink for AnnotateSink<W> {
                     }
                     _ => {}
                 }
-                super::text::write_context_line(&mut self.out, other, self.opts.style, &mut |_| {
-                    None
-                })?
+                write_context_wrapped(
+                    &mut self.out,
+                    other,
+                    self.opts.style,
+                    &mut |_| None,
+                    // No time column here: a packet line goes on under its direction.
+                    (self.opts.width, 10),
+                )?
             }
         }
         Ok(())
@@ -750,7 +808,7 @@ mod tests {
     #[test]
     fn long_fragment_lists_wrap_within_80_columns() {
         let words: Vec<String> = (0..60).map(|i| format!("#{}({})", 1000 + i, i)).collect();
-        let lines = wrap("fragments", &words);
+        let lines = wrap("fragments", &words, 80);
         assert!(lines.len() > 1);
         assert!(lines[0].starts_with("   fragments #1000(0) #1001(1)"));
         for line in &lines {

@@ -54,23 +54,8 @@ pub fn output_width(tty: bool) -> usize {
 /// `limit` of the kept bytes, then `…(+N bytes)` for the rest of the `total` when it is cut.
 /// A preview needs a few columns; it never shows fewer bytes than one.
 pub fn preview_within(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> String {
-    // Each unit: the bytes it stands for and how it is shown.
-    let units: Vec<(usize, String)> = if as_text {
-        let shown = &kept[..limit.min(kept.len())];
-        let mut units = Vec::new();
-        for chunk in shown.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                let mut buf = [0; 4];
-                units.push((
-                    c.len_utf8(),
-                    escape_bytes(c.encode_utf8(&mut buf).as_bytes()),
-                ));
-            }
-            for b in chunk.invalid() {
-                units.push((1, escape_bytes(&[*b])));
-            }
-        }
-        units
+    let units = if as_text {
+        text_units(&kept[..limit.min(kept.len())])
     } else {
         kept.iter()
             .take(limit)
@@ -106,6 +91,70 @@ pub fn preview_within(kept: &[u8], total: u64, as_text: bool, limit: usize, cols
     } else {
         body
     }
+}
+
+/// Bytes as escaped text, one unit per character (or per invalid byte): the bytes it stands
+/// for and how it is shown. A line broken between units never splits an escape.
+fn text_units(bytes: &[u8]) -> Vec<(usize, String)> {
+    let mut units = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            let mut buf = [0; 4];
+            units.push((
+                c.len_utf8(),
+                escape_bytes(c.encode_utf8(&mut buf).as_bytes()),
+            ));
+        }
+        for b in chunk.invalid() {
+            units.push((1, escape_bytes(&[*b])));
+        }
+    }
+    units
+}
+
+/// `prefix` then the quoted, escaped text of `bytes`, filling each line to `width` columns and
+/// going on `indent` columns in. Unlike [`wrap`] nothing is dropped at a break, not even a
+/// space, so the lines joined give the text back exactly. `more` bytes left out are counted
+/// after the closing quote.
+pub fn wrap_quoted(
+    prefix: &str,
+    bytes: &[u8],
+    more: u64,
+    width: usize,
+    indent: usize,
+) -> Vec<String> {
+    let indent = indent.min(width / 2);
+    let mut lines = Vec::new();
+    let mut cur = format!("{prefix}\"");
+    let mut cur_w = display_width(&cur);
+    for (_, unit) in text_units(bytes) {
+        let w = display_width(&unit);
+        if cur_w + w > width && cur_w > indent {
+            lines.push(std::mem::replace(&mut cur, " ".repeat(indent)));
+            cur_w = indent;
+        }
+        cur.push_str(&unit);
+        cur_w += w;
+    }
+    let tail = if more > 0 {
+        format!("\" {}", elided_note(more))
+    } else {
+        "\"".to_string()
+    };
+    if cur_w + display_width(&tail) > width && cur_w > indent {
+        // The closing quote stays with the text; the count may go on.
+        cur.push('"');
+        lines.push(std::mem::replace(&mut cur, " ".repeat(indent)));
+        if more > 0 {
+            cur.push_str(&elided_note(more));
+        }
+    } else {
+        cur.push_str(&tail);
+    }
+    if !cur.trim().is_empty() {
+        lines.push(cur);
+    }
+    lines
 }
 
 /// `line` within `width` columns, each continuation line indented by `indent` spaces: broken
@@ -228,6 +277,19 @@ mod tests {
         let p = preview_within(text.as_bytes(), 100, true, 64, 30);
         assert!(display_width(&p) <= 30, "{p}");
         assert!(p.starts_with("\"xxx") && p.contains("…(+"), "{p}");
+    }
+
+    #[test]
+    fn quoted_text_fills_lines_and_loses_nothing() {
+        let text: Vec<u8> = b"a  b\x01c\xff d ".repeat(20);
+        let lines = wrap_quoted("   text      ", &text, 0, 30, 13);
+        assert!(lines.iter().all(|l| display_width(l) <= 30), "{lines:#?}");
+        assert!(lines[0].starts_with("   text      \"a  b"), "{lines:#?}");
+        assert!(lines[1..].iter().all(|l| l.starts_with(&" ".repeat(13))));
+        let joined: String = lines.iter().map(|l| &l[13..]).collect();
+        assert_eq!(joined, format!("\"{}\"", escape_bytes(&text)));
+        let cut = wrap_quoted("x ", b"abc", 7, 80, 2);
+        assert_eq!(cut, vec!["x \"abc\" …(+7 bytes)".to_string()]);
     }
 
     #[test]

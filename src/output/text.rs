@@ -668,31 +668,50 @@ impl<W: Write> TextSink<W> {
     }
 
     /// Connections, handshakes, diagnostics, ends and the summary, as the shared context lines
-    /// say them, wrapped to the width: a diagnostic's continuation under its severity (its rule
-    /// and section stay on the first line), a packet line's under its direction, any other
-    /// line's four columns in from where it starts.
+    /// say them, within the width (see [`write_context_wrapped`]).
     fn context_line(&mut self, event: &Event) -> io::Result<()> {
-        let mut buf = Vec::new();
         let start = &mut self.start;
-        write_context_line(&mut buf, event, self.opts.style, &mut |p| {
-            Some(relative(start, p))
-        })?;
-        if self.opts.width == usize::MAX {
-            return self.out.write_all(&buf);
-        }
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        for line in text.lines() {
-            let indent = if matches!(event, Event::Diagnostic(_)) {
-                AFTER_MARK
-            } else if line.starts_with("  #") {
-                AFTER_TIME
-            } else {
-                line.len() - line.trim_start().len() + 4
-            };
-            self.write_wrapped(line, indent)?;
-        }
-        Ok(())
+        write_context_wrapped(
+            &mut self.out,
+            event,
+            self.opts.style,
+            &mut |p| Some(relative(start, p)),
+            (self.opts.width, AFTER_TIME),
+        )
     }
+}
+
+/// The context lines of [`write_context_line`] wrapped to `width`: a diagnostic's continuation
+/// under its severity (its rule and section stay on the first line), a packet line's
+/// `packet_indent` columns in (under its direction), any other line's four columns in from
+/// where it starts.
+pub fn write_context_wrapped(
+    out: &mut dyn Write,
+    event: &Event,
+    st: Style,
+    time: &mut dyn FnMut(&PacketRef) -> Option<String>,
+    (width, packet_indent): (usize, usize),
+) -> io::Result<()> {
+    if width == usize::MAX {
+        return write_context_line(out, event, st, time);
+    }
+    let mut buf = Vec::new();
+    write_context_line(&mut buf, event, st, time)?;
+    let text = String::from_utf8_lossy(&buf);
+    for line in text.lines() {
+        let own = line.len() - line.trim_start().len();
+        let indent = if matches!(event, Event::Diagnostic(_)) {
+            own + AFTER_MARK - 2
+        } else if line.starts_with("  #") {
+            packet_indent
+        } else {
+            own + 4
+        };
+        for l in wrap(line, width, indent) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    Ok(())
 }
 
 /// `1 frame`, `2 frames`: a count and its noun, plural unless one.

@@ -11,6 +11,9 @@ fn wsdissect(args: &[&str]) -> (bool, String, String) {
         .args(args)
         .current_dir(repo())
         .env("NO_COLOR", "1")
+        // Sentences unbroken, so that they can be looked for; `fits_80_columns` checks
+        // the wrapping.
+        .env("COLUMNS", "1000")
         .output()
         .unwrap();
     (
@@ -34,7 +37,9 @@ fn rsv1_without_deflate_is_not_called_compression() {
     assert!(!out.contains("permessage-deflate marks"), "{out}");
     assert!(!out.contains("DEFLATE-compressed"), "{out}");
     assert!(
-        out.contains("RSV1   = 1       set, but no extension was negotiated to define it: it must be 0 (§5.2)"),
+        out.contains(
+            "RSV1   = 1    set, but no extension was negotiated to define it: it must be 0 (§5.2)"
+        ),
         "{out}"
     );
     assert!(out.contains("error rsv-without-extension"), "{out}");
@@ -90,7 +95,7 @@ fn a_one_byte_close_says_so() {
 #[test]
 fn frames_cut_short_are_drawn_with_their_header_rules() {
     let out = explain("82 7f 80 00 00 00 00 00 00 00 01");
-    assert!(out.contains("   byte 0    0x82 = 1000 0010"), "{out}");
+    assert!(out.contains("   byte 0    1000 0010 = 0x82"), "{out}");
     assert!(
         out.contains("extended length = 9223372036854775808"),
         "{out}"
@@ -110,7 +115,7 @@ fn frames_cut_short_are_drawn_with_their_header_rules() {
 
     let out = explain("82 7e 01 00");
     assert!(out.contains("stream bytes 0–3, cut short"), "{out}");
-    assert!(out.contains("   byte 1    0x7e = 0111 1110"), "{out}");
+    assert!(out.contains("   byte 1    0111 1110 = 0x7e"), "{out}");
     assert!(out.contains("extended length = 256 (16-bit"), "{out}");
     assert!(
         out.contains("only 0 present: the bytes end 256 short of this frame"),
@@ -228,6 +233,9 @@ fn explain_stdin(input: &str) -> (Option<i32>, String, String) {
         .args(["explain", "--color", "never"])
         .current_dir(repo())
         .env("NO_COLOR", "1")
+        // Sentences unbroken, so that they can be looked for; `fits_80_columns` checks
+        // the wrapping.
+        .env("COLUMNS", "1000")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -405,4 +413,62 @@ fn a_fragmented_message_is_listed_when_it_ends() {
         out.contains("fragments 2 frames, frame(payload bytes): 1(5) 3(5)"),
         "{out}"
     );
+}
+
+/// Without a terminal, `explain` and `-v` keep within 80 columns (COLUMNS unset), however
+/// long the payload: the RFC's 64 KiB frame is drawn in a screenful or two, with a count.
+#[test]
+fn fits_80_columns() {
+    let frame = format!("82 7f 00 00 00 00 00 01 00 00 {}", "41 ".repeat(65536));
+    let explain = run_with_stdin(&["explain", "--color", "never"], &frame, false);
+    let verbose = run_with_stdin(
+        &[
+            "-v",
+            "--color",
+            "never",
+            "samples/violations/client-frames.pcap",
+        ],
+        "",
+        false,
+    );
+    for out in [&explain, &verbose] {
+        for line in out.lines() {
+            let n = line.chars().count();
+            assert!(n <= 80, "{n} columns: {line}");
+        }
+    }
+    assert!(explain.lines().count() < 200, "{explain}");
+    assert!(
+        explain.contains("… 65280 more bytes not shown"),
+        "{explain}"
+    );
+    // --max-payload and --full-payload say how much is drawn.
+    let out = run_with_stdin(&["explain", "--max-payload", "4"], &frame, true);
+    assert!(out.contains("… 65532 more bytes not shown"), "{out}");
+    let out = run_with_stdin(&["explain", "--full-payload"], &frame, true);
+    assert!(!out.contains("more bytes not shown"), "{}", &out[..2000]);
+    assert!(out.contains("+65520"), "{}", &out[..2000]);
+}
+
+/// Standard output of wsdissect run with `args` and `input` on standard input, in 80 columns
+/// or (`wide`) with lines unbroken.
+fn run_with_stdin(args: &[&str], input: &str, wide: bool) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsdissect"));
+    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1");
+    if wide {
+        cmd.env("COLUMNS", "1000");
+    } else {
+        cmd.env_remove("COLUMNS");
+    }
+    let mut child = (cmd.stdin(Stdio::piped()).stdout(Stdio::piped()))
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8(out.stdout).unwrap()
 }

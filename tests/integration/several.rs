@@ -315,7 +315,8 @@ fn a_capture_without_a_handshake_suggests_ws_port() {
     let out = ok(&[s(&syn)]);
     assert_eq!(
         stderr(&out),
-        "wsdissect: no WebSocket handshake seen in 1 TCP connection; if the capture starts after the handshake, try --ws-port PORT\n"
+        // Wrapped at 80 columns (standard error is not a terminal), under the hint's start.
+        "wsdissect: no WebSocket handshake seen in 1 TCP connection;\n           if the capture starts after the handshake, try --ws-port PORT\n"
     );
     // JSON stays clean: hints are on standard error.
     let out = ok(&[s(&syn), "--format", "json"]);
@@ -326,6 +327,7 @@ fn a_capture_without_a_handshake_suggests_ws_port() {
     // TLS without its keys: the hint is the key log.
     let tls = repo().join("samples/tls/chromium-tls.pcap");
     let err = stderr(&ok(&[s(&tls)]));
+    let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
         err.contains("2 TLS connections could not be decrypted; give their TLS secrets with --tls-keylog FILE"),
         "{err}"

@@ -575,6 +575,7 @@ fn hostile_payloads_cannot_reach_the_terminal() {
                 payload_bytes: usize::MAX,
                 style,
                 diagram: true,
+                width: 80,
             },
         ),
         &events,

@@ -712,9 +712,9 @@ fn request_line(conn: crate::base::ConnId, stream: u32, o: &OtherRequest) -> Eve
 }
 
 /// The fields a block carried, for the teaching view: the pseudo-fields and the WebSocket
-/// ones, cut to a line.
+/// ones (the view wraps them), cut short only when a block is huge.
 fn fields_summary(fields: &Headers) -> String {
-    const MAX: usize = 72;
+    const MAX: usize = 512;
     let shown: Vec<String> = fields
         .0
         .iter()

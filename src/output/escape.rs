@@ -22,7 +22,7 @@ pub fn is_terminal_hazard(c: char) -> bool {
 }
 
 /// `\xNN`, for a control character or a byte that is not UTF-8.
-fn push_byte_escape(out: &mut String, byte: u8) {
+pub fn push_byte_escape(out: &mut String, byte: u8) {
     let _ = write!(out, "\\x{byte:02x}");
 }
 
@@ -60,8 +60,9 @@ pub fn escape_line(s: &str) -> String {
     out
 }
 
-/// The character a plain run stopped at: a quote, a backslash, a control or non-ASCII.
-fn push_escaped(out: &mut String, c: char) {
+/// One character as [`escape_text`] writes it (the character a plain run stopped at: a quote,
+/// a backslash, a control or non-ASCII).
+pub fn push_escaped(out: &mut String, c: char) {
     match c {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),

@@ -4,7 +4,7 @@
 
 use unicode_width::UnicodeWidthChar;
 
-use super::escape::escape_bytes;
+use super::escape::{push_byte_escape, push_escaped};
 
 /// What follows a preview that was cut: `…(+N bytes)`.
 pub fn elided_note(more: u64) -> String {
@@ -13,19 +13,34 @@ pub fn elided_note(more: u64) -> String {
 
 /// The columns a line takes on a terminal: SGR colour sequences (`ESC [ … m`) take none.
 pub fn display_width(s: &str) -> usize {
+    let bytes = s.as_bytes();
     let mut w = 0;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // Our own colour sequences only: ESC [ parameters m.
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            // Most of a line: printable ASCII, a column a byte.
+            0x20..=0x7e => {
+                w += 1;
+                i += 1;
             }
-            continue;
+            // Our own colour sequences only: ESC [ parameters m.
+            0x1b => {
+                i += 1;
+                while i < bytes.len() && !bytes[i].is_ascii_alphabetic() {
+                    i += 1;
+                }
+                i += 1;
+            }
+            // Other C0 controls and DEL take no column.
+            0..=0x7f => i += 1,
+            _ => match s[i..].chars().next() {
+                Some(c) => {
+                    w += c.width().unwrap_or(0);
+                    i += c.len_utf8();
+                }
+                None => break,
+            },
         }
-        w += c.width().unwrap_or(0);
     }
     w
 }
@@ -52,64 +67,99 @@ pub fn output_width(tty: bool) -> usize {
 
 /// A payload preview within `cols` columns: quoted, escaped text or spaced hex of at most
 /// `limit` of the kept bytes, then `…(+N bytes)` for the rest of the `total` when it is cut.
-/// A preview needs a few columns; it never shows fewer bytes than one.
+/// A preview needs a few columns; it never shows fewer bytes than one. It runs for every frame
+/// and message of the default view, so it builds the line in place, without a string per unit.
 pub fn preview_within(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> String {
-    let units = if as_text {
-        text_units(&kept[..limit.min(kept.len())])
-    } else {
-        kept.iter()
-            .take(limit)
-            .enumerate()
-            .map(|(i, b)| (1, format!("{}{b:02x}", if i > 0 { " " } else { "" })))
-            .collect()
-    };
+    let shown = &kept[..limit.min(kept.len())];
+    let mut body = String::with_capacity(shown.len().min(cols) + 24);
+    if as_text {
+        body.push('"');
+    }
     let quotes = if as_text { 2 } else { 0 };
-    let mut body = String::new();
     let mut width = quotes;
     let mut bytes = 0usize;
-    for (i, (n, s)) in units.iter().enumerate() {
-        let w = display_width(s);
-        let after = bytes + n;
-        let left = total.saturating_sub(after as u64);
+    for (i, unit) in units(shown, as_text).enumerate() {
+        let before = body.len();
+        let (n, w) = unit.push(&mut body, i > 0);
+        let left = total.saturating_sub((bytes + n) as u64);
         // Room for this unit, and for the count of what still follows it.
-        let note = if left > 0 {
-            1 + display_width(&elided_note(left))
-        } else {
-            0
-        };
+        let note = if left > 0 { 1 + note_width(left) } else { 0 };
         if width + w + note > cols && i > 0 {
+            body.truncate(before);
             break;
         }
-        body.push_str(s);
         width += w;
-        bytes = after;
+        bytes += n;
+    }
+    if as_text {
+        body.push('"');
     }
     let more = total.saturating_sub(bytes as u64);
-    let body = if as_text { format!("\"{body}\"") } else { body };
     if more > 0 {
-        format!("{body} {}", elided_note(more))
-    } else {
-        body
+        body.push(' ');
+        body.push_str(&elided_note(more));
+    }
+    body
+}
+
+/// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)`.
+fn note_width(more: u64) -> usize {
+    let digits = more.checked_ilog10().unwrap_or(0) as usize + 1;
+    3 + digits + 7
+}
+
+/// One unit of a preview: a character or an invalid byte of text, or a byte in hex. A line
+/// broken between units never splits an escape.
+#[derive(Clone, Copy)]
+enum Unit {
+    Char(char),
+    Invalid(u8),
+    Hex(u8),
+}
+
+impl Unit {
+    /// Appends the unit as it is shown (a hex byte after the first with its space); returns
+    /// the payload bytes it stands for and the columns it takes.
+    fn push(self, out: &mut String, not_first: bool) -> (usize, usize) {
+        let before = out.len();
+        match self {
+            Unit::Char(c) => {
+                push_escaped(out, c);
+                // An escape is ASCII; a character left as it is takes its own width.
+                let pushed = out.len() - before;
+                let w = if pushed == c.len_utf8() && !c.is_ascii() {
+                    c.width().unwrap_or(0)
+                } else {
+                    pushed
+                };
+                (c.len_utf8(), w)
+            }
+            Unit::Invalid(b) => {
+                push_byte_escape(out, b);
+                (1, out.len() - before)
+            }
+            Unit::Hex(b) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                if not_first {
+                    out.push(' ');
+                }
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 15)]));
+                (1, out.len() - before)
+            }
+        }
     }
 }
 
-/// Bytes as escaped text, one unit per character (or per invalid byte): the bytes it stands
-/// for and how it is shown. A line broken between units never splits an escape.
-fn text_units(bytes: &[u8]) -> Vec<(usize, String)> {
-    let mut units = Vec::new();
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            let mut buf = [0; 4];
-            units.push((
-                c.len_utf8(),
-                escape_bytes(c.encode_utf8(&mut buf).as_bytes()),
-            ));
-        }
-        for b in chunk.invalid() {
-            units.push((1, escape_bytes(&[*b])));
-        }
+/// The units of `bytes`: characters and invalid bytes as text, or bytes as hex.
+fn units(bytes: &[u8], as_text: bool) -> Box<dyn Iterator<Item = Unit> + '_> {
+    if !as_text {
+        return Box::new(bytes.iter().map(|b| Unit::Hex(*b)));
     }
-    units
+    Box::new(bytes.utf8_chunks().flat_map(|chunk| {
+        (chunk.valid().chars().map(Unit::Char))
+            .chain(chunk.invalid().iter().map(|b| Unit::Invalid(*b)))
+    }))
 }
 
 /// `prefix` then the quoted, escaped text of `bytes`, filling each line to `width` columns and
@@ -127,8 +177,10 @@ pub fn wrap_quoted(
     let mut lines = Vec::new();
     let mut cur = format!("{prefix}\"");
     let mut cur_w = display_width(&cur);
-    for (_, unit) in text_units(bytes) {
-        let w = display_width(&unit);
+    let mut unit = String::new();
+    for u in units(bytes, true) {
+        unit.clear();
+        let (_, w) = u.push(&mut unit, false);
         if cur_w + w > width && cur_w > indent {
             lines.push(std::mem::replace(&mut cur, " ".repeat(indent)));
             cur_w = indent;
@@ -253,6 +305,84 @@ fn wrap_words(line: &str, width: usize, indent: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::escape::{escape_bytes, hex_spaced};
+
+    /// The preview as a string per unit would make it, for comparing with the fast path.
+    fn preview_by_units(
+        kept: &[u8],
+        total: u64,
+        as_text: bool,
+        limit: usize,
+        cols: usize,
+    ) -> String {
+        let shown = &kept[..limit.min(kept.len())];
+        let mut best = String::new();
+        // The longest prefix (in units) whose line fits, at least one unit.
+        let cuts: Vec<usize> = if as_text {
+            let mut cuts = Vec::new();
+            let mut at = 0;
+            for chunk in shown.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    at += c.len_utf8();
+                    cuts.push(at);
+                }
+                for _ in chunk.invalid() {
+                    at += 1;
+                    cuts.push(at);
+                }
+            }
+            cuts
+        } else {
+            (1..=shown.len()).collect()
+        };
+        // Nothing to show: the empty preview (and the count).
+        let cuts = if cuts.is_empty() { vec![0] } else { cuts };
+        for (i, &n) in cuts.iter().enumerate() {
+            let body = if as_text {
+                format!("\"{}\"", escape_bytes(&shown[..n]))
+            } else {
+                hex_spaced(&shown[..n])
+            };
+            let more = total.saturating_sub(n as u64);
+            let line = if more > 0 {
+                format!("{body} {}", elided_note(more))
+            } else {
+                body
+            };
+            if display_width(&line) > cols && i > 0 {
+                break;
+            }
+            best = line;
+        }
+        best
+    }
+
+    #[test]
+    fn previews_match_their_definition() {
+        let samples: [&[u8]; 5] = [
+            b"plain text, nothing odd",
+            "h\u{e9}llo \u{1f600} w\u{202e}x\u{7f}\"q\\".as_bytes(),
+            b"\xff\xfe bytes \x00\x1b[2J",
+            "\u{4e2d}\u{6587}\u{5b57}".as_bytes(),
+            b"",
+        ];
+        for kept in samples {
+            for total in [kept.len() as u64, kept.len() as u64 + 9, 123_456] {
+                for cols in [1, 8, 20, 40, 200] {
+                    for as_text in [true, false] {
+                        assert_eq!(
+                            preview_within(kept, total, as_text, 64, cols),
+                            preview_by_units(kept, total, as_text, 64, cols),
+                            "{kept:?} {total} {cols} {as_text}"
+                        );
+                    }
+                }
+            }
+        }
+        for n in [1, 9, 10, 99, 100, 12345, u64::MAX] {
+            assert_eq!(note_width(n), display_width(&elided_note(n)));
+        }
+    }
 
     #[test]
     fn widths_skip_colour_and_count_wide_characters() {

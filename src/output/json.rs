@@ -16,11 +16,19 @@ pub struct JsonSink<W: Write> {
     out: W,
     /// Flush after every line (live capture, pipes into `jq`).
     flush_each: bool,
+    /// The line being written: records are built here and handed to `out` whole, so the
+    /// many small writes of a record go to a `Vec` rather than through `out`'s dynamic
+    /// `Write`.
+    line: Vec<u8>,
 }
 
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W, flush_each: bool) -> Self {
-        JsonSink { out, flush_each }
+        JsonSink {
+            out,
+            flush_each,
+            line: Vec::with_capacity(1024),
+        }
     }
 }
 
@@ -72,29 +80,35 @@ pub fn write_safe_json<W: Write, T: serde::Serialize + ?Sized>(
     value.serialize(&mut ser).map_err(io::Error::other)
 }
 
-/// Writes one JSON object field by field, without building a `Value` (frames and messages are
-/// most of the output: building maps for them cost most of the time).
-struct ObjectWriter<'a, W: Write> {
-    out: &'a mut W,
+/// Writes one JSON object field by field into a line buffer, without building a `Value`
+/// (frames and messages are most of the output: building maps for them cost most of the
+/// time) and without `write!` (the formatting machinery was most of what remained).
+struct ObjectWriter<'a> {
+    out: &'a mut Vec<u8>,
     first: bool,
 }
 
-impl<'a, W: Write> ObjectWriter<'a, W> {
-    fn begin(out: &'a mut W) -> io::Result<Self> {
-        out.write_all(b"{")?;
+impl<'a> ObjectWriter<'a> {
+    fn begin(out: &'a mut Vec<u8>) -> io::Result<Self> {
+        out.push(b'{');
         Ok(ObjectWriter { out, first: true })
     }
     fn key(&mut self, k: &str) -> io::Result<()> {
         if !self.first {
-            self.out.write_all(b",")?;
+            self.out.push(b',');
         }
         self.first = false;
         // Keys are this module's own ASCII literals: nothing to escape.
-        write!(self.out, "\"{k}\":")
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        Ok(())
     }
     fn u64(&mut self, k: &str, v: u64) -> io::Result<()> {
         self.key(k)?;
-        write!(self.out, "{v}")
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        Ok(())
     }
     fn bool(&mut self, k: &str, v: bool) -> io::Result<()> {
         self.key(k)?;
@@ -106,7 +120,7 @@ impl<'a, W: Write> ObjectWriter<'a, W> {
     }
     fn str(&mut self, k: &str, v: &str) -> io::Result<()> {
         self.key(k)?;
-        write_safe_json(&mut *self.out, v)
+        write_json_str(self.out, v)
     }
     fn null(&mut self, k: &str) -> io::Result<()> {
         self.key(k)?;
@@ -117,8 +131,23 @@ impl<'a, W: Write> ObjectWriter<'a, W> {
     }
 }
 
+/// A JSON string as [`write_safe_json`] writes it. Most strings (opcode names, directions, the
+/// text of typical messages) are printable ASCII without a quote or backslash, and are copied
+/// as they are; the rest go through the serializer.
+fn write_json_str(out: &mut Vec<u8>, v: &str) -> io::Result<()> {
+    if v.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(v.as_bytes());
+        out.push(b'"');
+        return Ok(());
+    }
+    write_safe_json(out, v)
+}
+
 /// One event as a JSON object (no newline).
-fn write_event<W: Write>(out: &mut W, event: &Event) -> io::Result<()> {
+fn write_event(out: &mut Vec<u8>, event: &Event) -> io::Result<()> {
     let record = match event {
         // Frames and messages are most of the output: written field by field, without a map.
         Event::Frame(f) => return write_frame(out, f),
@@ -269,14 +298,14 @@ fn with_stream(stream: Option<StreamId>, record: Value) -> Value {
 }
 
 /// The fields a frame or message record starts with: which session, which direction, which one.
-fn begin_session_record<'a, W: Write>(
-    out: &'a mut W,
+fn begin_session_record<'a>(
+    out: &'a mut Vec<u8>,
     kind: &str,
     conn: ConnId,
     stream: Option<StreamId>,
     dir: Direction,
     index: u64,
-) -> io::Result<ObjectWriter<'a, W>> {
+) -> io::Result<ObjectWriter<'a>> {
     let mut o = ObjectWriter::begin(out)?;
     o.str("type", kind)?;
     o.u64("conn", conn.0)?;
@@ -289,7 +318,7 @@ fn begin_session_record<'a, W: Write>(
 }
 
 /// A `frame` record (docs/json.md); the close and rtt fields only where they apply.
-fn write_frame<W: Write>(out: &mut W, f: &Frame) -> io::Result<()> {
+fn write_frame(out: &mut Vec<u8>, f: &Frame) -> io::Result<()> {
     let h = &f.header;
     let mut o = begin_session_record(out, "frame", f.conn, f.stream, f.dir, f.index)?;
     o.bool("fin", h.fin)?;
@@ -332,7 +361,7 @@ fn write_frame<W: Write>(out: &mut W, f: &Frame) -> io::Result<()> {
 }
 
 /// A `message` record (docs/json.md): `text` for valid UTF-8 text, else `data_b64`.
-fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
+fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
     let mut o = begin_session_record(out, "message", msg.conn, msg.stream, msg.dir, msg.index)?;
     o.u64("opcode", u64::from(msg.opcode.bits()))?;
     o.u64("len", msg.payload.len)?;
@@ -342,11 +371,18 @@ fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
         None => {
             o.key("data_b64")?;
             // base64 needs no escaping.
-            write!(
-                o.out,
-                "\"{}\"",
-                base64::engine::general_purpose::STANDARD.encode(&msg.payload.bytes)
-            )?;
+            o.out.push(b'"');
+            let at = o.out.len();
+            let b64 = base64::engine::general_purpose::STANDARD;
+            o.out.resize(
+                at + base64::encoded_len(msg.payload.bytes.len(), true).unwrap_or(0),
+                0,
+            );
+            let n = b64
+                .encode_slice(&msg.payload.bytes, &mut o.out[at..])
+                .map_err(io::Error::other)?;
+            o.out.truncate(at + n);
+            o.out.push(b'"');
         }
     }
     o.bool("truncated", msg.payload.truncated())?;
@@ -375,8 +411,14 @@ impl<W: Write> Sink for JsonSink<W> {
         if matches!(event, Event::TlsRecord(_) | Event::Http2Frame(_)) {
             return Ok(());
         }
-        write_event(&mut self.out, event)?;
-        self.out.write_all(b"\n")?;
+        self.line.clear();
+        write_event(&mut self.line, event)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
+        // A huge message's line is not kept for the rest of the run.
+        if self.line.capacity() > 1 << 20 {
+            self.line = Vec::with_capacity(1024);
+        }
         if self.flush_each {
             self.out.flush()?;
         }

@@ -1,0 +1,245 @@
+//! `wsdissect report`: the page written for real captures is one self-contained file that
+//! holds their frames; and, in headless Chromium, clicking a frame shows its bytes.
+//!
+//! The browser test is `#[ignore]`d (it needs Debian's `chromium` and the Python venv that
+//! scripts/test.sh makes); scripts/test.sh runs it as the group "browser". With
+//! `UPDATE_DOCS=1` it also rewrites the screenshots in docs/report/.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use wsdissect::event::{Event, Frame};
+use wsdissect::output::escape::{escape_bytes, hex_spaced};
+use wsdissect::output::report::DEFAULT_MAX_FRAMES;
+use wsdissect::ws::opcode::OpCode;
+
+use crate::common::{dissect_full, repo};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsdissect");
+
+/// The samples the page is checked on: fragments and pings, deflate, closes, HTTP/2.
+const SAMPLES: &[&str] = &[
+    "samples/node-fragments.pcap",
+    "samples/node-deflate.pcap",
+    "samples/py-closes.pcap",
+    "samples/h2/node-h2c.pcap",
+];
+
+/// Write the report of `capture` into a fresh directory under target/; its path.
+fn write_report(capture: &str, name: &str) -> PathBuf {
+    let dir = repo().join("target").join("report-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join(format!("{name}.html"));
+    let _ = std::fs::remove_file(&page);
+    let out = Command::new(BIN)
+        .args(["report", capture, "-o"])
+        .arg(&page)
+        .current_dir(repo())
+        .output()
+        .expect("run wsdissect");
+    assert!(
+        out.status.success(),
+        "{capture}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    page
+}
+
+/// The page's anchor for a frame (as src/output/report/labels.rs names it).
+fn frame_id(f: &Frame) -> String {
+    match f.stream {
+        Some(s) => format!("f{}s{}-{}-{}", f.conn.0, s.0, f.dir.as_str(), f.index),
+        None => format!("f{}-{}-{}", f.conn.0, f.dir.as_str(), f.index),
+    }
+}
+
+/// The frames the page draws: the first DEFAULT_MAX_FRAMES of each session.
+fn drawn_frames(events: &[Event]) -> Vec<&Frame> {
+    let mut per_session: BTreeMap<(u64, Option<u32>), usize> = BTreeMap::new();
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Frame(f) => Some(&**f),
+            _ => None,
+        })
+        .filter(|f| {
+            let n = per_session
+                .entry((f.conn.0, f.stream.map(|s| s.0)))
+                .or_default();
+            *n += 1;
+            *n <= DEFAULT_MAX_FRAMES
+        })
+        .collect()
+}
+
+/// Nothing in the page is fetched: no `src`, no stylesheet link, no `url(…)`, no `@import`,
+/// and an address only ever as text.
+fn assert_self_contained(page: &str, name: &str) {
+    for banned in [
+        "src=", "<link", "url(", "@import", "<iframe", "<object", "<embed",
+    ] {
+        assert!(!page.contains(banned), "{name}: the page has {banned}");
+    }
+    for attr in ["href=\"", "action=\"", "xlink:href=\""] {
+        for (i, _) in page.match_indices(attr) {
+            let value = &page[i + attr.len()..];
+            assert!(
+                value.starts_with('#'),
+                "{name}: a link out of the page: {}",
+                &value[..value.find('"').unwrap_or(value.len()).min(80)]
+            );
+        }
+    }
+    assert!(page.contains("default-src 'none'"), "{name}: no CSP");
+    assert_eq!(page.matches("<script").count(), 1, "{name}: one script");
+}
+
+#[test]
+fn report_of_samples_is_self_contained_and_holds_their_frames() {
+    for capture in SAMPLES {
+        let name = Path::new(capture).file_stem().unwrap().to_string_lossy();
+        let path = write_report(capture, &name);
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert_self_contained(&page, &name);
+        let events = dissect_full(&repo().join(capture));
+        let frames = drawn_frames(&events);
+        assert!(!frames.is_empty(), "{name}: no frames");
+        for f in &frames {
+            let id = frame_id(f);
+            assert!(
+                page.contains(&format!(r#"data-frame="{id}""#)),
+                "{name}: no arrow for {id}"
+            );
+            assert!(
+                page.contains(&format!(r#"<div class="detail" id="{id}">"#)),
+                "{name}: no detail for {id}"
+            );
+        }
+        let arrows = page.matches(r##"<a href="#f"##).count();
+        assert_eq!(arrows, frames.len(), "{name}: arrows and frames");
+        // Every message of several frames, or compressed, has its line.
+        for e in &events {
+            if let Event::Message(m) = e {
+                if m.fragments > 1 || m.compressed {
+                    let line = format!("message #{} {}", m.index, m.opcode.name());
+                    assert!(page.contains(&line), "{name}: no line {line:?}");
+                }
+            }
+        }
+        let handshakes = events
+            .iter()
+            .filter(|e| matches!(e, Event::Handshake(_)))
+            .count();
+        assert_eq!(
+            page.matches(r#"<dl class="hs">"#).count(),
+            handshakes,
+            "{name}: handshakes"
+        );
+    }
+}
+
+#[test]
+fn report_to_stdout_and_errors() {
+    let out = Command::new(BIN)
+        .args(["report", "samples/py-echo.pcap", "-o", "-"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.starts_with(b"<!DOCTYPE html>"));
+    let out = Command::new(BIN)
+        .args(["report", "samples/no-such.pcap", "-o", "target/x.html"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("wsdissect: ") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!Path::new("target/x.html").exists());
+    let out = Command::new(BIN)
+        .args([
+            "report",
+            "samples/py-echo.pcap",
+            "-o",
+            "/nonexistent-dir/x.html",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write /nonexistent-dir/x.html"));
+}
+
+/// The Python that drives Chromium: scripts/test.sh's venv (it has `websockets`).
+fn python() -> PathBuf {
+    std::env::var_os("WSDISSECT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target/py-venv/bin/python"))
+}
+
+/// The first client text frame whose first bytes are text: the unmasking step shows them.
+fn masked_text_frame(events: &[Event]) -> &Frame {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Frame(f)
+                if f.header.opcode == OpCode::Text
+                    && f.header.masked
+                    && std::str::from_utf8(&f.payload.bytes[..16.min(f.payload.bytes.len())])
+                        .is_ok() =>
+            {
+                Some(&**f)
+            }
+            _ => None,
+        })
+        .expect("a masked text frame")
+}
+
+#[test]
+#[ignore = "needs chromium and the Python venv: scripts/test.sh group browser"]
+fn browser_shows_a_clicked_frame() {
+    let capture = "samples/node-fragments.pcap";
+    let page = write_report(capture, "browser");
+    let events = dissect_full(&repo().join(capture));
+    let frame = masked_text_frame(&events);
+    let id = frame_id(frame);
+    let shots = repo().join("target/report-tests/screenshots");
+    let out = Command::new(python())
+        .arg(repo().join("tests/browser/report.py"))
+        .arg(&page)
+        .arg(&id)
+        .arg(&shots)
+        .output()
+        .expect("run tests/browser/report.py");
+    assert!(
+        out.status.success(),
+        "report.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["requests"], serde_json::json!([]), "the page fetched");
+    assert_eq!(seen["hint_visible_before"], true);
+    assert_eq!(seen["shown_id"], id.as_str());
+    assert_eq!(seen["selected"], true);
+    let key = frame.header.mask_key.unwrap();
+    assert_eq!(seen["key"], hex_spaced(&key).as_str());
+    let shown = 16.min(frame.payload.bytes.len());
+    assert_eq!(
+        seen["unmasked"],
+        escape_bytes(&frame.payload.bytes[..shown]).as_str()
+    );
+    let text = seen["text"].as_str().unwrap();
+    assert!(text.contains("RFC 6455 §5.2"), "{text}");
+    assert!(text.contains("Masking-key (32)"), "{text}");
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        let docs = repo().join("docs/report");
+        std::fs::create_dir_all(&docs).unwrap();
+        for png in ["overview.png", "frame.png"] {
+            std::fs::copy(shots.join(png), docs.join(png)).unwrap();
+        }
+    }
+}

@@ -26,6 +26,9 @@ pub const DEFAULT_MAX_FRAMES: usize = 100;
 pub const MAX_CONNECTIONS: usize = 50;
 /// WebSocket sessions drawn per connection (HTTP/2 carries many on one connection).
 pub const MAX_SESSIONS_PER_CONNECTION: usize = 20;
+/// Frames drawn on the whole page (each has a detail block of a few kilobytes): with the
+/// limits above alone, 50 connections of 20 sessions could draw 100,000 frames.
+pub const MAX_FRAMES_PER_PAGE: usize = 2000;
 /// Diagnostics listed per session or connection, and for the capture as a whole.
 pub const MAX_DIAGNOSTICS: usize = 100;
 /// Points per plot (message sizes, ping round trips) of one session.
@@ -207,6 +210,8 @@ struct Report {
     by_rule: Vec<(&'static Rule, u64)>,
     summary: Option<CaptureSummary>,
     next_diagnostic: usize,
+    /// Frames drawn so far, on every session (at most [`MAX_FRAMES_PER_PAGE`]).
+    frames_drawn: usize,
 }
 
 /// The HTML report sink: gathers events, writes the page at `finish`.
@@ -233,6 +238,7 @@ impl<W: Write> ReportSink<W> {
                 by_rule: Vec::new(),
                 summary: None,
                 next_diagnostic: 0,
+                frames_drawn: 0,
             },
         }
     }
@@ -295,6 +301,7 @@ impl Report {
 
     fn on_frame(&mut self, f: &Frame) {
         let t = self.seconds(f.last_packet.ts);
+        let page_full = self.frames_drawn >= MAX_FRAMES_PER_PAGE;
         let Some(s) = self.session(f.conn, f.stream) else {
             return;
         };
@@ -311,8 +318,11 @@ impl Report {
             part_of,
             diagnostics: Vec::new(),
         };
-        if let Some(i) = s.frames.push(kept) {
+        if page_full {
+            s.frames.left_out += 1;
+        } else if let Some(i) = s.frames.push(kept) {
             s.rows.push(Row::Frame(i));
+            self.frames_drawn += 1;
         }
     }
 

@@ -10,7 +10,7 @@ use super::labels::{bytes_text, frame_id, html, request_line, seconds_label, tex
 use super::svg;
 use super::{
     Bounded, Connection, End, KeptDiagnostic, KeptFrame, Report, Session, MAX_CONNECTIONS,
-    MAX_DIAGNOSTICS, MAX_POINTS, MAX_SESSIONS_PER_CONNECTION, PAYLOAD_KEPT,
+    MAX_DIAGNOSTICS, MAX_FRAMES_PER_PAGE, MAX_POINTS, MAX_SESSIONS_PER_CONNECTION, PAYLOAD_KEPT,
 };
 use crate::event::{Frame, Handshake};
 use crate::output::diagram::frame_diagram;
@@ -102,7 +102,7 @@ fn summary(p: &mut String, r: &Report) {
     }
     let _ = write!(
         p,
-        r#"<p class="bounds">Bounds of this page: at most {} frames and {} messages drawn per session (<code>--max-frames</code>), {PAYLOAD_KEPT} payload bytes kept per frame, {MAX_DIAGNOSTICS} diagnostics listed per session, {MAX_POINTS} points per plot, {MAX_SESSIONS_PER_CONNECTION} sessions per connection and {MAX_CONNECTIONS} connections; what is left out is counted where it would be. Times are seconds since the capture's first packet.</p>"#,
+        r#"<p class="bounds">Bounds of this page: at most {} frames and {} messages drawn per session (<code>--max-frames</code>) and {MAX_FRAMES_PER_PAGE} frames in all, {PAYLOAD_KEPT} payload bytes kept per frame, {MAX_DIAGNOSTICS} diagnostics listed per session, {MAX_POINTS} points per plot, {MAX_SESSIONS_PER_CONNECTION} sessions per connection and {MAX_CONNECTIONS} connections; what is left out is counted where it would be. Times are seconds since the capture's first packet.</p>"#,
         r.options.max_frames, r.options.max_frames
     );
     if !r.capture_diagnostics.items.is_empty() {
@@ -405,12 +405,17 @@ fn wire_payload(f: &Frame) -> Vec<u8> {
     wire
 }
 
+/// Bytes in hex, each in a span of its field's colour (the field named once, on the first).
 fn spans(p: &mut String, class: &str, title: &str, bytes: &[u8]) {
-    for b in bytes {
-        let _ = write!(
-            p,
-            r#"<span class="{class}" title="{title}">{b:02x}</span> "#
-        );
+    for (i, b) in bytes.iter().enumerate() {
+        if i == 0 {
+            let _ = write!(
+                p,
+                r#"<span class="{class}" title="{title}">{b:02x}</span> "#
+            );
+        } else {
+            let _ = write!(p, r#"<span class="{class}">{b:02x}</span> "#);
+        }
     }
 }
 

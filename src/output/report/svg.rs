@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::labels::{frame_id, frame_label, html, message_label, request_line, seconds_label};
-use super::{Point, Report, Row, Session};
+use super::{Point, Report, Row, Session, MAX_FRAMES_PER_PAGE};
 use crate::base::{Direction, Severity};
 use crate::output::escape::escape_line;
 
@@ -19,6 +19,19 @@ const WIDTH: f64 = 720.0;
 const ROW: f64 = 34.0;
 const FALL: f64 = 8.0;
 const TOP: f64 = 58.0;
+
+/// Characters of a label that fit between the lifelines (11.5 px monospace, about 7 px each).
+const LABEL_CHARS: usize = 64;
+
+/// `label` cut to [`LABEL_CHARS`], ending in `…` when cut.
+fn fit(label: &str) -> String {
+    if label.chars().count() <= LABEL_CHARS {
+        return label.to_string();
+    }
+    let mut s: String = label.chars().take(LABEL_CHARS - 1).collect();
+    s.push('…');
+    s
+}
 
 /// One arrow or note of the diagram, before layout.
 struct Line {
@@ -100,7 +113,7 @@ fn lines(r: &Report, s: &Session) -> Vec<Line> {
             t: t_end,
             kind: LineKind::Note {
                 text: format!(
-                    "… {} more frames not drawn (at most {} per session: --max-frames)",
+                    "… {} more frames not drawn (at most {} per session, {MAX_FRAMES_PER_PAGE} per page)",
                     s.frames.left_out, r.options.max_frames
                 ),
                 class: "cut",
@@ -182,7 +195,7 @@ fn draw_line(out: &mut String, line: &Line, y: f64) {
                 r#"<text class="{class}" x="{}" y="{}" text-anchor="middle">{}</text>"#,
                 (CLIENT_X + SERVER_X) / 2.0,
                 y + 4.0,
-                html(text)
+                html(&fit(text))
             );
         }
         LineKind::Arrow {
@@ -242,7 +255,7 @@ fn arrow(out: &mut String, dir: Direction, y: f64, label: &str, packet: u64) {
         r#"<text class="lbl" x="{}" y="{}" text-anchor="middle">{}</text><text class="pkt" x="{}" y="{}">#{packet}</text>"#,
         (CLIENT_X + SERVER_X) / 2.0,
         y - 5.0,
-        html(label),
+        html(&fit(label)),
         SERVER_X + 8.0,
         y + 8.0
     );

@@ -136,7 +136,9 @@ fn every_arrow_has_its_detail_and_every_link_a_target() {
     assert!(detail.contains("server-frame-masked"));
     // The client frame's unmasking step: the key repeated and the text it gives.
     let detail = &p[p.find(r#"id="f1-c2s-1""#).unwrap()..];
-    assert!(detail.contains(r#"<span class="k-key" title="masking key">01</span>"#));
+    assert!(detail.contains(
+        r#"<span class="k-key" title="masking key">01</span> <span class="k-key">02</span>"#
+    ));
     assert!(detail.contains("Unmasked: <q>Hello</q>"));
 }
 
@@ -159,7 +161,7 @@ fn frames_past_the_limit_are_counted_not_drawn() {
             .count(),
         3
     );
-    assert!(p.contains("7 more frames not drawn (at most 3 per session"));
+    assert!(p.contains("7 more frames not drawn (at most 3 per session,"));
     // The plot still has every message.
     assert_eq!(p.matches(r#"class="pt c2s""#).count(), 10 + 1);
 }
@@ -170,4 +172,14 @@ fn the_page_loads_nothing() {
     assert!(!p.contains("http://") && !p.contains("https://"));
     assert!(!p.contains("src="));
     assert!(p.contains("default-src 'none'"));
+}
+
+#[test]
+fn the_page_draws_at_most_its_frame_budget() {
+    let frames: Vec<(Direction, Vec<u8>)> = (0..MAX_FRAMES_PER_PAGE + 5)
+        .map(|_| (Direction::ServerToClient, server_frame(0x2, b"ab")))
+        .collect();
+    let p = page(&frames, usize::MAX);
+    assert_eq!(attrs(&p, "data-frame").len(), MAX_FRAMES_PER_PAGE);
+    assert!(p.contains("… 5 more frames not drawn"));
 }

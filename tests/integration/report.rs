@@ -199,20 +199,14 @@ fn masked_text_frame(events: &[Event]) -> &Frame {
         .expect("a masked text frame")
 }
 
-#[test]
-#[ignore = "needs chromium and the Python venv: scripts/test.sh group browser"]
-fn browser_shows_a_clicked_frame() {
-    let capture = "samples/node-fragments.pcap";
-    let page = write_report(capture, "browser");
-    let events = dissect_full(&repo().join(capture));
-    let frame = masked_text_frame(&events);
-    let id = frame_id(frame);
-    let shots = repo().join("target/report-tests/screenshots");
+/// Load `page` in Chromium, click the frame `id`, save the screenshots in `shots`: what the
+/// page showed (tests/browser/report.py).
+fn click_in_chromium(page: &Path, id: &str, shots: &Path) -> serde_json::Value {
     let out = Command::new(python())
         .arg(repo().join("tests/browser/report.py"))
-        .arg(&page)
-        .arg(&id)
-        .arg(&shots)
+        .arg(page)
+        .arg(id)
+        .arg(shots)
         .output()
         .expect("run tests/browser/report.py");
     assert!(
@@ -223,8 +217,33 @@ fn browser_shows_a_clicked_frame() {
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["requests"], serde_json::json!([]), "the page fetched");
     assert_eq!(seen["hint_visible_before"], true);
-    assert_eq!(seen["shown_id"], id.as_str());
+    assert_eq!(seen["shown_id"], id);
     assert_eq!(seen["selected"], true);
+    seen
+}
+
+/// With UPDATE_DOCS set, copy screenshots into docs/report/ as (taken, kept) names.
+fn update_screenshots(shots: &Path, names: &[(&str, &str)]) {
+    if std::env::var_os("UPDATE_DOCS").is_none() {
+        return;
+    }
+    let docs = repo().join("docs/report");
+    std::fs::create_dir_all(&docs).unwrap();
+    for (taken, kept) in names {
+        std::fs::copy(shots.join(taken), docs.join(kept)).unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs chromium and the Python venv: scripts/test.sh group browser"]
+fn browser_shows_a_clicked_frame() {
+    let capture = "samples/node-fragments.pcap";
+    let page = write_report(capture, "browser");
+    let events = dissect_full(&repo().join(capture));
+    let frame = masked_text_frame(&events);
+    let id = frame_id(frame);
+    let shots = repo().join("target/report-tests/screenshots");
+    let seen = click_in_chromium(&page, &id, &shots);
     let key = frame.header.mask_key.unwrap();
     assert_eq!(seen["key"], hex_spaced(&key).as_str());
     let shown = 16.min(frame.payload.bytes.len());
@@ -235,11 +254,38 @@ fn browser_shows_a_clicked_frame() {
     let text = seen["text"].as_str().unwrap();
     assert!(text.contains("RFC 6455 §5.2"), "{text}");
     assert!(text.contains("Masking-key (32)"), "{text}");
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        let docs = repo().join("docs/report");
-        std::fs::create_dir_all(&docs).unwrap();
-        for png in ["overview.png", "frame.png"] {
-            std::fs::copy(shots.join(png), docs.join(png)).unwrap();
-        }
-    }
+    update_screenshots(
+        &shots,
+        &[("overview.png", "overview.png"), ("frame.png", "frame.png")],
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and the Python venv: scripts/test.sh group browser"]
+fn browser_shows_a_frame_with_its_diagnostics() {
+    // Frames a real server (Node ws) received from a client that breaks the rules.
+    let capture = "samples/violations/client-frames-node.pcap";
+    let page = write_report(capture, "browser-diagnostics");
+    let html = std::fs::read_to_string(&page).unwrap();
+    // The first diagnostic that links to its frame.
+    let link = html
+        .split(r##"<a class="fl" href="#"##)
+        .nth(1)
+        .expect("a diagnostic linked to a frame");
+    let id = &link[..link.find('"').unwrap()];
+    let before = &html[..html
+        .find(&format!(r##"<a class="fl" href="#{id}""##))
+        .unwrap()];
+    let rule = before.rsplit("<code>").next().unwrap();
+    let rule = &rule[..rule.find("</code>").unwrap()];
+    let shots = repo().join("target/report-tests/screenshots-diagnostics");
+    let seen = click_in_chromium(&page, id, &shots);
+    let text = seen["text"].as_str().unwrap();
+    // innerText is as shown: the headings are in capitals.
+    assert!(
+        text.to_lowercase().contains("diagnostics of this frame"),
+        "{text}"
+    );
+    assert!(text.contains(rule), "{rule} not in {text}");
+    update_screenshots(&shots, &[("frame.png", "diagnostics.png")]);
 }

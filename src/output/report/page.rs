@@ -42,6 +42,15 @@ pub fn write_page<W: Write + ?Sized>(out: &mut W, r: &Report) -> io::Result<()> 
     out.write_all(p.as_bytes())
 }
 
+/// `1 packet`, `2 packets`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn title(r: &Report) -> String {
     let names = r.options.captures.join(", ");
     format!("wsdissect report: {}", text(&names))
@@ -66,8 +75,11 @@ fn summary(p: &mut String, r: &Report) {
     if let Some(s) = &r.summary {
         let _ = write!(
             p,
-            r#"<p class="counts">{} packets, {} bytes · {} TCP connections · {} WebSocket connections"#,
-            s.packets, s.bytes, s.tcp_connections, s.websocket_connections
+            r#"<p class="counts">{} · {} · {} · {}"#,
+            count(s.packets, "packet"),
+            count(s.bytes, "byte"),
+            count(s.tcp_connections, "TCP connection"),
+            count(s.websocket_connections, "WebSocket connection")
         );
         if s.tls_connections > 0 {
             let _ = write!(
@@ -84,7 +96,10 @@ fn summary(p: &mut String, r: &Report) {
     let [errors, warnings, notes] = r.severity_counts();
     let _ = write!(
         p,
-        r#"<p class="counts">Diagnostics: <span class="sev error">{errors} errors</span> <span class="sev warning">{warnings} warnings</span> <span class="sev info">{notes} notes</span></p>"#
+        r#"<p class="counts">Diagnostics: <span class="sev error">{}</span> <span class="sev warning">{}</span> <span class="sev info">{}</span></p>"#,
+        count(errors, "error"),
+        count(warnings, "warning"),
+        count(notes, "note")
     );
     if !r.by_rule.is_empty() {
         p.push_str(r#"<table class="rules"><tr><th>rule</th><th>severity</th><th>section</th><th>count</th><th>meaning</th></tr>"#);

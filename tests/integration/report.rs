@@ -289,3 +289,103 @@ fn browser_shows_a_frame_with_its_diagnostics() {
     assert!(text.contains(rule), "{rule} not in {text}");
     update_screenshots(&shots, &[("frame.png", "diagnostics.png")]);
 }
+
+/// A pcap (Ethernet, IPv4) of `conns` WebSocket connections, each a handshake and then
+/// `frames` small server text frames, one per segment. Checksums are zero (wsdissect does not
+/// drop a packet for its checksum alone).
+fn many_frames_pcap(conns: u16, frames: usize) -> Vec<u8> {
+    fn record(
+        out: &mut Vec<u8>,
+        usec: u32,
+        ip: ([u8; 4], u16, [u8; 4], u16),
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
+        let mut p = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0];
+        p.extend_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 1, 0x40, 0, 64, 6, 0, 0]);
+        p.extend_from_slice(&ip.0);
+        p.extend_from_slice(&ip.2);
+        p.extend_from_slice(&ip.1.to_be_bytes());
+        p.extend_from_slice(&ip.3.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        out.extend_from_slice(&1_700_000_000u32.to_le_bytes());
+        out.extend_from_slice(&usec.to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(&p);
+    }
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    let mut t = 0u32;
+    for c in 0..conns {
+        let (client, server) = (([10, 0, 0, 1], 20000 + c), ([10, 0, 0, 2], 80));
+        let up = (client.0, client.1, server.0, server.1);
+        let down = (server.0, server.1, client.0, client.1);
+        let (mut cseq, mut sseq) = (1000u32, 5000u32);
+        let mut next = || {
+            t += 10;
+            t
+        };
+        record(&mut out, next(), up, cseq, 0x02, b"");
+        record(&mut out, next(), down, sseq, 0x12, b"");
+        cseq += 1;
+        sseq += 1;
+        record(&mut out, next(), up, cseq, 0x18, request);
+        cseq += request.len() as u32;
+        record(&mut out, next(), down, sseq, 0x18, response);
+        sseq += response.len() as u32;
+        for i in 0..frames {
+            let text = format!("frame {i}");
+            let frame = [&[0x81, text.len() as u8][..], text.as_bytes()].concat();
+            record(&mut out, next(), down, sseq, 0x18, &frame);
+            sseq += frame.len() as u32;
+        }
+        record(&mut out, next(), up, cseq, 0x11, b"");
+        record(&mut out, next(), down, sseq, 0x11, b"");
+    }
+    out
+}
+
+#[test]
+fn a_big_capture_makes_a_bounded_page() {
+    // 60 connections of 150 frames: past the connections, per-session and per-page limits.
+    let dir = repo().join("target/report-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("many.pcap");
+    std::fs::write(&capture, many_frames_pcap(60, 150)).unwrap();
+    let page = dir.join("many.html");
+    let out = Command::new(BIN)
+        .args(["report"])
+        .arg(&capture)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(
+        html.matches(r##"<a href="#f"##).count(),
+        wsdissect::output::report::MAX_FRAMES_PER_PAGE
+    );
+    assert!(html.contains("… 10 more connections not drawn (at most 50 per page)"));
+    assert!(html.contains("… 50 more frames not drawn (at most 100 per session"));
+    assert!(
+        html.contains("… 150 more frames not drawn"),
+        "sessions past the page budget"
+    );
+    assert!(html.len() < 12 << 20, "page of {} bytes", html.len());
+}

@@ -389,3 +389,32 @@ fn a_big_capture_makes_a_bounded_page() {
     );
     assert!(html.len() < 12 << 20, "page of {} bytes", html.len());
 }
+
+#[test]
+fn a_gap_is_drawn_where_it_happened() {
+    // py-echo without packet 70, a segment in the middle of a 1.5 MB frame.
+    let dir = repo().join("target/report-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("gap.pcap");
+    let bytes = crate::common::filter_pcap(&repo().join("samples/py-echo.pcap"), |n| n != 70);
+    std::fs::write(&capture, bytes).unwrap();
+    let page = dir.join("gap.html");
+    let out = Command::new(BIN)
+        .arg("report")
+        .arg(&capture)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("bytes missing from the capture"),
+        "no gap line"
+    );
+    assert!(html.contains(" lost)"), "no frame with lost bytes");
+}

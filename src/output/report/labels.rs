@@ -130,6 +130,9 @@ pub fn frame_label(f: &Frame, part: MessagePart) -> String {
     if let Some(rtt) = f.rtt_ns {
         s.push_str(&format!(" (rtt {:.3} ms)", rtt as f64 / 1e6));
     }
+    if f.lost > 0 {
+        s.push_str(&format!(" ({} lost)", plural_bytes(f.lost)));
+    }
     s
 }
 

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use super::Sink;
 use crate::base::{ConnId, Diagnostic, Direction, Rule, Severity, StreamId, Timestamp};
 use crate::event::{
-    CaptureSummary, CloseInfo, ConnectionInfo, DirStats, Event, Frame, Handshake, Message,
+    CaptureSummary, CloseInfo, ConnectionInfo, DirStats, Event, Frame, Gap, Handshake, Message,
 };
 use crate::ws::opcode::OpCode;
 
@@ -76,6 +76,8 @@ enum Row {
     Frame(usize),
     /// Index into the session's messages.
     Message(usize),
+    /// Bytes of a direction missing from the capture.
+    Gap(Gap),
 }
 
 /// Items kept up to a limit, and how many more there were.
@@ -347,6 +349,19 @@ impl Report {
         }
     }
 
+    /// A gap is drawn in the connection's HTTP/1.1 session, if it has one (under HTTP/2 a gap
+    /// is the connection's, not one stream's), while its frames are still drawn.
+    fn on_gap(&mut self, g: &Gap) {
+        let Some(c) = self.connection(g.conn) else {
+            return;
+        };
+        if let Some(s) = c.sessions.iter_mut().find(|s| s.stream.is_none()) {
+            if s.frames.left_out == 0 {
+                s.rows.push(Row::Gap(g.clone()));
+            }
+        }
+    }
+
     fn on_diagnostic(&mut self, d: &Diagnostic) {
         match self.by_rule.iter_mut().find(|(r, _)| r.name == d.rule.name) {
             Some((_, n)) => *n += 1,
@@ -406,8 +421,8 @@ impl Report {
                 }
             }
             Event::CaptureEnd(s) => self.summary = Some(s.clone()),
-            Event::Gap(_) | Event::TlsRecord(_) | Event::Http2Frame(_) | Event::Http2Request(_) => {
-            }
+            Event::Gap(g) => self.on_gap(g),
+            Event::TlsRecord(_) | Event::Http2Frame(_) | Event::Http2Request(_) => {}
         }
     }
 

@@ -95,6 +95,18 @@ fn lines(r: &Report, s: &Session) -> Vec<Line> {
                     },
                 });
             }
+            Row::Gap(g) => out.push(Line {
+                t: r.seconds(g.packet.ts),
+                kind: LineKind::Note {
+                    text: format!(
+                        "{} {} bytes missing from the capture (stream offset {})",
+                        g.dir.arrow(),
+                        g.len,
+                        g.stream_offset
+                    ),
+                    class: "gap",
+                },
+            }),
             Row::Message(i) => {
                 let m = &s.messages.items[*i];
                 out.push(Line {

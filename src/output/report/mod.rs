@@ -374,7 +374,13 @@ impl Report {
             id,
         };
         let packet = d.packet.map(|p| p.number);
-        let stored = if let Some(s) = self.session(d.conn, d.stream).filter(|_| d.conn.0 != 0) {
+        // A diagnostic goes to its session if that has begun (a handshake, a frame), else to its
+        // connection: it never opens a session (under HTTP/2, stream None is the connection).
+        let session = self
+            .connection(d.conn)
+            .filter(|_| d.conn.0 != 0)
+            .and_then(|c| c.sessions.iter_mut().find(|s| s.stream == d.stream));
+        let stored = if let Some(s) = session {
             let frame = s.frame_at(d.dir, packet);
             let at = s.diagnostics.push(kept(frame));
             if let (Some(at), Some(f)) = (at, frame) {

@@ -211,14 +211,22 @@ pub fn man_page() -> io::Result<Vec<u8>> {
                 Some(long) if !arg.get_action().takes_values() => {
                     usage.push_str(&format!(" [\\fB\\-\\-{}\\fR]", roff(long)))
                 }
+                // A required option (`report -o FILE`) is not in brackets.
+                Some(long) if arg.is_required_set() => usage.push_str(&format!(
+                    " \\fB\\-\\-{}\\fR \\fI{}\\fR",
+                    roff(long),
+                    roff(&value)
+                )),
                 Some(long) => usage.push_str(&format!(
                     " [\\fB\\-\\-{}\\fR \\fI{}\\fR]",
                     roff(long),
                     roff(&value)
                 )),
-                None if arg.is_required_set() => {
-                    usage.push_str(&format!(" \\fI{}\\fR", roff(&value)))
-                }
+                None if arg.is_required_set() => usage.push_str(&format!(
+                    " \\fI{}\\fR{}",
+                    roff(&value),
+                    if many { "..." } else { "" }
+                )),
                 None => usage.push_str(&format!(
                     " [\\fI{}\\fR]{}",
                     roff(&value),

@@ -118,6 +118,8 @@ fn report_of_samples_is_self_contained_and_holds_their_frames() {
         }
         let arrows = page.matches(r##"<a href="#f"##).count();
         assert_eq!(arrows, frames.len(), "{name}: arrows and frames");
+        let listed = page.matches(r##"<a class="fi" href="#f"##).count();
+        assert_eq!(listed, frames.len(), "{name}: listed frames");
         // Every message of several frames, or compressed, has its line.
         for e in &events {
             if let Event::Message(m) = e {

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::event::{Frame, Handshake};
 use crate::output::diagram::frame_diagram;
+use crate::output::escape::hex_spaced;
 use crate::ws::close::close_code_name;
 use crate::ws::frame::LengthForm;
 use crate::ws::mask::apply_mask;
@@ -265,6 +266,7 @@ fn session(p: &mut String, r: &Report, c: &Connection, s: &Session) {
         frame_detail(p, r, s, k);
     }
     p.push_str("</aside></div>");
+    frame_list(p, r, s);
     p.push_str(r#"<div class="plots">"#);
     svg::size_plot(p, s);
     svg::rtt_plot(p, s);
@@ -274,6 +276,46 @@ fn session(p: &mut String, r: &Report, c: &Connection, s: &Session) {
         diagnostics_list(p, &s.diagnostics, &s.frames.items);
     }
     p.push_str("</section>");
+}
+
+/// The frames drawn, as a table (folded): one line each, linked to its detail.
+fn frame_list(p: &mut String, r: &Report, s: &Session) {
+    if s.frames.items.is_empty() {
+        return;
+    }
+    let _ = write!(
+        p,
+        r#"<details class="frames"><summary>The {} frames drawn, as a list</summary><table class="flist"><tr><th>frame</th><th>time</th><th>packet</th><th>opcode</th><th>FIN</th><th>RSV</th><th>MASK</th><th>key</th><th class="num">length</th><th>diagnostics</th></tr>"#,
+        s.frames.items.len()
+    );
+    for k in &s.frames.items {
+        let f = &k.frame;
+        let h = &f.header;
+        let bit = |b: bool| if b { "1" } else { "0" };
+        let _ = write!(
+            p,
+            r##"<tr><td><a class="fi" href="#{}">{} {} #{}</a></td><td>{}</td><td>#{}</td><td>{}</td><td>{}</td><td>{}{}{}</td><td>{}</td><td><code>{}</code></td><td class="num">{}</td><td>{}</td></tr>"##,
+            frame_id(f),
+            f.dir.sender(),
+            f.dir.arrow(),
+            f.index,
+            seconds_label(r.seconds(f.last_packet.ts)),
+            f.first_packet.number,
+            h.opcode.name(),
+            bit(h.fin),
+            bit(h.rsv1),
+            bit(h.rsv2),
+            bit(h.rsv3),
+            bit(h.masked),
+            h.mask_key.map(|k| hex_spaced(&k)).unwrap_or_default(),
+            h.payload_len,
+            match k.diagnostics.len() {
+                0 => String::new(),
+                n => format!("{n}"),
+            }
+        );
+    }
+    p.push_str("</table></details>");
 }
 
 /// A definition list row, skipped when there is nothing to say.

@@ -179,14 +179,18 @@ impl Session {
     }
 
     /// The kept frame a diagnostic at `packet` in `dir` is about: the latest one carried by
-    /// that packet (the conversation reports a frame's diagnostics right after it).
+    /// that packet (the conversation reports a frame's diagnostics right after it, so only the
+    /// last few frames are looked at: a diagnostic costs no scan of the whole session).
     fn frame_at(&self, dir: Option<Direction>, packet: Option<u64>) -> Option<usize> {
+        const RECENT: usize = 64;
         let packet = packet?;
-        self.frames.items.iter().rposition(|k| {
+        let from = self.frames.items.len().saturating_sub(RECENT);
+        let found = self.frames.items[from..].iter().rposition(|k| {
             let f = &k.frame;
             dir.is_none_or(|d| d == f.dir)
                 && (f.first_packet.number..=f.last_packet.number).contains(&packet)
-        })
+        });
+        found.map(|i| from + i)
     }
 }
 
@@ -381,7 +385,12 @@ impl Report {
             .filter(|_| d.conn.0 != 0)
             .and_then(|c| c.sessions.iter_mut().find(|s| s.stream == d.stream));
         let stored = if let Some(s) = session {
-            let frame = s.frame_at(d.dir, packet);
+            let room = s.diagnostics.items.len() < s.diagnostics.limit;
+            let frame = if room {
+                s.frame_at(d.dir, packet)
+            } else {
+                None
+            };
             let at = s.diagnostics.push(kept(frame));
             if let (Some(at), Some(f)) = (at, frame) {
                 s.frames.items[f].diagnostics.push(at);

@@ -11,6 +11,8 @@ already use: no driver binary, no browser-automation package. Prints one JSON ob
   unmasked             the "Unmasked:" line's quoted text
   text                 the visible text of the detail block
   requests             URLs the page asked for besides itself (must be none)
+  list_target, list_shown  after opening the frame list and clicking its first line: the frame
+                       that line links to, and the detail then shown (they must agree)
 With SCREENSHOT_DIR: overview.png (the top of the page) and frame.png (the clicked frame and
 its detail panel), 1400 pixels wide.
 """
@@ -180,6 +182,16 @@ async def run(page, frame_id, shots):
                 await cdp.screenshot(os.path.join(shots, "frame.png"))
             result["hint_visible_before"] = hint
             result["requests"] = requests
+            # The same frames as a list: open it, click its first line.
+            listed = await cdp.js(
+                "(() => { const d = document.querySelector('details.frames');"
+                " d.open = true; const a = d.querySelector('a.fi'); a.click();"
+                " const shown = document.querySelector('.detail.shown');"
+                " return {target: a.getAttribute('href').slice(1),"
+                " shown: shown ? shown.id : null}; })()"
+            )
+            result["list_target"] = listed["target"]
+            result["list_shown"] = listed["shown"]
             return result
     finally:
         proc.terminate()

@@ -221,6 +221,8 @@ fn click_in_chromium(page: &Path, id: &str, shots: &Path) -> serde_json::Value {
     assert_eq!(seen["hint_visible_before"], true);
     assert_eq!(seen["shown_id"], id);
     assert_eq!(seen["selected"], true);
+    // A line of the frame list opens its frame too.
+    assert_eq!(seen["list_shown"], seen["list_target"]);
     seen
 }
 

@@ -16,8 +16,10 @@ use crate::event::{Frame, Handshake};
 use crate::output::diagram::frame_diagram;
 use crate::output::escape::hex_spaced;
 use crate::ws::close::close_code_name;
-use crate::ws::frame::LengthForm;
+use crate::ws::frame::{FrameHeader, LengthForm};
 use crate::ws::mask::apply_mask;
+
+// Writing to a `String` cannot fail: the `let _ = write!(…)` below drop an always-Ok result.
 
 const STYLE: &str = include_str!("report.css");
 const SCRIPT: &str = include_str!("report.js");
@@ -476,6 +478,36 @@ fn spans(p: &mut String, class: &str, title: &str, bytes: &[u8]) {
     }
 }
 
+/// The first two header bytes bit by bit, each field in its colour, with what they say.
+fn bits_of_first_two_bytes(p: &mut String, h: &FrameHeader) {
+    let bit = |b: bool| u8::from(b);
+    let (fin, rsv) = (bit(h.fin), [bit(h.rsv1), bit(h.rsv2), bit(h.rsv3)]);
+    let rsv = format!("{}{}{}", rsv[0], rsv[1], rsv[2]);
+    let op = h.opcode.bits();
+    let _ = write!(
+        p,
+        r#"<div class="bits">byte 0 = <span class="k-fin">{fin}</span><span class="k-rsv">{rsv}</span><span class="k-op">{op:04b}</span>: FIN {fin}, RSV {rsv}, opcode 0x{op:X} ({})"#,
+        h.opcode.name()
+    );
+    let (mask, len7) = (bit(h.masked), h.len7);
+    // 126 and 127 are markers, not lengths (§5.2).
+    let marker = match len7 {
+        126 => format!(
+            " (a marker: the length is the next 2 bytes, {})",
+            h.payload_len
+        ),
+        127 => format!(
+            " (a marker: the length is the next 8 bytes, {})",
+            h.payload_len
+        ),
+        _ => String::new(),
+    };
+    let _ = write!(
+        p,
+        r#" · byte 1 = <span class="k-mask">{mask}</span><span class="k-len">{len7:07b}</span>: MASK {mask}, length {len7}{marker}</div>"#
+    );
+}
+
 /// The header bytes coloured field by field, then the first payload bytes.
 fn header_bytes(p: &mut String, f: &Frame, wire: &[u8]) {
     p.push_str(r#"<div class="bytes">"#);
@@ -492,38 +524,7 @@ fn header_bytes(p: &mut String, f: &Frame, wire: &[u8]) {
         );
     }
     p.push_str("</div>");
-    let h = &f.header;
-    let bit = |b: bool| u8::from(b);
-    let _ = write!(
-        p,
-        r#"<div class="bits">byte 0 = <span class="k-fin">{}</span><span class="k-rsv">{}{}{}</span><span class="k-op">{:04b}</span>: FIN {}, RSV {}{}{}, opcode 0x{:X} ({}) · byte 1 = <span class="k-mask">{}</span><span class="k-len">{:07b}</span>: MASK {}, length {}{}</div>"#,
-        bit(h.fin),
-        bit(h.rsv1),
-        bit(h.rsv2),
-        bit(h.rsv3),
-        h.opcode.bits(),
-        bit(h.fin),
-        bit(h.rsv1),
-        bit(h.rsv2),
-        bit(h.rsv3),
-        h.opcode.bits(),
-        h.opcode.name(),
-        bit(h.masked),
-        h.len7,
-        bit(h.masked),
-        h.len7,
-        match h.len7 {
-            126 => format!(
-                " (a marker: the length is the next 2 bytes, {})",
-                h.payload_len
-            ),
-            127 => format!(
-                " (a marker: the length is the next 8 bytes, {})",
-                h.payload_len
-            ),
-            _ => String::new(),
-        }
-    );
+    bits_of_first_two_bytes(p, &f.header);
     p.push_str(r#"<div class="legend"><span class="k-b0">FIN/RSV/opcode</span> <span class="k-b1">MASK/length</span> <span class="k-ext">extended length</span> <span class="k-key">masking key</span> <span class="k-pay">payload</span></div>"#);
 }
 

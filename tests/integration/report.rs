@@ -422,3 +422,13 @@ fn a_gap_is_drawn_where_it_happened() {
     );
     assert!(html.contains(" lost)"), "no frame with lost bytes");
 }
+
+#[test]
+fn a_refused_upgrade_says_so() {
+    // websockets answered 403 and 400 to the first two connections, 101 to the third.
+    let page = write_report("samples/py-rejected.pcap", "rejected");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert_eq!(html.matches("<h3>Upgrade refused</h3>").count(), 2);
+    assert!(html.contains("<code>403 Forbidden</code> <span class=\"bad\">refused</span>"));
+    assert_eq!(html.matches("<h3>WebSocket session</h3>").count(), 1);
+}

@@ -241,11 +241,16 @@ fn end_stats(p: &mut String, e: &End) {
 
 fn session(p: &mut String, r: &Report, c: &Connection, s: &Session) {
     p.push_str(r#"<section class="session">"#);
-    match s.stream {
-        Some(stream) => {
+    let refused = s.handshake.as_ref().is_some_and(|h| !h.accepted());
+    match (s.stream, refused) {
+        (Some(stream), false) => {
             let _ = write!(p, "<h3>WebSocket on HTTP/2 stream {stream}</h3>");
         }
-        None => p.push_str("<h3>WebSocket session</h3>"),
+        (Some(stream), true) => {
+            let _ = write!(p, "<h3>HTTP/2 stream {stream}: WebSocket refused</h3>");
+        }
+        (None, false) => p.push_str("<h3>WebSocket session</h3>"),
+        (None, true) => p.push_str("<h3>Upgrade refused</h3>"),
     }
     match &s.handshake {
         Some(h) => handshake(p, h),
@@ -269,10 +274,14 @@ fn session(p: &mut String, r: &Report, c: &Connection, s: &Session) {
     }
     p.push_str("</aside></div>");
     frame_list(p, r, s);
-    p.push_str(r#"<div class="plots">"#);
-    svg::size_plot(p, s);
-    svg::rtt_plot(p, s);
-    p.push_str("</div>");
+    if s.sizes.items.is_empty() && s.rtts.items.is_empty() {
+        p.push_str(r#"<p class="none">No message and no ping answered: nothing to plot.</p>"#);
+    } else {
+        p.push_str(r#"<div class="plots">"#);
+        svg::size_plot(p, s);
+        svg::rtt_plot(p, s);
+        p.push_str("</div>");
+    }
     if !s.diagnostics.items.is_empty() || s.diagnostics.left_out > 0 {
         p.push_str("<h4>Diagnostics</h4>");
         diagnostics_list(p, &s.diagnostics, &s.frames.items);

@@ -291,7 +291,13 @@ fn browser_shows_a_frame_with_its_diagnostics() {
         "{text}"
     );
     assert!(text.contains(rule), "{rule} not in {text}");
-    update_screenshots(&shots, &[("frame.png", "diagnostics.png")]);
+    update_screenshots(
+        &shots,
+        &[
+            ("overview.png", "summary.png"),
+            ("frame.png", "diagnostics.png"),
+        ],
+    );
 }
 
 /// A pcap (Ethernet, IPv4) of `conns` WebSocket connections, each a handshake and then

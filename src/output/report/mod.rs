@@ -202,6 +202,16 @@ struct Connection {
     /// Diagnostics about the connection rather than one of its sessions.
     diagnostics: Bounded<KeptDiagnostic>,
     end: Option<End>,
+    /// Diagnostics about the connection and its sessions, counted when it ended.
+    diagnostics_counted: Option<u64>,
+}
+
+/// A rule broken in the capture: how often, and the first of its diagnostics the page lists.
+struct RuleCount {
+    rule: &'static Rule,
+    count: u64,
+    /// The page-wide id of the first one listed (None if none could be listed).
+    first: Option<usize>,
 }
 
 /// Everything the page shows, gathered from the events.
@@ -213,7 +223,7 @@ struct Report {
     /// Diagnostics about the capture as a whole (connection 0) or a connection not drawn.
     capture_diagnostics: Bounded<KeptDiagnostic>,
     /// Every diagnostic counted by rule, in order of first occurrence.
-    by_rule: Vec<(&'static Rule, u64)>,
+    by_rule: Vec<RuleCount>,
     summary: Option<CaptureSummary>,
     next_diagnostic: usize,
     /// Frames drawn so far, on every session (at most [`MAX_FRAMES_PER_PAGE`]).
@@ -302,6 +312,7 @@ impl Report {
             sessions_left_out: 0,
             diagnostics: Bounded::new(MAX_DIAGNOSTICS),
             end: None,
+            diagnostics_counted: None,
         });
     }
 
@@ -367,11 +378,28 @@ impl Report {
     }
 
     fn on_diagnostic(&mut self, d: &Diagnostic) {
-        match self.by_rule.iter_mut().find(|(r, _)| r.name == d.rule.name) {
-            Some((_, n)) => *n += 1,
-            None => self.by_rule.push((d.rule, 1)),
-        }
         let id = self.next_diagnostic;
+        let stored = self.store_diagnostic(d, id);
+        if stored {
+            self.next_diagnostic += 1;
+        }
+        let listed = stored.then_some(id);
+        match self.by_rule.iter_mut().find(|r| r.rule.name == d.rule.name) {
+            Some(r) => {
+                r.count += 1;
+                r.first = r.first.or(listed);
+            }
+            None => self.by_rule.push(RuleCount {
+                rule: d.rule,
+                count: 1,
+                first: listed,
+            }),
+        }
+    }
+
+    /// Keep `d` as diagnostic `id` where it belongs, if there is room; false if it was only
+    /// counted.
+    fn store_diagnostic(&mut self, d: &Diagnostic, id: usize) -> bool {
         let kept = |frame| KeptDiagnostic {
             diagnostic: d.clone(),
             frame,
@@ -384,7 +412,7 @@ impl Report {
             .connection(d.conn)
             .filter(|_| d.conn.0 != 0)
             .and_then(|c| c.sessions.iter_mut().find(|s| s.stream == d.stream));
-        let stored = if let Some(s) = session {
+        if let Some(s) = session {
             let room = s.diagnostics.items.len() < s.diagnostics.limit;
             let frame = if room {
                 s.frame_at(d.dir, packet)
@@ -400,9 +428,6 @@ impl Report {
             c.diagnostics.push(kept(None)).is_some()
         } else {
             self.capture_diagnostics.push(kept(None)).is_some()
-        };
-        if stored {
-            self.next_diagnostic += 1;
         }
     }
 
@@ -428,6 +453,7 @@ impl Report {
             }
             Event::ConnectionEnd(e) => {
                 if let Some(c) = self.connection(e.conn) {
+                    c.diagnostics_counted = Some(e.diagnostics);
                     c.end = Some(End {
                         what: e.reason.as_str().to_string(),
                         stats: e.stats,
@@ -444,7 +470,7 @@ impl Report {
     /// Diagnostics counted by severity: errors, warnings, notes.
     fn severity_counts(&self) -> [u64; 3] {
         let mut n = [0; 3];
-        for (rule, count) in &self.by_rule {
+        for RuleCount { rule, count, .. } in &self.by_rule {
             let i = match rule.severity {
                 Severity::Error => 0,
                 Severity::Warning => 1,

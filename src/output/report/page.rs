@@ -9,8 +9,9 @@ use std::io::{self, Write};
 use super::labels::{bytes_text, frame_id, html, request_line, seconds_label, text};
 use super::svg;
 use super::{
-    Bounded, Connection, End, KeptDiagnostic, KeptFrame, Report, Session, MAX_CONNECTIONS,
-    MAX_DIAGNOSTICS, MAX_FRAMES_PER_PAGE, MAX_POINTS, MAX_SESSIONS_PER_CONNECTION, PAYLOAD_KEPT,
+    Bounded, Connection, End, KeptDiagnostic, KeptFrame, Report, RuleCount, Session,
+    MAX_CONNECTIONS, MAX_DIAGNOSTICS, MAX_FRAMES_PER_PAGE, MAX_POINTS, MAX_SESSIONS_PER_CONNECTION,
+    PAYLOAD_KEPT,
 };
 use crate::event::{Frame, Handshake};
 use crate::output::diagram::frame_diagram;
@@ -106,11 +107,15 @@ fn summary(p: &mut String, r: &Report) {
     );
     if !r.by_rule.is_empty() {
         p.push_str(r#"<table class="rules"><tr><th>rule</th><th>severity</th><th>section</th><th>count</th><th>meaning</th></tr>"#);
-        for (rule, n) in &r.by_rule {
+        for RuleCount { rule, count, first } in &r.by_rule {
+            // The rule's name links to its first diagnostic in the page.
+            let name = match first {
+                Some(id) => format!(r##"<a href="#d{id}"><code>{}</code></a>"##, rule.name),
+                None => format!("<code>{}</code>", rule.name),
+            };
             let _ = write!(
                 p,
-                r#"<tr><td><code>{name}</code></td><td class="sev {sev}">{sev}</td><td>{section}</td><td class="num">{n}</td><td>{summary}</td></tr>"#,
-                name = rule.name,
+                r#"<tr><td>{name}</td><td class="sev {sev}">{sev}</td><td>{section}</td><td class="num">{count}</td><td>{summary}</td></tr>"#,
                 sev = rule.severity.as_str(),
                 section = html(rule.section),
                 summary = html(rule.summary)
@@ -132,16 +137,34 @@ fn summary(p: &mut String, r: &Report) {
         for c in &r.connections {
             let _ = write!(
                 p,
-                r##"<li><a href="#conn-{0}">Connection {0}</a>: {1} ⇄ {2}{3}</li>"##,
+                r##"<li><a href="#conn-{0}">Connection {0}</a>: {1} ⇄ {2}{3}{4}</li>"##,
                 c.info.conn.0,
                 c.info.client,
                 c.info.server,
-                connection_tags(c)
+                connection_tags(c),
+                connection_counts(c)
             );
         }
         p.push_str("</ol></nav>");
     }
     p.push_str("</header>");
+}
+
+/// ` · 12 frames · 3 diagnostics`, once the connection has ended.
+fn connection_counts(c: &Connection) -> String {
+    let Some(end) = &c.end else {
+        return String::new();
+    };
+    let frames = end.stats[0].frames + end.stats[1].frames;
+    let mut s = format!(" · {}", count(frames, "frame"));
+    match c.diagnostics_counted {
+        Some(0) | None => {}
+        Some(n) => s.push_str(&format!(
+            r#" · <span class="sev warning">{}</span>"#,
+            count(n, "diagnostic")
+        )),
+    }
+    s
 }
 
 /// TLS, HTTP/2 and inferred connections say so.

@@ -171,7 +171,7 @@ pub fn sequence(out: &mut String, r: &Report, s: &Session, client: &str, server:
     let height = TOP + ROW * lines.len().max(1) as f64 + 16.0;
     let _ = write!(
         out,
-        r#"<svg class="seq" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="sequence diagram">"#
+        r#"<svg class="seq" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" aria-label="sequence diagram: click a frame for its bytes">"#
     );
     lifelines(out, height, client, server);
     for (i, line) in lines.iter().enumerate() {

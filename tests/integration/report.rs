@@ -438,3 +438,25 @@ fn a_refused_upgrade_says_so() {
     assert!(html.contains("<code>403 Forbidden</code> <span class=\"bad\">refused</span>"));
     assert_eq!(html.matches("<h3>WebSocket session</h3>").count(), 1);
 }
+
+#[test]
+fn a_truncated_capture_still_gets_its_page_and_exit_1() {
+    let dir = repo().join("target/report-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("truncated.pcap");
+    let whole = std::fs::read(repo().join("samples/py-echo.pcap")).unwrap();
+    std::fs::write(&capture, &whole[..100_000]).unwrap();
+    let page = dir.join("truncated.html");
+    let _ = std::fs::remove_file(&page);
+    let out = Command::new(BIN)
+        .arg("report")
+        .arg(&capture)
+        .arg("-o")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("capture is truncated"));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("data-frame=") && html.trim_end().ends_with("</html>"));
+}

@@ -2,7 +2,7 @@
 # The project's one test command (README.md; .ci/run calls it). As root on Debian it installs
 # what the tests need (apt packages; a Python virtual environment with `websockets` for the
 # live tests), then: format check, clippy, all tests. The tests that need more than cargo
-# (live capture, tshark, GNU time) are #[ignore]d in the code; they run here, group by group,
+# (live capture, tshark, GNU time, Chromium) are #[ignore]d in the code; they run here, group by group,
 # when their prerequisite is there, and are reported as skipped when it is not. Under CI=true a
 # skipped group fails the run. The last lines say what ran and what was skipped, and why.
 set -euo pipefail
@@ -18,6 +18,7 @@ if $root; then as_root=""; elif command -v sudo >/dev/null; then as_root="sudo "
 need=()
 [ -e /usr/include/pcap.h ] || need+=(libpcap-dev)        # to build at all
 command -v tshark >/dev/null || need+=(tshark)             # group "tshark"
+command -v chromium >/dev/null || need+=(chromium chromium-driver) # group "browser"
 [ -x /usr/bin/time ] || need+=(time)                       # group "memory": GNU time
 command -v openssl >/dev/null || need+=(openssl)           # group "live": the wss certificate
 command -v tcpdump >/dev/null || need+=(tcpdump)
@@ -66,9 +67,14 @@ live_missing() {
 }
 tshark_missing() { command -v tshark >/dev/null || echo "tshark not installed (${as_root}apt-get install -y tshark)"; }
 memory_missing() { [ -x /usr/bin/time ] || echo "GNU time not installed (${as_root}apt-get install -y time)"; }
-groups=(live tshark memory)
-declare -A filter=([live]="live::" [tshark]="tshark" [memory]="cli::memory_")
-declare -A title=([live]="live capture" [tshark]="tshark comparison" [memory]="memory bounds (GNU time)")
+# The HTML report in headless Chromium, driven over CDP by tests/browser/report.py (venv Python).
+browser_missing() {
+  command -v chromium >/dev/null || { echo "chromium not installed (${as_root}apt-get install -y chromium chromium-driver)"; return; }
+  py_ok || echo "no Python with websockets >= 13 ($venv could not be made)"
+}
+groups=(live tshark memory browser)
+declare -A filter=([live]="live::" [tshark]="tshark" [memory]="cli::memory_" [browser]="report::browser_")
+declare -A title=([live]="live capture" [tshark]="tshark comparison" [memory]="memory bounds (GNU time)" [browser]="HTML report in Chromium")
 
 # --- Run ------------------------------------------------------------------------------------
 cargo fmt --all -- --check

@@ -136,6 +136,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "one masked frame, bit by bit",
     ),
     (
+        "wsdissect report capture.pcap -o report.html",
+        "one HTML page to look at: diagrams, bytes, plots",
+    ),
+    (
         "wsdissect accept dGhlIHNhbXBsZSBub25jZQ==",
         "the Sec-WebSocket-Accept for a key, step by step",
     ),
@@ -368,6 +372,25 @@ pub enum Command {
         /// Draw whole payloads.
         #[arg(long)]
         full_payload: bool,
+    },
+    /// Write one self-contained HTML page about a capture: sequence diagrams, every frame's
+    /// bytes, plots and diagnostics (docs/report.md).
+    Report {
+        /// Capture files or directories of them, read as one capture (as without a subcommand).
+        #[arg(required = true, value_name = "CAPTURE")]
+        capture: Vec<PathBuf>,
+        /// The page to write; `-` writes it to standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: PathBuf,
+        /// Frames drawn per WebSocket session; later frames are counted, not drawn.
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = at_least_one)]
+        max_frames: u64,
+        /// Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it).
+        #[arg(long, value_name = "FILE")]
+        tls_keylog: Option<PathBuf>,
+        /// Treat connections on these ports as WebSocket even without a visible handshake.
+        #[arg(long, value_name = "PORTS", value_delimiter = ',')]
+        ws_port: Vec<u16>,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {

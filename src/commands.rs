@@ -1,24 +1,28 @@
-//! The subcommands and small modes of the binary: `explain`, `accept`, `completions`, `man`,
+//! The subcommands and small modes of the binary: `explain`, `report`, `accept`, `completions`, `man`,
 //! `--list-interfaces`.
 
 use std::fmt;
 use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use wsdissect::base::Direction;
+use wsdissect::capture::merge;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
 use wsdissect::event::Event;
 use wsdissect::http::{check_key, compute_accept, parse_extensions, KeyShape};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
 use wsdissect::output::fit::{output_width, wrap};
+use wsdissect::output::report::{ReportOptions, ReportSink};
 use wsdissect::output::style::ColorChoice;
 use wsdissect::output::Sink;
 use wsdissect::ws::decoder::Incomplete;
 use wsdissect::ws::deflate::DeflateParams;
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode};
+use wsdissect::{RunError, RunLimits};
 
 use crate::cli::{Args, Color, Command, Side};
 
@@ -44,10 +48,83 @@ pub fn run(command: Command, color: Color) -> ExitCode {
             };
             explain(&hex, from, deflate.as_deref(), drawing)
         }
+        Command::Report {
+            capture,
+            output,
+            max_frames,
+            tls_keylog,
+            ws_port,
+        } => report(
+            &capture,
+            &output,
+            ReportRun {
+                max_frames,
+                tls_keylog,
+                ws_ports: ws_port,
+            },
+        ),
         Command::Accept { key } => accept(&key),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
     }
+}
+
+/// What `report` reads besides the captures.
+struct ReportRun {
+    max_frames: u64,
+    tls_keylog: Option<PathBuf>,
+    ws_ports: Vec<u16>,
+}
+
+/// `wsdissect report`: dissect the captures into the HTML page, then write it (`-`: standard
+/// output). The page is written whole at the end, so a run that fails leaves no half page; a
+/// capture that breaks off part-way still gets its page (exit 1, as for the other views).
+fn report(captures: &[PathBuf], output: &Path, run: ReportRun) -> ExitCode {
+    let (mut source, notes) = match merge::open(captures) {
+        Ok(opened) => opened,
+        Err(e) => return crate::fail(e),
+    };
+    for note in notes {
+        eprintln!("wsdissect: {note}");
+    }
+    let options = ReportOptions {
+        captures: captures.iter().map(|p| p.display().to_string()).collect(),
+        max_frames: usize::try_from(run.max_frames).unwrap_or(usize::MAX),
+    };
+    let cfg = DissectConfig {
+        tls_keylog: run.tls_keylog,
+        ws_ports: run.ws_ports,
+        ..DissectConfig::default()
+    };
+    let mut sink = ReportSink::new(Vec::new(), options);
+    let result = wsdissect::dissect_with(source.as_mut(), cfg, RunLimits::default(), &mut sink);
+    let page_made = match &result {
+        Ok(_) => true,
+        Err(RunError::Capture(e)) => e.is_partial(),
+        Err(RunError::Output(_)) => false,
+    };
+    if page_made {
+        let page = sink.into_inner();
+        let written = if output == Path::new("-") {
+            let mut out = io::stdout().lock();
+            out.write_all(&page).and_then(|()| out.flush())
+        } else {
+            std::fs::write(output, &page)
+        };
+        match written {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            Err(e) => return crate::fail(format!("cannot write {}: {e}", output.display())),
+            Ok(()) if output != Path::new("-") => {
+                eprintln!(
+                    "wsdissect: wrote {} ({} KiB)",
+                    output.display(),
+                    page.len().div_ceil(1024)
+                );
+            }
+            Ok(()) => {}
+        }
+    }
+    crate::exit_code(result)
 }
 
 /// Write `bytes` to standard output: a reader that closes the pipe early (`| head`) is a
@@ -148,14 +225,22 @@ pub fn man_page() -> io::Result<Vec<u8>> {
                 Some(long) if !arg.get_action().takes_values() => {
                     usage.push_str(&format!(" [\\fB\\-\\-{}\\fR]", roff(long)))
                 }
+                // A required option (`report -o FILE`) is not in brackets.
+                Some(long) if arg.is_required_set() => usage.push_str(&format!(
+                    " \\fB\\-\\-{}\\fR \\fI{}\\fR",
+                    roff(long),
+                    roff(&value)
+                )),
                 Some(long) => usage.push_str(&format!(
                     " [\\fB\\-\\-{}\\fR \\fI{}\\fR]",
                     roff(long),
                     roff(&value)
                 )),
-                None if arg.is_required_set() => {
-                    usage.push_str(&format!(" \\fI{}\\fR", roff(&value)))
-                }
+                None if arg.is_required_set() => usage.push_str(&format!(
+                    " \\fI{}\\fR{}",
+                    roff(&value),
+                    if many { "..." } else { "" }
+                )),
                 None => usage.push_str(&format!(
                     " [\\fI{}\\fR]{}",
                     roff(&value),

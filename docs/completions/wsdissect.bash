@@ -31,6 +31,9 @@ _wsdissect() {
             wsdissect,man)
                 cmd="wsdissect__subcmd__man"
                 ;;
+            wsdissect,report)
+                cmd="wsdissect__subcmd__report"
+                ;;
             wsdissect__subcmd__help,accept)
                 cmd="wsdissect__subcmd__help__subcmd__accept"
                 ;;
@@ -46,6 +49,9 @@ _wsdissect() {
             wsdissect__subcmd__help,man)
                 cmd="wsdissect__subcmd__help__subcmd__man"
                 ;;
+            wsdissect__subcmd__help,report)
+                cmd="wsdissect__subcmd__help__subcmd__report"
+                ;;
             *)
                 ;;
         esac
@@ -53,7 +59,7 @@ _wsdissect() {
 
     case "${cmd}" in
         wsdissect)
-            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --verbose --explain --diagram --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain accept completions man help"
+            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --verbose --explain --diagram --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain report accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -245,7 +251,7 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__help)
-            opts="explain accept completions man help"
+            opts="explain report accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +334,20 @@ _wsdissect() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        wsdissect__subcmd__help__subcmd__report)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         wsdissect__subcmd__man)
             opts="-h --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -335,6 +355,44 @@ _wsdissect() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wsdissect__subcmd__report)
+            opts="-o -h --output --max-frames --tls-keylog --ws-port --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-frames)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-keylog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ws-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

@@ -71,6 +71,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l promiscuous -d 'Put
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s V -l version -d 'Print version'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "explain" -d 'Dissect raw frame bytes given in hex (or on standard input), no capture needed'
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "report" -d 'Write one self-contained HTML page about a capture: sequence diagrams, every frame\'s bytes, plots and diagnostics (docs/report.md)'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "accept" -d 'Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "completions" -d 'Print shell completions'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -a "man" -d 'Print the man page (roff)'
@@ -85,6 +86,14 @@ never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l diagram -d 'Start each frame with the RFC 6455 §5.2 box, filled in with its values'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l full-payload -d 'Draw whole payloads'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -s h -l help -d 'Print help'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -s o -l output -d 'The page to write; `-` writes it to standard output' -r -F
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l max-frames -d 'Frames drawn per WebSocket session; later frames are counted, not drawn' -r
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l tls-keylog -d 'Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it)' -r -F
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l ws-port -d 'Treat connections on these ports as WebSocket even without a visible handshake' -r
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -s h -l help -d 'Print help'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand accept" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -97,8 +106,9 @@ complete -c wsdissect -n "__fish_wsdissect_using_subcommand man" -l color -d 'Co
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand man" -s h -l help -d 'Print help'
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "explain" -d 'Dissect raw frame bytes given in hex (or on standard input), no capture needed'
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "accept" -d 'Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step'
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "completions" -d 'Print shell completions'
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain accept completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain report accept completions man help" -f -a "explain" -d 'Dissect raw frame bytes given in hex (or on standard input), no capture needed'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain report accept completions man help" -f -a "report" -d 'Write one self-contained HTML page about a capture: sequence diagrams, every frame\'s bytes, plots and diagnostics (docs/report.md)'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain report accept completions man help" -f -a "accept" -d 'Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain report accept completions man help" -f -a "completions" -d 'Print shell completions'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain report accept completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand help; and not __fish_seen_subcommand_from explain report accept completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -8,6 +8,7 @@ pub mod export;
 pub mod filter;
 pub mod fit;
 pub mod json;
+pub mod report;
 pub mod style;
 pub mod table;
 pub mod text;

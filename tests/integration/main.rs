@@ -10,6 +10,7 @@ mod layers;
 mod live;
 mod midstream;
 mod regress;
+mod report;
 mod rules;
 mod samples;
 mod several;

@@ -67,39 +67,88 @@ pub fn output_width(tty: bool) -> usize {
 
 /// A payload preview within `cols` columns: quoted, escaped text or spaced hex of at most
 /// `limit` of the kept bytes, then `…(+N bytes)` for the rest of the `total` when it is cut.
-/// A preview needs a few columns; it never shows fewer bytes than one. It runs for every frame
-/// and message of the default view, so it builds the line in place, without a string per unit.
+/// A preview needs a few columns; it never shows fewer bytes than one.
 pub fn preview_within(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> String {
+    fit_preview(kept, total, as_text, limit, cols).0
+}
+
+/// [`preview_within`], and whether the whole preview of `limit` bytes fit (nothing was left
+/// out for want of columns). It runs for every frame and message of the default view, so it
+/// builds the line in place, a unit at a time, without a string per unit.
+pub fn fit_preview(
+    kept: &[u8],
+    total: u64,
+    as_text: bool,
+    limit: usize,
+    cols: usize,
+) -> (String, bool) {
     let shown = &kept[..limit.min(kept.len())];
     let mut body = String::with_capacity(shown.len().min(cols) + 24);
     if as_text {
         body.push('"');
     }
-    let quotes = if as_text { 2 } else { 0 };
-    let mut width = quotes;
-    let mut bytes = 0usize;
-    for (i, unit) in units(shown, as_text).enumerate() {
+    let mut width = if as_text { 2 } else { 0 };
+    let mut at = 0usize;
+    while at < shown.len() {
         let before = body.len();
-        let (n, w) = unit.push(&mut body, i > 0);
-        let left = total.saturating_sub((bytes + n) as u64);
-        // Room for this unit, and for the count of what still follows it.
-        let note = if left > 0 { 1 + note_width(left) } else { 0 };
-        if width + w + note > cols && i > 0 {
+        let (n, w) = match shown[at] {
+            // Most of a text: printable ASCII that needs no escape.
+            b @ (b' '..=b'~') if as_text && b != b'"' && b != b'\\' => {
+                body.push(char::from(b));
+                (1, 1)
+            }
+            _ => {
+                let (unit, n) = Unit::at(shown, at, as_text);
+                (n, unit.push(&mut body, at > 0))
+            }
+        };
+        // Room for this unit, and for the count of what still follows it (the widest count,
+        // of 20 digits, is 31 columns: far from the edge it need not be worked out).
+        let note = match total.saturating_sub((at + n) as u64) {
+            0 => 0,
+            _ if width + w + 31 <= cols => 0,
+            left => 1 + note_width(left),
+        };
+        if width + w + note > cols && at > 0 {
             body.truncate(before);
+            // The count of a long rest can be wider than the rest itself: all of it may fit.
+            if width + rest_width(shown, at, as_text, total) <= cols {
+                return (whole_preview(shown, total, as_text), true);
+            }
             break;
         }
         width += w;
-        bytes += n;
+        at += n;
     }
+    let fits = at == shown.len();
     if as_text {
         body.push('"');
     }
-    let more = total.saturating_sub(bytes as u64);
+    let more = total.saturating_sub(at as u64);
     if more > 0 {
         body.push(' ');
         body.push_str(&elided_note(more));
     }
-    body
+    (body, fits)
+}
+
+/// The columns the units of `shown` from `at` take, with the count after them.
+fn rest_width(shown: &[u8], mut at: usize, as_text: bool, total: u64) -> usize {
+    let mut scratch = String::new();
+    let mut w = 0;
+    while at < shown.len() {
+        let (unit, n) = Unit::at(shown, at, as_text);
+        scratch.clear();
+        w += unit.push(&mut scratch, at > 0);
+        at += n;
+    }
+    let more = total.saturating_sub(shown.len() as u64);
+    w + if more > 0 { 1 + note_width(more) } else { 0 }
+}
+
+/// The preview of all of `shown`, however wide.
+fn whole_preview(shown: &[u8], total: u64, as_text: bool) -> String {
+    fit_preview(shown, total, as_text, shown.len(), usize::MAX).0
 }
 
 /// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)`.
@@ -118,25 +167,51 @@ enum Unit {
 }
 
 impl Unit {
+    /// The unit at `at` in `bytes`, and the bytes it stands for. As text, a character, or
+    /// an invalid byte on its own (as `escape_bytes` writes them: each byte of an invalid
+    /// sequence is escaped, and a continuation byte never starts a character).
+    fn at(bytes: &[u8], at: usize, as_text: bool) -> (Unit, usize) {
+        let b = bytes[at];
+        if !as_text {
+            return (Unit::Hex(b), 1);
+        }
+        if b < 0x80 {
+            return (Unit::Char(char::from(b)), 1);
+        }
+        let end = (at + 4).min(bytes.len());
+        let valid = match std::str::from_utf8(&bytes[at..end]) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&bytes[at..at + e.valid_up_to()]).unwrap_or_default(),
+        };
+        match valid.chars().next() {
+            Some(c) => (Unit::Char(c), c.len_utf8()),
+            None => (Unit::Invalid(b), 1),
+        }
+    }
+
     /// Appends the unit as it is shown (a hex byte after the first with its space); returns
-    /// the payload bytes it stands for and the columns it takes.
-    fn push(self, out: &mut String, not_first: bool) -> (usize, usize) {
+    /// the columns it takes.
+    fn push(self, out: &mut String, not_first: bool) -> usize {
         let before = out.len();
         match self {
+            // Most of a text: printable ASCII that needs no escape.
+            Unit::Char(c @ (' '..='~')) if c != '"' && c != '\\' => {
+                out.push(c);
+                1
+            }
             Unit::Char(c) => {
                 push_escaped(out, c);
                 // An escape is ASCII; a character left as it is takes its own width.
                 let pushed = out.len() - before;
-                let w = if pushed == c.len_utf8() && !c.is_ascii() {
+                if pushed == c.len_utf8() && !c.is_ascii() {
                     c.width().unwrap_or(0)
                 } else {
                     pushed
-                };
-                (c.len_utf8(), w)
+                }
             }
             Unit::Invalid(b) => {
                 push_byte_escape(out, b);
-                (1, out.len() - before)
+                out.len() - before
             }
             Unit::Hex(b) => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -145,21 +220,10 @@ impl Unit {
                 }
                 out.push(char::from(HEX[usize::from(b >> 4)]));
                 out.push(char::from(HEX[usize::from(b & 15)]));
-                (1, out.len() - before)
+                out.len() - before
             }
         }
     }
-}
-
-/// The units of `bytes`: characters and invalid bytes as text, or bytes as hex.
-fn units(bytes: &[u8], as_text: bool) -> Box<dyn Iterator<Item = Unit> + '_> {
-    if !as_text {
-        return Box::new(bytes.iter().map(|b| Unit::Hex(*b)));
-    }
-    Box::new(bytes.utf8_chunks().flat_map(|chunk| {
-        (chunk.valid().chars().map(Unit::Char))
-            .chain(chunk.invalid().iter().map(|b| Unit::Invalid(*b)))
-    }))
 }
 
 /// `prefix` then the quoted, escaped text of `bytes`, filling each line to `width` columns and
@@ -178,9 +242,12 @@ pub fn wrap_quoted(
     let mut cur = format!("{prefix}\"");
     let mut cur_w = display_width(&cur);
     let mut unit = String::new();
-    for u in units(bytes, true) {
+    let mut at = 0;
+    while at < bytes.len() {
+        let (u, n) = Unit::at(bytes, at, true);
+        at += n;
         unit.clear();
-        let (_, w) = u.push(&mut unit, false);
+        let w = u.push(&mut unit, false);
         if cur_w + w > width && cur_w > indent {
             lines.push(std::mem::replace(&mut cur, " ".repeat(indent)));
             cur_w = indent;
@@ -337,6 +404,21 @@ mod tests {
         };
         // Nothing to show: the empty preview (and the count).
         let cuts = if cuts.is_empty() { vec![0] } else { cuts };
+        // The whole preview when it fits; else the most units that fit with their count.
+        let whole = if as_text {
+            format!("\"{}\"", escape_bytes(shown))
+        } else {
+            hex_spaced(shown)
+        };
+        let more = total.saturating_sub(shown.len() as u64);
+        let whole = if more > 0 {
+            format!("{whole} {}", elided_note(more))
+        } else {
+            whole
+        };
+        if display_width(&whole) <= cols {
+            return whole;
+        }
         for (i, &n) in cuts.iter().enumerate() {
             let body = if as_text {
                 format!("\"{}\"", escape_bytes(&shown[..n]))

@@ -7,7 +7,7 @@ use super::escape::{
     escape_bytes, escape_line, escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes,
 };
 pub use super::fit::elided_note;
-use super::fit::{display_width, preview_within, wrap};
+use super::fit::{display_width, fit_preview, preview_within, wrap};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
@@ -510,6 +510,9 @@ impl<W: Write> TextSink<W> {
 
     /// Lines within the width: wrapped onto continuation lines `indent` columns in.
     fn write_wrapped(&mut self, line: &str, indent: usize) -> io::Result<()> {
+        if display_width(line) <= self.opts.width {
+            return writeln!(self.out, "{line}");
+        }
         for l in wrap(line, self.opts.width, indent) {
             writeln!(self.out, "{l}")?;
         }
@@ -522,19 +525,16 @@ impl<W: Write> TextSink<W> {
     /// (`--full-payload`) are never cut.
     fn write_with_preview(&mut self, head: &str, p: Payload, tail: &str) -> io::Result<()> {
         let (limit, width) = (self.opts.preview, self.opts.width);
-        let whole = preview(p.bytes, p.total, p.as_text, limit);
         if limit == usize::MAX {
+            let whole = preview(p.bytes, p.total, p.as_text, limit);
             return writeln!(self.out, "{head}{whole}{tail}");
         }
-        if whole.is_empty() {
+        if p.bytes.is_empty() && p.total == 0 && !p.as_text {
             return self.write_wrapped(&format!("{head}{tail}"), AFTER_TIME);
         }
         let room = width.saturating_sub(display_width(head) + display_width(tail));
-        if display_width(&whole) <= room {
-            return writeln!(self.out, "{head}{whole}{tail}");
-        }
-        if room >= MIN_PREVIEW {
-            let cut = preview_within(p.bytes, p.total, p.as_text, limit, room);
+        let (cut, whole) = fit_preview(p.bytes, p.total, p.as_text, limit, room);
+        if whole || room >= MIN_PREVIEW {
             return writeln!(self.out, "{head}{cut}{tail}");
         }
         self.write_wrapped(head.trim_end(), AFTER_TIME)?;

@@ -286,13 +286,11 @@ impl Reassembler {
             &rules::IP_FRAG_TIMEOUT,
             q.first,
             format!(
-                "{} datagram {} {why} ({} fragments, {} of {of} bytes{missing}; \
-                 first fragment: packet {})",
+                "{} datagram {} {why} ({}, {} of {of} bytes{missing})",
                 key.version(),
                 describe(key),
-                q.fragments,
+                plural(q.fragments, "fragment"),
                 q.held,
-                q.first.number
             ),
         )
     }
@@ -470,6 +468,14 @@ impl Reassembler {
             }
         };
         Some(note(rule, packet, message))
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 

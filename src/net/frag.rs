@@ -351,6 +351,11 @@ impl Reassembler {
         if start + len > MAX_DATAGRAM {
             return Err(Drop::TooBig);
         }
+        if v6 && start == 0 && !holds_tcp_header(frag) {
+            return Err(Drop::Invalid(
+                "is the first and does not hold the whole TCP header (RFC 8200 §4.5)",
+            ));
+        }
         if frag.more && (start + len) % 8 != 0 {
             if v6 {
                 return Err(Drop::Invalid(
@@ -476,6 +481,22 @@ fn plural(n: usize, what: &str) -> String {
         format!("1 {what}")
     } else {
         format!("{n} {what}s")
+    }
+}
+
+/// Linux drops an IPv6 first fragment that does not hold every header through the
+/// upper-layer one (`ipv6frag_thdr_truncated`, RFC 8200 §4.5); for TCP, its whole header with
+/// options. Other next headers (extension headers after the Fragment header) are not checked.
+fn holds_tcp_header(frag: &Fragment<'_>) -> bool {
+    const TCP: u8 = 6;
+    match frag.layout {
+        Layout::V6 {
+            next_header: TCP, ..
+        } => frag
+            .data
+            .get(12)
+            .is_some_and(|&b| frag.data.len() >= usize::from(b >> 4).max(5) * 4),
+        _ => true,
     }
 }
 
@@ -747,7 +768,7 @@ mod tests {
         for (key, secs) in [(key4(), 30), (key6(), 60)] {
             let mut r = Reassembler::new(FragLimits::default());
             let mut notes = Vec::new();
-            r.push(&frag(key, 0, true, &[1; 16]), at(1, 100), &mut notes);
+            r.push(&frag(key, 0, true, &[1; 24]), at(1, 100), &mut notes);
             r.tick(Timestamp((100 + secs) * 1_000_000_000), &mut notes);
             assert!(notes.is_empty(), "not yet at exactly {secs} s");
             r.tick(Timestamp((100 + secs + 1) * 1_000_000_000), &mut notes);
@@ -816,6 +837,27 @@ mod tests {
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].rule.name, "ip-frag-invalid");
         assert_eq!(r.in_progress(), 0, "the fragment alone is dropped");
+    }
+
+    #[test]
+    fn an_ipv6_first_fragment_must_hold_the_tcp_header() {
+        let mut r = Reassembler::new(FragLimits::default());
+        let mut notes = Vec::new();
+        // 16 bytes, data offset 8 (32-byte header): cut short.
+        let mut short = [0u8; 16];
+        short[12] = 8 << 4;
+        r.push(&frag(key6(), 0, true, &short), at(1, 1), &mut notes);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].rule.name, "ip-frag-invalid");
+        assert!(
+            notes[0].message.contains("TCP header"),
+            "{}",
+            notes[0].message
+        );
+        assert_eq!(r.in_progress(), 0);
+        // IPv4 has no such rule.
+        r.push(&frag(key4(), 0, true, &short), at(2, 1), &mut notes);
+        assert_eq!((notes.len(), r.in_progress()), (1, 1));
     }
 
     #[test]

@@ -76,3 +76,22 @@ def with_fcs(frame):
     """The frame followed by its Ethernet FCS (CRC-32, least significant byte first)."""
     import zlib
     return frame + zlib.crc32(frame).to_bytes(4, "little")
+
+
+def decoy_inside_a_run(ip):
+    """32-byte fragments [0,32) and [32,64) arrive in order: one run [0,64). A decoy at
+    [40,56) lies wholly inside it: a duplicate for the kernel, whatever its bytes, so the
+    first copy wins (inet_frag_queue_insert: IPFRAG_DUP)."""
+    f = v4_fragments(ip, 32)
+    decoy = v4_fragment_at(ip, 40, b"/DECOYDECOYDECOY")
+    return f[:2] + [decoy] + f[2:]
+
+
+def decoy_across_runs(ip):
+    """16-byte fragments, [16,32) first and then [0,16): two runs (the second did not extend
+    the highest one), so a decoy at [8,24) straddles them: an overlap, and the kernel drops
+    the datagram (IPFRAG_OVERLAP). The fragments after it start a datagram of their own that
+    never completes."""
+    f = v4_fragments(ip, 16)
+    decoy = v4_fragment_at(ip, 8, b"DECOYDECOYDECOY!")
+    return [f[1], f[0], decoy] + f[2:]

@@ -18,8 +18,8 @@ SAMPLES = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
 from scapy.all import Ether, IP, IPv6, TCP, rdpcap  # noqa: E402
-from fragtricks import (reorder, v4_fragment_at, v4_fragments, v6_fragments,  # noqa: E402
-                        vlan_tags, with_fcs)
+from fragtricks import (decoy_across_runs, decoy_inside_a_run, reorder,  # noqa: E402
+                        v4_fragment_at, v4_fragments, v6_fragments, vlan_tags, with_fcs)
 
 ETHERNET = 1
 NETANALYZER = 240
@@ -146,22 +146,47 @@ def ipv4_overlap(packets):
 
 
 def ipv4_timeout(packets):
-    """The upgrade request's datagram in 32-byte fragments, its last fragment 31 s late (Linux
-    drops the datagram after 30 s, ipfrag_time): never delivered. The retransmission right
-    after it (unfragmented) delivers the request; the rest of the capture is 31 s later."""
+    """The upgrade request's datagram in 32-byte fragments, its last fragment 40 s late (Linux
+    drops the datagram 30 s after its first fragment, ipfrag_time, give or take the timer
+    wheel's slack of up to about 2 s): never delivered. The retransmission right after it
+    (unfragmented) delivers the request; the rest of the capture is 40 s later."""
     r = request_index(packets)
     p = packets[r]
     frags = v4_fragments(p[IP], 32)
     out = [(ns(q), bytes(q)) for q in packets[:r]]
     for i, f in enumerate(frags[:-1]):
         out.append((ns(p) + i, bytes(Ether(src=p.src, dst=p.dst) / f)))
-    shift = 31 * 10**9
+    shift = 40 * 10**9
     out.append((ns(p) + shift, bytes(Ether(src=p.src, dst=p.dst) / frags[-1])))
     retrans = p.copy()
     retrans[IP].id = (p[IP].id + 1000) & 0xffff
     del retrans[IP].chksum
     out.append((ns(p) + shift + 1000, bytes(retrans)))
     out += [(ns(q) + shift + 2000, bytes(q)) for q in packets[r + 1:]]
+    return out
+
+
+def ipv4_decoys(packets):
+    """The upgrade request with a decoy wholly inside a run of fragments (the first copy wins:
+    delivered as sent), and the client's first frame with a decoy across two runs (dropped),
+    then its retransmission 200 ms later; the rest of the capture 200 ms later."""
+    r = request_index(packets)
+    frame = next(i for i in range(r + 1, len(packets))
+                 if tcp_payload_len(packets[i]) > 0 and packets[i][TCP].dport == packets[r][TCP].dport)
+    out = [(ns(q), bytes(q)) for q in packets[:r]]
+    p = packets[r]
+    for i, f in enumerate(decoy_inside_a_run(p[IP])):
+        out.append((ns(p) + i, bytes(Ether(src=p.src, dst=p.dst) / f)))
+    out += [(ns(q), bytes(q)) for q in packets[r + 1:frame]]
+    p = packets[frame]
+    for i, f in enumerate(decoy_across_runs(p[IP])):
+        out.append((ns(p) + i, bytes(Ether(src=p.src, dst=p.dst) / f)))
+    shift = 200_000_000
+    retrans = p.copy()
+    retrans[IP].id = (p[IP].id + 1000) & 0xffff
+    del retrans[IP].chksum
+    out.append((ns(p) + shift, bytes(retrans)))
+    out += [(ns(q) + shift, bytes(q)) for q in packets[frame + 1:]]
     return out
 
 
@@ -188,9 +213,16 @@ def main():
 
     write_pcap("ipv4-frag-timeout.pcap", ipv4_timeout(nano))
     write_truth("ipv4-frag-timeout.pcap", "py-nano",
-                "py-nano.pcap whose upgrade request's last fragment comes 31 s late (after "
+                "py-nano.pcap whose upgrade request's last fragment comes 40 s late (after "
                 "Linux's 30 s ipfrag_time); the retransmission right after delivers it",
                 {"ip-frag-timeout": 2})
+
+    write_pcap("ipv4-frag-decoys.pcap", ipv4_decoys(nano))
+    write_truth("ipv4-frag-decoys.pcap", "py-nano",
+                "py-nano.pcap: a decoy wholly inside a run of the request's fragments (Linux "
+                "keeps the first copy), a decoy across two runs of the first frame's fragments "
+                "(Linux drops the datagram) and that frame's retransmission",
+                {"ip-frag-overlap": 1, "ip-frag-timeout": 1})
 
     write_pcap("vlan5.pcap", [(ns(p), vlan_tags(bytes(p), 5)) for p in nano])
     write_truth("vlan5.pcap", "py-nano",

@@ -38,6 +38,7 @@ pub fn network_layer(link: LinkType, data: &[u8], cut: usize) -> Result<Network<
         1 => ethernet(without_fcs(link, data, cut)?),
         240 => {
             need(NETANALYZER_HEADER)?;
+            netanalyzer_frame(&data[..NETANALYZER_HEADER])?;
             ethernet(without_fcs(link, &data[NETANALYZER_HEADER..], cut)?)
         }
         12 | 14 | 101 | 228 | 229 => Ok(Network::Ip(data)),
@@ -82,6 +83,20 @@ fn unnamed(ether_type: u16, payload: &[u8]) -> Network<'_> {
         payload,
         named: false,
     }
+}
+
+/// A netANALYZER header (32 bits, little-endian) that announces an Ethernet frame: not a GPIO
+/// event (bit 8), and header version 1, or 2 with type 0 (bits 10-13 and 28-31). The low byte
+/// flags receive errors; the FCS check finds the frames that matter.
+fn netanalyzer_frame(header: &[u8]) -> Result<(), SkipReason> {
+    let h = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let gpio = h & 0x100 != 0;
+    let version = (h >> 10) & 0xf;
+    let kind = h >> 28;
+    if gpio || !(version == 1 || (version == 2 && kind == 0)) {
+        return Err(SkipReason::NotIp(NotIp::EtherType(None)));
+    }
+    Ok(())
 }
 
 /// An Ethernet II frame (without its FCS).

@@ -684,12 +684,16 @@ mod tests {
         framed.extend_from_slice(&fcs);
         let with_fcs = LinkType::ETHERNET.with_fcs(4);
         assert_eq!(decode_packet(with_fcs, &framed).unwrap().payload, b"data");
-        let mut na = vec![0u8; 4];
+        // netANALYZER header: version 1, no error, the frame's length.
+        let header = (1u32 << 10) | ((framed.len() as u32) << 16);
+        let mut na = header.to_le_bytes().to_vec();
         na.extend_from_slice(&framed);
         assert_eq!(
             decode_packet(LinkType::NETANALYZER, &na).unwrap().payload,
             b"data"
         );
+        na[1] |= 1; // a GPIO event, not a frame
+        assert!(decode_packet(LinkType::NETANALYZER, &na).is_err());
         framed[20] ^= 0xff;
         assert_eq!(decode_packet(with_fcs, &framed), Err(SkipReason::BadFcs));
     }

@@ -240,11 +240,14 @@ def main():
                 "py-nano.pcap with an Ethernet FCS on every frame, in a pcapng whose "
                 "interface says if_fcslen = 32 (bits)", {})
 
-    na = [(ts, b"\0\0\0\0" + f) for ts, f in fcs]
+    # The header (little-endian): status 0 (no error), version 1 (bits 10-13), the frame's
+    # length with its FCS (bits 16-27): Wireshark's packet-netanalyzer.c.
+    na = [(ts, struct.pack("<I", (1 << 10) | (len(f) << 16)) + f) for ts, f in fcs]
     write_pcap("netanalyzer.pcap", na, NETANALYZER)
     write_truth("netanalyzer.pcap", "py-nano",
                 "py-nano.pcap as LINKTYPE_NETANALYZER (240): a 4-byte netANALYZER header "
-                "(all zero: no error) before each frame, and the FCS after it", {})
+                "(version 1, no error, the frame length) before each frame, the FCS after it",
+                {})
 
     # The FCS capture with one frame damaged: the NIC drops it, so the receiver never sees
     # that segment; the capture has no retransmission, so its bytes are a gap.

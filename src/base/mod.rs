@@ -109,6 +109,8 @@ impl LinkType {
 
     /// Ethernet frames with their FCS, each behind a 4-byte netANALYZER header.
     pub const NETANALYZER: LinkType = LinkType(240);
+    /// The same with each frame's preamble and start frame delimiter.
+    pub const NETANALYZER_TRANSPARENT: LinkType = LinkType(241);
 
     /// Set in a pcap header's link type field when bits 28-31 give the FCS length (libpcap's
     /// `LT_FCS_DATALINK_EXT`): pcap-savefile(5).
@@ -124,7 +126,8 @@ impl LinkType {
     /// pcap header's FCS bits (in 16-bit words), a pcapng `if_fcslen` (see
     /// [`LinkType::with_fcs`]), or a link type that always carries one (netANALYZER).
     pub fn fcs_len(self) -> Option<usize> {
-        if self.base() == LinkType::NETANALYZER {
+        if self.base() == LinkType::NETANALYZER || self.base() == LinkType::NETANALYZER_TRANSPARENT
+        {
             return Some(4);
         }
         let words = (self.0 >> 28) as usize;
@@ -142,7 +145,8 @@ impl LinkType {
     }
 
     pub fn name(self) -> String {
-        if let (Some(n), true) = (self.fcs_len(), self.base() != LinkType::NETANALYZER) {
+        let always = [LinkType::NETANALYZER, LinkType::NETANALYZER_TRANSPARENT];
+        if let (Some(n), false) = (self.fcs_len(), always.contains(&self.base())) {
             return format!("{} with {n}-byte FCS", self.base().name());
         }
         match self.0 {
@@ -154,6 +158,7 @@ impl LinkType {
             228 => "IPV4".into(),
             229 => "IPV6".into(),
             240 => "NETANALYZER".into(),
+            241 => "NETANALYZER_TRANSPARENT".into(),
             276 => "LINUX_SLL2".into(),
             n => format!("LINKTYPE {n}"),
         }

@@ -203,7 +203,7 @@ fn place(runs: &BTreeMap<u32, u32>, highest_end: u32, start: u32, end: u32) -> P
 }
 
 /// Why a datagram or a fragment was dropped.
-enum Drop {
+enum Discard {
     Overlap,
     TooBig,
     Invalid(&'static str),
@@ -317,15 +317,15 @@ impl Reassembler {
         }
     }
 
-    fn add(&mut self, frag: &Fragment<'_>, packet: PacketRef) -> Result<Option<Vec<u8>>, Drop> {
+    fn add(&mut self, frag: &Fragment<'_>, packet: PacketRef) -> Result<Option<Vec<u8>>, Discard> {
         let key = frag.key;
         let (start, end, data) = self.bounds(frag)?;
         if self.bytes >= self.limits.max_bytes {
-            return Err(Drop::Limit("bytes"));
+            return Err(Discard::Limit("bytes"));
         }
         if !self.queues.contains_key(&key) {
             if self.queues.len() >= self.limits.max_datagrams {
-                return Err(Drop::Limit("datagrams"));
+                return Err(Discard::Limit("datagrams"));
             }
             self.queues.insert(key, Queue::new(packet));
             let expiry = Timestamp(packet.ts.0.saturating_add(self.timeout(&key).0));
@@ -344,21 +344,21 @@ impl Reassembler {
     }
 
     /// Where the fragment's data goes, after the checks that drop the fragment alone.
-    fn bounds<'a>(&self, frag: &Fragment<'a>) -> Result<(u32, u32, &'a [u8]), Drop> {
+    fn bounds<'a>(&self, frag: &Fragment<'a>) -> Result<(u32, u32, &'a [u8]), Discard> {
         let start = frag.offset as usize;
         let mut len = frag.data.len();
         let v6 = frag.key.is_v6();
         if start + len > MAX_DATAGRAM {
-            return Err(Drop::TooBig);
+            return Err(Discard::TooBig);
         }
         if v6 && start == 0 && !holds_tcp_header(frag) {
-            return Err(Drop::Invalid(
+            return Err(Discard::Invalid(
                 "is the first and does not hold the whole TCP header (RFC 8200 §4.5)",
             ));
         }
         if frag.more && (start + len) % 8 != 0 {
             if v6 {
-                return Err(Drop::Invalid(
+                return Err(Discard::Invalid(
                     "is not a multiple of 8 bytes and not the last (RFC 8200 §4.5)",
                 ));
             }
@@ -377,29 +377,31 @@ impl Reassembler {
         start: u32,
         end: u32,
         data: &[u8],
-    ) -> Result<(), Drop> {
+    ) -> Result<(), Discard> {
         let q = self.queues.get_mut(key).expect("queue exists");
         if !frag.more {
             if end < q.highest_end() || q.end.is_some_and(|e| e != end) {
-                return Err(Drop::Invalid(
+                return Err(Discard::Invalid(
                     "its end disagrees with the datagram's length",
                 ));
             }
             q.end = Some(end);
         } else if end > q.highest_end() && q.end.is_some() {
-            return Err(Drop::Invalid("reaches past the datagram's last fragment"));
+            return Err(Discard::Invalid(
+                "reaches past the datagram's last fragment",
+            ));
         }
         if end == start {
-            return Err(Drop::Invalid("is empty"));
+            return Err(Discard::Invalid("is empty"));
         }
         let placement = place(&q.runs, q.highest_end(), start, end);
         match placement {
-            Placement::Overlap => return Err(Drop::Overlap),
+            Placement::Overlap => return Err(Discard::Overlap),
             Placement::Duplicate => return Ok(()),
             Placement::ExtendLast | Placement::NewRun => {}
         }
         if q.fragments >= self.limits.max_fragments {
-            return Err(Drop::Limit("fragments of one datagram"));
+            return Err(Discard::Limit("fragments of one datagram"));
         }
         let before = q.cost();
         if placement == Placement::ExtendLast {
@@ -432,7 +434,7 @@ impl Reassembler {
         &mut self,
         frag: &Fragment<'_>,
         packet: PacketRef,
-        why: Drop,
+        why: Discard,
     ) -> Option<Diagnostic> {
         let what = format!(
             "{} fragment of {} (bytes {}..{})",
@@ -442,21 +444,21 @@ impl Reassembler {
             frag.offset as usize + frag.data.len()
         );
         let (rule, message) = match why {
-            Drop::Overlap => (
+            Discard::Overlap => (
                 &rules::IP_FRAG_OVERLAP,
                 format!(
                     "{what} overlaps an earlier fragment: the datagram is dropped, as Linux does"
                 ),
             ),
-            Drop::TooBig => (
+            Discard::TooBig => (
                 &rules::IP_FRAG_TOO_BIG,
                 format!("{what} reaches past {MAX_DATAGRAM} bytes: dropped"),
             ),
-            Drop::Invalid(reason) => (
+            Discard::Invalid(reason) => (
                 &rules::IP_FRAG_INVALID,
                 format!("{what} {reason}: dropped, as Linux does"),
             ),
-            Drop::Limit(which) => {
+            Discard::Limit(which) => {
                 if std::mem::replace(&mut self.refusing, true) {
                     return None;
                 }
@@ -517,7 +519,7 @@ fn note(rule: &'static Rule, packet: PacketRef, message: String) -> Diagnostic {
 
 /// The whole IP packet of a complete datagram: the first fragment's header, its lengths set
 /// and its fragment fields cleared, then the payload.
-fn rebuild(q: Queue) -> Result<Vec<u8>, Drop> {
+fn rebuild(q: Queue) -> Result<Vec<u8>, Discard> {
     let (mut packet, layout) = q.header.expect("a complete datagram has its first header");
     let header_len = packet.len();
     match layout {
@@ -525,7 +527,7 @@ fn rebuild(q: Queue) -> Result<Vec<u8>, Drop> {
             // ip_frag_reasm: "Oversized IP packet" when the header and payload pass 65,535.
             let total = header_len + q.data.len();
             if total > MAX_DATAGRAM || header_len < 20 {
-                return Err(Drop::TooBig);
+                return Err(Discard::TooBig);
             }
             packet[2..4].copy_from_slice(&(total as u16).to_be_bytes());
             packet[6] &= 0x40; // keep DF; clear MF and the offset
@@ -540,7 +542,7 @@ fn rebuild(q: Queue) -> Result<Vec<u8>, Drop> {
         } => {
             let payload = header_len.saturating_sub(40) + q.data.len();
             if payload > MAX_DATAGRAM || header_len < 40 || next_header_at >= header_len {
-                return Err(Drop::TooBig);
+                return Err(Discard::TooBig);
             }
             packet[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
             packet[next_header_at] = next_header;

@@ -21,7 +21,8 @@ const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// etherparse and Wireshark also take as a tag.
 const VLAN_TAGS: [u16; 3] = [0x8100, 0x88a8, 0x9100];
 const ETHERNET_HEADER: usize = 14;
-/// netANALYZER's own header before the Ethernet frame (Wireshark packet-netanalyzer.c).
+/// netANALYZER's own header before the Ethernet frame (Wireshark packet-netanalyzer.c);
+/// LINKTYPE_NETANALYZER_TRANSPARENT (241) has the preamble and SFD between them.
 const NETANALYZER_HEADER: usize = 4;
 
 /// `cut` is how many bytes the snap length removed from the end of the packet: a trailing
@@ -40,6 +41,12 @@ pub fn network_layer(link: LinkType, data: &[u8], cut: usize) -> Result<Network<
             need(NETANALYZER_HEADER)?;
             netanalyzer_frame(&data[..NETANALYZER_HEADER])?;
             ethernet(without_fcs(link, &data[NETANALYZER_HEADER..], cut)?)
+        }
+        241 => {
+            need(NETANALYZER_HEADER)?;
+            netanalyzer_frame(&data[..NETANALYZER_HEADER])?;
+            let frame = after_preamble(&data[NETANALYZER_HEADER..])?;
+            ethernet(without_fcs(link, frame, cut)?)
         }
         12 | 14 | 101 | 228 | 229 => Ok(Network::Ip(data)),
         0 | 108 => {
@@ -97,6 +104,16 @@ fn netanalyzer_frame(header: &[u8]) -> Result<(), SkipReason> {
         return Err(SkipReason::NotIp(NotIp::EtherType(None)));
     }
     Ok(())
+}
+
+/// The frame after its preamble (0x55 bytes; 7 normally, netANALYZER flags other lengths) and
+/// start frame delimiter (0xd5), as netANALYZER's transparent mode records them.
+fn after_preamble(raw: &[u8]) -> Result<&[u8], SkipReason> {
+    let preamble = raw.iter().take_while(|&&b| b == 0x55).count();
+    match raw.get(preamble) {
+        Some(0xd5) => Ok(&raw[preamble + 1..]),
+        _ => Err(SkipReason::TruncatedLinkHeader),
+    }
 }
 
 /// An Ethernet II frame (without its FCS).

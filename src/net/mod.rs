@@ -692,6 +692,13 @@ mod tests {
             decode_packet(LinkType::NETANALYZER, &na).unwrap().payload,
             b"data"
         );
+        // Transparent mode: the header says so (bit 9), then preamble and SFD.
+        let mut tr = (header | 0x200).to_le_bytes().to_vec();
+        tr.extend_from_slice(&[0x55; 7]);
+        tr.push(0xd5);
+        tr.extend_from_slice(&framed);
+        let transparent = LinkType::NETANALYZER_TRANSPARENT;
+        assert_eq!(decode_packet(transparent, &tr).unwrap().payload, b"data");
         na[1] |= 1; // a GPIO event, not a frame
         assert!(decode_packet(LinkType::NETANALYZER, &na).is_err());
         framed[20] ^= 0xff;

@@ -23,6 +23,7 @@ from fragtricks import (decoy_across_runs, decoy_inside_a_run, reorder,  # noqa:
 
 ETHERNET = 1
 NETANALYZER = 240
+NETANALYZER_TRANSPARENT = 241
 # libpcap's LT_FCS_DATALINK_EXT(2): the FCS is 2 16-bit words (pcap-savefile(5)).
 ETHERNET_WITH_FCS_BITS = 0x24000000 | ETHERNET
 
@@ -249,8 +250,14 @@ def main():
                 "(version 1, no error, the frame length) before each frame, the FCS after it",
                 {})
 
-    # The FCS capture with one frame damaged: the NIC drops it, so the receiver never sees
-    # that segment; the capture has no retransmission, so its bytes are a gap.
+    # Transparent mode (241): header bit 9 set, the preamble and SFD before the frame.
+    preamble = b"\x55" * 7 + b"\xd5"
+    nat = [(ts, struct.pack("<I", (1 << 10) | 0x200 | ((len(f) + 8) << 16)) + preamble + f)
+           for ts, f in fcs]
+    write_pcap("netanalyzer-transparent.pcap", nat, NETANALYZER_TRANSPARENT)
+    write_truth("netanalyzer-transparent.pcap", "py-nano",
+                "py-nano.pcap as LINKTYPE_NETANALYZER_TRANSPARENT (241): the netANALYZER header "
+                "(version 1, transparent mode), the preamble and SFD, the frame, its FCS", {})
 
 
 if __name__ == "__main__":

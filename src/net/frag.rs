@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use crate::base::{rules, ConnId, Diagnostic, PacketRef, Rule, Timestamp};
 
@@ -87,21 +88,22 @@ pub struct FragLimits {
     /// and cannot overlap, so 8192 is what a 65,535-byte datagram can need; the bound makes it
     /// explicit.
     pub max_fragments: usize,
-    pub timeout_v4: Timestamp,
-    pub timeout_v6: Timestamp,
+    /// How long after its first fragment a datagram may take to complete, in capture time.
+    pub timeout_v4: Duration,
+    pub timeout_v6: Duration,
 }
 
 impl Default for FragLimits {
     fn default() -> FragLimits {
-        const SECOND: u64 = 1_000_000_000;
         FragLimits {
             // The kernel bounds memory only; a count keeps the queue table small as well.
             max_datagrams: 1024,
             // Linux's net.ipv4.ipfrag_high_thresh and net.ipv6.ip6frag_high_thresh.
             max_bytes: 4 << 20,
             max_fragments: 8192,
-            timeout_v4: Timestamp(30 * SECOND),
-            timeout_v6: Timestamp(60 * SECOND),
+            // net.ipv4.ipfrag_time and net.ipv6.ip6frag_time.
+            timeout_v4: Duration::from_secs(30),
+            timeout_v6: Duration::from_secs(60),
         }
     }
 }
@@ -231,7 +233,7 @@ impl Reassembler {
         self.bytes
     }
 
-    fn timeout(&self, key: &FragKey) -> Timestamp {
+    fn timeout(&self, key: &FragKey) -> Duration {
         if key.is_v6() {
             self.limits.timeout_v6
         } else {
@@ -239,8 +241,9 @@ impl Reassembler {
         }
     }
 
-    fn expiry(&self, key: &FragKey, q: &Queue) -> Timestamp {
-        Timestamp(q.first.ts.0.saturating_add(self.timeout(key).0))
+    fn expiry(&self, key: &FragKey, first: PacketRef) -> Timestamp {
+        let timeout = u64::try_from(self.timeout(key).as_nanos()).unwrap_or(u64::MAX);
+        Timestamp(first.ts.0.saturating_add(timeout))
     }
 
     /// Time has come to `now`: drop the datagrams whose timer ran out. Call it for every
@@ -252,17 +255,21 @@ impl Reassembler {
         let expired: Vec<FragKey> = self
             .queues
             .iter()
-            .filter(|(k, q)| now > self.expiry(k, q))
+            .filter(|(k, q)| now > self.expiry(k, q.first))
             .map(|(k, _)| *k)
             .collect();
         for key in expired {
             if let Some(q) = self.remove(&key) {
-                let secs = self.timeout(&key).0 / 1_000_000_000;
+                let secs = self.timeout(&key).as_secs();
                 let why = format!("incomplete {secs} s after its first fragment: dropped");
                 notes.push(self.incomplete_note(&key, &q, why));
             }
         }
-        self.next_expiry = self.queues.iter().map(|(k, q)| self.expiry(k, q)).min();
+        self.next_expiry = self
+            .queues
+            .iter()
+            .map(|(k, q)| self.expiry(k, q.first))
+            .min();
     }
 
     /// End of the capture: every datagram still in progress is reported.
@@ -328,7 +335,7 @@ impl Reassembler {
                 return Err(Discard::Limit("datagrams"));
             }
             self.queues.insert(key, Queue::new(packet));
-            let expiry = Timestamp(packet.ts.0.saturating_add(self.timeout(&key).0));
+            let expiry = self.expiry(&key, packet);
             self.next_expiry = Some(self.next_expiry.map_or(expiry, |t| t.min(expiry)));
         }
         let result = self.insert(&key, frag, start, end, data);

@@ -389,7 +389,7 @@ impl Reassembler {
         if !frag.more {
             if end < q.highest_end() || q.end.is_some_and(|e| e != end) {
                 return Err(Discard::Invalid(
-                    "its end disagrees with the datagram's length",
+                    "is a last fragment that disagrees with the datagram's length",
                 ));
             }
             q.end = Some(end);

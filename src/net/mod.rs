@@ -39,7 +39,8 @@ pub enum SkipReason {
     TruncatedLinkHeader,
     NotIp(NotIp),
     BadIpHeader(IpHeaderError),
-    /// A fragment [`decode_packet`] does not reassemble ([`Decoder`] does).
+    /// A fragment [`decode_packet`] does not reassemble ([`Decoder`] does, unless its IPv6
+    /// Fragment header cannot be found or a reassembled datagram is a fragment again).
     IpFragment,
     /// A fragment cut short by the snap length: its bytes cannot be reassembled.
     IpFragmentCut,
@@ -96,7 +97,7 @@ impl fmt::Display for SkipReason {
             SkipReason::TruncatedLinkHeader => f.write_str("link-layer header truncated"),
             SkipReason::NotIp(what) => write!(f, "not IP ({what})"),
             SkipReason::BadIpHeader(e) => write!(f, "bad IP header: {e}"),
-            SkipReason::IpFragment => f.write_str("IP fragment (fragments are not reassembled)"),
+            SkipReason::IpFragment => f.write_str("IP fragment that could not be reassembled"),
             SkipReason::IpFragmentCut => {
                 f.write_str("IP fragment cut short by the snap length (not reassembled)")
             }
@@ -611,6 +612,36 @@ mod tests {
         assert_eq!(seg.payload, &[9u8; 60]);
         assert_eq!(seg.dst.port(), 9443);
         assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn an_ipv6_atomic_fragment_is_a_whole_packet() {
+        // Offset 0 and M = 0 (RFC 6946): not fragmented at all, as Linux takes it.
+        let mut pkt = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(5555, 9443, 1, 100)
+            .write(&mut pkt, b"atomic")
+            .unwrap();
+        let (ip, l4) = pkt.split_at(40);
+        let mut h = ip.to_vec();
+        h[6] = 44;
+        h[4..6].copy_from_slice(&((8 + l4.len()) as u16).to_be_bytes());
+        let frag = [6, 0, 0, 0, 0, 0, 0, 9];
+        let atomic = [&h[..], &frag, l4].concat();
+        let mut d = Decoder::default();
+        let mut notes = Vec::new();
+        let seg = d
+            .decode(
+                LinkType::RAW,
+                &atomic,
+                atomic.len() as u32,
+                at(1),
+                &mut notes,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(seg.payload, b"atomic");
+        assert!(notes.is_empty());
     }
 
     #[test]

@@ -19,6 +19,10 @@ h2_connection [mode][gap mask][segments: [side<<15|len u16][bytes]]
               segments in capture order (~24 KiB, ~6 KiB per config, with gaps, and without the
               client's first segment)
 h2_hpack      [op][args]...                     RFC 7541 C.3-C.5 blocks, with lost() and allow()
+ip_frag       [mode][fragments or a cover]      a datagram cut in order, reversed, with duplicates,
+              overlaps, a late fragment and IPv6 (free mode), and exact covers of 1-4000 bytes
+The captures of samples/hostile/net (IP fragments, VLAN tags, FCS) also seed pcap_mutate (the
+Ethernet ones) and capture_bytes.
 The TLS captures (samples/tls) also seed pcap_mutate (first ~48 KiB of records, with and
 without their key log: link selector bit 0x40 = [key log len u16][key log] after the flags)
 and capture_bytes (first ~48 KiB of each .pcap/.pcapng; the pcapng carries its secrets).
@@ -54,21 +58,35 @@ def window(recs, start, budget):
         buf += r
     return buf
 
-for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))):
+hostile_net = sorted(glob.glob(os.path.join(samples, 'hostile', 'net', '*.pcap*')))
+
+for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))) + [
+        p for p in hostile_net if p.endswith('.pcap')]:
     name = os.path.basename(path)
     raw = open(path, 'rb').read()
     magic = raw[:4]
     le = magic in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1')
     nanos = magic in (b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\x3c\x4d')
     link = struct.unpack('<I' if le else '>I', raw[20:24])[0]
-    if link not in LINKS:
+    # Selector bit 0x20: libpcap's FCS bits (0x24000000); bit 0x10: netANALYZER (240).
+    fcs = 0x20 if link & 0xffff0000 == 0x24000000 else 0
+    link &= 0xffff
+    if link == 240:
+        sel = 0x10
+    elif link in LINKS:
+        sel = LINKS.index(link)
+    else:
         continue
-    sel = LINKS.index(link) | (0x80 if nanos else 0)
+    sel |= fcs | (0x80 if nanos else 0)
     recs = records(raw, le)
     for flags in (0x40, 0x41, 0x03):
         out('pcap_mutate', f'{name}-{flags:02x}', bytes([sel, flags]) + window(recs, 0, 48 << 10))
     if len(recs) > 40:
         out('pcap_mutate', f'{name}-mid', bytes([sel, 0x40]) + window(recs, len(recs) // 2, 32 << 10))
+
+for path in hostile_net:
+    raw = open(path, 'rb').read()
+    out('capture_bytes', 'net-' + os.path.basename(path), bytes([0x40]) + raw[:16 << 10])
 
 for path in sorted(glob.glob(os.path.join(samples, '*.pcap*'))):
     name = os.path.basename(path)
@@ -283,9 +301,16 @@ for path in sorted(glob.glob(os.path.join(tls_dir, '*.pcap*'))):
     le = raw[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1')
     nanos = raw[:4] in (b'\x4d\x3c\xb2\xa1', b'\xa1\xb2\x3c\x4d')
     link = struct.unpack('<I' if le else '>I', raw[20:24])[0]
-    if link not in LINKS:
+    # Selector bit 0x20: libpcap's FCS bits (0x24000000); bit 0x10: netANALYZER (240).
+    fcs = 0x20 if link & 0xffff0000 == 0x24000000 else 0
+    link &= 0xffff
+    if link == 240:
+        sel = 0x10
+    elif link in LINKS:
+        sel = LINKS.index(link)
+    else:
         continue
-    sel = LINKS.index(link) | (0x80 if nanos else 0)
+    sel |= fcs | (0x80 if nanos else 0)
     recs = records(raw, le)
     w = window(recs, 0, 48 << 10)
     for flags in (0x40, 0x41):
@@ -358,5 +383,27 @@ out('h2_hpack', 'rfc7541-c3-lost', hpack_block(c3[0]) + bytes([2]) + b''.join(ma
 c5_256 = [b'\x3f\xe1\x01' + c5[0]] + c5[1:]
 out('h2_hpack', 'rfc7541-c5-256', bytes([3]) + b''.join(map(hpack_block, c5_256)))
 out('h2_hpack', 'rfc7541-c5-allow', bytes([1, 0, 0, 0x20, 0]) + b''.join(map(hpack_block, c5)))
+
+# ip_frag (see fuzz_targets/ip_frag.rs). Free mode: [flags][offset u16, 8-byte units][seconds]
+# [len][bytes]; flags bit 0 IPv6, bit 1 MF, bits 2-3 the datagram, bit 4 a clock tick.
+def frag_op(flags, offset_bytes, secs, data):
+    return bytes([flags]) + struct.pack('>H', offset_bytes // 8) + bytes([secs, len(data)]) + data
+tcp = bytes(12) + b'\x50' + bytes(7)
+body = tcp + bytes(range(100))
+pieces = [(o, body[o:o + 32]) for o in range(0, len(body), 32)]
+def ops(order, v6=0, ident=0, secs=0):
+    return b''.join(frag_op(v6 | (2 if o + 32 < len(body) else 0) | ident << 2, o, secs, d)
+                    for o, d in order)
+out('ip_frag', 'v4-in-order', bytes([0]) + ops(pieces))
+out('ip_frag', 'v4-reversed', bytes([0]) + ops(pieces[::-1]))
+out('ip_frag', 'v6-interleaved', bytes([0]) + ops(pieces[1::2] + pieces[0::2], v6=1))
+out('ip_frag', 'v4-duplicate', bytes([0]) + ops(pieces[:1] + pieces))
+out('ip_frag', 'v4-overlap', bytes([0]) + ops(pieces[:2]) + frag_op(2, 16, 0, b'D' * 32) + ops(pieces[2:]))
+out('ip_frag', 'v4-late', bytes([0]) + ops(pieces[:-1]) + frag_op(0x10, 0, 31, b'') + ops(pieces[-1:]))
+out('ip_frag', 'two-datagrams-tiny', bytes([2]) + ops(pieces, ident=1) + ops(pieces[::-1], v6=1, ident=2))
+for n, (v6, ln, cuts, order) in enumerate([(0, 100, b'\x01\x03', b'\x05\x81\x02'),
+                                           (4, 4000, bytes(range(0, 60, 7)), bytes(range(0xff, 0, -13))),
+                                           (0, 9, b'', b''), (4, 64, b'\x00', b'\x80\x80')]):
+    out('ip_frag', f'cover-{n}', bytes([1 | v6]) + struct.pack('>H', ln - 1) + bytes([len(cuts)]) + cuts + order)
 
 print('seeds written to', os.path.join(here, 'corpus'))

@@ -37,6 +37,10 @@ use tcp::{FlowTable, FlowTableLimits};
 
 /// Packets in, events out, for one capture.
 pub struct Pipeline {
+    /// Link, IP (with fragment reassembly) and TCP headers.
+    decoder: net::Decoder,
+    /// Diagnostics from the decoder, for the packet at hand.
+    notes: Vec<Diagnostic>,
     flows: FlowTable<Connection>,
     /// TLS secrets, shared by every connection.
     keys: Arc<KeyStore>,
@@ -60,6 +64,8 @@ impl Pipeline {
             Box::new(move |_| Connection::new(cfg.clone(), shared.clone())),
         );
         Pipeline {
+            decoder: net::Decoder::default(),
+            notes: Vec::new(),
             flows,
             keys,
             events: Vec::new(),
@@ -77,8 +83,14 @@ impl Pipeline {
         self.last_packet = packet;
         self.summary.packets += 1;
         self.summary.bytes += u64::from(pkt.orig_len);
-        match net::decode_packet(pkt.link, pkt.data) {
-            Ok(seg) => self.flows.process(&seg, packet, &mut self.events),
+        let decoded =
+            self.decoder
+                .decode(pkt.link, pkt.data, pkt.orig_len, packet, &mut self.notes);
+        let notes = self.notes.drain(..).map(Event::Diagnostic);
+        self.events.extend(notes);
+        match decoded {
+            Ok(Some(seg)) => self.flows.process(&seg, packet, &mut self.events),
+            Ok(None) => {}
             Err(reason) => self.skipped(reason, packet),
         }
         self.drain(sink)
@@ -141,6 +153,9 @@ impl Pipeline {
 
     /// End of input: close every connection and emit the capture summary.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<CaptureSummary> {
+        self.decoder.finish(&mut self.notes);
+        let notes = self.notes.drain(..).map(Event::Diagnostic);
+        self.events.extend(notes);
         self.flows.finish(self.last_packet, &mut self.events);
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();

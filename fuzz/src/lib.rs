@@ -147,6 +147,23 @@ pub fn check_outputs(events: &Collect, preview: usize) {
 /// Link types the pcap_mutate target may give the capture, picked by one byte.
 pub const LINK_TYPES: [u32; 8] = [1, 113, 276, 0, 101, 108, 228, 229];
 
+/// The link type a selector byte picks: bits 0-2 index [`LINK_TYPES`]; bit 4 picks
+/// LINKTYPE_NETANALYZER (240, a 4-byte header and an FCS around each Ethernet frame) instead;
+/// bit 5 adds libpcap's FCS bits for a 4-byte FCS (`LT_FCS_DATALINK_EXT(2)`), so Ethernet
+/// frames end with one.
+pub fn link_type(sel: u8) -> u32 {
+    let link = if sel & 0x10 != 0 {
+        240
+    } else {
+        LINK_TYPES[(sel & 7) as usize]
+    };
+    if sel & 0x20 != 0 {
+        link | 0x2400_0000
+    } else {
+        link
+    }
+}
+
 /// Largest record the pcap_mutate target writes (the usual snap length).
 pub const MAX_CAPLEN: usize = 262_144;
 
@@ -170,7 +187,7 @@ pub fn pcap_from_records(input: &[u8]) -> Option<(Vec<u8>, u8, Option<&[u8]>)> {
         keylog = Some(text);
         rest = after;
     }
-    let link = LINK_TYPES[(sel & 7) as usize];
+    let link = link_type(sel);
     let nanos = sel & 0x80 != 0;
     let mut out = Vec::with_capacity(input.len() + 24);
     out.extend_from_slice(&(if nanos { 0xa1b2_3c4du32 } else { 0xa1b2_c3d4 }).to_le_bytes());

@@ -107,7 +107,48 @@ impl LinkType {
     /// `tcpdump -i any` since libpcap 1.10.
     pub const LINUX_SLL2: LinkType = LinkType(276);
 
+    /// Ethernet frames with their FCS, each behind a 4-byte netANALYZER header.
+    pub const NETANALYZER: LinkType = LinkType(240);
+    /// The same with each frame's preamble and start frame delimiter.
+    pub const NETANALYZER_TRANSPARENT: LinkType = LinkType(241);
+
+    /// Set in a pcap header's link type field when bits 28-31 give the FCS length (libpcap's
+    /// `LT_FCS_DATALINK_EXT`): pcap-savefile(5).
+    const FCS_PRESENT: u32 = 0x0400_0000;
+
+    /// The link-layer header type alone, without the FCS length a pcap header may carry in
+    /// its upper bits.
+    pub fn base(self) -> LinkType {
+        LinkType(self.0 & 0xffff)
+    }
+
+    /// How many bytes of Frame Check Sequence end each packet, when the capture says so: the
+    /// pcap header's FCS bits (in 16-bit words), a pcapng `if_fcslen` (see
+    /// [`LinkType::with_fcs`]), or a link type that always carries one (netANALYZER).
+    pub fn fcs_len(self) -> Option<usize> {
+        if self.base() == LinkType::NETANALYZER || self.base() == LinkType::NETANALYZER_TRANSPARENT
+        {
+            return Some(4);
+        }
+        let words = (self.0 >> 28) as usize;
+        (self.0 & LinkType::FCS_PRESENT != 0 && words > 0).then_some(words * 2)
+    }
+
+    /// This link type with `bytes` of FCS at the end of each packet, written as libpcap writes
+    /// it in a pcap header (a whole number of 16-bit words, up to 30 bytes).
+    pub fn with_fcs(self, bytes: usize) -> LinkType {
+        let words = (bytes / 2).min(15) as u32;
+        if words == 0 {
+            return self.base();
+        }
+        LinkType(self.base().0 | LinkType::FCS_PRESENT | (words << 28))
+    }
+
     pub fn name(self) -> String {
+        let always = [LinkType::NETANALYZER, LinkType::NETANALYZER_TRANSPARENT];
+        if let (Some(n), false) = (self.fcs_len(), always.contains(&self.base())) {
+            return format!("{} with {n}-byte FCS", self.base().name());
+        }
         match self.0 {
             0 => "NULL".into(),
             1 => "ETHERNET".into(),
@@ -116,6 +157,8 @@ impl LinkType {
             113 => "LINUX_SLL".into(),
             228 => "IPV4".into(),
             229 => "IPV6".into(),
+            240 => "NETANALYZER".into(),
+            241 => "NETANALYZER_TRANSPARENT".into(),
             276 => "LINUX_SLL2".into(),
             n => format!("LINKTYPE {n}"),
         }

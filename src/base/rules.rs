@@ -114,6 +114,12 @@ rules! {
     FRAME_INCOMPLETE = "frame-incomplete", Warning, "capture", "the connection or capture ended in the middle of a frame";
     PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
     PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
+    // IP fragment reassembly (net::frag), following the Linux kernel
+    IP_FRAG_OVERLAP = "ip-frag-overlap", Warning, "RFC 5722", "an IP fragment overlaps another of its datagram: the whole datagram is dropped, as Linux does for IPv4 and IPv6";
+    IP_FRAG_TIMEOUT = "ip-frag-timeout", Warning, "RFC 791 / RFC 8200 §4.5", "a fragmented IP datagram was still incomplete when its reassembly time ran out (Linux: 30 s IPv4, 60 s IPv6) or the capture ended; its fragments are dropped";
+    IP_FRAG_TOO_BIG = "ip-frag-too-big", Warning, "RFC 791 / RFC 8200 §4.5", "IP fragments reach past the 65,535-byte maximum datagram: dropped";
+    IP_FRAG_INVALID = "ip-frag-invalid", Warning, "RFC 791 / RFC 8200 §4.5", "an IP fragment is empty, disagrees with the datagram's final length, or (IPv6) is not a multiple of 8 bytes before the last: dropped as Linux does";
+    IP_FRAG_LIMIT = "ip-frag-limit", Warning, "wsdissect", "IP fragments were dropped because the reassembly limits (datagrams, bytes or fragments in progress) were reached";
 }
 
 /// A rule broken at a place in the capture.

@@ -28,7 +28,7 @@ impl FileFilter {
                 filter: self.expression.clone(),
                 detail: e.to_string(),
             };
-            let dead = pcap::Capture::dead(pcap::Linktype(link.0 as i32)).map_err(err)?;
+            let dead = pcap::Capture::dead(pcap::Linktype(link.base().0 as i32)).map_err(err)?;
             let program = dead.compile(&self.expression, true).map_err(err)?;
             self.programs.insert(link, program);
         }

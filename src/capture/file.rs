@@ -193,7 +193,7 @@ impl Blocks {
                     )
                 })?;
                 self.interfaces.push(Interface {
-                    link: LinkType(idb.linktype.0 as u32),
+                    link: with_if_fcslen(LinkType(idb.linktype.0 as u32), &idb.options),
                     units_per_sec,
                     offset_secs: idb.ts_offset(),
                 });
@@ -251,6 +251,21 @@ impl Blocks {
             data,
             orig_len,
         });
+    }
+}
+
+/// A pcapng interface's `if_fcslen` (option 13), carried in its link type as a pcap header
+/// would carry it. The spec says bits, some writers mean bytes: 16/32 are bits, 2/4 bytes.
+fn with_if_fcslen(link: LinkType, options: &[pcap_parser::PcapNGOption<'_>]) -> LinkType {
+    const IF_FCSLEN: u16 = 13;
+    let value = options
+        .iter()
+        .find(|o| o.code.0 == IF_FCSLEN)
+        .and_then(|o| o.value().first().copied());
+    match value {
+        Some(bits @ (16 | 32)) => link.with_fcs(usize::from(bits / 8)),
+        Some(bytes @ (2 | 4)) => link.with_fcs(usize::from(bytes)),
+        _ => link,
     }
 }
 

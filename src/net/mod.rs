@@ -1,7 +1,10 @@
 //! Link, IP and TCP decoding: a captured packet in, a TCP `Segment` or the reason it is not one
-//! out. Link headers etherparse does not know (Linux SLL2, BSD NULL/LOOP) are read here; the
-//! rest (Ethernet, VLAN/QinQ, SLL, IPv4, IPv6 and its extension headers, TCP) is etherparse.
+//! out. Link headers etherparse does not know (Linux SLL2, BSD NULL/LOOP, netANALYZER), any
+//! depth of VLAN tags and a trailing FCS are read here; the rest (Ethernet, SLL, IPv4, IPv6
+//! and its extension headers, TCP) is etherparse. IP fragments are reassembled by [`Decoder`]
+//! (see `frag`); [`decode_packet`] alone skips them.
 
+pub mod frag;
 mod link;
 
 use std::fmt;
@@ -9,7 +12,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
-use crate::base::LinkType;
+use crate::base::{Diagnostic, LinkType, PacketRef};
+use frag::{FragKey, FragLimits, Fragment, Layout, Reassembler};
 
 /// A TCP segment, borrowing its payload from the captured packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +39,13 @@ pub enum SkipReason {
     TruncatedLinkHeader,
     NotIp(NotIp),
     BadIpHeader(IpHeaderError),
+    /// A fragment [`decode_packet`] does not reassemble ([`Decoder`] does, unless its IPv6
+    /// Fragment header cannot be found or a reassembled datagram is a fragment again).
     IpFragment,
+    /// A fragment cut short by the snap length: its bytes cannot be reassembled.
+    IpFragmentCut,
+    /// The Ethernet FCS does not match the frame: the receiving NIC drops such a frame.
+    BadFcs,
     NotTcp(u8),
     /// The header is cut or invalid (etherparse's reason), or absent.
     TruncatedTcpHeader(Option<etherparse::err::packet::SliceError>),
@@ -87,7 +97,13 @@ impl fmt::Display for SkipReason {
             SkipReason::TruncatedLinkHeader => f.write_str("link-layer header truncated"),
             SkipReason::NotIp(what) => write!(f, "not IP ({what})"),
             SkipReason::BadIpHeader(e) => write!(f, "bad IP header: {e}"),
-            SkipReason::IpFragment => f.write_str("IP fragment (fragments are not reassembled)"),
+            SkipReason::IpFragment => f.write_str("IP fragment that could not be reassembled"),
+            SkipReason::IpFragmentCut => {
+                f.write_str("IP fragment cut short by the snap length (not reassembled)")
+            }
+            SkipReason::BadFcs => {
+                f.write_str("Ethernet FCS does not match (a receiving NIC drops the frame)")
+            }
             SkipReason::NotTcp(p) => write!(f, "not TCP (IP protocol {p})"),
             SkipReason::TruncatedTcpHeader(Some(e)) => {
                 write!(f, "TCP header truncated or invalid: {e}")
@@ -100,75 +116,222 @@ impl fmt::Display for SkipReason {
 }
 
 /// What the IP header says, with where it starts in the captured packet.
-struct Ip {
+struct Ip<'a> {
     src: IpAddr,
     dst: IpAddr,
     start: usize,
     /// The length the header declares for the whole IP packet.
     declared_len: usize,
-    fragmented: bool,
     proto: u8,
+    /// Set when the payload is one fragment of a bigger datagram.
+    fragment: Option<Fragment<'a>>,
 }
 
-fn ip_of(sliced: &LaxSlicedPacket<'_>, data: &[u8]) -> Result<Ip, SkipReason> {
+/// IP protocol numbers: TCP, and the IPv6 extension headers that may come between a Fragment
+/// header and TCP (routing, destination options, authentication).
+const TCP: u8 = 6;
+const IPV6_FRAGMENT: u8 = 44;
+const IPV6_BEFORE_TCP: [u8; 4] = [TCP, 43, 60, 51];
+
+fn ip_of<'a>(
+    sliced: &LaxSlicedPacket<'a>,
+    data: &'a [u8],
+    ether_type: Option<u16>,
+) -> Result<Ip<'a>, SkipReason> {
     match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
+            let start = offset_in(data, h.slice());
+            // Borrowed from `data`: etherparse lends the header only as long as `sliced`.
+            let header = &data[start..start + h.slice().len()];
+            let payload = v4.payload();
+            let src: IpAddr = h.source_addr().into();
+            let dst: IpAddr = h.destination_addr().into();
+            let proto = payload.ip_number.0;
+            let fragment = v4.is_payload_fragmented().then(|| Fragment {
+                key: FragKey {
+                    src,
+                    dst,
+                    id: u32::from(h.identification()),
+                    proto: Some(proto),
+                },
+                offset: u32::from(h.fragments_offset().byte_offset()),
+                more: h.more_fragments(),
+                header,
+                layout: Layout::V4,
+                data: payload.payload,
+            });
             Ok(Ip {
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                start: offset_in(data, h.slice()),
+                src,
+                dst,
+                start,
                 declared_len: usize::from(h.total_len()),
-                fragmented: v4.is_payload_fragmented(),
-                proto: v4.payload().ip_number.0,
+                proto,
+                fragment,
             })
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
+            let start = offset_in(data, h.slice());
+            let declared_len = 40 + usize::from(h.payload_length());
+            let src: IpAddr = h.source_addr().into();
+            let dst: IpAddr = h.destination_addr().into();
+            let fragment = if v6.is_payload_fragmented() {
+                let packet = &data[start..(start + declared_len).min(data.len())];
+                Some(ipv6_fragment(packet, src, dst).ok_or(SkipReason::IpFragment)?)
+            } else {
+                None
+            };
+            let proto = match &fragment {
+                Some(Fragment {
+                    layout: Layout::V6 { next_header, .. },
+                    ..
+                }) => *next_header,
+                _ => v6.payload().ip_number.0,
+            };
             Ok(Ip {
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                start: offset_in(data, h.slice()),
-                declared_len: 40 + usize::from(h.payload_length()),
-                fragmented: v6.is_payload_fragmented(),
-                proto: v6.payload().ip_number.0,
+                src,
+                dst,
+                start,
+                declared_len,
+                proto,
+                fragment,
             })
         }
         Some(LaxNetSlice::Arp(_)) => Err(SkipReason::NotIp(NotIp::Arp)),
         None => Err(match &sliced.stop_err {
             Some((e, _)) => SkipReason::BadIpHeader(IpHeaderError::InFrame(e.clone())),
-            None => SkipReason::NotIp(NotIp::EtherType(ether_type_of(sliced))),
+            None => SkipReason::NotIp(NotIp::EtherType(ether_type)),
         }),
     }
 }
 
-/// Decode one captured packet.
+/// The Fragment header of an IPv6 packet (RFC 8200 §4.5), found after the extension headers
+/// that precede it (hop-by-hop, routing, destination options, authentication), as the kernel
+/// meets them in turn. etherparse would go on parsing the fragment's data as headers.
+fn ipv6_fragment(packet: &[u8], src: IpAddr, dst: IpAddr) -> Option<Fragment<'_>> {
+    let mut next_header_at = 6;
+    let mut at = 40;
+    loop {
+        let next = *packet.get(next_header_at)?;
+        let len = match next {
+            IPV6_FRAGMENT => break,
+            0 | 43 | 60 => (usize::from(*packet.get(at + 1)?) + 1) * 8,
+            51 => (usize::from(*packet.get(at + 1)?) + 2) * 4,
+            _ => return None,
+        };
+        next_header_at = at;
+        at += len;
+    }
+    let fh = packet.get(at..at + 8)?;
+    let offset_and_flags = u16::from_be_bytes([fh[2], fh[3]]);
+    Some(Fragment {
+        key: FragKey {
+            src,
+            dst,
+            id: u32::from_be_bytes([fh[4], fh[5], fh[6], fh[7]]),
+            proto: None,
+        },
+        offset: u32::from(offset_and_flags & !7),
+        more: offset_and_flags & 1 == 1,
+        header: &packet[..at],
+        layout: Layout::V6 {
+            next_header_at,
+            next_header: fh[0],
+        },
+        data: &packet[at + 8..],
+    })
+}
+
+/// A packet taken apart: a TCP segment, or a fragment of a datagram that may carry one.
+enum Parsed<'a> {
+    Segment(Segment<'a>),
+    Fragment(Fragment<'a>),
+}
+
+/// Decode one captured packet. Fragments are skipped: [`Decoder`] reassembles them.
 pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
-    let sliced = match link::network_layer(link, data)? {
-        link::Network::Ethernet(frame) => {
-            LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::TruncatedLinkHeader)?
+    match parse(link, data, 0)? {
+        Parsed::Segment(seg) => Ok(seg),
+        Parsed::Fragment(_) => Err(SkipReason::IpFragment),
+    }
+}
+
+/// Decodes packets in capture order, reassembling IP fragments on the way.
+pub struct Decoder {
+    frags: Reassembler,
+    /// The last datagram reassembled, which the segment it carries borrows.
+    datagram: Vec<u8>,
+}
+
+impl Decoder {
+    pub fn new(limits: FragLimits) -> Decoder {
+        Decoder {
+            frags: Reassembler::new(limits),
+            datagram: Vec::new(),
         }
-        link::Network::EtherType(t, rest) => {
-            LaxSlicedPacket::from_ether_type(etherparse::EtherType(t), rest)
-        }
-        link::Network::Ip(rest) => LaxSlicedPacket::from_ip(rest)
-            .map_err(|e| SkipReason::BadIpHeader(IpHeaderError::AtStart(e)))?,
+    }
+
+    /// Decode one packet (`orig_len` is its length on the wire). `Ok(None)`: a fragment was
+    /// taken in, or dropped with a diagnostic in `notes`, and no datagram completed.
+    pub fn decode<'a>(
+        &'a mut self,
+        link: LinkType,
+        data: &'a [u8],
+        orig_len: u32,
+        packet: PacketRef,
+        notes: &mut Vec<Diagnostic>,
+    ) -> Result<Option<Segment<'a>>, SkipReason> {
+        self.frags.tick(packet.ts, notes);
+        let cut = (orig_len as usize).saturating_sub(data.len());
+        let frag = match parse(link, data, cut)? {
+            Parsed::Segment(seg) => return Ok(Some(seg)),
+            Parsed::Fragment(frag) => frag,
+        };
+        let Some(datagram) = self.frags.push(&frag, packet, notes) else {
+            return Ok(None);
+        };
+        self.datagram = datagram;
+        decode_packet(LinkType::RAW, &self.datagram).map(Some)
+    }
+
+    /// End of the capture: the datagrams still incomplete are reported.
+    pub fn finish(&mut self, notes: &mut Vec<Diagnostic>) {
+        self.frags.finish(notes);
+    }
+}
+
+impl Default for Decoder {
+    fn default() -> Decoder {
+        Decoder::new(FragLimits::default())
+    }
+}
+
+/// Take a packet apart; `cut` is how many bytes the snap length removed from its end.
+fn parse(link: LinkType, data: &[u8], cut: usize) -> Result<Parsed<'_>, SkipReason> {
+    let (sliced, ether_type) = match link::network_layer(link, data, cut)? {
+        link::Network::EtherType {
+            ether_type,
+            payload,
+            named,
+        } => (
+            LaxSlicedPacket::from_ether_type(etherparse::EtherType(ether_type), payload),
+            named.then_some(ether_type),
+        ),
+        link::Network::Ip(rest) => (
+            LaxSlicedPacket::from_ip(rest)
+                .map_err(|e| SkipReason::BadIpHeader(IpHeaderError::AtStart(e)))?,
+            None,
+        ),
     };
-    let Ip {
-        src: src_ip,
-        dst: dst_ip,
-        start: ip_start,
-        declared_len: declared_ip_len,
-        fragmented,
-        proto,
-    } = ip_of(&sliced, data)?;
-    if fragmented {
-        return Err(SkipReason::IpFragment);
+    let ip = ip_of(&sliced, data, ether_type)?;
+    if let Some(frag) = ip.fragment {
+        return fragment_to_keep(frag, ip.proto, ip.start + ip.declared_len <= data.len());
     }
     let tcp = match &sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => tcp,
-        Some(_) => return Err(SkipReason::NotTcp(proto)),
-        None if proto != 6 => return Err(SkipReason::NotTcp(proto)),
+        Some(_) => return Err(SkipReason::NotTcp(ip.proto)),
+        None if ip.proto != TCP => return Err(SkipReason::NotTcp(ip.proto)),
         None => {
             let why = sliced.stop_err.as_ref().map(|(e, _)| e.clone());
             return Err(SkipReason::TruncatedTcpHeader(why));
@@ -177,11 +340,11 @@ pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipRea
     let payload = tcp.payload();
     // Bytes the IP header promises but the capture does not hold (snap length). A zero IPv4
     // total length (segmentation offload) makes etherparse fall back to the slice: nothing missing.
-    let missing = (ip_start + declared_ip_len).saturating_sub(data.len());
-    let missing = if declared_ip_len == 0 { 0 } else { missing };
-    Ok(Segment {
-        src: SocketAddr::new(src_ip, tcp.source_port()),
-        dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+    let missing = (ip.start + ip.declared_len).saturating_sub(data.len());
+    let missing = if ip.declared_len == 0 { 0 } else { missing };
+    Ok(Parsed::Segment(Segment {
+        src: SocketAddr::new(ip.src, tcp.source_port()),
+        dst: SocketAddr::new(ip.dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
         ack_flag: tcp.ack(),
@@ -190,18 +353,26 @@ pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipRea
         rst: tcp.rst(),
         payload,
         orig_payload_len: payload.len() + missing,
-    })
+    }))
+}
+
+/// Only fragments that may carry TCP are reassembled, and only whole ones.
+fn fragment_to_keep(frag: Fragment<'_>, proto: u8, whole: bool) -> Result<Parsed<'_>, SkipReason> {
+    let may_be_tcp = match frag.layout {
+        Layout::V4 => proto == TCP,
+        Layout::V6 { .. } => IPV6_BEFORE_TCP.contains(&proto),
+    };
+    if !may_be_tcp {
+        return Err(SkipReason::NotTcp(proto));
+    }
+    if !whole {
+        return Err(SkipReason::IpFragmentCut);
+    }
+    Ok(Parsed::Fragment(frag))
 }
 
 fn offset_in(outer: &[u8], inner: &[u8]) -> usize {
     (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize)
-}
-
-fn ether_type_of(p: &LaxSlicedPacket<'_>) -> Option<u16> {
-    match &p.link {
-        Some(etherparse::LinkSlice::Ethernet2(e)) => Some(e.ether_type().0),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
@@ -345,5 +516,239 @@ mod tests {
             "{r:?}"
         );
         assert!(r.to_string().starts_with("bad IP header: "));
+    }
+
+    /// The IPv4 packet of `tcp_packet_v4` cut into fragments of `size` bytes (a multiple of 8).
+    fn ipv4_fragments(payload: &[u8], size: usize) -> Vec<Vec<u8>> {
+        let pkt = tcp_packet_v4(payload);
+        let (eth, ip) = pkt.split_at(14);
+        let (header, data) = ip.split_at(20);
+        data.chunks(size)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut h = header.to_vec();
+                let more = (i + 1) * size < data.len();
+                let field = ((i * size / 8) as u16) | if more { 0x2000 } else { 0 };
+                h[2..4].copy_from_slice(&((20 + chunk.len()) as u16).to_be_bytes());
+                h[6..8].copy_from_slice(&field.to_be_bytes());
+                [eth, &h, chunk].concat()
+            })
+            .collect()
+    }
+
+    fn at(number: u64) -> PacketRef {
+        PacketRef {
+            number,
+            ts: crate::base::Timestamp(number * 1_000_000),
+        }
+    }
+
+    #[test]
+    fn ipv4_fragments_give_the_whole_segment_in_any_order() {
+        let payload: Vec<u8> = (0..100u8).collect();
+        let frags = ipv4_fragments(&payload, 32);
+        assert_eq!(frags.len(), 4);
+        assert_eq!(
+            decode_packet(LinkType::ETHERNET, &frags[0]),
+            Err(SkipReason::IpFragment)
+        );
+        for order in [[0, 1, 2, 3], [3, 1, 0, 2]] {
+            let mut d = Decoder::default();
+            let mut notes = Vec::new();
+            for (n, &i) in order.iter().enumerate() {
+                let f = &frags[i];
+                let out = d.decode(
+                    LinkType::ETHERNET,
+                    f,
+                    f.len() as u32,
+                    at(n as u64),
+                    &mut notes,
+                );
+                if n < 3 {
+                    assert_eq!(out, Ok(None));
+                } else {
+                    let seg = out.unwrap().unwrap();
+                    assert_eq!(seg.payload, &payload[..]);
+                    assert_eq!(seg.dst, "127.0.0.2:80".parse().unwrap());
+                }
+            }
+            assert!(notes.is_empty(), "{notes:?}");
+        }
+    }
+
+    #[test]
+    fn ipv6_fragments_after_an_extension_header_reassemble() {
+        let mut pkt = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(5555, 9443, 1, 100)
+            .write(&mut pkt, &[9u8; 60])
+            .unwrap();
+        let (ip, l4) = pkt.split_at(40);
+        // IPv6 header → hop-by-hop (8 bytes of padding options) → Fragment → TCP.
+        let fragment = |offset: usize, more: bool, data: &[u8]| {
+            let mut h = ip.to_vec();
+            h[6] = 0;
+            h[4..6].copy_from_slice(&((8 + 8 + data.len()) as u16).to_be_bytes());
+            let hop_by_hop = [44, 0, 1, 4, 0, 0, 0, 0];
+            let field = (offset as u16) | u16::from(more);
+            let mut frag = vec![6, 0];
+            frag.extend_from_slice(&field.to_be_bytes());
+            frag.extend_from_slice(&0xdead_beefu32.to_be_bytes());
+            [&h[..], &hop_by_hop, &frag, data].concat()
+        };
+        let first = fragment(0, true, &l4[..48]);
+        let second = fragment(48, false, &l4[48..]);
+        let mut d = Decoder::default();
+        let mut notes = Vec::new();
+        let len = |p: &Vec<u8>| p.len() as u32;
+        assert_eq!(
+            d.decode(LinkType::RAW, &second, len(&second), at(1), &mut notes),
+            Ok(None)
+        );
+        let seg = d
+            .decode(LinkType::RAW, &first, len(&first), at(2), &mut notes)
+            .unwrap()
+            .unwrap();
+        assert_eq!(seg.payload, &[9u8; 60]);
+        assert_eq!(seg.dst.port(), 9443);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn an_ipv6_atomic_fragment_is_a_whole_packet() {
+        // Offset 0 and M = 0 (RFC 6946): not fragmented at all, as Linux takes it.
+        let mut pkt = Vec::new();
+        PacketBuilder::ipv6([1; 16], [2; 16], 64)
+            .tcp(5555, 9443, 1, 100)
+            .write(&mut pkt, b"atomic")
+            .unwrap();
+        let (ip, l4) = pkt.split_at(40);
+        let mut h = ip.to_vec();
+        h[6] = 44;
+        h[4..6].copy_from_slice(&((8 + l4.len()) as u16).to_be_bytes());
+        let frag = [6, 0, 0, 0, 0, 0, 0, 9];
+        let atomic = [&h[..], &frag, l4].concat();
+        let mut d = Decoder::default();
+        let mut notes = Vec::new();
+        let seg = d
+            .decode(
+                LinkType::RAW,
+                &atomic,
+                atomic.len() as u32,
+                at(1),
+                &mut notes,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(seg.payload, b"atomic");
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn fragments_of_other_protocols_and_cut_ones_are_skipped() {
+        let frags = ipv4_fragments(&[1; 64], 32);
+        let mut udp = frags[0].clone();
+        udp[14 + 9] = 17;
+        let mut d = Decoder::default();
+        let mut notes = Vec::new();
+        let r = d.decode(
+            LinkType::ETHERNET,
+            &udp,
+            udp.len() as u32,
+            at(1),
+            &mut notes,
+        );
+        assert_eq!(r, Err(SkipReason::NotTcp(17)));
+        let cut = &frags[0][..40];
+        let r = d.decode(
+            LinkType::ETHERNET,
+            cut,
+            frags[0].len() as u32,
+            at(2),
+            &mut notes,
+        );
+        assert_eq!(r, Err(SkipReason::IpFragmentCut));
+    }
+
+    #[test]
+    fn any_number_of_vlan_tags() {
+        for tags in [0, 1, 3, 4, 5, 12] {
+            let pkt = tcp_packet_v4(b"tagged");
+            let mut tagged = pkt[..12].to_vec();
+            for i in 0..tags {
+                let tpid: u16 = if i == 0 { 0x88a8 } else { 0x8100 };
+                tagged.extend_from_slice(&tpid.to_be_bytes());
+                tagged.extend_from_slice(&(100 + i as u16).to_be_bytes());
+            }
+            tagged.extend_from_slice(&pkt[12..]);
+            let seg = decode_packet(LinkType::ETHERNET, &tagged).unwrap();
+            assert_eq!(seg.payload, b"tagged", "{tags} tags");
+        }
+        // A tag cut short, and a stack of tags over ARP.
+        let mut cut = vec![0u8; 12];
+        cut.extend_from_slice(&[0x81, 0x00, 0, 1]);
+        assert_eq!(
+            decode_packet(LinkType::ETHERNET, &cut),
+            Err(SkipReason::TruncatedLinkHeader)
+        );
+        let mut arp = vec![0u8; 12];
+        for _ in 0..5 {
+            arp.extend_from_slice(&[0x81, 0x00, 0, 1]);
+        }
+        arp.extend_from_slice(&[0x08, 0x06]);
+        arp.extend_from_slice(&[0; 28]);
+        assert_eq!(
+            decode_packet(LinkType::ETHERNET, &arp),
+            Err(SkipReason::NotIp(NotIp::Arp))
+        );
+    }
+
+    #[test]
+    fn ethernet_fcs_is_stripped_and_checked() {
+        let mut pkt = tcp_packet_v4(b"");
+        // A zero IPv4 total length (offload) takes the rest of the frame as the packet, so the
+        // FCS would become payload if it were not stripped.
+        pkt[16..18].fill(0);
+        pkt.extend_from_slice(b"data");
+        let fcs = link_crc(&pkt);
+        let mut framed = pkt.clone();
+        framed.extend_from_slice(&fcs);
+        let with_fcs = LinkType::ETHERNET.with_fcs(4);
+        assert_eq!(decode_packet(with_fcs, &framed).unwrap().payload, b"data");
+        // netANALYZER header: version 1, no error, the frame's length.
+        let header = (1u32 << 10) | ((framed.len() as u32) << 16);
+        let mut na = header.to_le_bytes().to_vec();
+        na.extend_from_slice(&framed);
+        assert_eq!(
+            decode_packet(LinkType::NETANALYZER, &na).unwrap().payload,
+            b"data"
+        );
+        // Transparent mode: the header says so (bit 9), then preamble and SFD.
+        let mut tr = (header | 0x200).to_le_bytes().to_vec();
+        tr.extend_from_slice(&[0x55; 7]);
+        tr.push(0xd5);
+        tr.extend_from_slice(&framed);
+        let transparent = LinkType::NETANALYZER_TRANSPARENT;
+        assert_eq!(decode_packet(transparent, &tr).unwrap().payload, b"data");
+        na[1] |= 1; // a GPIO event, not a frame
+        assert!(decode_packet(LinkType::NETANALYZER, &na).is_err());
+        framed[20] ^= 0xff;
+        assert_eq!(decode_packet(with_fcs, &framed), Err(SkipReason::BadFcs));
+    }
+
+    fn link_crc(frame: &[u8]) -> [u8; 4] {
+        // A bitwise CRC-32, independent of the table in link.rs.
+        let mut c = !0u32;
+        for &b in frame {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        (!c).to_le_bytes()
     }
 }

@@ -192,14 +192,17 @@ impl Config {
                     flush_each: live,
                 },
             )),
-            (Format::Text, true) => Box::new(AnnotateSink::new(
-                out,
-                AnnotateOptions {
-                    payload_bytes: if self.full_payload { usize::MAX } else { 64 },
-                    style,
-                    diagram: self.diagram,
-                },
-            )),
+            (Format::Text, true) => Box::new(
+                AnnotateSink::new(
+                    out,
+                    AnnotateOptions {
+                        payload_bytes: if self.full_payload { usize::MAX } else { 64 },
+                        style,
+                        diagram: self.diagram,
+                    },
+                )
+                .handshake_packets(self.filter.packets.clone()),
+            ),
             (Format::Text, false) => Box::new(TextSink::new(
                 out,
                 TextOptions {

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use super::diagram::frame_diagram;
 use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
+use super::handshake::{write_taught, Parts};
 use super::style::Style;
 use super::text::{diagnostic_line, elide};
 use super::Sink;
@@ -33,6 +34,8 @@ pub struct AnnotateSink<W: Write> {
     /// Per session (a connection, or an HTTP/2 stream of one): the notes already shown, and
     /// each direction's open message.
     sessions: HashMap<(ConnId, Option<StreamId>), SessionState>,
+    /// `--packet`: a handshake is taught by the halves these packets carried (none: all).
+    handshake_packets: Vec<u64>,
 }
 
 impl<W: Write> AnnotateSink<W> {
@@ -41,7 +44,14 @@ impl<W: Write> AnnotateSink<W> {
             out,
             opts,
             sessions: HashMap::new(),
+            handshake_packets: Vec::new(),
         }
+    }
+
+    /// Teach only the halves of a handshake these packets carried (`--packet`).
+    pub fn handshake_packets(mut self, packets: Vec<u64>) -> Self {
+        self.handshake_packets = packets;
+        self
     }
 }
 
@@ -705,6 +715,11 @@ impl<W: Write> Sink for AnnotateSink<W> {
             Event::Message(m) => {
                 writeln!(self.out)?;
                 self.message(m)?
+            }
+            Event::Handshake(h) => {
+                writeln!(self.out)?;
+                let parts = Parts::at_packets(h, &self.handshake_packets);
+                write_taught(&mut self.out, h, parts, self.opts.style)?
             }
             // The conversation emits a frame's diagnostics right after it: they land under it.
             Event::Diagnostic(d) => self.diagnostic(d)?,

@@ -208,7 +208,10 @@ fn diagram_opens_every_frame_of_verbose_and_needs_it() {
     let capture = "samples/chromium-echo.pcapng";
     let (ok, out, err) = wsdissect(&["-v", "--diagram", "--color", "never", capture]);
     assert!(ok, "{err}");
-    let frames = out.lines().filter(|l| l.starts_with("── conn ")).count();
+    // Frame headings, not the handshake's (`── conn 1 handshake request …`).
+    let frames = (out.lines())
+        .filter(|l| l.starts_with("── conn ") && l.contains(" frame "))
+        .count();
     let boxes = (out.lines())
         .filter(|l| l.starts_with("    0 1 2 3 4 5 6 7 8 9 0 1"))
         .count();

@@ -361,6 +361,11 @@ pub enum Command {
         /// Start each frame with the RFC 6455 §5.2 box, filled in with its values.
         #[arg(long)]
         diagram: bool,
+        /// Read the input as a pasted HTTP handshake, not frame bytes: a request, a response,
+        /// or both one after the other (CRLF or LF line ends, or `\r\n` escapes; each
+        /// argument a line). Each header is taught and the handshake checked, as in -v.
+        #[arg(long, conflicts_with_all = ["from", "deflate", "diagram"])]
+        http: bool,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {

@@ -15,6 +15,7 @@ use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink
 use wsdissect::output::export::ExportSink;
 use wsdissect::output::filter::{EventFilter, FilterSink};
 use wsdissect::output::fit::output_width;
+use wsdissect::output::handshake::Halves;
 use wsdissect::output::json::JsonSink;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::table::{TableOptions, TableSink};
@@ -201,7 +202,7 @@ impl Config {
                         diagram: self.diagram,
                     },
                 )
-                .handshake_packets(self.filter.packets.clone()),
+                .handshake_halves(Halves::AtPackets(self.filter.packets.clone())),
             ),
             (Format::Text, false) => Box::new(TextSink::new(
                 out,

@@ -215,7 +215,7 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__explain)
-            opts="-h --from --deflate --diagram --color --help"
+            opts="-h --from --deflate --diagram --http --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -82,6 +82,7 @@ complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l color -d
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l diagram -d 'Start each frame with the RFC 6455 §5.2 box, filled in with its values'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l http -d 'Read the input as a pasted HTTP handshake, not frame bytes: a request, a response, or both one after the other (CRLF or LF line ends, or `\\r\\n` escapes; each argument a line). Each header is taught and the handshake checked, as in -v'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand accept" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''

@@ -5,10 +5,12 @@
 mod accept;
 mod connect;
 mod extensions;
+mod paste;
 
 pub use accept::{check_key, compute_accept, AcceptSteps, KeyShape, WEBSOCKET_GUID};
 pub use connect::ExtendedConnect;
 pub use extensions::{parse_extensions, Extension};
+pub use paste::{read_pasted, LineEnds, PastedHandshake};
 
 use crate::base::rules::{self, Rule};
 use std::borrow::Cow;

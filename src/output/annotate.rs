@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::diagram::frame_diagram;
 use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
-use super::handshake::{write_taught, Parts};
+use super::handshake::{write_taught, Halves};
 use super::style::Style;
 use super::text::{diagnostic_line, elide};
 use super::Sink;
@@ -34,8 +34,8 @@ pub struct AnnotateSink<W: Write> {
     /// Per session (a connection, or an HTTP/2 stream of one): the notes already shown, and
     /// each direction's open message.
     sessions: HashMap<(ConnId, Option<StreamId>), SessionState>,
-    /// `--packet`: a handshake is taught by the halves these packets carried (none: all).
-    handshake_packets: Vec<u64>,
+    /// Which halves of a handshake are taught (`--packet`, `explain --http`).
+    halves: Halves,
 }
 
 impl<W: Write> AnnotateSink<W> {
@@ -44,13 +44,13 @@ impl<W: Write> AnnotateSink<W> {
             out,
             opts,
             sessions: HashMap::new(),
-            handshake_packets: Vec::new(),
+            halves: Halves::default(),
         }
     }
 
-    /// Teach only the halves of a handshake these packets carried (`--packet`).
-    pub fn handshake_packets(mut self, packets: Vec<u64>) -> Self {
-        self.handshake_packets = packets;
+    /// Teach only these halves of each handshake (every half by default).
+    pub fn handshake_halves(mut self, halves: Halves) -> Self {
+        self.halves = halves;
         self
     }
 }
@@ -718,7 +718,7 @@ impl<W: Write> Sink for AnnotateSink<W> {
             }
             Event::Handshake(h) => {
                 writeln!(self.out)?;
-                let parts = Parts::at_packets(h, &self.handshake_packets);
+                let parts = self.halves.of(h);
                 write_taught(&mut self.out, h, parts, self.opts.style)?
             }
             // The conversation emits a frame's diagnostics right after it: they land under it.

@@ -54,6 +54,30 @@ impl Parts {
     }
 }
 
+/// Which halves of each handshake a view teaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Halves {
+    /// `--packet`: the halves these packets carried (none: every half).
+    AtPackets(Vec<u64>),
+    /// These halves, whatever the packets (`explain --http`: the halves pasted).
+    Fixed(Parts),
+}
+
+impl Default for Halves {
+    fn default() -> Self {
+        Halves::AtPackets(Vec::new())
+    }
+}
+
+impl Halves {
+    pub fn of(&self, h: &Exchange) -> Parts {
+        match self {
+            Halves::AtPackets(packets) => Parts::at_packets(h, packets),
+            Halves::Fixed(parts) => *parts,
+        }
+    }
+}
+
 /// The handshake taught, line by line, then a blank line before what follows.
 pub fn write_taught(out: &mut dyn Write, h: &Handshake, parts: Parts, st: Style) -> io::Result<()> {
     for line in taught(h, parts, st) {

@@ -119,3 +119,164 @@ fn http2_extended_connect_is_taught() {
     assert_fits(&taught);
     insta::assert_snapshot!("handshake-h2-connect", out);
 }
+
+const RFC_EXAMPLE: &str = "GET /chat HTTP/1.1
+Host: server.example.com
+Upgrade: websocket
+Connection: Upgrade
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==
+Origin: http://example.com
+Sec-WebSocket-Protocol: chat, superchat
+Sec-WebSocket-Version: 13
+
+HTTP/1.1 101 Switching Protocols
+Upgrade: websocket
+Connection: Upgrade
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+Sec-WebSocket-Protocol: chat
+";
+
+/// Runs `wsdissect explain --http ARGS` with `input` on standard input.
+fn explain_http(args: &[&str], input: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(["explain", "--http", "--color", "never"])
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// RFC 6455 §1.3's handshake pasted: taught like a captured one, clean.
+#[test]
+fn explain_http_teaches_the_rfc_example() {
+    let (code, out, err) = explain_http(&[], RFC_EXAMPLE);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("HTTP request and response"), "{out}");
+    assert!(out.contains("=          the value sent"), "{out}");
+    assert!(!out.contains("error"), "{out}");
+    assert_fits(&out);
+    insta::assert_snapshot!("explain-http-rfc", out);
+}
+
+/// CRLF, LF, one argument per line or `\r\n` escapes: the same handshake is read.
+#[test]
+fn explain_http_reads_every_line_end() {
+    let body = |out: &str| out.split_once('\n').unwrap().1.to_string();
+    let (_, lf, _) = explain_http(&[], RFC_EXAMPLE);
+    let (_, crlf, _) = explain_http(&[], &RFC_EXAMPLE.replace('\n', "\r\n"));
+    assert!(
+        crlf.starts_with("HTTP request and response, 385 bytes\n"),
+        "{crlf}"
+    );
+    assert!(
+        lf.starts_with("HTTP request and response, 385 bytes (LF line ends"),
+        "{lf}"
+    );
+    assert_eq!(body(&lf), body(&crlf));
+    let lines: Vec<&str> = RFC_EXAMPLE.lines().collect();
+    let (_, args, _) = explain_http(&lines, "");
+    assert_eq!(body(&args), body(&lf));
+    let escaped = RFC_EXAMPLE.replace('\n', "\\r\\n");
+    let (_, escapes, _) = explain_http(&[&escaped], "");
+    assert!(escapes.contains("escapes read as line ends"), "{escapes}");
+    assert_eq!(body(&escapes), body(&lf));
+}
+
+/// A response alone: only what it can break alone is checked, and the view says what is not.
+#[test]
+fn explain_http_response_alone() {
+    let response = RFC_EXAMPLE.split("\n\n").nth(1).unwrap();
+    let (code, out, _) = explain_http(&[], response);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("no request given"), "{out}");
+    assert!(
+        out.contains("the request was not given: give it too"),
+        "{out}"
+    );
+    assert!(!out.contains("handshake request"), "{out}");
+    assert!(!out.contains("error"), "{out}");
+}
+
+/// Bytes that are not HTTP are a malformed handshake (exit 0: a finding), nothing is an error.
+#[test]
+fn explain_http_malformed_and_empty() {
+    let (code, out, _) = explain_http(&[], "\u{1b}]0;title\u{7}\n");
+    assert_eq!(code, Some(0));
+    assert!(out.contains("error handshake-malformed"), "{out}");
+    assert!(!out.contains('\u{1b}'), "{out}");
+    let (code, _, err) = explain_http(&[], " \n");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no HTTP request or response"), "{err}");
+    let (code, _, err) = explain_http(&["--from", "client"], RFC_EXAMPLE);
+    assert_eq!(code, Some(2), "--http reads no frames: {err}");
+}
+
+/// Every HTTP/1.1 handshake in the samples, written out as text and pasted, breaks exactly the
+/// rules the capture path reported for it: one parser, one set of rules.
+#[test]
+fn pasted_handshakes_break_the_rules_their_captures_did() {
+    use wsdissect::event::Event;
+    let captures = [
+        "samples/violations/handshakes.pcap",
+        "samples/violations/handshakes-2.pcap",
+        "samples/py-rejected.pcap",
+        "samples/py-ipv6-subproto.pcap",
+        "samples/chromium-echo.pcapng",
+    ];
+    let mut compared = 0;
+    for capture in captures {
+        let events = crate::common::dissect_full(&repo().join(capture));
+        for e in &events {
+            let Event::Handshake(h) = e else { continue };
+            if h.http2.is_some() {
+                continue;
+            }
+            let head = |first: String, headers: &[(String, String)]| {
+                let mut s = first;
+                for (n, v) in headers {
+                    s.push_str(&format!("\r\n{n}: {v}"));
+                }
+                s + "\r\n\r\n"
+            };
+            let text = head(
+                format!("{} {} HTTP/1.1", h.method, h.target),
+                &h.request_headers.0,
+            ) + &head(
+                format!("HTTP/1.1 {} {}", h.status, h.reason),
+                &h.response_headers.0,
+            );
+            let pasted = wsdissect::http::read_pasted(&text).unwrap();
+            let mut from_paste: Vec<&str> = pasted.violations.iter().map(|v| v.rule.name).collect();
+            let mut from_capture: Vec<&str> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Diagnostic(d) if d.conn == h.conn => Some(d.rule.name),
+                    _ => None,
+                })
+                .filter(|n| n.starts_with("handshake-"))
+                .collect();
+            from_paste.sort_unstable();
+            from_capture.sort_unstable();
+            assert_eq!(from_paste, from_capture, "{capture} conn {}", h.conn);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 12, "only {compared} handshakes compared");
+}

@@ -214,6 +214,11 @@ pub struct ViewArgs {
     #[arg(long, requires = "explain")]
     pub diagram: bool,
 
+    /// With -v: leave out the notes against common misconceptions (masking is not
+    /// encryption, only clients mask, …), for a reader who knows them.
+    #[arg(long, requires = "explain")]
+    pub no_notes: bool,
+
     /// Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the
     /// subcommands, before or after their name.
     #[arg(long, value_enum, default_value_t = Color::Auto, global = true, value_name = "WHEN")]
@@ -361,6 +366,10 @@ pub enum Command {
         /// Start each frame with the RFC 6455 §5.2 box, filled in with its values.
         #[arg(long)]
         diagram: bool,
+        /// Leave out the notes against common misconceptions (masking is not encryption, only
+        /// clients mask, …).
+        #[arg(long)]
+        no_notes: bool,
         /// Read the input as a pasted HTTP handshake, not frame bytes: a request, a response,
         /// or both one after the other (CRLF or LF line ends, or `\r\n` escapes; each
         /// argument a line). Each header is taught and the handshake checked, as in -v.

@@ -38,8 +38,16 @@ pub fn run(command: Command, color: Color) -> ExitCode {
             from,
             deflate,
             diagram,
+            no_notes,
             http: false,
-        } => explain(&hex, from, deflate.as_deref(), diagram, color.into()),
+        } => {
+            let view = FrameView {
+                diagram,
+                notes: !no_notes,
+                style: color.into(),
+            };
+            explain(&hex, from, deflate.as_deref(), view)
+        }
         Command::Accept { key } => accept(&key),
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
@@ -1024,13 +1032,14 @@ fn deflate_params(params: &str) -> Result<DeflateParams, String> {
     Ok(DeflateParams::from_extension(&ext))
 }
 
-fn explain(
-    hex: &[String],
-    from: Option<Side>,
-    deflate: Option<&str>,
+/// How `explain` draws each frame.
+struct FrameView {
     diagram: bool,
-    color: ColorChoice,
-) -> ExitCode {
+    notes: bool,
+    style: ColorChoice,
+}
+
+fn explain(hex: &[String], from: Option<Side>, deflate: Option<&str>, view: FrameView) -> ExitCode {
     let pasted = match explain_input(hex) {
         Ok(b) => b,
         Err(e) => return crate::fail(e),
@@ -1042,8 +1051,8 @@ fn explain(
     let mut senders = senders(pasted.parts, from);
     senders.format = pasted.format.name();
     let stdout = io::stdout();
-    let style = color.resolve(stdout.is_terminal());
-    let written = write_explanation(&mut stdout.lock(), &senders, deflate, diagram, style);
+    let style = view.style.resolve(stdout.is_terminal());
+    let written = write_explanation(&mut stdout.lock(), &senders, deflate, &view, style);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -1087,7 +1096,7 @@ fn write_explanation(
     out: &mut dyn Write,
     senders: &Senders,
     deflate: Option<DeflateParams>,
-    diagram: bool,
+    view: &FrameView,
     style: Style,
 ) -> io::Result<()> {
     let cfg = DissectConfig {
@@ -1120,9 +1129,10 @@ fn write_explanation(
         AnnotateOptions {
             payload_bytes: usize::MAX,
             style,
-            diagram,
+            diagram: view.diagram,
         },
-    );
+    )
+    .notes(view.notes);
     for e in &raw.events {
         sink.event(e)?;
     }

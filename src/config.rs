@@ -38,6 +38,8 @@ pub struct Config {
     pub explain: bool,
     /// `--diagram`: the §5.2 box on every frame of the teaching view.
     pub diagram: bool,
+    /// `--no-notes`: the teaching view without its notes against common misconceptions.
+    pub notes: bool,
     pub color: ColorChoice,
     pub pretty_json: bool,
     pub dissect: DissectConfig,
@@ -121,6 +123,7 @@ impl Config {
             format: view.format,
             explain: view.explain,
             diagram: view.diagram,
+            notes: !view.no_notes,
             color: view.color.into(),
             pretty_json: view.pretty_json,
             dissect: DissectConfig {
@@ -202,7 +205,8 @@ impl Config {
                         diagram: self.diagram,
                     },
                 )
-                .handshake_halves(Halves::AtPackets(self.filter.packets.clone())),
+                .handshake_halves(Halves::AtPackets(self.filter.packets.clone()))
+                .notes(self.notes),
             ),
             (Format::Text, false) => Box::new(TextSink::new(
                 out,

@@ -36,6 +36,8 @@ pub struct AnnotateSink<W: Write> {
     sessions: HashMap<(ConnId, Option<StreamId>), SessionState>,
     /// Which halves of a handshake are taught (`--packet`, `explain --http`).
     halves: Halves,
+    /// The notes against common misconceptions are shown (`--no-notes` leaves them out).
+    notes: bool,
 }
 
 impl<W: Write> AnnotateSink<W> {
@@ -45,7 +47,14 @@ impl<W: Write> AnnotateSink<W> {
             opts,
             sessions: HashMap::new(),
             halves: Halves::default(),
+            notes: true,
         }
+    }
+
+    /// Show the notes against common misconceptions, or not (`--no-notes`).
+    pub fn notes(mut self, shown: bool) -> Self {
+        self.notes = shown;
+        self
     }
 
     /// Teach only these halves of each handshake (every half by default).
@@ -340,6 +349,9 @@ impl<W: Write> AnnotateSink<W> {
     /// The notes against common misconceptions that apply to this frame and were not yet
     /// shown on its session.
     fn misconception_notes(&mut self, f: &Frame) -> io::Result<()> {
+        if !self.notes {
+            return Ok(());
+        }
         let state = self.sessions.entry((f.conn, f.stream)).or_default();
         let mut due = Vec::new();
         for note in Note::ALL {

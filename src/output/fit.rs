@@ -138,7 +138,7 @@ pub fn wrap(line: &str, width: usize, indent: usize) -> Vec<String> {
 }
 
 /// `line` broken at spaces (see [`wrap`]).
-fn wrap_words(line: &str, width: usize, indent: usize) -> Vec<String> {
+pub fn wrap_words(line: &str, width: usize, indent: usize) -> Vec<String> {
     if display_width(line) <= width {
         return vec![line.to_string()];
     }

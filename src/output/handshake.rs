@@ -10,7 +10,7 @@
 use std::io::{self, Write};
 
 use super::escape::{escape_line, hex_spaced};
-use super::fit::wrap;
+use super::fit::{wrap, wrap_words};
 use super::style::Style;
 use crate::base::Severity;
 use crate::event::Handshake;
@@ -20,6 +20,8 @@ use crate::http::{check_key, compute_accept, Exchange, Extension, KeyShape, WEBS
 pub const WIDTH: usize = 80;
 /// Where a header's meaning starts: under its name, a little in.
 const MEANING: usize = 7;
+/// Where a header too long for a line goes on: less far in than its meaning.
+const SENT_CONTINUED: usize = 5;
 /// The labels of the accept computation and the negotiation (`extension`, `SHA-1`), padded.
 const LABEL: usize = 11;
 /// `offered ` and `chosen  `.
@@ -140,10 +142,11 @@ impl Teacher {
         }
     }
 
-    /// A line as the peer sent it (escaped), wrapped under itself.
+    /// A line as the peer sent it (escaped), wrapped at spaces under itself: a `;` in a
+    /// header value (`Mozilla/5.0 (X11; Linux …)`) does not end a clause.
     fn sent(&mut self, text: &str) {
-        self.lines
-            .extend(wrap(&format!("   {}", escape_line(text)), WIDTH, MEANING));
+        let line = format!("   {}", escape_line(text));
+        self.lines.extend(wrap_words(&line, WIDTH, SENT_CONTINUED));
     }
 
     /// What the line above means, indented under it.

@@ -409,3 +409,29 @@ fn a_fragmented_message_is_listed_when_it_ends() {
         "{out}"
     );
 }
+
+/// `--no-notes` leaves out the notes against misconceptions, in `explain` and in `-v`, and
+/// nothing else (docs/frame-format.md shows them once, not in every example).
+#[test]
+fn no_notes_leaves_out_only_the_notes() {
+    let with = explain("81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    let without = explain("--no-notes 81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    assert!(
+        with.contains("   note      masking is not encryption"),
+        "{with}"
+    );
+    assert!(!without.contains("note "), "{without}");
+    let notes = with.lines().count() - without.lines().count();
+    assert_eq!(notes, 7, "two notes of 4 and 3 lines");
+    // Every other line is kept, in order.
+    let mut rest = with.lines();
+    for line in without.lines() {
+        assert!(rest.any(|l| l == line), "{line} lost");
+    }
+    let capture = "samples/py-echo.pcap";
+    let (ok, out, err) = wsdissect(&["-v", "--no-notes", "--color", "never", capture]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("   note "), "{out}");
+    let (ok, _, err) = wsdissect(&["--no-notes", capture]);
+    assert!(!ok && err.contains("--explain"), "{err}");
+}

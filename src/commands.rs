@@ -1172,11 +1172,12 @@ fn describe_incomplete(inc: &Incomplete) -> String {
 /// `explain --http`: a pasted handshake, taught and checked as the capture path does it.
 fn explain_http(lines: &[String], color: ColorChoice) -> ExitCode {
     let text = if lines.is_empty() {
-        let mut s = String::new();
-        if let Err(e) = io::stdin().read_to_string(&mut s) {
+        // Header values may hold any byte (obs-text): read them all, as the parser will.
+        let mut bytes = Vec::new();
+        if let Err(e) = io::stdin().read_to_end(&mut bytes) {
             return crate::fail(HexError::Stdin(e));
         }
-        s
+        String::from_utf8_lossy(&bytes).into_owned()
     } else {
         lines.join("\n")
     };

@@ -80,7 +80,7 @@ impl Halves {
     }
 }
 
-/// The handshake taught, line by line, then a blank line before what follows.
+/// The handshake taught, line by line: the request, then the response, as `parts` asks.
 pub fn write_taught(out: &mut dyn Write, h: &Handshake, parts: Parts, st: Style) -> io::Result<()> {
     for line in taught(h, parts, st) {
         writeln!(out, "{line}")?;
@@ -204,10 +204,13 @@ impl Teacher {
             "the server had NOT sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 before this \
              request: :protocol is not allowed yet (RFC 8441 §3)"
         });
-        self.meaning(
-            "no Sec-WebSocket-Key, and so no Sec-WebSocket-Accept: over HTTP/2 :protocol \
-             says what the stream is for, and the key's proof is not used (RFC 8441 §5)",
-        );
+        // A key sent anyway was taught as unused where it stood.
+        if h.key.is_none() {
+            self.meaning(
+                "no Sec-WebSocket-Key, and so no Sec-WebSocket-Accept: over HTTP/2 :protocol \
+                 says what the stream is for, and the key's proof is not used (RFC 8441 §5)",
+            );
+        }
     }
 
     fn upgrade_response(&mut self, h: &Exchange, request_known: bool) {
@@ -578,6 +581,41 @@ Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client
         let t = text(&h, parts);
         assert!(t.contains("the request was not given: give it too"), "{t}");
         assert!(t.contains("offered (the request was not given)"), "{t}");
+    }
+
+    proptest::proptest! {
+        /// Whatever is pasted, the teaching view neither panics nor leaves 80 columns, and
+        /// no control character reaches the terminal.
+        #[test]
+        fn any_paste_is_taught_within_80_columns(
+            first in "(GET|CONNECT|HTTP/1.1) [^\r\n]{0,100}",
+            headers in proptest::collection::vec(
+                ("(Sec-WebSocket-[A-Za-z]{1,12}|Upgrade|Connection|[!-9;-~]{1,40})", "[^\r\n]{0,150}"),
+                0..10,
+            ),
+            response in proptest::option::of("HTTP/1.1 [0-9]{3} [^\r\n]{0,40}"),
+            crlf: bool,
+        ) {
+            let mut text = first;
+            for (name, value) in &headers {
+                text.push_str(&format!("\n{name}: {value}"));
+            }
+            if let Some(status) = response {
+                text.push_str(&format!("\n\n{status}"));
+                for (name, value) in &headers {
+                    text.push_str(&format!("\n{name}: {value}"));
+                }
+            }
+            let text = if crlf { text.replace('\n', "\r\n") } else { text };
+            let Some(p) = crate::http::read_pasted(&text) else { return Ok(()) };
+            let Some(exchange) = p.exchange else { return Ok(()) };
+            let h = Handshake { conn: ConnId(1), stream: None, exchange };
+            let parts = Parts { request: true, response: true, request_known: p.has_request };
+            for line in taught(&h, parts, Style::default()) {
+                proptest::prop_assert!(display_width(&line) <= WIDTH, "{}", line);
+                proptest::prop_assert!(!line.chars().any(|c| c.is_control()), "{:?}", line);
+            }
+        }
     }
 
     #[test]

@@ -139,6 +139,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "wsdissect accept dGhlIHNhbXBsZSBub25jZQ==",
         "the Sec-WebSocket-Accept for a key, step by step",
     ),
+    (
+        "wsdissect explain --http < handshake.txt",
+        "a pasted HTTP request and/or response, taught and checked",
+    ),
 ];
 
 /// What the exit status means, for `--help` and the man page.

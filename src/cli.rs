@@ -143,6 +143,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "wsdissect accept dGhlIHNhbXBsZSBub25jZQ==",
         "the Sec-WebSocket-Accept for a key, step by step",
     ),
+    (
+        "wsdissect explain --http < handshake.txt",
+        "a pasted HTTP request and/or response, taught and checked",
+    ),
 ];
 
 /// What the exit status means, for `--help` and the man page.
@@ -217,6 +221,11 @@ pub struct ViewArgs {
     /// With -v: start each frame with the RFC 6455 §5.2 box, filled in with its values.
     #[arg(long, requires = "explain")]
     pub diagram: bool,
+
+    /// With -v: leave out the notes against common misconceptions (masking is not
+    /// encryption, only clients mask, …), for a reader who knows them.
+    #[arg(long, requires = "explain")]
+    pub no_notes: bool,
 
     /// Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the
     /// subcommands, before or after their name.
@@ -372,6 +381,15 @@ pub enum Command {
         /// Draw whole payloads.
         #[arg(long)]
         full_payload: bool,
+        /// Leave out the notes against common misconceptions (masking is not encryption, only
+        /// clients mask, …).
+        #[arg(long)]
+        no_notes: bool,
+        /// Read the input as a pasted HTTP handshake, not frame bytes: a request, a response,
+        /// or both one after the other (CRLF or LF line ends, or `\r\n` escapes; each
+        /// argument a line). Each header is taught and the handshake checked, as in -v.
+        #[arg(long, conflicts_with_all = ["from", "deflate", "diagram"])]
+        http: bool,
     },
     /// Write one self-contained HTML page about a capture: sequence diagrams, every frame's
     /// bytes, plots and diagnostics (docs/report.md).

@@ -9,15 +9,20 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 
 use wsdissect::base::Direction;
+use wsdissect::base::{ConnId, Diagnostic};
 use wsdissect::capture::merge;
 use wsdissect::conversation::{dissect_raw_frames, DissectConfig};
 use wsdissect::event::Event;
-use wsdissect::http::{check_key, compute_accept, parse_extensions, KeyShape};
+use wsdissect::event::Handshake;
+use wsdissect::http::{
+    check_key, compute_accept, parse_extensions, read_pasted, KeyShape, LineEnds, PastedHandshake,
+};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
 use wsdissect::output::fit::{output_width, wrap};
+use wsdissect::output::handshake::{Halves, Parts};
 use wsdissect::output::report::{ReportOptions, ReportSink};
-use wsdissect::output::style::ColorChoice;
+use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::Sink;
 use wsdissect::ws::decoder::Incomplete;
 use wsdissect::ws::deflate::DeflateParams;
@@ -30,15 +35,21 @@ use crate::cli::{Args, Color, Command, Side};
 pub fn run(command: Command, color: Color) -> ExitCode {
     match command {
         Command::Explain {
+            hex, http: true, ..
+        } => explain_http(&hex, color.into()),
+        Command::Explain {
             hex,
             from,
             deflate,
             diagram,
             max_payload,
             full_payload,
+            no_notes,
+            http: false,
         } => {
             let drawing = Drawing {
                 diagram,
+                notes: !no_notes,
                 payload_bytes: if full_payload {
                     usize::MAX
                 } else {
@@ -1116,6 +1127,8 @@ fn deflate_params(params: &str) -> Result<DeflateParams, String> {
 /// How `explain` draws its frames: the options the teaching view takes from the command line.
 struct Drawing {
     diagram: bool,
+    /// The notes against common misconceptions (`--no-notes` leaves them out).
+    notes: bool,
     /// Payload bytes drawn per frame (`usize::MAX`: all).
     payload_bytes: usize,
     color: ColorChoice,
@@ -1145,7 +1158,7 @@ fn explain(
         diagram: drawing.diagram,
         width: output_width(tty),
     };
-    let written = write_explanation(&mut stdout.lock(), &senders, deflate, opts);
+    let written = write_explanation(&mut stdout.lock(), &senders, deflate, opts, drawing.notes);
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -1190,6 +1203,7 @@ fn write_explanation(
     senders: &Senders,
     deflate: Option<DeflateParams>,
     opts: AnnotateOptions,
+    notes: bool,
 ) -> io::Result<()> {
     let cfg = DissectConfig {
         frame_keep: 1 << 20,
@@ -1223,7 +1237,7 @@ fn write_explanation(
     if let Some(n) = negotiated {
         say(out, n)?;
     }
-    let mut sink = AnnotateSink::new(&mut *out, opts);
+    let mut sink = AnnotateSink::new(&mut *out, opts).notes(notes);
     for e in &raw.events {
         sink.event(e)?;
     }
@@ -1259,6 +1273,116 @@ fn describe_incomplete(inc: &Incomplete) -> String {
             header.opcode, header.payload_len
         ),
     }
+}
+
+/// `explain --http`: a pasted handshake, taught and checked as the capture path does it.
+fn explain_http(lines: &[String], color: ColorChoice) -> ExitCode {
+    let text = if lines.is_empty() {
+        // Header values may hold any byte (obs-text): read them all, as the parser will.
+        let mut bytes = Vec::new();
+        if let Err(e) = io::stdin().read_to_end(&mut bytes) {
+            return crate::fail(HexError::Stdin(e));
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        lines.join("\n")
+    };
+    let Some(pasted) = read_pasted(&text) else {
+        return crate::fail("explain --http: no HTTP request or response given");
+    };
+    let stdout = io::stdout();
+    let style = color.resolve(stdout.is_terminal());
+    match write_pasted_handshake(&mut stdout.lock(), &pasted, style) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => crate::fail(e),
+    }
+}
+
+/// What was pasted, in a line, then the handshake through the teaching view: the same events
+/// a capture gives (a handshake, then its diagnostics), on connection 1.
+fn write_pasted_handshake(
+    out: &mut dyn Write,
+    pasted: &PastedHandshake,
+    style: Style,
+) -> io::Result<()> {
+    for line in wrap(&describe_pasted(pasted), 80, 2) {
+        writeln!(out, "{line}")?;
+    }
+    if pasted.has_request && !pasted.upgrade {
+        writeln!(
+            out,
+            "not a WebSocket upgrade: it lacks Upgrade: websocket or Connection: Upgrade\n  \
+             (§4.1 items 5-6), so a capture would not follow it as a handshake"
+        )?;
+    }
+    let conn = ConnId(1);
+    let mut events = Vec::new();
+    if let Some(exchange) = &pasted.exchange {
+        events.push(Event::Handshake(Box::new(Handshake {
+            conn,
+            stream: None,
+            exchange: exchange.clone(),
+        })));
+    }
+    for v in &pasted.violations {
+        let (dir, packet) = match (v.in_request, &pasted.exchange) {
+            (true, Some(h)) => (Direction::ClientToServer, Some(h.request_packet)),
+            (false, Some(h)) => (Direction::ServerToClient, Some(h.response_packet)),
+            (true, None) => (Direction::ClientToServer, None),
+            (false, None) => (Direction::ServerToClient, None),
+        };
+        events.push(Event::Diagnostic(Diagnostic {
+            conn,
+            stream: None,
+            dir: Some(dir),
+            packet,
+            rule: v.rule,
+            message: v.message.clone(),
+        }));
+    }
+    let parts = Parts {
+        request: pasted.has_request,
+        response: pasted.has_response,
+        request_known: pasted.has_request,
+    };
+    let mut sink = AnnotateSink::new(
+        &mut *out,
+        AnnotateOptions {
+            payload_bytes: usize::MAX,
+            style,
+            diagram: false,
+            width: output_width(io::stdout().is_terminal()),
+        },
+    )
+    .handshake_halves(Halves::Fixed(parts));
+    for e in &events {
+        sink.event(e)?;
+    }
+    Ok(())
+}
+
+/// `HTTP request and response, 212 bytes (LF line ends read as CRLF)`.
+fn describe_pasted(p: &PastedHandshake) -> String {
+    let what = match (p.has_request, p.has_response) {
+        (true, true) => "HTTP request and response",
+        (true, false) => "HTTP request (no response given)",
+        (false, true) => {
+            "HTTP response (no request given: the accept and the choices are not checked)"
+        }
+        (false, false) => "not an HTTP request or response",
+    };
+    let ends = match p.line_ends {
+        LineEnds::Crlf => "",
+        LineEnds::Lf => " (LF line ends read as CRLF)",
+        LineEnds::Mixed => " (LF line ends among CRLF read as CRLF)",
+        LineEnds::Escaped => " (\\r\\n escapes read as line ends)",
+    };
+    let after = match p.after {
+        0 => String::new(),
+        n => format!("; the {n} bytes after the response head are its body, not read"),
+    };
+    format!("{what}, {} bytes{ends}{after}", p.len)
 }
 
 fn accept(key: &str) -> ExitCode {

@@ -15,6 +15,7 @@ use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink
 use wsdissect::output::export::ExportSink;
 use wsdissect::output::filter::{EventFilter, FilterSink};
 use wsdissect::output::fit::output_width;
+use wsdissect::output::handshake::Halves;
 use wsdissect::output::json::JsonSink;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::table::{TableOptions, TableSink};
@@ -37,6 +38,8 @@ pub struct Config {
     pub explain: bool,
     /// `--diagram`: the §5.2 box on every frame of the teaching view.
     pub diagram: bool,
+    /// `--no-notes`: the teaching view without its notes against common misconceptions.
+    pub notes: bool,
     pub color: ColorChoice,
     pub pretty_json: bool,
     pub dissect: DissectConfig,
@@ -119,6 +122,7 @@ impl Config {
             format: view.format,
             explain: view.explain,
             diagram: view.diagram,
+            notes: !view.no_notes,
             color: view.color.into(),
             pretty_json: view.pretty_json,
             dissect: DissectConfig {
@@ -190,16 +194,20 @@ impl Config {
                     flush_each: live,
                 },
             )),
-            (Format::Text, true) => Box::new(AnnotateSink::new(
-                out,
-                AnnotateOptions {
-                    // Like the default view's previews: 64 bytes, or fewer with --max-payload.
-                    payload_bytes: self.preview,
-                    style,
-                    diagram: self.diagram,
-                    width: output_width(tty),
-                },
-            )),
+            (Format::Text, true) => Box::new(
+                AnnotateSink::new(
+                    out,
+                    AnnotateOptions {
+                        // Like the default view's previews: 64 bytes, or fewer with --max-payload.
+                        payload_bytes: self.preview,
+                        style,
+                        diagram: self.diagram,
+                        width: output_width(tty),
+                    },
+                )
+                .handshake_halves(Halves::AtPackets(self.filter.packets.clone()))
+                .notes(self.notes),
+            ),
             (Format::Text, false) => Box::new(TextSink::new(
                 out,
                 TextOptions {

@@ -59,7 +59,7 @@ _wsdissect() {
 
     case "${cmd}" in
         wsdissect)
-            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --verbose --explain --diagram --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain report accept completions man help"
+            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --verbose --explain --diagram --no-notes --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --help --version explain report accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -221,7 +221,7 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__explain)
-            opts="-h --from --deflate --diagram --max-payload --full-payload --color --help"
+            opts="-h --from --deflate --diagram --max-payload --full-payload --no-notes --http --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain diagram color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -64,6 +64,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate -d 'Sto
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s D -l list-interfaces -d 'List the interfaces libpcap can capture on'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s v -l explain -l verbose -d 'The teaching view: every frame bit by bit, with its meaning and RFC section'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l diagram -d 'With -v: start each frame with the RFC 6455 §5.2 box, filled in with its values'
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l no-notes -d 'With -v: leave out the notes against common misconceptions (masking is not encryption, only clients mask, …), for a reader who knows them'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l pretty-json -d 'Pretty-print text messages that are JSON'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l full-payload -d 'Keep and print whole payloads (up to --max-message-bytes)'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l diagnostics -d 'Only diagnostics (the triage view): each with its connection\'s line, nothing else'
@@ -85,6 +86,8 @@ always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l diagram -d 'Start each frame with the RFC 6455 §5.2 box, filled in with its values'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l full-payload -d 'Draw whole payloads'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l no-notes -d 'Leave out the notes against common misconceptions (masking is not encryption, only clients mask, …)'
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -l http -d 'Read the input as a pasted HTTP handshake, not frame bytes: a request, a response, or both one after the other (CRLF or LF line ends, or `\\r\\n` escapes; each argument a line). Each header is taught and the handshake checked, as in -v'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand explain" -s h -l help -d 'Print help'
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -s o -l output -d 'The page to write; `-` writes it to standard output' -r -F
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l max-frames -d 'Frames drawn per WebSocket session; later frames are counted, not drawn' -r

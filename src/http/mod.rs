@@ -5,10 +5,12 @@
 mod accept;
 mod connect;
 mod extensions;
+mod paste;
 
 pub use accept::{check_key, compute_accept, AcceptSteps, KeyShape, WEBSOCKET_GUID};
 pub use connect::ExtendedConnect;
 pub use extensions::{parse_extensions, Extension};
+pub use paste::{read_pasted, LineEnds, PastedHandshake};
 
 use crate::base::rules::{self, Rule};
 use std::borrow::Cow;
@@ -312,14 +314,58 @@ impl Exchange {
         }
         let mut found = self.request_findings();
         if !self.accepted() {
-            found.push((
-                &rules::HANDSHAKE_REJECTED,
-                format!("server answered {} {}", self.status, self.reason),
-            ));
+            found.push(self.rejection());
         } else {
             found.extend(self.acceptance_findings());
         }
         Violation::sided(found)
+    }
+
+    /// A request whose answer is not known (`explain --http` given a request alone): the
+    /// response is a placeholder, status 0, that no rule is checked against.
+    pub fn from_request(req: &Request, request_packet: PacketRef) -> Exchange {
+        let none = Response {
+            status: 0,
+            reason: String::new(),
+            version: 1,
+            headers: Headers::default(),
+        };
+        Exchange::from_heads(req, request_packet, &none, PacketRef::default())
+    }
+
+    /// A response whose request is not known (`explain --http` given a response alone): no
+    /// key, no offer, so only what the response can break alone is checked.
+    pub fn from_response(resp: &Response, response_packet: PacketRef) -> Exchange {
+        let none = Request {
+            method: String::new(),
+            target: String::new(),
+            version: 1,
+            headers: Headers::default(),
+        };
+        Exchange::from_heads(&none, PacketRef::default(), resp, response_packet)
+    }
+
+    /// The rules the request alone breaks: what [`Exchange::violations`] finds in it.
+    pub fn request_violations(&self) -> Vec<Violation> {
+        Violation::sided(self.request_findings())
+    }
+
+    /// The rules the response alone breaks, its request unknown: the rejection, the upgrade
+    /// headers and a missing accept (the accept's value and the choices need the request).
+    pub fn response_violations(&self) -> Vec<Violation> {
+        let found = if self.accepted() {
+            self.upgrade_findings()
+        } else {
+            vec![self.rejection()]
+        };
+        Violation::sided(found)
+    }
+
+    fn rejection(&self) -> (&'static Rule, String) {
+        (
+            &rules::HANDSHAKE_REJECTED,
+            format!("server answered {} {}", self.status, self.reason),
+        )
     }
 
     /// What the request breaks (RFC 6455 §4.1).
@@ -357,6 +403,24 @@ impl Exchange {
     /// What a 101 breaks (RFC 6455 §4.2.2): its upgrade headers, the accept value, and a
     /// subprotocol or extension the client never offered.
     fn acceptance_findings(&self) -> Vec<(&'static Rule, String)> {
+        let mut out = self.upgrade_findings();
+        if let (Some(got), Some(want)) = (&self.accept, &self.expected_accept) {
+            if got != want {
+                out.push((
+                    &rules::HANDSHAKE_ACCEPT_MISMATCH,
+                    format!(
+                        "Sec-WebSocket-Accept is {got}, expected {want} for key {}",
+                        self.key.as_deref().unwrap_or("")
+                    ),
+                ));
+            }
+        }
+        out.extend(self.negotiation_findings());
+        out
+    }
+
+    /// What a 101 breaks whatever the request was: its upgrade headers, a missing accept.
+    fn upgrade_findings(&self) -> Vec<(&'static Rule, String)> {
         let mut out = Vec::new();
         if !(self.response_headers.has_token("Upgrade", "websocket")
             && self.response_headers.has_token("Connection", "upgrade"))
@@ -366,21 +430,12 @@ impl Exchange {
                 "101 response lacks Upgrade: websocket or Connection: Upgrade".to_string(),
             ));
         }
-        match (&self.accept, &self.expected_accept) {
-            (None, _) => out.push((
+        if self.accept.is_none() {
+            out.push((
                 &rules::HANDSHAKE_ACCEPT_MISSING,
                 "101 response without Sec-WebSocket-Accept".to_string(),
-            )),
-            (Some(got), Some(want)) if got != want => out.push((
-                &rules::HANDSHAKE_ACCEPT_MISMATCH,
-                format!(
-                    "Sec-WebSocket-Accept is {got}, expected {want} for key {}",
-                    self.key.as_deref().unwrap_or("")
-                ),
-            )),
-            _ => {}
+            ));
         }
-        out.extend(self.negotiation_findings());
         out
     }
 
@@ -502,6 +557,54 @@ mod tests {
         let h = Exchange::from_heads(&req, PacketRef::default(), &resp, PacketRef::default());
         assert!(!h.accepted() && !h.accept_valid());
         assert_eq!(h.violations()[0].rule.name, "handshake-rejected");
+    }
+
+    #[test]
+    fn a_request_or_a_response_alone_is_checked_by_the_same_rules() {
+        let Head::Complete(req, _) = parse_request(
+            b"POST /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ) else {
+            panic!()
+        };
+        let names: Vec<_> = Exchange::from_request(&req, PacketRef::default())
+            .request_violations()
+            .iter()
+            .map(|v| (v.rule.name, v.in_request))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("handshake-not-get", true),
+                ("handshake-host-missing", true),
+                ("handshake-key-invalid", true),
+                ("handshake-version", true),
+            ]
+        );
+        let Head::Complete(resp, _) = parse_response(RESP) else {
+            panic!()
+        };
+        let alone = Exchange::from_response(&resp, PacketRef::default());
+        assert!(
+            alone.response_violations().is_empty(),
+            "no key, no offer: nothing to check them against"
+        );
+        let Head::Complete(resp, _) =
+            parse_response(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n")
+        else {
+            panic!()
+        };
+        let names: Vec<_> = Exchange::from_response(&resp, PacketRef::default())
+            .response_violations()
+            .iter()
+            .map(|v| (v.rule.name, v.in_request))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("handshake-upgrade-headers", false),
+                ("handshake-accept-missing", false)
+            ]
+        );
     }
 
     #[test]

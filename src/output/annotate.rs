@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use super::diagram::frame_diagram;
 use super::escape::{hex_spaced, quoted_bytes};
 use super::fit::{display_width, wrap as wrap_line, wrap_quoted};
+use super::handshake::{write_taught, Halves};
 use super::style::Style;
 use super::text::{diagnostic_line, elide, write_context_wrapped};
 use super::Sink;
@@ -36,6 +37,10 @@ pub struct AnnotateSink<W: Write> {
     /// Per session (a connection, or an HTTP/2 stream of one): the notes already shown, and
     /// each direction's open message.
     sessions: HashMap<(ConnId, Option<StreamId>), SessionState>,
+    /// Which halves of a handshake are taught (`--packet`, `explain --http`).
+    halves: Halves,
+    /// The notes against common misconceptions are shown (`--no-notes` leaves them out).
+    notes: bool,
 }
 
 impl<W: Write> AnnotateSink<W> {
@@ -44,7 +49,21 @@ impl<W: Write> AnnotateSink<W> {
             out,
             opts,
             sessions: HashMap::new(),
+            halves: Halves::default(),
+            notes: true,
         }
+    }
+
+    /// Show the notes against common misconceptions, or not (`--no-notes`).
+    pub fn notes(mut self, shown: bool) -> Self {
+        self.notes = shown;
+        self
+    }
+
+    /// Teach only these halves of each handshake (every half by default).
+    pub fn handshake_halves(mut self, halves: Halves) -> Self {
+        self.halves = halves;
+        self
     }
 }
 
@@ -362,6 +381,9 @@ impl<W: Write> AnnotateSink<W> {
     /// The notes against common misconceptions that apply to this frame and were not yet
     /// shown on its session.
     fn misconception_notes(&mut self, f: &Frame) -> io::Result<()> {
+        if !self.notes {
+            return Ok(());
+        }
         let state = self.sessions.entry((f.conn, f.stream)).or_default();
         let mut due = Vec::new();
         for note in Note::ALL {
@@ -758,6 +780,11 @@ impl<W: Write> Sink for AnnotateSink<W> {
             Event::Message(m) => {
                 writeln!(self.out)?;
                 self.message(m)?
+            }
+            Event::Handshake(h) => {
+                writeln!(self.out)?;
+                let parts = self.halves.of(h);
+                write_taught(&mut self.out, h, parts, (self.opts.style, self.opts.width))?
             }
             // The conversation emits a frame's diagnostics right after it: they land under it.
             Event::Diagnostic(d) => self.diagnostic(d)?,

@@ -225,6 +225,10 @@ impl<S: Sink> FilterSink<S> {
                 Event::Message(m) => within(m.first_packet.number, m.last_packet.number),
                 Event::TlsRecord(r) => within(r.packet.number, r.packet.number),
                 Event::Http2Frame(r) => within(r.packet.number, r.packet.number),
+                // The request's packet or the response's: each half can be asked for.
+                Event::Handshake(h) => [h.request_packet, h.response_packet]
+                    .iter()
+                    .any(|p| within(p.number, p.number)),
                 Event::Diagnostic(d) => d
                     .packet
                     .is_some_and(|p| self.filter.packets.contains(&p.number)),

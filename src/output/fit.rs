@@ -120,7 +120,6 @@ pub fn fit_preview(
         width += w;
         at += n;
     }
-    let fits = at == shown.len();
     if as_text {
         body.push('"');
     }
@@ -128,7 +127,10 @@ pub fn fit_preview(
     if more > 0 {
         body.push(' ');
         body.push_str(&elided_note(more));
+        width += 1 + note_width(more);
     }
+    // Every unit, within the columns (the first unit is shown even when it does not fit).
+    let fits = at == shown.len() && width <= cols;
     (body, fits)
 }
 
@@ -306,7 +308,7 @@ pub fn wrap(line: &str, width: usize, indent: usize) -> Vec<String> {
 }
 
 /// `line` broken at spaces (see [`wrap`]).
-fn wrap_words(line: &str, width: usize, indent: usize) -> Vec<String> {
+pub fn wrap_words(line: &str, width: usize, indent: usize) -> Vec<String> {
     if display_width(line) <= width {
         return vec![line.to_string()];
     }

@@ -7,6 +7,7 @@ pub mod escape;
 pub mod export;
 pub mod filter;
 pub mod fit;
+pub mod handshake;
 pub mod json;
 pub mod report;
 pub mod style;

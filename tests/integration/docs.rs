@@ -1,6 +1,7 @@
 //! docs/frame-format.md is built from real wsdissect output: every block that follows a
 //! `<!-- wsdissect ARGS -->` marker must be exactly what `wsdissect ARGS` prints now.
-//! `UPDATE_DOCS=1 cargo test --test integration docs` rewrites the blocks.
+//! `UPDATE_DOCS=1 cargo test --test integration docs` rewrites the blocks. A marker may end
+//! with `< FILE` (a path from the repository's root): the file is given on standard input.
 
 use std::process::Command;
 
@@ -30,12 +31,7 @@ fn regenerate(doc: &str) -> String {
                 break;
             }
         }
-        let run = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
-            .args(args.split_whitespace())
-            .current_dir(repo())
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        let run = run_marked(args);
         assert!(
             run.status.success(),
             "wsdissect {args}: {}",
@@ -47,6 +43,72 @@ fn regenerate(doc: &str) -> String {
         out.push_str("```\n");
     }
     out
+}
+
+/// `wsdissect ARGS`, or `wsdissect ARGS < FILE` with the file on standard input.
+fn run_marked(marker: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let (args, stdin) = match marker.split_once(" < ") {
+        Some((args, file)) => (args, std::fs::read(repo().join(file.trim())).unwrap()),
+        None => (marker, Vec::new()),
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(args.split_whitespace())
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The rows of the markdown table under `heading` in `doc`: its cells, trimmed, without
+/// the header and separator rows.
+fn table_rows(doc: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?}"));
+    doc[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The guide's opcode and close-code tables name each code as the tool does.
+#[test]
+fn frame_format_tables_match_the_code() {
+    use wsdissect::ws::close::close_code_name;
+    use wsdissect::ws::opcode::OpCode;
+    let doc = std::fs::read_to_string(repo().join("docs/frame-format.md")).unwrap();
+    let opcodes = table_rows(&doc, "<!-- opcodes -->");
+    assert_eq!(opcodes.len(), 8, "{opcodes:?}");
+    for row in &opcodes {
+        let bits = u8::from_str_radix(
+            row[0].trim_start_matches("0x").split('-').next().unwrap(),
+            16,
+        )
+        .unwrap_or_else(|_| panic!("{row:?}"));
+        assert_eq!(OpCode::from_bits(bits).name(), row[1], "{row:?}");
+    }
+    let closes = table_rows(&doc, "<!-- close codes -->");
+    assert!(closes.len() >= 16, "{closes:?}");
+    for row in &closes {
+        let first = row[0].split('-').next().unwrap();
+        let code: u16 = first.parse().unwrap_or_else(|_| panic!("{row:?}"));
+        assert_eq!(close_code_name(code), row[1], "{row:?}");
+    }
 }
 
 #[test]

@@ -213,7 +213,10 @@ fn diagram_opens_every_frame_of_verbose_and_needs_it() {
     let capture = "samples/chromium-echo.pcapng";
     let (ok, out, err) = wsdissect(&["-v", "--diagram", "--color", "never", capture]);
     assert!(ok, "{err}");
-    let frames = out.lines().filter(|l| l.starts_with("── conn ")).count();
+    // Frame headings, not the handshake's (`── conn 1 handshake request …`).
+    let frames = (out.lines())
+        .filter(|l| l.starts_with("── conn ") && l.contains(" frame "))
+        .count();
     let boxes = (out.lines())
         .filter(|l| l.starts_with("    0 1 2 3 4 5 6 7 8 9 0 1"))
         .count();
@@ -471,4 +474,30 @@ fn run_with_stdin(args: &[&str], input: &str, wide: bool) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{args:?}");
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `--no-notes` leaves out the notes against misconceptions, in `explain` and in `-v`, and
+/// nothing else (docs/frame-format.md shows them once, not in every example).
+#[test]
+fn no_notes_leaves_out_only_the_notes() {
+    let with = explain("81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    let without = explain("--no-notes 81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    assert!(
+        with.contains("   note      masking is not encryption"),
+        "{with}"
+    );
+    assert!(!without.contains("note "), "{without}");
+    let notes = with.lines().count() - without.lines().count();
+    assert_eq!(notes, 7, "two notes of 4 and 3 lines");
+    // Every other line is kept, in order.
+    let mut rest = with.lines();
+    for line in without.lines() {
+        assert!(rest.any(|l| l == line), "{line} lost");
+    }
+    let capture = "samples/py-echo.pcap";
+    let (ok, out, err) = wsdissect(&["-v", "--no-notes", "--color", "never", capture]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("   note "), "{out}");
+    let (ok, _, err) = wsdissect(&["--no-notes", capture]);
+    assert!(!ok && err.contains("--explain"), "{err}");
 }

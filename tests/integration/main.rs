@@ -5,6 +5,7 @@ mod common;
 mod docs;
 mod explain;
 mod h2;
+mod handshake;
 mod hostile_net;
 mod json;
 mod layers;

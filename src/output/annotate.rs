@@ -266,7 +266,7 @@ fn rsv1_meaning(f: &Frame) -> &'static str {
             "set, but no extension was negotiated to define it: it must be 0 (§5.2)"
         }
         Rsv1Meaning::Deflate if first_of_message => {
-            "set: a compressed message (permessage-deflate was negotiated, RFC 7692 §6)"
+            "compressed (deflate negotiated, RFC 7692)"
         }
         Rsv1Meaning::AssumedDeflate if first_of_message => {
             "set: taken as a compressed message (permessage-deflate assumed: the handshake was not seen; RFC 7692 §6)"

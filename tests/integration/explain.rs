@@ -55,7 +55,7 @@ fn explain_deflate_inflates_the_rfc7692_example() {
         "{out}"
     );
     assert!(
-        out.contains("set: a compressed message (permessage-deflate was negotiated"),
+        out.contains("compressed (deflate negotiated, RFC 7692)"),
         "{out}"
     );
     assert!(out.contains("DEFLATE-compressed"), "{out}");

@@ -92,8 +92,13 @@ pub fn fit_preview(
     while at < shown.len() {
         let before = body.len();
         let (n, w) = match shown[at] {
-            // Most of a text: printable ASCII that needs no escape.
-            b @ (b' '..=b'~') if as_text && b != b'"' && b != b'\\' => {
+            // Most of a text: printable ASCII, a quote or a backslash escaped.
+            b @ (b'"' | b'\\') if as_text => {
+                body.push('\\');
+                body.push(char::from(b));
+                (1, 2)
+            }
+            b @ (b' '..=b'~') if as_text => {
                 body.push(char::from(b));
                 (1, 1)
             }
@@ -112,7 +117,12 @@ pub fn fit_preview(
         if width + w + note > cols && at > 0 {
             body.truncate(before);
             // The count of a long rest can be wider than the rest itself: all of it may fit.
-            if width + rest_width(shown, at, as_text, total) <= cols {
+            // (Each unit takes a column or more and stands for at most 4 bytes, so most
+            // rests are seen not to fit without measuring them.)
+            let rest_at_least = (shown.len() - at).div_ceil(4);
+            if width + rest_at_least <= cols
+                && width + rest_width(shown, at, as_text, total) <= cols
+            {
                 return (whole_preview(shown, total, as_text), true);
             }
             break;

@@ -77,6 +77,10 @@ impl Pipeline {
         self.last_packet = packet;
         self.summary.packets += 1;
         self.summary.bytes += u64::from(pkt.orig_len);
+        if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {
+            self.summary.cut_short += 1;
+            self.summary.first_cut_short.get_or_insert(packet);
+        }
         match net::decode_packet(pkt.link, pkt.data) {
             Ok(seg) => self.flows.process(&seg, packet, &mut self.events),
             Err(reason) => self.skipped(reason, packet),
@@ -101,6 +105,27 @@ impl Pipeline {
             message: format!("{reason} (first of its kind; counted in the summary)"),
         }));
         skipped.push((reason, 1));
+    }
+
+    /// Packets cut short by the snapshot length: one warning, at the end, with their count
+    /// (one line however many there are; the summary carries the count too).
+    fn report_cut_short(&mut self) {
+        let (n, Some(first)) = (self.summary.cut_short, self.summary.first_cut_short) else {
+            return;
+        };
+        let message = format!(
+            "{n} packet{} cut short by the capture's snapshot length (the first: packet {}); the bytes cut off are gaps in their streams",
+            if n == 1 { " was" } else { "s were" },
+            first.number
+        );
+        self.events.push(Event::Diagnostic(Diagnostic {
+            conn: ConnId(0),
+            stream: None,
+            dir: None,
+            packet: Some(first),
+            rule: &base::rules::PACKET_CUT_SHORT,
+            message,
+        }));
     }
 
     /// TLS secrets the capture carries (a pcapng Decryption Secrets Block).
@@ -142,6 +167,7 @@ impl Pipeline {
     /// End of input: close every connection and emit the capture summary.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<CaptureSummary> {
         self.flows.finish(self.last_packet, &mut self.events);
+        self.report_cut_short();
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
         let summary = self.summary.clone();

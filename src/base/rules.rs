@@ -113,6 +113,7 @@ rules! {
     INFERRED_WEBSOCKET = "inferred-websocket", Info, "capture", "no handshake was seen; the connection is taken as WebSocket from its frames or --ws-port";
     FRAME_INCOMPLETE = "frame-incomplete", Warning, "capture", "the connection or capture ended in the middle of a frame";
     PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
+    PACKET_CUT_SHORT = "packet-cut-short", Warning, "capture", "packets were cut short by the capture's snapshot length; their missing tails are gaps in their streams";
     PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
 }
 

@@ -481,6 +481,10 @@ fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
     for (reason, n) in &s.skipped {
         writeln!(out, "  skipped {}: {reason}", count(*n, "packet"))?;
     }
+    if s.cut_short > 0 {
+        let n = count(s.cut_short, "packet");
+        writeln!(out, "  cut short by the snapshot length: {n}")?;
+    }
     Ok(())
 }
 

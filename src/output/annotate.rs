@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use super::diagram::frame_diagram;
 use super::escape::{escape_bytes, escape_text, hex_spaced, quoted_bytes};
 use super::style::Style;
-use super::text::{diagnostic_line, elide};
+use super::text::{diagnostic_line, elide, holes_note};
 use super::Sink;
 use crate::base::{ConnId, Diagnostic, Direction, StreamId};
 use crate::event::{Event, Frame, Message};
@@ -656,7 +656,10 @@ impl<W: Write> AnnotateSink<W> {
                 }
             }
         }
-        if more > 0 {
+        if let Some(note) = holes_note(m) {
+            let why = "not in the capture; the bytes above end at the first hole";
+            writeln!(self.out, "   {}", st.warn(&format!("{note} ({why})")))?;
+        } else if more > 0 {
             writeln!(self.out, "   … {more} more bytes")?;
         }
         self.fragments_of(m)?;

@@ -371,6 +371,13 @@ fn write_message<W: Write>(out: &mut W, msg: &Message) -> io::Result<()> {
     if msg.lost > 0 {
         o.u64("lost", msg.lost)?;
     }
+    if !msg.holes.is_empty() {
+        o.key("holes")?;
+        let holes: Vec<String> = (msg.holes.iter())
+            .map(|h| format!("{{\"offset\":{},\"len\":{}}}", h.offset, h.len))
+            .collect();
+        write!(o.out, "[{}]", holes.join(","))?;
+    }
     if let Some(at) = msg.utf8_error {
         o.u64("utf8_error_at", at)?;
     }

@@ -636,7 +636,8 @@ impl Framer {
             None => chunk,
         };
         let keep_room = self.keep_limit.saturating_sub(frame.kept.len());
-        if keep_room > 0 {
+        // The kept copy stops at the first lost byte: never joined across a hole.
+        if keep_room > 0 && frame.lost == 0 {
             frame.kept.extend_from_slice(&unmasked[..keep_room.min(n)]);
         }
         frame.received += n as u64;

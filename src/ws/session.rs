@@ -527,11 +527,13 @@ impl State {
             last_packet,
             utf8_error,
             lost: m.lost,
+            holes: m.holes,
             compressed: m.compressed,
             wire_len: m.wire_len,
             inflate_error: m.inflate_error,
         };
-        let truncated_big = message.payload.truncated() && keep > 1 << 20;
+        // Cut at the keep limit, not at a hole (a hole is no memory limit).
+        let truncated_big = m.kept_to_limit && keep > 1 << 20;
         out.message(message);
         if let Some((rule, msg)) = inflate_finding {
             self.diag(out, dir, last_packet, rule, msg);
@@ -592,6 +594,7 @@ fn answered_ping(pings: &mut VecDeque<(Vec<u8>, PacketRef)>, pong: &[u8]) -> Opt
 mod tests {
     use super::*;
     use crate::base::Timestamp;
+    use crate::ws::record::Hole;
 
     #[derive(Default)]
     struct Seen {
@@ -715,6 +718,48 @@ mod tests {
             "the open binary message is lost with the framing"
         );
         assert!(seen.messages.is_empty());
+    }
+
+    /// Issue 11: the bytes on either side of a hole were kept as one payload, and the payload
+    /// cut short by the hole was reported as a memory limit.
+    #[test]
+    fn a_hole_in_a_message_is_marked_and_never_glued() {
+        let key = SessionKey {
+            conn: ConnId(1),
+            stream: None,
+        };
+        let limits = Limits {
+            frame_keep: 64 << 20,
+            message_keep: 64 << 20,
+            inflate_limit: 1 << 20,
+            partial_frames: false,
+        };
+        let mut s = Session::opened(key, limits, [0, 0], None);
+        let mut seen = Seen::default();
+        // A text frame of 12 bytes in two fragments: "abc" [3 lost] "ghi", then "jkl"
+        // [2 lost, 1 more lost] "pq".
+        s.feed(S2C, &[0x01, 0x09, b'a', b'b', b'c'], at(1), &mut seen);
+        s.gap(S2C, 5, 3, at(2), &mut seen);
+        s.feed(S2C, b"ghi", at(3), &mut seen);
+        s.feed(S2C, &[0x80, 0x06, b'j'], at(4), &mut seen);
+        s.gap(S2C, 14, 2, at(5), &mut seen);
+        s.gap(S2C, 16, 1, at(6), &mut seen);
+        s.feed(S2C, b"pq", at(7), &mut seen);
+        let m = &seen.messages[0];
+        assert_eq!((m.payload.len, m.lost), (15, 6));
+        assert_eq!(
+            m.holes,
+            [Hole { offset: 3, len: 3 }, Hole { offset: 10, len: 3 }]
+        );
+        assert_eq!(m.payload.bytes, b"abc", "nothing after the first hole");
+        assert_eq!(seen.frames[0].payload.bytes, b"abc");
+        assert_eq!(seen.frames[1].payload.bytes, b"j");
+        assert!(!seen.rules.contains(&"payload-limit"), "{:?}", seen.rules);
+        assert!(
+            !seen.rules.contains(&"invalid-utf8-text"),
+            "{:?}",
+            seen.rules
+        );
     }
 
     #[test]

@@ -88,7 +88,9 @@ fn rules(recs: &[Value]) -> Vec<&str> {
 /// line says what is wrong in a few words instead.
 #[test]
 fn a_pcapng_parse_error_is_one_short_line() {
-    let out = run(&[capture("pcapng-bad-block.pcapng")]);
+    // Made by samples/hostile/failures/gen-clean-failures.py; damaged files live with the
+    // other bad inputs (every capture under samples/ must read to its end).
+    let out = run(&[repo().join("tests/data/bad/pcapng-bad-block.pcapng")]);
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
@@ -265,4 +267,47 @@ mod live {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(back.status.code(), Some(0), "{}", stderr_of(&back));
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A gap inside a message
+// ---------------------------------------------------------------------------------------------
+
+/// A real 2 MiB binary message (Python websockets echo over loopback) with 16 segments,
+/// 262,144 bytes, dropped from the capture: the message says where its hole is, keeps only
+/// the bytes before it (they are the bytes the sender sent), and no payload-limit is claimed.
+#[test]
+fn a_hole_in_a_real_message_is_marked_not_glued() {
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(capture("message-hole.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let path = capture("message-hole.pcap");
+    let recs = records(&["--full-payload", path.to_str().unwrap()]);
+    let messages = of_type(&recs, "message");
+    let m = messages.iter().find(|m| m["dir"] == "s2c").unwrap();
+    let (hole_at, hole_len) = (&truth["hole"]["offset"], &truth["hole"]["len"]);
+    assert_eq!(m["len"], truth["message"]["len"]);
+    assert_eq!(m["lost"], *hole_len);
+    assert_eq!(
+        m["holes"],
+        serde_json::json!([{"offset": hole_at, "len": hole_len}])
+    );
+    assert_eq!(m["truncated"], true);
+    use base64::Engine;
+    let kept = base64::engine::general_purpose::STANDARD
+        .decode(m["data_b64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(kept.len() as u64, hole_at.as_u64().unwrap());
+    assert_eq!(
+        crate::common::sha256_hex(&kept),
+        truth["sha256_before_hole"].as_str().unwrap()
+    );
+    // The client's copy (no hole) is whole and has no hole field.
+    let c2s = messages.iter().find(|m| m["dir"] == "c2s").unwrap();
+    assert!(c2s.get("holes").is_none());
+    assert_eq!(rules(&recs), ["stream-gap"]);
+    // The text view says where the hole is.
+    let text = String::from_utf8(run(&[&path]).stdout).unwrap();
+    assert!(text.contains("[bytes 540662–802805 missing]"), "{text}");
 }

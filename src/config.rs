@@ -276,6 +276,7 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
         frame_keep: MIN_FRAME_KEEP.max(keep),
         message_keep: keep,
         inflate_limit: l.max_inflate,
+        inflate_total: l.max_inflate_total,
         ws_ports,
         ..DissectConfig::default()
     }

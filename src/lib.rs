@@ -82,7 +82,17 @@ impl Pipeline {
             self.summary.first_cut_short.get_or_insert(packet);
         }
         match net::decode_packet(pkt.link, pkt.data) {
-            Ok(seg) => self.flows.process(&seg, packet, &mut self.events),
+            Ok(seg) => {
+                let Pipeline {
+                    flows,
+                    events,
+                    summary,
+                    ..
+                } = self;
+                let mut streamed = Streamed::new(summary, sink);
+                flows.process(&seg, packet, events, &mut |e| streamed.take(e));
+                streamed.result?;
+            }
             Err(reason) => self.skipped(reason, packet),
         }
         self.drain(sink)
@@ -155,18 +165,21 @@ impl Pipeline {
 
     fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         self.report_malformed_keys();
-        for e in self.events.drain(..) {
-            if let Event::Connection(c) = &e {
-                self.summary.count_connection(c);
-            }
-            sink.event(&e)?;
-        }
-        Ok(())
+        emit(&mut self.events, &mut self.summary, sink)
     }
 
     /// End of input: close every connection and emit the capture summary.
     pub fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<CaptureSummary> {
-        self.flows.finish(self.last_packet, &mut self.events);
+        let Pipeline {
+            flows,
+            events,
+            summary,
+            last_packet,
+            ..
+        } = self;
+        let mut streamed = Streamed::new(summary, sink);
+        flows.finish(*last_packet, events, &mut |e| streamed.take(e));
+        streamed.result?;
         self.report_cut_short();
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
@@ -174,6 +187,47 @@ impl Pipeline {
         sink.event(&Event::CaptureEnd(summary.clone()))?;
         sink.finish()?;
         Ok(summary)
+    }
+}
+
+/// Hand `events` to `sink` in order, counting the connections shown.
+fn emit(
+    events: &mut Vec<Event>,
+    summary: &mut CaptureSummary,
+    sink: &mut dyn Sink,
+) -> io::Result<()> {
+    for e in events.drain(..) {
+        if let Event::Connection(c) = &e {
+            summary.count_connection(c);
+        }
+        sink.event(&e)?;
+    }
+    Ok(())
+}
+
+/// The events a packet completes, streamed to the sink while it is processed (the flow table
+/// spills them every `tcp::flow::SPILL_AT`); after an output error the rest are dropped and
+/// the error is returned once the packet is done.
+struct Streamed<'a> {
+    summary: &'a mut CaptureSummary,
+    sink: &'a mut dyn Sink,
+    result: io::Result<()>,
+}
+
+impl<'a> Streamed<'a> {
+    fn new(summary: &'a mut CaptureSummary, sink: &'a mut dyn Sink) -> Streamed<'a> {
+        Streamed {
+            summary,
+            sink,
+            result: Ok(()),
+        }
+    }
+
+    fn take(&mut self, events: &mut Vec<Event>) {
+        if self.result.is_ok() {
+            self.result = emit(events, self.summary, self.sink);
+        }
+        events.clear();
     }
 }
 

@@ -70,6 +70,7 @@ rules! {
     DEFLATE_RSV1_MISPLACED = "deflate-rsv1-misplaced", Error, "RFC 7692 §6.1", "RSV1 may only be set on the first frame of a data message, never on continuation or control frames";
     DEFLATE_ERROR = "deflate-error", Error, "RFC 7692 §7.2.2", "a compressed message does not inflate";
     DEFLATE_CONTEXT_UNKNOWN = "deflate-context-unknown", Warning, "RFC 7692 §7.2.2", "the compression window is unknown (earlier data missing), so this message cannot be inflated";
+    INFLATE_BUDGET = "inflate-budget", Warning, "wsdissect", "a session's compressed messages inflated past --max-inflate-total together; later ones are not inflated";
     INFLATE_LIMIT = "inflate-limit", Warning, "wsdissect", "a message inflated past --max-inflate (a deflate bomb?); inflation stopped";
     // Handshake (RFC 6455 §4)
     HANDSHAKE_ACCEPT_MISMATCH = "handshake-accept-mismatch", Error, "RFC 6455 §4.2.2", "Sec-WebSocket-Accept must be base64(SHA-1(key + GUID))";

@@ -32,6 +32,9 @@ pub struct PartialMessage {
     /// Payload bytes on the wire (compressed when `compressed`).
     pub wire_len: u64,
     pub inflate_error: Option<InflateFailure>,
+    /// Inflate this message up to this many bytes: the per-message limit, or what is left of
+    /// the session's budget when that is less.
+    pub inflate_cap: u64,
 }
 
 impl PartialMessage {
@@ -51,6 +54,7 @@ impl PartialMessage {
             compressed,
             wire_len: 0,
             inflate_error: None,
+            inflate_cap: u64::MAX,
         }
     }
 

@@ -158,6 +158,8 @@ pub enum InflateFailure {
     ContextUnknown,
     /// Bytes of this message are missing from the capture.
     BytesMissing,
+    /// The session's inflate budget (this many bytes, `--max-inflate-total`) was spent.
+    BudgetSpent(u64),
 }
 
 impl fmt::Display for InflateFailure {
@@ -168,6 +170,9 @@ impl fmt::Display for InflateFailure {
             InflateFailure::ContextUnknown => f.write_str("compression context unknown"),
             InflateFailure::BytesMissing => {
                 f.write_str("compressed bytes missing from the capture")
+            }
+            InflateFailure::BudgetSpent(total) => {
+                write!(f, "the session's {total}-byte inflate budget is spent")
             }
         }
     }

@@ -8,8 +8,9 @@ usage: hostile-ooo.py OUT.pcap [--blocks N] [--block BYTES] [--header-only N]
 
   --blocks N        blocks of the stream (default 8)
   --block BYTES     bytes per block (default 1 MiB; even)
-  --header-only N   before the data, N header-only segments (no payload, ACK only) with
-                    sequence numbers far ahead of the stream (the reassembly cap counts them)
+  --header-only N   before the data, N header-only segments far ahead of the stream: the
+                    headers of 1460-byte segments, captured with a 54-byte snap length
+                    (the reassembly cap counts them)
 
 A crafted capture (issue 11: "a 639 MB capture of one-byte out-of-order segments reaches
 6.1 GB"): the truth is not a real endpoint's but the bound (peak RSS) wsdissect keeps; a
@@ -33,13 +34,16 @@ C = (bytes([10, 0, 0, 1]), 40000)
 S = (bytes([10, 0, 0, 2]), 80)
 
 
-def tcp(src, dst, seq, ack, flags, payload=b""):
+def tcp(src, dst, seq, ack, flags, payload=b"", wire_payload=None):
+    """Ethernet/IPv4/TCP; `wire_payload` bytes on the wire (default: the payload's) sets the
+    IP total length of a packet captured without them."""
     (sip, sport), (dip, dport) = src, dst
+    wire = len(payload) if wire_payload is None else wire_payload
     th = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4,
                      flags, 65535, 0, 0)
     pseudo = sip + dip + struct.pack("!BBH", 0, 6, len(th) + len(payload))
     th = th[:16] + struct.pack("!H", checksum(pseudo + th + payload)) + th[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 1, 0x4000, 64, 6, 0, sip, dip)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + wire, 1, 0x4000, 64, 6, 0, sip, dip)
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
     return b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + ip + th + payload
 
@@ -56,10 +60,10 @@ def main():
     out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
     t = [0]
 
-    def rec(p):
+    def rec(p, orig=None):
         t[0] += 1
         out.write(struct.pack("<IIII", 1_700_000_000 + t[0] // 1_000_000, t[0] % 1_000_000,
-                              len(p), len(p)) + p)
+                              len(p), orig or len(p)) + p)
 
     req = (b"GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n"
            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -78,7 +82,8 @@ def main():
     ss += len(resp)
     # Header-only segments from the server, ahead of its stream (an attacker's, or junk).
     for i in range(a.header_only):
-        rec(tcp(S, C, ss + 1_000_000 + 1000 * i, cs, 0x10))
+        p = tcp(S, C, ss + 1_000_000 + 2000 * i, cs, 0x10, wire_payload=1460)
+        rec(p, orig=len(p) + 1460)
     frame = b"\x81\x00"
     for b in range(a.blocks):
         start = ss + b * a.block

@@ -595,15 +595,14 @@ impl DirState {
         let compressed = h.rsv1 && rsv1_defined && self.inflater.is_some();
         let mut m = PartialMessage::open(h.opcode, packet, compressed);
         m.inflate_cap = inflate_cap;
-        if compressed && inflate_cap == 0 && m.inflate_error.is_none() {
-            // The session's budget is spent: not inflated (and with takeover the window
-            // would need this message, so it is unknown from here on).
+        if compressed && inflate_cap == 0 {
+            // The session's budget is spent (said once, when it was): not inflated, and with
+            // takeover the window would need this message, so it is unknown from here on.
             m.inflate_error = Some(InflateFailure::BudgetSpent(inflate_total));
             if let Some(inf) = self.inflater.as_mut() {
                 inf.lose_context();
             }
-        }
-        if compressed && self.inflater.as_ref().is_some_and(Inflater::context_lost) {
+        } else if compressed && self.inflater.as_ref().is_some_and(Inflater::context_lost) {
             let msg =
                 "earlier compressed data of this direction is missing and context takeover is on";
             found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));

@@ -9,6 +9,7 @@ import struct
 import zlib
 
 ECHO = "../../py-echo.pcap"
+SMALL = "../../py-ipv6-subproto.pcap"  # a real session in 5 KB
 
 
 def pcap_records(path):
@@ -55,8 +56,9 @@ def epb(iface, ts_usec, data, orig):
 
 def unused_bad_tsresol():
     """Interface 0 declares if_tsresol 100 (10^-100 s: no 64-bit count can hold a second of
-    it); no packet uses it. Every packet of py-echo.pcap is on interface 1 (microseconds)."""
-    link, recs = pcap_records(ECHO)
+    it); no packet uses it. Every packet of py-ipv6-subproto.pcap is on interface 1
+    (microseconds)."""
+    link, recs = pcap_records(SMALL)
     out = shb() + idb(link, tsresol=100) + idb(link)
     for sec, usec, data, orig in recs:
         out += epb(1, sec * 1_000_000 + usec, data, orig)
@@ -65,14 +67,14 @@ def unused_bad_tsresol():
 
 def bad_block():
     """py-echo's first 10 packets, then an enhanced packet block that says it is 8 bytes long
-    (less than a block header), then 1 MiB of filler. pcap-parser's error text for the bad
-    block holds the rest of its read buffer (over 1 MiB here, up to 64 MiB), which once went
+    (less than a block header), then 256 KiB of filler. pcap-parser's error text for the bad
+    block holds the rest of its read buffer (over 256 KiB here, up to 64 MiB), which once went
     whole into the error line."""
     link, recs = pcap_records(ECHO)
     out = shb() + idb(link)
     for sec, usec, data, orig in recs[:10]:
         out += epb(0, sec * 1_000_000 + usec, data, orig)
-    out += struct.pack("<II", 6, 8) + b"\x41" * (1 << 20)
+    out += struct.pack("<II", 6, 8) + b"\x41" * (256 << 10)
     return out
 
 

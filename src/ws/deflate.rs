@@ -6,6 +6,8 @@
 //! (rust-lang/flate2-rs#389, Frommi/miniz_oxide#143) — exactly what permessage-deflate does. The
 //! test `rfc7692_7_2_3_1_shared_window` pins the case.
 
+use std::collections::VecDeque;
+
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::http::Extension;
@@ -61,8 +63,9 @@ const SLOW_PATH_OUT: usize = 257;
 /// on the slow path only, which names it ("invalid distance too far back").
 #[derive(Debug, Default)]
 struct Replay {
-    /// The window at the start of the current message (empty without context takeover).
-    window: Vec<u8>,
+    /// The window at the start of the current message (empty without context takeover). A
+    /// ring, so that moving on to the next message costs that message's size, not the window's.
+    window: VecDeque<u8>,
     /// The last output of the current message since it started or the stream was reset
     /// (context takeover only): the next message's window. Holds up to two windows' worth.
     tail: Vec<u8>,
@@ -93,13 +96,11 @@ impl Replay {
 
     /// The message ended: its tail becomes the window the next message starts with.
     fn next_message(&mut self, keep_window: bool) {
-        if !keep_window {
+        if !keep_window || self.reset_inside {
             self.window.clear();
-        } else {
-            if self.reset_inside {
-                self.window.clear();
-            }
-            self.window.extend_from_slice(&self.tail);
+        }
+        if keep_window {
+            self.window.extend(&self.tail);
             let excess = self.window.len().saturating_sub(WINDOW);
             self.window.drain(..excess);
         }
@@ -115,13 +116,13 @@ impl Replay {
 
     /// zlib's reason for the current message's failure, found on the slow path; `None` when
     /// the bytes were too many to keep, or they inflate after all.
-    fn reason(&self) -> Option<String> {
+    fn reason(&mut self) -> Option<String> {
         if self.input_overflow {
             return None;
         }
         let mut state = Decompress::new(false);
         if !self.window.is_empty() {
-            state.set_dictionary(&self.window).ok()?;
+            state.set_dictionary(self.window.make_contiguous()).ok()?;
         }
         let mut out = [0u8; SLOW_PATH_OUT];
         let mut input = &self.input[..];
@@ -433,6 +434,40 @@ mod tests {
             Some(InflateError::Corrupt(
                 "deflate decompression error: invalid distance too far back".into()
             ))
+        );
+    }
+
+    /// With context takeover the replay starts from the window the message started with: a
+    /// second message that copies from the first replays cleanly with it, and fails "too far
+    /// back" without it (so a reason found again is the one the real window gives).
+    #[test]
+    fn the_replay_starts_from_the_messages_window() {
+        use flate2::{Compress, Compression, FlushCompress};
+        let mut c = Compress::new(Compression::default(), false);
+        let mut messages = Vec::new();
+        for text in [
+            &b"the quick brown fox jumps over the lazy dog. "[..],
+            b"the lazy dog. the quick brown fox.",
+        ] {
+            let mut out = Vec::with_capacity(256);
+            c.compress_vec(text, &mut out, FlushCompress::Sync).unwrap();
+            assert!(out.ends_with(&SYNC_TAIL));
+            out.truncate(out.len() - 4);
+            messages.push(out);
+        }
+        let mut inf = Inflater::new(false);
+        let mut got = Vec::new();
+        for m in &messages[..1] {
+            inf.feed(m, 1 << 20, &mut |o| got.extend_from_slice(o));
+            assert_eq!(inf.finish_message(1 << 20, &mut |_| {}), None);
+        }
+        inf.feed(&messages[1], 1 << 20, &mut |_| {});
+        assert_eq!(inf.replay.reason(), None, "the window makes it valid");
+        let mut without = Replay::default();
+        without.record_input(&messages[1]);
+        assert_eq!(
+            without.reason().as_deref(),
+            Some("deflate decompression error: invalid distance too far back")
         );
     }
 

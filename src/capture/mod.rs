@@ -139,3 +139,34 @@ impl CaptureError {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: pcap-parser's text for a parse error held its whole buffer (178 MB on one
+    /// line); no detail from below is printed whole.
+    #[test]
+    fn error_details_are_capped() {
+        let e = CaptureError::Corrupt {
+            input: PathBuf::from("x.pcapng"),
+            after_packets: 3,
+            offset: 99,
+            detail: format!(
+                "Internal parser error Verify, input {:?}",
+                vec![0x41u8; 1 << 20]
+            ),
+        };
+        let line = e.to_string();
+        assert!(line.len() < 400, "{} bytes", line.len());
+        assert!(
+            line.contains("…; the packets before it were dissected"),
+            "{line}"
+        );
+        assert_eq!(capped("short"), "short");
+        assert_eq!(
+            capped(&"é".repeat(300)).chars().count(),
+            MAX_DETAIL_CHARS + 1
+        );
+    }
+}

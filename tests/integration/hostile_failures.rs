@@ -458,6 +458,14 @@ mod cli {
             .unwrap_or_else(|| panic!("no peak RSS: {err}"))
     }
 
+    /// Remove a scratch file, and its directory once empty.
+    fn discard(p: &std::path::Path) {
+        let _ = std::fs::remove_file(p);
+        if let Some(dir) = p.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+
     fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("wsd-hostile-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -476,7 +484,7 @@ mod cli {
     fn memory_one_byte_out_of_order_segments_peak_rss_under_40_mib() {
         let p = scratch("ooo.pcap", &hostile_ooo(2, 128 << 10, 0));
         let kib = max_rss_kib(&["--format", "json", p.to_str().unwrap()]);
-        let _ = std::fs::remove_file(&p);
+        discard(&p);
         assert!(kib < 40 * 1024, "peak RSS {kib} KiB");
     }
 
@@ -488,7 +496,7 @@ mod cli {
     fn memory_header_only_segments_peak_rss_under_40_mib() {
         let p = scratch("header-only.pcap", &hostile_ooo(0, 0, 32 << 10));
         let kib = max_rss_kib(&["--format", "json", p.to_str().unwrap()]);
-        let _ = std::fs::remove_file(&p);
+        discard(&p);
         assert!(kib < 40 * 1024, "peak RSS {kib} KiB");
     }
 
@@ -498,7 +506,7 @@ mod cli {
     fn hostile_out_of_order_runs_are_bounded_and_reported() {
         let p = scratch("ooo-small.pcap", &hostile_ooo(1, 16 << 10, 5_000));
         let recs = records(&[p.to_str().unwrap()]);
-        let _ = std::fs::remove_file(&p);
+        discard(&p);
         let gaps = of_type(&recs, "gap");
         assert!(!gaps.is_empty());
         assert!(rules(&recs).contains(&"stream-gap"));

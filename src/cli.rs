@@ -349,6 +349,11 @@ pub struct LimitArgs {
     /// Stop inflating a compressed message past this many bytes (deflate bomb guard).
     #[arg(long, value_name = "N", default_value_t = 256 << 20)]
     pub max_inflate: u64,
+
+    /// Stop inflating a session's compressed messages once they have inflated this many bytes
+    /// together (both directions).
+    #[arg(long, value_name = "N", default_value_t = wsdissect::conversation::DEFAULT_INFLATE_TOTAL)]
+    pub max_inflate_total: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1387,7 +1387,6 @@ fn describe_pasted(p: &PastedHandshake) -> String {
 
 fn accept(key: &str) -> ExitCode {
     let steps = compute_accept(key);
-    let mut out = io::stdout().lock();
     let key_note = match check_key(key) {
         KeyShape::Valid => "base64 of 16 bytes, as RFC 6455 §4.1 requires".to_string(),
         KeyShape::WrongLength(n) => format!("decodes to {n} bytes: RFC 6455 §4.1 requires 16"),
@@ -1407,10 +1406,7 @@ fn accept(key: &str) -> ExitCode {
         steps.accept,
         key = key.trim()
     );
-    match out.write_all(text.as_bytes()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::SUCCESS,
-    }
+    print(text.as_bytes())
 }
 
 pub fn list_interfaces() -> ExitCode {

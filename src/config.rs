@@ -248,7 +248,10 @@ fn input(
             buffer_mib: live.buffer_mib.unwrap_or(64).max(1),
             write: live.write,
             duration: match live.duration {
-                Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+                // Longer than a Duration holds (1e20 s): as long as it can be, i.e. forever.
+                Some(s) if s.is_finite() && s > 0.0 => {
+                    Some(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
+                }
                 Some(s) => return Err(ConfigError::BadDuration(s)),
                 None => None,
             },
@@ -281,6 +284,7 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
         frame_keep: MIN_FRAME_KEEP.max(keep),
         message_keep: keep,
         inflate_limit: l.max_inflate,
+        inflate_total: l.max_inflate_total,
         ws_ports,
         ..DissectConfig::default()
     }

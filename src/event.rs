@@ -209,4 +209,8 @@ pub struct CaptureSummary {
     pub tls_decrypted: u64,
     /// Packets not decoded, by reason, in order of first occurrence.
     pub skipped: Vec<(crate::net::SkipReason, u64)>,
+    /// Packets the capture's snapshot length cut short (fewer bytes captured than were on the
+    /// wire), and the first of them.
+    pub cut_short: u64,
+    pub first_cut_short: Option<PacketRef>,
 }

@@ -83,13 +83,27 @@ impl Pipeline {
         self.last_packet = packet;
         self.summary.packets += 1;
         self.summary.bytes += u64::from(pkt.orig_len);
+        if (pkt.data.len() as u64) < u64::from(pkt.orig_len) {
+            self.summary.cut_short += 1;
+            self.summary.first_cut_short.get_or_insert(packet);
+        }
         let decoded =
             self.decoder
                 .decode(pkt.link, pkt.data, pkt.orig_len, packet, &mut self.notes);
         let notes = self.notes.drain(..).map(Event::Diagnostic);
         self.events.extend(notes);
         match decoded {
-            Ok(Some(seg)) => self.flows.process(&seg, packet, &mut self.events),
+            Ok(Some(seg)) => {
+                let Pipeline {
+                    flows,
+                    events,
+                    summary,
+                    ..
+                } = self;
+                let mut streamed = Streamed::new(summary, sink);
+                flows.process(&seg, packet, events, &mut |e| streamed.take(e));
+                streamed.result?;
+            }
             Ok(None) => {}
             Err(reason) => self.skipped(reason, packet),
         }
@@ -113,6 +127,27 @@ impl Pipeline {
             message: format!("{reason} (first of its kind; counted in the summary)"),
         }));
         skipped.push((reason, 1));
+    }
+
+    /// Packets cut short by the snapshot length: one warning, at the end, with their count
+    /// (one line however many there are; the summary carries the count too).
+    fn report_cut_short(&mut self) {
+        let (n, Some(first)) = (self.summary.cut_short, self.summary.first_cut_short) else {
+            return;
+        };
+        let message = format!(
+            "{n} packet{} cut short by the capture's snapshot length (the first: packet {}); the bytes cut off are gaps in their streams",
+            if n == 1 { " was" } else { "s were" },
+            first.number
+        );
+        self.events.push(Event::Diagnostic(Diagnostic {
+            conn: ConnId(0),
+            stream: None,
+            dir: None,
+            packet: Some(first),
+            rule: &base::rules::PACKET_CUT_SHORT,
+            message,
+        }));
     }
 
     /// TLS secrets the capture carries (a pcapng Decryption Secrets Block).
@@ -142,13 +177,7 @@ impl Pipeline {
 
     fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
         self.report_malformed_keys();
-        for e in self.events.drain(..) {
-            if let Event::Connection(c) = &e {
-                self.summary.count_connection(c);
-            }
-            sink.event(&e)?;
-        }
-        Ok(())
+        emit(&mut self.events, &mut self.summary, sink)
     }
 
     /// End of input: close every connection and emit the capture summary.
@@ -156,13 +185,64 @@ impl Pipeline {
         self.decoder.finish(&mut self.notes);
         let notes = self.notes.drain(..).map(Event::Diagnostic);
         self.events.extend(notes);
-        self.flows.finish(self.last_packet, &mut self.events);
+        let Pipeline {
+            flows,
+            events,
+            summary,
+            last_packet,
+            ..
+        } = self;
+        let mut streamed = Streamed::new(summary, sink);
+        flows.finish(*last_packet, events, &mut |e| streamed.take(e));
+        streamed.result?;
+        self.report_cut_short();
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
         let summary = self.summary.clone();
         sink.event(&Event::CaptureEnd(summary.clone()))?;
         sink.finish()?;
         Ok(summary)
+    }
+}
+
+/// Hand `events` to `sink` in order, counting the connections shown.
+fn emit(
+    events: &mut Vec<Event>,
+    summary: &mut CaptureSummary,
+    sink: &mut dyn Sink,
+) -> io::Result<()> {
+    for e in events.drain(..) {
+        if let Event::Connection(c) = &e {
+            summary.count_connection(c);
+        }
+        sink.event(&e)?;
+    }
+    Ok(())
+}
+
+/// The events a packet completes, streamed to the sink while it is processed (the flow table
+/// spills them every `tcp::flow::SPILL_AT`); after an output error the rest are dropped and
+/// the error is returned once the packet is done.
+struct Streamed<'a> {
+    summary: &'a mut CaptureSummary,
+    sink: &'a mut dyn Sink,
+    result: io::Result<()>,
+}
+
+impl<'a> Streamed<'a> {
+    fn new(summary: &'a mut CaptureSummary, sink: &'a mut dyn Sink) -> Streamed<'a> {
+        Streamed {
+            summary,
+            sink,
+            result: Ok(()),
+        }
+    }
+
+    fn take(&mut self, events: &mut Vec<Event>) {
+        if self.result.is_ok() {
+            self.result = emit(events, self.summary, self.sink);
+        }
+        events.clear();
     }
 }
 

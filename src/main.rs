@@ -37,7 +37,10 @@ fn fail(msg: impl fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     // Help wraps to the terminal (80 columns for a pipe, at most 100 for reading ease).
     let width = output_width(io::stdout().is_terminal()).min(100);
-    let matches = cli::Args::command().term_width(width).get_matches();
+    let matches = match cli::Args::command().term_width(width).try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return clap_exit(&e),
+    };
     let mut args = cli::Args::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(command) = args.command.take() {
         if let Some(flag) = cli::capture_flag_with_subcommand(&matches) {
@@ -54,6 +57,19 @@ fn main() -> ExitCode {
     match Config::from_args(args) {
         Ok(cfg) => run(cfg),
         Err(e) => fail(e),
+    }
+}
+
+/// `--help`, `--version` or a usage error, as clap prints them, but with a failed write to
+/// standard output reported (clap's own `exit` ignores it: `--help > /dev/full` exited 0).
+fn clap_exit(e: &clap::Error) -> ExitCode {
+    use std::io::Write;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    match e.print().and_then(|()| io::stdout().flush()) {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+            fail(format!("cannot write output: {err}"))
+        }
+        _ => ExitCode::from(code),
     }
 }
 

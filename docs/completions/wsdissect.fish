@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= max-inflate-total= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -61,6 +61,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -s c -l count -d 'Stop
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packets -d 'Stop after this many packets (at least 1; leave it out for no limit)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-message-bytes -d 'Upper bound on the bytes kept for one message, even with --full-payload' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate -d 'Stop inflating a compressed message past this many bytes (deflate bomb guard)' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate-total -d 'Stop inflating a session\'s compressed messages once they have inflated this many bytes together (both directions)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s D -l list-interfaces -d 'List the interfaces libpcap can capture on'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s v -l explain -l verbose -d 'The teaching view: every frame bit by bit, with its meaning and RFC section'
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l diagram -d 'With -v: start each frame with the RFC 6455 §5.2 box, filled in with its values'

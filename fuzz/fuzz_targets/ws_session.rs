@@ -283,6 +283,7 @@ fuzz_target!(|data: &[u8]| {
             frame_keep: [0, 1, 16, 4096][usize::from(lim & 3)],
             message_keep: [0, 3, 64, 1 << 20][usize::from((lim >> 2) & 3)],
             inflate_limit: [0, 16, 4096, 64 << 20][usize::from((lim >> 4) & 3)],
+            inflate_total: u64::MAX,
             partial_frames: false,
         },
         starts: [base, base + 77],

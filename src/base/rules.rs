@@ -70,6 +70,7 @@ rules! {
     DEFLATE_RSV1_MISPLACED = "deflate-rsv1-misplaced", Error, "RFC 7692 §6.1", "RSV1 may only be set on the first frame of a data message, never on continuation or control frames";
     DEFLATE_ERROR = "deflate-error", Error, "RFC 7692 §7.2.2", "a compressed message does not inflate";
     DEFLATE_CONTEXT_UNKNOWN = "deflate-context-unknown", Warning, "RFC 7692 §7.2.2", "the compression window is unknown (earlier data missing), so this message cannot be inflated";
+    INFLATE_BUDGET = "inflate-budget", Warning, "wsdissect", "a session's compressed messages inflated past --max-inflate-total together; later ones are not inflated";
     INFLATE_LIMIT = "inflate-limit", Warning, "wsdissect", "a message inflated past --max-inflate (a deflate bomb?); inflation stopped";
     // Handshake (RFC 6455 §4)
     HANDSHAKE_ACCEPT_MISMATCH = "handshake-accept-mismatch", Error, "RFC 6455 §4.2.2", "Sec-WebSocket-Accept must be base64(SHA-1(key + GUID))";
@@ -113,6 +114,7 @@ rules! {
     INFERRED_WEBSOCKET = "inferred-websocket", Info, "capture", "no handshake was seen; the connection is taken as WebSocket from its frames or --ws-port";
     FRAME_INCOMPLETE = "frame-incomplete", Warning, "capture", "the connection or capture ended in the middle of a frame";
     PAYLOAD_LIMIT = "payload-limit", Info, "wsdissect", "a payload was larger than the memory limit; only its start is kept";
+    PACKET_CUT_SHORT = "packet-cut-short", Warning, "capture", "packets were cut short by the capture's snapshot length; their missing tails are gaps in their streams";
     PACKET_SKIPPED = "packet-skipped", Info, "capture", "a packet could not be decoded as TCP over IP and was skipped";
     // IP fragment reassembly (net::frag), following the Linux kernel
     IP_FRAG_OVERLAP = "ip-frag-overlap", Warning, "RFC 5722", "an IP fragment overlaps another of its datagram: the whole datagram is dropped, as Linux does for IPv4 and IPv6";

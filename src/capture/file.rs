@@ -25,6 +25,15 @@ struct Interface {
     offset_secs: i64,
 }
 
+/// A pcapng interface as declared. One whose `if_tsresol` is impossible is kept (its number
+/// still counts) and is only an error when a packet uses it: a file whose packets are all on
+/// other interfaces reads fine, as in Wireshark.
+#[derive(Clone, Copy, Debug)]
+enum Declared {
+    Usable(Interface),
+    BadResolution { tsresol: u8 },
+}
+
 /// pcapng `if_tsresol` (section 4.2): 10^-n seconds, or 2^-n with the top bit set; the
 /// default (option absent) is 6. pcap-parser 0.17 rejects every power-of-two value, so it is
 /// decoded here.
@@ -49,7 +58,7 @@ pub struct FileSource {
 #[derive(Default)]
 struct Blocks {
     legacy: Option<Interface>,
-    interfaces: Vec<Interface>,
+    interfaces: Vec<Declared>,
     packets: u64,
     last_ts: Timestamp,
     /// TLS key log text from Decryption Secrets Blocks, not yet taken.
@@ -185,33 +194,30 @@ impl Blocks {
             }
             PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                let units_per_sec = units_per_second(idb.if_tsresol).ok_or_else(|| {
-                    format!(
-                        "interface {} declares an impossible timestamp resolution (if_tsresol 0x{:02x})",
-                        self.interfaces.len(),
-                        idb.if_tsresol
-                    )
-                })?;
-                self.interfaces.push(Interface {
-                    link: with_if_fcslen(LinkType(idb.linktype.0 as u32), &idb.options),
-                    units_per_sec,
-                    offset_secs: idb.ts_offset(),
-                });
+                let declared = match units_per_second(idb.if_tsresol) {
+                    Some(units_per_sec) => Declared::Usable(Interface {
+                        link: with_if_fcslen(LinkType(idb.linktype.0 as u32), &idb.options),
+                        units_per_sec,
+                        offset_secs: idb.ts_offset(),
+                    }),
+                    None => Declared::BadResolution {
+                        tsresol: idb.if_tsresol,
+                    },
+                };
+                self.interfaces.push(declared);
             }
             PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                let Some(&iface) = self.interfaces.get(epb.if_id as usize) else {
-                    return Err(format!("packet on undeclared interface {}", epb.if_id));
-                };
+                let iface = self.interface(epb.if_id as usize)?;
                 let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                 let ts = Some(iface.timestamp(raw));
                 self.deliver(on, iface.link, ts, epb.packet_data(), epb.origlen);
                 return Ok(true);
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                let iface = *self
-                    .interfaces
-                    .first()
-                    .ok_or("packet before any interface")?;
+                if self.interfaces.is_empty() {
+                    return Err("packet before any interface".into());
+                }
+                let iface = self.interface(0)?;
                 self.deliver(on, iface.link, None, spb.packet_data(), spb.origlen);
                 return Ok(true);
             }
@@ -228,6 +234,17 @@ impl Blocks {
             PcapBlockOwned::NG(_) => {}
         }
         Ok(false)
+    }
+
+    /// The interface a packet block names, when its timestamps can be read.
+    fn interface(&self, id: usize) -> Result<Interface, String> {
+        match self.interfaces.get(id) {
+            Some(Declared::Usable(iface)) => Ok(*iface),
+            Some(Declared::BadResolution { tsresol }) => Err(format!(
+                "a packet is on interface {id}, which declares an impossible timestamp resolution (if_tsresol 0x{tsresol:02x})"
+            )),
+            None => Err(format!("packet on undeclared interface {id}")),
+        }
     }
 
     /// Number a packet and hand it on. A simple packet block has no timestamp (`None`): it
@@ -293,9 +310,12 @@ impl PacketSource for FileSource {
                 Err(PcapError::BufferTooSmall) => self.grow()?,
                 Err(PcapError::UnexpectedEof) => return Err(self.truncated()),
                 Err(PcapError::ReadError) => return Err(self.read_error()),
-                Err(e) => {
-                    let detail = format!("{e}");
-                    return Err(self.corrupt(detail));
+                Err(PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind)) => {
+                    // Not `{e}`: pcap-parser's text for this holds the whole unread buffer.
+                    return Err(self.corrupt(format!("a block does not parse ({kind:?})")));
+                }
+                Err(PcapError::HeaderNotRecognized) => {
+                    return Err(self.corrupt("a block of unknown format"));
                 }
             }
         }

@@ -1,11 +1,12 @@
 //! Live capture from an interface through libpcap (the `pcap` crate), in immediate mode so
 //! each packet is dissected as soon as it crosses the wire.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::savefile::PcapWriter;
 use super::{CaptureError, PacketSource, RawPacket};
 use crate::base::LinkType;
 use crate::base::Timestamp;
@@ -92,7 +93,7 @@ impl std::fmt::Display for Listening {
 pub struct LiveSource {
     cap: pcap::Capture<pcap::Active>,
     link: LinkType,
-    savefile: Option<pcap::Savefile>,
+    savefile: Option<(PcapWriter, PathBuf)>,
     stop: Arc<AtomicBool>,
     deadline: Option<Instant>,
     packets: u64,
@@ -120,6 +121,13 @@ pub fn list_interfaces() -> Result<Vec<(String, String)>, CaptureError> {
             (d.name, desc)
         })
         .collect())
+}
+
+/// `-w FILE` failed: the capture stops there, with this error (exit 2).
+fn cannot_write(path: &Path, e: &std::io::Error) -> CaptureError {
+    CaptureError::Live {
+        detail: format!("-w {}: cannot write: {e}", path.display()),
+    }
 }
 
 fn permission_hint(detail: &str) -> Option<String> {
@@ -166,15 +174,16 @@ impl LiveSource {
                 filter: opts.filter.clone(),
                 detail: e.to_string(),
             })?;
-        let savefile = match &opts.write {
-            Some(path) => Some(
-                cap.savefile(path)
-                    .map_err(|e| live_err(format!("{}: cannot write: {e}", path.display())))?,
-            ),
-            None => None,
-        };
         let datalink = cap.get_datalink();
         let link = LinkType(datalink.0 as u32);
+        let savefile = match &opts.write {
+            Some(path) => Some((
+                PcapWriter::create(path, link, opts.snaplen as u32)
+                    .map_err(|e| cannot_write(path, &e))?,
+                path.clone(),
+            )),
+            None => None,
+        };
         let listening = Listening {
             interface: opts.interface.clone(),
             link_name: datalink
@@ -183,7 +192,8 @@ impl LiveSource {
             link_description: datalink.get_description().unwrap_or_default(),
             snaplen: opts.snaplen,
         };
-        let deadline = opts.duration.map(|d| Instant::now() + d);
+        // A deadline past what the clock can count (--duration 1e18) is none: run until stopped.
+        let deadline = opts.duration.and_then(|d| Instant::now().checked_add(d));
         // libpcap 1.10 on Linux keeps waiting inside pcap_next_ex when its read timeout expires
         // with no packet (the timeout never returns to us), so an idle capture would never see
         // the stop flag or the deadline. A watcher thread breaks the loop instead.
@@ -214,9 +224,11 @@ impl LiveSource {
         &self.listening
     }
 
-    fn flush_savefile(&mut self) {
-        if let Some(s) = self.savefile.as_mut() {
-            let _ = s.flush();
+    /// The end of the capture: what `-w` buffered reaches the file, or the capture fails.
+    fn flush_savefile(&mut self) -> Result<(), CaptureError> {
+        match self.savefile.as_mut() {
+            Some((w, path)) => w.flush().map_err(|e| cannot_write(path, &e)),
+            None => Ok(()),
         }
     }
 }
@@ -246,13 +258,17 @@ impl PacketSource for LiveSource {
             if self.stop.load(Ordering::Relaxed)
                 || self.deadline.is_some_and(|d| Instant::now() >= d)
             {
-                self.flush_savefile();
+                self.flush_savefile()?;
                 return Ok(false);
             }
             match self.cap.next_packet() {
                 Ok(p) => {
-                    if let Some(s) = self.savefile.as_mut() {
-                        s.write(&p);
+                    if let Some((w, path)) = self.savefile.as_mut() {
+                        // Timestamps and lengths as libpcap gave them (a pcap record's fields
+                        // are 32 bits, as libpcap's own savefile writes them).
+                        let (sec, usec) = (p.header.ts.tv_sec as u32, p.header.ts.tv_usec as u32);
+                        w.write(sec, usec, p.data, p.header.len)
+                            .map_err(|e| cannot_write(path, &e))?;
                     }
                     self.packets += 1;
                     let ts = Timestamp(
@@ -269,7 +285,10 @@ impl PacketSource for LiveSource {
                     return Ok(true);
                 }
                 Err(pcap::Error::TimeoutExpired) => continue,
-                Err(pcap::Error::NoMorePackets) => return Ok(false),
+                Err(pcap::Error::NoMorePackets) => {
+                    self.flush_savefile()?;
+                    return Ok(false);
+                }
                 Err(e) => {
                     return Err(CaptureError::Live {
                         detail: format!("{}: {e}", self.interface),

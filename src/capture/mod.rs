@@ -9,6 +9,7 @@ pub mod file;
 pub mod keyfile;
 pub mod live;
 pub mod merge;
+pub mod savefile;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -102,18 +103,32 @@ impl fmt::Display for CaptureError {
             ),
             CaptureError::Corrupt { input, after_packets, offset, detail } => write!(
                 f,
-                "{}: corrupt capture at byte {offset} (after packet {after_packets}): {detail}; the packets before it were dissected",
-                input.display()
+                "{}: corrupt capture at byte {offset} (after packet {after_packets}): {}; the packets before it were dissected",
+                input.display(),
+                capped(detail)
             ),
-            CaptureError::Read { input, detail } => write!(f, "{}: read error: {detail}", input.display()),
-            CaptureError::Live { detail } => f.write_str(detail),
-            CaptureError::Filter { filter, detail } => write!(f, "bad filter {filter:?}: {detail}"),
+            CaptureError::Read { input, detail } => write!(f, "{}: read error: {}", input.display(), capped(detail)),
+            CaptureError::Live { detail } => f.write_str(&capped(detail)),
+            CaptureError::Filter { filter, detail } => write!(f, "bad filter {:?}: {}", capped(filter), capped(detail)),
             CaptureError::KeyLog { path, source } => write!(f, "{}: cannot read the TLS key log: {source}", path.display()),
         }
     }
 }
 
 impl std::error::Error for CaptureError {}
+
+/// The most of a library's error text an error line shows. Error lines are one short line:
+/// pcap-parser's own text for a parse error holds the rest of its read buffer (up to the whole
+/// 64 MiB record limit), so no detail from below is printed whole.
+const MAX_DETAIL_CHARS: usize = 200;
+
+/// `text`, cut at [`MAX_DETAIL_CHARS`] characters (the cut marked with `…`).
+fn capped(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_DETAIL_CHARS) {
+        None => text.into(),
+        Some((end, _)) => format!("{}…", &text[..end]).into(),
+    }
+}
 
 impl CaptureError {
     /// Partial results were produced before this error.
@@ -122,5 +137,36 @@ impl CaptureError {
             self,
             CaptureError::Truncated { .. } | CaptureError::Corrupt { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: pcap-parser's text for a parse error held its whole buffer (178 MB on one
+    /// line); no detail from below is printed whole.
+    #[test]
+    fn error_details_are_capped() {
+        let e = CaptureError::Corrupt {
+            input: PathBuf::from("x.pcapng"),
+            after_packets: 3,
+            offset: 99,
+            detail: format!(
+                "Internal parser error Verify, input {:?}",
+                vec![0x41u8; 1 << 20]
+            ),
+        };
+        let line = e.to_string();
+        assert!(line.len() < 400, "{} bytes", line.len());
+        assert!(
+            line.contains("…; the packets before it were dissected"),
+            "{line}"
+        );
+        assert_eq!(capped("short"), "short");
+        assert_eq!(
+            capped(&"é".repeat(300)).chars().count(),
+            MAX_DETAIL_CHARS + 1
+        );
     }
 }

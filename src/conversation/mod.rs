@@ -46,6 +46,8 @@ pub struct DissectConfig {
     pub ws_ports: Vec<u16>,
     /// Largest inflated size of one compressed message (deflate bomb guard).
     pub inflate_limit: u64,
+    /// Largest inflated size of all the compressed messages of one WebSocket session.
+    pub inflate_total: u64,
     /// TLS secrets (`--tls-keylog`), in the NSS key log format.
     pub tls_keylog: Option<PathBuf>,
     /// The capture is live: a key log may still be growing, so it is read again on a miss.
@@ -57,12 +59,18 @@ pub struct DissectConfig {
     pub partial_frames: bool,
 }
 
+/// Inflated bytes one session may produce in all (`--max-inflate-total`): 16 times the
+/// per-message default, and 100 times what a connection of the deflate benchmark inflates;
+/// inflating it takes about 10 s here.
+pub const DEFAULT_INFLATE_TOTAL: u64 = 4 << 30;
+
 impl Default for DissectConfig {
     fn default() -> Self {
         DissectConfig {
             frame_keep: MIN_FRAME_KEEP,
             message_keep: 1024,
             inflate_limit: 64 << 20,
+            inflate_total: DEFAULT_INFLATE_TOTAL,
             ws_ports: Vec::new(),
             tls_keylog: None,
             live: false,
@@ -79,6 +87,7 @@ impl DissectConfig {
             frame_keep: self.frame_keep,
             message_keep: self.message_keep,
             inflate_limit: self.inflate_limit,
+            inflate_total: self.inflate_total,
             partial_frames: self.partial_frames,
         }
     }

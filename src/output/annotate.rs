@@ -10,7 +10,7 @@ use super::escape::{hex_spaced, quoted_bytes};
 use super::fit::{display_width, wrap as wrap_line, wrap_quoted};
 use super::handshake::{write_taught, Halves};
 use super::style::Style;
-use super::text::{diagnostic_line, elide, write_context_wrapped};
+use super::text::{diagnostic_line, elide, holes_note, write_context_wrapped};
 use super::Sink;
 use crate::base::{ConnId, Diagnostic, Direction, StreamId};
 use crate::event::{Event, Frame, Message};
@@ -713,9 +713,20 @@ impl<W: Write> AnnotateSink<W> {
         for line in wrap_line(&heading, self.opts.width, 3) {
             writeln!(self.out, "{}", st.heading(&line))?;
         }
+        // With holes, the kept bytes end at the first one: what follows is missing, not
+        // merely left out, and is said so instead of counted.
+        let holes = holes_note(m);
+        let total = match holes {
+            Some(_) => m.payload.bytes.len() as u64,
+            None => m.payload.len,
+        };
         match m.text() {
-            Some(_) => self.quoted_text(&m.payload.bytes, m.payload.len)?,
-            None => self.binary_rows(&m.payload.bytes, m.payload.len)?,
+            Some(_) => self.quoted_text(&m.payload.bytes, total)?,
+            None => self.binary_rows(&m.payload.bytes, total)?,
+        }
+        if let Some(note) = holes {
+            let why = "not in the capture; the bytes above end at the first hole";
+            self.put("   ", &st.warn(&format!("{note} ({why})")))?;
         }
         self.fragments_of(m)?;
         if let Some(e) = &m.inflate_error {

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::escape::{escape_bytes, escape_text, hex_spaced};
 use super::style::Style;
-use super::text::{elide, elided_note, pretty_json, preview};
+use super::text::{elide, elided_note, holes_note, pretty_json, preview};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use crate::event::{ConnectionInfo, Event, Frame, Message};
@@ -223,8 +223,10 @@ impl<W: Write> ConversationSink<W> {
         if m.compressed {
             notes.push(format!("inflated from {} B", m.wire_len));
         }
-        if m.lost > 0 {
-            notes.push(format!("{} B lost in a capture gap", m.lost));
+        match holes_note(m) {
+            Some(n) => notes.push(format!("{n} in a capture gap")),
+            None if m.lost > 0 => notes.push(format!("{} B lost in a capture gap", m.lost)),
+            None => {}
         }
         if let Some(at) = m.utf8_error {
             notes.push(format!("invalid UTF-8 at byte {at}"));

@@ -211,16 +211,27 @@ fn write_event(out: &mut Vec<u8>, event: &Event) -> io::Result<()> {
                 "dir": d.dir.map(|x| x.as_str()), "packet": d.packet.map(|p| p.number),
             }),
         ),
-        Event::CaptureEnd(s) => with_tls_counts(
+        Event::CaptureEnd(s) => with_cut_short(
             s,
-            json!({
-                "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
-                "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
-                "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r.to_string(), "packets": n})).collect::<Vec<_>>(),
-            }),
+            with_tls_counts(
+                s,
+                json!({
+                    "type": "summary", "conn": 0, "packets": s.packets, "bytes": s.bytes,
+                    "tcp_connections": s.tcp_connections, "websocket_connections": s.websocket_connections,
+                    "skipped": s.skipped.iter().map(|(r, n)| json!({"reason": r.to_string(), "packets": n})).collect::<Vec<_>>(),
+                }),
+            ),
         ),
     };
     write_safe_json(out, &record)
+}
+
+/// The summary counts packets cut short by the snapshot length, when there were any.
+fn with_cut_short(s: &CaptureSummary, mut record: Value) -> Value {
+    if let (n @ 1.., Value::Object(map)) = (s.cut_short, &mut record) {
+        map.insert("cut_short".into(), json!(n));
+    }
+    record
 }
 
 /// An HTTP/2 connection's record says how it started.
@@ -395,6 +406,13 @@ fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
     }
     if msg.lost > 0 {
         o.u64("lost", msg.lost)?;
+    }
+    if !msg.holes.is_empty() {
+        o.key("holes")?;
+        let holes: Vec<String> = (msg.holes.iter())
+            .map(|h| format!("{{\"offset\":{},\"len\":{}}}", h.offset, h.len))
+            .collect();
+        write!(o.out, "[{}]", holes.join(","))?;
     }
     if let Some(at) = msg.utf8_error {
         o.u64("utf8_error_at", at)?;

@@ -481,7 +481,31 @@ fn write_summary(out: &mut dyn Write, s: &CaptureSummary) -> io::Result<()> {
     for (reason, n) in &s.skipped {
         writeln!(out, "  skipped {}: {reason}", count(*n, "packet"))?;
     }
+    if s.cut_short > 0 {
+        let n = count(s.cut_short, "packet");
+        writeln!(out, "  cut short by the snapshot length: {n}")?;
+    }
     Ok(())
+}
+
+/// Where a message's bytes are missing, in words: `bytes 540662–802805 missing`, or for several
+/// holes `3 holes, 5000 bytes missing; the first: bytes 10–19 missing`. The kept payload stops
+/// at the first one.
+pub(crate) fn holes_note(m: &Message) -> Option<String> {
+    match m.holes.as_slice() {
+        [] => None,
+        [one] if m.lost == one.len => Some(one.to_string()),
+        [first, ..] => Some(format!(
+            "{} bytes missing in {}{} holes; the first: {first}",
+            m.lost,
+            if m.holes.len() == crate::ws::record::MAX_HOLES {
+                "at least "
+            } else {
+                ""
+            },
+            m.holes.len()
+        )),
+    }
 }
 
 /// Where a line's continuation starts when it follows the time column: under the direction.
@@ -620,9 +644,10 @@ impl<W: Write> TextSink<W> {
     }
 
     fn message_line(&mut self, m: &Message) -> io::Result<()> {
+        let tail = holes_note(m).map_or(String::new(), |n| format!("  [{n}]"));
         let t = relative(&mut self.start, &m.last_packet);
         let compressed = if m.compressed {
-            format!(", deflated {}→{} bytes", m.wire_len, m.payload.len)
+            format!(", deflated {}→{}", m.wire_len, count(m.payload.len, "byte"))
         } else {
             String::new()
         };
@@ -664,7 +689,7 @@ impl<W: Write> TextSink<W> {
                 as_text: false,
             },
         };
-        self.write_with_preview(&head, payload, "")
+        self.write_with_preview(&head, payload, &tail)
     }
 
     /// Connections, handshakes, diagnostics, ends and the summary, as the shared context lines
@@ -728,8 +753,13 @@ impl<W: Write> Sink for TextSink<W> {
         match event {
             Event::Frame(f) => self.frame_line(f)?,
             // A one-frame message is already on its frame's line, unless it had to be inflated
-            // (or pretty-printed) to be read.
-            Event::Message(m) if m.fragments > 1 || m.compressed || self.opts.pretty_json => {
+            // (or pretty-printed) to be read, or has holes (the line says where they are).
+            Event::Message(m)
+                if m.fragments > 1
+                    || m.compressed
+                    || self.opts.pretty_json
+                    || !m.holes.is_empty() =>
+            {
                 self.message_line(m)?
             }
             Event::Message(_) => {}

@@ -64,6 +64,22 @@ pub trait Application {
     );
 }
 
+/// Hands on the events gathered so far (to the sink), leaving the vector empty. Called while a
+/// packet is being processed whenever [`SPILL_AT`] events have gathered: one packet may
+/// complete millions of frames (an 8 MiB out-of-order run of one-byte segments filled at once),
+/// and they are streamed, never all held.
+pub type Spill<'a, E> = &'a mut dyn FnMut(&mut Vec<E>);
+
+/// Events gathered before they are handed on in the middle of a packet.
+pub const SPILL_AT: usize = 1024;
+
+/// Hand on `out` when it has grown to [`SPILL_AT`] events.
+fn spill_if_full<E>(out: &mut Vec<E>, spill: &mut dyn FnMut(&mut Vec<E>)) {
+    if out.len() >= SPILL_AT {
+        spill(out);
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct FlowTableLimits {
     pub max_pending_per_direction: usize,
@@ -129,6 +145,7 @@ impl<A: Application> Flow<A> {
         side: usize,
         packet: PacketRef,
         out: &mut Vec<A::Event>,
+        spill: Spill<'_, A::Event>,
     ) {
         let Flow {
             meta, streams, app, ..
@@ -146,16 +163,26 @@ impl<A: Application> Flow<A> {
             seg.orig_payload_len,
             seg.fin,
             packet,
-            &mut |ev| app.on_stream(meta, side, ev, out),
+            &mut |ev| {
+                app.on_stream(meta, side, ev, out);
+                spill_if_full(out, spill);
+            },
         );
         if seg.ack_flag && streams[other].pending_bytes() > 0 {
             streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
-                app.on_stream(meta, other, ev, out)
+                app.on_stream(meta, other, ev, out);
+                spill_if_full(out, spill);
             });
         }
     }
 
-    fn end(&mut self, reason: EndReason, packet: PacketRef, out: &mut Vec<A::Event>) {
+    fn end(
+        &mut self,
+        reason: EndReason,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+        spill: Spill<'_, A::Event>,
+    ) {
         if self.ended {
             return;
         }
@@ -164,7 +191,10 @@ impl<A: Application> Flow<A> {
             meta, streams, app, ..
         } = self;
         for (side, stream) in streams.iter_mut().enumerate() {
-            stream.flush(packet, &mut |ev| app.on_stream(meta, side, ev, out));
+            stream.flush(packet, &mut |ev| {
+                app.on_stream(meta, side, ev, out);
+                spill_if_full(out, spill);
+            });
         }
         app.on_end(meta, reason, packet, out);
     }
@@ -209,13 +239,20 @@ impl<A: Application> FlowTable<A> {
         self.next_id - 1
     }
 
-    pub fn process(&mut self, seg: &Segment<'_>, packet: PacketRef, out: &mut Vec<A::Event>) {
+    /// One segment in; its events into `out`, handed on through `spill` as they gather.
+    pub fn process(
+        &mut self,
+        seg: &Segment<'_>,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+        spill: Spill<'_, A::Event>,
+    ) {
         self.packets_since_sweep += 1;
         if self.packets_since_sweep >= SWEEP_EVERY || self.flows.len() > self.limits.max_flows {
             self.packets_since_sweep = 0;
-            self.sweep(packet, out);
+            self.sweep(packet, out, spill);
         }
-        let flow = self.flow_for(seg, packet, out);
+        let flow = self.flow_for(seg, packet, out, spill);
         flow.last_seen = packet;
         if flow.ended {
             return;
@@ -224,20 +261,20 @@ impl<A: Application> FlowTable<A> {
         if seg.syn {
             flow.on_syn(seg, side);
         }
-        flow.deliver(seg, side, packet, out);
+        flow.deliver(seg, side, packet, out, spill);
         if seg.fin {
             flow.fin_seen[side] = true;
         }
         // A reset whose sequence number is far from where the sender is (blind or injected,
         // RFC 5961 §3) does not end the connection.
         if seg.rst && flow.streams[side].seq_plausible(seg.seq) {
-            flow.end(EndReason::Reset, packet, out);
+            flow.end(EndReason::Reset, packet, out, spill);
         } else if flow.fin_seen[0]
             && flow.fin_seen[1]
             && flow.streams[0].is_finished()
             && flow.streams[1].is_finished()
         {
-            flow.end(EndReason::Fin, packet, out);
+            flow.end(EndReason::Fin, packet, out, spill);
         }
     }
 
@@ -248,6 +285,7 @@ impl<A: Application> FlowTable<A> {
         seg: &Segment<'_>,
         packet: PacketRef,
         out: &mut Vec<A::Event>,
+        spill: Spill<'_, A::Event>,
     ) -> &mut Flow<A> {
         let mut new_flow = || {
             let meta = FlowMeta {
@@ -264,7 +302,7 @@ impl<A: Application> FlowTable<A> {
             Entry::Vacant(v) => v.insert(new_flow()),
             Entry::Occupied(o) if !o.get().reused_by(seg) => o.into_mut(),
             Entry::Occupied(mut o) => {
-                o.get_mut().end(EndReason::Reused, packet, out);
+                o.get_mut().end(EndReason::Reused, packet, out, spill);
                 *o.get_mut() = new_flow();
                 o.into_mut()
             }
@@ -274,7 +312,7 @@ impl<A: Application> FlowTable<A> {
     /// End idle connections and forget ended ones, oldest connection first (deterministic).
     /// Over the connection limit, the least recently seen tenth is ended at once, so the cost of
     /// a sweep is spread over many new connections.
-    fn sweep(&mut self, packet: PacketRef, out: &mut Vec<A::Event>) {
+    fn sweep(&mut self, packet: PacketRef, out: &mut Vec<A::Event>, spill: Spill<'_, A::Event>) {
         let now = packet.ts.0;
         let mut expired: Vec<(ConnId, FlowKey)> = self
             .flows
@@ -300,17 +338,22 @@ impl<A: Application> FlowTable<A> {
         for (_, key) in expired {
             if let Some(mut f) = self.flows.remove(&key) {
                 let last = f.last_seen;
-                f.end(EndReason::Idle, last, out);
+                f.end(EndReason::Idle, last, out, spill);
             }
         }
     }
 
     /// The capture ended: end every open connection in id order.
-    pub fn finish(&mut self, packet: PacketRef, out: &mut Vec<A::Event>) {
+    pub fn finish(
+        &mut self,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+        spill: Spill<'_, A::Event>,
+    ) {
         let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
         all.sort_by_key(|f| f.meta.id);
         for mut f in all {
-            f.end(EndReason::CaptureEnd, packet, out);
+            f.end(EndReason::CaptureEnd, packet, out, spill);
         }
     }
 }

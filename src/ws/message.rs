@@ -4,7 +4,7 @@
 
 use super::deflate::{InflateError, Inflater};
 use super::opcode::OpCode;
-use super::record::InflateFailure;
+use super::record::{Hole, InflateFailure, MAX_HOLES};
 use super::rules::Finding;
 use super::utf8::Utf8Validator;
 use crate::base::rules;
@@ -18,6 +18,12 @@ pub struct PartialMessage {
     /// Application bytes so far (inflated when compressed), counting lost ones when known.
     pub len: u64,
     pub lost: u64,
+    /// Where bytes were lost (uncompressed messages), the first `MAX_HOLES`.
+    pub holes: Vec<Hole>,
+    /// Bytes were lost: nothing after the first hole is kept or checked as UTF-8.
+    holed: bool,
+    /// The kept copy stopped at the keep limit (not at a hole).
+    pub kept_to_limit: bool,
     pub fragments: u32,
     pub first_packet: PacketRef,
     /// Text messages: checked incrementally, after inflation when compressed.
@@ -26,6 +32,9 @@ pub struct PartialMessage {
     /// Payload bytes on the wire (compressed when `compressed`).
     pub wire_len: u64,
     pub inflate_error: Option<InflateFailure>,
+    /// Inflate this message up to this many bytes: the per-message limit, or what is left of
+    /// the session's budget when that is less.
+    pub inflate_cap: u64,
 }
 
 impl PartialMessage {
@@ -36,19 +45,30 @@ impl PartialMessage {
             payload: Vec::new(),
             len: 0,
             lost: 0,
+            holes: Vec::new(),
+            holed: false,
+            kept_to_limit: false,
             fragments: 1,
             first_packet: packet,
             utf8: (opcode == OpCode::Text).then(Utf8Validator::default),
             compressed,
             wire_len: 0,
             inflate_error: None,
+            inflate_cap: u64::MAX,
         }
     }
 
     /// Application bytes (inflated when compressed) of the message.
+    /// After a hole only the length grows: the bytes after it are not joined to those before.
     pub fn append(&mut self, data: &[u8], keep: usize) {
         self.len += data.len() as u64;
+        if self.holed {
+            return;
+        }
         let room = keep.saturating_sub(self.payload.len());
+        if data.len() > room {
+            self.kept_to_limit = true;
+        }
         self.payload
             .extend_from_slice(&data[..room.min(data.len())]);
         if let Some(v) = self.utf8.as_mut() {
@@ -86,7 +106,20 @@ impl PartialMessage {
                 inf.lose_context();
             }
         } else {
+            self.note_hole(len);
             self.len += len;
+        }
+        self.holed = true;
+    }
+
+    /// `len` bytes missing at the current end of the message: a new hole, or the end of the
+    /// last one growing (one gap reported in several pieces).
+    fn note_hole(&mut self, len: u64) {
+        let at = self.len;
+        if let Some(h) = self.holes.last_mut().filter(|h| h.offset + h.len == at) {
+            h.len += len;
+        } else if self.holes.len() < MAX_HOLES {
+            self.holes.push(Hole { offset: at, len });
         }
     }
 

@@ -90,6 +90,11 @@ pub struct Message {
     pub utf8_error: Option<u64>,
     /// Bytes of the message lost in a capture gap.
     pub lost: u64,
+    /// Where those bytes were, in the message (uncompressed messages: a compressed one cannot
+    /// be inflated past a hole, `inflate_error` says so). The kept payload stops at the first
+    /// hole: bytes on either side of one are never joined. At most [`MAX_HOLES`] are listed;
+    /// `lost` counts them all.
+    pub holes: Vec<Hole>,
     /// permessage-deflate: the payload above is the inflated one.
     pub compressed: bool,
     /// Payload bytes on the wire (the compressed size when `compressed`).
@@ -119,6 +124,29 @@ impl Message {
     }
 }
 
+/// The most holes a message lists (each is 16 bytes; a message may span millions of
+/// one-byte holes).
+pub const MAX_HOLES: usize = 64;
+
+/// Bytes of a message missing from the capture: `len` bytes from byte `offset` of the
+/// message's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hole {
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl fmt::Display for Hole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bytes {}–{} missing",
+            self.offset,
+            self.offset + self.len - 1
+        )
+    }
+}
+
 /// Why a compressed message's payload is not (all) its inflated content.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InflateFailure {
@@ -130,6 +158,8 @@ pub enum InflateFailure {
     ContextUnknown,
     /// Bytes of this message are missing from the capture.
     BytesMissing,
+    /// The session's inflate budget (this many bytes, `--max-inflate-total`) was spent.
+    BudgetSpent(u64),
 }
 
 impl fmt::Display for InflateFailure {
@@ -140,6 +170,9 @@ impl fmt::Display for InflateFailure {
             InflateFailure::ContextUnknown => f.write_str("compression context unknown"),
             InflateFailure::BytesMissing => {
                 f.write_str("compressed bytes missing from the capture")
+            }
+            InflateFailure::BudgetSpent(total) => {
+                write!(f, "the session's {total}-byte inflate budget is spent")
             }
         }
     }

@@ -38,6 +38,10 @@ pub struct Limits {
     pub message_keep: usize,
     /// Largest inflated size of one compressed message (deflate bomb guard).
     pub inflate_limit: u64,
+    /// Largest inflated size of all the compressed messages of a session, both directions
+    /// together: many messages each under `inflate_limit` cost time too. Past it, messages are
+    /// not inflated (`inflate-budget`).
+    pub inflate_total: u64,
     /// Report a frame cut short by the end (with `Frame::missing`), so its header is shown
     /// with the rules it breaks under it (the teaching view).
     pub partial_frames: bool,
@@ -75,6 +79,8 @@ struct State {
     /// The handshake was not seen; the session was recognised from its frames.
     inferred: bool,
     dirs: [DirState; 2],
+    /// Bytes inflated so far, both directions (against `Limits::inflate_total`).
+    inflated: u64,
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +130,7 @@ impl Session {
                 rsv1_defined: deflate.is_some(),
                 inferred: false,
                 dirs,
+                inflated: 0,
             },
         }
     }
@@ -143,6 +150,7 @@ impl Session {
                 rsv1_defined: true,
                 inferred: true,
                 dirs,
+                inflated: 0,
             },
         }
     }
@@ -340,6 +348,11 @@ impl State {
     fn frame_started(&mut self, dir: Direction, h: &FrameHeader, packet: PacketRef) {
         let mut found = ws_rules::header_findings(h, dir, self.rsv1_defined);
         let rsv1_defined = self.rsv1_defined;
+        let budget_left = self.limits.inflate_total.saturating_sub(self.inflated);
+        let inflate = (
+            self.limits.inflate_limit.min(budget_left),
+            self.limits.inflate_total,
+        );
         let st = &mut self.dirs[dir.index()];
         // Reserved data opcodes (0x3-0x7) are not part of any message.
         st.in_data_frame = matches!(
@@ -353,7 +366,9 @@ impl State {
             ));
         }
         match h.opcode {
-            OpCode::Text | OpCode::Binary => st.open_message(h, packet, rsv1_defined, &mut found),
+            OpCode::Text | OpCode::Binary => {
+                st.open_message(h, packet, rsv1_defined, inflate, &mut found)
+            }
             OpCode::Continuation => match st.message.as_mut() {
                 Some(m) => m.fragments += 1,
                 None => found.push((
@@ -369,15 +384,12 @@ impl State {
     }
 
     fn payload(&mut self, dir: Direction, data: &[u8]) {
-        let Limits {
-            message_keep,
-            inflate_limit,
-            ..
-        } = self.limits;
+        let message_keep = self.limits.message_keep;
         let st = &mut self.dirs[dir.index()];
         // Only data frames feed the message; control frames in between do not.
         if let Some(m) = st.message.as_mut().filter(|_| st.in_data_frame) {
-            m.add_wire_bytes(data, st.inflater.as_mut(), message_keep, inflate_limit);
+            let cap = m.inflate_cap;
+            m.add_wire_bytes(data, st.inflater.as_mut(), message_keep, cap);
         }
     }
 
@@ -507,10 +519,20 @@ impl State {
             return;
         };
         st.stats.messages += 1;
-        let inflate_finding = match st.inflater.as_mut().filter(|_| m.compressed) {
-            Some(inf) => m.finish_inflating(inf, keep, limit, inferred),
+        let mut inflate_finding = match st.inflater.as_mut().filter(|_| m.compressed) {
+            Some(inf) => m.finish_inflating(inf, keep, m.inflate_cap, inferred),
             None => None,
         };
+        if m.compressed {
+            self.inflated = self.inflated.saturating_add(m.len);
+        }
+        // Stopped by what was left of the session's budget, not by the per-message limit.
+        if matches!(m.inflate_error, Some(InflateFailure::Limit(_))) && m.inflate_cap < limit {
+            let total = self.limits.inflate_total;
+            m.inflate_error = Some(InflateFailure::BudgetSpent(total));
+            let msg = format!("the session's inflate budget of {total} bytes is spent: this message was inflated only up to it, and later compressed messages are not inflated");
+            inflate_finding = Some((&rules::INFLATE_BUDGET, msg));
+        }
         let utf8_error = m.utf8_error();
         let message = Message {
             conn: self.key.conn,
@@ -527,11 +549,13 @@ impl State {
             last_packet,
             utf8_error,
             lost: m.lost,
+            holes: m.holes,
             compressed: m.compressed,
             wire_len: m.wire_len,
             inflate_error: m.inflate_error,
         };
-        let truncated_big = message.payload.truncated() && keep > 1 << 20;
+        // Cut at the keep limit, not at a hole (a hole is no memory limit).
+        let truncated_big = m.kept_to_limit && keep > 1 << 20;
         out.message(message);
         if let Some((rule, msg)) = inflate_finding {
             self.diag(out, dir, last_packet, rule, msg);
@@ -554,6 +578,7 @@ impl DirState {
         h: &FrameHeader,
         packet: PacketRef,
         rsv1_defined: bool,
+        (inflate_cap, inflate_total): (u64, u64),
         found: &mut Vec<Finding>,
     ) {
         if let Some(old) = &self.message {
@@ -569,7 +594,15 @@ impl DirState {
         }
         let compressed = h.rsv1 && rsv1_defined && self.inflater.is_some();
         let mut m = PartialMessage::open(h.opcode, packet, compressed);
-        if compressed && self.inflater.as_ref().is_some_and(Inflater::context_lost) {
+        m.inflate_cap = inflate_cap;
+        if compressed && inflate_cap == 0 {
+            // The session's budget is spent (said once, when it was): not inflated, and with
+            // takeover the window would need this message, so it is unknown from here on.
+            m.inflate_error = Some(InflateFailure::BudgetSpent(inflate_total));
+            if let Some(inf) = self.inflater.as_mut() {
+                inf.lose_context();
+            }
+        } else if compressed && self.inflater.as_ref().is_some_and(Inflater::context_lost) {
             let msg =
                 "earlier compressed data of this direction is missing and context takeover is on";
             found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));
@@ -592,6 +625,7 @@ fn answered_ping(pings: &mut VecDeque<(Vec<u8>, PacketRef)>, pong: &[u8]) -> Opt
 mod tests {
     use super::*;
     use crate::base::Timestamp;
+    use crate::ws::record::Hole;
 
     #[derive(Default)]
     struct Seen {
@@ -624,6 +658,7 @@ mod tests {
             frame_keep: 4096,
             message_keep: 1024,
             inflate_limit: 1 << 20,
+            inflate_total: u64::MAX,
             partial_frames: false,
         };
         Session::opened(key, limits, [0, 0], deflate)
@@ -661,6 +696,55 @@ mod tests {
         assert_eq!(summary.stats[0].frames, 3);
         assert_eq!(summary.stats[0].messages, 1);
         assert_eq!(summary.stats[1].frames, 1);
+    }
+
+    /// Issue 11: a session's compressed messages share one inflate budget. Three messages of
+    /// 60 inflated bytes against a budget of 100: the first whole, the second up to the
+    /// budget (one diagnostic), the third not inflated at all.
+    #[test]
+    fn the_inflate_budget_is_per_session() {
+        use std::io::Write;
+        let key = SessionKey {
+            conn: ConnId(1),
+            stream: None,
+        };
+        let limits = Limits {
+            frame_keep: 4096,
+            message_keep: 4096,
+            inflate_limit: 1 << 20,
+            inflate_total: 100,
+            partial_frames: false,
+        };
+        let params = DeflateParams {
+            server_no_context_takeover: true,
+            ..DeflateParams::default()
+        };
+        let mut s = Session::opened(key, limits, [0, 0], Some(params));
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[b'a'; 60]).unwrap();
+        enc.flush().unwrap();
+        let mut body = enc.finish().unwrap();
+        while body.ends_with(&[0x03, 0x00]) {
+            body.truncate(body.len() - 2);
+        }
+        body.truncate(body.len() - 4); // the sync tail, stripped (RFC 7692 §7.2.1)
+        let mut frame = vec![0xc2, body.len() as u8];
+        frame.extend_from_slice(&body);
+        let mut seen = Seen::default();
+        for i in 1..=3 {
+            s.feed(S2C, &frame, at(i), &mut seen);
+        }
+        let lens: Vec<(usize, Option<String>)> = (seen.messages.iter())
+            .map(|m| {
+                (
+                    m.payload.bytes.len(),
+                    m.inflate_error.as_ref().map(|e| e.to_string()),
+                )
+            })
+            .collect();
+        let spent = Some("the session's 100-byte inflate budget is spent".to_string());
+        assert_eq!(lens, [(60, None), (40, spent.clone()), (0, spent)]);
+        assert_eq!(seen.rules, ["inflate-budget"]);
     }
 
     #[test]
@@ -717,6 +801,49 @@ mod tests {
         assert!(seen.messages.is_empty());
     }
 
+    /// Issue 11: the bytes on either side of a hole were kept as one payload, and the payload
+    /// cut short by the hole was reported as a memory limit.
+    #[test]
+    fn a_hole_in_a_message_is_marked_and_never_glued() {
+        let key = SessionKey {
+            conn: ConnId(1),
+            stream: None,
+        };
+        let limits = Limits {
+            frame_keep: 64 << 20,
+            message_keep: 64 << 20,
+            inflate_limit: 1 << 20,
+            inflate_total: u64::MAX,
+            partial_frames: false,
+        };
+        let mut s = Session::opened(key, limits, [0, 0], None);
+        let mut seen = Seen::default();
+        // A text frame of 12 bytes in two fragments: "abc" [3 lost] "ghi", then "jkl"
+        // [2 lost, 1 more lost] "pq".
+        s.feed(S2C, &[0x01, 0x09, b'a', b'b', b'c'], at(1), &mut seen);
+        s.gap(S2C, 5, 3, at(2), &mut seen);
+        s.feed(S2C, b"ghi", at(3), &mut seen);
+        s.feed(S2C, &[0x80, 0x06, b'j'], at(4), &mut seen);
+        s.gap(S2C, 14, 2, at(5), &mut seen);
+        s.gap(S2C, 16, 1, at(6), &mut seen);
+        s.feed(S2C, b"pq", at(7), &mut seen);
+        let m = &seen.messages[0];
+        assert_eq!((m.payload.len, m.lost), (15, 6));
+        assert_eq!(
+            m.holes,
+            [Hole { offset: 3, len: 3 }, Hole { offset: 10, len: 3 }]
+        );
+        assert_eq!(m.payload.bytes, b"abc", "nothing after the first hole");
+        assert_eq!(seen.frames[0].payload.bytes, b"abc");
+        assert_eq!(seen.frames[1].payload.bytes, b"j");
+        assert!(!seen.rules.contains(&"payload-limit"), "{:?}", seen.rules);
+        assert!(
+            !seen.rules.contains(&"invalid-utf8-text"),
+            "{:?}",
+            seen.rules
+        );
+    }
+
     #[test]
     fn a_frame_cut_off_is_drawn_before_its_header_rules_when_asked() {
         let key = SessionKey {
@@ -727,6 +854,7 @@ mod tests {
             frame_keep: 64,
             message_keep: 64,
             inflate_limit: 1 << 20,
+            inflate_total: u64::MAX,
             partial_frames: true,
         };
         let mut s = Session::opened(key, limits, [0, 0], None);

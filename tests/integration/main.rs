@@ -6,6 +6,7 @@ mod docs;
 mod explain;
 mod h2;
 mod handshake;
+mod hostile_failures;
 mod hostile_net;
 mod json;
 mod layers;

@@ -2,6 +2,7 @@
 //! out. Link headers etherparse does not know (Linux SLL2, BSD NULL/LOOP) are read here; the
 //! rest (Ethernet, VLAN/QinQ, SLL, IPv4, IPv6 and its extension headers, TCP) is etherparse.
 
+mod facts;
 mod link;
 
 use std::fmt;
@@ -10,6 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use crate::base::LinkType;
+
+pub use facts::{Checksum, WireFacts};
 
 /// A TCP segment, borrowing its payload from the captured packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +29,9 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload length on the wire; more than `payload.len()` when the snap length cut the packet.
     pub orig_payload_len: usize,
+    /// Checksums, TTL, urgent pointer and Fast Open cookie: what decides whether the receiver
+    /// accepted the segment.
+    pub facts: WireFacts,
 }
 
 /// Why a packet is not a TCP segment we can use. Counted per reason, never fatal.
@@ -190,6 +196,7 @@ pub fn decode_packet(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipRea
         rst: tcp.rst(),
         payload,
         orig_payload_len: payload.len() + missing,
+        facts: facts::wire_facts(&sliced, tcp, missing == 0),
     })
 }
 

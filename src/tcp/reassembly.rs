@@ -541,6 +541,9 @@ impl Reassembler {
         packet: PacketRef,
         on: &mut dyn FnMut(StreamEvent<'_>),
     ) {
+        if self.pending.is_empty() {
+            return; // the usual case: nothing buffered, nothing to replace
+        }
         let end = start + bytes.len() as u64;
         let doubtful: Vec<u64> = self
             .overlapping(start, end)

@@ -157,5 +157,8 @@ fn the_urgent_byte_a_real_kernel_sent_is_not_stream_data() {
         Event::Diagnostic(d) if d.rule.name == "tcp-urgent-byte" => Some(d.message.clone()),
         _ => None,
     });
-    assert!(urgent.unwrap().contains("0x21"), "the byte sent with MSG_OOB is '!'");
+    assert!(
+        urgent.unwrap().contains("0x21"),
+        "the byte sent with MSG_OOB is '!'"
+    );
 }

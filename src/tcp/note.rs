@@ -61,7 +61,12 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::Dropped(d) => write!(f, "it has {d}, so the receiver dropped it"),
+            Refusal::Dropped(d @ Doubt::BadChecksum) => {
+                write!(f, "it has {d}, so the receiver dropped it")
+            }
+            Refusal::Dropped(d @ Doubt::LowTtl { .. }) => {
+                write!(f, "it has {d}: it expires before the receiver")
+            }
             Refusal::RstNotExact { off } => write!(
                 f,
                 "its sequence number is {off:+} from the one expected; the receiver answers \

@@ -162,3 +162,16 @@ fn the_urgent_byte_a_real_kernel_sent_is_not_stream_data() {
         "the byte sent with MSG_OOB is '!'"
     );
 }
+
+#[test]
+fn control_packets_that_expired_at_a_real_router_do_not_end_the_session() {
+    let events = check("low-ttl");
+    let ignored = events
+        .iter()
+        .filter(|e| {
+            matches!(e, Event::Diagnostic(d) if d.rule.name == "tcp-control-ignored"
+            && d.message.contains("TTL 1 where this direction has 64"))
+        })
+        .count();
+    assert_eq!(ignored, 2, "the RST and the FIN");
+}

@@ -4,6 +4,7 @@
 //! the README there): every message of the original session comes out, the trick is flagged
 //! with its rule, and the connection ends as the original did.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::common::{dissect_full, repo, sha256_hex};
@@ -18,21 +19,28 @@ fn truth(name: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// (direction, opcode, length, SHA-256) of every message, in order.
-fn messages(events: &[Event]) -> Vec<(String, u64, u64, String)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Message(m) => Some((
+/// (direction, opcode, length, SHA-256) of every message, in order, per client address.
+fn messages(events: &[Event]) -> BTreeMap<String, Vec<Msg>> {
+    let mut client_of = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<Msg>> = BTreeMap::new();
+    for e in events {
+        match e {
+            Event::Connection(c) => {
+                client_of.insert(c.conn, c.client.to_string());
+            }
+            Event::Message(m) => out.entry(client_of[&m.conn].clone()).or_default().push((
                 m.dir.as_str().to_string(),
                 u64::from(m.opcode.bits()),
                 m.payload.len,
                 sha256_hex(&m.payload.bytes),
             )),
-            _ => None,
-        })
-        .collect()
+            _ => {}
+        }
+    }
+    out
 }
+
+type Msg = (String, u64, u64, String);
 
 fn rules(events: &[Event]) -> Vec<&'static str> {
     events
@@ -64,20 +72,23 @@ fn check(name: &str) -> Vec<Event> {
     if conns.is_empty() {
         return events;
     }
-    let want: Vec<(String, u64, u64, String)> = conns[0]["messages"]
-        .as_array()
-        .unwrap()
+    let want: BTreeMap<String, Vec<Msg>> = conns
         .iter()
-        .map(|m| {
-            (
-                m["dir"].as_str().unwrap().to_string(),
-                m["opcode"].as_u64().unwrap(),
-                m["len"].as_u64().unwrap(),
-                m["sha256"].as_str().unwrap().to_string(),
-            )
+        .map(|c| {
+            let msgs = c["messages"].as_array().unwrap().iter().map(|m| {
+                (
+                    m["dir"].as_str().unwrap().to_string(),
+                    m["opcode"].as_u64().unwrap(),
+                    m["len"].as_u64().unwrap(),
+                    m["sha256"].as_str().unwrap().to_string(),
+                )
+            });
+            (c["client"].as_str().unwrap().to_string(), msgs.collect())
         })
         .collect();
-    assert_eq!(messages(&events), want, "{name}: messages");
+    let got = messages(&events);
+    // Crafted captures keep the original's client address.
+    assert_eq!(got, want, "{name}: messages per connection");
     let ends: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
@@ -85,7 +96,11 @@ fn check(name: &str) -> Vec<Event> {
             _ => None,
         })
         .collect();
-    assert_eq!(ends, [t["end"].as_str().unwrap()], "{name}: end");
+    assert_eq!(
+        ends,
+        vec![t["end"].as_str().unwrap(); conns.len()],
+        "{name}: how each connection ended"
+    );
     events
 }
 
@@ -174,4 +189,17 @@ fn control_packets_that_expired_at_a_real_router_do_not_end_the_session() {
         })
         .count();
     assert_eq!(ignored, 2, "the RST and the FIN");
+}
+
+#[test]
+fn real_fast_open_syn_data_counts_only_with_a_cookie() {
+    let events = check("tfo");
+    let dropped: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Diagnostic(d) if d.rule.name == "tcp-syn-data-dropped" => Some(d.conn.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dropped, [1], "only the SYN without a cookie");
 }

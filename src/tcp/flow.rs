@@ -335,19 +335,14 @@ impl<A: Application> Flow<A> {
         let side = self.side_of(seg);
         let doubt = self.usual[side].doubt(&seg.facts);
         self.usual[side].learn(&seg.facts);
-        match self.syn_on_flow(seg) {
-            SynOnFlow::Held if doubt.is_none() => {
-                if self.held_syn.is_none() {
-                    self.held_syn = Some((side, seg.seq, packet));
+        if let SynOnFlow::Held = self.syn_on_flow(seg) {
+            match doubt {
+                Some(d) => self.ignored(side, Control::Syn, Refusal::Dropped(d), packet, out),
+                None => {
+                    self.held_syn.get_or_insert((side, seg.seq, packet));
                 }
-                return;
             }
-            SynOnFlow::Held => {
-                let why = Refusal::Dropped(doubt.unwrap_or(Doubt::BadChecksum));
-                self.ignored(side, Control::Syn, why, packet, out);
-                return;
-            }
-            SynOnFlow::No | SynOnFlow::NewConnection => {}
+            return;
         }
         self.settle_held_syn(out);
         if seg.syn && doubt.is_none() {

@@ -202,16 +202,17 @@ impl Reassembler {
             // After its FIN the receiver takes no more data from this sender (Linux drops it in
             // CLOSE_WAIT and later states).
             let f = f as i64;
-            if end > f {
-                let from = start.max(f);
+            let from = start.max(f);
+            if end > from {
+                // Bytes beyond the FIN (a bare ACK one past it carries none).
                 let note = Note::AfterFin {
                     offset: from as u64,
                     len: (end - from) as u64,
                 };
                 on(StreamEvent::Note { note, packet });
-                end = f;
-                payload = &payload[..payload.len().min((f - start).max(0) as usize)];
             }
+            end = end.min(f);
+            payload = &payload[..payload.len().min((f - start).max(0) as usize)];
         } else if fin {
             self.note_fin(end, packet, on);
         }
@@ -1012,6 +1013,13 @@ mod tests {
                 Out::Note(Note::AfterFin { offset: 3, len: 1 }),
             ]
         );
+    }
+
+    #[test]
+    fn a_bare_ack_after_the_fin_is_nothing_to_report() {
+        // The FIN took a sequence number: the sender's later ACKs come one past it.
+        let out = feed(&[fin(100, b"abc"), seg(104, b""), seg(104, b"")], &[]);
+        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec())]);
     }
 
     #[test]

@@ -60,8 +60,9 @@ pub struct Shared {
     pub tls: Option<TlsInfo>,
     /// The connection speaks HTTP/2: how it started.
     pub http2: Option<H2Start>,
-    /// TCP diagnostics from before the connection was announced, shown once it is (or at its
-    /// end if it never is): a decoy that hid the session must still be seen.
+    /// TCP diagnostics from before the connection was announced, shown once it is, or at its
+    /// end if it never is and one of them is a conflicting copy (a decoy that may have hidden
+    /// the session must still be seen).
     pub early_tcp: Vec<Diagnostic>,
     /// TCP diagnostics so far; past `MAX_TCP_DIAGNOSTICS` they are not shown.
     pub tcp_diagnostics: u32,

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::rules;
-use crate::base::{Direction, PacketRef};
+use crate::base::{Diagnostic, Direction, PacketRef};
 use crate::event::{ConnectionEnd, Event};
 use crate::tcp::{Application, EndReason, FlowMeta, Note, StreamEvent};
 use crate::ws::session::{Limits, Session, Summary};
@@ -329,7 +329,12 @@ fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRe
     }
     let Summary { stats, close } = phase.end(cx, packet, reason);
     if !cx.shared.announced {
-        cx.flush_early_tcp();
+        // Nothing else of a connection that never turned out WebSocket is shown, but a
+        // conflicting copy may be the decoy that hid its session.
+        let conflict = |d: &Diagnostic| d.rule == &rules::STREAM_OVERLAP_CONFLICT;
+        if cx.shared.early_tcp.iter().any(conflict) {
+            cx.flush_early_tcp();
+        }
         return;
     }
     cx.out.push(Event::ConnectionEnd(ConnectionEnd {

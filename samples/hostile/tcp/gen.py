@@ -102,9 +102,11 @@ def load():
 
 
 def after(records, i, pkt, step=1000):
-    """Insert `pkt` right after record `i` (0-based), a microsecond later."""
+    """Insert `pkt` right after record `i` (0-based), a microsecond later (the base capture
+    has nanosecond timestamps)."""
     sec, frac, _ = records[i]
-    records.insert(i + 1, [sec, frac + step, pkt])
+    sec, frac = sec + (frac + step) // 10**9, (frac + step) % 10**9
+    records.insert(i + 1, [sec, frac, pkt])
 
 
 def clone(p):

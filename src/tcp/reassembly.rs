@@ -465,6 +465,9 @@ impl Reassembler {
 
     /// Hand in-order bytes up, without the byte at the urgent pointer.
     fn emit_data(&mut self, bytes: &[u8], packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        if self.urgent.is_some_and(|u| u < self.next_offset) {
+            self.urgent = None; // the urgent byte fell in a hole of the capture
+        }
         let end = self.next_offset + bytes.len() as u64;
         let urgent = self.urgent.filter(|&u| u < end);
         let (before, after) = match urgent {
@@ -1077,6 +1080,9 @@ mod tests {
         let out = feed(&[urgent(100, b"ab", 4), seg(102, b"cXde")], &[]);
         assert_eq!(joined(&out), b"abcde");
         assert_eq!(out.last(), Some(&Out::Data(3, b"de".to_vec())));
+        // An urgent byte lost in a hole of the capture goes with it (found by fuzzing).
+        let out = feed(&[urgent(100, b"ab", 5), seg(106, b"xyz")], &[]);
+        assert_eq!(out.last(), Some(&Out::Data(6, b"xyz".to_vec())), "{out:?}");
         // A pointer to bytes already read (a retransmission) is not replayed.
         let out = feed(
             &[seg(100, b"abX"), urgent(100, b"abX", 3), seg(103, b"cd")],

@@ -58,10 +58,10 @@ def window(recs, start, budget):
         buf += r
     return buf
 
-hostile_net = sorted(glob.glob(os.path.join(samples, 'hostile', 'net', '*.pcap*')))
+# Crafted damaged and hostile captures (samples/hostile/<area>/) seed the whole-pipeline targets.
+hostile = sorted(glob.glob(os.path.join(samples, 'hostile', '*', '*.pcap*')))
 
-for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))) + [
-        p for p in hostile_net if p.endswith('.pcap')]:
+for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))) + [h for h in hostile if h.endswith('.pcap')]:
     name = os.path.basename(path)
     raw = open(path, 'rb').read()
     magic = raw[:4]
@@ -84,11 +84,7 @@ for path in sorted(glob.glob(os.path.join(samples, '*.pcap'))) + [
     if len(recs) > 40:
         out('pcap_mutate', f'{name}-mid', bytes([sel, 0x40]) + window(recs, len(recs) // 2, 32 << 10))
 
-for path in hostile_net:
-    raw = open(path, 'rb').read()
-    out('capture_bytes', 'net-' + os.path.basename(path), bytes([0x40]) + raw[:16 << 10])
-
-for path in sorted(glob.glob(os.path.join(samples, '*.pcap*'))):
+for path in sorted(glob.glob(os.path.join(samples, '*.pcap*'))) + hostile:
     name = os.path.basename(path)
     raw = open(path, 'rb').read()
     out('capture_bytes', name, bytes([0x40]) + raw[:16 << 10])

@@ -108,7 +108,11 @@ rules! {
     H2_GOAWAY_ERROR = "h2-goaway-error", Warning, "RFC 9113 §6.8", "the connection is being shut down with an error code (GOAWAY)";
     // Capture and transport
     STREAM_GAP = "stream-gap", Warning, "capture", "bytes of the TCP stream are missing from the capture";
-    STREAM_OVERLAP_CONFLICT = "stream-overlap-conflict", Warning, "RFC 9293 §3.10.7.4", "overlapping TCP segments carry different bytes (the first copy is kept)";
+    STREAM_OVERLAP_CONFLICT = "stream-overlap-conflict", Warning, "RFC 9293 §3.10.7.4", "overlapping TCP segments carry different bytes (the copy the receiver took is kept: the first, unless it had a bad checksum or too low a TTL)";
+    TCP_CONTROL_IGNORED = "tcp-control-ignored", Warning, "RFC 5961 §3-4, RFC 9293 §3.10.7", "a SYN, RST or FIN the receiver did not take (bad checksum, TTL too low, sequence number not plausible): the connection goes on";
+    TCP_DATA_AFTER_FIN = "tcp-data-after-fin", Warning, "RFC 9293 §3.10.7.4", "data after the sender's FIN: the receiver does not deliver it";
+    TCP_URGENT_BYTE = "tcp-urgent-byte", Info, "RFC 9293 §3.8.5, RFC 6093", "the byte at the urgent pointer is taken out of the stream, as Linux does without SO_OOBINLINE";
+    TCP_SYN_DATA_DROPPED = "tcp-syn-data-dropped", Info, "RFC 7413 §4.2.2", "data on a SYN without a Fast Open cookie: the receiver drops it (the sender sends it again)";
     STREAM_DESYNC = "stream-desync", Warning, "capture", "frame boundaries were lost in a gap; bytes are skipped until the next plausible frame";
     STREAM_RESYNC = "stream-resync", Info, "capture", "frame boundaries were found again; the bytes before them could not be framed";
     INFERRED_WEBSOCKET = "inferred-websocket", Info, "capture", "no handshake was seen; the connection is taken as WebSocket from its frames or --ws-port";

@@ -60,7 +60,16 @@ pub struct Shared {
     pub tls: Option<TlsInfo>,
     /// The connection speaks HTTP/2: how it started.
     pub http2: Option<H2Start>,
+    /// TCP diagnostics from before the connection was announced, shown once it is, or at its
+    /// end if it never is and one of them is a conflicting copy (a decoy that may have hidden
+    /// the session must still be seen).
+    pub early_tcp: Vec<Diagnostic>,
+    /// TCP diagnostics so far; past `MAX_TCP_DIAGNOSTICS` they are not shown.
+    pub tcp_diagnostics: u32,
 }
+
+/// TCP diagnostics shown per connection: a flood of forged packets cannot flood the output.
+pub const MAX_TCP_DIAGNOSTICS: u32 = 32;
 
 /// What a layer works with: the configuration, the connection, and where events go.
 pub struct Cx<'a> {
@@ -113,6 +122,48 @@ impl Cx<'_> {
             tls: self.shared.tls.clone(),
             http2: self.shared.http2,
         }));
+        self.flush_early_tcp();
+    }
+
+    /// A diagnostic about the TCP below this connection: shown now if the connection is, else
+    /// kept until it is. Past `MAX_TCP_DIAGNOSTICS` one last says the rest are not shown.
+    pub fn tcp_diag(
+        &mut self,
+        dir: Option<Direction>,
+        packet: PacketRef,
+        rule: &'static Rule,
+        message: String,
+    ) {
+        self.shared.tcp_diagnostics += 1;
+        let n = self.shared.tcp_diagnostics;
+        let message = match n {
+            _ if n < MAX_TCP_DIAGNOSTICS => message,
+            MAX_TCP_DIAGNOSTICS => {
+                format!("{message} (further TCP diagnostics on this connection are not shown)")
+            }
+            _ => return,
+        };
+        let d = Diagnostic {
+            conn: self.meta.id,
+            stream: None,
+            dir,
+            packet: Some(packet),
+            rule,
+            message,
+        };
+        if self.shared.announced {
+            self.diagnostic(d);
+        } else {
+            self.shared.early_tcp.push(d);
+        }
+    }
+
+    /// Show the TCP diagnostics kept back (at announcement, or at the end of a connection
+    /// never announced).
+    pub fn flush_early_tcp(&mut self) {
+        for d in std::mem::take(&mut self.shared.early_tcp) {
+            self.diagnostic(d);
+        }
     }
 
     pub fn diag(

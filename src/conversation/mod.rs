@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::rules;
-use crate::base::{Direction, PacketRef};
+use crate::base::{Diagnostic, Direction, PacketRef};
 use crate::event::{ConnectionEnd, Event};
-use crate::tcp::{Application, EndReason, FlowMeta, StreamEvent};
+use crate::tcp::{Application, EndReason, FlowMeta, Note, StreamEvent};
 use crate::ws::session::{Limits, Session, Summary};
 
 pub use keys::KeyStore;
@@ -286,13 +286,25 @@ impl Application for Connection {
                 offset,
                 len,
                 packet,
+                first_replaced,
             } => {
                 let mut cx = self.cx(meta, out);
-                if cx.shared.announced {
-                    let dir = cx.dir_of(side);
-                    let msg = format!("{len} bytes at stream offset {offset} retransmitted with different content");
-                    cx.diag(Some(dir), packet, &rules::STREAM_OVERLAP_CONFLICT, msg);
-                }
+                let dir = cx.dir_of(side);
+                let msg = if first_replaced {
+                    format!(
+                        "{len} bytes at stream offset {offset}: a later copy replaced a first one \
+                         the receiver dropped (bad checksum or TTL too low)"
+                    )
+                } else {
+                    format!("{len} bytes at stream offset {offset} retransmitted with different content")
+                };
+                cx.tcp_diag(Some(dir), packet, &rules::STREAM_OVERLAP_CONFLICT, msg);
+            }
+            StreamEvent::Note { note, packet } => {
+                let mut cx = self.cx(meta, out);
+                let dir = cx.dir_of(side);
+                let (rule, msg) = tcp_note(note);
+                cx.tcp_diag(Some(dir), packet, rule, msg);
             }
         }
     }
@@ -326,6 +338,12 @@ fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRe
     }
     let Summary { stats, close } = phase.end(cx, packet, reason);
     if !cx.shared.announced {
+        // Nothing else of a connection that never turned out WebSocket is shown, but a
+        // conflicting copy may be the decoy that hid its session.
+        let conflict = |d: &Diagnostic| d.rule == &rules::STREAM_OVERLAP_CONFLICT;
+        if cx.shared.early_tcp.iter().any(conflict) {
+            cx.flush_early_tcp();
+        }
         return;
     }
     cx.out.push(Event::ConnectionEnd(ConnectionEnd {
@@ -336,4 +354,29 @@ fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRe
         close,
         diagnostics: cx.shared.diagnostics,
     }));
+}
+
+/// The diagnostic a TCP note becomes.
+fn tcp_note(note: Note) -> (&'static rules::Rule, String) {
+    match note {
+        Note::ControlIgnored { control, why } => (
+            &rules::TCP_CONTROL_IGNORED,
+            format!("{} ignored: {why}", control.as_str()),
+        ),
+        Note::UrgentByte { offset, byte } => (
+            &rules::TCP_URGENT_BYTE,
+            format!(
+                "urgent byte 0x{byte:02x} at stream offset {offset} taken out of the stream \
+                 (Linux without SO_OOBINLINE)"
+            ),
+        ),
+        Note::AfterFin { offset, len } => (
+            &rules::TCP_DATA_AFTER_FIN,
+            format!("{len} bytes from stream offset {offset}, after the FIN, not delivered"),
+        ),
+        Note::SynDataDropped { len } => (
+            &rules::TCP_SYN_DATA_DROPPED,
+            format!("{len} bytes on a SYN without a Fast Open cookie: dropped by the receiver"),
+        ),
+    }
 }

@@ -40,9 +40,7 @@ pub fn dissect_raw_frames(
     let mut shared = Shared {
         client_side: Some(0),
         announced: true,
-        diagnostics: 0,
-        tls: None,
-        http2: None,
+        ..Shared::default()
     };
     let keys = KeyStore::default();
     let mut events = Vec::new();

@@ -4,6 +4,7 @@
 //! and its extension headers, TCP) is etherparse. IP fragments are reassembled by [`Decoder`]
 //! (see `frag`); [`decode_packet`] alone skips them.
 
+mod facts;
 pub mod frag;
 mod link;
 
@@ -14,6 +15,8 @@ use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
 use crate::base::{Diagnostic, LinkType, PacketRef};
 use frag::{FragKey, FragLimits, Fragment, Layout, Reassembler};
+
+pub use facts::{Checksum, WireFacts};
 
 /// A TCP segment, borrowing its payload from the captured packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +33,9 @@ pub struct Segment<'a> {
     pub payload: &'a [u8],
     /// Payload length on the wire; more than `payload.len()` when the snap length cut the packet.
     pub orig_payload_len: usize,
+    /// Checksums, TTL, urgent pointer and Fast Open cookie: what decides whether the receiver
+    /// accepted the segment.
+    pub facts: WireFacts,
 }
 
 /// Why a packet is not a TCP segment we can use. Counted per reason, never fatal.
@@ -353,6 +359,7 @@ fn parse(link: LinkType, data: &[u8], cut: usize) -> Result<Parsed<'_>, SkipReas
         rst: tcp.rst(),
         payload,
         orig_payload_len: payload.len() + missing,
+        facts: facts::wire_facts(&sliced, tcp, missing == 0),
     }))
 }
 

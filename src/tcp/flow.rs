@@ -1,12 +1,12 @@
 //! The flow table: TCP connections by their endpoint pair, numbered in order of first packet.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::reassembly::{Reassembler, StreamEvent, DEFAULT_MAX_PENDING};
+use super::note::{Control, Doubt, Note, Refusal};
+use super::reassembly::{Incoming, Reassembler, StreamEvent, DEFAULT_MAX_PENDING};
 use crate::base::{ConnId, PacketRef, Timestamp};
-use crate::net::Segment;
+use crate::net::{Checksum, Segment, WireFacts};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndReason {
@@ -99,11 +99,73 @@ impl Default for FlowTableLimits {
     }
 }
 
+/// What is usual for one direction of a flow, to tell which packets its receiver dropped.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usual {
+    /// The direction's TTL (hop limit), by majority vote (Boyer-Moore: O(1) memory, and a few
+    /// forged packets cannot outvote the sender's own).
+    ttl: u8,
+    ttl_votes: u32,
+    /// A packet of this direction had right (or offloaded) checksums: a wrong one is news.
+    checksums_checked: bool,
+}
+
+/// A TTL this many hops below the direction's usual one does not reach the receiver. A route
+/// change of a hop or two within a connection is normal; a packet built to expire between the
+/// capture point and the receiver (a decoy for a passive observer) is usually further off.
+const LOW_TTL_MARGIN: u8 = 3;
+
+impl Usual {
+    /// Why the receiver probably never took this packet, judged against earlier ones.
+    fn doubt(&self, facts: &WireFacts) -> Option<Doubt> {
+        if facts.checksum_bad() && self.checksums_checked {
+            return Some(Doubt::BadChecksum);
+        }
+        if self.ttl_votes > 0 && facts.ttl.saturating_add(LOW_TTL_MARGIN) <= self.ttl {
+            return Some(Doubt::LowTtl {
+                ttl: facts.ttl,
+                usual: self.ttl,
+            });
+        }
+        None
+    }
+
+    fn learn(&mut self, facts: &WireFacts) {
+        if self.ttl_votes == 0 {
+            self.ttl = facts.ttl;
+        }
+        if self.ttl == facts.ttl {
+            self.ttl_votes += 1;
+        } else {
+            self.ttl_votes -= 1;
+        }
+        let checked = facts.tcp_checksum != Checksum::Unknown;
+        self.checksums_checked |= checked && !facts.checksum_bad();
+    }
+}
+
+/// What a SYN on a known endpoint pair means.
+enum SynOnFlow {
+    /// Not a fresh SYN: the connection goes on.
+    No,
+    /// The connection had ended: this starts a new one.
+    NewConnection,
+    /// A fresh SYN on a live connection: the receiver answers with a challenge ACK (RFC 5961
+    /// §4), unless it had forgotten the connection. Held until the answer shows which.
+    Held,
+}
+
 struct Flow<A> {
     meta: FlowMeta,
     streams: [Reassembler; 2],
-    fin_seen: [bool; 2],
     syn_seq: [Option<u32>; 2],
+    /// The latest acknowledgment number each side sent: its RCV.NXT.
+    acked: [Option<u32>; 2],
+    usual: [Usual; 2],
+    /// A fresh SYN (its ISN and packet) from side 0 or 1 on this live connection.
+    held_syn: Option<(usize, u32, PacketRef)>,
+    /// Packets seen on this connection.
+    packets: u64,
     ended: bool,
     last_seen: PacketRef,
     app: A,
@@ -114,28 +176,74 @@ impl<A: Application> Flow<A> {
         Flow {
             meta,
             streams: [Reassembler::new(max_pending), Reassembler::new(max_pending)],
-            fin_seen: [false; 2],
             syn_seq: [None; 2],
+            acked: [None; 2],
+            usual: [Usual::default(); 2],
+            held_syn: None,
+            packets: 0,
             ended: false,
             last_seen: packet,
             app,
         }
     }
 
-    /// Port reuse: a fresh SYN after this connection ended, or with another ISN, or on a
-    /// connection whose own SYN was never seen (the capture began mid-way).
-    fn reused_by(&self, seg: &Segment<'_>) -> bool {
-        let side = usize::from(self.meta.endpoints[0] != seg.src);
-        seg.syn && !seg.ack_flag && (self.ended || self.syn_seq[side] != Some(seg.seq))
+    fn side_of(&self, seg: &Segment<'_>) -> usize {
+        usize::from(self.meta.endpoints[0] != seg.src)
+    }
+
+    /// A SYN (without ACK) on this endpoint pair: a retransmission, port reuse after the end,
+    /// or a SYN on a live connection.
+    fn syn_on_flow(&self, seg: &Segment<'_>) -> SynOnFlow {
+        let retransmitted = self.syn_seq[self.side_of(seg)] == Some(seg.seq);
+        if !seg.syn || seg.ack_flag || retransmitted || self.packets == 0 {
+            SynOnFlow::No
+        } else if self.ended || !self.synchronized() {
+            SynOnFlow::NewConnection
+        } else {
+            SynOnFlow::Held
+        }
+    }
+
+    /// Both sides' sequence numbers are known (from SYNs or data): RFC 5961 §4 applies.
+    fn synchronized(&self) -> bool {
+        self.streams.iter().all(|s| s.expected_seq().is_some())
+    }
+
+    /// Does this segment show that the receiver took the held SYN as a new connection (its
+    /// SYN-ACK, or the SYN sender going on from the new ISN)?
+    fn held_syn_taken(&self, seg: &Segment<'_>) -> Option<(usize, u32, PacketRef)> {
+        let held @ (syn_side, isn, _) = self.held_syn?;
+        let side = self.side_of(seg);
+        let answered =
+            side != syn_side && seg.syn && seg.ack_flag && seg.ack == isn.wrapping_add(1);
+        let went_on = side == syn_side && !seg.syn && seg.seq == isn.wrapping_add(1);
+        (answered || went_on).then_some(held)
     }
 
     /// A SYN or SYN-ACK from `side`: its initial sequence number, and who the client is.
-    fn on_syn(&mut self, seg: &Segment<'_>, side: usize) {
-        self.syn_seq[side] = Some(seg.seq);
-        self.streams[side].on_syn(seg.seq);
+    fn on_syn(&mut self, seq: u32, ack_flag: bool, side: usize) {
+        self.syn_seq[side] = Some(seq);
+        self.streams[side].on_syn(seq);
         if self.meta.client_side.is_none() {
-            self.meta.client_side = Some(if seg.ack_flag { 1 - side } else { side });
+            self.meta.client_side = Some(if ack_flag { 1 - side } else { side });
         }
+    }
+
+    /// A TCP note about `side`'s stream, to the application.
+    fn note(&mut self, side: usize, note: Note, packet: PacketRef, out: &mut Vec<A::Event>) {
+        self.app
+            .on_stream(&self.meta, side, StreamEvent::Note { note, packet }, out);
+    }
+
+    fn ignored(
+        &mut self,
+        side: usize,
+        control: Control,
+        why: Refusal,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+    ) {
+        self.note(side, Note::ControlIgnored { control, why }, packet, out);
     }
 
     /// The segment's data to its direction's reassembly, and its ACK to the other's.
@@ -143,37 +251,82 @@ impl<A: Application> Flow<A> {
         &mut self,
         seg: &Segment<'_>,
         side: usize,
+        doubt: Option<Doubt>,
         packet: PacketRef,
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) {
-        let Flow {
-            meta, streams, app, ..
-        } = self;
-        let other = 1 - side;
-        // Data carried in a SYN (TCP Fast Open) starts one past the ISN.
+        let mut payload = seg.payload;
+        let mut orig_len = seg.orig_payload_len;
+        // Data carried in a SYN (TCP Fast Open) starts one past the ISN. A server drops it
+        // unless the SYN carries a cookie (RFC 7413 §4.2.2); the client sends it again.
         let data_seq = if seg.syn {
             seg.seq.wrapping_add(1)
         } else {
             seg.seq
         };
-        streams[side].on_segment(
-            data_seq,
-            seg.payload,
-            seg.orig_payload_len,
-            seg.fin,
-            packet,
-            &mut |ev| {
-                app.on_stream(meta, side, ev, out);
-                spill_if_full(out, spill);
-            },
-        );
-        if seg.ack_flag && streams[other].pending_bytes() > 0 {
-            streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
-                app.on_stream(meta, other, ev, out);
-                spill_if_full(out, spill);
-            });
+        if seg.syn && !seg.ack_flag && orig_len > 0 && !seg.facts.tfo_cookie {
+            let note = Note::SynDataDropped {
+                len: orig_len as u64,
+            };
+            self.note(side, note, packet, out);
+            (payload, orig_len) = (&[], 0);
         }
+        if seg.fin {
+            if let Some(d) = doubt {
+                self.ignored(side, Control::Fin, Refusal::Dropped(d), packet, out);
+            }
+        }
+        let Flow {
+            meta,
+            streams,
+            app,
+            acked,
+            ..
+        } = self;
+        let other = 1 - side;
+        let incoming = Incoming {
+            seq: data_seq,
+            payload,
+            orig_len,
+            fin: seg.fin && doubt.is_none(),
+            urgent_pointer: seg.facts.urgent_pointer.filter(|_| doubt.is_none()),
+            doubtful: doubt.is_some(),
+            packet,
+        };
+        streams[side].receive(incoming, &mut |ev| {
+            app.on_stream(meta, side, ev, out);
+            spill_if_full(out, spill);
+        });
+        if seg.ack_flag && doubt.is_none() {
+            acked[side] = Some(seg.ack);
+            if streams[other].pending_bytes() > 0 {
+                streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
+                    app.on_stream(meta, other, ev, out);
+                    spill_if_full(out, spill);
+                });
+            }
+        }
+    }
+
+    /// Would the receiver take this reset (RFC 5961 §3.2)? Only one at exactly the next
+    /// sequence number it expects: ours, or the one its own last ACK gave.
+    fn rst_refusal(&self, seg: &Segment<'_>, side: usize, doubt: Option<Doubt>) -> Option<Refusal> {
+        if let Some(d) = doubt {
+            return Some(Refusal::Dropped(d));
+        }
+        let Some(expected) = self.streams[side].expected_seq() else {
+            return None; // nothing known of this side's sequence numbers (a refused SYN)
+        };
+        let exact = [Some(expected), self.acked[1 - side]];
+        // After a FIN, Linux also takes a reset at the FIN's own number (tcp_reset_check).
+        let at_fin = self.streams[side].is_finished() && seg.seq == expected.wrapping_sub(1);
+        if at_fin || exact.contains(&Some(seg.seq)) {
+            return None;
+        }
+        Some(Refusal::RstNotExact {
+            off: i64::from(seg.seq.wrapping_sub(expected) as i32),
+        })
     }
 
     fn end(
@@ -187,6 +340,7 @@ impl<A: Application> Flow<A> {
             return;
         }
         self.ended = true;
+        self.settle_held_syn(out);
         let Flow {
             meta, streams, app, ..
         } = self;
@@ -197,6 +351,49 @@ impl<A: Application> Flow<A> {
             });
         }
         app.on_end(meta, reason, packet, out);
+    }
+
+    /// The held SYN was not taken as a new connection: say so.
+    fn settle_held_syn(&mut self, out: &mut Vec<A::Event>) {
+        if let Some((side, _, packet)) = self.held_syn.take() {
+            self.ignored(side, Control::Syn, Refusal::SynOnEstablished, packet, out);
+        }
+    }
+
+    /// One segment of this live connection.
+    fn process(
+        &mut self,
+        seg: &Segment<'_>,
+        packet: PacketRef,
+        out: &mut Vec<A::Event>,
+        spill: Spill<'_, A::Event>,
+    ) {
+        let side = self.side_of(seg);
+        let doubt = self.usual[side].doubt(&seg.facts);
+        self.usual[side].learn(&seg.facts);
+        if let SynOnFlow::Held = self.syn_on_flow(seg) {
+            match doubt {
+                Some(d) => self.ignored(side, Control::Syn, Refusal::Dropped(d), packet, out),
+                None => {
+                    self.held_syn.get_or_insert((side, seg.seq, packet));
+                }
+            }
+            return;
+        }
+        self.settle_held_syn(out);
+        if seg.syn && doubt.is_none() {
+            self.on_syn(seg.seq, seg.ack_flag, side);
+        }
+        self.deliver(seg, side, doubt, packet, out, spill);
+        if seg.rst {
+            match self.rst_refusal(seg, side, doubt) {
+                None => return self.end(EndReason::Reset, packet, out, spill),
+                Some(why) => self.ignored(side, Control::Rst, why, packet, out),
+            }
+        }
+        if self.streams[0].is_finished() && self.streams[1].is_finished() {
+            self.end(EndReason::Fin, packet, out, spill);
+        }
     }
 }
 
@@ -254,32 +451,27 @@ impl<A: Application> FlowTable<A> {
         }
         let flow = self.flow_for(seg, packet, out, spill);
         flow.last_seen = packet;
-        if flow.ended {
-            return;
+        if !flow.ended {
+            flow.process(seg, packet, out, spill);
         }
-        let side = usize::from(flow.meta.endpoints[0] != seg.src);
-        if seg.syn {
-            flow.on_syn(seg, side);
-        }
-        flow.deliver(seg, side, packet, out, spill);
-        if seg.fin {
-            flow.fin_seen[side] = true;
-        }
-        // A reset whose sequence number is far from where the sender is (blind or injected,
-        // RFC 5961 §3) does not end the connection.
-        if seg.rst && flow.streams[side].seq_plausible(seg.seq) {
-            flow.end(EndReason::Reset, packet, out, spill);
-        } else if flow.fin_seen[0]
-            && flow.fin_seen[1]
-            && flow.streams[0].is_finished()
-            && flow.streams[1].is_finished()
-        {
-            flow.end(EndReason::Fin, packet, out, spill);
-        }
+        flow.packets += 1;
+    }
+
+    /// A new connection, numbered in order of first packet.
+    fn new_flow(&mut self, client: SocketAddr, server: SocketAddr, first: PacketRef) -> Flow<A> {
+        let meta = FlowMeta {
+            id: ConnId(self.next_id),
+            endpoints: [client, server],
+            client_side: None,
+            first_packet: first,
+        };
+        self.next_id += 1;
+        let app = (self.new_app)(&meta);
+        Flow::new(meta, app, self.limits.max_pending_per_direction, first)
     }
 
     /// The connection this segment belongs to: the known one, or a new one when the endpoint
-    /// pair is new or reused.
+    /// pair is new or reused (after its end, or when the receiver took a held SYN).
     fn flow_for(
         &mut self,
         seg: &Segment<'_>,
@@ -287,26 +479,32 @@ impl<A: Application> FlowTable<A> {
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) -> &mut Flow<A> {
-        let mut new_flow = || {
-            let meta = FlowMeta {
-                id: ConnId(self.next_id),
-                endpoints: [seg.src, seg.dst],
-                client_side: None,
-                first_packet: packet,
-            };
-            self.next_id += 1;
-            let app = (self.new_app)(&meta);
-            Flow::new(meta, app, self.limits.max_pending_per_direction, packet)
+        let key = key_of(seg.src, seg.dst);
+        let Some(old) = self.flows.get(&key) else {
+            let flow = self.new_flow(seg.src, seg.dst, packet);
+            return self.flows.entry(key).or_insert(flow);
         };
-        match self.flows.entry(key_of(seg.src, seg.dst)) {
-            Entry::Vacant(v) => v.insert(new_flow()),
-            Entry::Occupied(o) if !o.get().reused_by(seg) => o.into_mut(),
-            Entry::Occupied(mut o) => {
-                o.get_mut().end(EndReason::Reused, packet, out, spill);
-                *o.get_mut() = new_flow();
-                o.into_mut()
+        // (client, server, first packet, the client's ISN when its SYN was held)
+        let fresh = if let Some((side, isn, syn_packet)) = old.held_syn_taken(seg) {
+            let [a, b] = old.meta.endpoints;
+            let (client, server) = if side == 0 { (a, b) } else { (b, a) };
+            Some((client, server, syn_packet, Some(isn)))
+        } else if matches!(old.syn_on_flow(seg), SynOnFlow::NewConnection) {
+            Some((seg.src, seg.dst, packet, None))
+        } else {
+            None
+        };
+        if let Some((client, server, first, isn)) = fresh {
+            let mut new = self.new_flow(client, server, first);
+            if let Some(isn) = isn {
+                new.on_syn(isn, false, 0);
             }
+            let old = self.flows.get_mut(&key).expect("looked up above");
+            old.held_syn = None;
+            old.end(EndReason::Reused, packet, out, spill);
+            *old = new;
         }
+        self.flows.get_mut(&key).expect("looked up above")
     }
 
     /// End idle connections and forget ended ones, oldest connection first (deterministic).
@@ -355,5 +553,189 @@ impl<A: Application> FlowTable<A> {
         for mut f in all {
             f.end(EndReason::CaptureEnd, packet, out, spill);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::PacketRef;
+
+    /// Records what the flow table reports, as short strings.
+    struct Log;
+
+    impl Application for Log {
+        type Event = String;
+        fn on_stream(
+            &mut self,
+            meta: &FlowMeta,
+            side: usize,
+            event: StreamEvent<'_>,
+            out: &mut Vec<String>,
+        ) {
+            let what = match event {
+                StreamEvent::Data { bytes, .. } => {
+                    format!("data {}", String::from_utf8_lossy(bytes))
+                }
+                StreamEvent::Note { note, .. } => format!("{note:?}"),
+                other => format!("{other:?}"),
+            };
+            out.push(format!("{} {side} {what}", meta.id.0));
+        }
+        fn on_end(
+            &mut self,
+            meta: &FlowMeta,
+            reason: EndReason,
+            _: PacketRef,
+            out: &mut Vec<String>,
+        ) {
+            out.push(format!("{} end {}", meta.id.0, reason.as_str()));
+        }
+    }
+
+    const C: &str = "10.0.0.1:40000";
+    const S: &str = "10.0.0.2:80";
+
+    /// A segment from `from` to the other endpoint: flags in "SAFR" letters.
+    fn seg<'a>(from: &str, seq: u32, ack: u32, flags: &str, payload: &'a [u8]) -> Segment<'a> {
+        let to = if from == C { S } else { C };
+        Segment {
+            src: from.parse().unwrap(),
+            dst: to.parse().unwrap(),
+            seq,
+            ack,
+            ack_flag: flags.contains('A'),
+            syn: flags.contains('S'),
+            fin: flags.contains('F'),
+            rst: flags.contains('R'),
+            payload,
+            orig_payload_len: payload.len(),
+            facts: WireFacts {
+                ttl: 64,
+                ip_checksum: Checksum::Good,
+                tcp_checksum: Checksum::Offloaded,
+                ..WireFacts::default()
+            },
+        }
+    }
+
+    /// A connection after its handshake and one request byte each way: client ISN 99,
+    /// server ISN 499.
+    fn run(extra: &[Segment<'_>]) -> Vec<String> {
+        let mut table = FlowTable::new(FlowTableLimits::default(), Box::new(|_: &FlowMeta| Log));
+        let mut out = Vec::new();
+        let mut all = vec![
+            seg(C, 99, 0, "S", b""),
+            seg(S, 499, 100, "SA", b""),
+            seg(C, 100, 500, "A", b"q"),
+            seg(S, 500, 101, "A", b"r"),
+        ];
+        all.extend_from_slice(extra);
+        for (i, s) in all.iter().enumerate() {
+            let packet = PacketRef {
+                number: i as u64 + 1,
+                ..PacketRef::default()
+            };
+            table.process(s, packet, &mut out, &mut |_| {});
+        }
+        table.finish(PacketRef::default(), &mut out, &mut |_| {});
+        out
+    }
+
+    fn ended(out: &[String]) -> Vec<&str> {
+        out.iter()
+            .filter(|l| l.contains(" end "))
+            .map(String::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn only_a_reset_at_the_exact_sequence_number_ends_the_connection() {
+        let out = run(&[seg(C, 102, 501, "RA", b""), seg(C, 101, 501, "A", b"more")]);
+        assert_eq!(ended(&out), ["1 end capture-end"]);
+        assert!(
+            out.iter().any(|l| l.contains("RstNotExact { off: 1 }")),
+            "{out:?}"
+        );
+        assert!(out.contains(&"1 0 data more".to_string()));
+        let out = run(&[seg(C, 101, 501, "RA", b"")]);
+        assert_eq!(ended(&out), ["1 end rst"]);
+        // The number the receiver's own last ACK gave is exact too (data the capture missed).
+        let out = run(&[seg(S, 501, 150, "A", b""), seg(C, 150, 501, "R", b"")]);
+        assert_eq!(ended(&out), ["1 end rst"]);
+    }
+
+    #[test]
+    fn a_reset_with_a_bad_checksum_is_dropped_unless_all_checksums_are_bad() {
+        let mut rst = seg(C, 101, 501, "RA", b"");
+        rst.facts.tcp_checksum = Checksum::Bad;
+        let out = run(&[rst.clone()]);
+        assert_eq!(ended(&out), ["1 end capture-end"]);
+        assert!(
+            out.iter().any(|l| l.contains("Dropped(BadChecksum)")),
+            "{out:?}"
+        );
+        // A capture where every checksum is wrong (an offload pattern not recognised): the
+        // checksum says nothing.
+        let mut table = FlowTable::new(FlowTableLimits::default(), Box::new(|_: &FlowMeta| Log));
+        let mut out = Vec::new();
+        let rst = Segment { seq: 100, ..rst };
+        for s in [seg(C, 99, 0, "S", b""), seg(S, 499, 100, "SA", b""), rst] {
+            let mut s = s;
+            s.facts.tcp_checksum = Checksum::Bad;
+            table.process(&s, PacketRef::default(), &mut out, &mut |_| {});
+        }
+        assert_eq!(ended(&out), ["1 end rst"]);
+    }
+
+    #[test]
+    fn a_packet_too_low_to_reach_the_receiver_is_dropped() {
+        let mut fin = seg(C, 101, 501, "FA", b"");
+        fin.facts.ttl = 1;
+        let mut rst = seg(C, 101, 501, "RA", b"");
+        rst.facts.ttl = 62; // two hops: within the margin
+        let out = run(&[fin, rst]);
+        assert!(
+            out.iter()
+                .any(|l| l.contains("LowTtl { ttl: 1, usual: 64 }")),
+            "{out:?}"
+        );
+        assert_eq!(ended(&out), ["1 end rst"]);
+    }
+
+    #[test]
+    fn a_syn_on_an_established_connection_is_ignored_unless_answered() {
+        let out = run(&[seg(C, 7777, 0, "S", b""), seg(C, 101, 501, "A", b"more")]);
+        assert_eq!(ended(&out), ["1 end capture-end"]);
+        assert!(
+            out.iter().any(|l| l.contains("SynOnEstablished")),
+            "{out:?}"
+        );
+        assert!(out.contains(&"1 0 data more".to_string()));
+        // Answered with a SYN-ACK: the server had forgotten the old connection.
+        let out = run(&[
+            seg(C, 7777, 0, "S", b""),
+            seg(S, 9999, 7778, "SA", b""),
+            seg(C, 7778, 10000, "A", b"new"),
+        ]);
+        assert_eq!(ended(&out), ["1 end reused", "2 end capture-end"]);
+        assert!(out.contains(&"2 0 data new".to_string()), "{out:?}");
+    }
+
+    #[test]
+    fn syn_data_needs_a_fast_open_cookie() {
+        let mut table = FlowTable::new(FlowTableLimits::default(), Box::new(|_: &FlowMeta| Log));
+        let mut out = Vec::new();
+        let mut syn = seg(C, 99, 0, "S", b"junk");
+        table.process(&syn, PacketRef::default(), &mut out, &mut |_| {});
+        assert!(
+            out.iter().any(|l| l.contains("SynDataDropped { len: 4 }")),
+            "{out:?}"
+        );
+        assert!(!out.iter().any(|l| l.contains("data junk")));
+        let mut table = FlowTable::new(FlowTableLimits::default(), Box::new(|_: &FlowMeta| Log));
+        syn.facts.tfo_cookie = true;
+        table.process(&syn, PacketRef::default(), &mut out, &mut |_| {});
+        assert!(out.contains(&"1 0 data junk".to_string()), "{out:?}");
     }
 }

@@ -2,7 +2,9 @@
 //! reassembly. Knows nothing of HTTP or WebSocket: it hands ordered bytes to an `Application`.
 
 pub mod flow;
+pub mod note;
 pub mod reassembly;
 
 pub use flow::{Application, EndReason, FlowMeta, FlowTable, FlowTableLimits};
-pub use reassembly::{GapCause, Reassembler, StreamEvent};
+pub use note::{Control, Doubt, Note, Refusal};
+pub use reassembly::{GapCause, Incoming, Reassembler, StreamEvent};

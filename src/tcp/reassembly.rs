@@ -1,11 +1,18 @@
-//! One direction of a TCP connection: sequence numbers to an ordered byte stream.
+//! One direction of a TCP connection: sequence numbers to the byte stream its receiver reads.
 //!
 //! Delivers each byte once, in order. Retransmissions (whole or partial) are dropped, overlapping
-//! segments keep the first copy (a different second copy is reported), out-of-order segments wait
-//! in a bounded buffer, and bytes the capture lost become explicit gaps, never glued bytes.
+//! segments keep the copy the receiver accepted (the first, unless it was doubtful: a bad
+//! checksum or too low a TTL, decided by the flow table), out-of-order segments wait in a bounded
+//! buffer, and bytes the capture lost become explicit gaps, never glued bytes. Like Linux, it
+//! takes a FIN only where the stream reaches it and delivers nothing after it, and takes the byte
+//! at the urgent pointer out of the stream (no SO_OOBINLINE).
+//!
+//! Offsets given to the layer above count the bytes the application reads: a byte taken out at
+//! the urgent pointer shifts later offsets by one. Conflicts and notes give TCP stream offsets.
 
 use std::collections::BTreeMap;
 
+use super::note::{Control, Note, Refusal};
 use crate::base::PacketRef;
 
 /// Out-of-order bytes one direction may hold before the oldest hole is declared lost. Large
@@ -40,7 +47,11 @@ pub enum StreamEvent<'a> {
         offset: u64,
         len: u64,
         packet: PacketRef,
+        /// The copy seen first was doubtful (bad checksum, low TTL): this later one replaced it.
+        first_replaced: bool,
     },
+    /// Something the receiver did differently from what the capture shows at face value.
+    Note { note: Note, packet: PacketRef },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,11 +66,31 @@ pub enum GapCause {
     End,
 }
 
+/// A segment as the flow table hands it over.
+#[derive(Clone, Copy, Debug)]
+pub struct Incoming<'a> {
+    /// Sequence number of the first payload byte.
+    pub seq: u32,
+    /// The captured payload.
+    pub payload: &'a [u8],
+    /// Payload length on the wire (more than captured when the snap length cut it).
+    pub orig_len: usize,
+    pub fin: bool,
+    /// The urgent pointer, when URG is set.
+    pub urgent_pointer: Option<u16>,
+    /// The receiver probably dropped this copy: it is kept only until a trusted copy of the same
+    /// bytes arrives, or the receiver acknowledges them.
+    pub doubtful: bool,
+    pub packet: PacketRef,
+}
+
 #[derive(Debug)]
 struct Pending {
     bytes: Vec<u8>,
     /// Bytes the segment carried beyond what was captured (snap length).
     lost_tail: u64,
+    /// From a doubtful copy: a trusted copy replaces it, and it waits for an ACK.
+    doubtful: bool,
 }
 
 impl Pending {
@@ -80,7 +111,14 @@ pub struct Reassembler {
     max_pending: usize,
     recent: Vec<u8>,
     recent_start: u64,
+    /// Where a FIN was seen ahead of the stream; taken when the stream reaches it exactly.
+    fin_candidate: Option<u64>,
+    /// The FIN the receiver took: the stream ends here.
     fin_offset: Option<u64>,
+    /// Stream offset of the byte the latest urgent pointer points at, not yet delivered.
+    urgent: Option<u64>,
+    /// Bytes taken out of the stream at urgent pointers so far.
+    removed: u64,
     /// ACKs from the peer that covered the current hole.
     hole_acks: u32,
 }
@@ -102,21 +140,17 @@ impl Reassembler {
         self.pending_bytes
     }
 
-    /// All data up to the FIN has been delivered.
+    /// The receiver took this direction's FIN.
     pub fn is_finished(&self) -> bool {
-        self.fin_offset.is_some_and(|f| self.next_offset >= f)
+        self.fin_offset.is_some()
     }
 
-    /// Could a reset with this sequence number come from this sender? It must be near where the
-    /// sender's stream is (RFC 5961 §3 accepts only in-window resets).
-    pub fn seq_plausible(&self, seq: u32) -> bool {
-        const WINDOW: i64 = 1 << 20;
-        match self.offset_of(seq) {
-            None => true,
-            Some(off) => {
-                off >= self.next_offset as i64 - 1 && off <= self.next_offset as i64 + WINDOW
-            }
-        }
+    /// The sequence number the receiver expects next (its RCV.NXT), counting an accepted FIN;
+    /// None before any sequence number is known.
+    pub fn expected_seq(&self) -> Option<u32> {
+        let base = self.base_seq?;
+        let fin = u64::from(self.fin_offset.is_some());
+        Some(base.wrapping_add((self.next_offset + fin) as u32))
     }
 
     /// A SYN with this initial sequence number: data starts at `isn + 1`.
@@ -133,7 +167,8 @@ impl Reassembler {
         Some(self.next_offset as i64 + i64::from(seq.wrapping_sub(current) as i32))
     }
 
-    /// A segment: `payload` is what was captured, `orig_len` what it carried on the wire.
+    /// A trusted segment with no urgent data: `payload` is what was captured, `orig_len` what
+    /// it carried on the wire.
     pub fn on_segment(
         &mut self,
         seq: u32,
@@ -143,6 +178,28 @@ impl Reassembler {
         packet: PacketRef,
         on: &mut dyn FnMut(StreamEvent<'_>),
     ) {
+        let seg = Incoming {
+            seq,
+            payload,
+            orig_len,
+            fin,
+            urgent_pointer: None,
+            doubtful: false,
+            packet,
+        };
+        self.receive(seg, on);
+    }
+
+    /// A segment of this direction.
+    pub fn receive(&mut self, seg: Incoming<'_>, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let Incoming {
+            seq,
+            mut payload,
+            orig_len,
+            fin,
+            packet,
+            ..
+        } = seg;
         if self.base_seq.is_none() {
             if payload.is_empty() && orig_len == 0 {
                 return;
@@ -153,13 +210,46 @@ impl Reassembler {
         let Some(start) = self.offset_of(seq) else {
             return;
         };
+        let mut end = start + orig_len as i64;
+        if let Some(f) = self.fin_offset {
+            // After its FIN the receiver takes no more data from this sender (Linux drops it in
+            // CLOSE_WAIT and later states).
+            let f = f as i64;
+            let from = start.max(f);
+            if end > from {
+                // Bytes beyond the FIN (a bare ACK one past it carries none).
+                let note = Note::AfterFin {
+                    offset: from as u64,
+                    len: (end - from) as u64,
+                };
+                on(StreamEvent::Note { note, packet });
+            }
+            end = end.min(f);
+            payload = &payload[..payload.len().min((f - start).max(0) as usize)];
+        } else if fin {
+            self.note_fin(end, packet, on);
+        }
+        if let Some(p) = seg.urgent_pointer {
+            self.note_urgent(start, p);
+        }
+        let orig_len = (end - start).max(0) as usize;
+        if orig_len > 0 {
+            self.take_data(start, payload, orig_len, seg.doubtful, packet, on);
+        }
+        self.settle_fin(packet, on);
+    }
+
+    /// Place the bytes of a segment at `start` (stream offset).
+    fn take_data(
+        &mut self,
+        start: i64,
+        payload: &[u8],
+        orig_len: usize,
+        doubtful: bool,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
         let end = start + orig_len as i64;
-        if fin && end >= 0 {
-            self.fin_offset.get_or_insert(end as u64);
-        }
-        if orig_len == 0 {
-            return;
-        }
         let next = self.next_offset as i64;
         if end <= next {
             // Whole retransmission, or a keep-alive probe one byte before the window.
@@ -170,22 +260,102 @@ impl Reassembler {
             self.check_against_recent(start, payload, packet, on);
         }
         let skip = (next - start).max(0) as usize;
+        let payload = payload.get(..orig_len).unwrap_or(payload);
         let lost_tail = (orig_len - payload.len()) as u64;
         let start = start.max(next) as u64;
         let captured = payload.get(skip..).unwrap_or(&[]);
-        if start == self.next_offset {
+        if !doubtful {
+            self.replace_doubtful(start, captured, packet, on);
+        }
+        if start == self.next_offset && !doubtful {
             self.deliver(captured, lost_tail.min(end as u64 - start), packet, on);
             self.drain(packet, on);
         } else {
-            self.insert_pending(start, captured, lost_tail, packet, on);
+            self.insert_pending(start, captured, lost_tail, doubtful, packet, on);
             if self.pending_bytes > self.max_pending {
                 self.skip_to_first_pending(GapCause::BufferLimit, packet, on);
             }
         }
     }
 
+    /// A FIN ending at stream offset `end`: the receiver takes it when its stream reaches
+    /// exactly there; one behind the stream is stale.
+    fn note_fin(&mut self, end: i64, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let next = self.next_offset as i64;
+        let why = if end < next {
+            Some(Refusal::FinBehind)
+        } else if end - next > self.max_pending as i64 {
+            // Beyond any receive window this direction could have (RFC 9293 §3.10.7.4).
+            Some(Refusal::OutOfWindow)
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            let note = Note::ControlIgnored {
+                control: Control::Fin,
+                why,
+            };
+            on(StreamEvent::Note { note, packet });
+            return;
+        }
+        let end = end as u64;
+        self.fin_candidate = Some(self.fin_candidate.map_or(end, |c| c.min(end)));
+    }
+
+    /// Take a FIN the stream has reached; forget one it went past (Linux drops an out-of-order
+    /// FIN that in-order data overtook).
+    fn settle_fin(&mut self, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        let Some(c) = self.fin_candidate else {
+            return;
+        };
+        if c > self.next_offset {
+            return;
+        }
+        self.fin_candidate = None;
+        if c < self.next_offset {
+            let note = Note::ControlIgnored {
+                control: Control::Fin,
+                why: Refusal::FinBehind,
+            };
+            on(StreamEvent::Note { note, packet });
+            return;
+        }
+        self.fin_offset = Some(c);
+        // Buffered data beyond the FIN will never be read.
+        if let Some((&first, _)) = self.pending.first_key_value() {
+            let last = self
+                .pending
+                .last_key_value()
+                .map(|(&s, p)| s + p.bytes.len() as u64 + p.lost_tail);
+            let len = last.unwrap_or(first).saturating_sub(first.max(c));
+            if len > 0 {
+                let offset = first.max(c);
+                on(StreamEvent::Note {
+                    note: Note::AfterFin { offset, len },
+                    packet,
+                });
+            }
+            self.pending.clear();
+            self.pending_bytes = 0;
+        }
+    }
+
+    /// An urgent pointer on a segment at `start`: Linux points at the byte before it (RFC 6093
+    /// §2) and keeps only the newest pointer not yet passed.
+    fn note_urgent(&mut self, start: i64, pointer: u16) {
+        let at = start + i64::from(pointer.saturating_sub(1));
+        if at < self.next_offset as i64 {
+            return; // already read: "do not replay urg ptr"
+        }
+        let at = at as u64;
+        if self.urgent.is_none_or(|u| at > u) {
+            self.urgent = Some(at);
+        }
+    }
+
     /// The peer acknowledged `ack`: a hole before that point that later data is waiting behind
-    /// was lost by the capture, not the network (the receiver has it).
+    /// was lost by the capture, not the network (the receiver has it); a doubtful copy it covers
+    /// is the one the receiver has, since no other came.
     pub fn on_peer_ack(
         &mut self,
         ack: u32,
@@ -195,9 +365,13 @@ impl Reassembler {
         let Some(ack_offset) = self.offset_of(ack) else {
             return;
         };
-        let Some((&first, _)) = self.pending.first_key_value() else {
+        let Some((&first, p)) = self.pending.first_key_value() else {
             return;
         };
+        if first == self.next_offset && p.doubtful && ack_offset > first as i64 {
+            self.release_doubtful(ack_offset as u64, packet, on);
+            return;
+        }
         if ack_offset < first as i64 {
             return;
         }
@@ -215,11 +389,36 @@ impl Reassembler {
         }
     }
 
+    /// Deliver doubtful copies at the head of the stream, up to `until`.
+    fn release_doubtful(
+        &mut self,
+        until: u64,
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        while let Some(mut entry) = self.pending.first_entry() {
+            let at = *entry.key();
+            if at != self.next_offset || at >= until {
+                break;
+            }
+            entry.get_mut().doubtful = false;
+            self.drain(packet, on);
+            if self.next_offset == at {
+                break; // nothing delivered (the stream ended at a FIN)
+            }
+        }
+        self.settle_fin(packet, on);
+    }
+
     /// The connection or the capture ended: report every remaining hole and deliver what waits.
     pub fn flush(&mut self, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        for p in self.pending.values_mut() {
+            p.doubtful = false;
+        }
         while !self.pending.is_empty() {
             self.skip_to_first_pending(GapCause::End, packet, on);
         }
+        self.settle_fin(packet, on);
     }
 
     fn skip_to_first_pending(
@@ -228,13 +427,13 @@ impl Reassembler {
         packet: PacketRef,
         on: &mut dyn FnMut(StreamEvent<'_>),
     ) {
-        let Some((&first, _)) = self.pending.first_key_value() else {
+        let Some((&first, p)) = self.pending.first_key_value() else {
             return;
         };
         if first > self.next_offset {
             let len = first - self.next_offset;
             on(StreamEvent::Gap {
-                offset: self.next_offset,
+                offset: self.next_offset - self.removed,
                 len,
                 packet,
                 cause,
@@ -242,6 +441,11 @@ impl Reassembler {
             self.next_offset = first;
             self.recent.clear();
             self.recent_start = first;
+        } else if p.doubtful {
+            // Forced on (the buffer is full): the doubtful copy is all there is.
+            if let Some(mut e) = self.pending.first_entry() {
+                e.get_mut().doubtful = false;
+            }
         }
         self.drain(packet, on);
     }
@@ -255,17 +459,12 @@ impl Reassembler {
     ) {
         self.hole_acks = 0;
         if !bytes.is_empty() {
-            on(StreamEvent::Data {
-                offset: self.next_offset,
-                bytes,
-                packet,
-            });
             self.remember(bytes);
-            self.next_offset += bytes.len() as u64;
+            self.emit_data(bytes, packet, on);
         }
         if lost_tail > 0 {
             on(StreamEvent::Gap {
-                offset: self.next_offset,
+                offset: self.next_offset - self.removed,
                 len: lost_tail,
                 packet,
                 cause: GapCause::Snaplen,
@@ -274,19 +473,69 @@ impl Reassembler {
             self.recent.clear();
             self.recent_start = self.next_offset;
         }
+        self.settle_fin(packet, on);
+    }
+
+    /// Hand in-order bytes up, without the byte at the urgent pointer.
+    fn emit_data(&mut self, bytes: &[u8], packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
+        if self.urgent.is_some_and(|u| u < self.next_offset) {
+            self.urgent = None; // the urgent byte fell in a hole of the capture
+        }
+        let end = self.next_offset + bytes.len() as u64;
+        let urgent = self.urgent.filter(|&u| u < end);
+        let (before, after) = match urgent {
+            Some(u) => {
+                let i = (u - self.next_offset) as usize;
+                (&bytes[..i], Some((bytes[i], &bytes[i + 1..])))
+            }
+            None => (bytes, None),
+        };
+        if !before.is_empty() {
+            on(StreamEvent::Data {
+                offset: self.next_offset - self.removed,
+                bytes: before,
+                packet,
+            });
+        }
+        self.next_offset += before.len() as u64;
+        let Some((byte, after)) = after else {
+            return;
+        };
+        on(StreamEvent::Note {
+            note: Note::UrgentByte {
+                offset: self.next_offset,
+                byte,
+            },
+            packet,
+        });
+        self.urgent = None;
+        self.removed += 1;
+        self.next_offset += 1;
+        if !after.is_empty() {
+            on(StreamEvent::Data {
+                offset: self.next_offset - self.removed,
+                bytes: after,
+                packet,
+            });
+            self.next_offset += after.len() as u64;
+        }
     }
 
     /// Deliver buffered segments that are now in order. They are reported as arriving with
     /// `packet`, the one that made them deliverable (as Wireshark reports reassembled data).
+    /// A doubtful copy at the head waits for a trusted one or an ACK.
     fn drain(&mut self, packet: PacketRef, on: &mut dyn FnMut(StreamEvent<'_>)) {
         while let Some(entry) = self.pending.first_entry() {
             let start = *entry.key();
-            if start > self.next_offset {
+            if start > self.next_offset || self.fin_offset.is_some() {
+                break;
+            }
+            let total = entry.get().bytes.len() as u64 + entry.get().lost_tail;
+            if entry.get().doubtful && start + total > self.next_offset {
                 break;
             }
             let p = entry.remove();
             self.pending_bytes -= p.cost();
-            let total = p.bytes.len() as u64 + p.lost_tail;
             if start + total <= self.next_offset {
                 continue;
             }
@@ -300,12 +549,74 @@ impl Reassembler {
         }
     }
 
+    /// A trusted copy of `[start, start + bytes.len())` arrived: doubtful buffered copies of
+    /// those bytes give way to it (what differs is reported).
+    fn replace_doubtful(
+        &mut self,
+        start: u64,
+        bytes: &[u8],
+        packet: PacketRef,
+        on: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        if self.pending.is_empty() {
+            return; // the usual case: nothing buffered, nothing to replace
+        }
+        let end = start + bytes.len() as u64;
+        let doubtful: Vec<u64> = self
+            .overlapping(start, end)
+            .into_iter()
+            .filter(|s| self.pending[s].doubtful)
+            .collect();
+        for s in doubtful {
+            let Some(p) = self.pending.remove(&s) else {
+                continue;
+            };
+            self.pending_bytes -= p.cost();
+            let p_end = s + p.bytes.len() as u64;
+            let (o_start, o_end) = (s.max(start), p_end.min(end));
+            let ours = &bytes[(o_start - start) as usize..(o_end - start) as usize];
+            let theirs = &p.bytes[(o_start - s) as usize..(o_end - s) as usize];
+            if ours != theirs {
+                on(StreamEvent::OverlapConflict {
+                    offset: o_start,
+                    len: o_end - o_start,
+                    packet,
+                    first_replaced: true,
+                });
+            }
+            // Keep the doubtful bytes outside the trusted copy.
+            let keep = |from: u64, to: u64, lost_tail: u64| Pending {
+                bytes: p.bytes[(from - s) as usize..(to - s) as usize].to_vec(),
+                lost_tail,
+                doubtful: true,
+            };
+            if s < start {
+                self.hold(s, keep(s, start, 0));
+            }
+            if p_end > end {
+                self.hold(end, keep(end, p_end, p.lost_tail));
+            }
+        }
+    }
+
+    /// Starts of buffered segments that overlap `[start, end)`. Buffered segments never overlap
+    /// each other, so only the one starting before `start` and those starting inside can.
+    fn overlapping(&self, start: u64, end: u64) -> Vec<u64> {
+        let before = self.pending.range(..start).next_back().map(|(&s, _)| s);
+        before
+            .into_iter()
+            .chain(self.pending.range(start..end).map(|(&s, _)| s))
+            .filter(|s| s + self.pending[s].bytes.len() as u64 > start)
+            .collect()
+    }
+
     /// Buffer an out-of-order segment, keeping bytes already buffered where they overlap.
     fn insert_pending(
         &mut self,
         start: u64,
         bytes: &[u8],
         lost_tail: u64,
+        doubtful: bool,
         packet: PacketRef,
         on: &mut dyn FnMut(StreamEvent<'_>),
     ) {
@@ -313,15 +624,7 @@ impl Reassembler {
         // Pieces of [start, end) not covered by buffered segments.
         let mut cursor = start;
         let mut pieces: Vec<(u64, u64)> = Vec::new();
-        // Buffered segments never overlap each other, so only the one starting before `start`
-        // and those starting inside [start, end) can overlap this one.
-        let before = self.pending.range(..start).next_back().map(|(&s, _)| s);
-        let overlapping: Vec<u64> = before
-            .into_iter()
-            .chain(self.pending.range(start..end).map(|(&s, _)| s))
-            .filter(|s| s + self.pending[s].bytes.len() as u64 > start)
-            .collect();
-        for s in overlapping {
+        for s in self.overlapping(start, end) {
             let p = &self.pending[&s];
             let p_end = s + p.bytes.len() as u64;
             let (o_start, o_end) = (s.max(start), p_end.min(end));
@@ -333,6 +636,7 @@ impl Reassembler {
                         offset: o_start,
                         len: o_end - o_start,
                         packet,
+                        first_replaced: false,
                     });
                 }
             }
@@ -357,6 +661,7 @@ impl Reassembler {
                 Pending {
                     bytes: slice.to_vec(),
                     lost_tail: tail,
+                    doubtful,
                 },
             );
         }
@@ -367,6 +672,7 @@ impl Reassembler {
                 let tail = Pending {
                     bytes: Vec::new(),
                     lost_tail,
+                    doubtful,
                 };
                 self.hold(end, tail);
             }
@@ -424,6 +730,7 @@ impl Reassembler {
                 offset: o_start as u64,
                 len: (o_end - o_start) as u64,
                 packet,
+                first_replaced: false,
             });
         }
     }
@@ -438,6 +745,7 @@ mod tests {
         Data(u64, Vec<u8>),
         Gap(u64, u64, GapCause),
         Conflict(u64, u64),
+        Note(Note),
     }
 
     fn run(isn: Option<u32>, segments: &[(u32, &[u8])], acks: &[(usize, u32)]) -> Vec<Out> {
@@ -450,6 +758,7 @@ mod tests {
                     offset, len, cause, ..
                 } => Out::Gap(offset, len, cause),
                 StreamEvent::OverlapConflict { offset, len, .. } => Out::Conflict(offset, len),
+                StreamEvent::Note { note, .. } => Out::Note(note),
             })
         };
         if let Some(isn) = isn {
@@ -657,6 +966,176 @@ mod tests {
         });
         assert_eq!(gaps, 1);
         assert_eq!(r.next_offset(), 16);
+    }
+
+    /// Feed `Incoming` segments (after a SYN with ISN 99) and collect what comes out.
+    fn feed(segments: &[Incoming<'_>], acks: &[(usize, u32)]) -> Vec<Out> {
+        let mut r = Reassembler::new(1 << 20);
+        r.on_syn(99);
+        let mut out = Vec::new();
+        let mut on = |e: StreamEvent<'_>| {
+            out.push(match e {
+                StreamEvent::Data { offset, bytes, .. } => Out::Data(offset, bytes.to_vec()),
+                StreamEvent::Gap {
+                    offset, len, cause, ..
+                } => Out::Gap(offset, len, cause),
+                StreamEvent::OverlapConflict { offset, len, .. } => Out::Conflict(offset, len),
+                StreamEvent::Note { note, .. } => Out::Note(note),
+            })
+        };
+        for (i, seg) in segments.iter().enumerate() {
+            r.receive(*seg, &mut on);
+            for (after, ack) in acks {
+                if *after == i {
+                    r.on_peer_ack(*ack, PacketRef::default(), &mut on);
+                }
+            }
+        }
+        r.flush(PacketRef::default(), &mut on);
+        out
+    }
+
+    fn seg(seq: u32, payload: &[u8]) -> Incoming<'_> {
+        Incoming {
+            seq,
+            payload,
+            orig_len: payload.len(),
+            fin: false,
+            urgent_pointer: None,
+            doubtful: false,
+            packet: PacketRef::default(),
+        }
+    }
+
+    fn doubtful(seq: u32, payload: &[u8]) -> Incoming<'_> {
+        Incoming {
+            doubtful: true,
+            ..seg(seq, payload)
+        }
+    }
+
+    fn fin(seq: u32, payload: &[u8]) -> Incoming<'_> {
+        Incoming {
+            fin: true,
+            ..seg(seq, payload)
+        }
+    }
+
+    #[test]
+    fn a_doubtful_copy_gives_way_to_a_trusted_one() {
+        let out = feed(
+            &[doubtful(100, b"XXXX"), seg(100, b"abc"), seg(103, b"d")],
+            &[],
+        );
+        assert_eq!(joined(&out), b"abcd");
+        assert!(out.contains(&Out::Conflict(0, 3)), "{out:?}");
+        assert!(out.contains(&Out::Conflict(3, 1)), "{out:?}");
+    }
+
+    #[test]
+    fn a_doubtful_copy_no_other_copy_of_is_taken_once_acked_or_at_the_end() {
+        let out = feed(&[doubtful(100, b"abc"), seg(103, b"def")], &[(0, 103)]);
+        assert_eq!(joined(&out), b"abcdef");
+        assert!(!out.iter().any(|o| matches!(o, Out::Conflict(..))));
+        let out = feed(&[doubtful(100, b"abc")], &[]);
+        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec())]);
+    }
+
+    #[test]
+    fn a_trusted_copy_is_not_replaced_by_a_doubtful_one() {
+        let out = feed(
+            &[seg(103, b"def"), doubtful(103, b"XYZ"), seg(100, b"abc")],
+            &[],
+        );
+        assert_eq!(joined(&out), b"abcdef");
+        assert!(out.contains(&Out::Conflict(3, 3)));
+    }
+
+    #[test]
+    fn nothing_after_a_fin_is_delivered_and_its_slot_is_no_gap() {
+        let out = feed(&[fin(100, b"abc"), seg(104, b"def"), seg(103, b"x")], &[]);
+        assert_eq!(
+            out,
+            vec![
+                Out::Data(0, b"abc".to_vec()),
+                Out::Note(Note::AfterFin { offset: 4, len: 3 }),
+                Out::Note(Note::AfterFin { offset: 3, len: 1 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bare_ack_after_the_fin_is_nothing_to_report() {
+        // The FIN took a sequence number: the sender's later ACKs come one past it.
+        let out = feed(&[fin(100, b"abc"), seg(104, b""), seg(104, b"")], &[]);
+        assert_eq!(out, vec![Out::Data(0, b"abc".to_vec())]);
+    }
+
+    #[test]
+    fn a_fin_ahead_is_taken_when_the_stream_reaches_it() {
+        let mut r = Reassembler::new(1 << 20);
+        r.on_syn(99);
+        let mut on = |_: StreamEvent<'_>| {};
+        r.receive(fin(103, b"def"), &mut on);
+        assert!(!r.is_finished());
+        r.receive(seg(100, b"abc"), &mut on);
+        assert!(r.is_finished());
+        assert_eq!(
+            r.expected_seq(),
+            Some(107),
+            "the FIN takes a sequence number"
+        );
+    }
+
+    #[test]
+    fn a_fin_behind_the_stream_is_ignored() {
+        let fin_behind = Note::ControlIgnored {
+            control: Control::Fin,
+            why: Refusal::FinBehind,
+        };
+        let out = feed(&[seg(100, b"abcdef"), fin(101, b""), seg(106, b"g")], &[]);
+        assert_eq!(joined(&out), b"abcdefg");
+        assert!(out.contains(&Out::Note(fin_behind)));
+        // Overtaken while it waited: in-order data went past it (Linux drops it from its
+        // out-of-order queue).
+        let out = feed(&[fin(103, b""), seg(100, b"abcdef")], &[]);
+        assert_eq!(joined(&out), b"abcdef");
+        assert!(out.contains(&Out::Note(fin_behind)));
+    }
+
+    #[test]
+    fn the_byte_at_the_urgent_pointer_leaves_the_stream() {
+        let urgent = |seq, payload, pointer| Incoming {
+            urgent_pointer: Some(pointer),
+            ..seg(seq, payload)
+        };
+        // send(b"abX", MSG_OOB) then "cd": Linux points one past the urgent byte.
+        let out = feed(&[urgent(100, b"abX", 3), seg(103, b"cd")], &[]);
+        assert_eq!(
+            out,
+            vec![
+                Out::Data(0, b"ab".to_vec()),
+                Out::Note(Note::UrgentByte {
+                    offset: 2,
+                    byte: b'X'
+                }),
+                Out::Data(2, b"cd".to_vec()),
+            ]
+        );
+        // The pointer may point into a later segment; offsets above count what is read.
+        let out = feed(&[urgent(100, b"ab", 4), seg(102, b"cXde")], &[]);
+        assert_eq!(joined(&out), b"abcde");
+        assert_eq!(out.last(), Some(&Out::Data(3, b"de".to_vec())));
+        // An urgent byte lost in a hole of the capture goes with it (found by fuzzing).
+        let out = feed(&[urgent(100, b"ab", 5), seg(106, b"xyz")], &[]);
+        assert_eq!(out.last(), Some(&Out::Data(6, b"xyz".to_vec())), "{out:?}");
+        // A pointer to bytes already read (a retransmission) is not replayed.
+        let out = feed(
+            &[seg(100, b"abX"), urgent(100, b"abX", 3), seg(103, b"cd")],
+            &[],
+        );
+        assert_eq!(joined(&out), b"abXcd");
+        assert!(!out.iter().any(|o| matches!(o, Out::Note(_))));
     }
 
     proptest::proptest! {

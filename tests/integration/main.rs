@@ -8,6 +8,7 @@ mod h2;
 mod handshake;
 mod hostile_failures;
 mod hostile_net;
+mod hostile_tcp;
 mod json;
 mod layers;
 mod live;

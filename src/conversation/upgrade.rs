@@ -40,6 +40,8 @@ pub struct AwaitRequest {
     heads: [Vec<u8>; 2],
     /// The packet of each side's first bytes.
     first_packets: [Option<PacketRef>; 2],
+    /// Where each packet's bytes start in `heads`, so bytes held are shown at their packet.
+    marks: [Marks; 2],
 }
 
 /// A hole before the handshake is complete: the handshake cannot be read.
@@ -61,6 +63,7 @@ impl Layer for AwaitRequest {
             self.first_packets[side].get_or_insert(chunk.packet);
             let buf = &mut self.heads[side];
             if buf.len() + chunk.bytes.len() <= MAX_HELD_BYTES {
+                self.marks[side].add(buf.len() as u64, chunk.packet);
                 buf.extend_from_slice(chunk.bytes);
             }
             return Phase::AwaitRequest(self);
@@ -106,7 +109,7 @@ impl Layer for AwaitRequest {
         let server = 1 - side;
         let early = Server::holding(
             std::mem::take(&mut self.heads[server]),
-            self.first_packets[server].unwrap_or(chunk.packet),
+            std::mem::take(&mut self.marks[server]),
         );
         Http1::start(early, client, chunk.packet).data(cx, side, chunk)
     }
@@ -116,9 +119,9 @@ impl Layer for AwaitRequest {
         // answered says what the connection became.
         if cx.shared.client_side == Some(side) && hole.offset == 0 && self.heads[side].is_empty() {
             let server = 1 - side;
-            let packet = self.first_packets[server].unwrap_or(hole.packet);
-            let early = Server::holding(std::mem::take(&mut self.heads[server]), packet);
-            let lost = Client::Lost(Held::after(hole));
+            let marks = std::mem::take(&mut self.marks[server]);
+            let early = Server::holding(std::mem::take(&mut self.heads[server]), marks);
+            let lost = Client::Lost(hole, Held::after(hole));
             return Http1::start(early, lost, hole.packet).pump(cx);
         }
         handshake_hole(cx, side, hole)
@@ -265,8 +268,8 @@ enum Client {
         scanned: usize,
     },
     Asked(Box<Asked>),
-    /// The request is missing from the capture; the client's later bytes are held.
-    Lost(Held),
+    /// The request is missing from the capture (the hole); the client's later bytes are held.
+    Lost(Hole, Held),
 }
 
 impl Client {
@@ -279,6 +282,53 @@ impl Client {
     }
 }
 
+/// Where each packet's bytes start in a buffer of one side: (stream offset, packet). At most
+/// [`MAX_MARKS`]; bytes of later packets are shown at the last one marked.
+#[derive(Debug, Default)]
+struct Marks(Vec<(u64, PacketRef)>);
+
+/// Packets marked in a buffer; more come from a head sent in tiny segments only.
+const MAX_MARKS: usize = 1024;
+
+impl Marks {
+    fn add(&mut self, offset: u64, packet: PacketRef) {
+        if self.0.len() < MAX_MARKS {
+            self.0.push((offset, packet));
+        }
+    }
+
+    /// The packet that carried the byte at `offset`.
+    fn packet_at(&self, offset: u64) -> PacketRef {
+        let i = self.0.partition_point(|(o, _)| *o <= offset);
+        self.0
+            .get(i.saturating_sub(1))
+            .map_or_else(PacketRef::default, |m| m.1)
+    }
+
+    /// Bytes before `offset` are gone: keep the mark that covers it and those after.
+    fn forget_before(&mut self, offset: u64) {
+        let i = self.0.partition_point(|(o, _)| *o <= offset);
+        if i > 1 {
+            self.0.drain(..i - 1);
+        }
+    }
+
+    /// `bytes`, which start at stream offset `start`, cut at packet boundaries.
+    fn pieces<'b>(&self, start: u64, bytes: &'b [u8]) -> Vec<(PacketRef, &'b [u8])> {
+        let end = start + bytes.len() as u64;
+        let mut out = Vec::new();
+        for (i, (from, packet)) in self.0.iter().enumerate() {
+            let to = self.0.get(i + 1).map_or(end, |(o, _)| (*o).min(end));
+            let from = (*from).max(start);
+            if from < to {
+                let piece = &bytes[(from - start) as usize..(to - start) as usize];
+                out.push((*packet, piece));
+            }
+        }
+        out
+    }
+}
+
 /// The server's side: bytes not yet read as HTTP, from stream offset `offset`.
 #[derive(Debug)]
 struct Server {
@@ -286,21 +336,32 @@ struct Server {
     offset: u64,
     /// Bytes of `buf` already searched for the blank line.
     scanned: usize,
-    /// The packet of the latest bytes.
-    packet: PacketRef,
+    marks: Marks,
     /// The body of the last final response, while it streams by.
     body: Option<BodySkip>,
 }
 
 impl Server {
-    fn holding(buf: Vec<u8>, packet: PacketRef) -> Server {
+    /// The server's bytes from the start of its stream.
+    fn holding(buf: Vec<u8>, marks: Marks) -> Server {
         Server {
             buf,
             offset: 0,
             scanned: 0,
-            packet,
+            marks,
             body: None,
         }
+    }
+
+    fn push(&mut self, packet: PacketRef, bytes: &[u8]) {
+        self.marks.add(self.offset + self.buf.len() as u64, packet);
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The packet that completed a head `used` bytes long at the front of the buffer.
+    fn head_packet(&self, used: usize) -> PacketRef {
+        self.marks
+            .packet_at(self.offset + used.saturating_sub(1) as u64)
     }
 
     /// Take `n` bytes off the front: they were read.
@@ -308,6 +369,7 @@ impl Server {
         self.buf.drain(..n);
         self.offset += n as u64;
         self.scanned = 0;
+        self.marks.forget_before(self.offset);
     }
 
     /// Skip what is buffered of the body in progress. False when its framing is broken.
@@ -364,15 +426,14 @@ impl Layer for Http1 {
             match &mut self.client {
                 Client::Reading { buf, .. } => buf.extend_from_slice(chunk.bytes),
                 Client::Asked(asked) => asked.take(chunk),
-                Client::Lost(held) => held.push(chunk.packet, chunk.bytes),
+                Client::Lost(_, held) => held.push(chunk.packet, chunk.bytes),
             }
         } else {
             let server = &mut self.server;
-            server.packet = chunk.packet;
             if server.buf.len() + chunk.bytes.len() > MAX_HELD_BYTES {
                 return Phase::Done;
             }
-            server.buf.extend_from_slice(chunk.bytes);
+            server.push(chunk.packet, chunk.bytes);
         }
         self.pump(cx)
     }
@@ -385,7 +446,7 @@ impl Layer for Http1 {
                     asked.held.dropped += hole.len;
                     Phase::Http1(self)
                 }
-                Client::Lost(held) => {
+                Client::Lost(_, held) => {
                     held.dropped += hole.len;
                     Phase::Http1(self)
                 }
@@ -595,7 +656,7 @@ impl Http1 {
             return Answer::Over(Phase::Done);
         }
         let server = &mut self.server;
-        let ready = matches!(self.client, Client::Asked(_) | Client::Lost(_));
+        let ready = matches!(self.client, Client::Asked(_) | Client::Lost(..));
         if !ready || server.body.is_some() || server.buf.is_empty() {
             return Answer::Wait;
         }
@@ -609,7 +670,8 @@ impl Http1 {
                 if cx.shared.announced {
                     let dir = Some(Direction::ServerToClient);
                     let msg = format!("response: {why}");
-                    cx.diag(dir, server.packet, &rules::HANDSHAKE_MALFORMED, msg);
+                    let packet = server.head_packet(server.buf.len());
+                    cx.diag(dir, packet, &rules::HANDSHAKE_MALFORMED, msg);
                 }
                 Answer::Over(Phase::Done)
             }
@@ -618,7 +680,7 @@ impl Http1 {
                 Answer::Over(self.switched(cx, client, resp, used))
             }
             Head::Complete(resp, used) if resp.status < 200 => {
-                let packet = server.packet;
+                let packet = server.head_packet(used);
                 server.consume(used);
                 let msg = format!("interim response {} {}", resp.status, resp.reason);
                 self.note(
@@ -643,7 +705,7 @@ impl Http1 {
             // The request is missing: what the server answered it with cannot be followed.
             return Answer::Over(Phase::Done);
         };
-        let packet = self.server.packet;
+        let packet = self.server.head_packet(used);
         self.server.consume(used);
         match (&asked.request, asked.to) {
             (Ok(req), Upgrade::WebSocket) => {
@@ -693,10 +755,12 @@ impl Http1 {
     /// A 101: the connection switches protocols, whatever the request looked like.
     fn switched(&mut self, cx: &mut Cx<'_>, client: Client, resp: Response, used: usize) -> Phase {
         let at = self.server.offset + used as u64;
-        let packet = self.server.packet;
+        let packet = self.server.head_packet(used);
         let rest = self.server.buf.split_off(used);
+        let marks = std::mem::take(&mut self.server.marks);
         let opened = match client {
             Client::Asked(asked) if asked.to == Upgrade::H2c && asked.request.is_ok() => {
+                let rest = marks.pieces(at, &rest);
                 return h2c_switched(cx, *asked, at, &rest, packet);
             }
             Client::Asked(asked) => {
@@ -715,8 +779,9 @@ impl Http1 {
                     self.answered_101(cx, *asked, &resp, at, packet)
                 }
             }
-            Client::Lost(held) => {
+            Client::Lost(hole, held) => {
                 self.show(cx, true);
+                cx.gap_event(Direction::ClientToServer, hole);
                 let msg = format!(
                     "the upgrade request is missing from the capture ({} bytes): the session is taken from the 101",
                     held.start
@@ -726,8 +791,8 @@ impl Http1 {
             Client::Reading { .. } => return Phase::Done,
         };
         let mut session = opened;
-        if !rest.is_empty() {
-            session.feed(Direction::ServerToClient, &rest, packet, cx);
+        for (packet, bytes) in marks.pieces(at, &rest) {
+            session.feed(Direction::ServerToClient, bytes, packet, cx);
         }
         Phase::WebSocket(Box::new(session))
     }
@@ -899,7 +964,13 @@ fn report_handshake(
 
 /// The answer to `Upgrade: h2c` was 101: the connection is HTTP/2, with every byte held since
 /// the request (the client's preface) and after the response head.
-fn h2c_switched(cx: &mut Cx<'_>, asked: Asked, at: u64, rest: &[u8], packet: PacketRef) -> Phase {
+fn h2c_switched(
+    cx: &mut Cx<'_>,
+    asked: Asked,
+    at: u64,
+    rest: &[(PacketRef, &[u8])],
+    packet: PacketRef,
+) -> Phase {
     let (Some(client), Ok(request)) = (cx.shared.client_side, &asked.request) else {
         return Phase::Done;
     };
@@ -923,12 +994,14 @@ fn h2c_switched(cx: &mut Cx<'_>, asked: Asked, at: u64, rest: &[u8], packet: Pac
         };
         phase.advance(|p| p.gap(cx, client, hole));
     }
-    if !rest.is_empty() {
+    let mut offset = at;
+    for &(packet, bytes) in rest {
         let chunk = Chunk {
-            offset: at,
-            bytes: rest,
+            offset,
+            bytes,
             packet,
         };
+        offset += bytes.len() as u64;
         phase.advance(|p| p.data(cx, 1 - client, chunk));
     }
     phase

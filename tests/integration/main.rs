@@ -5,6 +5,7 @@ mod common;
 mod docs;
 mod explain;
 mod h2;
+mod hostile_http;
 mod json;
 mod layers;
 mod live;

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::rules;
-use crate::base::{Direction, PacketRef};
+use crate::base::PacketRef;
 use crate::event::{ConnectionEnd, Event};
 use crate::tcp::{Application, EndReason, FlowMeta, StreamEvent};
 use crate::ws::session::{Limits, Session, Summary};
@@ -307,14 +307,6 @@ impl Application for Connection {
 /// The connection ended: what it was still waiting for, and its summary if it was shown (a
 /// TLS connection whose secrets never came is shown at its end).
 fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRef) {
-    if cx.shared.announced && matches!(&phase, Phase::Http1(h) if h.awaits_upgrade_answer()) {
-        let msg = format!(
-            "the connection ended ({}) before any response to the upgrade request",
-            reason.as_str()
-        );
-        let rule = &rules::HANDSHAKE_NO_RESPONSE;
-        cx.diag(Some(Direction::ServerToClient), packet, rule, msg);
-    }
     let Summary { stats, close } = phase.end(cx, packet, reason);
     if !cx.shared.announced {
         return;

@@ -91,14 +91,7 @@ impl Layer for AwaitRequest {
             _ => {}
         }
         if buf.is_empty() && (chunk.offset != 0 || !looks_like_http_start(chunk.bytes)) {
-            if cx.meta.client_side.is_some() && cx.forced_server().is_none() {
-                // The connection's start was seen and it is not HTTP/1.1: not WebSocket.
-                return Phase::Done;
-            }
-            if cx.forced_server().is_none() && h2::looks_like_frames(chunk.bytes) {
-                return H2Layer::joined().data(cx, side, chunk);
-            }
-            return Probe::start(cx, side, chunk.offset).data(cx, side, chunk);
+            return not_http1(cx, side, chunk);
         }
         cx.shared.client_side = Some(side);
         let client = Client::Reading {
@@ -130,6 +123,18 @@ impl Layer for AwaitRequest {
     fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef, _: EndReason) -> Summary {
         Summary::default()
     }
+}
+
+/// The first bytes of `side` are not an HTTP/1.1 request: what the connection is then.
+fn not_http1(cx: &mut Cx<'_>, side: Side, chunk: Chunk<'_>) -> Phase {
+    if cx.meta.client_side.is_some() && cx.forced_server().is_none() {
+        // The connection's start was seen and it is not HTTP/1.1: not WebSocket.
+        return Phase::Done;
+    }
+    if cx.forced_server().is_none() && h2::looks_like_frames(chunk.bytes) {
+        return H2Layer::joined().data(cx, side, chunk);
+    }
+    Probe::start(cx, side, chunk.offset).data(cx, side, chunk)
 }
 
 /// The start of a request, perhaps after the empty lines some clients send before one.
@@ -466,7 +471,34 @@ impl Layer for Http1 {
         }
     }
 
-    fn end(self: Box<Self>, _: &mut Cx<'_>, _: PacketRef, _: EndReason) -> Summary {
+    fn end(mut self: Box<Self>, cx: &mut Cx<'_>, packet: PacketRef, reason: EndReason) -> Summary {
+        // A head is read again only when its blank line may have come: one that never came
+        // is read once more here, so what it breaks is said however its bytes were cut.
+        match &mut self.client {
+            Client::Reading { buf, .. } => {
+                let buf = std::mem::take(buf);
+                if let Head::Invalid(why) = http::parse_request(&buf) {
+                    let packet = self.client_packet;
+                    self.unreadable(cx, &buf, why, packet);
+                }
+            }
+            Client::Asked(asked) if asked.to == Upgrade::WebSocket && cx.shared.announced => {
+                let s2c = Some(Direction::ServerToClient);
+                let server = &self.server;
+                if let Head::Invalid(why) = http::parse_response(&server.buf) {
+                    let at = server.head_packet(server.buf.len());
+                    let msg = format!("response: {why}");
+                    cx.diag(s2c, at, &rules::HANDSHAKE_MALFORMED, msg);
+                } else {
+                    let msg = format!(
+                        "the connection ended ({}) before any response to the upgrade request",
+                        reason.as_str()
+                    );
+                    cx.diag(s2c, packet, &rules::HANDSHAKE_NO_RESPONSE, msg);
+                }
+            }
+            _ => {}
+        }
         Summary::default()
     }
 }
@@ -504,11 +536,6 @@ impl Http1 {
             exchanges: 0,
             notes: Vec::new(),
         })
-    }
-
-    /// Is the upgrade request still waiting for its answer (for the end-of-connection report)?
-    pub fn awaits_upgrade_answer(&self) -> bool {
-        matches!(&self.client, Client::Asked(a) if a.to == Upgrade::WebSocket)
     }
 
     /// Read what both sides sent as far as it goes.
@@ -554,12 +581,26 @@ impl Http1 {
         else {
             return None;
         };
+        // The first bytes looked like a method, but the next ones say otherwise: decide as if
+        // they had come at once.
+        if *start == 0 && self.exchanges == 0 && !looks_like_http_start(buf) {
+            let bytes = std::mem::take(buf);
+            let side = cx.shared.client_side.unwrap_or(0);
+            let chunk = Chunk {
+                offset: 0,
+                bytes: &bytes,
+                packet: self.client_packet,
+            };
+            return Some(not_http1(cx, side, chunk));
+        }
+        // Bytes already searched are not searched again: a head sent a byte at a time stays
+        // linear.
+        let from = std::mem::replace(scanned, buf.len());
         let may_be_whole =
-            *scanned == 0 || http::blank_line_in(buf, *scanned) || buf.len() >= http::MAX_HEAD_LEN;
+            from == 0 || http::blank_line_in(buf, from) || buf.len() >= http::MAX_HEAD_LEN;
         if buf.is_empty() || !may_be_whole {
             return None;
         }
-        *scanned = buf.len();
         let (buf, start) = (std::mem::take(buf), *start);
         let packet = self.client_packet;
         let (request, used) = match http::parse_request(&buf) {
@@ -575,6 +616,16 @@ impl Http1 {
             Head::Invalid(why) => match head_end(&buf) {
                 // Unreadable, but its end is clear: a 101 may still open the session.
                 Some(used) => (Err(why), used),
+                // Its end may still come (then it is taken as above): what is said about it
+                // must not depend on where the segments were cut.
+                None if buf.len() < http::MAX_HEAD_LEN => {
+                    self.client = Client::Reading {
+                        scanned: buf.len(),
+                        buf,
+                        start,
+                    };
+                    return None;
+                }
                 None => return Some(self.unreadable(cx, &buf, why, packet)),
             },
         };
@@ -660,10 +711,10 @@ impl Http1 {
         if !ready || server.body.is_some() || server.buf.is_empty() {
             return Answer::Wait;
         }
-        if server.scanned > 0 && !http::blank_line_in(&server.buf, server.scanned) {
+        let from = std::mem::replace(&mut server.scanned, server.buf.len());
+        if from > 0 && !http::blank_line_in(&server.buf, from) {
             return Answer::Wait;
         }
-        server.scanned = server.buf.len();
         match http::parse_response(&server.buf) {
             Head::Incomplete => Answer::Wait,
             Head::Invalid(why) => {
@@ -854,7 +905,7 @@ impl Http1 {
         } else {
             &rules::HANDSHAKE_MALFORMED
         };
-        let msg = format!("{why} at packet {} ({params})", packet.number);
+        let msg = format!("{why} ({params})");
         cx.diag(Some(Direction::ClientToServer), packet, rule, msg);
         self.report_response(cx, resp, packet);
         let deflate = deflate_of(&accepted_extensions(resp));

@@ -96,9 +96,11 @@ fn collect_headers(raw: &[httparse::Header<'_>]) -> Headers {
     )
 }
 
-/// Room for every header line `buf` can hold: one per line feed, at most.
+/// Room for every header line a head at the start of `buf` can hold: one per line feed in
+/// its first [`MAX_HEAD_LEN`] bytes (what follows a head, such as frames, is not counted).
 fn header_room<'b>(buf: &[u8]) -> Vec<httparse::Header<'b>> {
-    let lines = buf.iter().filter(|&&b| b == b'\n').count();
+    let head = &buf[..buf.len().min(MAX_HEAD_LEN)];
+    let lines = head.iter().filter(|&&b| b == b'\n').count();
     vec![httparse::EMPTY_HEADER; lines + 1]
 }
 

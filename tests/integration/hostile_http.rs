@@ -251,3 +251,60 @@ fn a_lost_request_keeps_the_101s_permessage_deflate() {
         "{serious:?}"
     );
 }
+
+/// Rules raised when a connection's two streams are cut into `k`-byte pieces (0: whole).
+fn rules_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<&'static str> {
+    use wsdissect::conversation::{dissect_streams, DissectConfig, Piece};
+    let cut = |side: usize, b: &'static [u8]| -> Vec<(usize, Piece<'static>)> {
+        if k == 0 {
+            return vec![(side, Piece::Bytes(b))];
+        }
+        b.chunks(k).map(|c| (side, Piece::Bytes(c))).collect()
+    };
+    let client: &'static [u8] = Box::leak(client.to_vec().into_boxed_slice());
+    let server: &'static [u8] = Box::leak(server.to_vec().into_boxed_slice());
+    let mut pieces = cut(0, client);
+    pieces.extend(cut(1, server));
+    dissect_streams(pieces, DissectConfig::default())
+        .iter()
+        .filter_map(|e| match e {
+            Event::Diagnostic(d) => Some(d.rule.name),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Found by the http_handshake fuzz target: a head is parsed again only when its blank line
+/// may have come, so an unreadable head without one was reported whole but not in pieces, and
+/// one whose end came later was given up on in pieces only.
+#[test]
+fn an_unreadable_head_is_reported_the_same_however_its_segments_are_cut() {
+    let upgrade: &[u8] = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let cases: [(&[u8], &[u8], &[&str]); 3] = [
+        (
+            b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nBad\x01Name: y\r\n",
+            b"",
+            &["handshake-malformed"],
+        ),
+        (
+            upgrade,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\x01bad",
+            &["handshake-malformed"],
+        ),
+        (
+            b"GET /chat HTTP/1.1\r\nHost:Q\x00x\r\nUpgrade: websocket\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+            &["handshake-malformed", "http-exchange"],
+        ),
+    ];
+    for (client, server, want) in cases {
+        for k in [0, 1, 3, 7, 64] {
+            assert_eq!(
+                rules_when_cut(client, server, k),
+                want.to_vec(),
+                "{k}-byte pieces of {:?}",
+                String::from_utf8_lossy(client)
+            );
+        }
+    }
+}

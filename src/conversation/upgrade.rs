@@ -482,14 +482,14 @@ impl Layer for Http1 {
                     self.unreadable(cx, &buf, why, packet);
                 }
             }
-            Client::Asked(asked) if asked.to == Upgrade::WebSocket && cx.shared.announced => {
+            Client::Asked(asked) if cx.shared.announced => {
                 let s2c = Some(Direction::ServerToClient);
                 let server = &self.server;
                 if let Head::Invalid(why) = http::parse_response(&server.buf) {
                     let at = server.head_packet(server.buf.len());
                     let msg = format!("response: {why}");
                     cx.diag(s2c, at, &rules::HANDSHAKE_MALFORMED, msg);
-                } else {
+                } else if asked.to == Upgrade::WebSocket {
                     let msg = format!(
                         "the connection ended ({}) before any response to the upgrade request",
                         reason.as_str()

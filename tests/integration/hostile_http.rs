@@ -280,7 +280,13 @@ fn rules_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<&'static str> {
 #[test]
 fn an_unreadable_head_is_reported_the_same_however_its_segments_are_cut() {
     let upgrade: &[u8] = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    let cases: [(&[u8], &[u8], &[&str]); 3] = [
+    let after_401 = [upgrade, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"].concat();
+    let cases: [(&[u8], &[u8], &[&str]); 4] = [
+        (
+            &after_401,
+            b"HTTP/1.1 401 No\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nBad\x01",
+            &["handshake-rejected", "handshake-malformed"],
+        ),
         (
             b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nBad\x01Name: y\r\n",
             b"",

@@ -393,7 +393,7 @@ impl Server {
                 self.consume(n);
                 true
             }
-            Skipped::Invalid => false,
+            Skipped::Invalid(_) => false,
         }
     }
 }
@@ -515,10 +515,11 @@ impl Asked {
                     self.held.start = chunk.offset + n as u64;
                     bytes = &bytes[n..];
                 }
-                // The body's end cannot be found: what follows is not read.
-                Skipped::Invalid => {
+                // The body's end cannot be found: from the broken byte on, nothing is read.
+                Skipped::Invalid(at) => {
                     self.body = None;
-                    self.held.dropped += bytes.len() as u64;
+                    self.held.start = chunk.offset + at as u64;
+                    self.held.dropped += (bytes.len() - at) as u64;
                     bytes = &[];
                 }
             }

@@ -91,8 +91,9 @@ pub enum Skipped {
     More,
     /// The body ended after this many of the bytes given.
     Done(usize),
-    /// The chunked framing is broken: where the body ends cannot be known.
-    Invalid,
+    /// The chunked framing is broken at this many bytes into those given: where the body
+    /// ends cannot be known.
+    Invalid(usize),
 }
 
 impl BodySkip {
@@ -130,7 +131,7 @@ impl BodySkip {
                     match step(state, bytes[at]) {
                         Step::Next(next) => self.0 = next,
                         Step::End => return Skipped::Done(at + 1),
-                        Step::Broken => return Skipped::Invalid,
+                        Step::Broken => return Skipped::Invalid(at),
                     }
                     at += 1;
                 }
@@ -245,16 +246,13 @@ mod tests {
             b"1234567890abcdef0\r\n",
             b"1\r\naXX",
         ] {
-            assert_eq!(
-                skip_all(BodyLen::Chunked, bad, 0),
-                Skipped::Invalid,
-                "{bad:?}"
-            );
+            let got = skip_all(BodyLen::Chunked, bad, 0);
+            assert!(matches!(got, Skipped::Invalid(_)), "{bad:?}");
         }
         let long = vec![b'a'; 5000];
         let mut s = BodySkip::new(BodyLen::Chunked).unwrap();
         assert_eq!(s.skip(b"1;"), Skipped::More);
-        assert_eq!(s.skip(&long), Skipped::Invalid);
+        assert_eq!(s.skip(&long), Skipped::Invalid(4094));
     }
 
     #[test]

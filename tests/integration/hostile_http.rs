@@ -252,8 +252,8 @@ fn a_lost_request_keeps_the_101s_permessage_deflate() {
     );
 }
 
-/// Rules raised when a connection's two streams are cut into `k`-byte pieces (0: whole).
-fn rules_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<&'static str> {
+/// The events when a connection's two streams are cut into `k`-byte pieces (0: whole).
+fn events_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<Event> {
     use wsdissect::conversation::{dissect_streams, DissectConfig, Piece};
     let cut = |side: usize, b: &'static [u8]| -> Vec<(usize, Piece<'static>)> {
         if k == 0 {
@@ -266,12 +266,37 @@ fn rules_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<&'static str> {
     let mut pieces = cut(0, client);
     pieces.extend(cut(1, server));
     dissect_streams(pieces, DissectConfig::default())
+}
+
+/// Rules raised when a connection's two streams are cut into `k`-byte pieces (0: whole).
+fn rules_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<&'static str> {
+    events_when_cut(client, server, k)
         .iter()
         .filter_map(|e| match e {
             Event::Diagnostic(d) => Some(d.rule.name),
             _ => None,
         })
         .collect()
+}
+
+/// Found by the http_handshake fuzz target: when a request's chunked body breaks, what is
+/// dropped starts at the broken byte, not at the segment that held it.
+#[test]
+fn a_broken_chunked_body_is_dropped_from_the_broken_byte_however_cut() {
+    let client: &[u8] = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXXXXXXXX";
+    let server: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    let head = client.len() - b"5\r\nhelloXXXXXXXX".len();
+    for k in [0, 1, 3, 7, 64] {
+        let gaps: Vec<(u64, u64)> = events_when_cut(client, server, k)
+            .iter()
+            .filter_map(|e| match e {
+                Event::Gap(g) => Some((g.stream_offset, g.len)),
+                _ => None,
+            })
+            .collect();
+        // "5\r\nhello" is body; the byte after it should be CR and is not.
+        assert_eq!(gaps, vec![(head as u64 + 8, 8)], "{k}-byte pieces");
+    }
 }
 
 /// Found by the http_handshake fuzz target: a head is parsed again only when its blank line

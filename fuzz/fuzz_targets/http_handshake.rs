@@ -88,12 +88,7 @@ fn stack(client: &[u8], server: &[u8]) {
     let cfg = DissectConfig::default();
     let run = |pieces: Vec<(usize, Piece<'_>)>| dissect_streams(pieces, cfg.clone());
     let whole = run(vec![(0, Piece::Bytes(client)), (1, Piece::Bytes(server))]);
-    let chunks = |side: usize, b: &'static [u8]| -> Vec<(usize, Piece<'static>)> {
-        b.chunks(k).map(|c| (side, Piece::Bytes(c))).collect()
-    };
-    // Leaked once per input to give the pieces one lifetime; fuzzing inputs are small.
-    let client: &'static [u8] = Box::leak(client.to_vec().into_boxed_slice());
-    let server: &'static [u8] = Box::leak(server.to_vec().into_boxed_slice());
+    let chunks = |side, b| chunked(side, b, k);
     let mut chopped = chunks(0, client);
     chopped.extend(chunks(1, server));
     let chopped = run(chopped);
@@ -117,6 +112,11 @@ fn stack(client: &[u8], server: &[u8]) {
     }
     lost.extend(chunks(1, server));
     check(&run(lost));
+}
+
+/// `b` as `side`'s pieces of `k` bytes.
+fn chunked(side: usize, b: &[u8], k: usize) -> Vec<(usize, Piece<'_>)> {
+    b.chunks(k).map(|c| (side, Piece::Bytes(c))).collect()
 }
 
 /// A side was hunted for frame boundaries: where the hunt finds one depends on the chunking.

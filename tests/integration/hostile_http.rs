@@ -255,16 +255,14 @@ fn a_lost_request_keeps_the_101s_permessage_deflate() {
 /// The events when a connection's two streams are cut into `k`-byte pieces (0: whole).
 fn events_when_cut(client: &[u8], server: &[u8], k: usize) -> Vec<Event> {
     use wsdissect::conversation::{dissect_streams, DissectConfig, Piece};
-    let cut = |side: usize, b: &'static [u8]| -> Vec<(usize, Piece<'static>)> {
+    fn cut(side: usize, b: &[u8], k: usize) -> Vec<(usize, Piece<'_>)> {
         if k == 0 {
             return vec![(side, Piece::Bytes(b))];
         }
         b.chunks(k).map(|c| (side, Piece::Bytes(c))).collect()
-    };
-    let client: &'static [u8] = Box::leak(client.to_vec().into_boxed_slice());
-    let server: &'static [u8] = Box::leak(server.to_vec().into_boxed_slice());
-    let mut pieces = cut(0, client);
-    pieces.extend(cut(1, server));
+    }
+    let mut pieces = cut(0, client, k);
+    pieces.extend(cut(1, server, k));
     dissect_streams(pieces, DissectConfig::default())
 }
 

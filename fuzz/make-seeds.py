@@ -4,7 +4,8 @@
 pcap_mutate   [link selector][flags][records]   first ~48 KiB of records of each .pcap, plus a
               window from the middle of the big ones (mid-stream: frames without a handshake)
 capture_bytes [flags][file bytes]               first 16 KiB of each .pcap/.pcapng
-http_handshake[split hi][split lo][req][resp]   the handshakes found in the samples
+http_handshake[split hi][split lo][req][resp]   the handshakes found in the samples, and each
+              side's whole stream of the samples/hostile/http captures
 frame_decoder [keep][8 cut bytes][stream]       RFC 6455 §5.7 examples and edge headers
 ws_session    [mode][limits][split hi][split lo][8 cut bytes][client bytes][server bytes]
               RFC 6455 §5.7 and RFC 7692 §7.2.3 examples, and the first WebSocket bytes of
@@ -94,6 +95,36 @@ for path in sorted(glob.glob(os.path.join(samples, '*.pcap*'))) + hostile:
     resps = re.findall(rb'HTTP/1\.1 \d{3} [^\r\n]*\r\n.*?\r\n\r\n', raw, re.S)
     for i, (q, s) in enumerate(zip(reqs[:2], resps[:2])):
         out('http_handshake', f'{name}-{i}', struct.pack('>H', len(q)) + q + s)
+
+def tcp_streams(raw, le):
+    """Each side's TCP payload, concatenated in capture order: (client, server). For clean
+    Ethernet/IPv4 loopback captures of one connection (samples/hostile/http)."""
+    sides, server = [b'', b''], None
+    for r in records(raw, le):
+        pkt = r[16:]
+        if pkt[12:14] != b'\x08\x00':
+            continue
+        ip = pkt[14:]
+        ihl = (ip[0] & 0x0f) * 4
+        total = struct.unpack('>H', ip[2:4])[0]
+        tcp = ip[ihl:total]
+        sport, dport = struct.unpack('>HH', tcp[:4])
+        flags = tcp[13]
+        if flags & 0x02 and not flags & 0x10:
+            server = dport
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if payload and server is not None:
+            sides[0 if dport == server else 1] += payload
+    return sides
+
+# http_handshake, the whole-stack part: each side's stream of the HTTP tricks (keep-alive,
+# 100 Continue, 401 and a retry, leading CRLF...), whole and without the client's first bytes.
+for path in sorted(glob.glob(os.path.join(samples, 'hostile', 'http', '*.pcap'))):
+    name = os.path.basename(path)
+    raw = open(path, 'rb').read()
+    c, s = tcp_streams(raw, raw[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1'))
+    c, s = c[:16 << 10], s[:16 << 10]
+    out('http_handshake', f'stack-{name}', struct.pack('>H', len(c)) + c + s)
 
 rfc = [
     bytes([0x81, 0x05]) + b'Hello',

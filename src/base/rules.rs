@@ -85,6 +85,15 @@ rules! {
     HANDSHAKE_REJECTED = "handshake-rejected", Info, "RFC 6455 §4.2.2", "the server answered the upgrade with a status other than 101";
     HANDSHAKE_NO_RESPONSE = "handshake-no-response", Warning, "RFC 6455 §4.1", "the upgrade request got no response before the connection or capture ended";
     HANDSHAKE_MALFORMED = "handshake-malformed", Error, "RFC 7230 §3", "the HTTP upgrade request or response could not be parsed";
+    HANDSHAKE_REQUEST_NOT_UPGRADE = "handshake-request-not-upgrade", Error, "RFC 6455 §4.1", "a 101 answered a request without Upgrade: websocket and Connection: Upgrade (the session is followed all the same)";
+    HANDSHAKE_REQUEST_MISSING = "handshake-request-missing", Warning, "capture", "the upgrade request is missing from the capture; the session is taken from the 101 that answered it";
+    HANDSHAKE_RESPONSE_MISSING = "handshake-response-missing", Warning, "capture", "the answer to the upgrade request is missing from the capture, but frames follow: the session is taken as open, its extensions unknown";
+    // HTTP/1.1 around the upgrade (RFC 9112)
+    HTTP_EXCHANGE = "http-exchange", Info, "RFC 9112 §9.3", "the connection carried other HTTP before its WebSocket session: an earlier exchange (keep-alive, a refused upgrade) or an interim 1xx response";
+    HTTP_LEADING_EMPTY_LINE = "http-leading-empty-line", Info, "RFC 9112 §2.2", "empty lines came before the request line; servers skip them";
+    HTTP_MANY_HEADERS = "http-many-headers", Info, "wsdissect", "a head with more than 128 header lines (read whole: heads are bounded by size, 64 KiB)";
+    HTTP_TARGET_CONTROL_BYTES = "http-target-control-bytes", Warning, "RFC 9112 §3.2", "the request target holds control bytes, which a URI may not; some servers accept it";
+    HTTP_REQUEST_LINE_SPACES = "http-request-line-spaces", Warning, "RFC 9112 §3", "more than one space separates the parts of the request line; some servers accept it";
     // TLS (wss): decryption with a key log
     TLS_NO_KEY = "tls-no-key", Warning, "RFC 8446 / RFC 5246", "the connection is TLS and the key log has no secret for it: it cannot be decrypted";
     TLS_UNSUPPORTED_CIPHER = "tls-unsupported-cipher", Warning, "wsdissect", "the cipher suite chosen is not one wsdissect can decrypt";

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base::rules;
-use crate::base::{Diagnostic, Direction, PacketRef};
+use crate::base::{Diagnostic, PacketRef};
 use crate::event::{ConnectionEnd, Event};
 use crate::tcp::{Application, EndReason, FlowMeta, Note, StreamEvent};
 use crate::ws::session::{Limits, Session, Summary};
@@ -27,7 +27,7 @@ pub use raw::{dissect_raw_frames, dissect_streams, Piece, RawFrames};
 use h2::H2Layer;
 use probe::Probe;
 use tls::TlsLayer;
-use upgrade::{AwaitRequest, AwaitResponse};
+use upgrade::{AwaitRequest, Http1};
 
 /// Payload bytes of each frame kept at least, whatever `--max-payload` says: a control frame's
 /// whole payload (at most 125 bytes) is needed to match a pong to its ping and to read a close
@@ -98,8 +98,8 @@ impl DissectConfig {
 pub enum Phase {
     /// Waiting for the first request bytes.
     AwaitRequest(Box<AwaitRequest>),
-    /// The upgrade request is in; waiting for the response.
-    AwaitResponse(Box<AwaitResponse>),
+    /// HTTP/1.1 requests and answers, until a 101 (or the end of what can be followed).
+    Http1(Box<Http1>),
     /// No HTTP upgrade at the start of the stream (the capture began mid-connection, or the
     /// port is forced with --ws-port): looking for WebSocket frames in both directions.
     Probe(Box<Probe>),
@@ -117,7 +117,7 @@ impl Phase {
     fn stage(&self) -> u8 {
         match self {
             Phase::AwaitRequest(_) => 0,
-            Phase::AwaitResponse(_) | Phase::Probe(_) | Phase::Tls(_) | Phase::Http2(_) => 1,
+            Phase::Http1(_) | Phase::Probe(_) | Phase::Tls(_) | Phase::Http2(_) => 1,
             Phase::WebSocket(_) => 2,
             Phase::Done => 3,
         }
@@ -140,7 +140,7 @@ impl Phase {
     fn layer(self) -> Option<Box<dyn Layer>> {
         match self {
             Phase::AwaitRequest(l) => Some(l),
-            Phase::AwaitResponse(l) => Some(l),
+            Phase::Http1(l) => Some(l),
             Phase::Probe(l) => Some(l),
             Phase::WebSocket(l) => Some(l),
             Phase::Tls(l) => Some(l),
@@ -328,14 +328,6 @@ impl Application for Connection {
 /// The connection ended: what it was still waiting for, and its summary if it was shown (a
 /// TLS connection whose secrets never came is shown at its end).
 fn report_end(phase: Phase, cx: &mut Cx<'_>, reason: EndReason, packet: PacketRef) {
-    if cx.shared.announced && matches!(phase, Phase::AwaitResponse(_)) {
-        let msg = format!(
-            "the connection ended ({}) before any response to the upgrade request",
-            reason.as_str()
-        );
-        let rule = &rules::HANDSHAKE_NO_RESPONSE;
-        cx.diag(Some(Direction::ServerToClient), packet, rule, msg);
-    }
     let Summary { stats, close } = phase.end(cx, packet, reason);
     if !cx.shared.announced {
         // Nothing else of a connection that never turned out WebSocket is shown, but a

@@ -3,24 +3,23 @@
 //! extensions. Pure: bytes in, values and rule violations out.
 
 mod accept;
+mod body;
 mod connect;
 mod extensions;
+mod head;
 mod paste;
 
 pub use accept::{check_key, compute_accept, AcceptSteps, KeyShape, WEBSOCKET_GUID};
+pub use body::{request_body, response_body, BodyLen, BodySkip, Skipped};
 pub use connect::ExtendedConnect;
 pub use extensions::{parse_extensions, Extension};
+pub use head::{blank_line_in, parse_request, parse_response, Leniency, MAX_HEADERS, MAX_HEAD_LEN};
 pub use paste::{read_pasted, LineEnds, PastedHandshake};
 
 use crate::base::rules::{self, Rule};
 use std::borrow::Cow;
 
 use crate::base::PacketRef;
-
-/// Longest request or response head we buffer before giving up on a connection.
-pub const MAX_HEAD_LEN: usize = 64 * 1024;
-/// More header lines than any real client sends; httparse needs a fixed array.
-const MAX_HEADERS: usize = 128;
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Headers(pub Vec<(String, String)>);
@@ -82,6 +81,8 @@ pub struct Request {
     pub target: String,
     pub version: u8,
     pub headers: Headers,
+    /// What the head breaks that real servers accept anyway (empty for a clean head).
+    pub leniencies: Vec<Leniency>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -90,6 +91,8 @@ pub struct Response {
     pub reason: String,
     pub version: u8,
     pub headers: Headers,
+    /// What the head breaks that real clients accept anyway (empty for a clean head).
+    pub leniencies: Vec<Leniency>,
 }
 
 /// Result of parsing an HTTP head from the start of a buffer.
@@ -99,60 +102,6 @@ pub enum Head<T> {
     Complete(T, usize),
     Incomplete,
     Invalid(String),
-}
-
-fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn collect_headers(raw: &[httparse::Header<'_>]) -> Headers {
-    Headers(
-        raw.iter()
-            .map(|h| (h.name.to_string(), lossy(h.value).trim().to_string()))
-            .collect(),
-    )
-}
-
-pub fn parse_request(buf: &[u8]) -> Head<Request> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut raw);
-    match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Head::Complete(
-            Request {
-                method: req.method.unwrap_or_default().to_string(),
-                target: req.path.unwrap_or_default().to_string(),
-                version: req.version.unwrap_or(1),
-                headers: collect_headers(req.headers),
-            },
-            n,
-        ),
-        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_LEN => Head::Incomplete,
-        Ok(httparse::Status::Partial) => {
-            Head::Invalid(format!("request head longer than {MAX_HEAD_LEN} bytes"))
-        }
-        Err(e) => Head::Invalid(e.to_string()),
-    }
-}
-
-pub fn parse_response(buf: &[u8]) -> Head<Response> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut raw);
-    match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Head::Complete(
-            Response {
-                status: resp.code.unwrap_or_default(),
-                reason: resp.reason.unwrap_or_default().to_string(),
-                version: resp.version.unwrap_or(1),
-                headers: collect_headers(resp.headers),
-            },
-            n,
-        ),
-        Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD_LEN => Head::Incomplete,
-        Ok(httparse::Status::Partial) => {
-            Head::Invalid(format!("response head longer than {MAX_HEAD_LEN} bytes"))
-        }
-        Err(e) => Head::Invalid(e.to_string()),
-    }
 }
 
 /// Could these bytes be the start of an HTTP request? Cheap test before buffering a stream.
@@ -177,7 +126,11 @@ pub fn looks_like_request_start(buf: &[u8]) -> bool {
 /// A WebSocket upgrade request: `Upgrade: websocket` and `Connection` containing `upgrade`
 /// (RFC 6455 §4.1 items 5 and 6), case-insensitive, comma lists allowed.
 pub fn is_upgrade_request(req: &Request) -> bool {
-    req.headers.has_token("Upgrade", "websocket") && req.headers.has_token("Connection", "upgrade")
+    upgrade_headers(&req.headers)
+}
+
+fn upgrade_headers(headers: &Headers) -> bool {
+    headers.has_token("Upgrade", "websocket") && headers.has_token("Connection", "upgrade")
 }
 
 /// An HTTP/1.1 request to switch to cleartext HTTP/2 (RFC 7540 §3.2): `Upgrade: h2c` with an
@@ -201,6 +154,7 @@ impl Violation {
             &rules::HANDSHAKE_VERSION,
             &rules::HANDSHAKE_NOT_GET,
             &rules::HANDSHAKE_HOST_MISSING,
+            &rules::HANDSHAKE_REQUEST_NOT_UPGRADE,
         ];
         found
             .into_iter()
@@ -329,6 +283,7 @@ impl Exchange {
             reason: String::new(),
             version: 1,
             headers: Headers::default(),
+            leniencies: Vec::new(),
         };
         Exchange::from_heads(req, request_packet, &none, PacketRef::default())
     }
@@ -341,6 +296,7 @@ impl Exchange {
             target: String::new(),
             version: 1,
             headers: Headers::default(),
+            leniencies: Vec::new(),
         };
         Exchange::from_heads(&none, PacketRef::default(), resp, response_packet)
     }
@@ -371,6 +327,12 @@ impl Exchange {
     /// What the request breaks (RFC 6455 §4.1).
     fn request_findings(&self) -> Vec<(&'static Rule, String)> {
         let mut out = Vec::new();
+        if !upgrade_headers(&self.request_headers) {
+            out.push((
+                &rules::HANDSHAKE_REQUEST_NOT_UPGRADE,
+                "the request lacks Upgrade: websocket or Connection: Upgrade".to_string(),
+            ));
+        }
         if !self.method.eq_ignore_ascii_case("GET") {
             out.push((
                 &rules::HANDSHAKE_NOT_GET,

@@ -155,6 +155,12 @@ impl Session {
         }
     }
 
+    /// The framing of `dir` is unknown from its first byte (what would tell, such as the end
+    /// of an upgrade request, is missing from the capture): hunt for the first frame boundary.
+    pub fn hunt(&mut self, dir: Direction) {
+        self.decoders[dir.index()].start_hunting();
+    }
+
     /// The next bytes of direction `dir`.
     pub fn feed(&mut self, dir: Direction, bytes: &[u8], packet: PacketRef, out: &mut dyn Report) {
         self.pull(dir, &mut Input::new(bytes, packet), out);

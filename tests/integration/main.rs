@@ -7,6 +7,7 @@ mod explain;
 mod h2;
 mod handshake;
 mod hostile_failures;
+mod hostile_http;
 mod hostile_net;
 mod hostile_tcp;
 mod json;

@@ -156,7 +156,7 @@ impl<W: Write> ConversationSink<W> {
                 c.conn,
                 None,
                 &c.first_packet,
-                "  (handshake not seen: WebSocket inferred from its frames)",
+                "  (handshake not seen whole: WebSocket inferred)",
             )?;
         }
         Ok(())

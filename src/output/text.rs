@@ -172,7 +172,7 @@ pub fn write_context_line(
                     c.server,
                     c.first_packet.number,
                     if c.inferred {
-                        ", WebSocket inferred from its frames"
+                        ", WebSocket inferred: handshake not seen whole"
                     } else {
                         ""
                     }

@@ -117,9 +117,14 @@ pub fn fit_preview(
         if width + w + note > cols && at > 0 {
             body.truncate(before);
             // The count of a long rest can be wider than the rest itself: all of it may fit.
-            // (Each unit takes a column or more and stands for at most 4 bytes, so most
-            // rests are seen not to fit without measuring them.)
-            let rest_at_least = (shown.len() - at).div_ceil(4);
+            // (Each unit takes a column or more and stands for at most 4 bytes, and the count
+            // of what follows the shown bytes stays: most rests are seen not to fit without
+            // measuring them.)
+            let final_note = match total.saturating_sub(shown.len() as u64) {
+                0 => 0,
+                more => 1 + note_width(more),
+            };
+            let rest_at_least = (shown.len() - at).div_ceil(4) + final_note;
             if width + rest_at_least <= cols
                 && width + rest_width(shown, at, as_text, total) <= cols
             {

@@ -108,7 +108,9 @@ impl fmt::Display for CaptureError {
                 capped(detail)
             ),
             CaptureError::Read { input, detail } => write!(f, "{}: read error: {}", input.display(), capped(detail)),
-            CaptureError::Live { detail } => f.write_str(&capped(detail)),
+            // libpcap's own errors fit its 256-byte error buffer; what is added to them is
+            // advice that must be read whole (the setcap line names the binary's path).
+            CaptureError::Live { detail } => f.write_str(detail),
             CaptureError::Filter { filter, detail } => write!(f, "bad filter {:?}: {}", capped(filter), capped(detail)),
             CaptureError::KeyLog { path, source } => write!(f, "{}: cannot read the TLS key log: {source}", path.display()),
         }

@@ -548,9 +548,15 @@ impl<A: Application> FlowTable<A> {
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) {
-        let mut all: Vec<Flow<A>> = self.flows.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| f.meta.id);
-        for mut f in all {
+        // By key, not by moving the flows out: a second copy of every connection would
+        // double the memory at the very end.
+        let mut keys: Vec<(ConnId, FlowKey)> =
+            self.flows.iter().map(|(k, f)| (f.meta.id, *k)).collect();
+        keys.sort_unstable();
+        for (_, key) in keys {
+            let Some(mut f) = self.flows.remove(&key) else {
+                continue;
+            };
             f.end(EndReason::CaptureEnd, packet, out, spill);
         }
     }

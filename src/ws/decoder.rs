@@ -153,7 +153,8 @@ struct Framer {
 pub struct FrameDecoder {
     framer: Framer,
     expect: Expect,
-    hunt: Option<Hunt>,
+    /// Looking for a frame boundary (boxed: rare, and an idle connection should cost little).
+    hunt: Option<Box<Hunt>>,
     criteria: Criteria,
     replay: Replay,
 }
@@ -343,10 +344,10 @@ impl FrameDecoder {
     pub fn start_hunting(&mut self) {
         self.framer.current = None;
         self.framer.partial_len = 0;
-        self.hunt = Some(Hunt {
+        self.hunt = Some(Box::new(Hunt {
             start: self.framer.next_offset,
             ..Hunt::default()
-        });
+        }));
     }
 
     /// Change what a plausible header looks like (once the direction is known) and how much
@@ -512,11 +513,11 @@ impl FrameDecoder {
             .hunt
             .as_ref()
             .map_or(0, |h| h.dropped + h.buf.len() as u64);
-        self.hunt = Some(Hunt {
+        self.hunt = Some(Box::new(Hunt {
             start,
             dropped,
             ..Hunt::default()
-        });
+        }));
     }
 
     /// `len` bytes of the stream are missing from the capture. Inside a payload, the loss (and
@@ -527,7 +528,7 @@ impl FrameDecoder {
             // Bytes before the gap cannot chain into bytes after it: the hunt starts over after it.
             let start = h.start + h.buf.len() as u64 + len;
             let dropped = h.dropped + h.buf.len() as u64 + len;
-            *h = Hunt {
+            **h = Hunt {
                 start,
                 dropped,
                 ..Hunt::default()
@@ -547,10 +548,10 @@ impl FrameDecoder {
         }
         fr.current = None;
         fr.partial_len = 0;
-        self.hunt = Some(Hunt {
+        self.hunt = Some(Box::new(Hunt {
             start: fr.next_offset,
             ..Hunt::default()
-        });
+        }));
         GapOutcome::Desynced
     }
 }

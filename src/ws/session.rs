@@ -94,8 +94,9 @@ struct DirState {
     close: Option<CloseInfo>,
     /// Rules broken by the header of the frame in flight, reported once the frame is complete.
     header_findings: Vec<(Finding, PacketRef)>,
-    /// permessage-deflate is on: this direction's decompressor.
-    inflater: Option<Inflater>,
+    /// permessage-deflate is on: this direction's decompressor (boxed: most sessions have
+    /// none, and an idle connection should cost little).
+    inflater: Option<Box<Inflater>>,
 }
 
 impl Session {
@@ -116,8 +117,8 @@ impl Session {
         };
         let mut dirs: [DirState; 2] = Default::default();
         if let Some(p) = &deflate {
-            dirs[0].inflater = Some(Inflater::new(p.client_no_context_takeover));
-            dirs[1].inflater = Some(Inflater::new(p.server_no_context_takeover));
+            dirs[0].inflater = Some(Box::new(Inflater::new(p.client_no_context_takeover)));
+            dirs[1].inflater = Some(Box::new(Inflater::new(p.server_no_context_takeover)));
         }
         Session {
             decoders: [
@@ -140,7 +141,7 @@ impl Session {
     pub fn recognised(key: SessionKey, limits: Limits, decoders: [FrameDecoder; 2]) -> Session {
         let mut dirs: [DirState; 2] = Default::default();
         for d in &mut dirs {
-            d.inflater = Some(Inflater::new(false));
+            d.inflater = Some(Box::new(Inflater::new(false)));
         }
         Session {
             decoders,
@@ -329,7 +330,7 @@ impl State {
             FrameEvent::Lost { len, .. } => {
                 let st = &mut self.dirs[dir.index()];
                 if let Some(m) = st.message.as_mut().filter(|_| st.in_data_frame) {
-                    m.lose(len, st.inflater.as_mut());
+                    m.lose(len, st.inflater.as_deref_mut());
                 }
             }
             FrameEvent::End(f) => self.frame_ended(dir, f, out),
@@ -395,7 +396,7 @@ impl State {
         // Only data frames feed the message; control frames in between do not.
         if let Some(m) = st.message.as_mut().filter(|_| st.in_data_frame) {
             let cap = m.inflate_cap;
-            m.add_wire_bytes(data, st.inflater.as_mut(), message_keep, cap);
+            m.add_wire_bytes(data, st.inflater.as_deref_mut(), message_keep, cap);
         }
     }
 
@@ -608,7 +609,7 @@ impl DirState {
             if let Some(inf) = self.inflater.as_mut() {
                 inf.lose_context();
             }
-        } else if compressed && self.inflater.as_ref().is_some_and(Inflater::context_lost) {
+        } else if compressed && self.inflater.as_deref().is_some_and(Inflater::context_lost) {
             let msg =
                 "earlier compressed data of this direction is missing and context takeover is on";
             found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));
@@ -897,5 +898,15 @@ mod tests {
         s.feed(S2C, &[0x82, 0x7e, 0x00, 0x05, 1, 2], at(1), &mut seen);
         s.end(at(2), &mut seen);
         assert_eq!(seen.rules, ["length-not-minimal", "frame-incomplete"]);
+    }
+}
+/// What every open session costs whatever it carries (issue 14: an idle connection should
+/// cost little). The inflaters and a resync's hunt are boxed, since most sessions have neither.
+#[cfg(test)]
+mod size {
+    #[test]
+    fn a_session_stays_small() {
+        let session = std::mem::size_of::<super::Session>();
+        assert!(session <= 1400, "Session is {session} bytes");
     }
 }

@@ -104,3 +104,36 @@ pub fn dissect_bytes(bytes: Vec<u8>, ws_ports: Vec<u16>) -> Vec<Event> {
     wsdissect::dissect(&mut src, cfg, &mut sink).unwrap();
     sink.0
 }
+
+/// wsdissect run from the repository with `args` and `input` on standard input, without
+/// colour: its exit code, standard output and standard error. `columns` sets `COLUMNS` (a
+/// wide value keeps sentences unbroken, to look for them); `None` leaves it unset, so a pipe's
+/// 80 columns apply.
+pub fn wsdissect_with_stdin(
+    args: &[&str],
+    input: &str,
+    columns: Option<&str>,
+) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsdissect"));
+    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1");
+    match columns {
+        Some(c) => cmd.env("COLUMNS", c),
+        None => cmd.env_remove("COLUMNS"),
+    };
+    let mut child = (cmd.stdin(Stdio::piped()).stdout(Stdio::piped()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A child that exits before reading all of it closes the pipe: not this test's failure.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

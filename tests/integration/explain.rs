@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::repo;
+use crate::common::{repo, wsdissect_with_stdin};
 
 fn wsdissect(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
@@ -228,34 +228,9 @@ fn diagram_opens_every_frame_of_verbose_and_needs_it() {
     assert!(!ok && err.contains("--explain"), "{err}");
 }
 
-/// Runs `wsdissect explain` with `input` on standard input.
+/// Runs `wsdissect explain` with `input` on standard input, sentences unbroken.
 fn explain_stdin(input: &str) -> (Option<i32>, String, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
-        .args(["explain", "--color", "never"])
-        .current_dir(repo())
-        .env("NO_COLOR", "1")
-        // Sentences unbroken, so that they can be looked for; `fits_80_columns` checks
-        // the wrapping.
-        .env("COLUMNS", "1000")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    wsdissect_with_stdin(&["explain", "--color", "never"], input, Some("1000"))
 }
 
 #[test]
@@ -456,24 +431,9 @@ fn fits_80_columns() {
 /// Standard output of wsdissect run with `args` and `input` on standard input, in 80 columns
 /// or (`wide`) with lines unbroken.
 fn run_with_stdin(args: &[&str], input: &str, wide: bool) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsdissect"));
-    cmd.args(args).current_dir(repo()).env("NO_COLOR", "1");
-    if wide {
-        cmd.env("COLUMNS", "1000");
-    } else {
-        cmd.env_remove("COLUMNS");
-    }
-    let mut child = (cmd.stdin(Stdio::piped()).stdout(Stdio::piped()))
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{args:?}");
-    String::from_utf8(out.stdout).unwrap()
+    let (code, out, err) = wsdissect_with_stdin(args, input, wide.then_some("1000"));
+    assert_eq!(code, Some(0), "{args:?}: {err}");
+    out
 }
 
 /// `--no-notes` leaves out the notes against misconceptions, in `explain` and in `-v`, and

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::common::repo;
+use crate::common::{repo, wsdissect_with_stdin};
 
 fn wsdissect(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
@@ -138,29 +138,8 @@ Sec-WebSocket-Protocol: chat
 
 /// Runs `wsdissect explain --http ARGS` with `input` on standard input.
 fn explain_http(args: &[&str], input: &str) -> (Option<i32>, String, String) {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
-        .args(["explain", "--http", "--color", "never"])
-        .args(args)
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args = [&["explain", "--http", "--color", "never"], args].concat();
+    wsdissect_with_stdin(&args, input, None)
 }
 
 /// RFC 6455 §1.3's handshake pasted: taught like a captured one, clean.

@@ -28,10 +28,9 @@
 use std::collections::{HashMap, HashSet};
 
 use libfuzzer_sys::fuzz_target;
-use wsdissect::base::PacketRef;
 use wsdissect::conversation::{dissect_streams, DissectConfig, Piece};
 use wsdissect::event::Event;
-use wsdissect::ws::record::InflateFailure;
+use wsdissect_fuzz::normalized;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -75,47 +74,6 @@ fn run(steps: &[Step<'_>], cfg: &DissectConfig) -> Vec<Event> {
         Step::Gap(side, len) => (side, Piece::Gap(len)),
     });
     dissect_streams(pieces, cfg.clone())
-}
-
-/// An event with what depends on chunking cleared: packet numbers and timestamps, and pong
-/// round trips (timestamps differences).
-fn normalized(e: &Event) -> String {
-    let none = PacketRef::default();
-    let mut e = e.clone();
-    match &mut e {
-        Event::Connection(c) => c.first_packet = none,
-        Event::Handshake(h) => {
-            h.exchange.request_packet = none;
-            h.exchange.response_packet = none;
-        }
-        Event::Frame(f) => {
-            f.first_packet = none;
-            f.last_packet = none;
-            f.rtt_ns = None;
-        }
-        Event::Message(m) => {
-            m.first_packet = none;
-            m.last_packet = none;
-            // zlib's reason depends on how much input one inflate call saw (as in ws_session).
-            if let Some(InflateFailure::Corrupt(why)) = m.inflate_error.as_mut() {
-                why.clear();
-            }
-        }
-        Event::Gap(g) => g.packet = none,
-        Event::TlsRecord(r) => r.packet = none,
-        Event::Http2Frame(f) => f.packet = none,
-        Event::Http2Request(r) => r.packet = none,
-        Event::StreamEnd(s) => s.packet = none,
-        Event::ConnectionEnd(c) => c.packet = none,
-        Event::Diagnostic(d) => {
-            d.packet = None;
-            if d.rule.name == "deflate-error" {
-                d.message.clear();
-            }
-        }
-        Event::CaptureEnd(_) => {}
-    }
-    format!("{e:?}")
 }
 
 /// A stream's DATA was hunted for WebSocket frames (`conversation/h2/infer.rs`), or a session

@@ -21,13 +21,13 @@ use wsdissect::base::{ConnId, PacketRef};
 use wsdissect::conversation::{dissect_streams, DissectConfig, Piece};
 use wsdissect::event::{Event, Handshake};
 use wsdissect::http::{
-    compute_accept, is_upgrade_request, looks_like_request_start, parse_extensions,
-    parse_request, parse_response, read_pasted, Exchange, Head,
+    compute_accept, is_upgrade_request, looks_like_request_start, parse_extensions, parse_request,
+    parse_response, read_pasted, Exchange, Head,
 };
 use wsdissect::output::fit::display_width;
 use wsdissect::output::handshake::{taught, Parts, WIDTH};
 use wsdissect::output::style::Style;
-use wsdissect::ws::record::InflateFailure;
+use wsdissect_fuzz::normalized;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 2 {
@@ -68,12 +68,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = compute_accept(&text);
     if let (Some(req), Some(resp)) = (req, resp) {
-        let h = Exchange::from_heads(
-            &req,
-            PacketRef::default(),
-            &resp,
-            PacketRef::default(),
-        );
+        let h = Exchange::from_heads(&req, PacketRef::default(), &resp, PacketRef::default());
         let _ = h.accepted();
         let valid = h.accept_valid();
         let v = h.violations();
@@ -176,41 +171,4 @@ fn check(events: &[Event]) {
         }
     }
     assert!(ended <= 1, "{ended} ends");
-}
-
-/// An event with its packet numbers and timestamps cleared (they count the pieces), and pong
-/// round trips.
-fn normalized(e: &Event) -> String {
-    let none = PacketRef::default();
-    let mut e = e.clone();
-    match &mut e {
-        Event::Connection(c) => c.first_packet = none,
-        Event::Handshake(h) => {
-            h.exchange.request_packet = none;
-            h.exchange.response_packet = none;
-        }
-        Event::Frame(f) => {
-            f.first_packet = none;
-            f.last_packet = none;
-            f.rtt_ns = None;
-        }
-        Event::Message(m) => {
-            m.first_packet = none;
-            m.last_packet = none;
-            // zlib's reason depends on how much input one inflate call saw (as in ws_session).
-            if let Some(InflateFailure::Corrupt(why)) = m.inflate_error.as_mut() {
-                why.clear();
-            }
-        }
-        Event::Gap(g) => g.packet = none,
-        Event::ConnectionEnd(c) => c.packet = none,
-        Event::Diagnostic(d) => {
-            d.packet = None;
-            if d.rule.name == "deflate-error" {
-                d.message.clear();
-            }
-        }
-        _ => {}
-    }
-    format!("{e:?}")
 }

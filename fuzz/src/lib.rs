@@ -7,11 +7,14 @@
 use std::io::{self, Read};
 use std::path::PathBuf;
 
+use wsdissect::base::PacketRef;
 use wsdissect::capture::file::FileSource;
 use wsdissect::conversation::DissectConfig;
+use wsdissect::event::Event;
 use wsdissect::output::json::JsonSink;
 use wsdissect::output::text::{TextOptions, TextSink};
 use wsdissect::output::{Collect, Sink};
+use wsdissect::ws::record::InflateFailure;
 
 /// A reader that hands out at most `chunk` bytes per call, to exercise the capture reader's
 /// refill paths the way a pipe does.
@@ -219,4 +222,47 @@ pub fn chunk_from(flags: u8) -> usize {
         3 => 4096,
         _ => usize::MAX,
     }
+}
+
+/// An event with what depends on how the bytes were cut cleared, for comparing a run on whole
+/// streams with one on pieces: packet numbers and timestamps (they count the pieces), pong
+/// round trips (differences of timestamps), and zlib's wording of why compressed bytes are
+/// corrupt (it depends on how much input one inflate call saw, as in ws_session).
+pub fn normalized(e: &Event) -> String {
+    let none = PacketRef::default();
+    let mut e = e.clone();
+    match &mut e {
+        Event::Connection(c) => c.first_packet = none,
+        Event::Handshake(h) => {
+            h.exchange.request_packet = none;
+            h.exchange.response_packet = none;
+        }
+        Event::Frame(f) => {
+            f.first_packet = none;
+            f.last_packet = none;
+            f.rtt_ns = None;
+        }
+        Event::Message(m) => {
+            m.first_packet = none;
+            m.last_packet = none;
+            // zlib's reason depends on how much input one inflate call saw (as in ws_session).
+            if let Some(InflateFailure::Corrupt(why)) = m.inflate_error.as_mut() {
+                why.clear();
+            }
+        }
+        Event::Gap(g) => g.packet = none,
+        Event::TlsRecord(r) => r.packet = none,
+        Event::Http2Frame(f) => f.packet = none,
+        Event::Http2Request(r) => r.packet = none,
+        Event::StreamEnd(s) => s.packet = none,
+        Event::ConnectionEnd(c) => c.packet = none,
+        Event::Diagnostic(d) => {
+            d.packet = None;
+            if d.rule.name == "deflate-error" {
+                d.message.clear();
+            }
+        }
+        Event::CaptureEnd(_) => {}
+    }
+    format!("{e:?}")
 }

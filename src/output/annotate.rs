@@ -626,23 +626,25 @@ impl<W: Write> AnnotateSink<W> {
                 &format!("… {more} more bytes not shown (--full-payload shows them all)"),
             )?;
         }
-        if h.opcode == OpCode::Text
+        let whole_text = h.opcode == OpCode::Text
             && h.fin
             && !f.starts_compressed_message()
             && f.missing == 0
-            && std::str::from_utf8(&f.payload.bytes).is_ok()
-            && !f.payload.truncated()
+            && !f.payload.truncated();
+        if let Some(text) = whole_text
+            .then(|| std::str::from_utf8(&f.payload.bytes).ok())
+            .flatten()
         {
-            self.quoted_text(&f.payload.bytes, f.payload.len)?;
+            self.quoted_text(text, f.payload.len)?;
         }
         Ok(())
     }
 
     /// `   text      "…"`: a text payload, escaped, filling lines to the width; past four
     /// times the payload bytes a frame shows, the rest is counted.
-    fn quoted_text(&mut self, bytes: &[u8], total: u64) -> io::Result<()> {
+    fn quoted_text(&mut self, text: &str, total: u64) -> io::Result<()> {
         let limit = self.opts.payload_bytes.saturating_mul(4);
-        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let bytes = text.as_bytes();
         let cut = char_floor(text, limit);
         let more = total.saturating_sub(cut as u64);
         let st = self.opts.style;
@@ -721,7 +723,8 @@ impl<W: Write> AnnotateSink<W> {
             None => m.payload.len,
         };
         match m.text() {
-            Some(_) => self.quoted_text(&m.payload.bytes, total)?,
+            // A text kept in part may end inside a character: `text()` stops before it.
+            Some(t) => self.quoted_text(t, total)?,
             None => self.binary_rows(&m.payload.bytes, total)?,
         }
         if let Some(note) = holes {

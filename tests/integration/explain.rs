@@ -461,3 +461,22 @@ fn no_notes_leaves_out_only_the_notes() {
     let (ok, _, err) = wsdissect(&["--no-notes", capture]);
     assert!(!ok && err.contains("--explain"), "{err}");
 }
+
+/// A message kept in part (`--max-payload`) may end inside a character: the teaching view
+/// shows the text up to it, and counts the rest.
+#[test]
+fn a_text_kept_in_part_is_shown_up_to_its_last_whole_character() {
+    let (ok, out, err) = wsdissect(&[
+        "-v",
+        "--color",
+        "never",
+        "--max-payload",
+        "27", // inside the 4-byte emoji at bytes 25-28
+        "samples/node-fragments.pcap",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("   text      \"Hello, fragménted world \" …(+22 bytes)"),
+        "{out}"
+    );
+}

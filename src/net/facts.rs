@@ -132,6 +132,14 @@ fn has_tfo_cookie(mut opts: &[u8]) -> bool {
     false
 }
 
+/// The Internet checksum of `bytes` (RFC 1071): what goes in a header's checksum field (and
+/// 0 over a header whose field is right).
+pub(super) fn internet_checksum(bytes: &[u8]) -> u16 {
+    let mut sum = Sum::default();
+    sum.add(bytes);
+    !sum.folded()
+}
+
 /// The Internet checksum's one's-complement sum (RFC 1071), over 16-bit big-endian words.
 #[derive(Clone, Copy, Debug, Default)]
 struct Sum(u64);

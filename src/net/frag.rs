@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::facts::internet_checksum;
 use crate::base::{rules, ConnId, Diagnostic, PacketRef, Rule, Timestamp};
 
 /// Which datagram a fragment belongs to.
@@ -540,7 +541,7 @@ fn rebuild(q: Queue) -> Result<Vec<u8>, Discard> {
             packet[6] &= 0x40; // keep DF; clear MF and the offset
             packet[7] = 0;
             packet[10..12].fill(0);
-            let sum = ipv4_checksum(&packet);
+            let sum = internet_checksum(&packet);
             packet[10..12].copy_from_slice(&sum.to_be_bytes());
         }
         Layout::V6 {
@@ -557,18 +558,6 @@ fn rebuild(q: Queue) -> Result<Vec<u8>, Discard> {
     }
     packet.extend_from_slice(&q.data);
     Ok(packet)
-}
-
-/// RFC 1071 checksum of an IPv4 header whose checksum field is zero.
-fn ipv4_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
 }
 
 #[cfg(test)]
@@ -680,7 +669,7 @@ mod tests {
         assert_eq!(u16::from_be_bytes([p[2], p[3]]), 120);
         assert_eq!(p[6] & 0x3f, 0, "MF and offset cleared");
         assert_eq!(p[6] & 0x40, 0x40, "DF kept");
-        assert_eq!(ipv4_checksum(&p[..20]), 0, "the checksum verifies");
+        assert_eq!(internet_checksum(&p[..20]), 0, "the checksum verifies");
         assert_eq!(r.in_progress(), 0);
         assert_eq!(r.bytes_held(), 0);
     }

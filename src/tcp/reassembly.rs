@@ -168,7 +168,9 @@ impl Reassembler {
     }
 
     /// A trusted segment with no urgent data: `payload` is what was captured, `orig_len` what
-    /// it carried on the wire.
+    /// it carried on the wire. (The flow table calls [`Reassembler::receive`]; this is the
+    /// tests' shorthand.)
+    #[cfg(test)]
     pub fn on_segment(
         &mut self,
         seq: u32,

@@ -20,8 +20,6 @@ pub struct PartialMessage {
     pub lost: u64,
     /// Where bytes were lost (uncompressed messages), the first `MAX_HOLES`.
     pub holes: Vec<Hole>,
-    /// Bytes were lost: nothing after the first hole is kept or checked as UTF-8.
-    holed: bool,
     /// The kept copy stopped at the keep limit (not at a hole).
     pub kept_to_limit: bool,
     pub fragments: u32,
@@ -46,7 +44,6 @@ impl PartialMessage {
             len: 0,
             lost: 0,
             holes: Vec::new(),
-            holed: false,
             kept_to_limit: false,
             fragments: 1,
             first_packet: packet,
@@ -62,7 +59,8 @@ impl PartialMessage {
     /// After a hole only the length grows: the bytes after it are not joined to those before.
     pub fn append(&mut self, data: &[u8], keep: usize) {
         self.len += data.len() as u64;
-        if self.holed {
+        // Bytes were lost: nothing after the first hole is kept or checked as UTF-8.
+        if self.lost > 0 {
             return;
         }
         let room = keep.saturating_sub(self.payload.len());
@@ -109,7 +107,6 @@ impl PartialMessage {
             self.note_hole(len);
             self.len += len;
         }
-        self.holed = true;
     }
 
     /// `len` bytes missing at the current end of the message: a new hole, or the end of the

@@ -225,9 +225,13 @@ mod live {
     use super::*;
     use std::os::unix::ffi::OsStrExt;
 
-    fn can_capture() -> bool {
-        // SAFETY-free check: root can open lo; the live group runs only as root.
-        std::path::Path::new("/sys/class/net/lo").exists()
+    /// Fails, saying why, when live capture cannot run here (as the live group's tests do);
+    /// otherwise holds the capture lock, so no other live test captures at the same time.
+    fn can_capture() -> std::sync::MutexGuard<'static, ()> {
+        if let Some(reason) = crate::live::missing_prerequisite() {
+            panic!("cannot run a live-capture test: {reason}");
+        }
+        crate::live::serial()
     }
 
     /// `-w /dev/full`: the pcap header cannot be written, so the capture does not start:
@@ -235,7 +239,7 @@ mod live {
     #[test]
     #[ignore = "live capture: needs root and lo (scripts/test.sh runs it)"]
     fn write_to_a_full_disk_is_an_error() {
-        assert!(can_capture());
+        let _capture = can_capture();
         let out = run(&["-i", "lo", "-w", "/dev/full", "--duration", "1"]);
         assert_no_panic(&out);
         assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
@@ -250,7 +254,7 @@ mod live {
     #[test]
     #[ignore = "live capture: needs root and lo (scripts/test.sh runs it)"]
     fn write_to_a_non_utf8_path() {
-        assert!(can_capture());
+        let _capture = can_capture();
         let dir = std::env::temp_dir().join(format!("wsd-nonutf8-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(OsStr::from_bytes(b"caught-\xff.pcap"));

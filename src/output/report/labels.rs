@@ -6,6 +6,7 @@
 use super::MessagePart;
 use crate::event::{Frame, Handshake, Message};
 use crate::output::escape::{escape_bytes, escape_line, hex_spaced};
+use crate::output::text::count;
 use crate::ws::close::close_code_name;
 use crate::ws::opcode::OpCode;
 
@@ -82,14 +83,6 @@ fn hex_preview(bytes: &[u8], len: u64) -> String {
     )
 }
 
-fn plural_bytes(n: u64) -> String {
-    if n == 1 {
-        "1 byte".to_string()
-    } else {
-        format!("{n} bytes")
-    }
-}
-
 /// A frame in a few words: index, opcode, flags that matter, length and what it carries.
 /// Terminal-escaped; the caller escapes for HTML.
 pub fn frame_label(f: &Frame, part: MessagePart) -> String {
@@ -101,7 +94,7 @@ pub fn frame_label(f: &Frame, part: MessagePart) -> String {
     if h.rsv1 {
         s.push_str(" RSV1");
     }
-    s.push_str(&format!(" {}", plural_bytes(h.payload_len)));
+    s.push_str(&format!(" {}", count_bytes(h.payload_len)));
     let data = &f.payload.bytes;
     let detail = if let Some(c) = &f.close {
         match c.code {
@@ -131,7 +124,7 @@ pub fn frame_label(f: &Frame, part: MessagePart) -> String {
         s.push_str(&format!(" (rtt {:.3} ms)", rtt as f64 / 1e6));
     }
     if f.lost > 0 {
-        s.push_str(&format!(" ({} lost)", plural_bytes(f.lost)));
+        s.push_str(&format!(" ({} lost)", count_bytes(f.lost)));
     }
     s
 }
@@ -143,13 +136,13 @@ pub fn message_label(m: &Message) -> String {
         m.dir.arrow(),
         m.index,
         m.opcode.name(),
-        plural_bytes(m.payload.len)
+        count_bytes(m.payload.len)
     );
     if m.fragments > 1 {
         s.push_str(&format!(", {} frames", m.fragments));
     }
     if m.compressed {
-        s.push_str(&format!(", inflated from {}", plural_bytes(m.wire_len)));
+        s.push_str(&format!(", inflated from {}", count_bytes(m.wire_len)));
     }
     match m.text() {
         Some(t) => s.push_str(&format!(": {}", preview(t.as_bytes(), m.payload.len))),
@@ -176,4 +169,9 @@ pub fn request_line(h: &Handshake) -> String {
         None => format!("{} {} HTTP/1.1", h.method, h.target),
     };
     escape_line(&line)
+}
+
+/// `1 byte`, `2 bytes`.
+fn count_bytes(n: u64) -> String {
+    count(n, "byte")
 }

@@ -16,6 +16,7 @@ use super::{
 use crate::event::{Frame, Handshake};
 use crate::output::diagram::frame_diagram;
 use crate::output::escape::hex_spaced;
+use crate::output::text::count;
 use crate::ws::close::close_code_name;
 use crate::ws::frame::{FrameHeader, LengthForm};
 use crate::ws::mask::apply_mask;
@@ -44,15 +45,6 @@ pub fn write_page<W: Write + ?Sized>(out: &mut W, r: &Report) -> io::Result<()> 
     }
     let _ = writeln!(p, "</main><script>{SCRIPT}</script></body></html>");
     out.write_all(p.as_bytes())
-}
-
-/// `1 packet`, `2 packets`.
-fn count(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 fn title(r: &Report) -> String {

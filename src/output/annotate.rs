@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use super::diagram::frame_diagram;
 use super::escape::{hex_spaced, quoted_bytes};
-use super::fit::{display_width, wrap as wrap_line, wrap_quoted};
+use super::fit::{display_width, wrap as wrap_line, wrap_quoted, wrap_words};
 use super::handshake::{write_taught, Halves};
 use super::style::Style;
 use super::text::{diagnostic_line, elide, holes_note, write_context_wrapped};
@@ -178,23 +178,7 @@ fn fragment_list(frags: &[Fragment]) -> (String, Vec<String>) {
 
 /// Words after a 13-column label, wrapped to fit `width` columns.
 fn wrap(label: &str, words: &[String], width: usize) -> Vec<String> {
-    const INDENT: usize = 13;
-    let mut lines = Vec::new();
-    let mut line = format!("   {label:<9} ");
-    let mut empty = true;
-    for w in words {
-        if !empty && line.chars().count() + 1 + w.chars().count() > width {
-            lines.push(std::mem::replace(&mut line, " ".repeat(INDENT)));
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-        }
-        line.push_str(w);
-        empty = false;
-    }
-    lines.push(line);
-    lines
+    wrap_words(&format!("   {label:<9} {}", words.join(" ")), width, LABEL)
 }
 
 fn bits(byte: u8) -> String {

@@ -192,6 +192,7 @@ impl Config {
                     style,
                     pretty_json: self.pretty_json,
                     flush_each: live,
+                    width: output_width(tty),
                 },
             )),
             (Format::Text, true) => Box::new(

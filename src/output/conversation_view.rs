@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::escape::{escape_bytes, escape_text, hex_spaced};
+use super::fit::{display_width, fit_preview, preview_within, wrap};
 use super::style::Style;
-use super::text::{elide, elided_note, holes_note, pretty_json, preview};
+use super::text::{elide, elided_note, holes_note, pretty_json, preview, MIN_PREVIEW};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use crate::event::{ConnectionInfo, Event, Frame, Message};
@@ -21,6 +22,9 @@ pub struct ConversationOptions {
     /// Pretty-print text messages that are JSON.
     pub pretty_json: bool,
     pub flush_each: bool,
+    /// Columns each line keeps within: previews are cut to fit, other lines wrap four
+    /// columns in (`usize::MAX`: no limit).
+    pub width: usize,
 }
 
 impl Default for ConversationOptions {
@@ -30,6 +34,7 @@ impl Default for ConversationOptions {
             style: Style::default(),
             pretty_json: false,
             flush_each: false,
+            width: usize::MAX,
         }
     }
 }
@@ -140,11 +145,36 @@ impl<W: Write> ConversationSink<W> {
             .unwrap_or_else(|| "endpoints unknown".to_string());
         let prefix = self.prefix(conn, stream, p);
         let st = self.opts.style;
-        writeln!(
-            self.out,
-            "{prefix} {}",
-            st.heading(&format!("{endpoints}{note}"))
-        )
+        let line = format!("{endpoints}{note}");
+        self.write_wrapped(&format!("{prefix} {}", st.heading(&line)))
+    }
+
+    /// A line, wrapped to the width four columns in.
+    fn write_wrapped(&mut self, line: &str) -> io::Result<()> {
+        for l in wrap(line, self.opts.width, 4) {
+            writeln!(self.out, "{l}")?;
+        }
+        Ok(())
+    }
+
+    /// `head`, then a payload preview cut to the columns the line has left; on a line of its
+    /// own, four columns in, when too few are left.
+    fn write_preview(&mut self, head: &str, bytes: &[u8], total: u64) -> io::Result<()> {
+        let (limit, width, st) = (self.opts.preview, self.opts.width, self.opts.style);
+        if width == usize::MAX || limit == usize::MAX {
+            let body = preview(bytes, total, true, limit);
+            return writeln!(self.out, "{head}  {}", st.text(&body));
+        }
+        let room = width.saturating_sub(display_width(head) + 2);
+        let (body, whole) = fit_preview(bytes, total, true, limit, room);
+        if whole || room >= MIN_PREVIEW {
+            return writeln!(self.out, "{head}  {}", st.text(&body));
+        }
+        for l in wrap(head, width, 4) {
+            writeln!(self.out, "{l}")?;
+        }
+        let body = preview_within(bytes, total, true, limit, width.saturating_sub(4));
+        writeln!(self.out, "    {}", st.text(&body))
     }
 
     fn connection(&mut self, c: &ConnectionInfo) -> io::Result<()> {
@@ -180,13 +210,12 @@ impl<W: Write> ConversationSink<W> {
         ));
         if !h.accepted() {
             line.push_str(&format!(" {}", escape_text(&h.reason)));
-            writeln!(
-                self.out,
-                "{prefix} {}  {}",
+            let text = format!(
+                "{}  {}",
                 st.heading(&line),
                 st.warn("rejected: no WebSocket")
-            )?;
-            return Ok(());
+            );
+            return self.write_wrapped(&format!("{prefix} {text}"));
         }
         let ext: Vec<String> = h.extensions.iter().map(|e| e.to_string()).collect();
         line.push_str(&format!(
@@ -206,7 +235,7 @@ impl<W: Write> ConversationSink<W> {
                 st.severity(crate::base::rules::Severity::Error, "accept invalid")
             )
         };
-        writeln!(self.out, "{prefix} {}{accept}", st.heading(&line))
+        self.write_wrapped(&format!("{prefix} {}{accept}", st.heading(&line)))
     }
 
     fn message(&mut self, m: &Message) -> io::Result<()> {
@@ -242,29 +271,28 @@ impl<W: Write> ConversationSink<W> {
             Some(s) => {
                 if self.opts.pretty_json {
                     if let Some(p) = pretty_json(s) {
-                        writeln!(self.out, "{head}")?;
+                        self.write_wrapped(&head)?;
                         for l in p.lines() {
                             writeln!(self.out, "    {}", st.text(l))?;
                         }
                         return Ok(());
                     }
                 }
-                let body = preview(s.as_bytes(), m.payload.len, true, limit);
-                writeln!(self.out, "{head}  {}", st.text(&body))
+                self.write_preview(&head, s.as_bytes(), m.payload.len)
             }
             // Text that is not valid UTF-8 (or was cut by a gap): quoted, bad bytes as \xNN.
             None if m.opcode == OpCode::Text && m.inflate_error.is_none() => {
-                let body = preview(&m.payload.bytes, m.payload.len, true, limit);
-                writeln!(self.out, "{head}  {body}")
+                self.write_preview(&head, &m.payload.bytes, m.payload.len)
             }
             None => {
-                writeln!(self.out, "{head}")?;
+                self.write_wrapped(&head)?;
                 let (shown, more) = elide(&m.payload.bytes, m.payload.len, limit);
-                for line in hex_dump(shown, "    ") {
+                // Three columns in: a row of 16 bytes is then 80 columns wide.
+                for line in hex_dump(shown, "   ") {
                     writeln!(self.out, "{}", st.hex(&line))?;
                 }
                 if more > 0 {
-                    writeln!(self.out, "    {}", elided_note(more))?;
+                    writeln!(self.out, "   {}", elided_note(more))?;
                 }
                 Ok(())
             }
@@ -295,11 +323,8 @@ impl<W: Write> ConversationSink<W> {
             None => "no status code".to_string(),
         };
         let st = self.opts.style;
-        writeln!(
-            self.out,
-            "{prefix} {}",
-            st.warn(&format!("{verb} {}: {detail}", side(f.dir)))
-        )
+        let text = st.warn(&format!("{verb} {}: {detail}", side(f.dir)));
+        self.write_wrapped(&format!("{prefix} {text}"))
     }
 }
 

@@ -514,7 +514,7 @@ const AFTER_TIME: usize = 25;
 const AFTER_MARK: usize = 12;
 /// Fewer columns than this left for a preview after a frame's fields, and the preview goes on
 /// a line of its own.
-const MIN_PREVIEW: usize = 40;
+pub const MIN_PREVIEW: usize = 40;
 
 /// A payload to preview: the bytes kept, the whole length, and whether it reads as text.
 struct Payload<'a> {

@@ -16,6 +16,7 @@ use wsdissect::event::Event;
 use wsdissect::event::Handshake;
 use wsdissect::http::{
     check_key, compute_accept, parse_extensions, read_pasted, KeyShape, LineEnds, PastedHandshake,
+    WEBSOCKET_GUID,
 };
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::escape::hex_spaced;
@@ -1394,18 +1395,30 @@ fn accept(key: &str) -> ExitCode {
             "not valid base64: RFC 6455 §4.1 requires base64 of 16 random bytes".to_string()
         }
     };
-    let text = format!(
-        "Sec-WebSocket-Key     {key}   ({key_note})\n\
-         1. append the GUID    {}\n\
-         2. SHA-1 of that      {}\n\
-         3. base64 of the hash {}\n\
-         Sec-WebSocket-Accept: {}   (RFC 6455 §4.2.2, step 5.4)\n",
-        steps.concatenated,
-        hex_spaced(&steps.sha1),
-        steps.accept,
-        steps.accept,
-        key = key.trim()
-    );
+    let key = key.trim();
+    let width = output_width(io::stdout().is_terminal());
+    // Labels, then values from column 21: the SHA-1's 20 bytes in hex then end at column 80.
+    let row = |label: &str, value: &str| format!("{label:<20} {value}");
+    let mut lines = vec![row("Sec-WebSocket-Key", &format!("{key}   ({key_note})"))];
+    // Key and GUID on a line each when the two together do not fit, rather than cut inside.
+    if 21 + steps.concatenated.len() <= width {
+        lines.push(row("1. append the GUID", &steps.concatenated));
+    } else {
+        lines.push(row("1. append the GUID", key));
+        lines.push(row("", &format!("+ {WEBSOCKET_GUID}")));
+    }
+    lines.push(row("2. SHA-1 of that", &hex_spaced(&steps.sha1)));
+    lines.push(row("3. base64 of hash", &steps.accept));
+    lines.push(row(
+        "Sec-WebSocket-Accept",
+        &format!("{}   (RFC 6455 §4.2.2, step 5.4)", steps.accept),
+    ));
+    // Within the width: a value goes on under its column.
+    let mut text = String::new();
+    for l in lines.iter().flat_map(|l| wrap(l, width, 21)) {
+        text.push_str(&l);
+        text.push('\n');
+    }
     print(text.as_bytes())
 }
 

@@ -393,8 +393,9 @@ fn a_fragmented_message_is_listed_when_it_ends() {
     );
 }
 
-/// Without a terminal, `explain` and `-v` keep within 80 columns (COLUMNS unset), however
-/// long the payload: the RFC's 64 KiB frame is drawn in a screenful or two, with a count.
+/// Without a terminal, `explain`, `-v`, `accept` and the conversation view keep within 80
+/// columns (COLUMNS unset), however long the payload: the RFC's 64 KiB frame is drawn in a
+/// screenful or two, with a count.
 #[test]
 fn fits_80_columns() {
     let frame = format!("82 7f 00 00 00 00 00 01 00 00 {}", "41 ".repeat(65536));
@@ -409,7 +410,14 @@ fn fits_80_columns() {
         "",
         false,
     );
-    for out in [&explain, &verbose] {
+    let accept = run_with_stdin(&["accept", "dGhlIHNhbXBsZSBub25jZQ=="], "", false);
+    assert!(accept.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{accept}");
+    let conversation = run_with_stdin(
+        &["--format", "conversation", "samples/node-deflate.pcap"],
+        "",
+        false,
+    );
+    for out in [&explain, &verbose, &accept, &conversation] {
         for line in out.lines() {
             let n = line.chars().count();
             assert!(n <= 80, "{n} columns: {line}");

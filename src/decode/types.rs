@@ -134,6 +134,9 @@ pub struct Unit {
     pub key: Option<String>,
     /// This packet answers an earlier one (an ack, a PUBACK, an RPC response, a `next`).
     pub answers: Option<Answer>,
+    /// A keep-alive (Engine.IO ping/pong, MQTT PINGREQ/PINGRESP, a STOMP heart-beat): the
+    /// views summarise these instead of repeating them.
+    pub heartbeat: bool,
 }
 
 impl Unit {
@@ -144,6 +147,7 @@ impl Unit {
             fields: serde_json::Map::new(),
             key: None,
             answers: None,
+            heartbeat: false,
         }
     }
 }

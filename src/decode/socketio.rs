@@ -178,13 +178,15 @@ fn show_byte(b: u8) -> String {
 /// The JSON payload, or where it stops being JSON. `at` is its offset in the message.
 fn parse_json(text: &str, at: usize) -> Result<Value, Malformed> {
     serde_json::from_str(text).map_err(|e| {
+        // serde's message ends with its own line and column: say the byte of the message
+        let full = e.to_string();
+        let what = full.rsplit_once(" at line ").map_or(full.as_str(), |(w, _)| w);
         if e.line() == 1 {
-            format!(
-                "byte {}: the JSON payload is invalid ({e})",
-                at + e.column().saturating_sub(1)
-            )
+            let byte = at + e.column().saturating_sub(1);
+            format!("byte {byte}: the JSON payload is invalid ({what})")
         } else {
-            format!("the JSON payload starting at byte {at} is invalid ({e})")
+            let (line, column) = (e.line(), e.column());
+            format!("the JSON payload from byte {at} is invalid at its line {line} column {column} ({what})")
         }
     })
 }
@@ -504,7 +506,11 @@ impl Decoder {
                 kind: head.kind,
                 nsp: head.nsp.to_string(),
                 id: head.id,
-                event: payload.as_ref().and_then(event_name),
+                // an event's name, or for an ack the name of the event it answers
+                event: unit.fields.get("event").map(|e| match e {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
                 message: msg.index,
                 count,
                 sizes: Vec::new(),
@@ -675,10 +681,23 @@ fn payload(head: &Head<'_>, text: &str, at: usize) -> Result<Option<Value>, Malf
         t if t.is_event() && event_name(&value).is_none() => {
             wrong("an array starting with the event name (a string or a number)")
         }
+        t if t.is_event() && RESERVED_EVENTS.contains(&value[0].as_str().unwrap_or("")) => {
+            Err(format!("byte {at}: {} is a reserved event name", value[0]))
+        }
         t if t.is_ack() && !value.is_array() => wrong("an array"),
         _ => Ok(Some(value)),
     }
 }
+
+/// Names socket.io-parser refuses as event names: they mean something else to its sockets.
+const RESERVED_EVENTS: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
 
 /// The event name: the first element of an EVENT's array, a string or a number.
 fn event_name(payload: &Value) -> Option<String> {
@@ -815,4 +834,439 @@ fn render(v: &Value, out: &mut String) {
 /// `{"_placeholder":true,"num":k}`: where attachment k goes.
 fn is_placeholder(m: &Map<String, Value>) -> bool {
     m.get("_placeholder") == Some(&Value::Bool(true)) && m.get("num").is_some_and(Value::is_u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C2S: Direction = Direction::ClientToServer;
+    const S2C: Direction = Direction::ServerToClient;
+
+    /// A session under test: messages numbered per direction, 1 ms apart.
+    #[derive(Default)]
+    struct Session {
+        d: Decoder,
+        count: [u64; 2],
+        now: u64,
+    }
+
+    impl Session {
+        fn send(
+            &mut self,
+            dir: Direction,
+            text: bool,
+            bytes: &[u8],
+            whole: bool,
+        ) -> (Option<Unit>, Vec<Finding>) {
+            self.count[dir.index()] += 1;
+            self.now += 1_000_000;
+            let msg = AppMessage {
+                dir,
+                index: self.count[dir.index()],
+                text,
+                bytes,
+                whole,
+                ts: Timestamp(self.now),
+            };
+            let mut found = Vec::new();
+            let decoded = self.d.decode(&msg, &mut found);
+            if let Some(d) = &decoded {
+                assert_eq!(d.units.len(), 1);
+            }
+            (decoded.map(|d| d.units[0].clone()), found)
+        }
+
+        /// A whole text message that decodes without a finding.
+        fn text(&mut self, dir: Direction, s: &str) -> Unit {
+            let (u, found) = self.send(dir, true, s.as_bytes(), true);
+            assert!(found.is_empty(), "{s}: {found:?}");
+            u.unwrap_or_else(|| panic!("{s} not decoded"))
+        }
+
+        fn bin(&mut self, dir: Direction, bytes: &[u8]) -> Unit {
+            let (u, found) = self.send(dir, false, bytes, true);
+            assert!(found.is_empty(), "{found:?}");
+            u.unwrap()
+        }
+
+        /// A whole text message that is malformed: its finding's text.
+        fn bad(&mut self, dir: Direction, bytes: &[u8]) -> String {
+            let (u, found) = self.send(dir, true, bytes, true);
+            assert_eq!(u, None, "{}", String::from_utf8_lossy(bytes));
+            assert_eq!(found.len(), 1);
+            assert_eq!(found[0].0.name, "socketio-malformed");
+            found[0].1.clone()
+        }
+    }
+
+    fn msg(text: &str) -> AppMessage<'_> {
+        AppMessage {
+            dir: S2C,
+            index: 1,
+            text: true,
+            bytes: text.as_bytes(),
+            whole: true,
+            ts: Timestamp(0),
+        }
+    }
+
+    const OPEN: &str = r#"0{"sid":"Sz9Lkvu9k0R8fgOLAAAA","upgrades":[],"pingInterval":300,"pingTimeout":2000,"maxPayload":1000000}"#;
+
+    #[test]
+    fn recognises_the_open_packet_and_the_probe() {
+        assert!(recognises(&msg(OPEN)));
+        assert!(recognises(&msg("2probe")));
+        for not in [
+            "0{}",
+            "0{\"sid\":",
+            "0[1]",
+            "42[\"a\"]",
+            "{\"sid\":\"x\"}",
+            "",
+        ] {
+            assert!(!recognises(&msg(not)), "{not}");
+        }
+        let binary = AppMessage {
+            text: false,
+            ..msg(OPEN)
+        };
+        assert!(!recognises(&binary));
+    }
+
+    #[test]
+    fn the_open_packet_gives_its_handshake() {
+        let u = Session::default().text(S2C, OPEN);
+        assert_eq!(u.kind, "open");
+        assert_eq!(
+            u.summary,
+            "sid Sz9Lkvu9k0R8fgOLAAAA ping 300/2000 ms max 1000000 B"
+        );
+        assert_eq!(u.fields["sid"], "Sz9Lkvu9k0R8fgOLAAAA");
+        assert_eq!(u.fields["upgrades"], json!([]));
+        assert_eq!(u.fields["ping_interval"], 300);
+        assert_eq!(u.fields["ping_timeout"], 2000);
+        assert_eq!(u.fields["max_payload"], 1000000);
+        assert!(!u.heartbeat);
+    }
+
+    #[test]
+    fn a_pong_answers_the_other_sides_ping() {
+        let mut s = Session::default();
+        let ping = s.text(S2C, "2");
+        assert_eq!((ping.kind.as_str(), ping.heartbeat), ("ping", true));
+        assert_eq!(ping.answers, None);
+        let pong = s.text(C2S, "3");
+        assert!(pong.heartbeat);
+        let a = pong.answers.unwrap();
+        assert_eq!((a.dir, a.message, a.rtt_ns), (S2C, 1, 1_000_000));
+        // a pong nobody pinged answers nothing
+        assert_eq!(s.text(C2S, "3").answers, None);
+        // Engine.IO v3: the client pings
+        s.text(C2S, "2");
+        assert_eq!(s.text(S2C, "3").answers.unwrap().dir, C2S);
+    }
+
+    #[test]
+    fn the_upgrade_probe_is_not_a_heartbeat() {
+        let mut s = Session::default();
+        let ping = s.text(C2S, "2probe");
+        assert_eq!(ping.kind, "ping");
+        assert!(!ping.heartbeat);
+        assert_eq!(ping.fields["probe"], true);
+        assert_eq!(ping.fields["data"], "probe");
+        let pong = s.text(S2C, "3probe");
+        assert!(!pong.heartbeat);
+        assert_eq!(pong.answers.unwrap().id, "probe");
+        assert_eq!(s.text(C2S, "5").kind, "upgrade");
+    }
+
+    #[test]
+    fn close_upgrade_and_noop() {
+        let mut s = Session::default();
+        for (text, kind) in [("1", "close"), ("5", "upgrade"), ("6", "noop")] {
+            let u = s.text(C2S, text);
+            assert_eq!((u.kind.as_str(), u.summary.as_str()), (kind, ""));
+            assert!(u.fields.is_empty() && !u.heartbeat);
+        }
+    }
+
+    #[test]
+    fn connect_disconnect_and_connect_error() {
+        let mut s = Session::default();
+        let u = s.text(C2S, "40");
+        assert_eq!((u.kind.as_str(), u.summary.as_str()), ("CONNECT", "/"));
+        assert_eq!(u.key.as_deref(), Some("/"));
+        let u = s.text(C2S, r#"40/admin,{"token":"secret"}"#);
+        assert_eq!(u.summary, r#"/admin auth {"token":"secret"}"#);
+        assert_eq!(u.fields["auth"], json!({"token": "secret"}));
+        assert_eq!(u.fields["nsp"], "/admin");
+        let u = s.text(S2C, r#"40/admin,{"sid":"qogj","pid":"p1"}"#);
+        assert_eq!(u.summary, "/admin sid qogj");
+        assert_eq!(
+            (&u.fields["sid"], &u.fields["pid"]),
+            (&json!("qogj"), &json!("p1"))
+        );
+        let u = s.text(
+            S2C,
+            r#"44/admin,{"message":"not authorised","data":{"code":7}}"#,
+        );
+        assert_eq!(u.kind, "CONNECT_ERROR");
+        assert_eq!(u.summary, r#"/admin "not authorised""#);
+        assert_eq!(u.fields["data"], json!({"code": 7}));
+        // socket.io 3 and older servers send the message as a JSON string
+        let u = s.text(S2C, r#"44/admin,"not authorised""#);
+        assert_eq!(u.fields["message"], "not authorised");
+        let u = s.text(C2S, "41/admin,");
+        assert_eq!(
+            (u.kind.as_str(), u.summary.as_str()),
+            ("DISCONNECT", "/admin")
+        );
+        assert_eq!(s.text(S2C, "41").summary, "/");
+    }
+
+    #[test]
+    fn events_with_namespace_arguments_and_ack_id() {
+        let mut s = Session::default();
+        let u = s.text(C2S, r#"42/chat,3["chat message","hi"]"#);
+        assert_eq!(u.kind, "EVENT");
+        assert_eq!(u.summary, r#"/chat "chat message" ["hi"] id 3"#);
+        assert_eq!(u.key.as_deref(), Some("/chat chat message"));
+        assert_eq!(u.fields["nsp"], "/chat");
+        assert_eq!(u.fields["id"], 3);
+        assert_eq!(u.fields["event"], "chat message");
+        assert_eq!(u.fields["args"], json!(["hi"]));
+        let u = s.text(S2C, r#"42["go"]"#);
+        assert_eq!(
+            (u.summary.as_str(), u.key.as_deref()),
+            (r#""go" []"#, Some("go"))
+        );
+        assert!(!u.fields.contains_key("id"));
+        // socket.io allows a number as the event name
+        let u = s.text(S2C, "42[7,true]");
+        assert_eq!(
+            (u.fields["event"].clone(), u.key.as_deref()),
+            (json!(7), Some("7"))
+        );
+    }
+
+    #[test]
+    fn an_ack_answers_the_emit_of_the_other_side_in_its_namespace() {
+        let mut s = Session::default();
+        s.text(C2S, r#"420["add",2,3]"#);
+        s.text(C2S, r#"42/admin,0["stats"]"#);
+        let u = s.text(S2C, "430[5]");
+        assert_eq!(u.kind, "ACK");
+        assert_eq!(u.summary, r#"id 0 "add" [5]"#);
+        assert_eq!(u.key.as_deref(), Some("add"));
+        assert_eq!(u.fields["event"], "add");
+        assert_eq!(u.fields["args"], json!([5]));
+        let a = u.answers.unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.dir, a.message, a.rtt_ns),
+            ("0", C2S, 1, 2_000_000)
+        );
+        // answered once; the same id in /admin is another emit
+        assert_eq!(s.text(S2C, "430[5]").answers, None);
+        let u = s.text(S2C, r#"43/admin,0[{"users":1}]"#);
+        assert_eq!(u.answers.unwrap().message, 2);
+        assert_eq!(u.key.as_deref(), Some("/admin stats"));
+        // an ack from the emitter's own side answers nothing
+        s.text(S2C, r#"421["question"]"#);
+        assert_eq!(s.text(S2C, r#"431["yes"]"#).answers, None);
+        assert!(s.text(C2S, r#"431["yes"]"#).answers.is_some());
+    }
+
+    #[test]
+    fn binary_attachments_join_their_event() {
+        let mut s = Session::default();
+        let u = s.text(
+            S2C,
+            r#"452-["files",{"count":2},{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+        );
+        assert_eq!(u.kind, "BINARY_EVENT");
+        assert_eq!(u.fields["attachments"], 2);
+        assert_eq!(u.summary, r#""files" [{"count":2},<binary 0>,<binary 1>]"#);
+        // a heartbeat between the packet and its attachments is allowed
+        s.text(S2C, "2");
+        let a = s.bin(S2C, &[1; 5]);
+        assert_eq!(a.kind, "attachment");
+        assert_eq!(a.summary, r#"1/2 of "files" 5 B"#);
+        assert_eq!(a.fields["index"], 0);
+        assert_eq!(a.fields["count"], 2);
+        assert_eq!(a.fields["size"], 5);
+        assert_eq!(a.fields["event"], "files");
+        assert_eq!(a.fields["packet"], "BINARY_EVENT");
+        assert!(!a.fields.contains_key("sizes"));
+        let a = s.bin(S2C, &[2; 2000]);
+        assert_eq!(a.summary, r#"2/2 of "files" 2000 B, all arrived"#);
+        assert_eq!(a.fields["sizes"], json!([5, 2000]));
+        // all arrived: a further binary message belongs to nothing
+        let (u, found) = s.send(S2C, false, b"x", true);
+        assert_eq!(u, None);
+        assert!(
+            found[0]
+                .1
+                .contains("no BINARY_EVENT or BINARY_ACK announced"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_binary_ack_answers_and_its_attachment_follows() {
+        let mut s = Session::default();
+        s.text(C2S, r#"422["download","b.bin"]"#);
+        // the other direction's binary messages are not this packet's attachments
+        let u = s.text(S2C, r#"461-2[{"_placeholder":true,"num":0}]"#);
+        assert_eq!(u.kind, "BINARY_ACK");
+        assert_eq!(u.summary, r#"id 2 "download" [<binary 0>]"#);
+        assert_eq!(u.answers.unwrap().message, 1);
+        let (none, found) = s.send(C2S, false, b"abc", true);
+        assert!(none.is_none() && found.len() == 1);
+        let a = s.bin(S2C, &[0; 300]);
+        assert_eq!(a.summary, r#"1/1 of "download" 300 B, all arrived"#);
+        assert_eq!(a.fields["id"], 2);
+        assert_eq!(a.fields["packet"], "BINARY_ACK");
+    }
+
+    #[test]
+    fn a_packet_before_all_attachments_arrived_is_reported() {
+        let mut s = Session::default();
+        s.text(
+            C2S,
+            r#"452-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#,
+        );
+        s.bin(C2S, b"one");
+        let (u, found) = s.send(C2S, true, br#"42["next"]"#, true);
+        assert_eq!(u.unwrap().kind, "EVENT");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.name, "socketio-attachment-missing");
+        assert_eq!(
+            found[0].1,
+            "BINARY_EVENT of message 1 announced 2 attachments; 1 arrived before this packet"
+        );
+        // the reassembly is dropped
+        assert_eq!(s.send(C2S, false, b"two", true).0, None);
+    }
+
+    #[test]
+    fn malformed_messages_say_what_is_wrong_and_where() {
+        let mut s = Session::default();
+        let cases: [(&[u8], &str); 15] = [
+            (b"", "an empty message: no Engine.IO packet type"),
+            (b"7", "byte 0: '7' is not an Engine.IO packet type (0-6)"),
+            (b"\x01", "byte 0: 0x01 is not an Engine.IO packet type (0-6)"),
+            (b"4", "byte 1: a message packet without a Socket.IO packet"),
+            (b"49", "byte 1: '9' is not a Socket.IO packet type (0-6)"),
+            (b"45[\"a\"]", "byte 2: BINARY_EVENT must be followed by its attachment count (1 or more) and '-'"),
+            (b"450-[\"a\"]", "byte 2: BINARY_EVENT must be followed by its attachment count (1 or more) and '-'"),
+            (b"42[\"a\",]", "byte 7: the JSON payload is invalid (trailing comma)"),
+            (b"42{\"a\":1}", "byte 2: the payload of EVENT must be an array starting with the event name (a string or a number)"),
+            (b"42[\"connect\"]", "byte 2: \"connect\" is a reserved event name"),
+            (b"43{}", "byte 2: the payload of ACK must be an array"),
+            (b"40[1]", "byte 2: the payload of CONNECT must be a JSON object"),
+            (b"41{}", "byte 2: the payload of DISCONNECT must be absent"),
+            (b"4299999999999999999999[\"a\"]", "byte 2: ack id of 20 digits is too large"),
+            (b"0[]", "byte 1: the open packet's payload is not a JSON object"),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                s.bad(C2S, bytes),
+                want,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert_eq!(s.bad(C2S, b"42[\"\xff\"]"), "byte 4: not UTF-8");
+        assert!(s
+            .bad(C2S, b"44[1]")
+            .contains("CONNECT_ERROR must be a JSON object or string"));
+    }
+
+    #[test]
+    fn a_cut_message_gives_its_head_and_no_finding() {
+        let mut s = Session::default();
+        let (u, found) = s.send(C2S, true, br#"42/chat,7["chat mes"#, false);
+        let u = u.unwrap();
+        assert!(found.is_empty());
+        assert_eq!(u.kind, "EVENT");
+        assert_eq!(u.fields["id"], 7);
+        assert_eq!(u.fields["cut"], true);
+        assert!(u.summary.ends_with("(cut)"), "{}", u.summary);
+        // its ack is still matched
+        assert!(s.text(S2C, "43/chat,7[]").answers.is_some());
+        // a cut inside a UTF-8 sequence, or an open packet cut short: nothing said
+        let (u, found) = s.send(C2S, true, b"42[\"\xc3", false);
+        assert!(u.is_some() && found.is_empty());
+        let (u, found) = s.send(S2C, true, br#"0{"sid":"ab"#, false);
+        assert!(u.is_none() && found.is_empty());
+        let (u, found) = s.send(S2C, true, b"", false);
+        assert!(u.is_none() && found.is_empty());
+        // a cut attachment still counts
+        s.text(S2C, r#"451-["f",{"_placeholder":true,"num":0}]"#);
+        let (a, _) = s.send(S2C, false, &[0; 10], false);
+        assert_eq!(a.unwrap().fields["cut"], true);
+    }
+
+    #[test]
+    fn at_most_max_pending_emits_wait_for_their_ack() {
+        let mut s = Session::default();
+        let extra = 6;
+        for id in 0..MAX_PENDING + extra {
+            s.text(C2S, &format!("42{id}[\"e\"]"));
+        }
+        assert_eq!(s.d.acks.waiting.len(), MAX_PENDING);
+        assert!(s.d.acks.order.len() <= 2 * MAX_PENDING);
+        // the oldest were forgotten, the newest still wait
+        assert_eq!(s.text(S2C, "430[]").answers, None);
+        assert!(s.text(S2C, &format!("43{extra}[]")).answers.is_some());
+        // the same id asked again and again keeps the bookkeeping bounded
+        for _ in 0..5 * MAX_PENDING {
+            s.text(C2S, "421[\"again\"]");
+        }
+        assert!(s.d.acks.order.len() <= 2 * MAX_PENDING);
+        assert_eq!(
+            s.text(S2C, "431[]").answers.unwrap().message,
+            (6 * MAX_PENDING + extra) as u64
+        );
+    }
+
+    #[test]
+    fn at_most_max_pending_pings_wait_for_their_pong() {
+        let mut s = Session::default();
+        for _ in 0..MAX_PENDING + 10 {
+            s.text(S2C, "2");
+        }
+        assert_eq!(s.d.pings[S2C.index()].len(), MAX_PENDING);
+        // a pong answers the oldest ping still waiting; those before it are dropped
+        assert_eq!(s.text(C2S, "3").answers.unwrap().message, 11);
+        assert_eq!(s.d.pings[S2C.index()].len(), MAX_PENDING - 1);
+    }
+
+    #[test]
+    fn attachment_sizes_kept_are_bounded() {
+        let mut s = Session::default();
+        s.text(C2S, r#"4599999-["many"]"#);
+        for _ in 0..MAX_PENDING + 5 {
+            s.bin(C2S, b"x");
+        }
+        let r = s.d.binary[C2S.index()].as_ref().unwrap();
+        assert_eq!(
+            (r.sizes.len(), r.arrived),
+            (MAX_PENDING, (MAX_PENDING + 5) as u64)
+        );
+    }
+
+    #[test]
+    fn long_arguments_are_cut_in_the_summary() {
+        let long = "x".repeat(10_000);
+        let mut s = Session::default();
+        let u = s.text(
+            C2S,
+            &format!(r#"42["say","{long}",{{"deep":[[[["{long}"]]]]}}]"#),
+        );
+        assert!(u.summary.chars().count() < 60, "{}", u.summary);
+        assert!(u.summary.ends_with('…'));
+        assert_eq!(u.fields["args"][0].as_str().unwrap().len(), 10_000);
+    }
 }

@@ -9,6 +9,7 @@
 //! State kept per session, all bounded: the emits waiting for their ack (at most
 //! [`MAX_PENDING`], oldest forgotten), the pings waiting for their pong (the same bound), and,
 //! per direction, the binary packet whose attachments are still arriving (their sizes only).
+//! The strings they keep (namespace, event name, ping data) are cut at [`KEEP`] bytes.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -253,7 +254,25 @@ impl Pending {
 struct Ping {
     message: u64,
     ts: Timestamp,
+    /// Its data (`probe`, or nothing), as [`kept`], and its length.
     data: String,
+    len: usize,
+}
+
+/// Bytes of a string (namespace, event name, ping data) the decoder keeps across messages, so
+/// that [`MAX_PENDING`] questions waiting hold well under a megabyte.
+const KEEP: usize = 256;
+
+/// `s`, or its first [`KEEP`] bytes (to a character boundary) and `…`.
+fn kept(s: &str) -> String {
+    if s.len() <= KEEP {
+        return s.to_string();
+    }
+    let mut end = KEEP;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
 }
 
 /// A binary packet whose attachments are arriving: the next `count` binary messages of its
@@ -387,7 +406,8 @@ impl Decoder {
         waiting.push_back(Ping {
             message: msg.index,
             ts: msg.ts,
-            data: data.to_string(),
+            data: kept(data),
+            len: data.len(),
         });
         heartbeat_unit("ping", data)
     }
@@ -397,7 +417,11 @@ impl Decoder {
     fn pong(&mut self, data: &str, msg: &AppMessage<'_>) -> Unit {
         let mut unit = heartbeat_unit("pong", data);
         let waiting = &mut self.pings[other(msg.dir).index()];
-        if let Some(at) = waiting.iter().position(|p| p.data == data) {
+        let data_kept = kept(data);
+        if let Some(at) = waiting
+            .iter()
+            .position(|p| p.len == data.len() && p.data == data_kept)
+        {
             // pings before it went unanswered: drop them, so the queue stays short
             if let Some(ping) = waiting.drain(..=at).next_back() {
                 unit.answers = Some(Answer {
@@ -504,12 +528,12 @@ impl Decoder {
         if let Some(count) = head.attachments {
             self.binary[dir] = Some(Reassembly {
                 kind: head.kind,
-                nsp: head.nsp.to_string(),
+                nsp: kept(head.nsp),
                 id: head.id,
                 // an event's name, or for an ack the name of the event it answers
                 event: unit.fields.get("event").map(|e| match e {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                    Value::String(s) => kept(s),
+                    other => kept(&other.to_string()),
                 }),
                 message: msg.index,
                 count,
@@ -561,7 +585,7 @@ impl Decoder {
                     let question = Question {
                         message: msg.index,
                         ts: msg.ts,
-                        event: event.clone(),
+                        event: event.as_deref().map(kept),
                         seq: 0,
                     };
                     self.acks.ask(ack_key(msg.dir, head.nsp, i), question);
@@ -658,7 +682,7 @@ impl Decoder {
 fn ack_key(dir: Direction, nsp: &str, id: u64) -> AckKey {
     AckKey {
         dir,
-        nsp: nsp.to_string(),
+        nsp: kept(nsp),
         id,
     }
 }
@@ -1268,5 +1292,23 @@ mod tests {
         assert!(u.summary.chars().count() < 60, "{}", u.summary);
         assert!(u.summary.ends_with('…'));
         assert_eq!(u.fields["args"][0].as_str().unwrap().len(), 10_000);
+    }
+
+    #[test]
+    fn strings_kept_while_waiting_are_cut() {
+        let mut s = Session::default();
+        let nsp = format!("/{}", "é".repeat(200_000));
+        s.text(C2S, &format!(r#"42{nsp},1["{}"]"#, "e".repeat(100_000)));
+        s.text(S2C, &format!("2{}", "p".repeat(100_000)));
+        let q = s.d.acks.waiting.values().next().unwrap();
+        assert!(q.event.as_ref().unwrap().len() <= KEEP + 3);
+        assert!(s.d.acks.waiting.keys().next().unwrap().nsp.len() <= KEEP + 3);
+        assert!(s.d.pings[S2C.index()][0].data.len() <= KEEP + 3);
+        // they still match: the same namespace and id, the same ping data
+        assert!(s.text(S2C, &format!("43{nsp},1[]")).answers.is_some());
+        assert!(s
+            .text(C2S, &format!("3{}", "p".repeat(100_000)))
+            .answers
+            .is_some());
     }
 }

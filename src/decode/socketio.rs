@@ -384,7 +384,7 @@ impl Decoder {
         }
         let mut summary = String::new();
         if let Some(sid) = open.get("sid").and_then(Value::as_str) {
-            summary.push_str(&format!("sid {sid}"));
+            summary.push_str(&format!("sid {}", short(sid)));
         }
         let num = |k: &str| open.get(k).and_then(Value::as_u64);
         if let (Some(i), Some(t)) = (num("pingInterval"), num("pingTimeout")) {
@@ -459,7 +459,7 @@ fn snake_case(name: &str) -> String {
 
 /// An Engine.IO packet other than open, ping, pong or message: close, upgrade, noop.
 fn engine_unit(kind: &str, data: &str) -> Unit {
-    let mut unit = Unit::new(kind, data);
+    let mut unit = Unit::new(kind, short(data));
     if !data.is_empty() {
         unit.fields.insert("data".into(), json!(data));
     }
@@ -562,7 +562,7 @@ impl Decoder {
         let nsp = if head.nsp == "/" {
             String::new()
         } else {
-            format!("{} ", head.nsp)
+            format!("{} ", short(head.nsp))
         };
         let id = head.id.map(|i| format!(" id {i}")).unwrap_or_default();
         let mut key = None;
@@ -571,7 +571,7 @@ impl Decoder {
             SioType::Connect | SioType::Disconnect | SioType::ConnectError => {
                 key = Some(head.nsp.to_string());
                 connect_fields(head.kind, msg.dir, payload, &mut fields);
-                format!("{}{}", head.nsp, connect_summary(head.kind, &fields))
+                format!("{}{}", short(head.nsp), connect_summary(head.kind, &fields))
             }
             t if t.is_event() => {
                 let event = payload.and_then(event_name);
@@ -590,7 +590,9 @@ impl Decoder {
                     };
                     self.acks.ask(ack_key(msg.dir, head.nsp, i), question);
                 }
-                let name = event.map(|e| format!("{e:?} ")).unwrap_or_default();
+                let name = event
+                    .map(|e| format!("{:?} ", short(&e)))
+                    .unwrap_or_default();
                 format!("{nsp}{name}{}{id}", preview(&args))
                     .trim_end()
                     .into()
@@ -605,7 +607,7 @@ impl Decoder {
                     if let Some(e) = &q.event {
                         fields.insert("event".into(), json!(e));
                         key = Some(format!("{nsp}{e}"));
-                        name = format!(" {e:?}");
+                        name = format!(" {:?}", short(e));
                     }
                     answers = Some(Answer {
                         id: head.id.map(|i| i.to_string()).unwrap_or_default(),
@@ -659,7 +661,7 @@ impl Decoder {
         fields.insert("count".into(), json!(r.count));
         fields.insert("size".into(), json!(size));
         let of = match (&r.event, r.id) {
-            (Some(e), _) => format!("{e:?}"),
+            (Some(e), _) => format!("{:?}", short(e)),
             (None, Some(id)) => format!("ack id {id}"),
             (None, None) => r.kind.name().to_string(),
         };
@@ -768,11 +770,13 @@ fn connect_summary(kind: SioType, fields: &Map<String, Value>) -> String {
     let s = |k: &str| fields.get(k).and_then(Value::as_str);
     match kind {
         SioType::Connect => match (s("sid"), fields.get("auth")) {
-            (Some(sid), _) => format!(" sid {sid}"),
+            (Some(sid), _) => format!(" sid {}", short(sid)),
             (None, Some(auth)) => format!(" auth {}", preview_value(auth)),
             (None, None) => String::new(),
         },
-        SioType::ConnectError => s("message").map(|m| format!(" {m:?}")).unwrap_or_default(),
+        SioType::ConnectError => s("message")
+            .map(|m| format!(" {:?}", short(m)))
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -798,6 +802,14 @@ fn preview_value(v: &Value) -> String {
     let mut out = String::new();
     render(v, &mut out);
     cut(out)
+}
+
+/// A name or text for a summary: its first [`ARGS_PREVIEW`] characters, `…` when cut.
+fn short(s: &str) -> String {
+    match s.char_indices().nth(ARGS_PREVIEW) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
 }
 
 /// Cut a preview to [`ARGS_PREVIEW`] characters, marking the cut with `…`.
@@ -1279,6 +1291,25 @@ mod tests {
             (r.sizes.len(), r.arrived),
             (MAX_PENDING, (MAX_PENDING + 5) as u64)
         );
+    }
+
+    #[test]
+    fn long_names_are_cut_in_the_summary() {
+        let long = "n".repeat(10_000);
+        let mut s = Session::default();
+        for text in [
+            format!(r#"42/{long},1["{long}",1]"#),
+            format!(r#"43/{long},1[1]"#),
+            format!(r#"44/{long},{{"message":"{long}"}}"#),
+            format!(r#"40/{long},{{"sid":"{long}"}}"#),
+            format!("1{long}"),
+            format!(r#"0{{"sid":"{long}"}}"#),
+            format!(r#"451-/{long},["{long}",{{"_placeholder":true,"num":0}}]"#),
+        ] {
+            let u = s.text(S2C, &text);
+            assert!(u.summary.chars().count() < 140, "{}", u.summary);
+        }
+        assert!(s.bin(S2C, b"x").summary.chars().count() < 80);
     }
 
     #[test]

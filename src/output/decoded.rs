@@ -48,6 +48,9 @@ pub fn cut_to_width(line: &str, cols: usize) -> String {
     out
 }
 
+/// Keep-alive kinds shown once per session; a decoder naming more is not believed.
+const MAX_SHOWN_KINDS: usize = 8;
+
 /// The keep-alives of each session seen so far, for the line at its end.
 #[derive(Debug, Default)]
 pub struct Heartbeats {
@@ -58,6 +61,8 @@ pub struct Heartbeats {
 #[derive(Debug, Default)]
 struct Tally {
     protocol: Option<Protocol>,
+    /// The kinds already shown once (`ping`, `pong`): a handful per protocol.
+    shown: Vec<String>,
     count: u64,
     answered: u64,
     rtt_total_ns: u64,
@@ -65,8 +70,8 @@ struct Tally {
 }
 
 impl Heartbeats {
-    /// Count `unit` if it is a keep-alive. True when it is the session's first, which the views
-    /// show in full (later ones are only counted).
+    /// Count `unit` if it is a keep-alive. True when it is the session's first of its kind,
+    /// which the views show in full (later ones are only counted).
     pub fn count(&mut self, m: &Message, d: &Decoded, unit: &Unit) -> bool {
         if !unit.heartbeat {
             return false;
@@ -79,7 +84,19 @@ impl Heartbeats {
             t.rtt_total_ns += a.rtt_ns;
             t.rtt_max_ns = t.rtt_max_ns.max(a.rtt_ns);
         }
-        t.count == 1
+        if t.shown.contains(&unit.kind) || t.shown.len() >= MAX_SHOWN_KINDS {
+            return false;
+        }
+        t.shown.push(unit.kind.clone());
+        true
+    }
+
+    /// The summary lines of every session not yet ended (the capture stopped first).
+    pub fn take_all(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.sessions)
+            .into_iter()
+            .map(|((conn, stream), t)| format!("conn {conn}: {}", t.describe(stream)))
+            .collect()
     }
 
     /// The summary lines of the sessions of `conn` (of its stream `stream` only, when given),

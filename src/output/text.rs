@@ -8,7 +8,7 @@ use super::escape::{
     escape_bytes, escape_line, escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes,
 };
 pub use super::fit::elided_note;
-use super::fit::{display_width, fit_preview, preview_within, wrap};
+use super::fit::{display_width, fit_preview, preview_within, wrap, wrap_words};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
@@ -707,10 +707,11 @@ impl<W: Write> TextSink<W> {
                 continue;
             }
             let mut line = unit_line(d.protocol, unit);
-            if unit.heartbeat {
-                line.push_str("  (later keep-alives are counted at the end)");
-            }
             let room = self.opts.width.saturating_sub(AFTER_TIME + 2);
+            const COUNTED: &str = "  (more are counted at the end)";
+            if unit.heartbeat && display_width(&line) + COUNTED.len() <= room {
+                line.push_str(COUNTED);
+            }
             writeln!(
                 self.out,
                 "{:AFTER_TIME$}↳ {}",
@@ -727,9 +728,16 @@ impl<W: Write> TextSink<W> {
         conn: ConnId,
         stream: Option<Option<StreamId>>,
     ) -> io::Result<()> {
-        for line in self.heartbeats.take(conn, stream) {
-            let room = self.opts.width.saturating_sub(4);
-            writeln!(self.out, "  ↳ {}", cut_to_width(&line, room))?;
+        let lines = self.heartbeats.take(conn, stream);
+        self.write_heartbeats(lines)
+    }
+
+    /// Keep-alive counts, each wrapped six columns in (they are not cut: they are numbers).
+    fn write_heartbeats(&mut self, lines: Vec<String>) -> io::Result<()> {
+        for line in lines {
+            for l in wrap_words(&format!("  ↳ {line}"), self.opts.width, 6) {
+                writeln!(self.out, "{l}")?;
+            }
         }
         Ok(())
     }
@@ -834,6 +842,8 @@ impl<W: Write> Sink for TextSink<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        let lines = self.heartbeats.take_all();
+        self.write_heartbeats(lines)?;
         self.out.flush()
     }
 

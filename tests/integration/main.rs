@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod decoded_views;
 mod docs;
 mod explain;
 mod h2;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod decode_socketio;
 mod decoded_views;
 mod docs;
 mod explain;

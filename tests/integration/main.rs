@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod decode_mqtt;
 mod docs;
 mod explain;
 mod h2;

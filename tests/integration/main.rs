@@ -2,6 +2,7 @@
 
 mod cli;
 mod common;
+mod decode_mqtt;
 mod decode_socketio;
 mod decoded_views;
 mod docs;

@@ -384,7 +384,7 @@ impl Decoder {
         }
         let mut summary = String::new();
         if let Some(sid) = open.get("sid").and_then(Value::as_str) {
-            summary.push_str(&format!("sid {}", short(sid)));
+            summary.push_str(&format!("sid {}", bare(sid)));
         }
         let num = |k: &str| open.get(k).and_then(Value::as_u64);
         if let (Some(i), Some(t)) = (num("pingInterval"), num("pingTimeout")) {
@@ -459,7 +459,7 @@ fn snake_case(name: &str) -> String {
 
 /// An Engine.IO packet other than open, ping, pong or message: close, upgrade, noop.
 fn engine_unit(kind: &str, data: &str) -> Unit {
-    let mut unit = Unit::new(kind, short(data));
+    let mut unit = Unit::new(kind, bare(data));
     if !data.is_empty() {
         unit.fields.insert("data".into(), json!(data));
     }
@@ -562,7 +562,7 @@ impl Decoder {
         let nsp = if head.nsp == "/" {
             String::new()
         } else {
-            format!("{} ", short(head.nsp))
+            format!("{} ", bare(head.nsp))
         };
         let id = head.id.map(|i| format!(" id {i}")).unwrap_or_default();
         let mut key = None;
@@ -571,7 +571,7 @@ impl Decoder {
             SioType::Connect | SioType::Disconnect | SioType::ConnectError => {
                 key = Some(head.nsp.to_string());
                 connect_fields(head.kind, msg.dir, payload, &mut fields);
-                format!("{}{}", short(head.nsp), connect_summary(head.kind, &fields))
+                format!("{}{}", bare(head.nsp), connect_summary(head.kind, &fields))
             }
             t if t.is_event() => {
                 let event = payload.and_then(event_name);
@@ -770,7 +770,7 @@ fn connect_summary(kind: SioType, fields: &Map<String, Value>) -> String {
     let s = |k: &str| fields.get(k).and_then(Value::as_str);
     match kind {
         SioType::Connect => match (s("sid"), fields.get("auth")) {
-            (Some(sid), _) => format!(" sid {}", short(sid)),
+            (Some(sid), _) => format!(" sid {}", bare(sid)),
             (None, Some(auth)) => format!(" auth {}", preview_value(auth)),
             (None, None) => String::new(),
         },
@@ -810,6 +810,21 @@ fn short(s: &str) -> String {
         Some((at, _)) => format!("{}…", &s[..at]),
         None => s.to_string(),
     }
+}
+
+/// A name shown bare (a namespace, a sid, a packet's data): [`short`], with control
+/// characters escaped as in a Rust string, so the summary stays one line.
+fn bare(s: &str) -> String {
+    let s = short(s);
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// Cut a preview to [`ARGS_PREVIEW`] characters, marking the cut with `…`.
@@ -1341,5 +1356,19 @@ mod tests {
             .text(C2S, &format!("3{}", "p".repeat(100_000)))
             .answers
             .is_some());
+    }
+    #[test]
+    fn a_summary_is_one_line_whatever_the_names_hold() {
+        let mut s = Session::default();
+        for text in [
+            "1\nclose",
+            "6\u{1b}[31m",
+            "40/a\nb,{\"sid\":\"x\\ny\"}",
+            "42/a\u{7},[\"e\\nv\",\"\\u001b\"]",
+            "0{\"sid\":\"a\\u000ab\"}",
+        ] {
+            let u = s.text(S2C, text);
+            assert!(!u.summary.chars().any(char::is_control), "{:?}", u.summary);
+        }
     }
 }

@@ -343,7 +343,9 @@ impl Decoder {
             }
             return None;
         };
-        let data = &text[1..];
+        // the packet type is one ASCII digit, so the data starts at byte 1 (a first byte
+        // outside 0-6 is reported before anything is sliced)
+        let data = text.get(1..).unwrap_or_default();
         match t {
             b'0' => self.open(data, msg, found),
             b'1' | b'5' | b'6' => Some(engine_unit(ENGINE_TYPES[usize::from(t - b'0')], data)),
@@ -1229,6 +1231,10 @@ mod tests {
             );
         }
         assert_eq!(s.bad(C2S, b"42[\"\xff\"]"), "byte 4: not UTF-8");
+        assert_eq!(
+            s.bad(C2S, "岍".as_bytes()),
+            "byte 0: 0xe5 is not an Engine.IO packet type (0-6)"
+        );
         assert!(s
             .bad(C2S, b"44[1]")
             .contains("CONNECT_ERROR must be a JSON object or string"));

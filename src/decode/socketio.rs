@@ -817,16 +817,16 @@ fn short(s: &str) -> String {
 /// A name shown bare (a namespace, a sid, a packet's data): [`short`], with control
 /// characters escaped as in a Rust string, so the summary stays one line.
 fn bare(s: &str) -> String {
-    let s = short(s);
-    if !s.chars().any(char::is_control) {
-        return s;
-    }
-    s.chars()
+    // escape only what a summary can show: the first characters
+    let head: String = s
+        .chars()
+        .take(ARGS_PREVIEW + 1)
         .map(|c| match c.is_control() {
             true => c.escape_debug().to_string(),
             false => c.to_string(),
         })
-        .collect()
+        .collect();
+    short(&head)
 }
 
 /// Cut a preview to [`ARGS_PREVIEW`] characters, marking the cut with `…`.
@@ -1375,6 +1375,14 @@ mod tests {
         ] {
             let u = s.text(S2C, text);
             assert!(!u.summary.chars().any(char::is_control), "{:?}", u.summary);
+        }
+        // escaped, still short
+        for text in [
+            format!("1{}", "\u{13}".repeat(1000)),
+            format!("40/{},", "\n".repeat(1000)),
+        ] {
+            let u = s.text(S2C, &text);
+            assert!(u.summary.chars().count() <= 60, "{:?}", u.summary);
         }
     }
 }

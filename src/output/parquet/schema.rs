@@ -250,7 +250,8 @@ pub const FRAMES: &[Column] = &[
         Text,
         "frame.mask_key",
         "masking key, 8 hex digits",
-    ),
+    )
+    .bulky(),
     required(
         "payload_len",
         Int,
@@ -412,20 +413,23 @@ pub const DIAGNOSTICS: &[Column] = &[
         Int,
         "diagnostic.conn",
         "connection id; 0 for the capture as a whole",
-    ),
+    )
+    .bulky(),
     STREAM,
     required(
         "severity",
         Text,
         "diagnostic.severity",
         "`info`, `warning`, `error`",
-    ),
+    )
+    .bulky(),
     required(
         "rule",
         Text,
         "diagnostic.rule",
         "stable rule name (docs/rules.md)",
-    ),
+    )
+    .bulky(),
     required(
         "section",
         Text,

@@ -53,7 +53,8 @@ fn stderr_of(o: &Output) -> String {
 }
 
 /// The samples the DuckDB comparison covers: HTTP/1.1, deflate, a rejected handshake with
-/// diagnostics, TLS with a key log, HTTP/2 in clear and over TLS. Paths from the repository root.
+/// diagnostics, TLS with a key log, HTTP/2 in clear and over TLS, and decoded application
+/// protocols (Socket.IO, MQTT). Paths from the repository root.
 const SAMPLES: &[(&str, Option<&str>)] = &[
     ("samples/py-echo.pcap", None),
     ("samples/node-deflate.pcap", None),
@@ -68,6 +69,8 @@ const SAMPLES: &[(&str, Option<&str>)] = &[
         "samples/h2/py-h2-tls.pcap",
         Some("samples/h2/py-h2-tls.keys"),
     ),
+    ("samples/apps/socketio/deflate.pcap", None),
+    ("samples/apps/mqtt/mqtt.pcap", None),
 ];
 
 fn capture_args<'a>(capture: &'a str, keys: Option<&'a str>) -> Vec<&'a str> {

@@ -142,3 +142,30 @@ impl Sink for ParquetSink {
         t.diagnostics.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only payload-like columns go without dictionary and statistics: a code or id column
+    /// marked bulky by mistake would lose its compression and its min/max pruning.
+    #[test]
+    fn the_bulky_columns_are_the_payloads_and_the_mask_key() {
+        let bulky: Vec<String> = (TABLES.iter())
+            .flat_map(|(t, cols)| {
+                cols.iter()
+                    .filter(|c| c.bulky)
+                    .map(move |c| format!("{t}.{}", c.name))
+            })
+            .collect();
+        assert_eq!(
+            bulky,
+            [
+                "frames.mask_key",
+                "messages.text",
+                "messages.data",
+                "messages.decoded"
+            ]
+        );
+    }
+}

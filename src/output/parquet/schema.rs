@@ -10,6 +10,7 @@ use super::table::{nullable, required, Cell, Column, Kind, Table};
 use crate::base::{Diagnostic, PacketRef};
 use crate::event::{ConnectionEnd, ConnectionInfo, Frame, Handshake, Message};
 use crate::output::escape::hex;
+use crate::output::json;
 use crate::ws::close::close_code_name;
 
 use Kind::{Bool, Bytes, Float, Int, Json, Text, Timestamp};
@@ -356,8 +357,8 @@ pub const MESSAGES: &[Column] = &[
     required("opcode", Int, "message.opcode", "1 text, 2 binary"),
     required("len", Int, "message.len", "full message length in bytes"),
     required("fragments", Int, "message.fragments", "number of frames"),
-    nullable("text", Text, "message.text", "the payload of a text message with valid UTF-8 (first `--max-payload` bytes); null otherwise"),
-    nullable("data", Bytes, "message.data_b64", "otherwise the payload's bytes (NDJSON has them in base64); null when `text` is set"),
+    nullable("text", Text, "message.text", "the payload of a text message with valid UTF-8 (first `--max-payload` bytes); null otherwise").bulky(),
+    nullable("data", Bytes, "message.data_b64", "otherwise the payload's bytes (NDJSON has them in base64); null when `text` is set").bulky(),
     required("truncated", Bool, "message.truncated", "`text`/`data` hold only the first bytes"),
     required("compressed", Bool, "message.compressed", "permessage-deflate compressed (RSV1)"),
     nullable("wire_len", Int, "message.wire_len", "compressed length on the wire; null when not compressed"),
@@ -368,7 +369,13 @@ pub const MESSAGES: &[Column] = &[
     required("packet", Int, "message.packet", "first packet of the message"),
     required("last_packet", Int, "message.last_packet", "last packet of the message"),
     required("ts", Timestamp, "message.ts", "capture time of `last_packet`"),
-    nullable("decoded", Json, "", "the application protocol's reading of the message, as JSON; null for now (reserved)"),
+    nullable(
+        "decoded",
+        Json,
+        "message.decoded",
+        "the application protocol's reading of the message (docs/decoders.md), as JSON text; null when no decoder took the session",
+    )
+    .bulky(),
 ];
 
 pub fn message_row(t: &mut Table, m: &Message) -> io::Result<()> {
@@ -380,6 +387,7 @@ pub fn message_row(t: &mut Table, m: &Message) -> io::Result<()> {
         json!(holes).to_string()
     });
     let inflate_error = m.inflate_error.as_ref().map(|e| e.to_string());
+    let decoded = (m.decoded.as_deref()).map(|d| json::decoded(d).to_string());
     t.push(&[
         Cell::Int(m.conn.0),
         Cell::opt_int(m.stream.map(|s| u64::from(s.0))),
@@ -403,7 +411,7 @@ pub fn message_row(t: &mut Table, m: &Message) -> io::Result<()> {
         Cell::Int(m.first_packet.number),
         Cell::Int(m.last_packet.number),
         Cell::Timestamp(m.last_packet.ts.0),
-        Cell::Null,
+        Cell::opt_str(decoded.as_deref()),
     ])
 }
 
@@ -413,23 +421,20 @@ pub const DIAGNOSTICS: &[Column] = &[
         Int,
         "diagnostic.conn",
         "connection id; 0 for the capture as a whole",
-    )
-    .bulky(),
+    ),
     STREAM,
     required(
         "severity",
         Text,
         "diagnostic.severity",
         "`info`, `warning`, `error`",
-    )
-    .bulky(),
+    ),
     required(
         "rule",
         Text,
         "diagnostic.rule",
         "stable rule name (docs/rules.md)",
-    )
-    .bulky(),
+    ),
     required(
         "section",
         Text,

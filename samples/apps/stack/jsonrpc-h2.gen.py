@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""jsonrpc-h2.pcap: JSON-RPC 2.0 over WebSocket over HTTP/2 (RFC 8441) over TLS, with a key log.
+
+Server: hypercorn (samples/h2/h2lib.Hypercorn) on 127.0.0.1:8620 with a throwaway self-signed
+certificate (openssl CLI), ALPN h2. Its ASGI app accepts a WebSocket on /rpc with subprotocol
+`jsonrpc` when offered and hands every text message to jsonrpcserver's async_dispatch
+(methods add, greet, log, subscribe); after answering `subscribe` it sends two
+server-to-client notifications `tick` of its own.
+Client: h2lib.H2WSClient over Python ssl (TLS 1.3, ALPN h2, SSLContext.keylog_filename =
+jsonrpc-h2.keys), requests built with jsonrpcclient. One TCP connection, one WebSocket on
+stream 1 (offers `jsonrpc`), in order, each waiting for what it expects back:
+
+  add [2, 3]                     request, id 1
+  greet {"name": ...}            request, id 2 (named params)
+  log {...}                      notification (no answer)
+  [add, greet, log, add]         batch: three requests (ids 3, 4, 5) + a notification
+  no_such_method                 request, id 6 -> error -32601 Method not found
+  subscribe {"topic": "ticks"}   request, id "sub-1" (a string id) -> result, then the server
+                                 sends two notifications `tick`
+  close 1000 "done"              the client closes, hypercorn echoes
+
+Truth: jsonrpc-h2.client.jsonl (every text the client sent and received, in order) and
+jsonrpc-h2.server.jsonl (every text the app received and sent, in order); the generator checks
+that each side received exactly what the other sent. Regenerate (root):
+  PY=/tmp/stack-venv/bin/python; $PY samples/apps/stack/jsonrpc-h2.gen.py
+with the venv of requirements.txt (hypercorn, h2, wsproto, jsonrpcserver, jsonrpcclient).
+"""
+import asyncio
+import json
+import os
+import shutil
+import socket
+import ssl
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "h2"))
+import h2lib  # noqa: E402
+from h2lib import Capture, H2WSClient, Hypercorn, fmt_addr, port_free  # noqa: E402
+import wsproto.events as wse  # noqa: E402
+from jsonrpcclient import notification, notification_json, request, request_json  # noqa: E402
+from jsonrpcserver import Error, Result, Success, async_dispatch, method  # noqa: E402
+
+NAME = "jsonrpc-h2"
+PORT = 8620
+
+
+@method
+async def add(a, b) -> Result:
+    return Success(a + b)
+
+
+@method
+async def greet(name) -> Result:
+    return Success(f"hello, {name}")
+
+
+@method(name="log")
+async def log_line(text) -> Result:
+    return Success(None)
+
+
+@method
+async def subscribe(topic) -> Result:
+    if topic != "ticks":
+        return Error(1, "unknown topic", topic)
+    return Success({"subscribed": topic})
+
+
+def rpc_app(server_log):
+    """ASGI: WebSocket /rpc -> jsonrpcserver; `subscribe` is followed by two `tick` notifications."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                m = await receive()
+                if m["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif m["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "websocket":
+            return
+        m = await receive()
+        assert m["type"] == "websocket.connect", m
+        sub = "jsonrpc" if "jsonrpc" in scope.get("subprotocols", []) else None
+        server_log.append({"event": "accept", "subprotocol": sub, "http_version": scope["http_version"],
+                           "path": scope["path"]})
+        await send({"type": "websocket.accept", "subprotocol": sub})
+
+        async def send_text(text):
+            server_log.append({"dir": "sent", "text": text})
+            await send({"type": "websocket.send", "text": text})
+
+        while True:
+            m = await receive()
+            if m["type"] == "websocket.disconnect":
+                server_log.append({"event": "disconnect", "code": m.get("code")})
+                return
+            text = m.get("text")
+            server_log.append({"dir": "received", "text": text})
+            answer = await async_dispatch(text)
+            if answer:
+                await send_text(answer)
+            if '"subscribe"' in text:
+                for n in (1, 2):
+                    await send_text(notification_json("tick", params={"topic": "ticks", "n": n}))
+
+    return app
+
+
+class Client(H2WSClient):
+    """H2WSClient that also keeps the text of every message it receives."""
+
+    def _ws_events(self, st):
+        for e in st.ws.events():
+            if isinstance(e, wse.TextMessage):
+                st.partial_text = getattr(st, "partial_text", "") + e.data
+                if e.message_finished:
+                    st.received.append({"kind": "message", "opcode": 1, "text": st.partial_text})
+                    st.partial_text = ""
+            elif isinstance(e, wse.CloseConnection):
+                st.received.append({"kind": "close", "code": e.code, "reason": e.reason or ""})
+                if st.ws.state.name == "REMOTE_CLOSING":
+                    self.ws_send(st, e.response(), end_stream=True)
+            elif isinstance(e, wse.Ping):
+                st.received.append({"kind": "ping", "len": len(e.payload)})
+                self.ws_send(st, e.response())
+
+
+def main():
+    port_free(PORT)
+    h2lib.hard_timeout(120)
+    tmp = tempfile.mkdtemp(prefix=NAME + ".")
+    cert, key = h2lib.make_cert(tmp, ca=True)
+    keys = os.path.join(tmp, NAME + ".keys")
+    pcap = os.path.join(tmp, NAME + ".pcap")
+    server_log, client_log = [], []
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_alpn_protocols(["h2"])
+    ctx.keylog_filename = keys
+    with Hypercorn(rpc_app(server_log), bind=[f"127.0.0.1:{PORT}"], certfile=cert, keyfile=key,
+                   websocket_ping_interval=600):
+        with Capture(pcap, ["-i", "lo"], f"tcp port {PORT}", extra=("--immediate-mode",)) as cap:
+            raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
+            sock = ctx.wrap_socket(raw, server_hostname="localhost")
+            tls = {"version": sock.version(), "cipher": sock.cipher()[0], "alpn": sock.selected_alpn_protocol()}
+            assert tls["alpn"] == "h2", tls
+            c = Client(sock, f"localhost:{PORT}", "https", deadline=90)
+            c.conn.initiate_connection()
+            c.flush()
+            c.wait(lambda: c.remote_settings, "server SETTINGS")
+            st = c.ws_open("/rpc", subprotocols=["jsonrpc"])
+            assert st.status == 200 and st.subprotocol == "jsonrpc", (st.status, st.subprotocol)
+            client_log.append({"event": "open", "stream": st.id, "subprotocol": st.subprotocol, "tls": tls,
+                               "client": fmt_addr(sock.getsockname())})
+
+            def texts():
+                return [r["text"] for r in st.received if r["kind"] == "message"]
+
+            def call(text, expect):
+                """Send `text`, wait until `expect` more messages came back, log both."""
+                have = len(texts())
+                client_log.append({"dir": "sent", "text": text})
+                c.send(st, text)
+                c.wait(lambda: len(texts()) >= have + expect, f"{expect} answers to {text[:40]}")
+                if expect == 0:
+                    c.settle(0.2)
+                for t in texts()[have:]:
+                    client_log.append({"dir": "received", "text": t})
+
+            call(request_json("add", params=[2, 3]), 1)
+            call(request_json("greet", params={"name": "json-rpc over h2"}), 1)
+            call(notification_json("log", params={"text": "a notification: no answer"}), 0)
+            call(json.dumps([request("add", params=[1, 1]), request("greet", params={"name": "batch"}),
+                             notification("log", params={"text": "in a batch"}),
+                             request("add", params=[40, 2])]), 1)
+            call(request_json("no_such_method", params=[]), 1)
+            call(request_json("subscribe", params={"topic": "ticks"}, id="sub-1"), 3)
+            c.close(st, 1000, "done")
+            c.end_after_close(st)
+            client_log.append({"event": "closed", "received": [r for r in st.received if r["kind"] == "close"]})
+            c.settle(0.3)
+            c.conn.close_connection()
+            c.flush()
+            sock.settimeout(5)
+            try:
+                plain = sock.unwrap()
+            except (ssl.SSLError, OSError):
+                plain = sock
+            try:
+                plain.shutdown(socket.SHUT_WR)
+                while plain.recv(65536):
+                    pass
+            except OSError:
+                pass
+            plain.close()
+    # ---- cross-checks: each side received exactly what the other sent
+    sent_c = [r["text"] for r in client_log if r.get("dir") == "sent"]
+    recv_s = [r["text"] for r in server_log if r.get("dir") == "received"]
+    assert sent_c == recv_s, (sent_c, recv_s)
+    sent_s = [r["text"] for r in server_log if r.get("dir") == "sent"]
+    recv_c = [r["text"] for r in client_log if r.get("dir") == "received"]
+    assert sent_s == recv_c, (sent_s, recv_c)
+    assert "0 packets dropped by kernel" in cap.stderr.decode()
+    assert sum(1 for l in open(keys) if l.startswith("CLIENT_TRAFFIC_SECRET_0")) == 1
+    for name, items in (("client", client_log), ("server", server_log)):
+        with open(os.path.join(tmp, f"{NAME}.{name}.jsonl"), "w") as f:
+            for r in items:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    with open(os.path.join(tmp, f"{NAME}.versions.json"), "w") as f:
+        json.dump(h2lib.versions(jsonrpcserver=_v("jsonrpcserver"), jsonrpcclient=_v("jsonrpcclient")), f, indent=1)
+        f.write("\n")
+    for n in (".pcap", ".keys", ".client.jsonl", ".server.jsonl", ".versions.json"):
+        shutil.copy(os.path.join(tmp, NAME + n), os.path.join(HERE, NAME + n))
+    shutil.rmtree(tmp)
+    print(f"{NAME}: ok, {os.path.getsize(os.path.join(HERE, NAME + '.pcap'))} bytes, {tls}")
+
+
+def _v(pkg):
+    from importlib.metadata import version
+    return version(pkg)
+
+
+if __name__ == "__main__":
+    main()

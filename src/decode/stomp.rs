@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
 use super::text::quoted;
-use super::types::{AppMessage, Decode, Decoded, Finding, Protocol, Unit};
+use super::types::{Answer, AppMessage, Decode, Decoded, Finding, Protocol, Unit};
 use crate::base::rules;
 use crate::base::Direction;
 
@@ -348,22 +348,21 @@ impl Decoder {
         let mut unit = Unit::new(f.command, summary(f));
         unit.fields = fields(f);
         unit.key = f.header("destination").map(str::to_string);
-        let answered = self.remember(msg, f);
-        if let Some((answer, about)) = answered {
-            unit.answers = Some(answer);
-            if unit.key.is_none() {
-                unit.key = about;
-            }
+        let (answer, about) = self.matched(msg, f).unwrap_or_default();
+        unit.answers = answer;
+        if unit.key.is_none() {
+            unit.key = about;
         }
         unit
     }
 
-    /// Keep what `f` asks and find what it answers (with the question's destination).
-    fn remember(
+    /// Keep what `f` asks; find what it answers (or the subscription it ends) and the
+    /// question's destination.
+    fn matched(
         &mut self,
         msg: &AppMessage<'_>,
         f: &Frame<'_>,
-    ) -> Option<(super::types::Answer, Option<String>)> {
+    ) -> Option<(Option<Answer>, Option<String>)> {
         let h = |n: &str| f.header(n).map(str::to_string);
         let dest = h("destination");
         if msg.dir == Direction::ClientToServer {
@@ -373,7 +372,7 @@ impl Decoder {
             }
         }
         let answer = |p: &Question<Option<String>>, id: &str| {
-            Some((p.answered_by(msg, id), p.about.clone()))
+            Some((Some(p.answered_by(msg, id)), p.about.clone()))
         };
         match (msg.dir, f.command) {
             (Direction::ClientToServer, "SUBSCRIBE") => {
@@ -384,8 +383,9 @@ impl Decoder {
             }
             (Direction::ClientToServer, "UNSUBSCRIBE") => {
                 let id = h("id").or(dest)?;
+                // The client ends its own subscription: not an answer, but its destination.
                 let q = self.subscriptions.remove(&id)?;
-                Some((q.answered_by(msg, &id), q.about))
+                Some((None, q.about))
             }
             (Direction::ClientToServer, "ACK" | "NACK") => {
                 let id = h("id").or_else(|| h("message-id"))?;
@@ -797,6 +797,10 @@ mod tests {
         assert!(m2.answers.is_some());
         let un = one(&mut d, &msg(C2S, 3, 18, b"UNSUBSCRIBE\nid:sub-0\n\n\0"));
         assert_eq!(un.key.as_deref(), Some("/queue/a"));
+        assert!(
+            un.answers.is_none(),
+            "a client's own UNSUBSCRIBE answers nothing"
+        );
         let m3 = one(
             &mut d,
             &msg(

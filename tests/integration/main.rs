@@ -2,6 +2,10 @@
 
 mod cli;
 mod common;
+mod decode_graphql;
+mod decode_jsonrpc;
+mod decode_stomp;
+mod decode_support;
 mod docs;
 mod explain;
 mod h2;

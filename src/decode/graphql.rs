@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
-use super::text::{cut, json_preview};
+use super::text::{cut, json_preview, ID_CHARS};
 use super::types::{AppMessage, Decode, Decoded, Finding, Protocol, Unit};
 use crate::base::rules;
 use crate::base::Direction;
@@ -158,6 +158,7 @@ impl Decoder {
         id: &str,
     ) -> Result<Unit, String> {
         let payload = o.get("payload");
+        let shown = cut(id, ID_CHARS);
         let mut u = match t {
             "subscribe" | "start" => {
                 let (u, key) = operation(t, id, payload)?;
@@ -167,20 +168,20 @@ impl Decoder {
             }
             "next" | "data" => {
                 let p = payload.ok_or_else(|| format!("{t:?} {id:?} has no \"payload\""))?;
-                let mut u = Unit::new(t, format!("id {id} {}", json_preview(p)));
+                let mut u = Unit::new(t, format!("id {shown} {}", json_preview(p)));
                 u.fields.insert("payload".into(), p.clone());
                 u
             }
             "error" => {
                 let p = payload.ok_or_else(|| format!("\"error\" {id:?} has no \"payload\""))?;
-                let mut u = Unit::new(t, format!("id {id} {}", first_error(p)));
+                let mut u = Unit::new(t, format!("id {shown} {}", first_error(p)));
                 u.fields.insert("payload".into(), p.clone());
                 u
             }
             _ => {
                 let cancel = msg.dir == Direction::ClientToServer;
                 let note = if cancel { " (cancel)" } else { "" };
-                Unit::new(t, format!("id {id}{note}"))
+                Unit::new(t, format!("id {shown}{note}"))
             }
         };
         u.fields.insert("id".into(), json!(id));
@@ -251,7 +252,7 @@ fn operation(t: &str, id: &str, payload: Option<&Value>) -> Result<(Unit, Option
     let vars = p
         .get("variables")
         .filter(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()));
-    let mut summary = format!("id {id} {}", cut(first_line, 40));
+    let mut summary = format!("id {} {}", cut(id, ID_CHARS), cut(first_line, 40));
     if let Some(v) = vars {
         summary.push(' ');
         summary.push_str(&json_preview(v));

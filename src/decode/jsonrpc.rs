@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
-use super::text::{cut, json_preview};
+use super::text::{cut, json_preview, ID_CHARS};
 use super::types::{AppMessage, Decode, Decoded, Finding, Protocol, Unit};
 use crate::base::rules;
 use crate::base::Direction;
@@ -235,7 +235,11 @@ impl Decoder {
                 );
                 let mut u = Unit::new(
                     "request",
-                    join(&[&format!("id {id_text}"), method, &preview(params)]),
+                    join(&[
+                        &format!("id {}", cut(&id_text, ID_CHARS)),
+                        &cut(method, ID_CHARS),
+                        &preview(params),
+                    ]),
                 );
                 u.fields = call_fields(method, params);
                 u.fields.insert("id".into(), id.clone());
@@ -243,13 +247,23 @@ impl Decoder {
                 u
             }
             Element::Notification { method, params } => {
-                let mut u = Unit::new("notification", join(&[method, &preview(params)]));
+                let mut u = Unit::new(
+                    "notification",
+                    join(&[&cut(method, ID_CHARS), &preview(params)]),
+                );
                 u.fields = call_fields(method, params);
                 u.key = Some(method.to_string());
                 u
             }
             Element::Result { id, result } => {
-                let mut u = Unit::new("response", format!("id {id} {}", json_preview(result)));
+                let mut u = Unit::new(
+                    "response",
+                    format!(
+                        "id {} {}",
+                        cut(&id.to_string(), ID_CHARS),
+                        json_preview(result)
+                    ),
+                );
                 u.fields.insert("id".into(), id.clone());
                 u.fields.insert("result".into(), result.clone());
                 self.answer(msg, id, &mut u);
@@ -262,7 +276,8 @@ impl Decoder {
                 data,
             } => {
                 let name = error_name(code);
-                let summary = format!("id {id} {code} {name}: {}", cut(message, 32));
+                let shown = cut(&id.to_string(), ID_CHARS);
+                let summary = format!("id {shown} {code} {name}: {}", cut(message, 32));
                 let mut u = Unit::new("error", summary);
                 u.fields.insert("id".into(), id.clone());
                 u.fields.insert("code".into(), json!(code));

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
-use super::text::quoted;
+use super::text::{cut, quoted, ID_CHARS};
 use super::types::{Answer, AppMessage, Decode, Decoded, Finding, Protocol, Unit};
 use crate::base::rules;
 use crate::base::Direction;
@@ -428,8 +428,9 @@ fn summary(f: &Frame<'_>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut add = |label: &str, name: &str| {
         if let Some(v) = f.header(name) {
+            let v = cut(v, ID_CHARS);
             parts.push(if label.is_empty() {
-                v.to_string()
+                v
             } else {
                 format!("{label} {v}")
             });

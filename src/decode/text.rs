@@ -3,6 +3,9 @@
 /// Characters of a payload a summary quotes.
 pub const PREVIEW_CHARS: usize = 24;
 
+/// Characters of an id, name or destination a summary shows (a UUID is 36).
+pub const ID_CHARS: usize = 40;
+
 /// `s` in double quotes, cut to [`PREVIEW_CHARS`] characters with `…` (not escaped: the views
 /// escape).
 pub fn quoted(s: &str) -> String {

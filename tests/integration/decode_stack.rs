@@ -50,9 +50,19 @@ fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {
 /// The decoded units of one direction's messages, in order; every message must be decoded
 /// as `protocol`.
 fn units<'a>(records: &'a [Value], dir: &str, protocol: &str) -> Vec<&'a Value> {
+    units_on(records, None, dir, protocol)
+}
+
+/// The same, of one HTTP/2 stream's messages (all messages when `stream` is None).
+fn units_on<'a>(
+    records: &'a [Value],
+    stream: Option<u64>,
+    dir: &str,
+    protocol: &str,
+) -> Vec<&'a Value> {
     let mut out = Vec::new();
     for m in of_type(records, "message") {
-        if m["dir"] != dir {
+        if m["dir"] != dir || stream.is_some_and(|s| m["stream"] != s) {
             continue;
         }
         let d = &m["decoded"];
@@ -278,13 +288,14 @@ fn expected_unit(v: &Value, batch: bool) -> (String, Value) {
     (kind.to_string(), Value::Object(fields))
 }
 
-/// The texts one side logged it sent (`sent`) or received, as the units they must decode to.
-fn logged_units(log: &str, dir: &str) -> Vec<(String, Value)> {
+/// The texts one side logged it sent on one WebSocket (`key` = `stream` in the client's log,
+/// `path` in the server's), as the units they must decode to.
+fn logged_units(log: &str, key: &str, on: Value) -> Vec<(String, Value)> {
     let text = std::fs::read_to_string(stack(log)).unwrap();
     let mut out = Vec::new();
     for line in text.lines() {
         let r: Value = serde_json::from_str(line).unwrap();
-        if r["dir"] != dir {
+        if r["dir"] != "sent" || r[key] != on {
             continue;
         }
         let v: Value = serde_json::from_str(r["text"].as_str().unwrap()).unwrap();
@@ -303,42 +314,59 @@ fn jsonrpc_over_h2_over_tls_decodes_every_logged_message() {
     assert_eq!(conn.len(), 1);
     assert_eq!(conn[0]["tls"]["decrypted"], true);
     assert_eq!(conn[0]["tls"]["alpn"], "h2");
+    // Stream 1 negotiated `jsonrpc`; stream 3 negotiated nothing, so its decoder was
+    // recognised from its first message.
     let hs = of_type(&records, "handshake");
-    assert_eq!(hs.len(), 1);
-    assert_eq!(hs[0]["stream"], 1, "an RFC 8441 stream: {}", hs[0]);
-    assert_eq!(hs[0]["subprotocol"], "jsonrpc");
-    for m in of_type(&records, "message") {
-        assert_eq!(m["stream"], 1);
-    }
-    // The client's log is what it sent (c2s) and received (s2c); the server's agrees with it
-    // (the generator checked), so c2s is also what the server received.
-    for (dir, logged) in [
-        ("c2s", logged_units("jsonrpc-h2.client.jsonl", "sent")),
-        ("s2c", logged_units("jsonrpc-h2.server.jsonl", "sent")),
-    ] {
-        let got = units(&records, dir, "json-rpc");
-        assert_eq!(got.len(), logged.len(), "{dir}: {got:?}");
-        for ((kind, fields), u) in logged.iter().zip(&got) {
-            assert_eq!(u["kind"], kind.as_str(), "{dir} {u}");
-            for (k, v) in fields.as_object().unwrap() {
-                assert_eq!(&u["fields"][k], v, "{dir} {k}: {u}");
-            }
-            if u["fields"].get("batch").is_some() {
-                assert_eq!(fields.get("batch"), Some(&Value::Bool(true)), "{u}");
-            }
+    let streams: Vec<_> = hs
+        .iter()
+        .map(|h| (&h["stream"], &h["subprotocol"]))
+        .collect();
+    assert_eq!(
+        streams,
+        [(&json!(1), &json!("jsonrpc")), (&json!(3), &Value::Null)]
+    );
+    // Each side logged what it sent, per WebSocket: the client by stream, the server by path.
+    for (stream, path) in [(1, "/rpc"), (3, "/rpc-b")] {
+        for (dir, logged) in [
+            (
+                "c2s",
+                logged_units("jsonrpc-h2.client.jsonl", "stream", json!(stream)),
+            ),
+            (
+                "s2c",
+                logged_units("jsonrpc-h2.server.jsonl", "path", json!(path)),
+            ),
+        ] {
+            let got = units_on(&records, Some(stream), dir, "json-rpc");
+            check_jsonrpc_units(&format!("stream {stream} {dir}"), &got, &logged);
         }
+        check_jsonrpc_answers(&records, stream);
     }
-    check_jsonrpc_answers(&records);
     assert!(findings(&records).is_empty(), "{:?}", findings(&records));
 }
 
-/// Every response and error answers the request of its id, sent the other way, and is keyed
-/// by that request's method; requests, notifications and the server's own `tick`
-/// notifications answer nothing.
-fn check_jsonrpc_answers(records: &[Value]) {
-    let requests = units(records, "c2s", "json-rpc");
+/// The units decoded on one stream in one direction are those the sender logged (`at` names
+/// them in a failure).
+fn check_jsonrpc_units(at: &str, got: &[&Value], logged: &[(String, Value)]) {
+    assert_eq!(got.len(), logged.len(), "{at}: {got:?}");
+    for ((kind, fields), u) in logged.iter().zip(got) {
+        assert_eq!(u["kind"], kind.as_str(), "{at}: {u}");
+        for (k, v) in fields.as_object().unwrap() {
+            assert_eq!(&u["fields"][k], v, "{at} {k}: {u}");
+        }
+        if u["fields"].get("batch").is_some() {
+            assert_eq!(fields.get("batch"), Some(&Value::Bool(true)), "{at}: {u}");
+        }
+    }
+}
+
+/// Every response and error answers the request of its id sent the other way on the same
+/// stream (the streams' ids collide), and is keyed by that request's method; the server's own
+/// `tick` notifications answer nothing.
+fn check_jsonrpc_answers(records: &[Value], stream: u64) {
+    let requests = units_on(records, Some(stream), "c2s", "json-rpc");
     let mut answered = 0;
-    for u in units(records, "s2c", "json-rpc") {
+    for u in units_on(records, Some(stream), "s2c", "json-rpc") {
         match u["kind"].as_str().unwrap() {
             "response" | "error" => {
                 let id = &u["fields"]["id"];
@@ -363,12 +391,14 @@ fn check_jsonrpc_answers(records: &[Value]) {
     }
     let asked = requests.iter().filter(|r| r["kind"] == "request").count();
     assert_eq!(answered, asked, "every request is answered once");
-    let error = units(records, "s2c", "json-rpc")
-        .into_iter()
-        .find(|u| u["kind"] == "error")
-        .unwrap();
-    assert_eq!(error["fields"]["code"], -32601);
-    assert_eq!(error["key"], "no_such_method");
+    if stream == 1 {
+        let error = units_on(records, Some(1), "s2c", "json-rpc")
+            .into_iter()
+            .find(|u| u["kind"] == "error")
+            .unwrap();
+        assert_eq!(error["fields"]["code"], -32601);
+        assert_eq!(error["key"], "no_such_method");
+    }
 }
 
 // --------------------------------------------------------------------------- the views

@@ -342,6 +342,13 @@ fn jsonrpc_over_h2_over_tls_decodes_every_logged_message() {
         }
         check_jsonrpc_answers(&records, stream);
     }
+    // The 30 kB request went as three WebSocket fragments spanning HTTP/2 DATA frames and TLS
+    // records: one message, decoded whole.
+    let messages = of_type(&records, "message");
+    let big: Vec<_> = messages.iter().filter(|m| m["fragments"] == 3).collect();
+    assert_eq!(big.len(), 1);
+    let name = &big[0]["decoded"]["units"][0]["fields"]["params"]["name"];
+    assert_eq!(name.as_str().map(str::len), Some(30000));
     assert!(findings(&records).is_empty(), "{:?}", findings(&records));
 }
 
@@ -421,7 +428,7 @@ fn stack_views_show_the_decoded_packets() {
             "jsonrpc-h2.keys",
             &[
                 "json-rpc request id \"sub-1\" subscribe",
-                "json-rpc error id 6 -32601",
+                "json-rpc error id 7 -32601",
                 "json-rpc notification tick",
             ][..],
         ),

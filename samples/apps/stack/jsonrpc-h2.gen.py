@@ -17,8 +17,10 @@ then on stream 1, in order, each waiting for what it expects back:
 
   greet {"name": ...}            request, id 2 (named params)
   log {...}                      notification (no answer)
-  [add, greet, log, add]         batch: three requests (ids 3, 4, 5) + a notification
-  no_such_method                 request, id 6 -> error -32601 Method not found
+  greet {"name": 30000 x}        request, id 3, 30 kB sent as three WebSocket fragments (so it
+                                 spans DATA frames and TLS records); the answer is as big
+  [add, greet, log, add]         batch: three requests (ids 4, 5, 6) + a notification
+  no_such_method                 request, id 7 -> error -32601 Method not found
   subscribe {"topic": "ticks"}   request, id "sub-1" (a string id) -> result, then the server
                                  sends two notifications `tick`
   close 1000 "done"              the client closes, hypercorn echoes
@@ -198,6 +200,16 @@ def main():
             c.wait(lambda: other.closed, "close echo on stream 3")
             call(request_json("greet", params={"name": "json-rpc over h2"}), 1)
             call(notification_json("log", params={"text": "a notification: no answer"}), 0)
+            # A 30 kB request in three WebSocket fragments, so it spans HTTP/2 DATA frames
+            # (16 kB at most) and TLS records; the answer is as big.
+            big = request_json("greet", params={"name": "x" * 30000})
+            have = len(texts(st))
+            client_log.append({"stream": st.id, "dir": "sent", "text": big, "fragments": 3})
+            cut = [0, 10000, 20000, len(big)]
+            for i in range(3):
+                c.ws_send(st, wse.TextMessage(data=big[cut[i]:cut[i + 1]], message_finished=i == 2))
+            c.wait(lambda: len(texts(st)) > have, "answer to the big request")
+            client_log.append({"stream": st.id, "dir": "received", "text": texts(st)[have]})
             call(json.dumps([request("add", params=[1, 1]), request("greet", params={"name": "batch"}),
                              notification("log", params={"text": "in a batch"}),
                              request("add", params=[40, 2])]), 1)

@@ -9,6 +9,10 @@ use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
 use super::text::{cut, json_preview, ID_CHARS};
+
+/// Characters of an operation id a `subscribe` summary shows: enough to tell operations apart
+/// (the answers point at the message anyway).
+const SHORT_ID_CHARS: usize = 8;
 use super::types::{AppMessage, Decode, Decoded, Finding, Protocol, Unit};
 use crate::base::rules;
 use crate::base::Direction;
@@ -158,7 +162,13 @@ impl Decoder {
         id: &str,
     ) -> Result<Unit, String> {
         let payload = o.get("payload");
-        let shown = cut(id, ID_CHARS);
+        // What the operation is, when known, says more than its id (often a UUID).
+        let label = match self.operations.get(&id.to_string()) {
+            Some(Question {
+                about: Some(key), ..
+            }) => cut(key, ID_CHARS),
+            _ => format!("id {}", cut(id, ID_CHARS)),
+        };
         let mut u = match t {
             "subscribe" | "start" => {
                 let (u, key) = operation(t, id, payload)?;
@@ -168,20 +178,20 @@ impl Decoder {
             }
             "next" | "data" => {
                 let p = payload.ok_or_else(|| format!("{t:?} {id:?} has no \"payload\""))?;
-                let mut u = Unit::new(t, format!("id {shown} {}", json_preview(p)));
+                let mut u = Unit::new(t, format!("{label} {}", json_preview(p)));
                 u.fields.insert("payload".into(), p.clone());
                 u
             }
             "error" => {
                 let p = payload.ok_or_else(|| format!("\"error\" {id:?} has no \"payload\""))?;
-                let mut u = Unit::new(t, format!("id {shown} {}", first_error(p)));
+                let mut u = Unit::new(t, format!("{label} {}", first_error(p)));
                 u.fields.insert("payload".into(), p.clone());
                 u
             }
             _ => {
                 let cancel = msg.dir == Direction::ClientToServer;
                 let note = if cancel { " (cancel)" } else { "" };
-                Unit::new(t, format!("id {shown}{note}"))
+                Unit::new(t, format!("{label}{note}"))
             }
         };
         u.fields.insert("id".into(), json!(id));
@@ -252,11 +262,13 @@ fn operation(t: &str, id: &str, payload: Option<&Value>) -> Result<(Unit, Option
     let vars = p
         .get("variables")
         .filter(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()));
-    let mut summary = format!("id {} {}", cut(id, ID_CHARS), cut(first_line, 40));
+    let mut summary = cut(first_line, 40);
     if let Some(v) = vars {
         summary.push(' ');
         summary.push_str(&json_preview(v));
     }
+    summary.push_str(" id ");
+    summary.push_str(&cut(id, SHORT_ID_CHARS));
     let mut u = Unit::new(t, summary);
     u.key.clone_from(&key);
     u.fields.insert("operation_type".into(), json!(op_type));
@@ -392,7 +404,7 @@ mod tests {
         );
         one(&mut d, &msg(S2C, 1, 1, br#"{"type":"connection_ack"}"#));
         let s = one(&mut d, &msg(C2S, 2, 2, br#"{"id":"a1","type":"subscribe","payload":{"query":"subscription OnNews($n: Int!) {\n  news(n: $n) { title }\n}","operationName":"OnNews","variables":{"n":3}}}"#));
-        assert_eq!(s.summary, "id a1 subscription OnNews($n: Int!) { {\"n\":3}");
+        assert_eq!(s.summary, "subscription OnNews($n: Int!) { {\"n\":3} id a1");
         assert_eq!(s.key.as_deref(), Some("OnNews"));
         assert_eq!(s.fields["operation_type"], "subscription");
         assert_eq!(s.fields["operation_name"], "OnNews");
@@ -425,7 +437,7 @@ mod tests {
         let c = one(&mut d, &msg(S2C, 4, 7, br#"{"id":"a1","type":"complete"}"#));
         assert_eq!(
             (c.summary.as_str(), c.key.as_deref()),
-            ("id a1", Some("OnNews"))
+            ("OnNews", Some("OnNews"))
         );
         assert!(c.answers.is_some());
         assert_eq!(d.operations.len(), 0);
@@ -457,7 +469,7 @@ mod tests {
             ),
         );
         let e = one(&mut d, &msg(S2C, 1, 1, br#"{"id":"1","type":"error","payload":[{"message":"Cannot query field \"boom\""}]}"#));
-        assert_eq!(e.summary, "id 1 \"Cannot query field \"boom…\"");
+        assert_eq!(e.summary, "boom \"Cannot query field \"boom…\"");
         assert_eq!(e.key.as_deref(), Some("boom"));
         assert!(e.answers.is_some());
         one(
@@ -472,7 +484,7 @@ mod tests {
         let c = one(&mut d, &msg(C2S, 3, 3, br#"{"id":"2","type":"complete"}"#));
         assert_eq!(
             (c.summary.as_str(), c.key.as_deref()),
-            ("id 2 (cancel)", Some("ticks"))
+            ("ticks (cancel)", Some("ticks"))
         );
         assert!(c.answers.is_none());
         assert_eq!(d.operations.len(), 0);
@@ -490,7 +502,7 @@ mod tests {
         let s = one(&mut d, &msg(C2S, 2, 1, br#"{"id":"1","type":"start","payload":{"query":"subscription { counter }","variables":{}}}"#));
         assert_eq!(
             (s.kind.as_str(), s.key.as_deref(), s.summary.as_str()),
-            ("start", Some("counter"), "id 1 subscription { counter }")
+            ("start", Some("counter"), "subscription { counter } id 1")
         );
         let data = one(
             &mut d,

@@ -475,12 +475,17 @@ fn summary(f: &Frame<'_>) -> String {
         }
         _ => {}
     }
-    add("receipt", "receipt");
+    if f.command != "MESSAGE" {
+        // A MESSAGE may carry the SEND's receipt header along (RabbitMQ does): not a request.
+        add("receipt", "receipt");
+    }
     if let Some(body) = f.body.filter(|b| !b.is_empty()) {
-        parts.push(match std::str::from_utf8(body) {
+        let preview = match std::str::from_utf8(body) {
             Ok(s) => quoted(s.trim_end()),
             Err(_) => format!("{} bytes", body.len()),
-        });
+        };
+        // The body right after the destination (or the ERROR's message): what a reader wants.
+        parts.insert(parts.len().min(1), preview);
     }
     parts.join(" ")
 }
@@ -631,7 +636,7 @@ mod tests {
             ),
         );
         assert_eq!(u.key.as_deref(), Some("/queue/a"));
-        assert_eq!(u.summary, "/queue/a receipt r1 \"hello\"");
+        assert_eq!(u.summary, "/queue/a \"hello\" receipt r1");
         assert_eq!(u.fields["headers"]["content-type"], "text/plain");
         assert_eq!(u.fields["body"], "hello");
         assert_eq!(u.fields["body_length"], 5);

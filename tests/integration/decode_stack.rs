@@ -7,7 +7,8 @@
 //!   plain ws;
 //! - JSON-RPC 2.0 over WebSocket over HTTP/2 over TLS: every request, notification, batch
 //!   element, response and error either side logged is decoded, and each answer is matched
-//!   to its request.
+//!   to its request on its own stream; and the same exchange over plain HTTP/1.1 decodes to
+//!   the same units.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -340,7 +341,7 @@ fn jsonrpc_over_h2_over_tls_decodes_every_logged_message() {
             let got = units_on(&records, Some(stream), dir, "json-rpc");
             check_jsonrpc_units(&format!("stream {stream} {dir}"), &got, &logged);
         }
-        check_jsonrpc_answers(&records, stream);
+        check_jsonrpc_answers(&records, Some(stream));
     }
     // The 30 kB request went as three WebSocket fragments spanning HTTP/2 DATA frames and TLS
     // records: one message, decoded whole.
@@ -370,10 +371,10 @@ fn check_jsonrpc_units(at: &str, got: &[&Value], logged: &[(String, Value)]) {
 /// Every response and error answers the request of its id sent the other way on the same
 /// stream (the streams' ids collide), and is keyed by that request's method; the server's own
 /// `tick` notifications answer nothing.
-fn check_jsonrpc_answers(records: &[Value], stream: u64) {
-    let requests = units_on(records, Some(stream), "c2s", "json-rpc");
+fn check_jsonrpc_answers(records: &[Value], stream: Option<u64>) {
+    let requests = units_on(records, stream, "c2s", "json-rpc");
     let mut answered = 0;
-    for u in units_on(records, Some(stream), "s2c", "json-rpc") {
+    for u in units_on(records, stream, "s2c", "json-rpc") {
         match u["kind"].as_str().unwrap() {
             "response" | "error" => {
                 let id = &u["fields"]["id"];
@@ -398,14 +399,42 @@ fn check_jsonrpc_answers(records: &[Value], stream: u64) {
     }
     let asked = requests.iter().filter(|r| r["kind"] == "request").count();
     assert_eq!(answered, asked, "every request is answered once");
-    if stream == 1 {
-        let error = units_on(records, Some(1), "s2c", "json-rpc")
+    if stream != Some(3) {
+        let error = units_on(records, stream, "s2c", "json-rpc")
             .into_iter()
             .find(|u| u["kind"] == "error")
             .unwrap();
         assert_eq!(error["fields"]["code"], -32601);
         assert_eq!(error["key"], "no_such_method");
     }
+}
+
+/// HTTP/2 and TLS change nothing that was decoded: stream 1's exchange, sent again over
+/// plain HTTP/1.1 WebSocket (jsonrpc-h1.pcap, websockets' client, which fragments the big
+/// request into four frames instead of three), decodes to the same units.
+#[test]
+fn jsonrpc_decoded_units_are_the_same_over_h2_tls_and_plain_ws() {
+    let h2 = ndjson("jsonrpc-h2.pcap", Some("jsonrpc-h2.keys"));
+    let h1 = ndjson("jsonrpc-h1.pcap", None);
+    assert_eq!(of_type(&h1, "handshake")[0]["subprotocol"], "jsonrpc");
+    for dir in ["c2s", "s2c"] {
+        let logged = if dir == "c2s" {
+            logged_units("jsonrpc-h1.client.jsonl", "path", json!("/rpc-h1"))
+        } else {
+            logged_units("jsonrpc-h1.server.jsonl", "path", json!("/rpc-h1"))
+        };
+        let plain = units(&h1, dir, "json-rpc");
+        check_jsonrpc_units(&format!("h1 {dir}"), &plain, &logged);
+        let over_h2: Vec<Value> = units_on(&h2, Some(1), dir, "json-rpc")
+            .into_iter()
+            .map(unit_sans_timing)
+            .collect();
+        let plain: Vec<Value> = plain.into_iter().map(unit_sans_timing).collect();
+        assert!(plain.len() >= 10);
+        assert_eq!(plain, over_h2, "{dir}");
+    }
+    check_jsonrpc_answers(&h1, None);
+    assert!(findings(&h1).is_empty(), "{:?}", findings(&h1));
 }
 
 // --------------------------------------------------------------------------- the views

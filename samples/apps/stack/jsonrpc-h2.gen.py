@@ -52,6 +52,35 @@ from jsonrpcserver import Error, Result, Success, async_dispatch, method  # noqa
 
 NAME = "jsonrpc-h2"
 PORT = 8620
+H1 = "jsonrpc-h1"
+PORT_H1 = 8621   # the same exchange over plain HTTP/1.1 WebSocket, for comparison
+
+
+def first_call():
+    return request_json("add", params=[2, 3], id=1)
+
+
+def later_calls():
+    """(text, answers to wait for, WebSocket fragments) sent on stream 1 after its first call,
+    and over HTTP/1.1 after the same first call. Ids are explicit so both runs send the same
+    bytes."""
+    return [
+        (request_json("greet", params={"name": "json-rpc over h2"}, id=2), 1, 1),
+        (notification_json("log", params={"text": "a notification: no answer"}), 0, 1),
+        # 30 kB in three fragments: it spans HTTP/2 DATA frames (16 kB at most) and TLS
+        # records; the answer is as big.
+        (request_json("greet", params={"name": "x" * 30000}, id=3), 1, 3),
+        (json.dumps([request("add", params=[1, 1], id=4), request("greet", params={"name": "batch"}, id=5),
+                     notification("log", params={"text": "in a batch"}),
+                     request("add", params=[40, 2], id=6)]), 1, 1),
+        (request_json("no_such_method", params=[], id=7), 1, 1),
+        (request_json("subscribe", params={"topic": "ticks"}, id="sub-1"), 3, 1),
+    ]
+
+
+def pieces(text, n):
+    step = -(-len(text) // n)
+    return [text[i:i + step] for i in range(0, len(text), step)]
 
 
 @method
@@ -139,7 +168,7 @@ class Client(H2WSClient):
 
 
 def main():
-    port_free(PORT)
+    port_free(PORT, PORT_H1)
     h2lib.hard_timeout(120)
     tmp = tempfile.mkdtemp(prefix=NAME + ".")
     cert, key = h2lib.make_cert(tmp, ca=True)
@@ -150,8 +179,10 @@ def main():
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.set_alpn_protocols(["h2"])
     ctx.keylog_filename = keys
-    with Hypercorn(rpc_app(server_log), bind=[f"127.0.0.1:{PORT}"], certfile=cert, keyfile=key,
-                   websocket_ping_interval=600):
+    h1_log = []
+    pcap_h1 = os.path.join(tmp, H1 + ".pcap")
+    with Hypercorn(rpc_app(server_log), bind=[f"127.0.0.1:{PORT}"], insecure_bind=[f"127.0.0.1:{PORT_H1}"],
+                   certfile=cert, keyfile=key, websocket_ping_interval=600):
         with Capture(pcap, ["-i", "lo"], f"tcp port {PORT}", extra=("--immediate-mode",)) as cap:
             raw = socket.create_connection(("127.0.0.1", PORT), timeout=10)
             sock = ctx.wrap_socket(raw, server_hostname="localhost")
@@ -174,11 +205,13 @@ def main():
             def texts(s):
                 return [r["text"] for r in s.received if r["kind"] == "message"]
 
-            def call(text, expect, s=st):
+            def call(text, expect, fragments=1, s=st):
                 """Send `text` on s, wait until `expect` more messages came back, log both."""
                 have = len(texts(s))
-                client_log.append({"stream": s.id, "dir": "sent", "text": text})
-                c.send(s, text)
+                client_log.append({"stream": s.id, "dir": "sent", "text": text, "fragments": fragments})
+                parts = pieces(text, fragments)
+                for i, part in enumerate(parts):
+                    c.ws_send(s, wse.TextMessage(data=part, message_finished=i == len(parts) - 1))
                 c.wait(lambda: len(texts(s)) >= have + expect, f"{expect} answers to {text[:40]}")
                 if expect == 0:
                     c.settle(0.2)
@@ -186,35 +219,20 @@ def main():
                     client_log.append({"stream": s.id, "dir": "received", "text": t})
 
             # ids 1 on both streams, both questions out before either answer is read
-            first_a, first_b = request_json("add", params=[2, 3]), request_json("greet", params=["b"], id=1)
+            first_a, first_b = first_call(), request_json("greet", params=["b"], id=1)
             for s, text in ((st, first_a), (other, first_b)):
-                client_log.append({"stream": s.id, "dir": "sent", "text": text})
+                client_log.append({"stream": s.id, "dir": "sent", "text": text, "fragments": 1})
                 c.send(s, text)
             c.wait(lambda: len(texts(st)) == 1 and len(texts(other)) == 1, "both answers to id 1")
             for s in (st, other):
                 client_log.append({"stream": s.id, "dir": "received", "text": texts(s)[0]})
-            call(request_json("add", params=[7, 8], id=2), 1, other)
+            call(request_json("add", params=[7, 8], id=2), 1, s=other)
             # END_STREAM on the close frame itself, as py-h2-tls does: hypercorn 0.18 forgets a
             # stream once it echoed the close and fails (KeyError) on a later empty END_STREAM.
             c.close(other, 1000, "b done", end_stream=True)
             c.wait(lambda: other.closed, "close echo on stream 3")
-            call(request_json("greet", params={"name": "json-rpc over h2"}), 1)
-            call(notification_json("log", params={"text": "a notification: no answer"}), 0)
-            # A 30 kB request in three WebSocket fragments, so it spans HTTP/2 DATA frames
-            # (16 kB at most) and TLS records; the answer is as big.
-            big = request_json("greet", params={"name": "x" * 30000})
-            have = len(texts(st))
-            client_log.append({"stream": st.id, "dir": "sent", "text": big, "fragments": 3})
-            cut = [0, 10000, 20000, len(big)]
-            for i in range(3):
-                c.ws_send(st, wse.TextMessage(data=big[cut[i]:cut[i + 1]], message_finished=i == 2))
-            c.wait(lambda: len(texts(st)) > have, "answer to the big request")
-            client_log.append({"stream": st.id, "dir": "received", "text": texts(st)[have]})
-            call(json.dumps([request("add", params=[1, 1]), request("greet", params={"name": "batch"}),
-                             notification("log", params={"text": "in a batch"}),
-                             request("add", params=[40, 2])]), 1)
-            call(request_json("no_such_method", params=[]), 1)
-            call(request_json("subscribe", params={"topic": "ticks"}, id="sub-1"), 3)
+            for text, expect, fragments in later_calls():
+                call(text, expect, fragments)
             c.close(st, 1000, "done", end_stream=True)
             c.wait(lambda: st.closed, "close echo on stream 1")
             client_log.append({"event": "closed", "received": [r for r in st.received if r["kind"] == "close"]})
@@ -233,25 +251,57 @@ def main():
             except OSError:
                 pass
             plain.close()
+        with Capture(pcap_h1, ["-i", "lo"], f"tcp port {PORT_H1}", extra=("--immediate-mode",)) as cap_h1:
+            run_h1(h1_log)
     # ---- cross-checks: each side received exactly what the other sent
-    for sid, path in ((st.id, st.path), (other.id, other.path)):
-        def of(log, key, val, d):
-            return [r["text"] for r in log if r.get(key) == val and r.get("dir") == d]
-        assert of(client_log, "stream", sid, "sent") == of(server_log, "path", path, "received"), sid
-        assert of(server_log, "path", path, "sent") == of(client_log, "stream", sid, "received"), sid
+    def of(log, key, val, d):
+        return [r["text"] for r in log if r.get(key) == val and r.get("dir") == d]
+    for log, key, sid, path in (("client", "stream", st.id, st.path), ("client", "stream", other.id, other.path),
+                                ("h1", "path", "/rpc-h1", "/rpc-h1")):
+        clog = client_log if log == "client" else h1_log
+        assert of(clog, key, sid, "sent") == of(server_log, "path", path, "received"), sid
+        assert of(server_log, "path", path, "sent") == of(clog, key, sid, "received"), sid
+    # over HTTP/1.1, stream 1's exchange exactly
+    assert of(h1_log, "path", "/rpc-h1", "sent") == of(client_log, "stream", st.id, "sent")
+    assert of(h1_log, "path", "/rpc-h1", "received") == of(client_log, "stream", st.id, "received")
     assert "0 packets dropped by kernel" in cap.stderr.decode()
+    assert "0 packets dropped by kernel" in cap_h1.stderr.decode()
     assert sum(1 for l in open(keys) if l.startswith("CLIENT_TRAFFIC_SECRET_0")) == 1
-    for name, items in (("client", client_log), ("server", server_log)):
-        with open(os.path.join(tmp, f"{NAME}.{name}.jsonl"), "w") as f:
+    h1_server = [r for r in server_log if r.get("path") == "/rpc-h1"]
+    h2_server = [r for r in server_log if r.get("path") != "/rpc-h1"]
+    for name, items in ((NAME + ".client", client_log), (NAME + ".server", h2_server),
+                        (H1 + ".client", h1_log), (H1 + ".server", h1_server)):
+        with open(os.path.join(tmp, f"{name}.jsonl"), "w") as f:
             for r in items:
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
     with open(os.path.join(tmp, f"{NAME}.versions.json"), "w") as f:
-        json.dump(h2lib.versions(jsonrpcserver=_v("jsonrpcserver"), jsonrpcclient=_v("jsonrpcclient")), f, indent=1)
+        json.dump(h2lib.versions(jsonrpcserver=_v("jsonrpcserver"), jsonrpcclient=_v("jsonrpcclient"),
+                                 websockets=_v("websockets")), f, indent=1)
         f.write("\n")
     for n in (".pcap", ".keys", ".client.jsonl", ".server.jsonl", ".versions.json"):
         shutil.copy(os.path.join(tmp, NAME + n), os.path.join(HERE, NAME + n))
+    for n in (".pcap", ".client.jsonl", ".server.jsonl"):
+        shutil.copy(os.path.join(tmp, H1 + n), os.path.join(HERE, H1 + n))
     shutil.rmtree(tmp)
     print(f"{NAME}: ok, {os.path.getsize(os.path.join(HERE, NAME + '.pcap'))} bytes, {tls}")
+
+
+def run_h1(log):
+    """Stream 1's exchange again, over plain HTTP/1.1 WebSocket (websockets' sync client; its
+    fragmented send adds an empty final fragment)."""
+    from websockets.sync.client import connect
+    with connect(f"ws://127.0.0.1:{PORT_H1}/rpc-h1", subprotocols=["jsonrpc"], compression=None,
+                 open_timeout=10, close_timeout=5) as ws:
+        assert ws.subprotocol == "jsonrpc", ws.subprotocol
+        log.append({"event": "open", "path": "/rpc-h1", "subprotocol": ws.subprotocol,
+                    "client": fmt_addr(ws.socket.getsockname())})
+        for text, expect, fragments in [(first_call(), 1, 1)] + later_calls():
+            log.append({"path": "/rpc-h1", "dir": "sent", "text": text, "fragments": fragments})
+            ws.send(text if fragments == 1 else pieces(text, fragments))
+            for _ in range(expect):
+                log.append({"path": "/rpc-h1", "dir": "received", "text": ws.recv(timeout=10)})
+        ws.close(1000, "done")
+    log.append({"event": "closed"})
 
 
 def _v(pkg):

@@ -14,8 +14,10 @@ mod choose;
 mod graphql;
 mod jsonrpc;
 mod mqtt;
+mod pending;
 mod socketio;
 mod stomp;
+mod text;
 mod types;
 
 pub use choose::{AppDecoder, Hint, SNIFF_MESSAGES};

@@ -6,9 +6,10 @@ use unicode_width::UnicodeWidthChar;
 
 use super::escape::{push_byte_escape, push_escaped};
 
-/// What follows a preview that was cut: `…(+N bytes)`.
+/// What follows a preview that was cut: `…(+N bytes)`, `…(+1 byte)`.
 pub fn elided_note(more: u64) -> String {
-    format!("…(+{more} bytes)")
+    let unit = if more == 1 { "byte" } else { "bytes" };
+    format!("…(+{more} {unit})")
 }
 
 /// The columns a line takes on a terminal: SGR colour sequences (`ESC [ … m`) take none.
@@ -168,10 +169,10 @@ fn whole_preview(shown: &[u8], total: u64, as_text: bool) -> String {
     fit_preview(shown, total, as_text, shown.len(), usize::MAX).0
 }
 
-/// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)`.
+/// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for one).
 fn note_width(more: u64) -> usize {
     let digits = more.checked_ilog10().unwrap_or(0) as usize + 1;
-    3 + digits + 7
+    3 + digits + if more == 1 { 6 } else { 7 }
 }
 
 /// One unit of a preview: a character or an invalid byte of text, or a byte in hex. A line
@@ -481,6 +482,9 @@ mod tests {
         for n in [1, 9, 10, 99, 100, 12345, u64::MAX] {
             assert_eq!(note_width(n), display_width(&elided_note(n)));
         }
+        // One byte left out is singular (a JSON text one byte too long for its preview, as
+        // in samples/apps/graphql/graphql-ws.pcap).
+        assert_eq!(elided_note(1), "…(+1 byte)");
     }
 
     #[test]

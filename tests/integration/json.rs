@@ -229,7 +229,8 @@ fn every_record_validates_against_docs_json_schema() {
     let tls = crate::common::repo().join("samples/tls");
     let mut runs: Vec<(std::path::PathBuf, Vec<String>)> =
         inputs.into_iter().map(|p| (p, Vec::new())).collect();
-    let mut keyed: Vec<_> = [&tls, &h2]
+    let stack = crate::common::repo().join("samples/apps/stack");
+    let mut keyed: Vec<_> = [&tls, &h2, &stack]
         .iter()
         .flat_map(|dir| std::fs::read_dir(dir).unwrap())
         .map(|e| e.unwrap().path())

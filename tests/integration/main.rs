@@ -2,8 +2,13 @@
 
 mod cli;
 mod common;
+mod decode_graphql;
+mod decode_jsonrpc;
 mod decode_mqtt;
 mod decode_socketio;
+mod decode_stack;
+mod decode_stomp;
+mod decode_support;
 mod decoded_views;
 mod docs;
 mod explain;

@@ -131,8 +131,14 @@ fn capped(output: &str, max_lines: usize) -> String {
 
 fn snapshot_view(view: &str, args: &[&str], max_lines: usize) {
     for (name, path) in captures() {
+        // A wss capture with its key log beside it (samples/apps/stack/) is shown decrypted.
+        let keys = path.with_extension("keys");
+        let keys = keys.to_string_lossy().to_string();
         let path = path.to_string_lossy().to_string();
         let mut all: Vec<&str> = args.to_vec();
+        if repo().join(&keys).exists() {
+            all.extend(["--tls-keylog", &keys]);
+        }
         all.push(&path);
         let output = capped(&run(&all), max_lines);
         let mut settings = insta::Settings::clone_current();

@@ -591,6 +591,67 @@ mod tests {
         assert!(!glued, "nothing past the budget is shown as whole");
     }
 
+    /// An extended CONNECT to `path`, offering `protocols` when some.
+    fn connect_to(stream: u32, path: &str, protocols: Option<&str>) -> Vec<u8> {
+        let mut fields = vec![
+            (":method", "CONNECT"),
+            (":protocol", "websocket"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "example.test"),
+            ("sec-websocket-version", "13"),
+        ];
+        fields.extend(protocols.map(|p| ("sec-websocket-protocol", p)));
+        frame(1, 0x4, stream, &block(&fields))
+    }
+
+    /// Issue 15: a stream's decoder is chosen from that stream's own response and `:path`,
+    /// as over HTTP/1.1. The same STOMP SEND (not a first packet recognition accepts) is
+    /// decoded on the stream that negotiated `v12.stomp` and stays raw on the one that
+    /// negotiated nothing; a Socket.IO event is decoded on the stream whose `:path` names
+    /// Engine.IO.
+    #[test]
+    fn each_stream_gets_the_decoder_its_subprotocol_or_path_names() {
+        let mut client = client_start();
+        client.extend(connect_to(1, "/stomp", Some("v12.stomp")));
+        client.extend(connect_to(3, "/stomp", None));
+        client.extend(connect_to(5, "/socket.io/?EIO=4&transport=websocket", None));
+        let settings = server_settings();
+        let mut answers = frame(
+            1,
+            0x4,
+            1,
+            &block(&[(":status", "200"), ("sec-websocket-protocol", "v12.stomp")]),
+        );
+        answers.extend(ok(3));
+        answers.extend(ok(5));
+        let send = "SEND\ndestination:/queue/a\n\nhi\0";
+        let mut data = frame(0, 0, 1, &ws_text(true, send));
+        data.extend(frame(0, 0, 3, &ws_text(true, send)));
+        data.extend(frame(0, 0, 5, &ws_text(true, "42[\"chat\",\"hi\"]")));
+        let pieces = [
+            (1, Piece::Bytes(&settings)),
+            (0, Piece::Bytes(&client)),
+            (1, Piece::Bytes(&answers)),
+            (0, Piece::Bytes(&data)),
+        ];
+        let events = dissect_streams(pieces, DissectConfig::default());
+        let decoded: Vec<(u32, Option<&str>)> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Message(m) => {
+                    Some((m.stream?.0, m.decoded.as_ref().map(|d| d.protocol.as_str())))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            decoded,
+            [(1, Some("stomp")), (3, None), (5, Some("socket.io"))],
+            "{events:#?}"
+        );
+    }
+
     #[test]
     fn a_preface_in_small_pieces_is_still_http2() {
         let mut client = client_start();

@@ -138,6 +138,7 @@ rules! {
     // What the messages carry (decode/): one block per protocol, so each decoder adds its own
     // Socket.IO / Engine.IO (decode/socketio.rs)
     SOCKETIO_MALFORMED = "socketio-malformed", Warning, "Socket.IO protocol v5, Engine.IO protocol v4", "a message of a Socket.IO session is not a valid Engine.IO or Socket.IO packet; it is shown raw";
+    SOCKETIO_ATTACHMENT_MISSING = "socketio-attachment-missing", Warning, "Socket.IO protocol v5", "a BINARY_EVENT or BINARY_ACK announced more attachments than the binary messages that followed it in its direction before the next Socket.IO packet; the receiver's parser fails";
     // MQTT (decode/mqtt.rs)
     MQTT_MALFORMED = "mqtt-malformed", Error, "MQTT 3.1.1 §2, MQTT 5.0 §2", "bytes of an MQTT session are not a valid MQTT control packet; the rest of the message is shown raw";
     MQTT_TEXT_MESSAGE = "mqtt-text-message", Error, "MQTT 3.1.1 §6, MQTT 5.0 §6", "MQTT control packets must be sent in binary messages; a text message is shown raw";

@@ -69,6 +69,11 @@ impl AppDecoder {
         }
     }
 
+    /// No recogniser took the session's first messages: it stays raw.
+    pub fn gave_up(&self) -> bool {
+        matches!(self, AppDecoder::GaveUp)
+    }
+
     /// The protocol chosen, if any.
     pub fn protocol(&self) -> Option<Protocol> {
         match self {

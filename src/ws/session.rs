@@ -625,6 +625,10 @@ impl State {
                 ts: message.last_packet.ts,
             };
             message.decoded = app.decode(&view, &mut found).map(Box::new);
+            // A session no recogniser took costs nothing more.
+            if app.gave_up() {
+                self.app = None;
+            }
         }
         found
     }

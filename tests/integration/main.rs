@@ -3,6 +3,8 @@
 mod cli;
 mod common;
 mod decode_mqtt;
+mod decode_socketio;
+mod decoded_views;
 mod docs;
 mod explain;
 mod h2;

@@ -1,6 +1,6 @@
 //! MQTT differential test against tshark over samples/apps/mqtt/mqtt.pcap: per connection and
 //! direction, the MQTT packets in order, each as (type, topics, packet id, QoS), from tshark's
-//! MQTT dissector and from wsdissect's decoding. On the two paho sessions they must agree; on
+//! MQTT dissector and from wsdissect's NDJSON. On the two paho sessions they must agree; on
 //! the hand-made session, where packets span WebSocket messages and share them, tshark must be
 //! wrong in exactly the ways listed in `TSHARK_WRONG` (docs/tshark.md shows them), so a tshark
 //! that changes asks for a look.
@@ -15,9 +15,9 @@ use std::process::Command;
 
 use serde_json::Value;
 use wsdissect::base::Direction;
-use wsdissect::event::Event;
 
-use crate::common::{dissect_full, repo};
+use crate::common::repo;
+use crate::decode_mqtt::ndjson;
 
 /// One MQTT packet: type number, topic or topic filters, packet id, QoS of a PUBLISH.
 type Packet = (u64, Vec<String>, Option<u64>, Option<u64>);
@@ -102,6 +102,7 @@ fn tshark_packets() -> Packets {
     packets
 }
 
+/// The same from wsdissect's NDJSON (`decoded.units` of each message record).
 fn wsdissect_packets() -> Packets {
     let kinds = [
         "",
@@ -121,36 +122,39 @@ fn wsdissect_packets() -> Packets {
         "DISCONNECT",
         "AUTH",
     ];
-    let mut conns: BTreeMap<u64, usize> = BTreeMap::new();
     let mut packets = Packets::new();
-    for e in dissect_full(&capture()) {
-        let Event::Message(m) = e else { continue };
-        let next = conns.len() + 1;
-        let conn = *conns.entry(m.conn.0).or_insert(next);
-        for u in m.decoded.map(|d| d.units).unwrap_or_default() {
-            let kind = kinds.iter().position(|k| *k == u.kind).unwrap() as u64;
-            let f = |n: &str| u.fields.get(n).cloned().unwrap_or(Value::Null);
-            let topics: Vec<String> = match u.kind.as_str() {
-                "PUBLISH" => vec![f("topic").as_str().unwrap().to_string()],
-                "SUBSCRIBE" => f("subscriptions")
+    for r in ndjson(&capture()) {
+        if r["type"] != "message" {
+            continue;
+        }
+        let conn = r["conn"].as_u64().unwrap() as usize;
+        let dir = if r["dir"] == "c2s" { "c2s" } else { "s2c" };
+        for u in r["decoded"]["units"].as_array().into_iter().flatten() {
+            let kind = kinds.iter().position(|k| u["kind"] == *k).unwrap() as u64;
+            let f = &u["fields"];
+            let strings = |v: &Value| -> Vec<String> {
+                v.as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
+            };
+            let topics: Vec<String> = match u["kind"].as_str().unwrap() {
+                "PUBLISH" => vec![f["topic"].as_str().unwrap().to_string()],
+                "SUBSCRIBE" => f["subscriptions"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|s| s["topic_filter"].as_str().unwrap().to_string())
                     .collect(),
-                "UNSUBSCRIBE" => f("topic_filters")
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap().to_string())
-                    .collect(),
+                "UNSUBSCRIBE" => strings(&f["topic_filters"]),
                 _ => Vec::new(),
             };
-            let qos = (kind == 3).then(|| f("qos").as_u64()).flatten();
-            packets.entry((conn, m.dir.as_str())).or_default().push((
+            let qos = (kind == 3).then(|| f["qos"].as_u64()).flatten();
+            packets.entry((conn, dir)).or_default().push((
                 kind,
                 topics,
-                f("packet_id").as_u64(),
+                f["packet_id"].as_u64(),
                 qos,
             ));
         }

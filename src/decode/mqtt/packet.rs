@@ -172,9 +172,11 @@ fn connect(r: &mut Reader<'_>) -> Result<Packet> {
     }
     let client_id = r.utf8("client identifier")?;
     f.insert("client_id".into(), client_id.into());
-    let mut summary = format!("{client_id:?} v{} keepalive {keep_alive}", version.as_str());
+    // What a reader needs first: who, which version, as whom; then the session's terms.
+    let mut summary = format!("{client_id:?} v{}", version.as_str());
+    let mut terms = format!(" keepalive {keep_alive}");
     if flags & 0x02 != 0 {
-        summary.push_str(" clean");
+        terms.push_str(" clean");
     }
     if will {
         let mut w = Map::new();
@@ -188,13 +190,14 @@ fn connect(r: &mut Reader<'_>) -> Result<Packet> {
         w.insert("retain".into(), (flags & 0x20 != 0).into());
         payload_into(payload, &mut w);
         f.insert("will".into(), Value::Object(w));
-        summary.push_str(&format!(" will {topic}"));
+        terms.push_str(&format!(" will {topic}"));
     }
     if flags & 0x80 != 0 {
         let user = r.utf8("user name")?;
         f.insert("username".into(), user.into());
         summary.push_str(&format!(" user {user:?}"));
     }
+    summary.push_str(&terms);
     if flags & 0x40 != 0 {
         // The password's value is never shown: only that there is one, and its length.
         let password = r.binary("password")?;

@@ -192,7 +192,7 @@ fn a_311_connect_shows_the_password_length_only() {
     assert!(!all.contains("s3cret"), "{all}");
     assert_eq!(
         u.summary,
-        "\"dev-1\" v3.1.1 keepalive 60 clean will dev/will user \"alice\""
+        "\"dev-1\" v3.1.1 user \"alice\" keepalive 60 clean will dev/will"
     );
     assert!(s.found.is_empty(), "{:?}", s.found);
 }

@@ -653,6 +653,23 @@ fn a_carried_packet_that_grows_too_long_is_skipped_too() {
 }
 
 #[test]
+fn packets_after_a_skipped_one_in_the_same_message_are_read() {
+    let mut s = Session::v311();
+    let mut header = vec![0x30];
+    header.extend(varint(MAX_CARRY + 10));
+    assert!(s.send(C2S, &header[..1]).unwrap().units.is_empty());
+    // the rest of the header, the whole body, and a PINGREQ
+    let mut rest = header[1..].to_vec();
+    rest.resize(rest.len() + MAX_CARRY + 10, b'x');
+    rest.extend([0xC0, 0]);
+    let d = s.send(C2S, &rest).unwrap();
+    s.only_finding(&rules::MQTT_PACKET_TOO_LONG);
+    assert_eq!(d.units.len(), 1);
+    assert_eq!(d.units[0].kind, "PINGREQ");
+    assert_eq!(s.d.streams[0].skip, 0);
+}
+
+#[test]
 fn answers_are_matched_by_id_type_and_direction() {
     let mut s = Session::v311();
     s.one(S2C, &[0x20, 2, 0, 0]);

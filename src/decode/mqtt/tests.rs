@@ -240,6 +240,10 @@ fn every_311_packet_type_decodes() {
     assert_eq!(suback.summary, "id 3 q0, Failure");
     assert_eq!(f(&suback, "return_codes"), &json!([0, 128]));
     assert_eq!(
+        f(&suback, "reasons"),
+        &json!({"0": "Success - Maximum QoS 0", "128": "Failure"})
+    );
+    assert_eq!(
         suback.key.as_deref(),
         Some("a/# b/+"),
         "an answer groups with its question"
@@ -361,6 +365,12 @@ fn every_v5_packet_type_decodes_with_its_properties() {
     let suback = s.one(S2C, &[0x90, 5, 0, 1, 0, 0x01, 0x87]);
     assert_eq!(suback.summary, "id 1 q1, Not authorized");
     assert_eq!(f(&suback, "reason_codes"), &json!([1, 0x87]));
+    let many = s.one(S2C, &[0x90, 8, 0, 7, 0, 0x87, 0x87, 0x87, 0x87, 0x87]);
+    assert_eq!(
+        many.summary,
+        "id 7 Not authorized, Not authorized, Not authorized … +2"
+    );
+    assert_eq!(f(&many, "reasons"), &json!({"135": "Not authorized"}));
     s.one(C2S, &pkt(0xA2, &cat(&[&[0, 2, 0], &st("x/#")])));
     let unsuback = s.one(S2C, &[0xB0, 4, 0, 2, 0, 0x11]);
     assert_eq!(unsuback.summary, "id 2 No subscription existed");

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use super::decoded::{cut_to_width, unit_line};
+use super::decoded::unit_line_within;
 use super::escape::{escape_bytes, escape_text, hex_spaced};
 use super::fit::{display_width, fit_preview, preview_within, wrap};
 use super::style::Style;
@@ -274,7 +274,7 @@ impl<W: Write> ConversationSink<W> {
             self.write_wrapped(&head)?;
             let room = self.opts.width.saturating_sub(6);
             for unit in &d.units {
-                let line = cut_to_width(&unit_line(d.protocol, unit), room);
+                let line = unit_line_within(d.protocol, unit, room);
                 writeln!(self.out, "    ↳ {}", st.text(&line))?;
             }
             return Ok(());

@@ -13,20 +13,29 @@ use crate::event::Message;
 /// `mqtt PUBLISH a/b qos 1 id 7 "hi"  ↩ c2s #4 1.250 ms`: the protocol, the packet's kind,
 /// its summary, and which message it answers and how fast. Escaped.
 pub fn unit_line(protocol: Protocol, unit: &Unit) -> String {
-    let mut line = format!("{protocol} {}", unit.kind);
+    let (what, answer) = unit_parts(protocol, unit);
+    what + &answer
+}
+
+/// [`unit_line`] within `cols` columns: the summary is cut, never the answer after it.
+pub fn unit_line_within(protocol: Protocol, unit: &Unit, cols: usize) -> String {
+    let (what, answer) = unit_parts(protocol, unit);
+    let room = cols.saturating_sub(super::fit::display_width(&answer));
+    cut_to_width(&what, room) + &answer
+}
+
+/// The packet (`mqtt PUBLISH a/b …`) and what it answers (`  ↩ c2s #4 1.250 ms`, or "").
+fn unit_parts(protocol: Protocol, unit: &Unit) -> (String, String) {
+    let mut what = format!("{protocol} {}", unit.kind);
     if !unit.summary.is_empty() {
-        line.push(' ');
-        line.push_str(&unit.summary);
+        what.push(' ');
+        what.push_str(&unit.summary);
     }
-    if let Some(a) = &unit.answers {
-        line.push_str(&format!(
-            "  ↩ {} #{} {:.3} ms",
-            a.dir.as_str(),
-            a.message,
-            a.rtt_ns as f64 / 1e6
-        ));
-    }
-    escape_line(&line)
+    let answer = unit.answers.as_ref().map_or(String::new(), |a| {
+        let ms = a.rtt_ns as f64 / 1e6;
+        format!("  ↩ {} #{} {ms:.3} ms", a.dir.as_str(), a.message)
+    });
+    (escape_line(&what), answer)
 }
 
 /// `line` cut to `cols` display columns, ending in `…` when cut.
@@ -166,6 +175,20 @@ mod tests {
             !line.contains('\u{1b}') && !line.contains('\u{202e}'),
             "{line}"
         );
+    }
+
+    #[test]
+    fn a_cut_line_keeps_its_answer() {
+        let mut u = unit("ACK", &"x".repeat(100));
+        u.answers = Some(Answer {
+            id: "1".into(),
+            dir: Direction::ServerToClient,
+            message: 12,
+            rtt_ns: 5_000,
+        });
+        let line = unit_line_within(Protocol::SocketIo, &u, 50);
+        assert!(line.ends_with("xx…  ↩ s2c #12 0.005 ms"), "{line}");
+        assert_eq!(super::super::fit::display_width(&line), 50);
     }
 
     #[test]

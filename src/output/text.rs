@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::decoded::{cut_to_width, unit_line, Heartbeats};
+use super::decoded::{unit_line_within, Heartbeats};
 use super::escape::{
     escape_bytes, escape_line, escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes,
 };
@@ -706,18 +706,13 @@ impl<W: Write> TextSink<W> {
             if unit.heartbeat && !self.heartbeats.count(m, d, unit) {
                 continue;
             }
-            let mut line = unit_line(d.protocol, unit);
             let room = self.opts.width.saturating_sub(AFTER_TIME + 2);
+            let mut line = unit_line_within(d.protocol, unit, room);
             const COUNTED: &str = "  (more are counted at the end)";
             if unit.heartbeat && display_width(&line) + COUNTED.len() <= room {
                 line.push_str(COUNTED);
             }
-            writeln!(
-                self.out,
-                "{:AFTER_TIME$}↳ {}",
-                "",
-                cut_to_width(&line, room)
-            )?;
+            writeln!(self.out, "{:AFTER_TIME$}↳ {line}", "")?;
         }
         Ok(())
     }

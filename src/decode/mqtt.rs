@@ -117,7 +117,9 @@ impl Decoder {
         if !self.streams[d].carry.is_empty() {
             match self.continue_carried(msg, &mut input, found) {
                 Err(e) => return self.malformed(msg.dir, e, None, found),
-                Ok(None) => return true,
+                // Still unfinished (then `input` is empty), or too long and skipped (then
+                // what is left of `input` starts the next packet).
+                Ok(None) => {}
                 Ok(Some(carried)) => {
                     let from = self.streams[d].carry_from;
                     let cut = Cut {

@@ -1,5 +1,6 @@
 //! MQTT decoding over samples/apps/mqtt/mqtt.pcap (paho-mqtt and a hand-made client against
-//! Mosquitto, samples/apps/mqtt/README.md), checked against what the clients logged: every
+//! Mosquitto, samples/apps/mqtt/README.md): wsdissect's NDJSON checked against what the
+//! clients logged: every
 //! packet paho says it sent or received is a unit of the right kind with the right topic, QoS,
 //! flags and packet id, in order; answers are matched with plausible round trips; the
 //! hand-made client's messages are the bytes it logged, packets split and joined as it sent
@@ -7,14 +8,17 @@
 
 use std::collections::BTreeMap;
 
+use std::process::Command;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use serde_json::{json, Value};
 use wsdissect::base::Direction;
-use wsdissect::decode::{Protocol, Unit};
-use wsdissect::event::Event;
+use wsdissect::decode::{Answer, Unit};
 
-use crate::common::{dissect_full, repo};
+use crate::common::repo;
 
-/// One decoded message: direction, payload, units.
+/// One message of wsdissect's NDJSON: direction, payload, units.
 struct Msg {
     dir: Direction,
     bytes: Vec<u8>,
@@ -27,29 +31,77 @@ fn sample(name: &str) -> std::path::PathBuf {
     repo().join("samples/apps/mqtt").join(name)
 }
 
+/// `wsdissect --format json --full-payload` over the capture, one NDJSON record a line.
+pub fn ndjson(capture: &std::path::Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .args(["--format", "json", "--full-payload"])
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A unit as NDJSON writes it (docs/json.md), read back.
+fn unit(v: &Value) -> Unit {
+    let mut u = Unit::new(v["kind"].as_str().unwrap(), v["summary"].as_str().unwrap());
+    u.key = v["key"].as_str().map(String::from);
+    u.fields = v["fields"].as_object().unwrap().clone();
+    u.heartbeat = v["heartbeat"].as_bool().unwrap();
+    u.answers = v.get("answers").map(|a| Answer {
+        id: a["id"].as_str().unwrap().to_string(),
+        dir: dir(&a["dir"]),
+        message: a["message"].as_u64().unwrap(),
+        rtt_ns: (a["rtt_ms"].as_f64().unwrap() * 1e6).round() as u64,
+    });
+    u
+}
+
+fn dir(v: &Value) -> Direction {
+    match v.as_str() {
+        Some("c2s") => Direction::ClientToServer,
+        _ => Direction::ServerToClient,
+    }
+}
+
 /// Messages by connection, and the rule names of every diagnostic.
 fn dissect() -> (BTreeMap<u64, Vec<Msg>>, Vec<String>) {
     let mut conns: BTreeMap<u64, Vec<Msg>> = BTreeMap::new();
     let mut rules = Vec::new();
-    for e in dissect_full(&sample("mqtt.pcap")) {
-        match e {
-            Event::Message(m) => {
-                let decoded = m.decoded.is_some();
-                let units = match m.decoded {
-                    Some(d) => {
-                        assert_eq!(d.protocol, Protocol::Mqtt);
-                        d.units
-                    }
-                    None => Vec::new(),
+    for r in ndjson(&sample("mqtt.pcap")) {
+        match r["type"].as_str() {
+            Some("message") => {
+                let decoded = &r["decoded"];
+                if !decoded.is_null() {
+                    assert_eq!(decoded["protocol"], "mqtt");
+                }
+                let units = decoded["units"]
+                    .as_array()
+                    .map_or(Vec::new(), |u| u.iter().map(unit).collect());
+                let bytes = match (r["data"].as_str(), r["data_b64"].as_str()) {
+                    (Some(text), _) => text.as_bytes().to_vec(),
+                    (_, Some(b64)) => BASE64.decode(b64).unwrap(),
+                    _ => Vec::new(),
                 };
-                conns.entry(m.conn.0).or_default().push(Msg {
-                    dir: m.dir,
-                    bytes: m.payload.bytes.to_vec(),
-                    decoded,
-                    units,
-                });
+                conns
+                    .entry(r["conn"].as_u64().unwrap())
+                    .or_default()
+                    .push(Msg {
+                        dir: dir(&r["dir"]),
+                        bytes,
+                        decoded: !decoded.is_null(),
+                        units,
+                    });
             }
-            Event::Diagnostic(d) => rules.push(d.rule.name.to_string()),
+            Some("diagnostic") => rules.push(r["rule"].as_str().unwrap().to_string()),
             _ => {}
         }
     }

@@ -32,5 +32,6 @@ mod tls;
 mod tshark;
 mod tshark_h2;
 mod tshark_messages;
+mod tshark_mqtt;
 mod views;
 mod zeek;

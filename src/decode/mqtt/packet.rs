@@ -73,6 +73,8 @@ impl Packet {
 /// summary.
 const PAYLOAD_PREVIEW: usize = 64;
 const SUMMARY_PREVIEW: usize = 24;
+/// Codes of a SUBACK or UNSUBACK named in the summary (the rest are counted).
+const SUMMARY_CODES: usize = 3;
 
 /// Read one whole packet (`bytes` is exactly the packet) spoken in `version`.
 pub fn parse(bytes: &[u8], version: Version) -> Result<Packet> {
@@ -172,9 +174,11 @@ fn connect(r: &mut Reader<'_>) -> Result<Packet> {
     }
     let client_id = r.utf8("client identifier")?;
     f.insert("client_id".into(), client_id.into());
-    let mut summary = format!("{client_id:?} v{} keepalive {keep_alive}", version.as_str());
+    // What a reader needs first: who, which version, as whom; then the session's terms.
+    let mut summary = format!("{client_id:?} v{}", version.as_str());
+    let mut terms = format!(" keepalive {keep_alive}");
     if flags & 0x02 != 0 {
-        summary.push_str(" clean");
+        terms.push_str(" clean");
     }
     if will {
         let mut w = Map::new();
@@ -188,13 +192,14 @@ fn connect(r: &mut Reader<'_>) -> Result<Packet> {
         w.insert("retain".into(), (flags & 0x20 != 0).into());
         payload_into(payload, &mut w);
         f.insert("will".into(), Value::Object(w));
-        summary.push_str(&format!(" will {topic}"));
+        terms.push_str(&format!(" will {topic}"));
     }
     if flags & 0x80 != 0 {
         let user = r.utf8("user name")?;
         f.insert("username".into(), user.into());
         summary.push_str(&format!(" user {user:?}"));
     }
+    summary.push_str(&terms);
     if flags & 0x40 != 0 {
         // The password's value is never shown: only that there is one, and its length.
         let password = r.binary("password")?;
@@ -454,13 +459,10 @@ fn codes_ack(r: &mut Reader<'_>, kind: PacketType, version: Version) -> Result<P
         properties_into(r, &mut f)?;
     }
     let codes = r.rest();
-    let names: Vec<String> = codes
-        .iter()
-        .map(|&c| match (version.v5(), kind) {
-            (false, PacketType::Suback) => names::suback_return(c).into_owned(),
-            _ => names::reason(kind, c).into_owned(),
-        })
-        .collect();
+    let name = |c: u8| match (version.v5(), kind) {
+        (false, PacketType::Suback) => names::suback_return(c),
+        _ => names::reason(kind, c),
+    };
     if !codes.is_empty() {
         let field = if version.v5() {
             "reason_codes"
@@ -468,19 +470,30 @@ fn codes_ack(r: &mut Reader<'_>, kind: PacketType, version: Version) -> Result<P
             "return_codes"
         };
         f.insert(field.into(), json!(codes));
-        f.insert("reasons".into(), json!(names));
+        // Each code's name once, by code: a list of names beside the codes would make a
+        // packet of n codes some 40·n bytes of output.
+        let mut reasons = Map::new();
+        for &c in codes {
+            reasons
+                .entry(c.to_string())
+                .or_insert_with(|| name(c).as_ref().into());
+        }
+        f.insert("reasons".into(), Value::Object(reasons));
     }
     let mut summary = format!("id {id}");
     let short: Vec<String> = codes
         .iter()
-        .zip(&names)
-        .map(|(&c, n)| match c {
+        .take(SUMMARY_CODES)
+        .map(|&c| match c {
             0..=2 if kind == PacketType::Suback => format!("q{c}"),
-            _ => n.clone(),
+            _ => name(c).into_owned(),
         })
         .collect();
     if !short.is_empty() {
         summary.push_str(&format!(" {}", short.join(", ")));
+    }
+    if codes.len() > SUMMARY_CODES {
+        summary.push_str(&format!(" … +{}", codes.len() - SUMMARY_CODES));
     }
     let mut u = Unit::new(kind.name(), summary);
     u.fields = f;

@@ -192,7 +192,7 @@ fn a_311_connect_shows_the_password_length_only() {
     assert!(!all.contains("s3cret"), "{all}");
     assert_eq!(
         u.summary,
-        "\"dev-1\" v3.1.1 keepalive 60 clean will dev/will user \"alice\""
+        "\"dev-1\" v3.1.1 user \"alice\" keepalive 60 clean will dev/will"
     );
     assert!(s.found.is_empty(), "{:?}", s.found);
 }
@@ -239,6 +239,10 @@ fn every_311_packet_type_decodes() {
     let suback = s.one(S2C, &[0x90, 4, 0, 3, 0, 0x80]);
     assert_eq!(suback.summary, "id 3 q0, Failure");
     assert_eq!(f(&suback, "return_codes"), &json!([0, 128]));
+    assert_eq!(
+        f(&suback, "reasons"),
+        &json!({"0": "Success - Maximum QoS 0", "128": "Failure"})
+    );
     assert_eq!(
         suback.key.as_deref(),
         Some("a/# b/+"),
@@ -361,6 +365,12 @@ fn every_v5_packet_type_decodes_with_its_properties() {
     let suback = s.one(S2C, &[0x90, 5, 0, 1, 0, 0x01, 0x87]);
     assert_eq!(suback.summary, "id 1 q1, Not authorized");
     assert_eq!(f(&suback, "reason_codes"), &json!([1, 0x87]));
+    let many = s.one(S2C, &[0x90, 8, 0, 7, 0, 0x87, 0x87, 0x87, 0x87, 0x87]);
+    assert_eq!(
+        many.summary,
+        "id 7 Not authorized, Not authorized, Not authorized … +2"
+    );
+    assert_eq!(f(&many, "reasons"), &json!({"135": "Not authorized"}));
     s.one(C2S, &pkt(0xA2, &cat(&[&[0, 2, 0], &st("x/#")])));
     let unsuback = s.one(S2C, &[0xB0, 4, 0, 2, 0, 0x11]);
     assert_eq!(unsuback.summary, "id 2 No subscription existed");
@@ -650,6 +660,23 @@ fn a_carried_packet_that_grows_too_long_is_skipped_too() {
     s.only_finding(&rules::MQTT_PACKET_TOO_LONG);
     let skip = s.d.streams[0].skip as usize;
     assert_eq!(skip, header.len() + MAX_CARRY * 2 - header.len() - 100);
+}
+
+#[test]
+fn packets_after_a_skipped_one_in_the_same_message_are_read() {
+    let mut s = Session::v311();
+    let mut header = vec![0x30];
+    header.extend(varint(MAX_CARRY + 10));
+    assert!(s.send(C2S, &header[..1]).unwrap().units.is_empty());
+    // the rest of the header, the whole body, and a PINGREQ
+    let mut rest = header[1..].to_vec();
+    rest.resize(rest.len() + MAX_CARRY + 10, b'x');
+    rest.extend([0xC0, 0]);
+    let d = s.send(C2S, &rest).unwrap();
+    s.only_finding(&rules::MQTT_PACKET_TOO_LONG);
+    assert_eq!(d.units.len(), 1);
+    assert_eq!(d.units[0].kind, "PINGREQ");
+    assert_eq!(s.d.streams[0].skip, 0);
 }
 
 #[test]

@@ -81,11 +81,13 @@ impl Line {
     }
 
     /// The columns the line takes on a terminal (as [`display_width`] would count them).
+    #[inline]
     pub fn width(&self) -> usize {
         self.width
     }
 
     /// Printable ASCII: a column a byte.
+    #[inline]
     pub fn ascii(&mut self, s: &str) {
         debug_assert!(s.bytes().all(|b| (0x20..0x7f).contains(&b)), "{s:?}");
         self.text.push_str(s);
@@ -98,6 +100,7 @@ impl Line {
         self.width += display_width(s);
     }
 
+    #[inline]
     pub fn spaces(&mut self, n: usize) {
         const SPACES: &str = "                                ";
         let mut left = n;
@@ -111,11 +114,13 @@ impl Line {
 
     /// Spaces from column `from` to at least `cols` columns after it, like a field written
     /// with `{:<cols}` that started at `from`.
+    #[inline]
     pub fn pad(&mut self, from: usize, cols: usize) {
         self.spaces((from + cols).saturating_sub(self.width));
     }
 
     /// A number in decimal.
+    #[inline]
     pub fn number(&mut self, n: u64) {
         self.ascii(itoa::Buffer::new().format(n));
     }
@@ -133,6 +138,7 @@ impl Line {
     }
 
     /// Another line's text.
+    #[inline]
     pub fn append(&mut self, other: &Line) {
         self.text.push_str(&other.text);
         self.width += other.width;
@@ -152,6 +158,7 @@ impl Line {
         fits
     }
 
+    #[inline]
     pub fn mark(&self) -> Mark {
         Mark {
             len: self.text.len(),

@@ -42,7 +42,11 @@ const S2C: &str = "35";
 
 impl Style {
     fn paint(self, code: &str, s: &str) -> String {
-        let mut out = String::new();
+        if !self.color {
+            return s.to_string();
+        }
+        // ESC [ code m, the text, ESC [ 0 m
+        let mut out = String::with_capacity(code.len() + s.len() + 7);
         self.push_painted(&mut out, code, s);
         out
     }

@@ -9,6 +9,7 @@
 //   MODE small      text, 100–300 B JSON-like, compression off        (~100 MB capture)
 //        large      binary, 64 KiB–1 MiB, compression off             (~100 MB capture)
 //        deflate    text, 200 B–4 KiB JSON-like, permessage-deflate on (~50 MB capture)
+//        many-small text, 2–300 B JSON-like, 777 connections, compression off (~60 MB capture)
 //        small-tls  the traffic of `small` (same sizes, same seeds) over wss:// (needs CERT KEY)
 //        large-tls  the traffic of `large` over wss://
 // Writes OUT.count (total messages, both directions) and OUT.count.json (details).
@@ -42,6 +43,9 @@ const MODES = {
   small: { conns: 8, deflate: false, binary: false, min: 100, max: 300, perDirBytes: 4.4e6, batch: 64, rate: 4 },
   large: { conns: 4, deflate: false, binary: true, min: 64 * 1024, max: 1024 * 1024, perDirBytes: 12.2e6, batch: 1, rate: 25 },
   deflate: { conns: 4, deflate: true, binary: false, min: 200, max: 4096, perDirBytes: 20e6, batch: 32, rate: 8 },
+  // Many connections of small messages, 2 B to 300 B (issue 14's "any capture of small
+  // messages": the per-connection and per-message costs, not the bytes).
+  'many-small': { conns: 777, deflate: false, binary: false, min: 2, max: 300, perDirBytes: 20e3, batch: 8, rate: 1.5 },
 };
 // The same traffic over TLS: a copy of the plaintext mode's parameters (so the same seeds give
 // the same message sizes), with tls set.
@@ -49,7 +53,7 @@ MODES['small-tls'] = { ...MODES.small, tls: true };
 MODES['large-tls'] = { ...MODES.large, tls: true };
 const M = MODES[mode];
 if (!M || !PORT || !out || (M.tls && !(certFile && keyFile))) {
-  console.error('usage: node bench/gen.js small|large|deflate PORT OUT.count\n' +
+  console.error('usage: node bench/gen.js small|large|deflate|many-small PORT OUT.count\n' +
     '       node bench/gen.js small-tls|large-tls PORT OUT.count CERT.pem KEY.pem');
   process.exit(2);
 }

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# CPU time of the default text view and of NDJSON against the `tcpdump -r X -w /dev/null` floor,
-# measured side by side in one run (the three commands in turn, RUNS rounds; the median of each),
-# so that the ratios hold on a shared machine where absolute times drift. See docs/performance.md.
+# CPU time of the default text view and of NDJSON against the `tcpdump -r X -w /dev/null` floor
+# and tshark's one-line summaries (`tshark -r X`), measured side by side in one run (the commands
+# in turn, RUNS rounds; the median of each), so that the ratios hold on a shared machine where
+# absolute times drift. See docs/performance.md.
 #   bench/make-captures.sh && bench/ratios.sh [CAPTURE (default bench/data/small-messages.pcap)]
+# WSDISSECT=BINARY measures that binary (default: a fresh release build); WSDISSECT_OLD=BINARY
+# adds its text and JSON rows to the same rounds, for before and after; TSHARK=0 leaves tshark
+# out (it takes about 15 s per 100 MB round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-bench/data/small-messages.pcap}
@@ -14,6 +18,8 @@ if [ -z "${WSDISSECT:-}" ]; then
   cargo build --release --quiet
   WSDISSECT=$PWD/target/release/wsdissect
 fi
+tshark=${TSHARK:-1}
+[ "$tshark" = 0 ] || command -v tshark >/dev/null || { echo "no tshark (TSHARK=0 leaves it out)" >&2; exit 1; }
 cpu() { # COMMAND...: user + system seconds
   local t
   t=$(mktemp)
@@ -24,16 +30,30 @@ cpu() { # COMMAND...: user + system seconds
 declare -A times=()
 for _ in $(seq "$runs"); do
   times[floor]+="$(cpu tcpdump -r "$capture" -w /dev/null) "
+  [ "$tshark" = 0 ] || times[tshark]+="$(cpu tshark -n -r "$capture") "
+  if [ -n "${WSDISSECT_OLD:-}" ]; then
+    times[oldtext]+="$(cpu "$WSDISSECT_OLD" "$capture") "
+    times[oldjson]+="$(cpu "$WSDISSECT_OLD" --format json "$capture") "
+  fi
   times[text]+="$(cpu "$WSDISSECT" "$capture") "
   times[json]+="$(cpu "$WSDISSECT" --format json "$capture") "
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 floor=$(median <<<"${times[floor]}")
 text=$(median <<<"${times[text]}")
-json=$(median <<<"${times[json]}")
+row() { # LABEL KEY
+  local t
+  t=$(median <<<"${times[$2]}")
+  awk -v l="$1" -v t="$t" -v f="$floor" -v x="$text" \
+    'BEGIN { printf "| %s | %.2f | %.1f | %.2f |\n", l, t, t / f, t / x }'
+}
 echo "| $(basename "$capture"), median of $runs | CPU s | × floor | × text |"
 echo "|---|--:|--:|--:|"
-awk -v f="$floor" -v t="$text" -v j="$json" 'BEGIN {
-  printf "| `tcpdump -r X -w /dev/null` (floor) | %.2f | 1.0 | |\n", f
-  printf "| `wsdissect X` (text) | %.2f | %.1f | 1.00 |\n", t, t / f
-  printf "| `wsdissect --format json X` | %.2f | %.1f | %.2f |\n", j, j / f, j / t }'
+awk -v f="$floor" 'BEGIN { printf "| `tcpdump -r X -w /dev/null` (floor) | %.2f | 1.0 | |\n", f }'
+[ "$tshark" = 0 ] || row '`tshark -n -r X`' tshark
+if [ -n "${WSDISSECT_OLD:-}" ]; then
+  row '`wsdissect X` (text), old' oldtext
+  row '`wsdissect --format json X`, old' oldjson
+fi
+row '`wsdissect X` (text)' text
+row '`wsdissect --format json X`' json

@@ -109,10 +109,17 @@ pub fn hex_spaced(b: &[u8]) -> String {
 
 pub fn hex(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len() * 2);
-    for byte in b {
-        let _ = write!(out, "{byte:02x}");
-    }
+    push_hex(&mut out, b);
     out
+}
+
+/// [`hex`] appended to `out`.
+pub fn push_hex(out: &mut String, b: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in b {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
 }
 
 #[cfg(test)]

@@ -164,6 +164,12 @@ impl<S: Sink> FilterSink<S> {
         (ids_ports, address)
     }
 
+    /// Whether some connections may be left out (by id, port or address).
+    fn filters_connections(&self) -> bool {
+        let f = &self.filter;
+        !(f.conns.is_empty() && f.ports.is_empty() && f.hosts.is_empty())
+    }
+
     /// Does the handshake's Host header (without its port) name one of the `--host` values?
     fn host_header_matches(&self, host: Option<&str>) -> bool {
         let Some(host) = host else { return false };
@@ -210,7 +216,11 @@ impl<S: Sink> FilterSink<S> {
             Event::Diagnostic(d) => d.conn,
             Event::CaptureEnd(_) => return true,
         };
-        if conn.0 != 0 && !self.conn_ok.get(&conn).copied().unwrap_or(true) {
+        // Without a connection filter every connection passes: no lookup per event.
+        if conn.0 != 0
+            && self.filters_connections()
+            && !self.conn_ok.get(&conn).copied().unwrap_or(true)
+        {
             return false;
         }
         if !self.filter.packets.is_empty() {

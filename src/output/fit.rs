@@ -4,7 +4,9 @@
 
 use unicode_width::UnicodeWidthChar;
 
-use super::escape::{push_byte_escape, push_escaped};
+use super::escape::{push_byte_escape, push_escaped, push_hex};
+use super::style::Style;
+use crate::base::Direction;
 
 /// What follows a preview that was cut: `…(+N bytes)`, `…(+1 byte)`.
 pub fn elided_note(more: u64) -> String {
@@ -46,6 +48,139 @@ pub fn display_width(s: &str) -> usize {
     w
 }
 
+/// A line being built in place, with the columns it takes counted as each piece is added, so
+/// it is never measured again. A view keeps one and clears it for each line: the buffer is
+/// reused, and the line is written with one `write_all`.
+#[derive(Default)]
+pub struct Line {
+    text: String,
+    width: usize,
+}
+
+/// A place in a [`Line`] to cut it back to.
+#[derive(Clone, Copy)]
+pub struct Mark {
+    len: usize,
+    width: usize,
+}
+
+/// A buffer grown past this by a huge line is let go once the line is written.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+impl Line {
+    pub fn clear(&mut self) {
+        if self.text.capacity() > KEEP_CAPACITY {
+            self.text = String::new();
+        }
+        self.text.clear();
+        self.width = 0;
+    }
+
+    pub fn as_str(&self) -> &str {
+        debug_assert_eq!(self.width, display_width(&self.text), "{:?}", self.text);
+        &self.text
+    }
+
+    /// The columns the line takes on a terminal (as [`display_width`] would count them).
+    #[inline]
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Printable ASCII: a column a byte.
+    #[inline]
+    pub fn ascii(&mut self, s: &str) {
+        debug_assert!(s.bytes().all(|b| (0x20..0x7f).contains(&b)), "{s:?}");
+        self.text.push_str(s);
+        self.width += s.len();
+    }
+
+    /// Any text, measured.
+    pub fn text(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.width += display_width(s);
+    }
+
+    #[inline]
+    pub fn spaces(&mut self, n: usize) {
+        const SPACES: &str = "                                ";
+        let mut left = n;
+        while left > 0 {
+            let now = left.min(SPACES.len());
+            self.text.push_str(&SPACES[..now]);
+            left -= now;
+        }
+        self.width += n;
+    }
+
+    /// Spaces from column `from` to at least `cols` columns after it, like a field written
+    /// with `{:<cols}` that started at `from`.
+    #[inline]
+    pub fn pad(&mut self, from: usize, cols: usize) {
+        self.spaces((from + cols).saturating_sub(self.width));
+    }
+
+    /// A number in decimal.
+    #[inline]
+    pub fn number(&mut self, n: u64) {
+        self.ascii(itoa::Buffer::new().format(n));
+    }
+
+    /// Bytes in lower-case hex, two columns each.
+    pub fn hex(&mut self, b: &[u8]) {
+        push_hex(&mut self.text, b);
+        self.width += 2 * b.len();
+    }
+
+    /// Text in a colour (when colour is on): escapes take no column.
+    pub fn direction(&mut self, style: Style, dir: Direction, s: &str) {
+        style.push_direction(&mut self.text, dir, s);
+        self.width += display_width(s);
+    }
+
+    /// Another line's text.
+    #[inline]
+    pub fn append(&mut self, other: &Line) {
+        self.text.push_str(&other.text);
+        self.width += other.width;
+    }
+
+    /// A payload preview cut to `cols` columns (see [`fit_preview`]); whether all of it fit.
+    pub fn preview(
+        &mut self,
+        kept: &[u8],
+        total: u64,
+        as_text: bool,
+        limit: usize,
+        cols: usize,
+    ) -> bool {
+        let (width, fits) = push_preview(&mut self.text, kept, total, as_text, limit, cols);
+        self.width += width;
+        fits
+    }
+
+    #[inline]
+    pub fn mark(&self) -> Mark {
+        Mark {
+            len: self.text.len(),
+            width: self.width,
+        }
+    }
+
+    /// Back to what the line was at `mark`.
+    pub fn truncate(&mut self, mark: Mark) {
+        self.text.truncate(mark.len);
+        self.width = mark.width;
+    }
+
+    /// Without its trailing spaces.
+    pub fn trim_end(&mut self) {
+        let kept = self.text.trim_end_matches(' ').len();
+        self.width -= self.text.len() - kept;
+        self.text.truncate(kept);
+    }
+}
+
 /// The width a view keeps its lines within: `COLUMNS` when set, else the terminal's width when
 /// standard output is one, else 80.
 pub fn output_width(tty: bool) -> usize {
@@ -74,8 +209,7 @@ pub fn preview_within(kept: &[u8], total: u64, as_text: bool, limit: usize, cols
 }
 
 /// [`preview_within`], and whether the whole preview of `limit` bytes fit (nothing was left
-/// out for want of columns). It runs for every frame and message of the default view, so it
-/// builds the line in place, a unit at a time, without a string per unit.
+/// out for want of columns).
 pub fn fit_preview(
     kept: &[u8],
     total: u64,
@@ -83,29 +217,85 @@ pub fn fit_preview(
     limit: usize,
     cols: usize,
 ) -> (String, bool) {
+    let mut body = String::new();
+    let (_, fits) = push_preview(&mut body, kept, total, as_text, limit, cols);
+    (body, fits)
+}
+
+/// Whether the whole preview of `limit` of the `kept` bytes might fit in `cols` columns: false
+/// when it takes more at least, cheaper to say than trying to fit it. In text, the quotes
+/// and a column or more for each ASCII byte (other characters may take none); in hex, 3
+/// columns a byte but the first; then the count of what is left out.
+pub fn preview_may_fit(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> bool {
+    let shown = &kept[..kept.len().min(limit)];
+    let note = match total.saturating_sub(shown.len() as u64) {
+        0 => 0,
+        more => 1 + note_width(more),
+    };
+    let Some(room) = cols.checked_sub(note) else {
+        return false;
+    };
+    match as_text {
+        true => room.checked_sub(2).is_some_and(|room| {
+            shown.iter().filter(|b| b.is_ascii()).take(room + 1).count() <= room
+        }),
+        false => (3 * shown.len()).saturating_sub(1) <= room,
+    }
+}
+
+/// [`fit_preview`] appended to `out`; returns the columns it took and whether the whole
+/// preview fit. It runs for every frame and message of the default view, so it builds the
+/// preview in place, a unit at a time, without a string per unit.
+fn push_preview(
+    out: &mut String,
+    kept: &[u8],
+    total: u64,
+    as_text: bool,
+    limit: usize,
+    cols: usize,
+) -> (usize, bool) {
+    let start = out.len();
     let shown = &kept[..limit.min(kept.len())];
-    let mut body = String::with_capacity(shown.len().min(cols) + 24);
+    out.reserve(shown.len().min(cols) + 24);
     if as_text {
-        body.push('"');
+        out.push('"');
     }
     let mut width = if as_text { 2 } else { 0 };
     let mut at = 0usize;
+    let mut notes = NoteWidths::default();
+    // The text's valid UTF-8 part, checked once: runs of plain ASCII are sliced from it.
+    let valid = match std::str::from_utf8(shown) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&shown[..e.valid_up_to()]).unwrap_or_default(),
+    };
     while at < shown.len() {
-        let before = body.len();
+        if as_text {
+            // A run of printable ASCII goes in at once, as much as fits with the count of
+            // what follows its first byte (the count only narrows as the run goes on).
+            let left = total.saturating_sub(at as u64 + 1);
+            let note = if left == 0 { 0 } else { notes.of(left) };
+            let (n, w) = push_ascii_run(out, shown, valid, at, cols.saturating_sub(width + note));
+            width += w;
+            at += n;
+            if at == shown.len() {
+                break;
+            }
+        }
+        let before = out.len();
         let (n, w) = match shown[at] {
             // Most of a text: printable ASCII, a quote or a backslash escaped.
             b @ (b'"' | b'\\') if as_text => {
-                body.push('\\');
-                body.push(char::from(b));
+                out.push('\\');
+                out.push(char::from(b));
                 (1, 2)
             }
             b @ (b' '..=b'~') if as_text => {
-                body.push(char::from(b));
+                out.push(char::from(b));
                 (1, 1)
             }
             _ => {
                 let (unit, n) = Unit::at(shown, at, as_text);
-                (n, unit.push(&mut body, at > 0))
+                (n, unit.push(out, at > 0))
             }
         };
         // Room for this unit, and for the count of what still follows it (the widest count,
@@ -113,10 +303,10 @@ pub fn fit_preview(
         let note = match total.saturating_sub((at + n) as u64) {
             0 => 0,
             _ if width + w + 31 <= cols => 0,
-            left => 1 + note_width(left),
+            left => notes.of(left),
         };
         if width + w + note > cols && at > 0 {
-            body.truncate(before);
+            out.truncate(before);
             // The count of a long rest can be wider than the rest itself: all of it may fit.
             // (Each unit takes a column or more and stands for at most 4 bytes, and the count
             // of what follows the shown bytes stays: most rests are seen not to fit without
@@ -129,7 +319,8 @@ pub fn fit_preview(
             if width + rest_at_least <= cols
                 && width + rest_width(shown, at, as_text, total) <= cols
             {
-                return (whole_preview(shown, total, as_text), true);
+                out.truncate(start);
+                return (push_whole_preview(out, shown, total, as_text), true);
             }
             break;
         }
@@ -137,17 +328,18 @@ pub fn fit_preview(
         at += n;
     }
     if as_text {
-        body.push('"');
+        out.push('"');
     }
     let more = total.saturating_sub(at as u64);
     if more > 0 {
-        body.push(' ');
-        body.push_str(&elided_note(more));
+        out.push_str(" …(+");
+        out.push_str(itoa::Buffer::new().format(more));
+        out.push_str(" bytes)");
         width += 1 + note_width(more);
     }
     // Every unit, within the columns (the first unit is shown even when it does not fit).
     let fits = at == shown.len() && width <= cols;
-    (body, fits)
+    (width, fits)
 }
 
 /// The columns the units of `shown` from `at` take, with the count after them.
@@ -164,9 +356,64 @@ fn rest_width(shown: &[u8], mut at: usize, as_text: bool, total: u64) -> usize {
     w + if more > 0 { 1 + note_width(more) } else { 0 }
 }
 
-/// The preview of all of `shown`, however wide.
-fn whole_preview(shown: &[u8], total: u64, as_text: bool) -> String {
-    fit_preview(shown, total, as_text, shown.len(), usize::MAX).0
+/// The preview of all of `shown`, however wide, appended to `out`; returns its columns.
+fn push_whole_preview(out: &mut String, shown: &[u8], total: u64, as_text: bool) -> usize {
+    push_preview(out, shown, total, as_text, shown.len(), usize::MAX).0
+}
+
+/// Printable ASCII from `bytes[at]` on, as a preview shows it (quotes and backslashes
+/// escaped), within `cols` columns, appended to `out`: the bytes taken and their columns.
+/// `valid` is the valid UTF-8 start of `bytes`, which plain stretches are copied from.
+fn push_ascii_run(
+    out: &mut String,
+    bytes: &[u8],
+    valid: &str,
+    at: usize,
+    cols: usize,
+) -> (usize, usize) {
+    if at >= valid.len() {
+        return (0, 0); // past an invalid byte: unit by unit
+    }
+    let (mut end, mut width, mut plain_from) = (at, 0, at);
+    while end < valid.len() {
+        let w = match bytes[end] {
+            b'"' | b'\\' => 2,
+            b' '..=b'~' => 1,
+            _ => break,
+        };
+        if width + w > cols {
+            break;
+        }
+        if w == 2 {
+            out.push_str(&valid[plain_from..end]);
+            out.push('\\');
+            plain_from = end;
+        }
+        width += w;
+        end += 1;
+    }
+    out.push_str(&valid[plain_from..end]);
+    (end - at, width)
+}
+
+/// The columns of a preview's count (a space and [`elided_note`]) for a falling number of
+/// bytes left: worked out again only when it drops below a power of ten.
+#[derive(Default)]
+struct NoteWidths {
+    /// The smallest count with the width below (0: none worked out yet).
+    from: u64,
+    width: usize,
+}
+
+impl NoteWidths {
+    fn of(&mut self, left: u64) -> usize {
+        if self.from == 0 || left < self.from {
+            let digits = left.checked_ilog10().unwrap_or(0);
+            self.from = 10u64.pow(digits);
+            self.width = 1 + note_width(left);
+        }
+        self.width
+    }
 }
 
 /// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for one).
@@ -459,8 +706,9 @@ mod tests {
 
     #[test]
     fn previews_match_their_definition() {
-        let samples: [&[u8]; 5] = [
+        let samples: [&[u8]; 6] = [
             b"plain text, nothing odd",
+            br#"{"conn":1,"dir":"s2c","seq":0,"pad":"\\xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#,
             "h\u{e9}llo \u{1f600} w\u{202e}x\u{7f}\"q\\".as_bytes(),
             b"\xff\xfe bytes \x00\x1b[2J",
             "\u{4e2d}\u{6587}\u{5b57}".as_bytes(),
@@ -468,7 +716,7 @@ mod tests {
         ];
         for kept in samples {
             for total in [kept.len() as u64, kept.len() as u64 + 9, 123_456] {
-                for cols in [1, 8, 20, 40, 200] {
+                for cols in (1..=80).chain([200]) {
                     for as_text in [true, false] {
                         assert_eq!(
                             preview_within(kept, total, as_text, 64, cols),

@@ -2,6 +2,7 @@
 //! forced by `--color`. Colour is only ever added around text already made terminal-safe.
 
 use crate::base::rules::Severity;
+use crate::base::Direction;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Style {
@@ -30,34 +31,66 @@ impl ColorChoice {
     }
 }
 
+/// The SGR parameters of each kind of text.
+const HEADING: &str = "1";
+const HEX: &str = "36";
+const DIM: &str = "2";
+const TEXT: &str = "32";
+const WARN: &str = "33";
+const C2S: &str = "34";
+const S2C: &str = "35";
+
 impl Style {
     fn paint(self, code: &str, s: &str) -> String {
+        if !self.color {
+            return s.to_string();
+        }
+        // ESC [ code m, the text, ESC [ 0 m
+        let mut out = String::with_capacity(code.len() + s.len() + 7);
+        self.push_painted(&mut out, code, s);
+        out
+    }
+    /// `s` appended to `out`, between the colour's escapes when colour is on: for lines built
+    /// in place.
+    fn push_painted(self, out: &mut String, code: &str, s: &str) {
         if self.color {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            out.push_str("\x1b[");
+            out.push_str(code);
+            out.push('m');
+            out.push_str(s);
+            out.push_str("\x1b[0m");
         } else {
-            s.to_string()
+            out.push_str(s);
         }
     }
     pub fn heading(self, s: &str) -> String {
-        self.paint("1", s)
+        self.paint(HEADING, s)
     }
     pub fn hex(self, s: &str) -> String {
-        self.paint("36", s)
+        self.paint(HEX, s)
     }
     pub fn dim(self, s: &str) -> String {
-        self.paint("2", s)
+        self.paint(DIM, s)
     }
     pub fn text(self, s: &str) -> String {
-        self.paint("32", s)
+        self.paint(TEXT, s)
     }
     pub fn warn(self, s: &str) -> String {
-        self.paint("33", s)
+        self.paint(WARN, s)
     }
     pub fn c2s(self, s: &str) -> String {
-        self.paint("34", s)
+        self.paint(C2S, s)
     }
     pub fn s2c(self, s: &str) -> String {
-        self.paint("35", s)
+        self.paint(S2C, s)
+    }
+    /// [`Style::c2s`] or [`Style::s2c`] appended to `out`.
+    pub fn push_direction(self, out: &mut String, dir: Direction, s: &str) {
+        let code = match dir {
+            Direction::ClientToServer => C2S,
+            Direction::ServerToClient => S2C,
+        };
+        self.push_painted(out, code, s);
     }
     pub fn severity(self, sev: Severity, s: &str) -> String {
         match sev {

@@ -5,10 +5,10 @@ use std::io::{self, Write};
 
 use super::decoded::{unit_line_within, Heartbeats};
 use super::escape::{
-    escape_bytes, escape_line, escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes,
+    escape_bytes, escape_line, escape_text, hex_spaced, is_terminal_hazard, quoted_bytes,
 };
 pub use super::fit::elided_note;
-use super::fit::{display_width, fit_preview, preview_within, wrap, wrap_words};
+use super::fit::{display_width, preview_may_fit, wrap, wrap_words, Line};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
@@ -53,6 +53,10 @@ pub struct TextSink<W: Write> {
     out: W,
     opts: TextOptions,
     start: Option<Timestamp>,
+    /// The line being built, and the part that ends it (kept apart to measure it): reused
+    /// from line to line, so a frame's line costs no allocation.
+    line: Line,
+    tail: Line,
     /// Keep-alives of decoded sessions: the first is shown, the rest counted at the end.
     heartbeats: Heartbeats,
 }
@@ -60,9 +64,28 @@ pub struct TextSink<W: Write> {
 /// Time since the capture's first packet (else the first packet shown), as seconds with
 /// microseconds.
 fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
+    let mut line = Line::default();
+    push_relative(&mut line, start, p, 0);
+    line.as_str().to_string()
+}
+
+/// [`relative`] appended to a line, right-aligned in `cols` columns.
+fn push_relative(line: &mut Line, start: &mut Option<Timestamp>, p: &PacketRef, cols: usize) {
     let start = *start.get_or_insert(p.ts);
     let d = p.ts.0.saturating_sub(start.0);
-    format!("{}.{:06}", d / 1_000_000_000, (d % 1_000_000_000) / 1000)
+    let mut secs = itoa::Buffer::new();
+    let secs = secs.format(d / 1_000_000_000);
+    let micros = (d % 1_000_000_000) / 1000;
+    let mut digits = *b"000000";
+    let mut micros_left = micros;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (micros_left % 10) as u8;
+        micros_left /= 10;
+    }
+    line.spaces(cols.saturating_sub(secs.len() + 7));
+    line.ascii(secs);
+    line.ascii(".");
+    line.ascii(std::str::from_utf8(&digits).unwrap_or("000000"));
 }
 
 /// The part of a payload's kept bytes a view shows (at most `limit`), and how many bytes of
@@ -139,19 +162,34 @@ pub fn pretty_json(text: &str) -> Option<String> {
 }
 
 pub fn dir_label(style: Style, dir: Direction) -> String {
-    let s = format!("{} {}", dir.as_str(), dir.arrow());
+    let mut line = Line::default();
+    line.direction(style, dir, dir_words(dir));
+    line.as_str().to_string()
+}
+
+/// `c2s →` or `s2c ←`: the direction's name and arrow.
+fn dir_words(dir: Direction) -> &'static str {
     match dir {
-        Direction::ClientToServer => style.c2s(&s),
-        Direction::ServerToClient => style.s2c(&s),
+        Direction::ClientToServer => "c2s →",
+        Direction::ServerToClient => "s2c ←",
     }
 }
 
 /// The direction, after the HTTP/2 stream when the session is one of several on a connection.
 pub fn session_label(style: Style, stream: Option<StreamId>, dir: Direction) -> String {
-    match stream {
-        Some(s) => format!("stream {s} {}", dir_label(style, dir)),
-        None => dir_label(style, dir),
+    let mut line = Line::default();
+    push_session_label(&mut line, style, stream, dir);
+    line.as_str().to_string()
+}
+
+/// [`session_label`] appended to a line.
+fn push_session_label(line: &mut Line, style: Style, stream: Option<StreamId>, dir: Direction) {
+    if let Some(s) = stream {
+        line.ascii("stream ");
+        line.number(u64::from(s.0));
+        line.ascii(" ");
     }
+    line.direction(style, dir, dir_words(dir));
 }
 
 /// Lines for everything but frames and messages, shared by the text and annotated views.
@@ -532,92 +570,153 @@ impl<W: Write> TextSink<W> {
             out,
             opts,
             start: None,
+            line: Line::default(),
+            tail: Line::default(),
             heartbeats: Heartbeats::default(),
         }
     }
 
-    /// Lines within the width: wrapped onto continuation lines `indent` columns in.
-    fn write_wrapped(&mut self, line: &str, indent: usize) -> io::Result<()> {
-        if display_width(line) <= self.opts.width {
-            return writeln!(self.out, "{line}");
+    fn write_line(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+
+    /// A line within the width: wrapped onto continuation lines `indent` columns in.
+    fn write_fitted(&mut self, line: &Line, indent: usize) -> io::Result<()> {
+        if line.width() <= self.opts.width {
+            return self.write_line(line.as_str());
         }
-        for l in wrap(line, self.opts.width, indent) {
-            writeln!(self.out, "{l}")?;
+        for l in wrap(line.as_str(), self.opts.width, indent) {
+            self.write_line(&l)?;
         }
         Ok(())
     }
 
-    /// `head`, a payload preview and `tail` (round-trip time, bytes lost). The preview takes the
-    /// columns the line has left, cut with a count of the bytes it leaves out; when too few
-    /// are left it goes on a continuation line under the direction. Whole payloads
-    /// (`--full-payload`) are never cut.
-    fn write_with_preview(&mut self, head: &str, p: Payload, tail: &str) -> io::Result<()> {
+    /// `line` (the head), a payload preview and `tail` (round-trip time, bytes lost). The
+    /// preview takes the columns the line has left, cut with a count of the bytes it leaves
+    /// out; when too few are left it goes on a continuation line under the direction. Whole
+    /// payloads (`--full-payload`) are never cut.
+    fn write_with_preview(&mut self, line: &mut Line, p: Payload, tail: &Line) -> io::Result<()> {
         let (limit, width) = (self.opts.preview, self.opts.width);
         if limit == usize::MAX {
+            // Not measured: it may be megabytes, and it is not cut.
             let whole = preview(p.bytes, p.total, p.as_text, limit);
-            return writeln!(self.out, "{head}{whole}{tail}");
+            self.out.write_all(line.as_str().as_bytes())?;
+            self.out.write_all(whole.as_bytes())?;
+            return self.write_line(tail.as_str());
         }
         if p.bytes.is_empty() && p.total == 0 && !p.as_text {
-            return self.write_wrapped(&format!("{head}{tail}"), AFTER_TIME);
+            line.append(tail);
+            return self.write_fitted(line, AFTER_TIME);
         }
-        let room = width.saturating_sub(display_width(head) + display_width(tail));
-        let (cut, whole) = fit_preview(p.bytes, p.total, p.as_text, limit, room);
-        if whole || room >= MIN_PREVIEW {
-            return writeln!(self.out, "{head}{cut}{tail}");
+        let room = width.saturating_sub(line.width() + tail.width());
+        if room >= MIN_PREVIEW || preview_may_fit(p.bytes, p.total, p.as_text, limit, room) {
+            let head = line.mark();
+            if line.preview(p.bytes, p.total, p.as_text, limit, room) || room >= MIN_PREVIEW {
+                line.append(tail);
+                return self.write_line(line.as_str());
+            }
+            line.truncate(head);
         }
-        self.write_wrapped(head.trim_end(), AFTER_TIME)?;
-        let room = width.saturating_sub(AFTER_TIME + display_width(tail));
-        let cut = preview_within(p.bytes, p.total, p.as_text, limit, room);
-        let line = format!("{:AFTER_TIME$}{cut}{tail}", "");
-        self.write_wrapped(&line, AFTER_TIME)
+        line.trim_end();
+        self.write_fitted(line, AFTER_TIME)?;
+        let room = width.saturating_sub(AFTER_TIME + tail.width());
+        line.clear();
+        line.spaces(AFTER_TIME);
+        line.preview(p.bytes, p.total, p.as_text, limit, room);
+        line.append(tail);
+        self.write_fitted(line, AFTER_TIME)
     }
 
     /// `head`, then a detail that is not cut (a close code and reason) and `tail`: on a
     /// continuation line under the direction when it does not fit after `head`.
-    fn write_with_detail(&mut self, head: &str, detail: &str, tail: &str) -> io::Result<()> {
-        let line = format!("{head}{detail}{tail}");
-        if display_width(&line) <= self.opts.width {
-            return writeln!(self.out, "{line}");
+    fn write_with_detail(&mut self, head: &mut Line, detail: &str, tail: &Line) -> io::Result<()> {
+        let before_detail = head.mark();
+        head.text(detail);
+        head.append(tail);
+        if head.width() <= self.opts.width {
+            return self.write_line(head.as_str());
         }
-        self.write_wrapped(head.trim_end(), AFTER_TIME)?;
-        self.write_wrapped(&format!("{:AFTER_TIME$}{detail}{tail}", ""), AFTER_TIME)
+        head.truncate(before_detail);
+        head.trim_end();
+        self.write_fitted(head, AFTER_TIME)?;
+        head.clear();
+        head.spaces(AFTER_TIME);
+        head.text(detail);
+        head.append(tail);
+        self.write_fitted(head, AFTER_TIME)
     }
 
+    /// A frame's line (or two), built in the sink's reused line buffers.
     fn frame_line(&mut self, f: &Frame) -> io::Result<()> {
+        let (mut line, mut tail) = (
+            std::mem::take(&mut self.line),
+            std::mem::take(&mut self.tail),
+        );
+        let written = self.write_frame(f, &mut line, &mut tail);
+        (self.line, self.tail) = (line, tail);
+        written
+    }
+
+    /// `  #12     0.004211  c2s → FIN text  mask 0a1b2c3d  len 5       ` and what the frame
+    /// carries: the fields in columns as `{:<6}`, `{:>11}`, … would pad them.
+    fn frame_head(&mut self, line: &mut Line, f: &Frame) {
         let h = &f.header;
-        let t = relative(&mut self.start, &f.last_packet);
-        let mut flags = String::from(if h.fin { "FIN" } else { "---" });
+        line.clear();
+        line.ascii("  #");
+        let at = line.width();
+        line.number(f.first_packet.number);
+        line.pad(at, 6);
+        line.ascii(" ");
+        push_relative(line, &mut self.start, &f.last_packet, 11);
+        line.ascii("  ");
+        push_session_label(line, self.opts.style, f.stream, f.dir);
+        line.ascii(" ");
+        let at = line.width();
+        line.ascii(if h.fin { "FIN" } else { "---" });
         for (on, name) in [(h.rsv1, " RSV1"), (h.rsv2, " RSV2"), (h.rsv3, " RSV3")] {
             if on {
-                flags.push_str(name);
+                line.ascii(name);
             }
         }
-        let mask = match h.mask_key {
-            Some(k) => format!("mask {}", hex(&k)),
-            None => "unmasked".to_string(),
-        };
-        let opname = if h.opcode.is_reserved() {
-            format!("0x{:X}", h.opcode.bits())
+        line.pad(at, 3);
+        line.ascii(" ");
+        let at = line.width();
+        if h.opcode.is_reserved() {
+            line.ascii(&format!("0x{:X}", h.opcode.bits()));
         } else {
-            h.opcode.name().to_string()
-        };
-        let mut tail = String::new();
+            line.ascii(h.opcode.name());
+        }
+        line.pad(at, 12);
+        line.ascii(" ");
+        let at = line.width();
+        match h.mask_key {
+            Some(k) => {
+                line.ascii("mask ");
+                line.hex(&k);
+            }
+            None => line.ascii("unmasked"),
+        }
+        line.pad(at, 13);
+        line.ascii(" len ");
+        let at = line.width();
+        line.number(h.payload_len);
+        line.pad(at, 7);
+        line.ascii(" ");
+    }
+
+    fn write_frame(&mut self, f: &Frame, line: &mut Line, tail: &mut Line) -> io::Result<()> {
+        let h = &f.header;
+        self.frame_head(line, f);
+        tail.clear();
         if let Some(rtt) = f.rtt_ns {
-            tail.push_str(&format!("  rtt {:.3} ms", rtt as f64 / 1e6));
+            tail.ascii(&format!("  rtt {:.3} ms", rtt as f64 / 1e6));
         }
         if f.lost > 0 {
-            tail.push_str(&format!("  [{} bytes lost]", f.lost));
+            tail.ascii("  [");
+            tail.number(f.lost);
+            tail.ascii(" bytes lost]");
         }
-        let head = format!(
-            "  #{:<6} {:>11}  {} {:<3} {:<12} {:<13} len {:<7} ",
-            f.first_packet.number,
-            t,
-            session_label(self.opts.style, f.stream, f.dir),
-            flags,
-            opname,
-            mask,
-            h.payload_len,
-        );
         if let Some(c) = &f.close {
             let detail = match c.code {
                 Some(code) => format!(
@@ -627,10 +726,11 @@ impl<W: Write> TextSink<W> {
                 ),
                 None => "(no status code)".into(),
             };
-            return self.write_with_detail(&head, &detail, &tail);
+            return self.write_with_detail(line, &detail, tail);
         }
         if h.payload_len == 0 {
-            return self.write_wrapped(&format!("{head}{tail}"), AFTER_TIME);
+            line.append(tail);
+            return self.write_fitted(line, AFTER_TIME);
         }
         let utf8 = looks_like_text(&f.payload.bytes);
         let as_text = !h.rsv1
@@ -644,33 +744,66 @@ impl<W: Write> TextSink<W> {
             total: f.payload.len,
             as_text,
         };
-        self.write_with_preview(&head, payload, &tail)
+        self.write_with_preview(line, payload, tail)
     }
 
+    /// A message's line (or two), built in the sink's reused line buffers.
     fn message_line(&mut self, m: &Message) -> io::Result<()> {
-        let tail = holes_note(m).map_or(String::new(), |n| format!("  [{n}]"));
-        let t = relative(&mut self.start, &m.last_packet);
-        let compressed = if m.compressed {
-            format!(", deflated {}→{}", m.wire_len, count(m.payload.len, "byte"))
-        } else {
-            String::new()
-        };
-        let head = format!(
-            "  #{:<6} {:>11}  {} message {} {} in {} fragment{}{}: ",
-            m.last_packet.number,
-            t,
-            session_label(self.opts.style, m.stream, m.dir),
-            m.opcode.name(),
-            count(m.payload.len, "byte"),
-            m.fragments,
-            if m.fragments == 1 { "" } else { "s" },
-            compressed,
+        let (mut line, mut tail) = (
+            std::mem::take(&mut self.line),
+            std::mem::take(&mut self.tail),
         );
+        let written = self.write_message(m, &mut line, &mut tail);
+        (self.line, self.tail) = (line, tail);
+        written
+    }
+
+    /// `  #12     0.004211  c2s → message text 5 bytes in 2 fragments: `: where the message
+    /// ended, its type and size, and how it came.
+    fn message_head(&mut self, line: &mut Line, m: &Message) {
+        line.clear();
+        line.ascii("  #");
+        let at = line.width();
+        line.number(m.last_packet.number);
+        line.pad(at, 6);
+        line.ascii(" ");
+        push_relative(line, &mut self.start, &m.last_packet, 11);
+        line.ascii("  ");
+        push_session_label(line, self.opts.style, m.stream, m.dir);
+        line.ascii(" message ");
+        line.ascii(m.opcode.name());
+        line.ascii(" ");
+        push_count(line, m.payload.len, "byte");
+        line.ascii(" in ");
+        line.number(u64::from(m.fragments));
+        line.ascii(if m.fragments == 1 {
+            " fragment"
+        } else {
+            " fragments"
+        });
+        if m.compressed {
+            line.ascii(", deflated ");
+            line.number(m.wire_len);
+            line.text("→");
+            push_count(line, m.payload.len, "byte");
+        }
+        line.ascii(": ");
+    }
+
+    fn write_message(&mut self, m: &Message, line: &mut Line, tail: &mut Line) -> io::Result<()> {
+        tail.clear();
+        if let Some(n) = holes_note(m) {
+            tail.ascii("  [");
+            tail.text(&n);
+            tail.ascii("]");
+        }
+        self.message_head(line, m);
         let payload = match m.text() {
             Some(s) if self.opts.pretty_json => match pretty_json(s) {
                 // Whole, indented, and valid JSON: not cut to the width.
                 Some(p) => {
-                    writeln!(self.out, "{}", head.trim_end())?;
+                    line.trim_end();
+                    self.write_line(line.as_str())?;
                     for l in p.lines() {
                         writeln!(self.out, "        {l}")?;
                     }
@@ -693,7 +826,7 @@ impl<W: Write> TextSink<W> {
                 as_text: false,
             },
         };
-        self.write_with_preview(&head, payload, &tail)
+        self.write_with_preview(line, payload, tail)
     }
 
     /// What the message carries, a line per application packet under the message (keep-alives
@@ -751,6 +884,16 @@ impl<W: Write> TextSink<W> {
     }
 }
 
+/// [`count`] appended to a line.
+fn push_count(line: &mut Line, n: u64, noun: &str) {
+    line.number(n);
+    line.ascii(" ");
+    line.ascii(noun);
+    if n != 1 {
+        line.ascii("s");
+    }
+}
+
 /// The context lines of [`write_context_line`] wrapped to `width`: a diagnostic's continuation
 /// under its severity (its rule and section stay on the first line), a packet line's
 /// `packet_indent` columns in (under its direction), any other line's four columns in from
@@ -797,23 +940,15 @@ impl<W: Write> Sink for TextSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Frame(f) => self.frame_line(f)?,
-            Event::Message(m) if m.decoded.is_some() => {
+            Event::Message(m) => {
+                // A one-frame message is already on its frame's line, unless it had to be
+                // inflated (or pretty-printed) to be read, or has holes (the line says where
+                // they are).
                 if m.fragments > 1 || m.compressed || self.opts.pretty_json || !m.holes.is_empty() {
                     self.message_line(m)?
                 }
                 self.decoded_lines(m)?
             }
-            // A one-frame message is already on its frame's line, unless it had to be inflated
-            // (or pretty-printed) to be read, or has holes (the line says where they are).
-            Event::Message(m)
-                if m.fragments > 1
-                    || m.compressed
-                    || self.opts.pretty_json
-                    || !m.holes.is_empty() =>
-            {
-                self.message_line(m)?
-            }
-            Event::Message(_) => {}
             Event::ConnectionEnd(e) => {
                 self.heartbeat_lines(e.conn, None)?;
                 self.context_line(event)?

@@ -1,5 +1,6 @@
 //! The flow table: TCP connections by their endpoint pair, numbered in order of first packet.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -457,21 +458,28 @@ impl<A: Application> FlowTable<A> {
         flow.packets += 1;
     }
 
-    /// A new connection, numbered in order of first packet.
-    fn new_flow(&mut self, client: SocketAddr, server: SocketAddr, first: PacketRef) -> Flow<A> {
+    /// A new connection, numbered in order of first packet. (Given the table's fields rather
+    /// than the table, so that it can be called while a slot of `flows` is borrowed.)
+    fn new_flow(
+        next_id: &mut u64,
+        new_app: &mut dyn FnMut(&FlowMeta) -> A,
+        max_pending: usize,
+        (client, server, first): (SocketAddr, SocketAddr, PacketRef),
+    ) -> Flow<A> {
         let meta = FlowMeta {
-            id: ConnId(self.next_id),
+            id: ConnId(*next_id),
             endpoints: [client, server],
             client_side: None,
             first_packet: first,
         };
-        self.next_id += 1;
-        let app = (self.new_app)(&meta);
-        Flow::new(meta, app, self.limits.max_pending_per_direction, first)
+        *next_id += 1;
+        let app = new_app(&meta);
+        Flow::new(meta, app, max_pending, first)
     }
 
     /// The connection this segment belongs to: the known one, or a new one when the endpoint
-    /// pair is new or reused (after its end, or when the receiver took a held SYN).
+    /// pair is new or reused (after its end, or when the receiver took a held SYN). One hash
+    /// lookup: this runs for every packet.
     fn flow_for(
         &mut self,
         seg: &Segment<'_>,
@@ -479,10 +487,18 @@ impl<A: Application> FlowTable<A> {
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) -> &mut Flow<A> {
-        let key = key_of(seg.src, seg.dst);
-        let Some(old) = self.flows.get(&key) else {
-            let flow = self.new_flow(seg.src, seg.dst, packet);
-            return self.flows.entry(key).or_insert(flow);
+        let max_pending = self.limits.max_pending_per_direction;
+        let old = match self.flows.entry(key_of(seg.src, seg.dst)) {
+            Entry::Occupied(slot) => slot.into_mut(),
+            Entry::Vacant(slot) => {
+                let start = (seg.src, seg.dst, packet);
+                return slot.insert(Self::new_flow(
+                    &mut self.next_id,
+                    &mut self.new_app,
+                    max_pending,
+                    start,
+                ));
+            }
         };
         // (client, server, first packet, the client's ISN when its SYN was held)
         let fresh = if let Some((side, isn, syn_packet)) = old.held_syn_taken(seg) {
@@ -495,16 +511,16 @@ impl<A: Application> FlowTable<A> {
             None
         };
         if let Some((client, server, first, isn)) = fresh {
-            let mut new = self.new_flow(client, server, first);
+            let start = (client, server, first);
+            let mut new = Self::new_flow(&mut self.next_id, &mut self.new_app, max_pending, start);
             if let Some(isn) = isn {
                 new.on_syn(isn, false, 0);
             }
-            let old = self.flows.get_mut(&key).expect("looked up above");
             old.held_syn = None;
             old.end(EndReason::Reused, packet, out, spill);
             *old = new;
         }
-        self.flows.get_mut(&key).expect("looked up above")
+        old
     }
 
     /// End idle connections and forget ended ones, oldest connection first (deterministic).

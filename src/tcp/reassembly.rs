@@ -564,11 +564,12 @@ impl Reassembler {
             return; // the usual case: nothing buffered, nothing to replace
         }
         let end = start + bytes.len() as u64;
-        let doubtful: Vec<u64> = self
-            .overlapping(start, end)
-            .into_iter()
-            .filter(|s| self.pending[s].doubtful)
-            .collect();
+        let is_doubtful = |s: &u64| self.pending[s].doubtful;
+        // Mostly none are: then nothing is collected.
+        if !self.overlapping(start, end).any(|s| is_doubtful(&s)) {
+            return;
+        }
+        let doubtful: Vec<u64> = self.overlapping(start, end).filter(is_doubtful).collect();
         for s in doubtful {
             let Some(p) = self.pending.remove(&s) else {
                 continue;
@@ -603,13 +604,13 @@ impl Reassembler {
 
     /// Starts of buffered segments that overlap `[start, end)`. Buffered segments never overlap
     /// each other, so only the one starting before `start` and those starting inside can.
-    fn overlapping(&self, start: u64, end: u64) -> Vec<u64> {
-        let before = self.pending.range(..start).next_back().map(|(&s, _)| s);
+    fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = u64> + '_ {
+        let before = self.pending.range(..start).next_back();
         before
             .into_iter()
-            .chain(self.pending.range(start..end).map(|(&s, _)| s))
-            .filter(|s| s + self.pending[s].bytes.len() as u64 > start)
-            .collect()
+            .chain(self.pending.range(start..end))
+            .filter(move |(&s, p)| s + p.bytes.len() as u64 > start)
+            .map(|(&s, _)| s)
     }
 
     /// Buffer an out-of-order segment, keeping bytes already buffered where they overlap.

@@ -6,9 +6,10 @@ use unicode_width::UnicodeWidthChar;
 
 use super::escape::{push_byte_escape, push_escaped};
 
-/// What follows a preview that was cut: `…(+N bytes)`.
+/// What follows a preview that was cut: `…(+N bytes)` (`…(+1 byte)`).
 pub fn elided_note(more: u64) -> String {
-    format!("…(+{more} bytes)")
+    let unit = if more == 1 { "byte" } else { "bytes" };
+    format!("…(+{more} {unit})")
 }
 
 /// The columns a line takes on a terminal: SGR colour sequences (`ESC [ … m`) take none.
@@ -168,10 +169,11 @@ fn whole_preview(shown: &[u8], total: u64, as_text: bool) -> String {
     fit_preview(shown, total, as_text, shown.len(), usize::MAX).0
 }
 
-/// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)`.
+/// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for 1).
 fn note_width(more: u64) -> usize {
     let digits = more.checked_ilog10().unwrap_or(0) as usize + 1;
-    3 + digits + 7
+    let unit = if more == 1 { 6 } else { 7 };
+    3 + digits + unit
 }
 
 /// One unit of a preview: a character or an invalid byte of text, or a byte in hex. A line
@@ -503,6 +505,7 @@ mod tests {
         let text = "x".repeat(100);
         let p = preview_within(text.as_bytes(), 100, true, 64, 1000);
         assert_eq!(p, format!("\"{}\" …(+36 bytes)", "x".repeat(64)));
+        assert_eq!(elided_note(1), "…(+1 byte)");
         let p = preview_within(text.as_bytes(), 100, true, 64, 30);
         assert!(display_width(&p) <= 30, "{p}");
         assert!(p.starts_with("\"xxx") && p.contains("…(+"), "{p}");

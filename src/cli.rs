@@ -19,6 +19,8 @@ pub enum Format {
     Table,
     /// Messages only, like a chat log (WebSocket's "follow stream").
     Conversation,
+    /// Parquet tables in the --out directory, for data engines (docs/parquet.md).
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -280,6 +282,10 @@ pub struct ViewArgs {
     /// kept bytes; whole messages with --full-payload).
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
+
+    /// With --format parquet: the directory for the tables (created; must be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]

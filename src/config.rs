@@ -5,7 +5,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wsdissect::capture::live::{LiveOptions, DEFAULT_SNAPLEN};
@@ -17,6 +17,7 @@ use wsdissect::output::filter::{EventFilter, FilterSink};
 use wsdissect::output::fit::output_width;
 use wsdissect::output::handshake::Halves;
 use wsdissect::output::json::JsonSink;
+use wsdissect::output::parquet::ParquetSink;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::table::{TableOptions, TableSink};
 use wsdissect::output::text::{TextOptions, TextSink};
@@ -48,6 +49,8 @@ pub struct Config {
     pub bpf: Option<String>,
     pub max_packets: Option<u64>,
     pub export: Option<PathBuf>,
+    /// `--out`: where `--format parquet` writes its tables.
+    pub out: Option<PathBuf>,
 }
 
 /// Flags that parse but do not make a run; `Display` is the one line printed before exit 2.
@@ -65,6 +68,8 @@ pub enum ConfigError {
     PrettyJsonFixedLayout,
     /// `--diagnostics` with the conversation view, which shows no diagnostics.
     DiagnosticsInConversation,
+    /// `--format parquet` without `--out DIR`, or `--out` with another format.
+    ParquetOut,
 }
 
 impl fmt::Display for ConfigError {
@@ -87,6 +92,9 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::DiagnosticsInConversation => f.write_str(
                 "--diagnostics lists diagnostics, which the conversation view does not show: use it with --format text, json or table",
+            ),
+            ConfigError::ParquetOut => f.write_str(
+                "--format parquet writes its tables into a directory, given with --out DIR (and --out goes only with --format parquet)",
             ),
         }
     }
@@ -144,6 +152,7 @@ impl Config {
             bpf,
             max_packets: limits.packets,
             export: view.export,
+            out: view.out,
         })
     }
 
@@ -164,10 +173,10 @@ impl Config {
 
     /// The sinks the flags ask for: the view writing to `out`, `--export` around it, and the
     /// event filters in front of them all.
-    /// Fails only when the `--export` directory cannot be created.
+    /// Fails only when the `--export` or `--out` directory cannot be used.
     pub fn sink(&self, out: Box<dyn Write>, tty: bool) -> io::Result<FilterSink<Box<dyn Sink>>> {
         let style = self.color.resolve(tty);
-        let mut sink = self.view(out, style, tty);
+        let mut sink = self.view(out, style, tty)?;
         if let Some(dir) = &self.export {
             sink = Box::new(ExportSink::new(sink, dir)?);
         }
@@ -175,9 +184,13 @@ impl Config {
     }
 
     /// The view `--format` and `-v` choose.
-    fn view(&self, out: Box<dyn Write>, style: Style, tty: bool) -> Box<dyn Sink> {
+    fn view(&self, out: Box<dyn Write>, style: Style, tty: bool) -> io::Result<Box<dyn Sink>> {
         let live = self.is_live();
-        match (self.format, self.explain) {
+        Ok(match (self.format, self.explain) {
+            // `from_args` made sure --out is there; an empty path fails as a directory would.
+            (Format::Parquet, _) => Box::new(ParquetSink::create(
+                self.out.as_deref().unwrap_or(Path::new("")),
+            )?),
             (Format::Json, _) => Box::new(JsonSink::new(out, live)),
             (Format::Table, _) => Box::new(TableSink::new(
                 out,
@@ -220,7 +233,7 @@ impl Config {
                     width: output_width(tty),
                 },
             )),
-        }
+        })
     }
 }
 
@@ -267,8 +280,11 @@ fn check_view(v: &ViewArgs) -> Result<(), ConfigError> {
     if v.explain && v.format != Format::Text {
         return Err(ConfigError::ExplainNeedsText);
     }
-    if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
+    if v.pretty_json && matches!(v.format, Format::Json | Format::Table | Format::Parquet) {
         return Err(ConfigError::PrettyJsonFixedLayout);
+    }
+    if (v.format == Format::Parquet) != v.out.is_some() {
+        return Err(ConfigError::ParquetOut);
     }
     Ok(())
 }

@@ -343,7 +343,9 @@ impl Decoder {
             }
             return None;
         };
-        let data = &text[1..];
+        // the packet type is one ASCII digit, so the data starts at byte 1 (a first byte
+        // outside 0-6 is reported before anything is sliced)
+        let data = text.get(1..).unwrap_or_default();
         match t {
             b'0' => self.open(data, msg, found),
             b'1' | b'5' | b'6' => Some(engine_unit(ENGINE_TYPES[usize::from(t - b'0')], data)),
@@ -384,7 +386,7 @@ impl Decoder {
         }
         let mut summary = String::new();
         if let Some(sid) = open.get("sid").and_then(Value::as_str) {
-            summary.push_str(&format!("sid {sid}"));
+            summary.push_str(&format!("sid {}", bare(sid)));
         }
         let num = |k: &str| open.get(k).and_then(Value::as_u64);
         if let (Some(i), Some(t)) = (num("pingInterval"), num("pingTimeout")) {
@@ -459,7 +461,7 @@ fn snake_case(name: &str) -> String {
 
 /// An Engine.IO packet other than open, ping, pong or message: close, upgrade, noop.
 fn engine_unit(kind: &str, data: &str) -> Unit {
-    let mut unit = Unit::new(kind, data);
+    let mut unit = Unit::new(kind, bare(data));
     if !data.is_empty() {
         unit.fields.insert("data".into(), json!(data));
     }
@@ -562,7 +564,7 @@ impl Decoder {
         let nsp = if head.nsp == "/" {
             String::new()
         } else {
-            format!("{} ", head.nsp)
+            format!("{} ", bare(head.nsp))
         };
         let id = head.id.map(|i| format!(" id {i}")).unwrap_or_default();
         let mut key = None;
@@ -571,7 +573,7 @@ impl Decoder {
             SioType::Connect | SioType::Disconnect | SioType::ConnectError => {
                 key = Some(head.nsp.to_string());
                 connect_fields(head.kind, msg.dir, payload, &mut fields);
-                format!("{}{}", head.nsp, connect_summary(head.kind, &fields))
+                format!("{}{}", bare(head.nsp), connect_summary(head.kind, &fields))
             }
             t if t.is_event() => {
                 let event = payload.and_then(event_name);
@@ -590,7 +592,9 @@ impl Decoder {
                     };
                     self.acks.ask(ack_key(msg.dir, head.nsp, i), question);
                 }
-                let name = event.map(|e| format!("{e:?} ")).unwrap_or_default();
+                let name = event
+                    .map(|e| format!("{:?} ", short(&e)))
+                    .unwrap_or_default();
                 format!("{nsp}{name}{}{id}", preview(&args))
                     .trim_end()
                     .into()
@@ -605,7 +609,7 @@ impl Decoder {
                     if let Some(e) = &q.event {
                         fields.insert("event".into(), json!(e));
                         key = Some(format!("{nsp}{e}"));
-                        name = format!(" {e:?}");
+                        name = format!(" {:?}", short(e));
                     }
                     answers = Some(Answer {
                         id: head.id.map(|i| i.to_string()).unwrap_or_default(),
@@ -659,7 +663,7 @@ impl Decoder {
         fields.insert("count".into(), json!(r.count));
         fields.insert("size".into(), json!(size));
         let of = match (&r.event, r.id) {
-            (Some(e), _) => format!("{e:?}"),
+            (Some(e), _) => format!("{:?}", short(e)),
             (None, Some(id)) => format!("ack id {id}"),
             (None, None) => r.kind.name().to_string(),
         };
@@ -768,11 +772,13 @@ fn connect_summary(kind: SioType, fields: &Map<String, Value>) -> String {
     let s = |k: &str| fields.get(k).and_then(Value::as_str);
     match kind {
         SioType::Connect => match (s("sid"), fields.get("auth")) {
-            (Some(sid), _) => format!(" sid {sid}"),
+            (Some(sid), _) => format!(" sid {}", bare(sid)),
             (None, Some(auth)) => format!(" auth {}", preview_value(auth)),
             (None, None) => String::new(),
         },
-        SioType::ConnectError => s("message").map(|m| format!(" {m:?}")).unwrap_or_default(),
+        SioType::ConnectError => s("message")
+            .map(|m| format!(" {:?}", short(m)))
+            .unwrap_or_default(),
         _ => String::new(),
     }
 }
@@ -798,6 +804,29 @@ fn preview_value(v: &Value) -> String {
     let mut out = String::new();
     render(v, &mut out);
     cut(out)
+}
+
+/// A name or text for a summary: its first [`ARGS_PREVIEW`] characters, `…` when cut.
+fn short(s: &str) -> String {
+    match s.char_indices().nth(ARGS_PREVIEW) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+/// A name shown bare (a namespace, a sid, a packet's data): [`short`], with control
+/// characters escaped as in a Rust string, so the summary stays one line.
+fn bare(s: &str) -> String {
+    // escape only what a summary can show: the first characters
+    let head: String = s
+        .chars()
+        .take(ARGS_PREVIEW + 1)
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect();
+    short(&head)
 }
 
 /// Cut a preview to [`ARGS_PREVIEW`] characters, marking the cut with `…`.
@@ -1202,6 +1231,10 @@ mod tests {
             );
         }
         assert_eq!(s.bad(C2S, b"42[\"\xff\"]"), "byte 4: not UTF-8");
+        assert_eq!(
+            s.bad(C2S, "岍".as_bytes()),
+            "byte 0: 0xe5 is not an Engine.IO packet type (0-6)"
+        );
         assert!(s
             .bad(C2S, b"44[1]")
             .contains("CONNECT_ERROR must be a JSON object or string"));
@@ -1282,6 +1315,25 @@ mod tests {
     }
 
     #[test]
+    fn long_names_are_cut_in_the_summary() {
+        let long = "n".repeat(10_000);
+        let mut s = Session::default();
+        for text in [
+            format!(r#"42/{long},1["{long}",1]"#),
+            format!(r#"43/{long},1[1]"#),
+            format!(r#"44/{long},{{"message":"{long}"}}"#),
+            format!(r#"40/{long},{{"sid":"{long}"}}"#),
+            format!("1{long}"),
+            format!(r#"0{{"sid":"{long}"}}"#),
+            format!(r#"451-/{long},["{long}",{{"_placeholder":true,"num":0}}]"#),
+        ] {
+            let u = s.text(S2C, &text);
+            assert!(u.summary.chars().count() < 140, "{}", u.summary);
+        }
+        assert!(s.bin(S2C, b"x").summary.chars().count() < 80);
+    }
+
+    #[test]
     fn long_arguments_are_cut_in_the_summary() {
         let long = "x".repeat(10_000);
         let mut s = Session::default();
@@ -1310,5 +1362,27 @@ mod tests {
             .text(C2S, &format!("3{}", "p".repeat(100_000)))
             .answers
             .is_some());
+    }
+    #[test]
+    fn a_summary_is_one_line_whatever_the_names_hold() {
+        let mut s = Session::default();
+        for text in [
+            "1\nclose",
+            "6\u{1b}[31m",
+            "40/a\nb,{\"sid\":\"x\\ny\"}",
+            "42/a\u{7},[\"e\\nv\",\"\\u001b\"]",
+            "0{\"sid\":\"a\\u000ab\"}",
+        ] {
+            let u = s.text(S2C, text);
+            assert!(!u.summary.chars().any(char::is_control), "{:?}", u.summary);
+        }
+        // escaped, still short
+        for text in [
+            format!("1{}", "\u{13}".repeat(1000)),
+            format!("40/{},", "\n".repeat(1000)),
+        ] {
+            let u = s.text(S2C, &text);
+            assert!(u.summary.chars().count() <= 60, "{:?}", u.summary);
+        }
     }
 }

@@ -126,11 +126,13 @@ impl AppStats {
             });
         let more = keys.len().saturating_sub(TOP_KEYS);
         if rest != [0, 0] {
-            let label = if self.other_keys == [0, 0] {
-                format!("({more} more keys)")
+            let plus = if self.other_keys == [0, 0] { "" } else { "+" };
+            let noun = if more == 1 && plus.is_empty() {
+                "key"
             } else {
-                format!("({more}+ more keys)")
+                "keys"
             };
+            let label = format!("({more}{plus} more {noun})");
             t.add_row(count_row(label, rest));
         }
         numbers_right(&mut t);

@@ -11,6 +11,7 @@ pub mod filter;
 pub mod fit;
 pub mod handshake;
 pub mod json;
+pub mod parquet;
 pub mod report;
 pub mod samples;
 pub mod style;

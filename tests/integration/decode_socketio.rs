@@ -284,3 +284,57 @@ fn socketio_upgraded_compressed_session_matches_the_peers_logs() {
     assert!(!all[0].unit.heartbeat);
     assert_eq!(all[1].unit.answers.as_ref().unwrap().message, all[0].index);
 }
+
+/// The NDJSON message records carry the same units, and a table of the capture groups them by
+/// event with the acks' round-trip times.
+#[test]
+fn socketio_ndjson_and_table_show_the_decoded_units() {
+    for name in ["plain", "deflate"] {
+        let capture = dir().join(format!("{name}.pcap"));
+        let (all, _) = decode(&format!("{name}.pcap"));
+        let run = |format: &str| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+                .args(["--color", "never", "--format", format])
+                .arg(&capture)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{name} {format}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let records: Vec<Value> = run("json")
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["type"] == "message")
+            .collect();
+        assert_eq!(records.len(), all.len(), "{name}");
+        for (r, d) in records.iter().zip(&all) {
+            assert_eq!(r["dir"], d.dir.as_str());
+            assert_eq!(r["index"], d.index);
+            let dec = &r["decoded"];
+            assert_eq!(dec["protocol"], "socket.io");
+            let u = &dec["units"][0];
+            assert_eq!(u["kind"], d.unit.kind.as_str());
+            assert_eq!(u["summary"], d.unit.summary.as_str());
+            assert_eq!(u.get("key").and_then(Value::as_str), d.unit.key.as_deref());
+            assert_eq!(u["fields"], Value::Object(d.unit.fields.clone()));
+            assert_eq!(u["heartbeat"], d.unit.heartbeat);
+            match (&u.get("answers"), &d.unit.answers) {
+                (None, None) => {}
+                (Some(j), Some(a)) => {
+                    assert_eq!(j["id"], a.id.as_str());
+                    assert_eq!(j["message"], a.message);
+                    let ms = j["rtt_ms"].as_f64().unwrap();
+                    assert!((ms - a.rtt_ns as f64 / 1e6).abs() < 1e-6);
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let table = run("table");
+        for key in ["add", "upload", "download", "question", "/admin stats"] {
+            assert!(
+                table.contains(key),
+                "{name}: no {key:?} in the table:\n{table}"
+            );
+        }
+    }
+}

@@ -21,6 +21,7 @@ mod json;
 mod layers;
 mod live;
 mod midstream;
+mod parquet;
 mod regress;
 mod report;
 mod rules;

@@ -372,3 +372,14 @@ fn tcp_note(note: Note) -> (&'static rules::Rule, String) {
         ),
     }
 }
+
+/// One per connection, inline in its flow (issue 14: an open idle connection costs at most
+/// 2 KiB): each phase is boxed, and so is what only some connections have (TLS).
+#[cfg(test)]
+mod size {
+    #[test]
+    fn a_connection_stays_small() {
+        let size = std::mem::size_of::<super::Connection>();
+        assert!(size <= 96, "Connection is {size} bytes");
+    }
+}

@@ -85,7 +85,9 @@ pub struct FlowTableLimits {
     pub max_pending_per_direction: usize,
     /// A connection with no packet for this long (capture time) is ended and forgotten.
     pub idle_timeout_ns: u64,
-    /// Connections beyond this many are evicted, least recently seen first.
+    /// Connections beyond this many are evicted, least recently seen first. The default,
+    /// a million, is what 2 GiB holds at the 2 KiB an open idle connection may cost (issue 14,
+    /// `memory_` tests).
     pub max_flows: usize,
 }
 
@@ -94,7 +96,7 @@ impl Default for FlowTableLimits {
         FlowTableLimits {
             max_pending_per_direction: DEFAULT_MAX_PENDING,
             idle_timeout_ns: 3600 * 1_000_000_000,
-            max_flows: 100_000,
+            max_flows: 1_000_000,
         }
     }
 }
@@ -300,6 +302,7 @@ impl<A: Application> Flow<A> {
         });
         if seg.ack_flag && doubt.is_none() {
             acked[side] = Some(seg.ack);
+            streams[other].forget_acked(seg.ack);
             if streams[other].pending_bytes() > 0 {
                 streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
                     app.on_stream(meta, other, ev, out);
@@ -408,15 +411,17 @@ fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
 }
 
 pub struct FlowTable<A> {
-    flows: HashMap<FlowKey, Flow<A>>,
+    /// Boxed: the map keeps spare slots (up to half of them just after it grows), and a
+    /// pointer is all a spare slot should cost.
+    flows: HashMap<FlowKey, Box<Flow<A>>>,
     next_id: u64,
     limits: FlowTableLimits,
-    packets_since_sweep: u32,
+    packets_since_sweep: u64,
     new_app: Box<dyn FnMut(&FlowMeta) -> A>,
 }
 
 /// Sweep for idle connections every this many packets: cheap, and often enough.
-const SWEEP_EVERY: u32 = 8192;
+const SWEEP_EVERY: u64 = 8192;
 /// Keep an ended connection this long so its late retransmissions are not a new connection.
 const ENDED_LINGER_NS: u64 = 60 * 1_000_000_000;
 
@@ -445,7 +450,10 @@ impl<A: Application> FlowTable<A> {
         spill: Spill<'_, A::Event>,
     ) {
         self.packets_since_sweep += 1;
-        if self.packets_since_sweep >= SWEEP_EVERY || self.flows.len() > self.limits.max_flows {
+        // A sweep visits every connection, so with many it waits for as many packets: at most
+        // one visit per packet, however many connections are open.
+        let sweep_every = (self.flows.len() as u64).max(SWEEP_EVERY);
+        if self.packets_since_sweep >= sweep_every || self.flows.len() > self.limits.max_flows {
             self.packets_since_sweep = 0;
             self.sweep(packet, out, spill);
         }
@@ -458,7 +466,12 @@ impl<A: Application> FlowTable<A> {
     }
 
     /// A new connection, numbered in order of first packet.
-    fn new_flow(&mut self, client: SocketAddr, server: SocketAddr, first: PacketRef) -> Flow<A> {
+    fn new_flow(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+        first: PacketRef,
+    ) -> Box<Flow<A>> {
         let meta = FlowMeta {
             id: ConnId(self.next_id),
             endpoints: [client, server],
@@ -467,7 +480,12 @@ impl<A: Application> FlowTable<A> {
         };
         self.next_id += 1;
         let app = (self.new_app)(&meta);
-        Flow::new(meta, app, self.limits.max_pending_per_direction, first)
+        Box::new(Flow::new(
+            meta,
+            app,
+            self.limits.max_pending_per_direction,
+            first,
+        ))
     }
 
     /// The connection this segment belongs to: the known one, or a new one when the endpoint
@@ -548,15 +566,13 @@ impl<A: Application> FlowTable<A> {
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) {
-        // By key, not by moving the flows out: a second copy of every connection would
-        // double the memory at the very end.
-        let mut keys: Vec<(ConnId, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.meta.id, *k)).collect();
-        keys.sort_unstable();
-        for (_, key) in keys {
-            let Some(mut f) = self.flows.remove(&key) else {
-                continue;
-            };
+        // The flows are boxed, so moving them out costs a pointer and an id each (the table is
+        // freed as they leave), and each is freed once it has ended.
+        let flows = std::mem::take(&mut self.flows);
+        let mut by_id: Vec<(ConnId, Box<Flow<A>>)> =
+            flows.into_values().map(|f| (f.meta.id, f)).collect();
+        by_id.sort_unstable_by_key(|(id, _)| *id);
+        for (_, mut f) in by_id {
             f.end(EndReason::CaptureEnd, packet, out, spill);
         }
     }
@@ -743,5 +759,16 @@ mod tests {
         syn.facts.tfo_cookie = true;
         table.process(&syn, PacketRef::default(), &mut out, &mut |_| {});
         assert!(out.contains(&"1 0 data junk".to_string()), "{out:?}");
+    }
+
+    /// What every connection costs in the table whatever it carries (issue 14: an open idle
+    /// connection at most 2 KiB): the slot is a key and a pointer, and the flow itself (here
+    /// with an empty application) stays small.
+    #[test]
+    fn a_flow_stays_small() {
+        let slot = std::mem::size_of::<(FlowKey, Box<Flow<Log>>)>();
+        let flow = std::mem::size_of::<Flow<Log>>();
+        assert!(slot <= 72, "a table slot is {slot} bytes");
+        assert!(flow <= 528, "Flow is {flow} bytes");
     }
 }

@@ -323,6 +323,12 @@ impl Application for Connection {
             Phase::Done
         });
     }
+
+    fn compact(&mut self) {
+        if let Phase::WebSocket(session) = &mut self.phase {
+            session.compact();
+        }
+    }
 }
 
 /// The connection ended: what it was still waiting for, and its summary if it was shown (a

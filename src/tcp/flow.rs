@@ -1,6 +1,6 @@
 //! The flow table: TCP connections by their endpoint pair, numbered in order of first packet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use super::note::{Control, Doubt, Note, Refusal};
@@ -62,6 +62,10 @@ pub trait Application {
         packet: PacketRef,
         out: &mut Vec<Self::Event>,
     );
+    /// The connection has been quiet for a while ([`FlowTableLimits::quiet_packets`]): let go
+    /// of what only
+    /// activity needs. It reports nothing and must not change what later packets give.
+    fn compact(&mut self) {}
 }
 
 /// Hands on the events gathered so far (to the sink), leaving the vector empty. Called while a
@@ -89,6 +93,10 @@ pub struct FlowTableLimits {
     /// a million, is what 2 GiB holds at the 2 KiB an open idle connection may cost (issue 14,
     /// `memory_` tests).
     pub max_flows: usize,
+    /// A connection without a packet among the last this many is compacted
+    /// ([`Application::compact`]); 0 compacts after every packet (tests: compacting must
+    /// change no event).
+    pub quiet_packets: u64,
 }
 
 impl Default for FlowTableLimits {
@@ -97,6 +105,7 @@ impl Default for FlowTableLimits {
             max_pending_per_direction: DEFAULT_MAX_PENDING,
             idle_timeout_ns: 3600 * 1_000_000_000,
             max_flows: 1_000_000,
+            quiet_packets: QUIET_PACKETS,
         }
     }
 }
@@ -169,6 +178,8 @@ struct Flow<A> {
     /// Packets seen on this connection.
     packets: u64,
     ended: bool,
+    /// In the table's queue of recently active connections (see [`QUIET_PACKETS`]).
+    queued: bool,
     last_seen: PacketRef,
     app: A,
 }
@@ -184,6 +195,7 @@ impl<A: Application> Flow<A> {
             held_syn: None,
             packets: 0,
             ended: false,
+            queued: false,
             last_seen: packet,
             app,
         }
@@ -418,7 +430,18 @@ pub struct FlowTable<A> {
     limits: FlowTableLimits,
     packets_since_sweep: u64,
     new_app: Box<dyn FnMut(&FlowMeta) -> A>,
+    /// Connections that had a packet lately, by the packet number they were queued at (each
+    /// once): those quiet for `limits.quiet_packets` are compacted. Each has had a packet
+    /// among the last `quiet_packets`, so there are at most that many.
+    active: VecDeque<(u64, ConnId, FlowKey)>,
 }
+
+/// A connection without a packet among the last this many of the capture is quiet (the
+/// default of [`FlowTableLimits::quiet_packets`]): its
+/// application compacts what only activity needs (an inflater's state, for one). Small, so
+/// that few connections at a time hold that state; large enough that a connection in use
+/// (a message every few thousand packets of the capture) keeps it.
+pub const QUIET_PACKETS: u64 = 4096;
 
 /// Sweep for idle connections every this many packets: cheap, and often enough.
 const SWEEP_EVERY: u64 = 8192;
@@ -433,6 +456,7 @@ impl<A: Application> FlowTable<A> {
             limits,
             packets_since_sweep: 0,
             new_app,
+            active: VecDeque::new(),
         }
     }
 
@@ -457,12 +481,47 @@ impl<A: Application> FlowTable<A> {
             self.packets_since_sweep = 0;
             self.sweep(packet, out, spill);
         }
+        let now = packet.number;
+        let key = key_of(seg.src, seg.dst);
         let flow = self.flow_for(seg, packet, out, spill);
         flow.last_seen = packet;
         if !flow.ended {
             flow.process(seg, packet, out, spill);
         }
         flow.packets += 1;
+        let queue = !flow.queued && !flow.ended;
+        flow.queued |= queue;
+        let id = flow.meta.id;
+        if queue {
+            self.active.push_back((now, id, key));
+        }
+        self.compact_quiet(now);
+    }
+
+    /// Compact the connections that had no packet for `limits.quiet_packets`; those that had
+    /// one wait another round.
+    fn compact_quiet(&mut self, now: u64) {
+        let quiet = self.limits.quiet_packets;
+        // Each entry once at most: one put back (its connection had a packet since) is
+        // looked at in a later round, even if packet numbers go backwards.
+        for _ in 0..self.active.len() {
+            let Some(&(at, id, key)) = self.active.front() else {
+                return;
+            };
+            if now < at.saturating_add(quiet) {
+                return;
+            }
+            self.active.pop_front();
+            let Some(flow) = self.flows.get_mut(&key).filter(|f| f.meta.id == id) else {
+                continue; // ended and forgotten, or the pair now carries a new connection
+            };
+            if flow.last_seen.number.saturating_add(quiet) <= now {
+                flow.queued = false;
+                flow.app.compact();
+            } else {
+                self.active.push_back((now, id, key));
+            }
+        }
     }
 
     /// A new connection, numbered in order of first packet.

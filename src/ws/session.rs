@@ -226,6 +226,16 @@ impl Session {
         }
     }
 
+    /// The connection is idle: let go of what only a message in progress needs (a direction's
+    /// decompressor keeps its window, deflated; see [`Inflater::compact`]).
+    pub fn compact(&mut self) {
+        for d in &mut self.state.dirs {
+            if let Some(inf) = d.inflater.as_mut().filter(|_| d.message.is_none()) {
+                inf.compact();
+            }
+        }
+    }
+
     /// What the unfinished frame of `dir` still needs, if any.
     pub fn incomplete(&self, dir: Direction) -> Option<Incomplete> {
         self.decoders[dir.index()].incomplete()

@@ -13,6 +13,7 @@ mod hostile_tcp;
 mod json;
 mod layers;
 mod live;
+mod memory;
 mod midstream;
 mod regress;
 mod report;

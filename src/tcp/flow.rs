@@ -63,8 +63,8 @@ pub trait Application {
         out: &mut Vec<Self::Event>,
     );
     /// The connection has been quiet for a while ([`FlowTableLimits::quiet_packets`]): let go
-    /// of what only
-    /// activity needs. It reports nothing and must not change what later packets give.
+    /// of what only activity needs. It reports nothing and must not change what later packets
+    /// give.
     fn compact(&mut self) {}
 }
 
@@ -437,10 +437,10 @@ pub struct FlowTable<A> {
 }
 
 /// A connection without a packet among the last this many of the capture is quiet (the
-/// default of [`FlowTableLimits::quiet_packets`]): its
-/// application compacts what only activity needs (an inflater's state, for one). Small, so
-/// that few connections at a time hold that state; large enough that a connection in use
-/// (a message every few thousand packets of the capture) keeps it.
+/// default of [`FlowTableLimits::quiet_packets`]): its application compacts what only activity
+/// needs (an inflater's state, for one). Small, so that few connections at a time hold that
+/// state; large enough that a connection in use (a message every few thousand packets of the
+/// capture) keeps it.
 pub const QUIET_PACKETS: u64 = 4096;
 
 /// Sweep for idle connections every this many packets: cheap, and often enough.

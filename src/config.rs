@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use wsdissect::capture::live::{LiveOptions, DEFAULT_SNAPLEN};
-use wsdissect::conversation::{DissectConfig, MIN_FRAME_KEEP};
+use wsdissect::conversation::{DecodeChoice, DissectConfig, MIN_FRAME_KEEP};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::export::ExportSink;
@@ -22,7 +22,7 @@ use wsdissect::output::table::{TableOptions, TableSink};
 use wsdissect::output::text::{TextOptions, TextSink};
 use wsdissect::output::Sink;
 
-use crate::cli::{Args, FilterArgs, Format, LimitArgs, LiveArgs, ViewArgs};
+use crate::cli::{Args, DecodeArg, FilterArgs, Format, LimitArgs, LiveArgs, ViewArgs};
 
 /// Where the packets come from.
 pub enum Input {
@@ -132,6 +132,7 @@ impl Config {
                 tls_records: view.explain,
                 // ...and draws a frame cut short, with the rules its header breaks.
                 partial_frames: view.explain,
+                decode: decode_choice(&filter.decode),
                 ..dissect_config(&view, &limits, filter.ws_port.clone())
             },
             preview: if view.full_payload {
@@ -288,6 +289,18 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
         inflate_total: l.max_inflate_total,
         ws_ports,
         ..DissectConfig::default()
+    }
+}
+
+/// What `--decode` asked for: `none` anywhere turns decoding off.
+fn decode_choice(args: &[DecodeArg]) -> DecodeChoice {
+    let forced = args.iter().filter_map(|a| match a {
+        DecodeArg::Protocol(p, port) => Some((*p, *port)),
+        DecodeArg::Off => None,
+    });
+    DecodeChoice {
+        enabled: !args.contains(&DecodeArg::Off),
+        forced: forced.collect(),
     }
 }
 

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= max-inflate-total= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= decode= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= max-message-bytes= max-inflate= max-inflate-total= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -49,6 +49,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l port -d 'Only conne
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packet -d 'Only frames and messages carried by these packet numbers (a comma list, or repeated), and diagnostics at them' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s f -l bpf -d 'BPF filter applied to packets, for files and live capture (live default: "tcp")' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l ws-port -d 'Treat connections on these ports as WebSocket even without a visible handshake (a comma list, or repeated; like Wireshark\'s "decode as")' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l decode -d 'Decode the messages of sessions on PORT (or of every session) as PROTO: socket.io, mqtt, stomp, graphql-transport-ws, graphql-ws or json-rpc, whatever the handshake said. `none` decodes nothing. Without it, the subprotocol, the request target or the first messages choose (docs/decoders.md). A comma list, or repeated' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l severity -d 'Only diagnostics of this severity or higher (error > warning > info)' -r -f -a "error\t''
 warning\t''
 info\t''"

@@ -2,6 +2,9 @@
 
 mod cli;
 mod common;
+mod decode_mqtt;
+mod decode_socketio;
+mod decoded_views;
 mod docs;
 mod explain;
 mod h2;

@@ -57,8 +57,9 @@ pub struct Shared {
     pub announced: bool,
     /// Diagnostics reported for this connection.
     pub diagnostics: u64,
-    /// The connection is TLS: what its handshake said.
-    pub tls: Option<TlsInfo>,
+    /// The connection is TLS: what its handshake said (boxed: most connections are not, and
+    /// an idle one should cost little).
+    pub tls: Option<Box<TlsInfo>>,
     /// The connection speaks HTTP/2: how it started.
     pub http2: Option<H2Start>,
     /// TCP diagnostics from before the connection was announced, shown once it is, or at its
@@ -145,7 +146,7 @@ impl Cx<'_> {
             server: self.meta.endpoints[1 - c],
             first_packet: self.meta.first_packet,
             inferred,
-            tls: self.shared.tls.clone(),
+            tls: self.shared.tls.as_deref().cloned(),
             http2: self.shared.http2,
         }));
         self.flush_early_tcp();

@@ -122,7 +122,7 @@ impl TlsReport for Up<'_, '_> {
     }
 
     fn info(&mut self, info: &TlsInfo) {
-        self.cx.shared.tls = Some(info.clone());
+        self.cx.shared.tls = Some(Box::new(info.clone()));
     }
 
     fn client_hello(&mut self, client: Side) {

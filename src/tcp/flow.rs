@@ -1,7 +1,7 @@
 //! The flow table: TCP connections by their endpoint pair, numbered in order of first packet.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use super::note::{Control, Doubt, Note, Refusal};
@@ -63,6 +63,10 @@ pub trait Application {
         packet: PacketRef,
         out: &mut Vec<Self::Event>,
     );
+    /// The connection has been quiet for a while ([`FlowTableLimits::quiet_packets`]): let go
+    /// of what only activity needs. It reports nothing and must not change what later packets
+    /// give.
+    fn compact(&mut self) {}
 }
 
 /// Hands on the events gathered so far (to the sink), leaving the vector empty. Called while a
@@ -86,8 +90,14 @@ pub struct FlowTableLimits {
     pub max_pending_per_direction: usize,
     /// A connection with no packet for this long (capture time) is ended and forgotten.
     pub idle_timeout_ns: u64,
-    /// Connections beyond this many are evicted, least recently seen first.
+    /// Connections beyond this many are evicted, least recently seen first. The default,
+    /// a million, is what 2 GiB holds at the 2 KiB an open idle connection may cost (issue 14,
+    /// `memory_` tests).
     pub max_flows: usize,
+    /// A connection without a packet among the last this many is compacted
+    /// ([`Application::compact`]); 0 compacts after every packet (tests: compacting must
+    /// change no event).
+    pub quiet_packets: u64,
 }
 
 impl Default for FlowTableLimits {
@@ -95,7 +105,8 @@ impl Default for FlowTableLimits {
         FlowTableLimits {
             max_pending_per_direction: DEFAULT_MAX_PENDING,
             idle_timeout_ns: 3600 * 1_000_000_000,
-            max_flows: 100_000,
+            max_flows: 1_000_000,
+            quiet_packets: QUIET_PACKETS,
         }
     }
 }
@@ -168,6 +179,8 @@ struct Flow<A> {
     /// Packets seen on this connection.
     packets: u64,
     ended: bool,
+    /// In the table's queue of recently active connections (see [`QUIET_PACKETS`]).
+    queued: bool,
     last_seen: PacketRef,
     app: A,
 }
@@ -183,6 +196,7 @@ impl<A: Application> Flow<A> {
             held_syn: None,
             packets: 0,
             ended: false,
+            queued: false,
             last_seen: packet,
             app,
         }
@@ -301,6 +315,7 @@ impl<A: Application> Flow<A> {
         });
         if seg.ack_flag && doubt.is_none() {
             acked[side] = Some(seg.ack);
+            streams[other].forget_acked(seg.ack);
             if streams[other].pending_bytes() > 0 {
                 streams[other].on_peer_ack(seg.ack, packet, &mut |ev| {
                     app.on_stream(meta, other, ev, out);
@@ -409,15 +424,28 @@ fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
 }
 
 pub struct FlowTable<A> {
-    flows: HashMap<FlowKey, Flow<A>>,
+    /// Boxed: the map keeps spare slots (up to half of them just after it grows), and a
+    /// pointer is all a spare slot should cost.
+    flows: HashMap<FlowKey, Box<Flow<A>>>,
     next_id: u64,
     limits: FlowTableLimits,
-    packets_since_sweep: u32,
+    packets_since_sweep: u64,
     new_app: Box<dyn FnMut(&FlowMeta) -> A>,
+    /// Connections that had a packet lately, by the packet number they were queued at (each
+    /// once): those quiet for `limits.quiet_packets` are compacted. Each has had a packet
+    /// among the last `quiet_packets`, so there are at most that many.
+    active: VecDeque<(u64, ConnId, FlowKey)>,
 }
 
+/// A connection without a packet among the last this many of the capture is quiet (the
+/// default of [`FlowTableLimits::quiet_packets`]): its application compacts what only activity
+/// needs (an inflater's state, for one). Small, so that few connections at a time hold that
+/// state; large enough that a connection in use (a message every few thousand packets of the
+/// capture) keeps it.
+pub const QUIET_PACKETS: u64 = 4096;
+
 /// Sweep for idle connections every this many packets: cheap, and often enough.
-const SWEEP_EVERY: u32 = 8192;
+const SWEEP_EVERY: u64 = 8192;
 /// Keep an ended connection this long so its late retransmissions are not a new connection.
 const ENDED_LINGER_NS: u64 = 60 * 1_000_000_000;
 
@@ -429,6 +457,7 @@ impl<A: Application> FlowTable<A> {
             limits,
             packets_since_sweep: 0,
             new_app,
+            active: VecDeque::new(),
         }
     }
 
@@ -446,16 +475,54 @@ impl<A: Application> FlowTable<A> {
         spill: Spill<'_, A::Event>,
     ) {
         self.packets_since_sweep += 1;
-        if self.packets_since_sweep >= SWEEP_EVERY || self.flows.len() > self.limits.max_flows {
+        // A sweep visits every connection, so with many it waits for as many packets: at most
+        // one visit per packet, however many connections are open.
+        let sweep_every = (self.flows.len() as u64).max(SWEEP_EVERY);
+        if self.packets_since_sweep >= sweep_every || self.flows.len() > self.limits.max_flows {
             self.packets_since_sweep = 0;
             self.sweep(packet, out, spill);
         }
+        let now = packet.number;
+        let key = key_of(seg.src, seg.dst);
         let flow = self.flow_for(seg, packet, out, spill);
         flow.last_seen = packet;
         if !flow.ended {
             flow.process(seg, packet, out, spill);
         }
         flow.packets += 1;
+        let queue = !flow.queued && !flow.ended;
+        flow.queued |= queue;
+        let id = flow.meta.id;
+        if queue {
+            self.active.push_back((now, id, key));
+        }
+        self.compact_quiet(now);
+    }
+
+    /// Compact the connections that had no packet for `limits.quiet_packets`; those that had
+    /// one wait another round.
+    fn compact_quiet(&mut self, now: u64) {
+        let quiet = self.limits.quiet_packets;
+        // Each entry once at most: one put back (its connection had a packet since) is
+        // looked at in a later round, even if packet numbers go backwards.
+        for _ in 0..self.active.len() {
+            let Some(&(at, id, key)) = self.active.front() else {
+                return;
+            };
+            if now < at.saturating_add(quiet) {
+                return;
+            }
+            self.active.pop_front();
+            let Some(flow) = self.flows.get_mut(&key).filter(|f| f.meta.id == id) else {
+                continue; // ended and forgotten, or the pair now carries a new connection
+            };
+            if flow.last_seen.number.saturating_add(quiet) <= now {
+                flow.queued = false;
+                flow.app.compact();
+            } else {
+                self.active.push_back((now, id, key));
+            }
+        }
     }
 
     /// A new connection, numbered in order of first packet. (Given the table's fields rather
@@ -465,7 +532,7 @@ impl<A: Application> FlowTable<A> {
         new_app: &mut dyn FnMut(&FlowMeta) -> A,
         max_pending: usize,
         (client, server, first): (SocketAddr, SocketAddr, PacketRef),
-    ) -> Flow<A> {
+    ) -> Box<Flow<A>> {
         let meta = FlowMeta {
             id: ConnId(*next_id),
             endpoints: [client, server],
@@ -474,7 +541,7 @@ impl<A: Application> FlowTable<A> {
         };
         *next_id += 1;
         let app = new_app(&meta);
-        Flow::new(meta, app, max_pending, first)
+        Box::new(Flow::new(meta, app, max_pending, first))
     }
 
     /// The connection this segment belongs to: the known one, or a new one when the endpoint
@@ -564,15 +631,13 @@ impl<A: Application> FlowTable<A> {
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) {
-        // By key, not by moving the flows out: a second copy of every connection would
-        // double the memory at the very end.
-        let mut keys: Vec<(ConnId, FlowKey)> =
-            self.flows.iter().map(|(k, f)| (f.meta.id, *k)).collect();
-        keys.sort_unstable();
-        for (_, key) in keys {
-            let Some(mut f) = self.flows.remove(&key) else {
-                continue;
-            };
+        // The flows are boxed, so moving them out costs a pointer and an id each (the table is
+        // freed as they leave), and each is freed once it has ended.
+        let flows = std::mem::take(&mut self.flows);
+        let mut by_id: Vec<(ConnId, Box<Flow<A>>)> =
+            flows.into_values().map(|f| (f.meta.id, f)).collect();
+        by_id.sort_unstable_by_key(|(id, _)| *id);
+        for (_, mut f) in by_id {
             f.end(EndReason::CaptureEnd, packet, out, spill);
         }
     }
@@ -759,5 +824,16 @@ mod tests {
         syn.facts.tfo_cookie = true;
         table.process(&syn, PacketRef::default(), &mut out, &mut |_| {});
         assert!(out.contains(&"1 0 data junk".to_string()), "{out:?}");
+    }
+
+    /// What every connection costs in the table whatever it carries (issue 14: an open idle
+    /// connection at most 2 KiB): the slot is a key and a pointer, and the flow itself (here
+    /// with an empty application) stays small.
+    #[test]
+    fn a_flow_stays_small() {
+        let slot = std::mem::size_of::<(FlowKey, Box<Flow<Log>>)>();
+        let flow = std::mem::size_of::<Flow<Log>>();
+        assert!(slot <= 72, "a table slot is {slot} bytes");
+        assert!(flow <= 528, "Flow is {flow} bytes");
     }
 }

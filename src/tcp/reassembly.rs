@@ -391,6 +391,33 @@ impl Reassembler {
         }
     }
 
+    /// The peer acknowledged the bytes before `ack`: their sender sends them again only when the
+    /// ACK was lost after the capture point, and then with the same bytes, so the retransmission
+    /// window lets them go. A direction whose bytes are all acknowledged (an idle one) keeps no
+    /// window at all; a busy one keeps its unacknowledged bytes, as before at most
+    /// `RECENT_WINDOW` to `2 * RECENT_WINDOW` of them.
+    pub fn forget_acked(&mut self, ack: u32) {
+        let Some(acked) = self.offset_of(ack) else {
+            return;
+        };
+        let acked = (acked.max(0) as u64).min(self.next_offset);
+        if acked <= self.recent_start || self.recent.is_empty() {
+            return;
+        }
+        let drop = ((acked - self.recent_start) as usize).min(self.recent.len());
+        self.recent_start += drop as u64;
+        if drop == self.recent.len() {
+            self.recent = Vec::new();
+            return;
+        }
+        self.recent.drain(..drop);
+        // A window grown by a burst shrinks with it (realloc is amortised: at most once for
+        // every halving).
+        if self.recent.capacity() >= 1024 && self.recent.len() * 4 <= self.recent.capacity() {
+            self.recent.shrink_to(self.recent.len() * 2);
+        }
+    }
+
     /// Deliver doubtful copies at the head of the stream, up to `until`.
     fn release_doubtful(
         &mut self,
@@ -832,6 +859,31 @@ mod tests {
     }
 
     #[test]
+    fn acknowledged_bytes_leave_the_retransmission_window() {
+        let mut r = Reassembler::new(1 << 20);
+        r.on_syn(99);
+        let mut conflicts = Vec::new();
+        let mut on = |e: StreamEvent<'_>| {
+            if let StreamEvent::OverlapConflict { offset, len, .. } = e {
+                conflicts.push((offset, len));
+            }
+        };
+        let p = PacketRef::default();
+        r.on_segment(100, b"abcdef", 6, false, p, &mut on);
+        r.forget_acked(103); // the peer has "abc"
+        assert_eq!((r.recent.as_slice(), r.recent_start), (&b"def"[..], 3));
+        // A different copy of bytes not yet acknowledged is still a conflict.
+        r.on_segment(103, b"XY", 2, false, p, &mut on);
+        r.forget_acked(106);
+        // All acknowledged: the direction is idle and keeps no window.
+        assert_eq!(r.recent.capacity(), 0);
+        r.on_segment(100, b"XYZ", 3, false, p, &mut on);
+        r.on_segment(106, b"g", 1, false, p, &mut on);
+        assert_eq!((r.recent.as_slice(), r.recent_start), (&b"g"[..], 6));
+        assert_eq!(conflicts, [(3, 2)]);
+    }
+
+    #[test]
     fn lost_segment_becomes_a_gap_when_acked_past_twice() {
         let out = run(
             Some(99),
@@ -1169,5 +1221,16 @@ mod tests {
             proptest::prop_assert_eq!(joined(&out), data);
             proptest::prop_assert!(!out.iter().any(|o| matches!(o, Out::Gap(..) | Out::Conflict(..))));
         }
+    }
+}
+
+/// One per direction of every connection (issue 14: an open idle connection costs at most
+/// 2 KiB); an idle direction's retransmission window is empty (see `forget_acked`).
+#[cfg(test)]
+mod size {
+    #[test]
+    fn a_reassembler_stays_small() {
+        let size = std::mem::size_of::<super::Reassembler>();
+        assert!(size <= 152, "Reassembler is {size} bytes");
     }
 }

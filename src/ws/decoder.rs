@@ -141,7 +141,8 @@ struct Framer {
     partial_len: usize,
     partial_offset: u64,
     partial_packet: PacketRef,
-    current: Option<InFlight>,
+    /// Boxed: between frames (an idle connection) it is none, and should cost little.
+    current: Option<Box<InFlight>>,
     /// Stream offset of the next byte expected.
     next_offset: u64,
     keep_limit: usize,
@@ -156,7 +157,8 @@ pub struct FrameDecoder {
     /// Looking for a frame boundary (boxed: rare, and an idle connection should cost little).
     hunt: Option<Box<Hunt>>,
     criteria: Criteria,
-    replay: Replay,
+    /// Boxed: only just after a hunt found a boundary.
+    replay: Option<Box<Replay>>,
 }
 
 impl Hunt {
@@ -336,7 +338,7 @@ impl FrameDecoder {
             expect,
             hunt: None,
             criteria: AFTER_GAP,
-            replay: Replay::default(),
+            replay: None,
         }
     }
 
@@ -421,6 +423,7 @@ impl FrameDecoder {
             return Some(FrameEvent::Lost { header, len: lost });
         }
         if let Some(f) = self.framer.current.take_if(|f| f.completed_at.is_some()) {
+            self.framer.release_scratch();
             return Some(FrameEvent::End(f.into_completed()));
         }
         if self.hunt.is_some() {
@@ -428,19 +431,20 @@ impl FrameDecoder {
             return self.hunt_feed(bytes, input.packet);
         }
         loop {
-            let from_replay = self.replay.pos < self.replay.bytes.len();
-            let (bytes, packet) = if from_replay {
-                (&self.replay.bytes[self.replay.pos..], self.replay.packet)
-            } else if !input.bytes.is_empty() {
-                (input.bytes, input.packet)
-            } else {
-                self.replay = Replay::default();
-                return None;
+            let replay = self.replay.as_deref().filter(|r| r.pos < r.bytes.len());
+            let from_replay = replay.is_some();
+            let (bytes, packet) = match replay {
+                Some(r) => (&r.bytes[r.pos..], r.packet),
+                None if !input.bytes.is_empty() => (input.bytes, input.packet),
+                None => {
+                    self.replay = None;
+                    return None;
+                }
             };
             if self.framer.current.is_none() {
                 let used = self.framer.take_header(bytes, packet);
-                if from_replay {
-                    self.replay.pos += used;
+                if let Some(r) = self.replay.as_deref_mut().filter(|_| from_replay) {
+                    r.pos += used;
                 } else {
                     input.take(used);
                 }
@@ -452,13 +456,13 @@ impl FrameDecoder {
                 continue;
             }
             let (used, unmasked) = self.framer.take_payload(bytes, packet);
-            let data: &[u8] = if from_replay {
-                let start = self.replay.pos;
-                self.replay.pos += used;
+            let data: &[u8] = if let Some(r) = self.replay.as_deref_mut().filter(|_| from_replay) {
+                let start = r.pos;
+                r.pos += used;
                 if unmasked {
                     &self.framer.scratch
                 } else {
-                    &self.replay.bytes[start..start + used]
+                    &r.bytes[start..start + used]
                 }
             } else {
                 let taken = input.take(used);
@@ -485,11 +489,11 @@ impl FrameDecoder {
         let skipped = hunt.dropped + at as u64;
         self.framer.next_offset = hunt.start + at as u64;
         self.expect.masked = Some(boundary.masked);
-        self.replay = Replay {
+        self.replay = Some(Box::new(Replay {
             bytes: hunt.buf,
             pos: at,
             packet,
-        };
+        }));
         Some(FrameEvent::Resync {
             skipped,
             at: self.framer.next_offset,
@@ -501,7 +505,7 @@ impl FrameDecoder {
     /// such as HTTP/2's, was lost): whatever was in flight is dropped and the next bytes are
     /// hunted for a frame boundary; offsets go on from where the known bytes ended.
     pub fn lose_position(&mut self) {
-        self.replay = Replay::default();
+        self.replay = None;
         let start = match &self.hunt {
             Some(h) => h.start + h.buf.len() as u64,
             None => self.framer.next_offset,
@@ -523,7 +527,7 @@ impl FrameDecoder {
     /// `len` bytes of the stream are missing from the capture. Inside a payload, the loss (and
     /// the frame's end, if it was the rest of the frame) is then reported by [`Self::next`].
     pub fn gap(&mut self, len: u64, packet: PacketRef) -> GapOutcome {
-        self.replay = Replay::default();
+        self.replay = None;
         if let Some(h) = self.hunt.as_mut() {
             // Bytes before the gap cannot chain into bytes after it: the hunt starts over after it.
             let start = h.start + h.buf.len() as u64 + len;
@@ -556,7 +560,19 @@ impl FrameDecoder {
     }
 }
 
+/// An unmasking buffer grown past this by a large frame is let go when the frame ends, so a
+/// connection between messages does not keep its largest chunk (issue 14); smaller ones are
+/// kept, so small frames reuse theirs.
+const SCRATCH_KEEP: usize = 4096;
+
 impl Framer {
+    /// The frame in flight ended: a large unmasking buffer is let go.
+    fn release_scratch(&mut self) {
+        if self.scratch.capacity() > SCRATCH_KEEP {
+            self.scratch = Vec::new();
+        }
+    }
+
     /// Parse a header from the stream, using the partial-header buffer only when a header is
     /// split across chunks. Returns bytes consumed; `current` is set when the header is whole.
     fn take_header(&mut self, data: &[u8], packet: PacketRef) -> usize {
@@ -614,7 +630,7 @@ impl Framer {
         };
         // An empty payload: the frame is already whole.
         frame.check_complete(packet);
-        self.current = Some(frame);
+        self.current = Some(Box::new(frame));
         consumed
     }
 
@@ -922,5 +938,16 @@ mod tests {
                 "frame Text 12"
             ]
         );
+    }
+}
+
+/// One per direction of every session (issue 14: an open idle connection costs at most 2 KiB):
+/// the frame in flight, a hunt and its replay are boxed, since an idle direction has none.
+#[cfg(test)]
+mod size {
+    #[test]
+    fn a_decoder_stays_small() {
+        let size = std::mem::size_of::<super::FrameDecoder>();
+        assert!(size <= 152, "FrameDecoder is {size} bytes");
     }
 }

@@ -8,7 +8,9 @@
 
 use std::collections::VecDeque;
 
-use flate2::{Decompress, FlushDecompress, Status};
+use std::io::{Read, Write};
+
+use flate2::{Compression, Decompress, FlushDecompress, Status};
 
 use crate::http::Extension;
 
@@ -75,7 +77,16 @@ struct Replay {
     /// The current message's compressed bytes, up to `MAX_REPLAY_INPUT`.
     input: Vec<u8>,
     input_overflow: bool,
+    /// Output bytes of the current message (context takeover only).
+    output_len: u64,
+    /// The message ended (`Some(keep_window)`); the tail joins the window when the next one
+    /// starts, so until then the last message can be inflated again (see
+    /// [`Inflater::compact`]).
+    ended: Option<bool>,
 }
+
+/// Buffers of the replay grown past this by a large message are let go when it ends.
+const REPLAY_KEEP: usize = 64 << 10;
 
 impl Replay {
     fn record_input(&mut self, data: &[u8]) {
@@ -88,14 +99,25 @@ impl Replay {
     }
 
     fn record_output(&mut self, data: &[u8]) {
+        self.output_len += data.len() as u64;
         self.tail.extend_from_slice(data);
         if self.tail.len() > 2 * WINDOW {
             self.tail.drain(..self.tail.len() - WINDOW);
         }
     }
 
-    /// The message ended: its tail becomes the window the next message starts with.
+    /// The message ended: its tail becomes the window the next message starts with, once it
+    /// starts.
     fn next_message(&mut self, keep_window: bool) {
+        self.ended = Some(keep_window);
+    }
+
+    /// A message starts (or the last one is forgotten): the window moves on past the one that
+    /// ended, if one did.
+    fn settle(&mut self) {
+        let Some(keep_window) = self.ended.take() else {
+            return;
+        };
         if !keep_window || self.reset_inside {
             self.window.clear();
         }
@@ -108,10 +130,67 @@ impl Replay {
     }
 
     fn forget_message(&mut self) {
-        self.tail.clear();
+        clear_or_let_go(&mut self.tail);
         self.reset_inside = false;
-        self.input.clear();
+        clear_or_let_go(&mut self.input);
         self.input_overflow = false;
+        self.output_len = 0;
+    }
+
+    /// The window the next message starts with: the last `WINDOW` bytes of the window and
+    /// the tail of the message that ended.
+    fn next_window(&self) -> Vec<u8> {
+        let (a, b) = self.window.as_slices();
+        let all = [a, b, &self.tail[..]];
+        let len: usize = all.iter().map(|s| s.len()).sum();
+        let mut skip = len.saturating_sub(WINDOW);
+        let mut window = Vec::with_capacity(len - skip);
+        for s in all {
+            let from = skip.min(s.len());
+            window.extend_from_slice(&s[from..]);
+            skip -= from;
+        }
+        window
+    }
+
+    /// Does a fresh decompressor, given the window the last message started with and that
+    /// message's compressed bytes (with the sync tail), give the same output, and end at a
+    /// block boundary (it then takes an empty final block, `03 00`, and ends)? Then the window
+    /// alone stands for the decompressor that inflated it: a sender that ended a message
+    /// inside a block (RFC 7692 §7.2.1 says it must not) fails the test.
+    fn inflates_again_to_a_boundary(&mut self) -> bool {
+        if self.input_overflow || self.reset_inside || self.ended != Some(true) {
+            return false;
+        }
+        let mut twin = Decompress::new(false);
+        if !self.window.is_empty() && twin.set_dictionary(self.window.make_contiguous()).is_err() {
+            return false;
+        }
+        let mut out = vec![0u8; WINDOW];
+        let mut tail = Vec::new();
+        let mut input = &self.input[..];
+        while !input.is_empty() {
+            let (before_in, before_out) = (twin.total_in(), twin.total_out());
+            let status = twin.decompress(input, &mut out, FlushDecompress::Sync);
+            let used = (twin.total_in() - before_in) as usize;
+            let made = (twin.total_out() - before_out) as usize;
+            input = &input[used..];
+            tail.extend_from_slice(&out[..made]);
+            if tail.len() > 2 * WINDOW {
+                tail.drain(..tail.len() - WINDOW);
+            }
+            match status {
+                Ok(Status::Ok | Status::BufError) if used > 0 || made > 0 => {}
+                _ => return false,
+            }
+        }
+        let same = twin.total_out() == self.output_len && {
+            let k = tail.len().min(self.tail.len());
+            tail[tail.len() - k..] == self.tail[self.tail.len() - k..]
+        };
+        let before_out = twin.total_out();
+        let end = twin.decompress(&[0x03, 0x00], &mut out, FlushDecompress::Sync);
+        same && matches!(end, Ok(Status::StreamEnd)) && twin.total_out() == before_out
     }
 
     /// zlib's reason for the current message's failure, found on the slow path; `None` when
@@ -142,10 +221,40 @@ impl Replay {
     }
 }
 
+/// Empty `v`, letting its allocation go when a large message grew it.
+fn clear_or_let_go(v: &mut Vec<u8>) {
+    if v.capacity() > REPLAY_KEEP {
+        *v = Vec::new();
+    } else {
+        v.clear();
+    }
+}
+
+/// The window, deflated at the fastest level: a text window of 32 KiB takes a few KiB.
+fn pack(window: &[u8]) -> Option<Box<[u8]>> {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(window).ok()?;
+    Some(enc.finish().ok()?.into_boxed_slice())
+}
+
+/// The window again from [`pack`]'s bytes.
+fn unpack(packed: &[u8]) -> Option<Vec<u8>> {
+    let mut window = Vec::with_capacity(WINDOW);
+    let dec = flate2::read::DeflateDecoder::new(packed);
+    dec.take(WINDOW as u64 + 1).read_to_end(&mut window).ok()?;
+    (window.len() <= WINDOW).then_some(window)
+}
+
 /// One direction's decompressor.
+///
+/// An idle one is compacted ([`Inflater::compact`]): zlib's state (about 40 KiB with its
+/// window), the output buffer and the replay go, and with context takeover the window is kept
+/// deflated; the next message's first bytes make the decompressor again with that window as
+/// its preset dictionary.
 #[derive(Debug)]
 pub struct Inflater {
-    state: Decompress,
+    /// None while compacted.
+    state: Option<Decompress>,
     /// Reset the window after each message (`*_no_context_takeover`).
     reset_per_message: bool,
     /// The sliding window is unknown (a message was lost, or inflation failed earlier) and
@@ -155,20 +264,93 @@ pub struct Inflater {
     produced: u64,
     failed: Option<InflateError>,
     replay: Replay,
+    /// Compacted with context takeover: the window, deflated ([`pack`]).
+    packed: Option<Box<[u8]>>,
 }
 
+/// The output buffer handed to zlib.
+const OUT_BUF: usize = 32 * 1024;
+
 impl Inflater {
+    /// A decompressor for a new stream. It starts compacted: nothing is allocated until the
+    /// first compressed byte.
     pub fn new(reset_per_message: bool) -> Inflater {
         Inflater {
-            // Raw DEFLATE (no zlib header). The largest window inflates any smaller one.
-            state: Decompress::new(false),
+            state: None,
             reset_per_message,
             context_lost: false,
-            out_buf: vec![0; 32 * 1024],
+            out_buf: Vec::new(),
             produced: 0,
             failed: None,
             replay: Replay::default(),
+            packed: None,
         }
+    }
+
+    /// Make the decompressor again if it was compacted: a fresh one, with the kept window as
+    /// its preset dictionary.
+    fn live(&mut self) -> &mut Decompress {
+        if self.state.is_none() {
+            // Raw DEFLATE (no zlib header). The largest window inflates any smaller one.
+            let mut state = Decompress::new(false);
+            if let Some(packed) = self.packed.take() {
+                let window = unpack(&packed);
+                let set = window
+                    .as_ref()
+                    .is_some_and(|w| state.set_dictionary(w).is_ok());
+                if !set {
+                    self.context_lost = !self.reset_per_message;
+                }
+                self.replay.window = window.unwrap_or_default().into();
+            }
+            self.out_buf = vec![0; OUT_BUF];
+            self.state = Some(state);
+        }
+        self.state.get_or_insert_with(|| Decompress::new(false))
+    }
+
+    /// Between messages (the direction is idle): let go of zlib's state and the buffers, and
+    /// keep only what the next message needs, which is nothing without context takeover, else
+    /// the window, deflated. Only when that is exact: not inside a message, not after a
+    /// failure, and with takeover only when the last message inflates again from its starting
+    /// window to the same output and a block boundary
+    /// ([`Replay::inflates_again_to_a_boundary`]), so the restored decompressor gives exactly
+    /// the bytes this one would.
+    pub fn compact(&mut self) {
+        let Some(state) = &self.state else {
+            return;
+        };
+        // Fresh, or made again from a kept window and not fed since: that window is all.
+        let untouched = state.total_in() == 0 && self.replay.ended.is_none();
+        let between = self.replay.ended.is_some() || untouched;
+        if !between || self.context_lost || self.failed.is_some() || self.produced != 0 {
+            return;
+        }
+        if self.reset_per_message || (untouched && self.replay.window.is_empty()) {
+            self.packed = None;
+        } else if untouched {
+            let Some(packed) = pack(self.replay.window.make_contiguous()) else {
+                return;
+            };
+            self.packed = Some(packed);
+        } else if self.replay.inflates_again_to_a_boundary() {
+            let Some(packed) = pack(&self.replay.next_window()) else {
+                return;
+            };
+            self.packed = Some(packed);
+        } else {
+            return;
+        }
+        self.state = None;
+        self.out_buf = Vec::new();
+        self.replay = Replay::default();
+    }
+
+    /// Compacted ([`Inflater::compact`]): what is kept, if anything (for tests).
+    pub fn packed_len(&self) -> Option<usize> {
+        self.state
+            .is_none()
+            .then(|| self.packed.as_ref().map_or(0, |p| p.len()))
     }
 
     /// The message being inflated was abandoned part-way (a new message began): forget it.
@@ -177,9 +359,10 @@ impl Inflater {
     pub fn abandon_message(&mut self) {
         self.failed = None;
         self.produced = 0;
+        self.replay.settle();
         self.replay.forget_message();
         if self.reset_per_message {
-            self.state.reset(false);
+            self.live().reset(false);
         } else {
             self.context_lost = true;
         }
@@ -187,7 +370,9 @@ impl Inflater {
 
     /// Forget the window and any failure: the next message starts a fresh stream.
     pub fn reset(&mut self) {
-        self.state.reset(false);
+        self.state = None;
+        self.packed = None;
+        self.out_buf = Vec::new();
         self.replay = Replay::default();
         self.context_lost = false;
         self.failed = None;
@@ -209,17 +394,20 @@ impl Inflater {
     /// Inflate the next compressed bytes of the current message, handing output to `out`.
     /// Stops (and remembers why) at the first error or when `limit` output bytes were produced.
     pub fn feed(&mut self, mut input: &[u8], limit: u64, out: &mut dyn FnMut(&[u8])) {
+        self.live();
+        self.replay.settle();
         if self.failed.is_none() {
             self.replay.record_input(input);
         }
         while self.failed.is_none() && !input.is_empty() {
-            let before_in = self.state.total_in();
-            let before_out = self.state.total_out();
-            let status = self
-                .state
-                .decompress(input, &mut self.out_buf, FlushDecompress::Sync);
-            let used = (self.state.total_in() - before_in) as usize;
-            let made = (self.state.total_out() - before_out) as usize;
+            let Some(state) = self.state.as_mut() else {
+                return; // made by `live` above
+            };
+            let before_in = state.total_in();
+            let before_out = state.total_out();
+            let status = state.decompress(input, &mut self.out_buf, FlushDecompress::Sync);
+            let used = (state.total_in() - before_in) as usize;
+            let made = (state.total_out() - before_out) as usize;
             input = &input[used..];
             if made > 0 {
                 if !self.reset_per_message {
@@ -245,7 +433,7 @@ impl Inflater {
                 // A final block ends the stream: RFC 7692 senders must not do this with takeover
                 // on, but some do; later messages then start a new stream.
                 Ok(Status::StreamEnd) => {
-                    self.state.reset(false);
+                    self.live().reset(false);
                     self.replay.tail.clear();
                     self.replay.reset_inside = true;
                     if !input.is_empty() && used == 0 {
@@ -270,7 +458,7 @@ impl Inflater {
         self.produced = 0;
         self.replay.next_message(!self.reset_per_message);
         if self.reset_per_message {
-            self.state.reset(false);
+            self.live().reset(false);
             self.context_lost = false;
         } else if failed.is_some() {
             self.context_lost = true;
@@ -469,6 +657,135 @@ mod tests {
             without.reason().as_deref(),
             Some("deflate decompression error: invalid distance too far back")
         );
+    }
+
+    /// Messages as a sender with context takeover makes them: each ends with a sync flush,
+    /// whose 4-byte tail is stripped (RFC 7692 §7.2.1).
+    fn takeover_messages(texts: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        use flate2::{Compress, FlushCompress};
+        let mut c = Compress::new(Compression::default(), false);
+        texts
+            .iter()
+            .map(|text| {
+                let mut out = Vec::with_capacity(text.len() + 1024);
+                c.compress_vec(text, &mut out, FlushCompress::Sync).unwrap();
+                assert!(out.ends_with(&SYNC_TAIL));
+                out.truncate(out.len() - 4);
+                out
+            })
+            .collect()
+    }
+
+    /// Text that refers back to earlier messages, `n` messages, one larger than the window.
+    fn conversation(n: usize) -> Vec<Vec<u8>> {
+        let words = [
+            "alpha ",
+            "bravo ",
+            "charlie ",
+            "delta ",
+            "{\"seq\":",
+            "42, ",
+            "echo\n",
+        ];
+        let mut x = 7u32;
+        (0..n)
+            .map(|i| {
+                let len = if i == n / 2 {
+                    40 << 10
+                } else {
+                    10 + (i * 397) % 3000
+                };
+                let mut t = Vec::with_capacity(len);
+                while t.len() < len {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    t.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
+                    if x % 5 == 0 {
+                        t.push((x >> 8) as u8);
+                    }
+                }
+                t.truncate(len);
+                t
+            })
+            .collect()
+    }
+
+    /// One message, `chunk` bytes at a time.
+    fn inflate_one(inf: &mut Inflater, m: &[u8], chunk: usize) -> Result<Vec<u8>, InflateError> {
+        let mut got = Vec::new();
+        for c in m.chunks(chunk) {
+            inf.feed(c, 1 << 20, &mut |o| got.extend_from_slice(o));
+        }
+        match inf.finish_message(1 << 20, &mut |o| got.extend_from_slice(o)) {
+            None => Ok(got),
+            Some(e) => Err(e),
+        }
+    }
+
+    #[test]
+    fn a_compacted_inflater_gives_the_same_bytes() {
+        let texts = conversation(60);
+        let messages = takeover_messages(&texts);
+        let mut plain = Inflater::new(false);
+        let mut compacted = Inflater::new(false);
+        for (i, (m, text)) in messages.iter().zip(&texts).enumerate() {
+            let a = inflate_one(&mut plain, m, m.len().max(1));
+            let b = inflate_one(&mut compacted, m, i % 7 + 1);
+            assert_eq!(a.as_ref(), Ok(text), "message {i}");
+            assert_eq!(a, b, "message {i}");
+            compacted.compact();
+            let packed = compacted.packed_len().expect("compacted");
+            // The window (up to 32 KiB of this text, with a byte in five random) takes a few
+            // KiB deflated.
+            assert!(packed <= 12 << 10, "message {i}: {packed} bytes kept");
+            if i % 3 == 0 {
+                compacted.compact(); // again, before any byte: the same window is kept
+            }
+        }
+    }
+
+    #[test]
+    fn without_takeover_a_compacted_inflater_keeps_nothing() {
+        let texts = conversation(6);
+        let mut c = Vec::new();
+        for t in &texts {
+            c.push(takeover_messages(std::slice::from_ref(t)).remove(0));
+        }
+        let mut inf = Inflater::new(true);
+        for (m, t) in c.iter().zip(&texts) {
+            assert_eq!(inflate_one(&mut inf, m, 5).as_ref(), Ok(t));
+            inf.compact();
+            assert_eq!(inf.packed_len(), Some(0));
+        }
+    }
+
+    /// A sender that ends a message inside a block (RFC 7692 says it must not): the window
+    /// alone cannot stand for the decompressor, so it is not compacted, and the bytes are
+    /// those of an inflater never compacted.
+    #[test]
+    fn a_message_ending_inside_a_block_is_not_compacted() {
+        use flate2::{Compress, FlushCompress};
+        let text = b"inside a block, inside a block, inside a block: no flush here ".repeat(40);
+        let mut c = Compress::new(Compression::default(), false);
+        let mut whole = Vec::with_capacity(4096);
+        c.compress_vec(&text, &mut whole, FlushCompress::Sync)
+            .unwrap();
+        let cut = whole.len() / 2;
+        let messages = [&whole[..cut], &whole[cut..whole.len() - 4], &whole[..0]];
+        let mut plain = Inflater::new(false);
+        let mut compacted = Inflater::new(false);
+        for (i, m) in messages.iter().enumerate() {
+            let a = inflate_one(&mut plain, m, 3);
+            let b = inflate_one(&mut compacted, m, 3);
+            assert_eq!(a, b, "message {i}");
+            compacted.compact();
+            if i == 0 {
+                assert_eq!(
+                    compacted.packed_len(),
+                    None,
+                    "message {i} ended inside a block"
+                );
+            }
+        }
     }
 
     #[test]

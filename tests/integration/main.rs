@@ -21,6 +21,7 @@ mod hostile_tcp;
 mod json;
 mod layers;
 mod live;
+mod memory;
 mod midstream;
 mod parquet;
 mod regress;

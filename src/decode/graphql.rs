@@ -469,7 +469,7 @@ mod tests {
             ),
         );
         let e = one(&mut d, &msg(S2C, 1, 1, br#"{"id":"1","type":"error","payload":[{"message":"Cannot query field \"boom\""}]}"#));
-        assert_eq!(e.summary, "boom \"Cannot query field \"boom…\"");
+        assert_eq!(e.summary, r#"boom "Cannot query field \"boom…""#);
         assert_eq!(e.key.as_deref(), Some("boom"));
         assert!(e.answers.is_some());
         one(

@@ -6,14 +6,25 @@ pub const PREVIEW_CHARS: usize = 24;
 /// Characters of an id, name or destination a summary shows (a UUID is 36).
 pub const ID_CHARS: usize = 40;
 
-/// `s` in double quotes, cut to [`PREVIEW_CHARS`] characters with `…` (not escaped: the views
-/// escape).
+/// `s` in double quotes, cut to [`PREVIEW_CHARS`] characters with `…`, its quotes and
+/// backslashes escaped so the quoted text reads unambiguously (control characters are left to
+/// the views, which escape them).
 pub fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len().min(PREVIEW_CHARS * 4) + 4);
     out.push('"');
-    out.push_str(&cut(s, PREVIEW_CHARS));
+    push_quotable(&mut out, &cut(s, PREVIEW_CHARS));
     out.push('"');
     out
+}
+
+/// `s` with `"` and `\` escaped, for inside double quotes.
+pub fn push_quotable(out: &mut String, s: &str) {
+    for c in s.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
 }
 
 /// `s` cut to `n` characters, with `…` when cut.
@@ -39,5 +50,6 @@ mod tests {
         let long = "é".repeat(30);
         assert_eq!(quoted(&long), format!("\"{}…\"", "é".repeat(24)));
         assert_eq!(cut("abc", 3), "abc");
+        assert_eq!(quoted(r#"{"n": "a\b"}"#), r#""{\"n\": \"a\\b\"}""#);
     }
 }

@@ -324,7 +324,10 @@ fn payload_summary(payload: &[u8]) -> String {
             let mut chars = text.chars();
             let shown: String = chars.by_ref().take(SUMMARY_PREVIEW).collect();
             let more = chars.next().is_some() || text.len() < payload.len();
-            format!("\"{shown}{}\"", if more { "…" } else { "" })
+            let mut out = String::from("\"");
+            crate::decode::text::push_quotable(&mut out, &shown);
+            out.push_str(if more { "…\"" } else { "\"" });
+            out
         }
         None => format!("<{} bytes>", payload.len()),
     }

@@ -42,6 +42,8 @@ const MODES = {
   small: { conns: 8, deflate: false, binary: false, min: 100, max: 300, perDirBytes: 4.4e6, batch: 64, rate: 4 },
   large: { conns: 4, deflate: false, binary: true, min: 64 * 1024, max: 1024 * 1024, perDirBytes: 12.2e6, batch: 1, rate: 25 },
   deflate: { conns: 4, deflate: true, binary: false, min: 200, max: 4096, perDirBytes: 20e6, batch: 32, rate: 8 },
+  // 1,000 connections open at once, the small messages of `small` (the -j N scaling curve).
+  many: { conns: 1000, deflate: false, binary: false, min: 100, max: 300, perDirBytes: 25e3, batch: 16, rate: 4 },
 };
 // The same traffic over TLS: a copy of the plaintext mode's parameters (so the same seeds give
 // the same message sizes), with tls set.
@@ -49,7 +51,7 @@ MODES['small-tls'] = { ...MODES.small, tls: true };
 MODES['large-tls'] = { ...MODES.large, tls: true };
 const M = MODES[mode];
 if (!M || !PORT || !out || (M.tls && !(certFile && keyFile))) {
-  console.error('usage: node bench/gen.js small|large|deflate PORT OUT.count\n' +
+  console.error('usage: node bench/gen.js small|large|deflate|many PORT OUT.count\n' +
     '       node bench/gen.js small-tls|large-tls PORT OUT.count CERT.pem KEY.pem');
   process.exit(2);
 }

@@ -1,0 +1,111 @@
+//! One worker of `-j N`: the connections dealt to it, each a [`Connection`] as with one thread,
+//! fed the calls the main thread's flow table made, in the same order; their events rendered to
+//! bytes when the sink has a [`Renderer`].
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
+
+use super::merge::{Output, Results};
+use super::{Call, Input, What};
+use crate::base::ConnId;
+use crate::conversation::{Connection, DissectConfig, KeyStore};
+use crate::event::Event;
+use crate::output::Renderer;
+use crate::tcp::{Application, StreamEvent};
+
+/// What a worker needs to start.
+pub struct Job {
+    pub cfg: Arc<DissectConfig>,
+    /// The key log's text (`--tls-keylog`); each worker keeps its own copy of the secrets, so
+    /// secrets from the capture reach it exactly between the calls they came between.
+    pub keys: Option<Arc<Vec<u8>>>,
+    pub render: Option<Renderer>,
+}
+
+impl Job {
+    /// Take batches of calls until the main thread closes the channel (or stops reading).
+    pub fn run(self, calls: Receiver<Input>, results: SyncSender<Results>) {
+        let keys = Arc::new(KeyStore::default());
+        if let Some(text) = &self.keys {
+            keys.add(text);
+        }
+        // The main thread reports malformed lines; a worker's copies would only pile up.
+        keys.take_malformed();
+        let mut conns: HashMap<ConnId, Connection> = HashMap::new();
+        let mut events = Vec::new();
+        for input in calls {
+            let batch = match input {
+                Input::Secrets(text) => {
+                    keys.add(&text);
+                    keys.take_malformed();
+                    continue;
+                }
+                Input::Calls(batch) => batch,
+            };
+            let mut out = Results::new(self.render.is_some());
+            for call in batch {
+                self.call(&mut conns, &keys, call, &mut events);
+                if let Err(e) = self.take(&mut events, &mut out) {
+                    out.error = Some(e);
+                    break;
+                }
+            }
+            if results.send(out).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Make the call on its connection (created at its first call: creating one has no
+    /// effect, so this is the same as creating it with its flow); forget it at its end.
+    fn call(
+        &self,
+        conns: &mut HashMap<ConnId, Connection>,
+        keys: &Arc<KeyStore>,
+        call: Call,
+        events: &mut Vec<Event>,
+    ) {
+        let Call { meta, what, .. } = call;
+        let conn = conns
+            .entry(meta.id)
+            .or_insert_with(|| Connection::new(self.cfg.clone(), keys.clone()));
+        match what {
+            What::Stream { side, event, bytes } => {
+                let event = match event {
+                    StreamEvent::Data { offset, packet, .. } => StreamEvent::Data {
+                        offset,
+                        bytes: &bytes,
+                        packet,
+                    },
+                    other => other,
+                };
+                conn.on_stream(&meta, side, event, events);
+            }
+            What::End { reason, packet } => {
+                conn.on_end(&meta, reason, packet, events);
+                conns.remove(&meta.id);
+            }
+        }
+    }
+
+    /// One call's events into the results: counted, and rendered or kept.
+    fn take(&self, events: &mut Vec<Event>, out: &mut Results) -> std::io::Result<()> {
+        for e in events.iter() {
+            if let Event::Connection(c) = e {
+                out.counts.count_connection(c);
+            }
+        }
+        match (&mut out.output, self.render) {
+            (Output::Bytes(bytes), Some(render)) => {
+                for e in events.drain(..) {
+                    render.render(&e, bytes)?;
+                }
+            }
+            (Output::Events(kept), _) => kept.append(events),
+            (Output::Bytes(_), None) => return Err(std::io::Error::other("no renderer")),
+        }
+        out.end_call();
+        Ok(())
+    }
+}

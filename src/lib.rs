@@ -384,10 +384,11 @@ fn dissect_threaded(
     let store = Arc::new(KeyStore::new(keys, false));
     let n = limits.threads;
     let mut out = Dispatch::start(n, Arc::new(cfg), text, sink).map_err(RunError::Output)?;
+    let pending = out.pending();
     let mut pipeline = Pipeline::with_app(
         FlowTableLimits::default(),
         store,
-        Box::new(move |meta| Proxy::for_connection(meta, n)),
+        Box::new(move |meta| Proxy::for_connection(meta, n, pending.clone())),
     );
     let (summary, read) = read_all(source, &mut limits, &mut pipeline, &mut out)?;
     let counts = out.finish().map_err(RunError::Output)?;

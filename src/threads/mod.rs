@@ -27,12 +27,14 @@
 mod merge;
 mod worker;
 
+use std::cell::RefCell;
 use std::io;
+use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::base::PacketRef;
+use crate::base::{ConnId, PacketRef};
 use crate::conversation::DissectConfig;
 use crate::event::{CaptureSummary, Event};
 use crate::output::Sink;
@@ -72,17 +74,21 @@ impl From<Event> for Item {
 /// connection's worker.
 pub struct Call {
     pub worker: usize,
-    pub meta: FlowMeta,
+    pub conn: ConnId,
+    /// The connection's addresses and roles: with its first call, and again when they change
+    /// (the SYN says who the client is); the worker keeps them in between.
+    pub meta: Option<Box<FlowMeta>>,
     pub what: What,
 }
 
-/// [`Application::on_stream`] or [`Application::on_end`], with owned bytes.
+/// [`Application::on_stream`] or [`Application::on_end`].
 pub enum What {
     Stream {
         side: usize,
-        /// The event; for `Data` its bytes are in `bytes` (the event's own slice is empty).
+        /// The event; for `Data` its bytes are the next `len` of the batch's bytes (the
+        /// event's own slice is empty).
         event: StreamEvent<'static>,
-        bytes: Vec<u8>,
+        len: usize,
     },
     End {
         reason: EndReason,
@@ -91,75 +97,98 @@ pub enum What {
 }
 
 impl Call {
-    /// Bytes the call carries (what it costs in a batch).
+    /// What the call costs in a batch: its bytes, and about its own size.
     fn weight(&self) -> usize {
         match &self.what {
-            What::Stream { bytes, .. } => bytes.len() + 64,
+            What::Stream { len, .. } => len + 64,
             What::End { .. } => 64,
         }
     }
 }
 
-/// The stream event with its bytes moved into a vector of its own.
-fn owned(event: StreamEvent<'_>) -> (StreamEvent<'static>, Vec<u8>) {
+/// The stream event without its bytes, which go to `bytes`; how many there were.
+fn detach(event: StreamEvent<'_>, bytes: &mut Vec<u8>) -> (StreamEvent<'static>, usize) {
     match event {
         StreamEvent::Data {
             offset,
-            bytes,
+            bytes: data,
             packet,
-        } => (
-            StreamEvent::Data {
+        } => {
+            bytes.extend_from_slice(data);
+            let event = StreamEvent::Data {
                 offset,
                 bytes: &[],
                 packet,
-            },
-            bytes.to_vec(),
-        ),
+            };
+            (event, data.len())
+        }
         StreamEvent::Gap {
             offset,
             len,
             packet,
             cause,
-        } => (
-            StreamEvent::Gap {
+        } => {
+            let event = StreamEvent::Gap {
                 offset,
                 len,
                 packet,
                 cause,
-            },
-            Vec::new(),
-        ),
+            };
+            (event, 0)
+        }
         StreamEvent::OverlapConflict {
             offset,
             len,
             packet,
             first_replaced,
-        } => (
-            StreamEvent::OverlapConflict {
+        } => {
+            let event = StreamEvent::OverlapConflict {
                 offset,
                 len,
                 packet,
                 first_replaced,
-            },
-            Vec::new(),
-        ),
-        StreamEvent::Note { note, packet } => (StreamEvent::Note { note, packet }, Vec::new()),
+            };
+            (event, 0)
+        }
+        StreamEvent::Note { note, packet } => (StreamEvent::Note { note, packet }, 0),
     }
 }
+
+/// The stream bytes of the calls not yet sent, one buffer per worker: the proxies append,
+/// the dispatch sends each with its batch of calls (all on the main thread). One buffer per
+/// batch instead of a vector per call: the allocations, and their frees on another thread,
+/// cost more than the copy.
+pub type Pending = Rc<RefCell<Vec<Vec<u8>>>>;
 
 /// The stand-in application on the main thread: it records each call for the worker that owns
 /// the connection.
 pub struct Proxy {
     worker: usize,
+    pending: Pending,
+    /// The `client_side` the worker has for this connection (None: nothing sent yet).
+    sent: Option<Option<usize>>,
 }
 
 impl Proxy {
     /// The connection's worker: connections are dealt to the workers by id, round robin, so
     /// captures of many connections spread evenly.
-    pub fn for_connection(meta: &FlowMeta, workers: usize) -> Proxy {
+    pub fn for_connection(meta: &FlowMeta, workers: usize, pending: Pending) -> Proxy {
         Proxy {
             worker: (meta.id.0 % workers.max(1) as u64) as usize,
+            pending,
+            sent: None,
         }
+    }
+
+    fn call(&mut self, meta: &FlowMeta, what: What) -> Item {
+        let changed = self.sent != Some(meta.client_side);
+        self.sent = Some(meta.client_side);
+        Item::Call(Call {
+            worker: self.worker,
+            conn: meta.id,
+            meta: changed.then(|| Box::new(meta.clone())),
+            what,
+        })
     }
 }
 
@@ -173,12 +202,8 @@ impl Application for Proxy {
         event: StreamEvent<'_>,
         out: &mut Vec<Item>,
     ) {
-        let (event, bytes) = owned(event);
-        out.push(Item::Call(Call {
-            worker: self.worker,
-            meta: meta.clone(),
-            what: What::Stream { side, event, bytes },
-        }));
+        let (event, len) = detach(event, &mut self.pending.borrow_mut()[self.worker]);
+        out.push(self.call(meta, What::Stream { side, event, len }));
     }
 
     fn on_end(
@@ -188,11 +213,7 @@ impl Application for Proxy {
         packet: PacketRef,
         out: &mut Vec<Item>,
     ) {
-        out.push(Item::Call(Call {
-            worker: self.worker,
-            meta: meta.clone(),
-            what: What::End { reason, packet },
-        }));
+        out.push(self.call(meta, What::End { reason, packet }));
     }
 }
 
@@ -207,7 +228,8 @@ const CHANNEL_BATCHES: usize = 4;
 
 /// What the main thread sends a worker.
 enum Input {
-    Calls(Vec<Call>),
+    /// Calls, and the stream bytes of their `Data` events one after the other.
+    Calls(Vec<Call>, Vec<u8>),
     /// TLS secrets the capture carries, at their place among the calls.
     Secrets(Arc<Vec<u8>>),
 }
@@ -227,6 +249,7 @@ pub struct Dispatch<'a> {
     /// Items whose calls are still in the workers' batches (not yet sent).
     epoch: Vec<Order>,
     epoch_bytes: usize,
+    pending: Pending,
     merge: Merge,
     counts: CaptureSummary,
 }
@@ -266,8 +289,14 @@ impl<'a> Dispatch<'a> {
             workers,
             epoch: Vec::new(),
             epoch_bytes: 0,
+            pending: Rc::new(RefCell::new(vec![Vec::new(); n])),
             counts: CaptureSummary::default(),
         })
+    }
+
+    /// Where the proxies put the stream bytes of their calls.
+    pub fn pending(&self) -> Pending {
+        self.pending.clone()
     }
 
     pub fn sink(&mut self) -> &mut dyn Sink {
@@ -307,9 +336,12 @@ impl<'a> Dispatch<'a> {
     /// whatever results are ready.
     fn release(&mut self) -> io::Result<()> {
         for w in 0..self.workers.len() {
-            if !self.workers[w].batch.is_empty() {
-                let batch = std::mem::take(&mut self.workers[w].batch);
-                self.send(w, Input::Calls(batch))?;
+            let calls = self.workers[w].batch.len();
+            if calls > 0 {
+                let batch =
+                    std::mem::replace(&mut self.workers[w].batch, Vec::with_capacity(calls));
+                let bytes = std::mem::take(&mut self.pending.borrow_mut()[w]);
+                self.send(w, Input::Calls(batch, bytes))?;
             }
         }
         self.merge.release(self.epoch.drain(..));

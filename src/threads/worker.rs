@@ -2,7 +2,7 @@
 //! fed the calls the main thread's flow table made, in the same order; their events rendered to
 //! bytes when the sink has a [`Renderer`].
 
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use crate::base::ConnId;
 use crate::conversation::{Connection, DissectConfig, KeyStore};
 use crate::event::Event;
 use crate::output::Renderer;
-use crate::tcp::{Application, StreamEvent};
+use crate::tcp::{Application, FlowMeta, StreamEvent};
 
 /// What a worker needs to start.
 pub struct Job {
@@ -32,7 +32,7 @@ impl Job {
         }
         // The main thread reports malformed lines; a worker's copies would only pile up.
         keys.take_malformed();
-        let mut conns: HashMap<ConnId, Connection> = HashMap::new();
+        let mut conns: HashMap<ConnId, (Connection, FlowMeta)> = HashMap::new();
         let mut events = Vec::new();
         for input in calls {
             let batch = match input {
@@ -41,11 +41,13 @@ impl Job {
                     keys.take_malformed();
                     continue;
                 }
-                Input::Calls(batch) => batch,
+                Input::Calls(calls, bytes) => (calls, bytes),
             };
+            let (calls, bytes) = batch;
             let mut out = Results::new(self.render.is_some());
-            for call in batch {
-                self.call(&mut conns, &keys, call, &mut events);
+            let mut rest = &bytes[..];
+            for call in calls {
+                self.call(&mut conns, &keys, call, &mut rest, &mut events);
                 if let Err(e) = self.take(&mut events, &mut out) {
                     out.error = Some(e);
                     break;
@@ -59,32 +61,55 @@ impl Job {
 
     /// Make the call on its connection (created at its first call: creating one has no
     /// effect, so this is the same as creating it with its flow); forget it at its end.
+    /// `bytes`: the batch's stream bytes not yet taken by its calls.
     fn call(
         &self,
-        conns: &mut HashMap<ConnId, Connection>,
+        conns: &mut HashMap<ConnId, (Connection, FlowMeta)>,
         keys: &Arc<KeyStore>,
         call: Call,
+        bytes: &mut &[u8],
         events: &mut Vec<Event>,
     ) {
-        let Call { meta, what, .. } = call;
-        let conn = conns
-            .entry(meta.id)
-            .or_insert_with(|| Connection::new(self.cfg.clone(), keys.clone()));
+        let Call {
+            conn: id,
+            meta: new_meta,
+            what,
+            ..
+        } = call;
+        let slot = match (conns.entry(id), new_meta) {
+            (Entry::Occupied(e), new_meta) => {
+                let slot = e.into_mut();
+                if let Some(m) = new_meta {
+                    slot.1 = *m;
+                }
+                slot
+            }
+            (Entry::Vacant(e), Some(m)) => {
+                e.insert((Connection::new(self.cfg.clone(), keys.clone()), *m))
+            }
+            // The first call of a connection always carries its meta.
+            (Entry::Vacant(_), None) => return,
+        };
+        let (conn, meta) = (&mut slot.0, &slot.1);
         match what {
-            What::Stream { side, event, bytes } => {
+            What::Stream { side, event, len } => {
                 let event = match event {
-                    StreamEvent::Data { offset, packet, .. } => StreamEvent::Data {
-                        offset,
-                        bytes: &bytes,
-                        packet,
-                    },
+                    StreamEvent::Data { offset, packet, .. } => {
+                        let (data, rest) = bytes.split_at(len.min(bytes.len()));
+                        *bytes = rest;
+                        StreamEvent::Data {
+                            offset,
+                            bytes: data,
+                            packet,
+                        }
+                    }
                     other => other,
                 };
-                conn.on_stream(&meta, side, event, events);
+                conn.on_stream(meta, side, event, events);
             }
             What::End { reason, packet } => {
-                conn.on_end(&meta, reason, packet, events);
-                conns.remove(&meta.id);
+                conn.on_end(meta, reason, packet, events);
+                conns.remove(&id);
             }
         }
     }

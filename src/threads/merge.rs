@@ -33,19 +33,25 @@ pub struct Results {
     pub error: Option<io::Error>,
     /// The connections shown among these events (`websocket_connections`, `tls_*`).
     pub counts: CaptureSummary,
+    /// The batch's input buffer, emptied, for the main thread to fill again.
+    pub spare: Vec<u8>,
 }
 
 impl Results {
-    pub fn new(bytes: bool) -> Results {
+    /// Results as bytes (written into `buffer`, emptied first), or as events.
+    pub fn new(bytes: Option<Vec<u8>>) -> Results {
         Results {
-            output: if bytes {
-                Output::Bytes(Vec::new())
-            } else {
-                Output::Events(Vec::new())
+            output: match bytes {
+                Some(mut b) => {
+                    b.clear();
+                    Output::Bytes(b)
+                }
+                None => Output::Events(Vec::new()),
             },
             ends: Vec::new(),
             error: None,
             counts: CaptureSummary::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -117,6 +123,8 @@ pub type Fetch<'a> = dyn FnMut(usize) -> Result<Option<Results>, usize> + 'a;
 pub struct Merge {
     order: VecDeque<Order>,
     cursors: Vec<Option<Cursor>>,
+    /// Results read to their end, by worker: their buffers can be used again.
+    pub spent: Vec<(usize, Results)>,
 }
 
 impl Merge {
@@ -124,6 +132,7 @@ impl Merge {
         Merge {
             order: VecDeque::new(),
             cursors: (0..workers).map(|_| None).collect(),
+            spent: Vec::new(),
         }
     }
 
@@ -155,11 +164,14 @@ impl Merge {
                 Some(c) if !c.exhausted() => break c,
                 slot => match fetch(worker).map_err(Failed::Worker)? {
                     Some(results) => {
-                        *slot = Some(Cursor {
+                        let fresh = Cursor {
                             results,
                             call: 0,
                             start: 0,
-                        })
+                        };
+                        if let Some(old) = slot.replace(fresh) {
+                            self.spent.push((worker, old.results));
+                        }
                     }
                     None => return Ok(false),
                 },
@@ -210,7 +222,7 @@ mod tests {
 
     /// Results whose calls rendered to the given strings.
     fn rendered(calls: &[&str]) -> Results {
-        let mut r = Results::new(true);
+        let mut r = Results::new(Some(Vec::new()));
         for c in calls {
             if let Output::Bytes(b) = &mut r.output {
                 b.extend_from_slice(c.as_bytes());
@@ -221,7 +233,7 @@ mod tests {
     }
 
     fn events(calls: &[&[&str]]) -> Results {
-        let mut r = Results::new(false);
+        let mut r = Results::new(None);
         for c in calls {
             if let Output::Events(v) = &mut r.output {
                 v.extend(c.iter().map(|t| note(t)));

@@ -228,8 +228,13 @@ const CHANNEL_BATCHES: usize = 4;
 
 /// What the main thread sends a worker.
 enum Input {
-    /// Calls, and the stream bytes of their `Data` events one after the other.
-    Calls(Vec<Call>, Vec<u8>),
+    /// Calls, and the stream bytes of their `Data` events one after the other; `out` is a
+    /// buffer for the rendered output, from results already written.
+    Calls {
+        calls: Vec<Call>,
+        bytes: Vec<u8>,
+        out: Option<Vec<u8>>,
+    },
     /// TLS secrets the capture carries, at their place among the calls.
     Secrets(Arc<Vec<u8>>),
 }
@@ -238,7 +243,23 @@ struct Worker {
     calls: Option<SyncSender<Input>>,
     results: Option<Receiver<Results>>,
     batch: Vec<Call>,
+    /// Output buffers of results already written, for the worker to fill again.
+    spare_out: Vec<Vec<u8>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Buffers kept for use again, per pool: as many as can be in flight; a buffer that grew past
+/// [`SPARE_MAX`] (a huge message) is freed instead. Reused buffers save the page faults and
+/// zeroing of fresh memory for every batch.
+const SPARES: usize = 2 * CHANNEL_BATCHES + 2;
+const SPARE_MAX: usize = 8 << 20;
+
+/// Keep `buf` in `pool` for use again, when there is room and it is not too large.
+fn recycle(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
+    if pool.len() < SPARES && buf.capacity() <= SPARE_MAX {
+        buf.clear();
+        pool.push(buf);
+    }
 }
 
 /// The main thread's side of `-j N`: hands calls to the workers, merges their results in order
@@ -250,6 +271,8 @@ pub struct Dispatch<'a> {
     epoch: Vec<Order>,
     epoch_bytes: usize,
     pending: Pending,
+    /// Emptied input buffers, to take the place of those sent.
+    spare_in: Vec<Vec<u8>>,
     merge: Merge,
     counts: CaptureSummary,
 }
@@ -280,6 +303,7 @@ impl<'a> Dispatch<'a> {
                 calls: Some(calls_tx),
                 results: Some(results_rx),
                 batch: Vec::new(),
+                spare_out: Vec::new(),
                 thread: Some(thread),
             });
         }
@@ -290,6 +314,7 @@ impl<'a> Dispatch<'a> {
             epoch: Vec::new(),
             epoch_bytes: 0,
             pending: Rc::new(RefCell::new(vec![Vec::new(); n])),
+            spare_in: Vec::new(),
             counts: CaptureSummary::default(),
         })
     }
@@ -340,8 +365,17 @@ impl<'a> Dispatch<'a> {
             if calls > 0 {
                 let batch =
                     std::mem::replace(&mut self.workers[w].batch, Vec::with_capacity(calls));
-                let bytes = std::mem::take(&mut self.pending.borrow_mut()[w]);
-                self.send(w, Input::Calls(batch, bytes))?;
+                let fresh = self.spare_in.pop().unwrap_or_default();
+                let bytes = std::mem::replace(&mut self.pending.borrow_mut()[w], fresh);
+                let out = self.workers[w].spare_out.pop();
+                self.send(
+                    w,
+                    Input::Calls {
+                        calls: batch,
+                        bytes,
+                        out,
+                    },
+                )?;
             }
         }
         self.merge.release(self.epoch.drain(..));
@@ -398,7 +432,14 @@ impl<'a> Dispatch<'a> {
             add_counts(counts, &results.counts);
             Ok(Some(results))
         };
-        match merge.step(&mut fetch, *sink) {
+        let stepped = merge.step(&mut fetch, *sink);
+        for (w, spent) in self.merge.spent.drain(..) {
+            recycle(&mut self.spare_in, spent.spare);
+            if let Output::Bytes(out) = spent.output {
+                recycle(&mut self.workers[w].spare_out, out);
+            }
+        }
+        match stepped {
             Ok(wrote) => Ok(wrote),
             Err(merge::Failed::Output(e)) => Err(e),
             Err(merge::Failed::Worker(w)) => Err(self.failed(w)),

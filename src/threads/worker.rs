@@ -41,10 +41,10 @@ impl Job {
                     keys.take_malformed();
                     continue;
                 }
-                Input::Calls(calls, bytes) => (calls, bytes),
+                Input::Calls { calls, bytes, out } => (calls, bytes, out),
             };
-            let (calls, bytes) = batch;
-            let mut out = Results::new(self.render.is_some());
+            let (calls, mut bytes, buffer) = batch;
+            let mut out = Results::new(self.render.map(|_| buffer.unwrap_or_default()));
             let mut rest = &bytes[..];
             for call in calls {
                 self.call(&mut conns, &keys, call, &mut rest, &mut events);
@@ -53,6 +53,8 @@ impl Job {
                     break;
                 }
             }
+            bytes.clear();
+            out.spare = bytes;
             if results.send(out).is_err() {
                 return;
             }

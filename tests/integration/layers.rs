@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "event",
     "conversation",
     "output",
+    "threads",
     "lib",
     "bin",
 ];

@@ -76,7 +76,8 @@ fn cases() -> Vec<Vec<String>> {
             cases.push(vec!["--format".into(), "json".into(), capture.clone()]);
         }
     }
-    // Filters go through the events (not the rendered bytes); -c runs on one thread.
+    // Filters go through the events (not the rendered bytes); -c runs on one thread; a BPF
+    // filter and --packets choose packets before the pipeline.
     let sample = repo()
         .join("samples/py-echo.pcap")
         .to_string_lossy()
@@ -86,10 +87,18 @@ fn cases() -> Vec<Vec<String>> {
         &["--format", "json", "--dir", "s2c"],
         &["--format", "json", "-c", "3"],
         &["--format", "json", "--packets", "40"],
+        &["--format", "json", "-f", "tcp port 8765"],
         &["--port", "8765", "--opcode", "text"],
     ] {
         let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         args.push(sample.clone());
+        cases.push(args);
+    }
+    // Several files read as one capture.
+    let other = repo().join("samples/node-deflate.pcap");
+    for view in [&["--format", "json"][..], &[]] {
+        let mut args: Vec<String> = view.iter().map(|s| s.to_string()).collect();
+        args.extend([sample.clone(), other.to_string_lossy().to_string()]);
         cases.push(args);
     }
     cases

@@ -8,8 +8,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use wsdissect::base::PacketRef;
-use wsdissect::ws::decoder::{FrameDecoder, FrameEvent, Input};
 use wsdissect::ws::frame::{decode_frame_header, HeaderDecode, MAX_HEADER_LEN};
+use wsdissect::ws::decoder::{FrameDecoder, FrameEvent, Input};
 
 #[derive(Debug, PartialEq)]
 struct Seen {
@@ -89,10 +89,7 @@ fn feed_all(
         // next_offset stays where the hunt began; once framed again it must account for every
         // byte fed and every gap.
         if dec.is_hunting() {
-            assert!(
-                dec.next_offset() <= start + fed,
-                "next_offset past the bytes fed"
-            );
+            assert!(dec.next_offset() <= start + fed, "next_offset past the bytes fed");
         } else if !lax_offsets() {
             assert_eq!(dec.next_offset(), start + fed, "next_offset drifted");
         }

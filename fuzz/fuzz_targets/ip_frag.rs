@@ -54,24 +54,14 @@ fn key(v6: bool, id: u32) -> FragKey {
     }
 }
 
-fn fragment<'a>(
-    v6: bool,
-    id: u32,
-    offset: u32,
-    more: bool,
-    header: &'a [u8],
-    data: &'a [u8],
-) -> Fragment<'a> {
+fn fragment<'a>(v6: bool, id: u32, offset: u32, more: bool, header: &'a [u8], data: &'a [u8]) -> Fragment<'a> {
     Fragment {
         key: key(v6, id),
         offset,
         more,
         header,
         layout: if v6 {
-            Layout::V6 {
-                next_header_at: 6,
-                next_header: 6,
-            }
+            Layout::V6 { next_header_at: 6, next_header: 6 }
         } else {
             Layout::V4
         },
@@ -80,10 +70,7 @@ fn fragment<'a>(
 }
 
 fn ipv4_checksum_ok(h: &[u8]) -> bool {
-    let mut sum: u32 = h
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum();
+    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
@@ -93,17 +80,11 @@ fn ipv4_checksum_ok(h: &[u8]) -> bool {
 /// The payload of a completed packet, after checking its header.
 fn payload_of(v6: bool, packet: &[u8]) -> &[u8] {
     if v6 {
-        assert_eq!(
-            usize::from(u16::from_be_bytes([packet[4], packet[5]])),
-            packet.len() - 40
-        );
+        assert_eq!(usize::from(u16::from_be_bytes([packet[4], packet[5]])), packet.len() - 40);
         assert_eq!(packet[6], 6, "next header restored");
         &packet[40..]
     } else {
-        assert_eq!(
-            usize::from(u16::from_be_bytes([packet[2], packet[3]])),
-            packet.len()
-        );
+        assert_eq!(usize::from(u16::from_be_bytes([packet[2], packet[3]])), packet.len());
         assert_eq!(packet[6] & 0x3f, 0, "MF and offset cleared");
         assert_eq!(packet[7], 0);
         assert!(ipv4_checksum_ok(&packet[..20]), "header checksum");
@@ -113,12 +94,7 @@ fn payload_of(v6: bool, packet: &[u8]) -> &[u8] {
 
 fn free(data: &[u8], tiny: bool) {
     let limits = if tiny {
-        FragLimits {
-            max_datagrams: 4,
-            max_bytes: 2048,
-            max_fragments: 16,
-            ..FragLimits::default()
-        }
+        FragLimits { max_datagrams: 4, max_bytes: 2048, max_fragments: 16, ..FragLimits::default() }
     } else {
         FragLimits::default()
     };
@@ -131,22 +107,14 @@ fn free(data: &[u8], tiny: bool) {
     let mut rest = data;
     let mut number = 0;
     while rest.len() >= 5 {
-        let (flags, off, dt, len) = (
-            rest[0],
-            u16::from_be_bytes([rest[1], rest[2]]),
-            rest[3],
-            rest[4],
-        );
+        let (flags, off, dt, len) = (rest[0], u16::from_be_bytes([rest[1], rest[2]]), rest[3], rest[4]);
         rest = &rest[5..];
         let take = usize::from(len).min(rest.len());
         let (bytes, tail) = rest.split_at(take);
         rest = tail;
         secs += u64::from(dt);
         number += 1;
-        let at = PacketRef {
-            number,
-            ts: Timestamp(secs * 1_000_000_000),
-        };
+        let at = PacketRef { number, ts: Timestamp(secs * 1_000_000_000) };
         if flags & 0x10 != 0 {
             r.tick(at.ts, &mut notes);
             continue;
@@ -171,11 +139,7 @@ fn free(data: &[u8], tiny: bool) {
             }
         }
         assert!(r.in_progress() <= limits.max_datagrams);
-        assert!(
-            r.bytes_held() <= limits.max_bytes + 65_536 + 64,
-            "{} bytes held",
-            r.bytes_held()
-        );
+        assert!(r.bytes_held() <= limits.max_bytes + 65_536 + 64, "{} bytes held", r.bytes_held());
     }
     r.finish(&mut notes);
     assert_eq!((r.in_progress(), r.bytes_held()), (0, 0));
@@ -223,10 +187,7 @@ fn exact_cover(data: &[u8], v6: bool) {
         let f = fragment(v6, 7, s as u32, e < len, header, &payload[s..e]);
         let sends = if twice && n != last { 2 } else { 1 };
         for _ in 0..sends {
-            let at = PacketRef {
-                number: n as u64 + 1,
-                ts: Timestamp(n as u64),
-            };
+            let at = PacketRef { number: n as u64 + 1, ts: Timestamp(n as u64) };
             if let Some(p) = r.push(&f, at, &mut notes) {
                 assert!(done.is_none(), "completed twice");
                 assert_eq!(n, last, "completed before its last fragment");

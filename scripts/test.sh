@@ -2,7 +2,7 @@
 # The project's one test command (README.md; .ci/run calls it). As root on Debian it installs
 # what the tests need (apt packages; a Python virtual environment with `websockets` for the
 # live tests), then: format check, clippy, all tests. The tests that need more than cargo
-# (live capture, tshark, GNU time, Chromium) are #[ignore]d in the code; they run here, group by group,
+# (live capture, tshark, GNU time, Chromium, DuckDB) are #[ignore]d in the code; they run here, group by group,
 # when their prerequisite is there, and are reported as skipped when it is not. Under CI=true a
 # skipped group fails the run. The last lines say what ran and what was skipped, and why.
 set -euo pipefail
@@ -72,9 +72,14 @@ browser_missing() {
   command -v chromium >/dev/null || { echo "chromium not installed (${as_root}apt-get install -y chromium chromium-driver)"; return; }
   py_ok || echo "no Python with websockets >= 13 ($venv could not be made)"
 }
-groups=(live tshark memory browser)
-declare -A filter=([live]="live::" [tshark]="tshark" [memory]="cli::memory_" [browser]="report::browser_")
-declare -A title=([live]="live capture" [tshark]="tshark comparison" [memory]="memory bounds (GNU time)" [browser]="HTML report in Chromium")
+# --format parquet read back by DuckDB (tests/parquet/compare.py, venv Python with duckdb).
+parquet_missing() {
+  [ -x "$py" ] && "$py" -c 'import duckdb' 2>/dev/null ||
+    echo "no Python with duckdb ($venv could not be made with tests/live/requirements.txt)"
+}
+groups=(live tshark memory browser parquet)
+declare -A filter=([live]="live::" [tshark]="tshark" [memory]="cli::memory_" [browser]="report::browser_" [parquet]="parquet::duckdb_")
+declare -A title=([live]="live capture" [tshark]="tshark comparison" [memory]="memory bounds (GNU time)" [browser]="HTML report in Chromium" [parquet]="parquet read by DuckDB")
 
 # --- Run ------------------------------------------------------------------------------------
 cargo fmt --all -- --check

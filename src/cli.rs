@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use wsdissect::base::{Direction, Severity};
+use wsdissect::decode::Protocol;
 use wsdissect::output::style::ColorChoice;
 use wsdissect::ws::opcode::OpCode;
 
@@ -18,6 +19,8 @@ pub enum Format {
     Table,
     /// Messages only, like a chat log (WebSocket's "follow stream").
     Conversation,
+    /// Parquet tables in the --out directory, for data engines (docs/parquet.md).
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,6 +86,37 @@ fn at_least_one(s: &str) -> Result<u64, String> {
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// One `--decode` value: `none`, or a protocol for every session or for one port's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeArg {
+    Off,
+    Protocol(Protocol, Option<u16>),
+}
+
+/// `--decode PROTO[:PORT]` or `--decode none`.
+fn decode_arg(s: &str) -> Result<DecodeArg, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(DecodeArg::Off);
+    }
+    let (name, port) = match s.rsplit_once(':') {
+        Some((name, port)) => {
+            let port = port
+                .parse::<u16>()
+                .map_err(|e| format!("port {port:?}: {e}"))?;
+            (name, Some(port))
+        }
+        None => (s, None),
+    };
+    let names: Vec<_> = Protocol::ALL.iter().map(|p| p.as_str()).collect();
+    let protocol = Protocol::from_name(name).ok_or_else(|| {
+        format!(
+            "unknown protocol {name:?}: one of {}, or none",
+            names.join(", ")
+        )
+    })?;
+    Ok(DecodeArg::Protocol(protocol, port))
 }
 
 /// The opcodes `--opcode` names: the six RFC 6455 defines (§5.2); reserved ones have no name.
@@ -248,6 +282,10 @@ pub struct ViewArgs {
     /// kept bytes; whole messages with --full-payload).
     #[arg(long, value_name = "DIR")]
     pub export: Option<PathBuf>,
+
+    /// With --format parquet: the directory for the tables (created; must be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -292,6 +330,13 @@ pub struct FilterArgs {
     /// comma list, or repeated; like Wireshark's "decode as").
     #[arg(long, value_name = "PORTS", value_delimiter = ',')]
     pub ws_port: Vec<u16>,
+
+    /// Decode the messages of sessions on PORT (or of every session) as PROTO: socket.io,
+    /// mqtt, stomp, graphql-transport-ws, graphql-ws or json-rpc, whatever the handshake
+    /// said. `none` decodes nothing. Without it, the subprotocol, the request target or the
+    /// first messages choose (docs/decoders.md). A comma list, or repeated.
+    #[arg(long, value_name = "PROTO[:PORT]", value_delimiter = ',', value_parser = decode_arg)]
+    pub decode: Vec<DecodeArg>,
 
     /// Only diagnostics of this severity or higher (error > warning > info).
     #[arg(long, value_enum, value_name = "LEVEL")]

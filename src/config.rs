@@ -5,11 +5,11 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wsdissect::capture::live::{LiveOptions, DEFAULT_SNAPLEN};
-use wsdissect::conversation::{DissectConfig, MIN_FRAME_KEEP};
+use wsdissect::conversation::{DecodeChoice, DissectConfig, MIN_FRAME_KEEP};
 use wsdissect::output::annotate::{AnnotateOptions, AnnotateSink};
 use wsdissect::output::conversation_view::{ConversationOptions, ConversationSink};
 use wsdissect::output::export::ExportSink;
@@ -17,12 +17,13 @@ use wsdissect::output::filter::{EventFilter, FilterSink};
 use wsdissect::output::fit::output_width;
 use wsdissect::output::handshake::Halves;
 use wsdissect::output::json::JsonSink;
+use wsdissect::output::parquet::ParquetSink;
 use wsdissect::output::style::{ColorChoice, Style};
 use wsdissect::output::table::{TableOptions, TableSink};
 use wsdissect::output::text::{TextOptions, TextSink};
 use wsdissect::output::Sink;
 
-use crate::cli::{Args, FilterArgs, Format, LimitArgs, LiveArgs, ViewArgs};
+use crate::cli::{Args, DecodeArg, FilterArgs, Format, LimitArgs, LiveArgs, ViewArgs};
 
 /// Where the packets come from.
 pub enum Input {
@@ -51,6 +52,8 @@ pub struct Config {
     /// Threads that dissect (`-j N`): one for a live capture and for `-c N` (which stops
     /// where one thread would); else the flag, or the number of cores.
     pub threads: usize,
+    /// `--out`: where `--format parquet` writes its tables.
+    pub out: Option<PathBuf>,
 }
 
 /// Flags that parse but do not make a run; `Display` is the one line printed before exit 2.
@@ -68,6 +71,8 @@ pub enum ConfigError {
     PrettyJsonFixedLayout,
     /// `--diagnostics` with the conversation view, which shows no diagnostics.
     DiagnosticsInConversation,
+    /// `--format parquet` without `--out DIR`, or `--out` with another format.
+    ParquetOut,
 }
 
 impl fmt::Display for ConfigError {
@@ -90,6 +95,9 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::DiagnosticsInConversation => f.write_str(
                 "--diagnostics lists diagnostics, which the conversation view does not show: use it with --format text, json or table",
+            ),
+            ConfigError::ParquetOut => f.write_str(
+                "--format parquet writes its tables into a directory, given with --out DIR (and --out goes only with --format parquet)",
             ),
         }
     }
@@ -135,6 +143,7 @@ impl Config {
                 tls_records: view.explain,
                 // ...and draws a frame cut short, with the rules its header breaks.
                 partial_frames: view.explain,
+                decode: decode_choice(&filter.decode),
                 ..dissect_config(&view, &limits, filter.ws_port.clone())
             },
             preview: if view.full_payload {
@@ -151,6 +160,7 @@ impl Config {
             bpf,
             max_packets: limits.packets,
             export: view.export,
+            out: view.out,
         })
     }
 
@@ -171,10 +181,10 @@ impl Config {
 
     /// The sinks the flags ask for: the view writing to `out`, `--export` around it, and the
     /// event filters in front of them all.
-    /// Fails only when the `--export` directory cannot be created.
+    /// Fails only when the `--export` or `--out` directory cannot be used.
     pub fn sink(&self, out: Box<dyn Write>, tty: bool) -> io::Result<FilterSink<Box<dyn Sink>>> {
         let style = self.color.resolve(tty);
-        let mut sink = self.view(out, style, tty);
+        let mut sink = self.view(out, style, tty)?;
         if let Some(dir) = &self.export {
             sink = Box::new(ExportSink::new(sink, dir)?);
         }
@@ -182,9 +192,13 @@ impl Config {
     }
 
     /// The view `--format` and `-v` choose.
-    fn view(&self, out: Box<dyn Write>, style: Style, tty: bool) -> Box<dyn Sink> {
+    fn view(&self, out: Box<dyn Write>, style: Style, tty: bool) -> io::Result<Box<dyn Sink>> {
         let live = self.is_live();
-        match (self.format, self.explain) {
+        Ok(match (self.format, self.explain) {
+            // `from_args` made sure --out is there; an empty path fails as a directory would.
+            (Format::Parquet, _) => Box::new(ParquetSink::create(
+                self.out.as_deref().unwrap_or(Path::new("")),
+            )?),
             (Format::Json, _) => Box::new(JsonSink::new(out, live)),
             (Format::Table, _) => Box::new(TableSink::new(
                 out,
@@ -227,7 +241,7 @@ impl Config {
                     width: output_width(tty),
                 },
             )),
-        }
+        })
     }
 }
 
@@ -274,8 +288,11 @@ fn check_view(v: &ViewArgs) -> Result<(), ConfigError> {
     if v.explain && v.format != Format::Text {
         return Err(ConfigError::ExplainNeedsText);
     }
-    if v.pretty_json && matches!(v.format, Format::Json | Format::Table) {
+    if v.pretty_json && matches!(v.format, Format::Json | Format::Table | Format::Parquet) {
         return Err(ConfigError::PrettyJsonFixedLayout);
+    }
+    if (v.format == Format::Parquet) != v.out.is_some() {
+        return Err(ConfigError::ParquetOut);
     }
     Ok(())
 }
@@ -296,6 +313,18 @@ fn dissect_config(v: &ViewArgs, l: &LimitArgs, ws_ports: Vec<u16>) -> DissectCon
         inflate_total: l.max_inflate_total,
         ws_ports,
         ..DissectConfig::default()
+    }
+}
+
+/// What `--decode` asked for: `none` anywhere turns decoding off.
+fn decode_choice(args: &[DecodeArg]) -> DecodeChoice {
+    let forced = args.iter().filter_map(|a| match a {
+        DecodeArg::Protocol(p, port) => Some((*p, *port)),
+        DecodeArg::Off => None,
+    });
+    DecodeChoice {
+        enabled: !args.contains(&DecodeArg::Off),
+        forced: forced.collect(),
     }
 }
 

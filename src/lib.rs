@@ -15,6 +15,7 @@
 pub mod base;
 pub mod capture;
 pub mod conversation;
+pub mod decode;
 pub mod event;
 pub mod h2;
 pub mod http;

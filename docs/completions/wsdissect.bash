@@ -59,7 +59,7 @@ _wsdissect() {
 
     case "${cmd}" in
         wsdissect)
-            opts="-i -D -v -f -w -B -c -j -h -V --interface --list-interfaces --format --verbose --explain --diagram --no-notes --color --pretty-json --full-payload --max-payload --export --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --threads --max-message-bytes --max-inflate --max-inflate-total --help --version explain report accept completions man help"
+            opts="-i -D -v -f -w -B -c -j -h -V --interface --list-interfaces --format --verbose --explain --diagram --no-notes --color --pretty-json --full-payload --max-payload --export --out --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --decode --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --threads --max-message-bytes --max-inflate --max-inflate-total --help --version explain report accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,7 +70,7 @@ _wsdissect() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json table conversation" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json table conversation parquet" -- "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -82,6 +82,10 @@ _wsdissect() {
                     return 0
                     ;;
                 --export)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -122,6 +126,10 @@ _wsdissect() {
                     return 0
                     ;;
                 --ws-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decode)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

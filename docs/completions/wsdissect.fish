@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_wsdissect_global_optspecs
-    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= j/threads= max-message-bytes= max-inflate= max-inflate-total= h/help V/version
+    string join \n i/interface= D/list-interfaces format= v/explain diagram no-notes color= pretty-json full-payload max-payload= export= out= conn= stream= dir= opcode= host= port= packet= f/bpf= ws-port= decode= severity= diagnostics tls-keylog= w/write= duration= promiscuous B/buffer-size= snaplen= c/count= packets= j/threads= max-message-bytes= max-inflate= max-inflate-total= h/help V/version
 end
 
 function __fish_wsdissect_needs_command
@@ -28,12 +28,14 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -s i -l interface -d '
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l format -d 'Output format' -r -f -a "text\t'Human-readable: one line per frame, messages reassembled'
 json\t'NDJSON, one event per line (docs/json.md)'
 table\t'Summary tables at the end: connections, opcodes, message sizes, ping round trips'
-conversation\t'Messages only, like a chat log (WebSocket\'s "follow stream")'"
+conversation\t'Messages only, like a chat log (WebSocket\'s "follow stream")'
+parquet\t'Parquet tables in the --out directory, for data engines (docs/parquet.md)'"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-payload -d 'Payload bytes kept per message otherwise' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l export -d 'Also write each message payload to DIR/conn{N}-{c2s|s2c}-{index:05}.{txt|bin} (the kept bytes; whole messages with --full-payload)' -r -F
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l out -d 'With --format parquet: the directory for the tables (created; must be empty)' -r -F
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l conn -d 'Only these connection ids (a comma list, or repeated)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l stream -d 'Only the WebSocket sessions on these HTTP/2 streams (a comma list, or repeated; with --conn, of one connection)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l dir -d 'Only frames, messages and diagnostics in this direction' -r -f -a "c2s\t''
@@ -49,6 +51,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -l port -d 'Only conne
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packet -d 'Only frames and messages carried by these packet numbers (a comma list, or repeated), and diagnostics at them' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s f -l bpf -d 'BPF filter applied to packets, for files and live capture (live default: "tcp")' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l ws-port -d 'Treat connections on these ports as WebSocket even without a visible handshake (a comma list, or repeated; like Wireshark\'s "decode as")' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -l decode -d 'Decode the messages of sessions on PORT (or of every session) as PROTO: socket.io, mqtt, stomp, graphql-transport-ws, graphql-ws or json-rpc, whatever the handshake said. `none` decodes nothing. Without it, the subprotocol, the request target or the first messages choose (docs/decoders.md). A comma list, or repeated' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l severity -d 'Only diagnostics of this severity or higher (error > warning > info)' -r -f -a "error\t''
 warning\t''
 info\t''"

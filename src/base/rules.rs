@@ -135,6 +135,22 @@ rules! {
     IP_FRAG_TOO_BIG = "ip-frag-too-big", Warning, "RFC 791 / RFC 8200 §4.5", "IP fragments reach past the 65,535-byte maximum datagram: dropped";
     IP_FRAG_INVALID = "ip-frag-invalid", Warning, "RFC 791 / RFC 8200 §4.5", "an IP fragment is empty, disagrees with the datagram's final length, or (IPv6) is not a multiple of 8 bytes before the last: dropped as Linux does";
     IP_FRAG_LIMIT = "ip-frag-limit", Warning, "wsdissect", "IP fragments were dropped because the reassembly limits (datagrams, bytes or fragments in progress) were reached";
+    // What the messages carry (decode/): one block per protocol, so each decoder adds its own
+    // Socket.IO / Engine.IO (decode/socketio.rs)
+    SOCKETIO_MALFORMED = "socketio-malformed", Warning, "Socket.IO protocol v5, Engine.IO protocol v4", "a message of a Socket.IO session is not a valid Engine.IO or Socket.IO packet; it is shown raw";
+    SOCKETIO_ATTACHMENT_MISSING = "socketio-attachment-missing", Warning, "Socket.IO protocol v5", "a BINARY_EVENT or BINARY_ACK announced more attachments than the binary messages that followed it in its direction before the next Socket.IO packet; the receiver's parser fails";
+    // MQTT (decode/mqtt.rs)
+    MQTT_MALFORMED = "mqtt-malformed", Error, "MQTT 3.1.1 §2, MQTT 5.0 §2", "bytes of an MQTT session are not a valid MQTT control packet; the rest of the message is shown raw";
+    MQTT_TEXT_MESSAGE = "mqtt-text-message", Error, "MQTT 3.1.1 §6, MQTT 5.0 §6", "MQTT control packets must be sent in binary messages; a text message is shown raw";
+    MQTT_PACKET_TOO_LONG = "mqtt-packet-too-long", Warning, "wsdissect", "a packet spanning messages is longer than the 1 MiB carried across messages: it is skipped by its length";
+    MQTT_TOPIC_ALIAS_UNKNOWN = "mqtt-topic-alias-unknown", Error, "MQTT 5.0 §3.3.2.3.4", "a PUBLISH with an empty topic uses a topic alias its sender never set";
+    MQTT_VERSION_INFERRED = "mqtt-version-inferred", Info, "MQTT 3.1.1 §3.1.2.2, MQTT 5.0 §3.1.2.2", "no CONNECT seen: the protocol version is inferred from the packets";
+    // STOMP (decode/stomp.rs)
+    STOMP_MALFORMED = "stomp-malformed", Warning, "STOMP 1.2", "a message of a STOMP session is not a valid STOMP frame; it is shown raw";
+    // graphql-transport-ws and graphql-ws (decode/graphql.rs)
+    GRAPHQL_WS_MALFORMED = "graphql-ws-malformed", Warning, "graphql-transport-ws / graphql-ws protocol", "a message of a GraphQL over WebSocket session is not one of its protocol's JSON messages; it is shown raw";
+    // JSON-RPC 2.0 (decode/jsonrpc.rs)
+    JSONRPC_MALFORMED = "jsonrpc-malformed", Warning, "JSON-RPC 2.0 §4-5", "a message of a JSON-RPC session is not a valid JSON-RPC 2.0 request, response or batch; it is shown raw";
 }
 
 /// A rule broken at a place in the capture.

@@ -8,11 +8,12 @@
 
 use crate::base::rules::Rule;
 use crate::base::{Diagnostic, Direction, PacketRef};
+use crate::decode::{AppDecoder, Hint};
 use crate::event::{ConnectionInfo, Event, Gap, H2Start};
 use crate::tcp::{EndReason, FlowMeta};
 use crate::tls::session::TlsInfo;
 use crate::ws::record::{Frame, Message};
-use crate::ws::session::{Limits, Report, SessionKey, Summary};
+use crate::ws::session::{Limits, Report, Session, SessionKey, Summary};
 
 use super::{DissectConfig, KeyStore, Phase};
 
@@ -92,6 +93,31 @@ impl Cx<'_> {
     /// The server side forced by `--ws-port`, if any.
     pub fn forced_server(&self) -> Option<Side> {
         (0..2).find(|&s| self.cfg.ws_ports.contains(&self.meta.endpoints[s].port()))
+    }
+
+    /// Give `session` its application decoder: the protocol `--decode` names for this
+    /// connection's port, else the one the subprotocol or request target names, else one
+    /// recognised from the first messages. None with `--decode none`.
+    pub fn decode_messages(
+        &self,
+        session: &mut Session,
+        subprotocol: Option<&str>,
+        target: Option<&str>,
+    ) {
+        let choice = &self.cfg.decode;
+        if !choice.enabled {
+            return;
+        }
+        let on_port = |port: Option<u16>| {
+            port.is_none_or(|p| self.meta.endpoints.iter().any(|e| e.port() == p))
+        };
+        let forced = choice.forced.iter().find(|(_, port)| on_port(*port));
+        let hint = Hint {
+            forced: forced.map(|(p, _)| *p),
+            subprotocol,
+            target,
+        };
+        session.decode_with(AppDecoder::new(&hint));
     }
 
     /// The session this connection carries (one per HTTP/1.1 connection).

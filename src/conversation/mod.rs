@@ -16,11 +16,13 @@ use std::sync::Arc;
 
 use crate::base::rules;
 use crate::base::{Diagnostic, PacketRef};
+use crate::decode::Protocol;
 use crate::event::{ConnectionEnd, Event};
 use crate::tcp::{Application, EndReason, FlowMeta, Note, StreamEvent};
 use crate::ws::session::{Limits, Session, Summary};
 
 pub use keys::KeyStore;
+
 pub use layer::{Chunk, Cx, Hole, Layer, Shared, Side};
 pub use raw::{dissect_raw_frames, dissect_streams, Piece, RawFrames};
 
@@ -57,6 +59,27 @@ pub struct DissectConfig {
     /// Report a frame cut short by the end of its connection, stream or input, so the
     /// teaching view can draw its header (`Frame::missing` says how much never arrived).
     pub partial_frames: bool,
+    /// Which application protocols the messages are decoded as (`--decode`).
+    pub decode: DecodeChoice,
+}
+
+/// How sessions get their application decoder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeChoice {
+    /// Decode at all (`--decode none` turns it off).
+    pub enabled: bool,
+    /// `--decode PROTO[:PORT]`: sessions on that port (or every session) are that protocol,
+    /// whatever the handshake said. The first that matches wins.
+    pub forced: Vec<(Protocol, Option<u16>)>,
+}
+
+impl Default for DecodeChoice {
+    fn default() -> Self {
+        DecodeChoice {
+            enabled: true,
+            forced: Vec::new(),
+        }
+    }
 }
 
 /// Inflated bytes one session may produce in all (`--max-inflate-total`): 16 times the
@@ -76,6 +99,7 @@ impl Default for DissectConfig {
             live: false,
             tls_records: false,
             partial_frames: false,
+            decode: DecodeChoice::default(),
         }
     }
 }

@@ -88,6 +88,7 @@ impl Probe {
         let packet = input.packet();
         cx.diag(None, packet, &rules::INFERRED_WEBSOCKET, msg);
         let mut session = Session::recognised(cx.session_key(), cx.limits(), by_dir);
+        cx.decode_messages(&mut session, None, None);
         let dir = cx.dir_of(side);
         session.resynced(dir, found.skipped, found.at, packet, cx);
         session.pull(dir, &mut input, cx);

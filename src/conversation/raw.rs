@@ -52,6 +52,7 @@ pub fn dissect_raw_frames(
         out: &mut events,
     };
     let mut session = Session::opened(cx.session_key(), cx.limits(), [0, 0], deflate);
+    cx.decode_messages(&mut session, None, None);
     let packet = PacketRef {
         number: 1,
         ts: Timestamp(0),

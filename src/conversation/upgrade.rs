@@ -873,9 +873,12 @@ impl Http1 {
         };
         self.report_response(cx, resp, packet);
         let exchange = Exchange::from_heads(&req, request_packet, resp, packet);
+        let subprotocol = exchange.subprotocol.clone();
+        let target = exchange.target.clone();
         let deflate = report_handshake(cx, exchange, request_packet, packet);
         let starts = [held.start, at];
         let mut session = Session::opened(cx.session_key(), cx.limits(), starts, deflate);
+        cx.decode_messages(&mut session, subprotocol.as_deref(), Some(&target));
         held.feed(&mut session, Direction::ClientToServer, packet, cx);
         session
     }
@@ -912,6 +915,8 @@ impl Http1 {
         let deflate = deflate_of(&accepted_extensions(resp));
         let starts = [held.start, at];
         let mut session = Session::opened(cx.session_key(), cx.limits(), starts, deflate);
+        let subprotocol = resp.headers.owned("Sec-WebSocket-Protocol");
+        cx.decode_messages(&mut session, subprotocol.as_deref(), None);
         if hunt_client {
             session.hunt(Direction::ClientToServer);
         }
@@ -940,6 +945,8 @@ impl Http1 {
         let mut server = decoder(hole.offset + hole.len, false);
         server.start_hunting();
         let mut session = Session::recognised(cx.session_key(), cx.limits(), [client, server]);
+        let target = asked.request.as_ref().ok().map(|r| r.target.clone());
+        cx.decode_messages(&mut session, None, target.as_deref());
         asked
             .held
             .feed(&mut session, Direction::ClientToServer, hole.packet, cx);

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use super::decoded::unit_line;
 use super::diagram::frame_diagram;
 use super::escape::{hex_spaced, quoted_bytes};
 use super::fit::{display_width, wrap as wrap_line, wrap_quoted, wrap_words};
@@ -718,6 +719,21 @@ impl<W: Write> AnnotateSink<W> {
         self.fragments_of(m)?;
         if let Some(e) = &m.inflate_error {
             self.put("   ", &st.warn(&format!("inflation stopped: {e}")))?;
+        }
+        self.decoded(m)
+    }
+
+    /// What the message carries in its application protocol (docs/decoders.md), a line per
+    /// packet, wrapped under the arrow.
+    fn decoded(&mut self, m: &Message) -> io::Result<()> {
+        let Some(d) = m.decoded.as_deref() else {
+            return Ok(());
+        };
+        for unit in &d.units {
+            let line = format!("   ↳ {}", unit_line(d.protocol, unit));
+            for l in wrap_line(&line, self.opts.width, 5) {
+                writeln!(self.out, "{}", self.opts.style.text(&l))?;
+            }
         }
         Ok(())
     }

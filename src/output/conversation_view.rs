@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
+use super::decoded::unit_line_within;
 use super::escape::{escape_bytes, escape_text, hex_spaced};
 use super::fit::{display_width, fit_preview, preview_within, wrap};
 use super::style::Style;
@@ -267,6 +268,17 @@ impl<W: Write> ConversationSink<W> {
             head.push_str(&format!(" ({})", st.warn(&notes.join(", "))));
         }
         let limit = self.opts.preview;
+        let decoded = m.decoded.as_deref().filter(|d| !d.units.is_empty());
+        if let Some(d) = decoded.filter(|_| !self.opts.pretty_json) {
+            // The decoded form stands for the payload: a line per application packet.
+            self.write_wrapped(&head)?;
+            let room = self.opts.width.saturating_sub(6);
+            for unit in &d.units {
+                let line = unit_line_within(d.protocol, unit, room);
+                writeln!(self.out, "    ↳ {}", st.text(&line))?;
+            }
+            return Ok(());
+        }
         match m.text() {
             Some(s) => {
                 if self.opts.pretty_json {

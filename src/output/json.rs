@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId};
+use crate::decode::{Decoded, Unit};
 use crate::event::{CaptureSummary, DirStats, Event, Frame, Message, StreamEndReason, TlsInfo};
 use crate::http::ExtendedConnect;
 use crate::ws::close::close_code_name;
@@ -420,7 +421,34 @@ fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
     o.u64("packet", msg.first_packet.number)?;
     o.u64("last_packet", msg.last_packet.number)?;
     o.f64("ts", msg.last_packet.ts.as_secs_f64())?;
+    if let Some(d) = &msg.decoded {
+        o.key("decoded")?;
+        write_safe_json(o.out, &decoded(d))?;
+    }
     o.end()
+}
+
+/// A message's `decoded` object (docs/decoders.md): its protocol and a unit per packet.
+pub fn decoded(d: &Decoded) -> Value {
+    let units: Vec<Value> = d.units.iter().map(unit).collect();
+    json!({"protocol": d.protocol.as_str(), "units": units})
+}
+
+fn unit(u: &Unit) -> Value {
+    let mut v = serde_json::Map::new();
+    v.insert("kind".into(), json!(u.kind));
+    v.insert("summary".into(), json!(u.summary));
+    if let Some(k) = &u.key {
+        v.insert("key".into(), json!(k));
+    }
+    v.insert("fields".into(), Value::Object(u.fields.clone()));
+    if let Some(a) = &u.answers {
+        let answers = json!({"id": a.id, "dir": a.dir.as_str(), "message": a.message,
+            "rtt_ms": a.rtt_ns as f64 / 1e6});
+        v.insert("answers".into(), answers);
+    }
+    v.insert("heartbeat".into(), json!(u.heartbeat));
+    Value::Object(v)
 }
 
 impl<W: Write> Sink for JsonSink<W> {

@@ -1,7 +1,9 @@
 //! Sinks: everything that turns events into bytes for a person or a program.
 
 pub mod annotate;
+pub mod app_table;
 pub mod conversation_view;
+pub mod decoded;
 pub mod diagram;
 pub mod escape;
 pub mod export;
@@ -9,7 +11,9 @@ pub mod filter;
 pub mod fit;
 pub mod handshake;
 pub mod json;
+pub mod parquet;
 pub mod report;
+pub mod samples;
 pub mod style;
 pub mod table;
 pub mod text;

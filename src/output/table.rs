@@ -10,7 +10,9 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
+use super::app_table::AppTables;
 use super::escape::{escape_bytes, escape_text};
+use super::samples::Samples;
 use super::style::Style;
 use super::text::summary_counts;
 use super::Sink;
@@ -98,6 +100,8 @@ pub struct TableSink<W: Write> {
     /// Diagnostics about the capture itself (conn 0), by severity.
     capture_diags: [u64; 3],
     summary: Option<CaptureSummary>,
+    /// What the decoded application protocols added up to.
+    apps: AppTables,
 }
 
 impl<W: Write> TableSink<W> {
@@ -110,6 +114,7 @@ impl<W: Write> TableSink<W> {
             sizes: [Samples::default(), Samples::default()],
             capture_diags: [0; 3],
             summary: None,
+            apps: AppTables::default(),
         }
     }
 
@@ -150,13 +155,7 @@ impl<W: Write> TableSink<W> {
     }
 
     fn table(&self) -> Table {
-        let mut t = Table::new();
-        t.load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-        if let Some(w) = self.opts.width {
-            t.set_width(w);
-        }
-        t
+        new_table(self.opts.width)
     }
 
     fn heading(&mut self, s: &str) -> io::Result<()> {
@@ -366,70 +365,35 @@ impl<W: Write> TableSink<W> {
     }
 }
 
+impl<W: Write> TableSink<W> {
+    /// Per decoded protocol: its keys and answer times (nothing when nothing was decoded).
+    fn app_tables(&mut self) -> io::Result<()> {
+        let (width, style) = (self.opts.width, self.opts.style);
+        let table = move || new_table(width);
+        for (heading, body) in self.apps.render(&table) {
+            writeln!(self.out, "{}\n{body}", style.heading(&heading))?;
+        }
+        Ok(())
+    }
+}
+
+/// An empty table in the view's style, within `width` columns when given.
+fn new_table(width: Option<u16>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = width {
+        t.set_width(w);
+    }
+    t
+}
+
 fn right_align(t: &mut Table, cols: std::ops::Range<usize>) {
     for col in cols {
         if let Some(c) = t.column_mut(col) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-}
-
-/// Exact count, min, max and total of a series; percentiles from a uniform sample of at most
-/// `SAMPLE` values (reservoir sampling), so a live capture running for days stays bounded.
-/// While fewer values than that have been seen, the percentiles are exact.
-#[derive(Default)]
-struct Samples {
-    count: u64,
-    min: u64,
-    max: u64,
-    total: u64,
-    sample: Vec<u64>,
-    sorted: bool,
-    /// xorshift state: deterministic, so the same capture gives the same table.
-    rng: u64,
-}
-
-const SAMPLE: usize = 100_000;
-
-impl Samples {
-    fn add(&mut self, v: u64) {
-        self.min = if self.count == 0 { v } else { self.min.min(v) };
-        self.max = self.max.max(v);
-        self.total = self.total.saturating_add(v);
-        self.count += 1;
-        self.sorted = false;
-        if self.sample.len() < SAMPLE {
-            self.sample.push(v);
-            return;
-        }
-        self.rng = if self.rng == 0 {
-            0x9e37_79b9_7f4a_7c15
-        } else {
-            self.rng
-        };
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let slot = self.rng % self.count;
-        if (slot as usize) < SAMPLE {
-            self.sample[slot as usize] = v;
-        }
-    }
-
-    fn percentile(&mut self, p: u64) -> u64 {
-        if !self.sorted {
-            self.sample.sort_unstable();
-            self.sorted = true;
-        }
-        percentile(&self.sample, p)
-    }
-}
-
-/// Nearest-rank percentile of a sorted, non-empty slice.
-fn percentile(sorted: &[u64], p: u64) -> u64 {
-    let n = sorted.len() as u64;
-    let rank = (p * n).div_ceil(100).max(1);
-    sorted[(rank - 1) as usize]
 }
 
 /// The close cells of a direction: code and name, and the quoted, escaped reason.
@@ -512,6 +476,7 @@ impl<W: Write> Sink for TableSink<W> {
                 let s = self.session(m.conn, m.stream);
                 s.seen(m.last_packet.ts);
                 s.dirs[m.dir.index()].messages += 1;
+                self.apps.message(m);
             }
             Event::Gap(_) | Event::TlsRecord(_) | Event::Http2Frame(_) | Event::Http2Request(_) => {
             }
@@ -560,6 +525,7 @@ impl<W: Write> Sink for TableSink<W> {
         self.opcode_table()?;
         self.sizes_table()?;
         self.rtt_table()?;
+        self.app_tables()?;
         if let Some(s) = &self.summary {
             writeln!(self.out, "{}", summary_counts(s))?;
             for (reason, n) in &s.skipped {
@@ -578,21 +544,5 @@ impl<W: Write> Sink for TableSink<W> {
             )?;
         }
         self.out.flush()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50), 50);
-        assert_eq!(percentile(&v, 90), 90);
-        assert_eq!(percentile(&v, 99), 99);
-        assert_eq!(percentile(&[7], 50), 7);
-        assert_eq!(percentile(&[1, 2], 50), 1);
-        assert_eq!(percentile(&[1, 2], 99), 2);
     }
 }

@@ -3,15 +3,16 @@
 
 use std::io::{self, Write};
 
+use super::decoded::{unit_line_within, Heartbeats};
 use super::escape::{
     escape_bytes, escape_line, escape_text, hex, hex_spaced, is_terminal_hazard, quoted_bytes,
 };
 pub use super::fit::elided_note;
-use super::fit::{display_width, fit_preview, preview_within, wrap};
+use super::fit::{display_width, fit_preview, preview_within, wrap, wrap_words};
 use super::style::Style;
 use super::Sink;
 use crate::base::rules::Severity;
-use crate::base::StreamId;
+use crate::base::{ConnId, StreamId};
 use crate::base::{Diagnostic, Direction, PacketRef, Timestamp};
 use crate::event::Handshake;
 use crate::event::{
@@ -52,6 +53,8 @@ pub struct TextSink<W: Write> {
     out: W,
     opts: TextOptions,
     start: Option<Timestamp>,
+    /// Keep-alives of decoded sessions: the first is shown, the rest counted at the end.
+    heartbeats: Heartbeats,
 }
 
 /// Time since the capture's first packet (else the first packet shown), as seconds with
@@ -529,6 +532,7 @@ impl<W: Write> TextSink<W> {
             out,
             opts,
             start: None,
+            heartbeats: Heartbeats::default(),
         }
     }
 
@@ -692,6 +696,47 @@ impl<W: Write> TextSink<W> {
         self.write_with_preview(&head, payload, &tail)
     }
 
+    /// What the message carries, a line per application packet under the message (keep-alives
+    /// after a session's first are only counted).
+    fn decoded_lines(&mut self, m: &Message) -> io::Result<()> {
+        let Some(d) = m.decoded.as_deref() else {
+            return Ok(());
+        };
+        for unit in &d.units {
+            if unit.heartbeat && !self.heartbeats.count(m, d, unit) {
+                continue;
+            }
+            let room = self.opts.width.saturating_sub(AFTER_TIME + 2);
+            let mut line = unit_line_within(d.protocol, unit, room);
+            const COUNTED: &str = "  (more are counted at the end)";
+            if unit.heartbeat && display_width(&line) + COUNTED.len() <= room {
+                line.push_str(COUNTED);
+            }
+            writeln!(self.out, "{:AFTER_TIME$}↳ {line}", "")?;
+        }
+        Ok(())
+    }
+
+    /// The keep-alive counts of the sessions ending (a connection's, or one HTTP/2 stream's).
+    fn heartbeat_lines(
+        &mut self,
+        conn: ConnId,
+        stream: Option<Option<StreamId>>,
+    ) -> io::Result<()> {
+        let lines = self.heartbeats.take(conn, stream);
+        self.write_heartbeats(lines)
+    }
+
+    /// Keep-alive counts, each wrapped six columns in (they are not cut: they are numbers).
+    fn write_heartbeats(&mut self, lines: Vec<String>) -> io::Result<()> {
+        for line in lines {
+            for l in wrap_words(&format!("  ↳ {line}"), self.opts.width, 6) {
+                writeln!(self.out, "{l}")?;
+            }
+        }
+        Ok(())
+    }
+
     /// Connections, handshakes, diagnostics, ends and the summary, as the shared context lines
     /// say them, within the width (see [`write_context_wrapped`]).
     fn context_line(&mut self, event: &Event) -> io::Result<()> {
@@ -752,6 +797,12 @@ impl<W: Write> Sink for TextSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Frame(f) => self.frame_line(f)?,
+            Event::Message(m) if m.decoded.is_some() => {
+                if m.fragments > 1 || m.compressed || self.opts.pretty_json || !m.holes.is_empty() {
+                    self.message_line(m)?
+                }
+                self.decoded_lines(m)?
+            }
             // A one-frame message is already on its frame's line, unless it had to be inflated
             // (or pretty-printed) to be read, or has holes (the line says where they are).
             Event::Message(m)
@@ -763,6 +814,14 @@ impl<W: Write> Sink for TextSink<W> {
                 self.message_line(m)?
             }
             Event::Message(_) => {}
+            Event::ConnectionEnd(e) => {
+                self.heartbeat_lines(e.conn, None)?;
+                self.context_line(event)?
+            }
+            Event::StreamEnd(e) => {
+                self.heartbeat_lines(e.conn, Some(Some(e.stream)))?;
+                self.context_line(event)?
+            }
             other => {
                 // A connection line shows no time, but its first packet may start the clock.
                 if let Event::Connection(c) = other {
@@ -778,6 +837,8 @@ impl<W: Write> Sink for TextSink<W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        let lines = self.heartbeats.take_all();
+        self.write_heartbeats(lines)?;
         self.out.flush()
     }
 

@@ -6,6 +6,7 @@ use super::close::CloseInfo;
 use super::frame::{FrameHeader, MAX_HEADER_LEN};
 use super::opcode::OpCode;
 use crate::base::{ConnId, Direction, PacketRef, StreamId};
+use crate::decode::Decoded;
 use std::fmt;
 
 /// The payload bytes kept for display: unmasked (and, later, inflated), possibly cut short.
@@ -101,6 +102,9 @@ pub struct Message {
     pub wire_len: u64,
     /// Inflation failed or stopped; the payload is what was inflated before that.
     pub inflate_error: Option<InflateFailure>,
+    /// What the message carries in its application protocol, when the session has a decoder
+    /// and the message is that protocol's.
+    pub decoded: Option<Box<Decoded>>,
 }
 
 impl Message {

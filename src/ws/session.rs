@@ -16,6 +16,7 @@ use super::resync::Expect;
 use super::rules::{self as ws_rules, Finding};
 use crate::base::rules::{self, Rule};
 use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
+use crate::decode::{AppDecoder, AppMessage};
 
 /// Claimed payload lengths above this are not believed while probing or hunting.
 pub const PLAUSIBLE_MAX_PAYLOAD: u64 = 1 << 30;
@@ -46,6 +47,10 @@ pub struct Limits {
     /// with the rules it breaks under it (the teaching view).
     pub partial_frames: bool,
 }
+
+/// Payload bytes of each message an application decoder reads at most (past it, the decoder
+/// sees the start of the message, marked not whole).
+pub const APP_MESSAGE_KEEP: usize = 1 << 20;
 
 /// Where a session's records go; the layer above turns them into its events.
 pub trait Report {
@@ -81,6 +86,8 @@ struct State {
     dirs: [DirState; 2],
     /// Bytes inflated so far, both directions (against `Limits::inflate_total`).
     inflated: u64,
+    /// What decodes the messages' application protocol (Socket.IO, MQTT…), if asked.
+    app: Option<Box<AppDecoder>>,
 }
 
 #[derive(Debug, Default)]
@@ -132,6 +139,7 @@ impl Session {
                 inferred: false,
                 dirs,
                 inflated: 0,
+                app: None,
             },
         }
     }
@@ -152,8 +160,15 @@ impl Session {
                 inferred: true,
                 dirs,
                 inflated: 0,
+                app: None,
             },
         }
+    }
+
+    /// Decode the messages' application protocol with `app` (the layer above knows the
+    /// subprotocol, the request target and `--decode`).
+    pub fn decode_with(&mut self, app: AppDecoder) {
+        self.state.app = Some(Box::new(app));
     }
 
     /// The framing of `dir` is unknown from its first byte (what would tell, such as the end
@@ -391,7 +406,7 @@ impl State {
     }
 
     fn payload(&mut self, dir: Direction, data: &[u8]) {
-        let message_keep = self.limits.message_keep;
+        let message_keep = self.message_keep();
         let st = &mut self.dirs[dir.index()];
         // Only data frames feed the message; control frames in between do not.
         if let Some(m) = st.message.as_mut().filter(|_| st.in_data_frame) {
@@ -515,11 +530,9 @@ impl State {
 
     /// The final fragment of `dir`'s open message is in: inflate the rest and report it.
     fn finish_message(&mut self, dir: Direction, last_packet: PacketRef, out: &mut dyn Report) {
-        let Limits {
-            message_keep: keep,
-            inflate_limit: limit,
-            ..
-        } = self.limits;
+        let keep = self.message_keep();
+        let shown = self.limits.message_keep;
+        let limit = self.limits.inflate_limit;
         let inferred = self.inferred;
         let st = &mut self.dirs[dir.index()];
         let Some(mut m) = st.message.take() else {
@@ -541,7 +554,7 @@ impl State {
             inflate_finding = Some((&rules::INFLATE_BUDGET, msg));
         }
         let utf8_error = m.utf8_error();
-        let message = Message {
+        let mut message = Message {
             conn: self.key.conn,
             stream: self.key.stream,
             dir,
@@ -560,10 +573,17 @@ impl State {
             compressed: m.compressed,
             wire_len: m.wire_len,
             inflate_error: m.inflate_error,
+            decoded: None,
         };
         // Cut at the keep limit, not at a hole (a hole is no memory limit).
         let truncated_big = m.kept_to_limit && keep > 1 << 20;
+        let app_findings = self.decode_app(&mut message);
+        // The decoder read up to `APP_MESSAGE_KEEP`; the views keep what they were asked to.
+        message.payload.bytes.truncate(shown);
         out.message(message);
+        for (rule, msg) in app_findings {
+            self.diag(out, dir, last_packet, rule, msg);
+        }
         if let Some((rule, msg)) = inflate_finding {
             self.diag(out, dir, last_packet, rule, msg);
         }
@@ -575,6 +595,42 @@ impl State {
             let msg = format!("message kept only up to {keep} bytes");
             self.diag(out, dir, last_packet, &rules::PAYLOAD_LIMIT, msg);
         }
+    }
+}
+
+impl State {
+    /// Payload bytes kept per message: more than the views show once an application decoder
+    /// is chosen, since it must read whole messages.
+    fn message_keep(&self) -> usize {
+        match self.app.as_deref().and_then(AppDecoder::protocol) {
+            Some(_) => self.limits.message_keep.max(APP_MESSAGE_KEEP),
+            None => self.limits.message_keep,
+        }
+    }
+
+    /// Hand a whole message to the application decoder, keeping what it decoded on the message.
+    fn decode_app(&mut self, message: &mut Message) -> Vec<Finding> {
+        let mut found = Vec::new();
+        if let Some(app) = self.app.as_mut() {
+            let whole = !message.payload.truncated()
+                && message.lost == 0
+                && message.inflate_error.is_none()
+                && message.utf8_error.is_none();
+            let view = AppMessage {
+                dir: message.dir,
+                index: message.index,
+                text: message.opcode == OpCode::Text,
+                bytes: &message.payload.bytes,
+                whole,
+                ts: message.last_packet.ts,
+            };
+            message.decoded = app.decode(&view, &mut found).map(Box::new);
+            // A session no recogniser took costs nothing more.
+            if app.gave_up() {
+                self.app = None;
+            }
+        }
+        found
     }
 }
 
@@ -901,12 +957,13 @@ mod tests {
     }
 }
 /// What every open session costs whatever it carries (issue 14: an idle connection should
-/// cost little). The inflaters and a resync's hunt are boxed, since most sessions have neither.
+/// cost little). The inflaters and a resync's hunt are boxed, since most sessions have neither;
+/// the application decoder is boxed too (8 bytes more than before it came).
 #[cfg(test)]
 mod size {
     #[test]
     fn a_session_stays_small() {
         let session = std::mem::size_of::<super::Session>();
-        assert!(session <= 1400, "Session is {session} bytes");
+        assert!(session <= 1408, "Session is {session} bytes");
     }
 }

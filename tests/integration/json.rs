@@ -208,6 +208,12 @@ fn every_record_validates_against_docs_json_schema() {
         more.sort();
         inputs.extend(more);
     }
+    // The application protocols' captures: their records carry `decoded`.
+    inputs.extend(
+        crate::views::app_captures()
+            .into_iter()
+            .map(|(_, p)| crate::common::repo().join(p)),
+    );
     // HTTP/2 (RFC 8441): cleartext samples as they are; TLS ones below with their key logs.
     let h2 = crate::common::repo().join("samples/h2");
     let mut h2_captures: Vec<_> = std::fs::read_dir(&h2)

@@ -2,6 +2,9 @@
 
 mod cli;
 mod common;
+mod decode_mqtt;
+mod decode_socketio;
+mod decoded_views;
 mod docs;
 mod explain;
 mod h2;
@@ -14,6 +17,7 @@ mod json;
 mod layers;
 mod live;
 mod midstream;
+mod parquet;
 mod regress;
 mod report;
 mod rules;

@@ -54,6 +54,39 @@ fn captures() -> Vec<(String, PathBuf)> {
         }
     }
     assert!(out.len() >= 15, "found only {} captures", out.len());
+    out.extend(app_captures());
+    out
+}
+
+/// The captures of real application protocols (samples/apps/PROTO/, docs/decoders.md), as
+/// (`apps-PROTO-stem`, path).
+pub fn app_captures() -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("samples/apps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let proto = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+            .collect();
+        files.sort();
+        for p in files {
+            let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+            let rel = p.strip_prefix(repo()).unwrap().to_path_buf();
+            out.push((format!("apps-{proto}-{stem}"), rel));
+        }
+    }
+    assert!(
+        out.len() >= 2,
+        "found only {} application captures",
+        out.len()
+    );
     out
 }
 

@@ -337,6 +337,7 @@ impl Frames<'_, '_> {
             .iter()
             .find(|e| e.name.eq_ignore_ascii_case("permessage-deflate"))
             .map(DeflateParams::from_extension);
+        let hints = (exchange.subprotocol.clone(), exchange.target.clone());
         self.report_handshake(stream, exchange, req.packet);
         if !accepted {
             if req.early_len > 0 {
@@ -349,7 +350,7 @@ impl Frames<'_, '_> {
             }
             return;
         }
-        let session = self.open_session(stream, &req, deflate);
+        let session = self.open_session(stream, &req, deflate, hints);
         if let Some(s) = self.streams.get_mut(&stream) {
             s.kind = Kind::WebSocket(Box::new(session));
         }
@@ -380,12 +381,15 @@ impl Frames<'_, '_> {
         stream: u32,
         req: &Requested,
         deflate: Option<DeflateParams>,
+        (subprotocol, target): (Option<String>, String),
     ) -> Session {
         let key = SessionKey {
             conn: self.out.cx.meta.id,
             stream: Some(StreamId(stream)),
         };
         let mut session = Session::opened(key, self.out.cx.limits(), [0, 0], deflate);
+        let cx = &*self.out.cx;
+        cx.decode_messages(&mut session, subprotocol.as_deref(), Some(&target));
         let c2s = Direction::ClientToServer;
         for (at, bytes) in &req.early {
             session.feed(c2s, bytes, *at, self.out.cx);
@@ -526,6 +530,7 @@ impl Frames<'_, '_> {
             stream: Some(StreamId(stream)),
         };
         let mut session = probe.into_session(key, cx.limits(), found.client, side);
+        cx.decode_messages(&mut session, None, None);
         self.out.announce(true);
         let client = self.out.cx.meta.endpoints[found.client];
         let msg = format!("stream {stream}: its extended CONNECT was not seen; WebSocket assumed because its frames were recognised; the client is {client}");

@@ -10,6 +10,7 @@
 //        large      binary, 64 KiB–1 MiB, compression off             (~100 MB capture)
 //        deflate    text, 200 B–4 KiB JSON-like, permessage-deflate on (~50 MB capture)
 //        many-small text, 2–300 B JSON-like, 777 connections, compression off (~60 MB capture)
+//        many   text, 100–300 B, 1,000 connections open at once (~70 MB; the -j N curve)
 //        small-tls  the traffic of `small` (same sizes, same seeds) over wss:// (needs CERT KEY)
 //        large-tls  the traffic of `large` over wss://
 // Writes OUT.count (total messages, both directions) and OUT.count.json (details).
@@ -46,6 +47,8 @@ const MODES = {
   // Many connections of small messages, 2 B to 300 B (issue 14's "any capture of small
   // messages": the per-connection and per-message costs, not the bytes).
   'many-small': { conns: 777, deflate: false, binary: false, min: 2, max: 300, perDirBytes: 20e3, batch: 8, rate: 1.5 },
+  // 1,000 connections open at once, the small messages of `small` (the -j N scaling curve).
+  many: { conns: 1000, deflate: false, binary: false, min: 100, max: 300, perDirBytes: 25e3, batch: 16, rate: 4 },
 };
 // The same traffic over TLS: a copy of the plaintext mode's parameters (so the same seeds give
 // the same message sizes), with tls set.
@@ -53,7 +56,7 @@ MODES['small-tls'] = { ...MODES.small, tls: true };
 MODES['large-tls'] = { ...MODES.large, tls: true };
 const M = MODES[mode];
 if (!M || !PORT || !out || (M.tls && !(certFile && keyFile))) {
-  console.error('usage: node bench/gen.js small|large|deflate|many-small PORT OUT.count\n' +
+  console.error('usage: node bench/gen.js small|large|deflate|many-small|many PORT OUT.count\n' +
     '       node bench/gen.js small-tls|large-tls PORT OUT.count CERT.pem KEY.pem');
   process.exit(2);
 }

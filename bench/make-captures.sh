@@ -7,6 +7,8 @@
 #   large-messages.pcap  ~100 MB, 64 KiB–1 MiB binary both ways, 4 conns, no compression
 #   deflate.pcap         ~50 MB,  200 B–4 KiB JSON-like text both ways, 4 conns, permessage-deflate
 #   many-small.pcap      ~60 MB,  2–300 B JSON-like text both ways, 777 conns, no compression
+#   many-connections.pcap  ~70 MB, the messages of small-messages over 1,000 connections open
+#                        at once (the -j N scaling curve, bench/threads.sh)
 #   small-messages-10mb.pcap  the first ~10 MB of small-messages.pcap (editcap), for the
 #                             memory-vs-capture-size check
 #   small-messages-tls.pcap   the traffic of small-messages (same sizes, same seeds) over wss://
@@ -79,6 +81,7 @@ capture small-messages small 9101
 capture large-messages large 9102
 capture deflate deflate 9103
 capture many-small many-small 9107
+capture many-connections many 9108
 capture small-messages-tls small-tls 9104
 capture large-messages-tls large-tls 9105
 

@@ -387,6 +387,11 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub packets: Option<u64>,
 
+    /// Threads that dissect a capture file, its connections shared among them (default: the
+    /// number of cores). The output is the same for every N. Live capture and -c use one.
+    #[arg(short = 'j', long, value_name = "N", value_parser = at_least_one)]
+    pub threads: Option<u64>,
+
     /// Upper bound on the bytes kept for one message, even with --full-payload.
     #[arg(long, value_name = "N", default_value_t = 64 << 20)]
     pub max_message_bytes: usize,
@@ -459,6 +464,10 @@ pub enum Command {
         /// Treat connections on these ports as WebSocket even without a visible handshake.
         #[arg(long, value_name = "PORTS", value_delimiter = ',')]
         ws_port: Vec<u16>,
+        /// Threads that dissect the captures (default: the number of cores); the page is the
+        /// same for every N.
+        #[arg(short = 'j', long, value_name = "N", value_parser = at_least_one)]
+        threads: Option<u64>,
     },
     /// Compute Sec-WebSocket-Accept for a Sec-WebSocket-Key, showing each step.
     Accept {

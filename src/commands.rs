@@ -66,6 +66,7 @@ pub fn run(command: Command, color: Color) -> ExitCode {
             max_frames,
             tls_keylog,
             ws_port,
+            threads,
         } => report(
             &capture,
             &output,
@@ -73,6 +74,7 @@ pub fn run(command: Command, color: Color) -> ExitCode {
                 max_frames,
                 tls_keylog,
                 ws_ports: ws_port,
+                threads: wsdissect::threads::resolve(threads, false),
             },
         ),
         Command::Accept { key } => accept(&key),
@@ -86,6 +88,7 @@ struct ReportRun {
     max_frames: u64,
     tls_keylog: Option<PathBuf>,
     ws_ports: Vec<u16>,
+    threads: usize,
 }
 
 /// `wsdissect report`: dissect the captures into the HTML page, then write it (`-`: standard
@@ -109,7 +112,11 @@ fn report(captures: &[PathBuf], output: &Path, run: ReportRun) -> ExitCode {
         ..DissectConfig::default()
     };
     let mut sink = ReportSink::new(Vec::new(), options);
-    let result = wsdissect::dissect_with(source.as_mut(), cfg, RunLimits::default(), &mut sink);
+    let limits = RunLimits {
+        threads: run.threads,
+        ..RunLimits::default()
+    };
+    let result = wsdissect::dissect_with(source.as_mut(), cfg, limits, &mut sink);
     let page_made = match &result {
         Ok(_) => true,
         Err(RunError::Capture(e)) => e.is_partial(),

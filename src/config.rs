@@ -49,6 +49,9 @@ pub struct Config {
     pub bpf: Option<String>,
     pub max_packets: Option<u64>,
     pub export: Option<PathBuf>,
+    /// Threads that dissect (`-j N`): one for a live capture and for `-c N` (which stops
+    /// where one thread would); else the flag, or the number of cores.
+    pub threads: usize,
     /// `--out`: where `--format parquet` writes its tables.
     pub out: Option<PathBuf>,
 }
@@ -147,6 +150,11 @@ impl Config {
                 usize::MAX
             } else {
                 64.min(view.max_payload)
+            },
+            threads: if limits.count.is_some() {
+                1
+            } else {
+                wsdissect::threads::resolve(limits.threads, live)
             },
             filter: event_filter(filter, limits.count),
             bpf,

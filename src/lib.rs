@@ -22,6 +22,7 @@ pub mod http;
 pub mod net;
 pub mod output;
 pub mod tcp;
+pub mod threads;
 pub mod tls;
 pub mod ws;
 
@@ -34,18 +35,63 @@ use capture::{CaptureError, PacketSource, RawPacket};
 use conversation::{Connection, DissectConfig, KeyStore};
 use event::{CaptureSummary, Event};
 use output::Sink;
-use tcp::{FlowTable, FlowTableLimits};
+use tcp::{Application, FlowMeta, FlowTable, FlowTableLimits};
+use threads::{Dispatch, Item, Proxy};
 
-/// Packets in, events out, for one capture.
-pub struct Pipeline {
+/// Where a pipeline hands what it reports, in order: a sink (one thread), or the worker
+/// threads of `-j N` ([`threads::Dispatch`]).
+pub trait Deliver<E> {
+    /// Take `events`, leaving the vector empty.
+    fn deliver(&mut self, events: &mut Vec<E>) -> io::Result<()>;
+}
+
+/// Any sink takes events as they are (no counting: [`Pipeline::finish`] then leaves the
+/// summary's connection counts at zero).
+impl<S: Sink + ?Sized> Deliver<Event> for S {
+    fn deliver(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
+        for e in events.drain(..) {
+            self.event(&e)?;
+        }
+        Ok(())
+    }
+}
+
+/// One thread: events straight to the sink, the connections shown counted on the way.
+pub struct ToSink<'a> {
+    pub sink: &'a mut dyn Sink,
+    /// `websocket_connections` and `tls_*`: what the connection events shown say.
+    pub counts: CaptureSummary,
+}
+
+impl Deliver<Event> for ToSink<'_> {
+    fn deliver(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
+        for e in events.drain(..) {
+            if let Event::Connection(c) = &e {
+                self.counts.count_connection(c);
+            }
+            self.sink.event(&e)?;
+        }
+        Ok(())
+    }
+}
+
+impl Deliver<Item> for Dispatch<'_> {
+    fn deliver(&mut self, items: &mut Vec<Item>) -> io::Result<()> {
+        self.take(items)
+    }
+}
+
+/// Packets in, events out, for one capture. `A` is what runs above TCP on each connection:
+/// the [`Connection`] itself, or with worker threads its stand-in ([`threads::Proxy`]).
+pub struct Pipeline<A: Application = Connection> {
     /// Link, IP (with fragment reassembly) and TCP headers.
     decoder: net::Decoder,
     /// Diagnostics from the decoder, for the packet at hand.
     notes: Vec<Diagnostic>,
-    flows: FlowTable<Connection>,
+    flows: FlowTable<A>,
     /// TLS secrets, shared by every connection.
     keys: Arc<KeyStore>,
-    events: Vec<Event>,
+    events: Vec<A::Event>,
     /// Counts so far, skipped packets (by reason, in order of first occurrence) included.
     summary: CaptureSummary,
     last_packet: PacketRef,
@@ -60,14 +106,29 @@ impl Pipeline {
     pub fn with_keys(cfg: DissectConfig, limits: FlowTableLimits, keys: Arc<KeyStore>) -> Pipeline {
         let cfg = Arc::new(cfg);
         let shared = keys.clone();
-        let flows = FlowTable::new(
+        Pipeline::with_app(
             limits,
+            keys,
             Box::new(move |_| Connection::new(cfg.clone(), shared.clone())),
-        );
+        )
+    }
+}
+
+impl<A: Application> Pipeline<A>
+where
+    A::Event: From<Event>,
+{
+    /// A pipeline whose connections run `new_app`'s applications; `keys` only collects the
+    /// key log's malformed lines for the warnings.
+    pub fn with_app(
+        limits: FlowTableLimits,
+        keys: Arc<KeyStore>,
+        new_app: Box<dyn FnMut(&FlowMeta) -> A>,
+    ) -> Pipeline<A> {
         Pipeline {
             decoder: net::Decoder::default(),
             notes: Vec::new(),
-            flows,
+            flows: FlowTable::new(limits, new_app),
             keys,
             events: Vec::new(),
             summary: CaptureSummary::default(),
@@ -75,8 +136,12 @@ impl Pipeline {
         }
     }
 
-    /// Dissect one packet and hand the events it completes to `sink`.
-    pub fn push_packet(&mut self, pkt: &RawPacket<'_>, sink: &mut dyn Sink) -> io::Result<()> {
+    /// Dissect one packet and hand what it completes to `sink`.
+    pub fn push_packet(
+        &mut self,
+        pkt: &RawPacket<'_>,
+        sink: &mut dyn Deliver<A::Event>,
+    ) -> io::Result<()> {
         let packet = PacketRef {
             number: pkt.number,
             ts: pkt.ts,
@@ -91,17 +156,12 @@ impl Pipeline {
         let decoded =
             self.decoder
                 .decode(pkt.link, pkt.data, pkt.orig_len, packet, &mut self.notes);
-        let notes = self.notes.drain(..).map(Event::Diagnostic);
+        let notes = self.notes.drain(..).map(|n| Event::Diagnostic(n).into());
         self.events.extend(notes);
         match decoded {
             Ok(Some(seg)) => {
-                let Pipeline {
-                    flows,
-                    events,
-                    summary,
-                    ..
-                } = self;
-                let mut streamed = Streamed::new(summary, sink);
+                let Pipeline { flows, events, .. } = self;
+                let mut streamed = Streamed::new(sink);
                 flows.process(&seg, packet, events, &mut |e| streamed.take(e));
                 streamed.result?;
             }
@@ -119,14 +179,17 @@ impl Pipeline {
             *n += 1;
             return;
         }
-        self.events.push(Event::Diagnostic(Diagnostic {
-            conn: ConnId(0),
-            stream: None,
-            dir: None,
-            packet: Some(packet),
-            rule: &base::rules::PACKET_SKIPPED,
-            message: format!("{reason} (first of its kind; counted in the summary)"),
-        }));
+        self.events.push(
+            Event::Diagnostic(Diagnostic {
+                conn: ConnId(0),
+                stream: None,
+                dir: None,
+                packet: Some(packet),
+                rule: &base::rules::PACKET_SKIPPED,
+                message: format!("{reason} (first of its kind; counted in the summary)"),
+            })
+            .into(),
+        );
         skipped.push((reason, 1));
     }
 
@@ -141,14 +204,17 @@ impl Pipeline {
             if n == 1 { " was" } else { "s were" },
             first.number
         );
-        self.events.push(Event::Diagnostic(Diagnostic {
-            conn: ConnId(0),
-            stream: None,
-            dir: None,
-            packet: Some(first),
-            rule: &base::rules::PACKET_CUT_SHORT,
-            message,
-        }));
+        self.events.push(
+            Event::Diagnostic(Diagnostic {
+                conn: ConnId(0),
+                stream: None,
+                dir: None,
+                packet: Some(first),
+                rule: &base::rules::PACKET_CUT_SHORT,
+                message,
+            })
+            .into(),
+        );
     }
 
     /// TLS secrets the capture carries (a pcapng Decryption Secrets Block).
@@ -162,89 +228,80 @@ impl Pipeline {
         let bad = self.keys.take_malformed();
         for m in bad.iter().take(SHOWN) {
             let message = format!("key log line {}: {}; skipped", m.line, m.why);
-            self.events.push(capture_diagnostic(
-                &base::rules::TLS_KEYLOG_MALFORMED,
-                message,
-            ));
+            self.events
+                .push(capture_diagnostic(&base::rules::TLS_KEYLOG_MALFORMED, message).into());
         }
         if bad.len() > SHOWN {
             let message = format!("{} more malformed key log lines skipped", bad.len() - SHOWN);
-            self.events.push(capture_diagnostic(
-                &base::rules::TLS_KEYLOG_MALFORMED,
-                message,
-            ));
+            self.events
+                .push(capture_diagnostic(&base::rules::TLS_KEYLOG_MALFORMED, message).into());
         }
     }
 
-    fn drain(&mut self, sink: &mut dyn Sink) -> io::Result<()> {
+    fn drain(&mut self, sink: &mut dyn Deliver<A::Event>) -> io::Result<()> {
         self.report_malformed_keys();
-        emit(&mut self.events, &mut self.summary, sink)
+        sink.deliver(&mut self.events)
     }
 
-    /// End of input: close every connection and emit the capture summary.
-    pub fn finish(&mut self, sink: &mut dyn Sink) -> io::Result<CaptureSummary> {
+    /// End of input: close every connection and hand on what that completes. Returns the
+    /// capture's counts; the connections shown are counted by whoever the events reach.
+    pub fn finish(&mut self, sink: &mut dyn Deliver<A::Event>) -> io::Result<CaptureSummary> {
         self.decoder.finish(&mut self.notes);
-        let notes = self.notes.drain(..).map(Event::Diagnostic);
+        let notes = self.notes.drain(..).map(|n| Event::Diagnostic(n).into());
         self.events.extend(notes);
         let Pipeline {
             flows,
             events,
-            summary,
             last_packet,
             ..
         } = self;
-        let mut streamed = Streamed::new(summary, sink);
+        let mut streamed = Streamed::new(sink);
         flows.finish(*last_packet, events, &mut |e| streamed.take(e));
         streamed.result?;
         self.report_cut_short();
         self.drain(sink)?;
         self.summary.tcp_connections = self.flows.connections_seen();
-        let summary = self.summary.clone();
-        sink.event(&Event::CaptureEnd(summary.clone()))?;
-        sink.finish()?;
-        Ok(summary)
+        Ok(self.summary.clone())
     }
 }
 
-/// Hand `events` to `sink` in order, counting the connections shown.
-fn emit(
-    events: &mut Vec<Event>,
-    summary: &mut CaptureSummary,
-    sink: &mut dyn Sink,
-) -> io::Result<()> {
-    for e in events.drain(..) {
-        if let Event::Connection(c) = &e {
-            summary.count_connection(c);
-        }
-        sink.event(&e)?;
-    }
-    Ok(())
-}
-
-/// The events a packet completes, streamed to the sink while it is processed (the flow table
-/// spills them every `tcp::flow::SPILL_AT`); after an output error the rest are dropped and
-/// the error is returned once the packet is done.
-struct Streamed<'a> {
-    summary: &'a mut CaptureSummary,
-    sink: &'a mut dyn Sink,
+/// The events a packet completes, streamed on while it is processed (the flow table spills
+/// them every `tcp::flow::SPILL_AT`); after an output error the rest are dropped and the error
+/// is returned once the packet is done.
+struct Streamed<'a, E> {
+    sink: &'a mut dyn Deliver<E>,
     result: io::Result<()>,
 }
 
-impl<'a> Streamed<'a> {
-    fn new(summary: &'a mut CaptureSummary, sink: &'a mut dyn Sink) -> Streamed<'a> {
+impl<'a, E> Streamed<'a, E> {
+    fn new(sink: &'a mut dyn Deliver<E>) -> Streamed<'a, E> {
         Streamed {
-            summary,
             sink,
             result: Ok(()),
         }
     }
 
-    fn take(&mut self, events: &mut Vec<Event>) {
+    fn take(&mut self, events: &mut Vec<E>) {
         if self.result.is_ok() {
-            self.result = emit(events, self.summary, self.sink);
+            self.result = self.sink.deliver(events);
         }
         events.clear();
     }
+}
+
+/// The summary, with the connections counted where the events went, to the sink; then the
+/// sink is finished.
+fn end_capture(
+    sink: &mut dyn Sink,
+    mut summary: CaptureSummary,
+    counts: &CaptureSummary,
+) -> io::Result<CaptureSummary> {
+    summary.websocket_connections = counts.websocket_connections;
+    summary.tls_connections = counts.tls_connections;
+    summary.tls_decrypted = counts.tls_decrypted;
+    sink.event(&Event::CaptureEnd(summary.clone()))?;
+    sink.finish()?;
+    Ok(summary)
 }
 
 /// A diagnostic about the capture as a whole (connection 0), at no packet in particular.
@@ -276,13 +333,17 @@ pub fn dissect(
     dissect_with(source, cfg, RunLimits::default(), sink)
 }
 
-/// Where a run may stop before the input ends, and which packets it reads.
+/// Where a run may stop before the input ends, which packets it reads, and on how many threads.
 #[derive(Default)]
 pub struct RunLimits {
     /// Stop after this many packets (counted after the BPF filter).
     pub max_packets: Option<u64>,
     /// Only packets this filter accepts are dissected.
     pub filter: Option<capture::bpf::FileFilter>,
+    /// Worker threads for the connections (`-j N`, module [`threads`]); 0 or 1: one thread
+    /// does everything. A live capture, or a sink that may stop early (`-c N`), runs on one
+    /// thread whatever this says: the output is the same either way.
+    pub threads: usize,
 }
 
 /// [`dissect`], with limits. Also stops when the sink has what it wants (`-c N`).
@@ -296,8 +357,83 @@ pub fn dissect_with(
         Some(path) => Some(KeyFile::open(path).map_err(RunError::Capture)?),
         None => None,
     };
+    if limits.threads > 1 && !cfg.live {
+        return dissect_threaded(source, cfg, limits, sink, keys);
+    }
     let keys = Arc::new(KeyStore::new(keys, cfg.live));
     let mut pipeline = Pipeline::with_keys(cfg, FlowTableLimits::default(), keys);
+    let mut out = ToSink {
+        sink,
+        counts: CaptureSummary::default(),
+    };
+    let (summary, read) = read_all(source, &mut limits, &mut pipeline, &mut out)?;
+    let summary = end_capture(out.sink, summary, &out.counts).map_err(RunError::Output)?;
+    read.map_err(RunError::Capture)?;
+    Ok(summary)
+}
+
+/// [`dissect_with`] on `limits.threads` workers: the same output, byte for byte.
+fn dissect_threaded(
+    source: &mut dyn PacketSource,
+    cfg: DissectConfig,
+    mut limits: RunLimits,
+    sink: &mut dyn Sink,
+    keys: Option<(KeyFile, Vec<u8>)>,
+) -> Result<CaptureSummary, RunError> {
+    let text = keys.as_ref().map(|(_, text)| Arc::new(text.clone()));
+    // The main thread's key store only collects malformed lines for the warnings.
+    let store = Arc::new(KeyStore::new(keys, false));
+    let n = limits.threads;
+    let mut out = Dispatch::start(n, Arc::new(cfg), text, sink).map_err(RunError::Output)?;
+    let pending = out.pending();
+    let mut pipeline = Pipeline::with_app(
+        FlowTableLimits::default(),
+        store,
+        Box::new(move |meta| Proxy::for_connection(meta, n, pending.clone())),
+    );
+    let (summary, read) = read_all(source, &mut limits, &mut pipeline, &mut out)?;
+    let counts = out.finish().map_err(RunError::Output)?;
+    let summary = end_capture(out.sink(), summary, &counts).map_err(RunError::Output)?;
+    read.map_err(RunError::Capture)?;
+    Ok(summary)
+}
+
+/// What a pipeline's events go to, besides the events: the sink (when the capture starts,
+/// whether it wants more) and the capture's TLS secrets.
+pub trait Downstream<E>: Deliver<E> {
+    fn sink(&mut self) -> &mut dyn Sink;
+    /// TLS secrets the capture carries, after the events so far.
+    fn secrets(&mut self, _text: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Downstream<Event> for ToSink<'_> {
+    fn sink(&mut self) -> &mut dyn Sink {
+        self.sink
+    }
+}
+
+impl Downstream<Item> for Dispatch<'_> {
+    fn sink(&mut self) -> &mut dyn Sink {
+        Dispatch::sink(self)
+    }
+    fn secrets(&mut self, text: &[u8]) -> io::Result<()> {
+        Dispatch::secrets(self, text)
+    }
+}
+
+/// Every packet of `source` through `pipeline` to `out`, then the end of every connection.
+/// Returns the capture's counts and how reading ended.
+fn read_all<A: Application>(
+    source: &mut dyn PacketSource,
+    limits: &mut RunLimits,
+    pipeline: &mut Pipeline<A>,
+    out: &mut dyn Downstream<A::Event>,
+) -> Result<(CaptureSummary, Result<(), CaptureError>), RunError>
+where
+    A::Event: From<Event>,
+{
     let mut out_err = None;
     let mut packets = 0u64;
     let mut started = false;
@@ -306,7 +442,7 @@ pub fn dissect_with(
             // Times count from the capture's first packet, whatever the filters leave out.
             if !started {
                 started = true;
-                sink.capture_start(p.ts);
+                out.sink().capture_start(p.ts);
             }
             if let Some(f) = limits.filter.as_mut() {
                 if !f.matches(p.link, p.data) {
@@ -315,7 +451,7 @@ pub fn dissect_with(
             }
             packets += 1;
             if out_err.is_none() {
-                if let Err(e) = pipeline.push_packet(p, sink) {
+                if let Err(e) = pipeline.push_packet(p, out) {
                     out_err = Some(e);
                 }
             }
@@ -323,11 +459,14 @@ pub fn dissect_with(
         let next = source.next_packet(&mut on);
         if let Some(secrets) = source.take_secrets() {
             pipeline.add_secrets(&secrets);
+            if let Err(e) = out.secrets(&secrets) {
+                out_err.get_or_insert(e);
+            }
         }
         match next {
             Ok(true)
                 if out_err.is_none()
-                    && sink.wants_more()
+                    && out.sink().wants_more()
                     && limits.max_packets.is_none_or(|m| packets < m) =>
             {
                 continue
@@ -339,7 +478,6 @@ pub fn dissect_with(
     if let Some(e) = out_err {
         return Err(RunError::Output(e));
     }
-    let summary = pipeline.finish(sink).map_err(RunError::Output)?;
-    read.map_err(RunError::Capture)?;
-    Ok(summary)
+    let summary = pipeline.finish(out).map_err(RunError::Output)?;
+    Ok((summary, read))
 }

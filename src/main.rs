@@ -88,6 +88,7 @@ fn run(cfg: Config) -> ExitCode {
     let limits = RunLimits {
         max_packets: cfg.max_packets,
         filter,
+        threads: cfg.threads,
     };
     let hinting = Hinting {
         ws_ports: !cfg.dissect.ws_ports.is_empty(),

@@ -59,7 +59,7 @@ _wsdissect() {
 
     case "${cmd}" in
         wsdissect)
-            opts="-i -D -v -f -w -B -c -h -V --interface --list-interfaces --format --verbose --explain --diagram --no-notes --color --pretty-json --full-payload --max-payload --export --out --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --decode --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --max-message-bytes --max-inflate --max-inflate-total --help --version explain report accept completions man help"
+            opts="-i -D -v -f -w -B -c -j -h -V --interface --list-interfaces --format --verbose --explain --diagram --no-notes --color --pretty-json --full-payload --max-payload --export --out --conn --stream --dir --opcode --host --port --packet --bpf --ws-port --decode --severity --diagnostics --tls-keylog --write --duration --promiscuous --buffer-size --snaplen --count --packets --threads --max-message-bytes --max-inflate --max-inflate-total --help --version explain report accept completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -174,6 +174,14 @@ _wsdissect() {
                     return 0
                     ;;
                 --packets)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -379,7 +387,7 @@ _wsdissect() {
             return 0
             ;;
         wsdissect__subcmd__report)
-            opts="-o -h --output --max-frames --tls-keylog --ws-port --color --help"
+            opts="-o -j -h --output --max-frames --tls-keylog --ws-port --threads --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -402,6 +410,14 @@ _wsdissect() {
                     return 0
                     ;;
                 --ws-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -90,18 +90,37 @@ pub fn run_capture_with_keys(capture: Vec<u8>, chunk: usize, cfg_byte: u8, keylo
         std::fs::write(&path, &text).expect("write the key log");
         cfg.tls_keylog = Some(path);
     }
-    let reader = Box::new(Chunky::new(capture, chunk));
-    let Ok(mut source) = FileSource::from_reader(PathBuf::from("fuzz-input"), reader) else {
+    let open = |capture: Vec<u8>| {
+        let reader = Box::new(Chunky::new(capture, chunk));
+        FileSource::from_reader(PathBuf::from("fuzz-input"), reader).ok()
+    };
+    let Some(mut source) = open(capture.clone()) else {
         return;
     };
     let mut events = Collect::default();
     // A capture error part-way is an expected outcome; the events before it are still checked.
-    let _ = wsdissect::dissect(&mut source, cfg, &mut events);
-    check_outputs(&events, preview);
+    let one = wsdissect::dissect(&mut source, cfg.clone(), &mut events);
+    let json = check_outputs(&events, preview);
+    // -j 2 gives the same events, and the same JSON rendered on the workers.
+    let two = |sink: &mut dyn Sink| {
+        let mut source = open(capture.clone()).expect("opened once already");
+        let limits = wsdissect::RunLimits {
+            threads: 2,
+            ..wsdissect::RunLimits::default()
+        };
+        wsdissect::dissect_with(&mut source, cfg.clone(), limits, sink)
+    };
+    let mut threaded = Collect::default();
+    let two_events = two(&mut threaded);
+    assert_eq!(one.is_ok(), two_events.is_ok(), "-j 2 ended otherwise");
+    assert!(events.0 == threaded.0, "-j 2 reported other events");
+    let mut threaded_json = Vec::new();
+    let _ = two(&mut JsonSink::new(&mut threaded_json, false));
+    assert!(json == threaded_json, "-j 2 wrote other JSON");
 }
 
-/// Render every event through both sinks and apply the output oracles.
-pub fn check_outputs(events: &Collect, preview: usize) {
+/// Render every event through both sinks and apply the output oracles; returns the JSON.
+pub fn check_outputs(events: &Collect, preview: usize) -> Vec<u8> {
     let mut text = Vec::new();
     {
         let mut sink = TextSink::new(
@@ -145,6 +164,7 @@ pub fn check_outputs(events: &Collect, preview: usize) {
             "JSON line without type/conn: {v}"
         );
     }
+    json
 }
 
 /// Link types the pcap_mutate target may give the capture, picked by one byte.

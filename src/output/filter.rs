@@ -148,6 +148,21 @@ impl<S: Sink> FilterSink<S> {
         out
     }
 
+    /// No filter is set: every event passes as it is.
+    fn passes_everything(&self) -> bool {
+        let f = &self.filter;
+        f.conns.is_empty()
+            && f.streams.is_empty()
+            && f.dir.is_none()
+            && f.opcodes.is_empty()
+            && f.hosts.is_empty()
+            && f.ports.is_empty()
+            && f.packets.is_empty()
+            && f.max_messages.is_none()
+            && f.min_severity.is_none()
+            && !f.diagnostics_only
+    }
+
     /// Id and port filters, and whether an address matches `--host`.
     fn connection_matches(&self, e: &crate::event::ConnectionInfo) -> (bool, bool) {
         let f = &self.filter;
@@ -381,6 +396,15 @@ impl<S: Sink> Sink for FilterSink<S> {
 
     fn wants_more(&self) -> bool {
         self.filter.max_messages.is_none_or(|m| self.messages < m)
+    }
+
+    /// The view's own renderer when nothing is filtered out (a filter needs every event).
+    fn renderer(&self) -> Option<super::Renderer> {
+        self.inner.renderer().filter(|_| self.passes_everything())
+    }
+
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.inner.write_rendered(bytes)
     }
 }
 

@@ -453,13 +453,35 @@ fn unit(u: &Unit) -> Value {
 
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        // The TLS record layer is the teaching view's (it is only reported for `-v`).
-        if matches!(event, Event::TlsRecord(_) | Event::Http2Frame(_)) {
+        self.line.clear();
+        render_line(event, &mut self.line)?;
+        self.write_rendered_line()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn renderer(&self) -> Option<super::Renderer> {
+        Some(super::Renderer::JsonLines)
+    }
+
+    /// Lines [`render_line`] wrote on another thread (`-j N`).
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> JsonSink<W> {
+    /// Write the line in `self.line` (nothing when it is empty).
+    fn write_rendered_line(&mut self) -> io::Result<()> {
+        if self.line.is_empty() {
             return Ok(());
         }
-        self.line.clear();
-        write_event(&mut self.line, event)?;
-        self.line.push(b'\n');
         self.out.write_all(&self.line)?;
         // A huge message's line is not kept for the rest of the run.
         if self.line.capacity() > 1 << 20 {
@@ -470,10 +492,18 @@ impl<W: Write> Sink for JsonSink<W> {
         }
         Ok(())
     }
+}
 
-    fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
+/// The NDJSON line of one event, newline included, appended to `out`; nothing for the events
+/// that are not part of the contract. Keeps no state, so any thread may call it (`-j N`).
+pub fn render_line(event: &Event, out: &mut Vec<u8>) -> io::Result<()> {
+    // The TLS record layer is the teaching view's (it is only reported for `-v`).
+    if matches!(event, Event::TlsRecord(_) | Event::Http2Frame(_)) {
+        return Ok(());
     }
+    write_event(out, event)?;
+    out.push(b'\n');
+    Ok(())
 }
 
 #[cfg(test)]

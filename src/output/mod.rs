@@ -34,6 +34,33 @@ pub trait Sink {
     /// The capture's first packet, before any filter: the views' clocks start there, so
     /// filtering (`--conn`, `--packet`, `-f`) never moves the times they show.
     fn capture_start(&mut self, _first_packet: Timestamp) {}
+    /// How this sink turns each event into bytes without state between events, if it does:
+    /// then other threads may render events (`-j N`), and [`Sink::write_rendered`] writes the
+    /// bytes in order. Only a sink that keeps no state between events (and whose filters pass
+    /// everything) answers `Some`.
+    fn renderer(&self) -> Option<Renderer> {
+        None
+    }
+    /// Bytes that [`Sink::renderer`] made of events, written as [`Sink::event`] would have.
+    fn write_rendered(&mut self, _bytes: &[u8]) -> io::Result<()> {
+        Err(io::Error::other("this sink renders its own events"))
+    }
+}
+
+/// A stateless way of rendering events, to be run on any thread (see [`Sink::renderer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Renderer {
+    /// NDJSON lines, as [`json::JsonSink`] writes them.
+    JsonLines,
+}
+
+impl Renderer {
+    /// Append what the sink would write for `event` to `out`.
+    pub fn render(self, event: &Event, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Renderer::JsonLines => json::render_line(event, out),
+        }
+    }
 }
 
 impl<S: Sink + ?Sized> Sink for Box<S> {
@@ -48,6 +75,12 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn capture_start(&mut self, first_packet: Timestamp) {
         (**self).capture_start(first_packet)
+    }
+    fn renderer(&self) -> Option<Renderer> {
+        (**self).renderer()
+    }
+    fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        (**self).write_rendered(bytes)
     }
 }
 

@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "event",
     "conversation",
     "output",
+    "threads",
     "lib",
     "bin",
 ];

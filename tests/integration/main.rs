@@ -29,6 +29,7 @@ mod report;
 mod rules;
 mod samples;
 mod several;
+mod threads;
 mod tls;
 mod tshark;
 mod tshark_h2;

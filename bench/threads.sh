@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The -j N scaling curve: wall-clock and CPU time of `wsdissect -j N --format json CAPTURE` for
+# N = 1, 2, 3, 4, measured side by side in one run (the four commands in turn, RUNS rounds; the
+# median of each), so the speed-ups hold on a shared machine where absolute times drift. The
+# outputs are checked to be the same bytes. The load average before and after is printed: other
+# work on the machine takes cores from the threads. See docs/performance.md.
+#   bench/make-captures.sh && bench/threads.sh [CAPTURE (default bench/data/many-connections.pcap)]
+#   FORMAT="--format table" bench/threads.sh   # another view (default: --format json)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+capture=${1:-bench/data/many-connections.pcap}
+runs=${RUNS:-7}
+format=${FORMAT:---format json}
+threads=${THREADS:-1 2 3 4}
+[ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
+[ -s "$capture" ] || { echo "no $capture: run bench/make-captures.sh first" >&2; exit 1; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+if [ -z "${WSDISSECT:-}" ]; then
+  cargo build --release --quiet
+  # A copy, so a rebuild during the run changes nothing.
+  WSDISSECT=$out/wsdissect
+  cp target/release/wsdissect "$WSDISSECT"
+fi
+cat "$capture" >/dev/null # page cache warm
+measure() { # N: "wall cpu rss" of one run, its output kept in $out/N
+  local t
+  t=$(mktemp)
+  # shellcheck disable=SC2086 # $format is several words
+  /usr/bin/time -o "$t" -f '%e %U %S %M' "$WSDISSECT" -j "$1" $format "$capture" >"$out/$1"
+  awk '{ print $1, $2 + $3, $4 }' "$t"
+  rm -f "$t"
+}
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+declare -A wall=() cpu=() rss=()
+for _ in $(seq "$runs"); do
+  for n in $threads; do
+    read -r w c m < <(measure "$n")
+    wall[$n]+="$w "
+    cpu[$n]+="$c "
+    rss[$n]+="$m "
+  done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+first=${threads%% *}
+for n in $threads; do
+  cmp -s "$out/$first" "$out/$n" || { echo "-j $n wrote other bytes than -j $first" >&2; exit 1; }
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+base=$(median <<<"${wall[$first]}")
+echo "| $(basename "$capture"), \`$format\`, median of $runs | wall s | speed-up | CPU s | max RSS MiB |"
+echo "|---|--:|--:|--:|--:|"
+for n in $threads; do
+  w=$(median <<<"${wall[$n]}")
+  c=$(median <<<"${cpu[$n]}")
+  m=$(median <<<"${rss[$n]}")
+  awk -v n="$n" -v w="$w" -v b="$base" -v c="$c" -v m="$m" \
+    'BEGIN { printf "| `-j %s` | %.2f | %.2f× | %.2f | %.0f |\n", n, w, b / w, c, m / 1024 }'
+done

@@ -348,7 +348,7 @@ impl Application for Connection {
         });
     }
 
-    fn compact(&mut self) {
+    fn compact(&mut self, _meta: &FlowMeta, _out: &mut Vec<Event>) {
         if let Phase::WebSocket(session) = &mut self.phase {
             session.compact();
         }

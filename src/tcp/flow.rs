@@ -65,8 +65,8 @@ pub trait Application {
     );
     /// The connection has been quiet for a while ([`FlowTableLimits::quiet_packets`]): let go
     /// of what only activity needs. It reports nothing and must not change what later packets
-    /// give.
-    fn compact(&mut self) {}
+    /// give. (`out` is for an application that hands the work on, as `-j N`'s proxies do.)
+    fn compact(&mut self, _meta: &FlowMeta, _out: &mut Vec<Self::Event>) {}
 }
 
 /// Hands on the events gathered so far (to the sink), leaving the vector empty. Called while a
@@ -496,12 +496,12 @@ impl<A: Application> FlowTable<A> {
         if queue {
             self.active.push_back((now, id, key));
         }
-        self.compact_quiet(now);
+        self.compact_quiet(now, out);
     }
 
     /// Compact the connections that had no packet for `limits.quiet_packets`; those that had
     /// one wait another round.
-    fn compact_quiet(&mut self, now: u64) {
+    fn compact_quiet(&mut self, now: u64, out: &mut Vec<A::Event>) {
         let quiet = self.limits.quiet_packets;
         // Each entry once at most: one put back (its connection had a packet since) is
         // looked at in a later round, even if packet numbers go backwards.
@@ -518,7 +518,7 @@ impl<A: Application> FlowTable<A> {
             };
             if flow.last_seen.number.saturating_add(quiet) <= now {
                 flow.queued = false;
-                flow.app.compact();
+                flow.app.compact(&flow.meta, out);
             } else {
                 self.active.push_back((now, id, key));
             }

@@ -94,6 +94,8 @@ pub enum What {
         reason: EndReason,
         packet: PacketRef,
     },
+    /// The connection has been quiet: its worker compacts it (idle memory, issue 14).
+    Compact,
 }
 
 impl Call {
@@ -101,7 +103,7 @@ impl Call {
     fn weight(&self) -> usize {
         match &self.what {
             What::Stream { len, .. } => len + 64,
-            What::End { .. } => 64,
+            What::End { .. } | What::Compact => 64,
         }
     }
 }
@@ -214,6 +216,10 @@ impl Application for Proxy {
         out: &mut Vec<Item>,
     ) {
         out.push(self.call(meta, What::End { reason, packet }));
+    }
+
+    fn compact(&mut self, meta: &FlowMeta, out: &mut Vec<Item>) {
+        out.push(self.call(meta, What::Compact));
     }
 }
 

@@ -14,6 +14,10 @@ use crate::event::Event;
 use crate::output::Renderer;
 use crate::tcp::{Application, FlowMeta, StreamEvent};
 
+/// A connection this worker owns, and its meta as the main thread last sent it. Boxed: the
+/// map keeps spare slots, and an idle connection should cost little (issue 14).
+type Slot = Box<(Connection, FlowMeta)>;
+
 /// What a worker needs to start.
 pub struct Job {
     pub cfg: Arc<DissectConfig>,
@@ -32,7 +36,7 @@ impl Job {
         }
         // The main thread reports malformed lines; a worker's copies would only pile up.
         keys.take_malformed();
-        let mut conns: HashMap<ConnId, (Connection, FlowMeta)> = HashMap::new();
+        let mut conns: HashMap<ConnId, Slot> = HashMap::new();
         let mut events = Vec::new();
         for input in calls {
             let batch = match input {
@@ -66,7 +70,7 @@ impl Job {
     /// `bytes`: the batch's stream bytes not yet taken by its calls.
     fn call(
         &self,
-        conns: &mut HashMap<ConnId, (Connection, FlowMeta)>,
+        conns: &mut HashMap<ConnId, Slot>,
         keys: &Arc<KeyStore>,
         call: Call,
         bytes: &mut &[u8],
@@ -86,9 +90,10 @@ impl Job {
                 }
                 slot
             }
-            (Entry::Vacant(e), Some(m)) => {
-                e.insert((Connection::new(self.cfg.clone(), keys.clone()), *m))
-            }
+            (Entry::Vacant(e), Some(m)) => e.insert(Box::new((
+                Connection::new(self.cfg.clone(), keys.clone()),
+                *m,
+            ))),
             // The first call of a connection always carries its meta.
             (Entry::Vacant(_), None) => return,
         };
@@ -113,6 +118,7 @@ impl Job {
                 conn.on_end(meta, reason, packet, events);
                 conns.remove(&id);
             }
+            What::Compact => conn.compact(meta, events),
         }
     }
 

@@ -109,8 +109,13 @@ mod cli {
         path
     }
 
-    /// Peak resident set size of `wsdissect --format json CAPTURE`, via GNU time.
+    /// Peak resident set size of `wsdissect --format json CAPTURE`, via GNU time, on one thread
+    /// (the per-connection figures are one thread's; `-j N` adds its workers' copies).
     fn max_rss_kib(capture: &Path) -> u64 {
+        max_rss_kib_threads(capture, 1)
+    }
+
+    fn max_rss_kib_threads(capture: &Path, threads: u32) -> u64 {
         let time = Path::new("/usr/bin/time");
         assert!(
             time.exists(),
@@ -119,7 +124,7 @@ mod cli {
         let out = Command::new(time)
             .arg("-v")
             .arg(BIN)
-            .args(["--format", "json"])
+            .args(["--format", "json", "-j", &threads.to_string()])
             .arg(capture)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -153,6 +158,14 @@ mod cli {
         let many = generated("idle.py", &["11000"], "idle-11k.pcap");
         let each = per_connection((1000, &few), (11000, &many));
         assert!(each <= 2048, "{each} bytes per idle connection");
+        // Two threads keep each connection's meta twice and allocate from two arenas: about
+        // 2.7 KiB (docs/performance.md, "Threads"); bounded here so it cannot creep.
+        let (a, b) = (max_rss_kib_threads(&few, 2), max_rss_kib_threads(&many, 2));
+        let each = (b.saturating_sub(a) * 1024) / 10_000;
+        assert!(
+            each <= 3 * 1024,
+            "{each} bytes per idle connection with -j 2"
+        );
     }
 
     /// Buffers shrink when a message completes: 4,000 connections all busy at once with

@@ -334,7 +334,6 @@ fn first_error(p: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::Timestamp;
 
     const C2S: Direction = Direction::ClientToServer;
     const S2C: Direction = Direction::ServerToClient;
@@ -342,14 +341,7 @@ mod tests {
     const OLD: Protocol = Protocol::GraphqlWs;
 
     fn msg(dir: Direction, index: u64, ms: u64, bytes: &[u8]) -> AppMessage<'_> {
-        AppMessage {
-            dir,
-            index,
-            text: true,
-            bytes,
-            whole: true,
-            ts: Timestamp(ms * 1_000_000),
-        }
+        AppMessage::text_at(dir, index, ms, bytes)
     }
 
     fn one(d: &mut Decoder, m: &AppMessage<'_>) -> Unit {

@@ -522,20 +522,12 @@ fn fields(f: &Frame<'_>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::Timestamp;
 
     const C2S: Direction = Direction::ClientToServer;
     const S2C: Direction = Direction::ServerToClient;
 
     fn msg(dir: Direction, index: u64, ms: u64, bytes: &[u8]) -> AppMessage<'_> {
-        AppMessage {
-            dir,
-            index,
-            text: true,
-            bytes,
-            whole: true,
-            ts: Timestamp(ms * 1_000_000),
-        }
+        AppMessage::text_at(dir, index, ms, bytes)
     }
 
     fn run(d: &mut Decoder, m: &AppMessage<'_>) -> (Option<Decoded>, Vec<Finding>) {

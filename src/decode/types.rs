@@ -110,6 +110,21 @@ pub struct AppMessage<'a> {
     pub ts: Timestamp,
 }
 
+#[cfg(test)]
+impl AppMessage<'_> {
+    /// A whole text message of the decoders' tests: `dir`'s message `index`, at `ms`.
+    pub fn text_at(dir: Direction, index: u64, ms: u64, bytes: &[u8]) -> AppMessage<'_> {
+        AppMessage {
+            dir,
+            index,
+            text: true,
+            bytes,
+            whole: true,
+            ts: Timestamp(ms * 1_000_000),
+        }
+    }
+}
+
 /// What a message carried, in its application protocol.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decoded {

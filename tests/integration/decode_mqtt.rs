@@ -388,23 +388,7 @@ fn mqtt_packets_split_and_joined_across_messages_decode_as_sent() {
     let most = raw.iter().map(|m| m.units.len()).max().unwrap();
     assert_eq!(most, 3, "SUBSCRIBE, PUBLISH and PINGREQ in one message");
     // The broker sends a packet a message: one unit each, of the type its first byte says.
-    let kinds = [
-        "",
-        "CONNECT",
-        "CONNACK",
-        "PUBLISH",
-        "PUBACK",
-        "PUBREC",
-        "PUBREL",
-        "PUBCOMP",
-        "SUBSCRIBE",
-        "SUBACK",
-        "UNSUBSCRIBE",
-        "UNSUBACK",
-        "PINGREQ",
-        "PINGRESP",
-        "DISCONNECT",
-    ];
+    let kinds = MQTT_KINDS;
     for m in raw.iter().filter(|m| m.dir == Direction::ServerToClient) {
         assert_eq!(m.units.len(), 1);
         assert_eq!(m.units[0].kind, kinds[usize::from(m.bytes[0] >> 4)]);
@@ -426,3 +410,23 @@ fn mqtt_clean_capture_has_no_mqtt_finding() {
         assert!(msgs.iter().all(|m| m.decoded), "every message is MQTT");
     }
 }
+
+/// MQTT's control packet types by the high nibble of their first byte (MQTT 5.0 §2.1.2).
+pub const MQTT_KINDS: [&str; 16] = [
+    "",
+    "CONNECT",
+    "CONNACK",
+    "PUBLISH",
+    "PUBACK",
+    "PUBREC",
+    "PUBREL",
+    "PUBCOMP",
+    "SUBSCRIBE",
+    "SUBACK",
+    "UNSUBSCRIBE",
+    "UNSUBACK",
+    "PINGREQ",
+    "PINGRESP",
+    "DISCONNECT",
+    "AUTH",
+];

@@ -104,24 +104,7 @@ fn tshark_packets() -> Packets {
 
 /// The same from wsdissect's NDJSON (`decoded.units` of each message record).
 fn wsdissect_packets() -> Packets {
-    let kinds = [
-        "",
-        "CONNECT",
-        "CONNACK",
-        "PUBLISH",
-        "PUBACK",
-        "PUBREC",
-        "PUBREL",
-        "PUBCOMP",
-        "SUBSCRIBE",
-        "SUBACK",
-        "UNSUBSCRIBE",
-        "UNSUBACK",
-        "PINGREQ",
-        "PINGRESP",
-        "DISCONNECT",
-        "AUTH",
-    ];
+    let kinds = crate::decode_mqtt::MQTT_KINDS;
     let mut packets = Packets::new();
     for r in ndjson(&capture()) {
         if r["type"] != "message" {

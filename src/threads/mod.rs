@@ -54,6 +54,11 @@ pub fn resolve(asked: Option<u64>, live: bool) -> usize {
     }
 }
 
+/// Payload bytes kept per message past which a run is one thread: a batch of calls is bounded
+/// by its input, and with whole messages kept its events are bounded only by what the input
+/// inflates to, held per worker until the batch is done.
+pub const WHOLE_MESSAGES_ON_ONE_THREAD: usize = 64 * 1024;
+
 /// More threads than this only cost memory (each holds batches in flight).
 const MAX_THREADS: usize = 256;
 

@@ -172,6 +172,7 @@ impl Decoder {
         let mut u = match t {
             "subscribe" | "start" => {
                 let (u, key) = operation(t, id, payload)?;
+                let key = key.map(|k| cut(&k, ID_CHARS));
                 self.operations
                     .insert(id.to_string(), Question::asked_by(msg, key));
                 u

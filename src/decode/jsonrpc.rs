@@ -231,7 +231,7 @@ impl Decoder {
                 let id_text = id.to_string();
                 self.requests.insert(
                     (msg.dir, id_text.clone()),
-                    Question::asked_by(msg, method.to_string()),
+                    Question::asked_by(msg, cut(method, ID_CHARS)),
                 );
                 let mut u = Unit::new(
                     "request",

@@ -21,6 +21,7 @@ mod text;
 mod types;
 
 pub use choose::{AppDecoder, Hint, SNIFF_MESSAGES};
+pub use text::cut;
 pub use types::{
     Answer, AppMessage, Decode, Decoded, Finding, Protocol, Unit, MAX_CARRY, MAX_PENDING,
 };

@@ -4,7 +4,8 @@
 //! graphql-ws operations, JSON-RPC requests).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::marker::PhantomData;
 
 use super::types::{Answer, AppMessage, MAX_PENDING};
 use crate::base::{Direction, Timestamp};
@@ -43,12 +44,24 @@ impl<T> Question<T> {
 /// Questions by id. Insertion order is kept in a queue of (sequence, id) so the oldest can be
 /// forgotten; entries for ids already answered stay in the queue until a compaction, which
 /// runs when the queue is twice the bound (so each insert costs O(1) amortised).
+///
+/// Ids are kept as a 64-bit hash, not as sent: an id may be a megabyte, and a thousand of them
+/// waiting must not hold a gigabyte. (The hash is SipHash with fixed keys, so a run gives the
+/// same matches every time; two ids of one session colliding would only mismatch an answer.)
 #[derive(Debug)]
 pub struct Pending<K, T> {
-    map: HashMap<K, (u64, Question<T>)>,
-    order: VecDeque<(u64, K)>,
+    map: HashMap<u64, (u64, Question<T>)>,
+    order: VecDeque<(u64, u64)>,
     next: u64,
     limit: usize,
+    ids: PhantomData<K>,
+}
+
+/// The 64-bit hash a pending id is kept as.
+fn key_of<K: Hash>(id: &K) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl<K: Eq + Hash + Clone, T> Default for Pending<K, T> {
@@ -64,15 +77,17 @@ impl<K: Eq + Hash + Clone, T> Pending<K, T> {
             order: VecDeque::new(),
             next: 0,
             limit: limit.max(1),
+            ids: PhantomData,
         }
     }
 
     /// Keep `q` under `id` (replacing a question with the same id), forgetting the oldest
     /// question past the bound.
     pub fn insert(&mut self, id: K, q: Question<T>) {
+        let id = key_of(&id);
         let seq = self.next;
         self.next += 1;
-        self.map.insert(id.clone(), (seq, q));
+        self.map.insert(id, (seq, q));
         self.order.push_back((seq, id));
         while self.map.len() > self.limit {
             self.forget_oldest();
@@ -94,11 +109,11 @@ impl<K: Eq + Hash + Clone, T> Pending<K, T> {
     }
 
     pub fn get(&self, id: &K) -> Option<&Question<T>> {
-        self.map.get(id).map(|(_, q)| q)
+        self.map.get(&key_of(id)).map(|(_, q)| q)
     }
 
     pub fn remove(&mut self, id: &K) -> Option<Question<T>> {
-        self.map.remove(id).map(|(_, q)| q)
+        self.map.remove(&key_of(id)).map(|(_, q)| q)
     }
 
     /// Questions waiting (the tests check the bound).
@@ -127,6 +142,17 @@ mod tests {
             whole: true,
             ts: Timestamp(ts),
         }
+    }
+
+    #[test]
+    fn long_ids_are_told_apart_by_all_their_bytes() {
+        let mut p: Pending<String, ()> = Pending::default();
+        let long = "a".repeat(100_000);
+        p.insert(format!("{long}1"), Question::asked_by(&msg(1, 0), ()));
+        p.insert(format!("{long}2"), Question::asked_by(&msg(2, 0), ()));
+        assert_eq!(p.get(&format!("{long}2")).unwrap().message, 2);
+        assert_eq!(p.remove(&format!("{long}1")).unwrap().message, 1);
+        assert!(p.get(&format!("{long}1")).is_none());
     }
 
     #[test]

@@ -364,7 +364,8 @@ impl Decoder {
         f: &Frame<'_>,
     ) -> Option<(Option<Answer>, Option<String>)> {
         let h = |n: &str| f.header(n).map(str::to_string);
-        let dest = h("destination");
+        // Kept while a question waits: cut, so a thousand waiting cannot hold megabytes each.
+        let dest = h("destination").map(|d| super::text::cut(&d, super::text::ID_CHARS));
         if msg.dir == Direction::ClientToServer {
             if let Some(r) = h("receipt") {
                 self.receipts

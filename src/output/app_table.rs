@@ -11,13 +11,16 @@ use comfy_table::{CellAlignment, Table};
 
 use super::escape::escape_line;
 use super::samples::Samples;
-use crate::decode::{Decoded, Protocol};
+use crate::decode::{cut, Decoded, Protocol};
 use crate::event::Message;
 
 /// Distinct keys told apart per protocol; later new keys count as "(other keys)".
 pub const MAX_KEYS: usize = 10_000;
 /// Distinct answer kinds told apart per protocol.
 pub const MAX_KINDS: usize = 64;
+/// Characters of a key kept and shown; longer keys are told apart by their start only.
+pub const KEY_CHARS: usize = 64;
+
 /// Keys listed per protocol, the most frequent first.
 pub const TOP_KEYS: usize = 10;
 
@@ -75,7 +78,9 @@ impl AppTables {
 
 impl AppStats {
     fn count_key(&mut self, key: &str, dir: usize) {
-        if let Some(c) = self.keys.get_mut(key) {
+        // A key may be a megabyte (a topic, a method): the table shows and keeps its start.
+        let key = &cut(key, KEY_CHARS);
+        if let Some(c) = self.keys.get_mut(key.as_str()) {
             c[dir] += 1;
         } else if self.keys.len() < MAX_KEYS {
             let mut c = [0; 2];

@@ -63,7 +63,12 @@ impl PartialMessage {
         if self.lost > 0 {
             return;
         }
-        let room = keep.saturating_sub(self.payload.len());
+        // Once a byte was left out, nothing after it is kept, even if the limit rose since (an
+        // application decoder was chosen mid-message): kept bytes are never spliced.
+        let room = match self.kept_to_limit {
+            true => 0,
+            false => keep.saturating_sub(self.payload.len()),
+        };
         if data.len() > room {
             self.kept_to_limit = true;
         }

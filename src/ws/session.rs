@@ -52,6 +52,10 @@ pub struct Limits {
 /// sees the start of the message, marked not whole).
 pub const APP_MESSAGE_KEEP: usize = 1 << 20;
 
+/// Payload bytes of each of a session's first messages kept for the recognisers (an opening
+/// packet is small; a session not recognised then drops its decoder).
+pub const RECOGNISE_KEEP: usize = 4096;
+
 /// Where a session's records go; the layer above turns them into its events.
 pub trait Report {
     fn frame(&mut self, frame: Frame);
@@ -614,9 +618,12 @@ impl State {
     /// Payload bytes kept per message: more than the views show once an application decoder
     /// is chosen, since it must read whole messages.
     fn message_keep(&self) -> usize {
-        match self.app.as_deref().and_then(AppDecoder::protocol) {
-            Some(_) => self.limits.message_keep.max(APP_MESSAGE_KEEP),
-            None => self.limits.message_keep,
+        let keep = self.limits.message_keep;
+        match self.app.as_deref() {
+            Some(app) if app.protocol().is_some() => keep.max(APP_MESSAGE_KEEP),
+            // Recognisers read the first messages whole, whatever --max-payload says.
+            Some(_) => keep.max(RECOGNISE_KEEP),
+            None => keep,
         }
     }
 

@@ -216,3 +216,55 @@ fn the_conversation_and_teaching_views_show_the_decoded_form() {
     );
     assert!(!conv.contains('\x1b') && !v.contains('\x1b'));
 }
+
+/// The table keeps and shows only a key's start: a megabyte topic or method neither fills the
+/// memory nor takes comfy-table's quadratic wrapping (a review's 200 KB keys took 40 s).
+#[test]
+fn the_table_cuts_long_keys() {
+    let mut events = events();
+    for e in &mut events {
+        if let Event::Message(m) = e {
+            if let Some(d) = m.decoded.as_deref_mut() {
+                d.units[0].key = Some("k".repeat(200_000));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let opts = TableOptions {
+        width: Some(80),
+        ..TableOptions::default()
+    };
+    let started = std::time::Instant::now();
+    render(&mut TableSink::new(&mut out, opts), &events);
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.len() < 20_000, "{} bytes of table", out.len());
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+}
+
+/// Recognisers read a session's first messages whole (up to 4 KiB) whatever `--max-payload`
+/// keeps for the views: the JSON-RPC sample decodes the same with `--max-payload 8`.
+#[test]
+fn recognition_does_not_depend_on_max_payload() {
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+            .current_dir(crate::common::repo())
+            .args(["--format", "json"])
+            .args(extra)
+            .arg("samples/apps/jsonrpc/jsonrpc.pcap")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        (text.lines())
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["type"] == "message")
+            .map(|v| v["decoded"].to_string())
+            .collect::<Vec<_>>()
+    };
+    let usual = run(&[]);
+    assert!(
+        usual.iter().filter(|d| *d != "null").count() >= 10,
+        "{usual:?}"
+    );
+    assert_eq!(run(&["--max-payload", "8"]), usual);
+}

@@ -114,6 +114,18 @@ impl Decoder {
         let skipped = self.streams[d].skip.min(input.len() as u64);
         self.streams[d].skip -= skipped;
         input = &input[skipped as usize..];
+        if skipped > 0 {
+            // Said in every message it covers: a length that lies must not hide later
+            // messages silently.
+            let left = self.streams[d].skip;
+            let summary = format!(
+                "{skipped} bytes of a packet too long to read skipped ({left} more to skip)"
+            );
+            let mut u = Unit::new("skipped", summary);
+            u.fields.insert("skipped".into(), skipped.into());
+            u.fields.insert("left".into(), left.into());
+            units.push(u);
+        }
         if !self.streams[d].carry.is_empty() {
             match self.continue_carried(msg, &mut input, found) {
                 Err(e) => return self.malformed(msg.dir, e, None, found),

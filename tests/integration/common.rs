@@ -137,3 +137,25 @@ pub fn wsdissect_with_stdin(
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The NDJSON records of `wsdissect --format json ARGS…`, run from the repository root; the run
+/// must succeed.
+pub fn ndjson_records<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdissect"))
+        .current_dir(repo())
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .expect("run wsdissect");
+    assert!(
+        out.status.success(),
+        "wsdissect {:?}: {}",
+        args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (String::from_utf8(out.stdout)
+        .expect("NDJSON is UTF-8")
+        .lines())
+    .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+    .collect()
+}

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use std::process::Command;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
@@ -33,21 +32,7 @@ fn sample(name: &str) -> std::path::PathBuf {
 
 /// `wsdissect --format json --full-payload` over the capture, one NDJSON record a line.
 pub fn ndjson(capture: &std::path::Path) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_wsdissect"))
-        .args(["--format", "json", "--full-payload"])
-        .arg(capture)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::common::ndjson_records(&[std::ffi::OsStr::new("--full-payload"), capture.as_os_str()])
 }
 
 /// A unit as NDJSON writes it (docs/json.md), read back.

@@ -23,25 +23,13 @@ fn stack(name: &str) -> PathBuf {
 
 /// The NDJSON records of `wsdissect --tls-keylog KEYS --format json CAPTURE`.
 fn ndjson(capture: &str, keys: Option<&str>) -> Vec<Value> {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wsdissect"));
+    let mut args = Vec::new();
     if let Some(k) = keys {
-        cmd.arg("--tls-keylog").arg(stack(k));
+        args.push(PathBuf::from("--tls-keylog"));
+        args.push(stack(k));
     }
-    let out = cmd
-        .args(["--format", "json"])
-        .arg(stack(capture))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{capture}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    args.push(stack(capture));
+    crate::common::ndjson_records(&args)
 }
 
 fn of_type<'a>(records: &'a [Value], t: &str) -> Vec<&'a Value> {

@@ -246,17 +246,9 @@ fn the_table_cuts_long_keys() {
 #[test]
 fn recognition_does_not_depend_on_max_payload() {
     let run = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wsdissect"))
-            .current_dir(crate::common::repo())
-            .args(["--format", "json"])
-            .args(extra)
-            .arg("samples/apps/jsonrpc/jsonrpc.pcap")
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let text = String::from_utf8(out.stdout).unwrap();
-        (text.lines())
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        let mut args = extra.to_vec();
+        args.push("samples/apps/jsonrpc/jsonrpc.pcap");
+        (crate::common::ndjson_records(&args).iter())
             .filter(|v| v["type"] == "message")
             .map(|v| v["decoded"].to_string())
             .collect::<Vec<_>>()

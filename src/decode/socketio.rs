@@ -15,6 +15,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde_json::{json, Map, Value};
 
+use super::text::cut;
 use super::types::{Answer, AppMessage, Decode, Decoded, Finding, Protocol, Unit, MAX_PENDING};
 use crate::base::rules::{self, Rule};
 use crate::base::{Direction, Timestamp};
@@ -593,7 +594,7 @@ impl Decoder {
                     self.acks.ask(ack_key(msg.dir, head.nsp, i), question);
                 }
                 let name = event
-                    .map(|e| format!("{:?} ", short(&e)))
+                    .map(|e| format!("{:?} ", cut(&e, ARGS_PREVIEW)))
                     .unwrap_or_default();
                 format!("{nsp}{name}{}{id}", preview(&args))
                     .trim_end()
@@ -609,7 +610,7 @@ impl Decoder {
                     if let Some(e) = &q.event {
                         fields.insert("event".into(), json!(e));
                         key = Some(format!("{nsp}{e}"));
-                        name = format!(" {:?}", short(e));
+                        name = format!(" {:?}", cut(e, ARGS_PREVIEW));
                     }
                     answers = Some(Answer {
                         id: head.id.map(|i| i.to_string()).unwrap_or_default(),
@@ -663,7 +664,7 @@ impl Decoder {
         fields.insert("count".into(), json!(r.count));
         fields.insert("size".into(), json!(size));
         let of = match (&r.event, r.id) {
-            (Some(e), _) => format!("{:?}", short(e)),
+            (Some(e), _) => format!("{:?}", cut(e, ARGS_PREVIEW)),
             (None, Some(id)) => format!("ack id {id}"),
             (None, None) => r.kind.name().to_string(),
         };
@@ -777,7 +778,7 @@ fn connect_summary(kind: SioType, fields: &Map<String, Value>) -> String {
             (None, None) => String::new(),
         },
         SioType::ConnectError => s("message")
-            .map(|m| format!(" {:?}", short(m)))
+            .map(|m| format!(" {:?}", cut(m, ARGS_PREVIEW)))
             .unwrap_or_default(),
         _ => String::new(),
     }
@@ -797,24 +798,16 @@ fn preview(args: &[Value]) -> String {
         }
     }
     out.push(']');
-    cut(out)
+    cut(&out, ARGS_PREVIEW)
 }
 
 fn preview_value(v: &Value) -> String {
     let mut out = String::new();
     render(v, &mut out);
-    cut(out)
+    cut(&out, ARGS_PREVIEW)
 }
 
-/// A name or text for a summary: its first [`ARGS_PREVIEW`] characters, `…` when cut.
-fn short(s: &str) -> String {
-    match s.char_indices().nth(ARGS_PREVIEW) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s.to_string(),
-    }
-}
-
-/// A name shown bare (a namespace, a sid, a packet's data): [`short`], with control
+/// A name shown bare (a namespace, a sid, a packet's data): cut to [`ARGS_PREVIEW`] characters, with control
 /// characters escaped as in a Rust string, so the summary stays one line.
 fn bare(s: &str) -> String {
     // escape only what a summary can show: the first characters
@@ -826,15 +819,7 @@ fn bare(s: &str) -> String {
             false => c.to_string(),
         })
         .collect();
-    short(&head)
-}
-
-/// Cut a preview to [`ARGS_PREVIEW`] characters, marking the cut with `…`.
-fn cut(s: String) -> String {
-    match s.char_indices().nth(ARGS_PREVIEW) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s,
-    }
+    cut(&head, ARGS_PREVIEW)
 }
 
 /// Compact JSON into `out`, stopping once it is longer than a preview shows (so a large

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use serde_json::{json, Value};

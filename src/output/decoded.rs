@@ -111,9 +111,12 @@ impl Heartbeats {
     /// The summary lines of the sessions of `conn` (of its stream `stream` only, when given),
     /// forgetting them: `socket.io keep-alives: 14 (7 answered, rtt avg 0.310 ms, max 1.020 ms)`.
     pub fn take(&mut self, conn: ConnId, stream: Option<Option<StreamId>>) -> Vec<String> {
-        let keys: Vec<_> = (self.sessions.keys())
-            .filter(|(c, s)| *c == conn && stream.is_none_or(|want| want == *s))
-            .copied()
+        // Only this connection's sessions are looked at (they sort together: `None` first),
+        // so a connection's end costs nothing for the thousands still open.
+        let keys: Vec<_> = (self.sessions.range((conn, None)..))
+            .map(|(k, _)| *k)
+            .take_while(|(c, _)| *c == conn)
+            .filter(|(_, s)| stream.is_none_or(|want| want == *s))
             .collect();
         let mut lines = Vec::new();
         for key in keys {
@@ -189,6 +192,25 @@ mod tests {
         let line = unit_line_within(Protocol::SocketIo, &u, 50);
         assert!(line.ends_with("xx…  ↩ s2c #12 0.005 ms"), "{line}");
         assert_eq!(super::super::fit::display_width(&line), 50);
+    }
+
+    #[test]
+    fn an_end_takes_only_its_own_sessions() {
+        let mut h = Heartbeats::default();
+        for key in [
+            (ConnId(1), None),
+            (ConnId(2), Some(StreamId(1))),
+            (ConnId(2), Some(StreamId(3))),
+            (ConnId(3), None),
+        ] {
+            h.sessions.insert(key, Tally::default());
+        }
+        let stream_3 = h.take(ConnId(2), Some(Some(StreamId(3))));
+        assert_eq!(stream_3.len(), 1);
+        assert!(stream_3[0].contains("(stream 3)"), "{stream_3:?}");
+        assert_eq!(h.take(ConnId(2), None).len(), 1);
+        assert_eq!(h.take(ConnId(1), None).len(), 1);
+        assert_eq!(h.sessions.len(), 1);
     }
 
     #[test]

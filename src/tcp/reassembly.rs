@@ -778,19 +778,23 @@ mod tests {
         Note(Note),
     }
 
-    fn run(isn: Option<u32>, segments: &[(u32, &[u8])], acks: &[(usize, u32)]) -> Vec<Out> {
-        let mut r = Reassembler::new(1 << 20);
-        let mut out = Vec::new();
-        let mut on = |e: StreamEvent<'_>| {
-            out.push(match e {
+    impl Out {
+        fn of(e: StreamEvent<'_>) -> Out {
+            match e {
                 StreamEvent::Data { offset, bytes, .. } => Out::Data(offset, bytes.to_vec()),
                 StreamEvent::Gap {
                     offset, len, cause, ..
                 } => Out::Gap(offset, len, cause),
                 StreamEvent::OverlapConflict { offset, len, .. } => Out::Conflict(offset, len),
                 StreamEvent::Note { note, .. } => Out::Note(note),
-            })
-        };
+            }
+        }
+    }
+
+    fn run(isn: Option<u32>, segments: &[(u32, &[u8])], acks: &[(usize, u32)]) -> Vec<Out> {
+        let mut r = Reassembler::new(1 << 20);
+        let mut out = Vec::new();
+        let mut on = |e: StreamEvent<'_>| out.push(Out::of(e));
         if let Some(isn) = isn {
             r.on_syn(isn);
         }
@@ -1028,16 +1032,7 @@ mod tests {
         let mut r = Reassembler::new(1 << 20);
         r.on_syn(99);
         let mut out = Vec::new();
-        let mut on = |e: StreamEvent<'_>| {
-            out.push(match e {
-                StreamEvent::Data { offset, bytes, .. } => Out::Data(offset, bytes.to_vec()),
-                StreamEvent::Gap {
-                    offset, len, cause, ..
-                } => Out::Gap(offset, len, cause),
-                StreamEvent::OverlapConflict { offset, len, .. } => Out::Conflict(offset, len),
-                StreamEvent::Note { note, .. } => Out::Note(note),
-            })
-        };
+        let mut on = |e: StreamEvent<'_>| out.push(Out::of(e));
         for (i, seg) in segments.iter().enumerate() {
             r.receive(*seg, &mut on);
             for (after, ack) in acks {

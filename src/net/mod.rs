@@ -5,6 +5,7 @@
 //! (see `frag`); [`decode_packet`] alone skips them.
 
 mod facts;
+mod fast;
 pub mod frag;
 mod link;
 
@@ -315,7 +316,45 @@ impl Default for Decoder {
 
 /// Take a packet apart; `cut` is how many bytes the snap length removed from its end.
 fn parse(link: LinkType, data: &[u8], cut: usize) -> Result<Parsed<'_>, SkipReason> {
-    let (sliced, ether_type) = match link::network_layer(link, data, cut)? {
+    let network = link::network_layer(link, data, cut)?;
+    if let Some(seg) = fast_path(&network) {
+        return Ok(Parsed::Segment(seg));
+    }
+    parse_general(data, network)
+}
+
+/// The usual packet, decoded without etherparse's general slicing (see `fast`).
+fn fast_path<'a>(network: &link::Network<'a>) -> Option<Segment<'a>> {
+    match *network {
+        link::Network::EtherType {
+            ether_type,
+            payload,
+            ..
+        } => fast::segment(Some(ether_type), payload),
+        link::Network::Ip(ip) => fast::segment(None, ip),
+    }
+}
+
+/// What the fast path makes of a packet (None: it leaves the packet to the general path).
+/// For the tests and the fuzz target that compare the two paths.
+#[doc(hidden)]
+pub fn fast_segment(link: LinkType, data: &[u8]) -> Option<Segment<'_>> {
+    fast_path(&link::network_layer(link, data, 0).ok()?)
+}
+
+/// [`decode_packet`] without the fast path. For the tests and the fuzz target that compare
+/// the two paths.
+#[doc(hidden)]
+pub fn decode_packet_general(link: LinkType, data: &[u8]) -> Result<Segment<'_>, SkipReason> {
+    match parse_general(data, link::network_layer(link, data, 0)?)? {
+        Parsed::Segment(seg) => Ok(seg),
+        Parsed::Fragment(_) => Err(SkipReason::IpFragment),
+    }
+}
+
+/// Take a packet apart with etherparse: any packet the fast path leaves.
+fn parse_general<'a>(data: &'a [u8], network: link::Network<'a>) -> Result<Parsed<'a>, SkipReason> {
+    let (sliced, ether_type) = match network {
         link::Network::EtherType {
             ether_type,
             payload,
@@ -359,7 +398,7 @@ fn parse(link: LinkType, data: &[u8], cut: usize) -> Result<Parsed<'_>, SkipReas
         rst: tcp.rst(),
         payload,
         orig_payload_len: payload.len() + missing,
-        facts: facts::wire_facts(&sliced, tcp, missing == 0),
+        facts: facts::wire_facts(facts::IpHeader::of(&sliced), tcp, missing == 0),
     }))
 }
 

@@ -299,7 +299,10 @@ impl PacketSource for FileSource {
                 Ok((used, block)) => {
                     let delivered = self.blocks.take(block, on);
                     let delivered = delivered.map_err(|detail| self.corrupt(detail))?;
-                    self.reader.consume(used);
+                    // No shift here: `consume` moves the unread half of the buffer whenever
+                    // the read position passes the middle (half of every byte read, copied
+                    // once more); `refill` shifts only the few bytes of a block cut at the end.
+                    self.reader.consume_noshift(used);
                     // Secrets are handed over before the packets they decrypt.
                     if delivered || self.blocks.secrets.is_some() {
                         return Ok(true);

@@ -132,19 +132,135 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
-/// A JSON string as [`write_safe_json`] writes it. Most strings (opcode names, directions, the
-/// text of typical messages) are printable ASCII without a quote or backslash, and are copied
-/// as they are; the rest go through the serializer.
+/// A JSON string, byte for byte as [`write_safe_json`] writes it, without serde's escaping
+/// machinery (a call per run between escapes: JSON-like payloads have a quote every few
+/// bytes). Each byte is looked up in [`JSON_ESCAPES`] and written in place.
 fn write_json_str(out: &mut Vec<u8>, v: &str) -> io::Result<()> {
-    if v.bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
-        out.push(b'"');
-        out.extend_from_slice(v.as_bytes());
-        out.push(b'"');
-        return Ok(());
+    out.push(b'"');
+    let mut at = 0;
+    while at < v.len() {
+        at = write_json_chunk(out, v, at);
     }
-    write_safe_json(out, v)
+    out.push(b'"');
+    Ok(())
+}
+
+/// Bytes of input escaped per step: the output of a step is at most [`MAX_ESCAPE`] times its
+/// input, written into room made for it beforehand, so the room stays small.
+const JSON_CHUNK: usize = 4096;
+/// The longest escape of one character: `\uXXXX`, for a character of one to three bytes.
+const MAX_ESCAPE: usize = 6;
+
+/// Escape up to [`JSON_CHUNK`] bytes of `v` from `at` (a character boundary) onto `out`;
+/// returns where it stopped (a character boundary).
+fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
+    let bytes = v.as_bytes();
+    let end = (at + JSON_CHUNK).min(bytes.len());
+    let start = out.len();
+    // Every character starting in the chunk writes at most MAX_ESCAPE bytes.
+    out.resize(start + (end - at) * MAX_ESCAPE, 0);
+    let buf = &mut out[start..];
+    let (mut i, mut w) = (at, 0);
+    while i < end {
+        // Eight bytes copied blindly, kept up to the first that needs a look (`w` stays within
+        // six bytes per byte read, so the room checked here is there whenever i < end).
+        if let (Some(word), Some(dst)) = (bytes.get(i..i + 8), buf.get_mut(w..w + 8)) {
+            dst.copy_from_slice(word);
+            let plain = plain_prefix(word);
+            (i, w) = (i + plain, w + plain);
+            if plain == 8 {
+                continue;
+            }
+        }
+        let (read, wrote) = escape_one(v, i, &mut buf[w..]);
+        (i, w) = (i + read, w + wrote);
+    }
+    out.truncate(start + w);
+    i
+}
+
+/// How many of the eight bytes of `word`, from the first, [`JSON_ESCAPES`] leaves as they
+/// are: printable ASCII but the quote and the backslash. The bit tricks flag a byte that needs
+/// a look, and may flag bytes after it too, never one before: the first flag is exact.
+fn plain_prefix(word: &[u8]) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let Ok(word) = <[u8; 8]>::try_from(word) else {
+        return 0;
+    };
+    // Little-endian: the first byte is the lowest, and trailing zeros count from it.
+    let x = u64::from_le_bytes(word);
+    let has_zero = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
+    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH; // a byte below 0x20
+    let high = (x.wrapping_add(ONES) | x) & HIGH; // a byte above 0x7e
+    let quote = has_zero(x ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(x ^ (ONES * u64::from(b'\\')));
+    ((control | high | quote | backslash).trailing_zeros() / 8) as usize
+}
+
+/// The character of `v` at `i` into the start of `buf`, escaped as it must be: how many bytes
+/// it took and wrote.
+fn escape_one(v: &str, i: usize, buf: &mut [u8]) -> (usize, usize) {
+    let b = v.as_bytes()[i];
+    match JSON_ESCAPES[usize::from(b)] {
+        0 => {
+            buf[0] = b;
+            (1, 1)
+        }
+        b'u' => (1, put_u_escape(buf, u32::from(b))),
+        NOT_ASCII => {
+            let c = v[i..].chars().next().unwrap_or_default();
+            let len = c.len_utf8();
+            if needs_escape(c) {
+                (len, put_u_escape(buf, c as u32))
+            } else {
+                buf[..len].copy_from_slice(&v.as_bytes()[i..i + len]);
+                (len, len)
+            }
+        }
+        short => {
+            buf[..2].copy_from_slice(&[b'\\', short]);
+            (1, 2)
+        }
+    }
+}
+
+/// A byte that starts a character beyond ASCII: decoded, then written as it is or escaped.
+const NOT_ASCII: u8 = 0xff;
+
+/// What each byte becomes in a JSON string as serde_json and [`TerminalSafeFormatter`] write
+/// it: 0 itself; `u` `\u00XX` (the other controls, and DEL for the terminal); [`NOT_ASCII`];
+/// otherwise the letter after a backslash.
+const JSON_ESCAPES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x0c => b'f',
+            b'\n' => b'n',
+            b'\r' => b'r',
+            b'\t' => b't',
+            0..=0x1f | 0x7f => b'u',
+            0x80.. => NOT_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// `\uXXXX` into the start of `buf`: lower-case hex, four digits (every character escaped
+/// this way is in the BMP). Returns its length.
+fn put_u_escape(buf: &mut [u8], n: u32) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    buf[..2].copy_from_slice(b"\\u");
+    for (k, shift) in [12, 8, 4, 0].into_iter().enumerate() {
+        buf[2 + k] = HEX[((n >> shift) & 0xf) as usize];
+    }
+    MAX_ESCAPE
 }
 
 /// One event as a JSON object (no newline).
@@ -509,6 +625,43 @@ pub fn render_line(event: &Event, out: &mut Vec<u8>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `write_json_str` writes exactly what the serializer with [`TerminalSafeFormatter`]
+    /// writes: every ASCII byte and the characters around the escaped ones, at every position
+    /// of an 8-byte word, and strings of mixed runs.
+    #[test]
+    fn the_fast_string_writer_agrees_with_the_serializer() {
+        let mut specials: Vec<char> = (0u8..0x80).map(char::from).collect();
+        specials.extend([
+            '\u{80}', '\u{9f}', '\u{a0}', 'é', '\u{202e}', '\u{2028}', '\u{061c}',
+        ]);
+        specials.extend(['\u{200e}', '\u{2069}', '中', '😀', '\u{fffd}']);
+        let mut cases: Vec<String> = Vec::new();
+        for c in &specials {
+            for before in 0..10 {
+                for after in [0, 1, 7, 8, 9] {
+                    cases.push(format!("{}{c}{}", "a".repeat(before), "b".repeat(after)));
+                }
+            }
+        }
+        cases.push(r#"{"n": 1, "s": "x\\y", "t": [1, 2]}"#.repeat(9));
+        cases.push(String::new());
+        // Characters across the chunk boundaries.
+        cases.push(format!(
+            "{}😀\u{202e}\"{}",
+            "a".repeat(4094),
+            "é".repeat(5000)
+        ));
+        let all: String = specials.iter().collect();
+        cases.push(all.repeat(3));
+        for case in cases {
+            let mut fast = Vec::new();
+            write_json_str(&mut fast, &case).unwrap();
+            let mut slow = Vec::new();
+            write_safe_json(&mut slow, case.as_str()).unwrap();
+            assert_eq!(String::from_utf8(fast), String::from_utf8(slow), "{case:?}");
+        }
+    }
 
     fn safe(s: &str) -> String {
         let mut out = Vec::new();

@@ -123,6 +123,16 @@ impl<'a> ObjectWriter<'a> {
         self.key(k)?;
         write_json_str(self.out, v)
     }
+    /// A name of this program's own (a record type, a direction, an opcode): printable ASCII
+    /// with nothing to escape, so copied as it is, without the escaper's set-up.
+    fn name(&mut self, k: &str, v: &'static str) -> io::Result<()> {
+        debug_assert!(plain_prefix_len(v.as_bytes()) == v.len(), "{v:?}");
+        self.key(k)?;
+        self.out.push(b'"');
+        self.out.extend_from_slice(v.as_bytes());
+        self.out.push(b'"');
+        Ok(())
+    }
     fn null(&mut self, k: &str) -> io::Result<()> {
         self.key(k)?;
         self.out.write_all(b"null")
@@ -223,6 +233,15 @@ fn escape_one(v: &str, i: usize, buf: &mut [u8]) -> (usize, usize) {
             (1, 2)
         }
     }
+}
+
+/// How many bytes at the start of `bytes` need no escape (for the check in
+/// [`ObjectWriter::name`]).
+fn plain_prefix_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .take_while(|&&b| JSON_ESCAPES[usize::from(b)] == 0)
+        .count()
 }
 
 /// A byte that starts a character beyond ASCII: decoded, then written as it is or escaped.
@@ -428,19 +447,19 @@ fn with_stream(stream: Option<StreamId>, record: Value) -> Value {
 /// The fields a frame or message record starts with: which session, which direction, which one.
 fn begin_session_record<'a>(
     out: &'a mut Vec<u8>,
-    kind: &str,
+    kind: &'static str,
     conn: ConnId,
     stream: Option<StreamId>,
     dir: Direction,
     index: u64,
 ) -> io::Result<ObjectWriter<'a>> {
     let mut o = ObjectWriter::begin(out)?;
-    o.str("type", kind)?;
+    o.name("type", kind)?;
     o.u64("conn", conn.0)?;
     if let Some(stream) = stream {
         o.u64("stream", u64::from(stream.0))?;
     }
-    o.str("dir", dir.as_str())?;
+    o.name("dir", dir.as_str())?;
     o.u64("index", index)?;
     Ok(o)
 }
@@ -454,7 +473,7 @@ fn write_frame(out: &mut Vec<u8>, f: &Frame) -> io::Result<()> {
     o.bool("rsv2", h.rsv2)?;
     o.bool("rsv3", h.rsv3)?;
     o.u64("opcode", u64::from(h.opcode.bits()))?;
-    o.str("opcode_name", h.opcode.name())?;
+    o.name("opcode_name", h.opcode.name())?;
     o.bool("masked", h.masked)?;
     match h.mask_key {
         Some(k) => o.str("mask_key", &hex(&k))?,

@@ -33,8 +33,11 @@ pub struct Results {
     pub error: Option<io::Error>,
     /// The connections shown among these events (`websocket_connections`, `tls_*`).
     pub counts: CaptureSummary,
-    /// The batch's input buffer, emptied, for the main thread to fill again.
+    /// The batch's input buffer, emptied, for the main thread to fill again (with the last
+    /// part of a batch's results).
     pub spare: Vec<u8>,
+    /// What the events in `output` hold, about ([`event_weight`]).
+    events_weight: usize,
 }
 
 impl Results {
@@ -52,6 +55,23 @@ impl Results {
             error: None,
             counts: CaptureSummary::default(),
             spare: Vec::new(),
+            events_weight: 0,
+        }
+    }
+
+    /// Keep `events` as one more call's output (results as events).
+    pub fn keep(&mut self, events: &mut Vec<Event>) {
+        if let Output::Events(kept) = &mut self.output {
+            self.events_weight += events.iter().map(event_weight).sum::<usize>();
+            kept.append(events);
+        }
+    }
+
+    /// About the memory the output holds: its bytes, or its events with their payloads.
+    pub fn weight(&self) -> usize {
+        match &self.output {
+            Output::Bytes(b) => b.len(),
+            Output::Events(_) => self.events_weight,
         }
     }
 
@@ -63,6 +83,16 @@ impl Results {
         };
         self.ends.push(end);
     }
+}
+
+/// About the memory an event holds: itself and its payload (what whole messages make large).
+pub fn event_weight(e: &Event) -> usize {
+    let payload = match e {
+        Event::Message(m) => m.payload.bytes.len(),
+        Event::Frame(f) => std::mem::size_of_val(&**f) + f.payload.bytes.len(),
+        _ => 0,
+    };
+    std::mem::size_of::<Event>() + payload
 }
 
 /// Why the merge stopped.
@@ -179,6 +209,13 @@ impl Merge {
         };
         cursor.write_next(sink)?;
         self.order.pop_front();
+        // Results read to their end are let go at once: their worker may be waiting for the
+        // room they take (`Held` in mod.rs).
+        if self.cursors[worker].as_ref().is_some_and(Cursor::exhausted) {
+            if let Some(done) = self.cursors[worker].take() {
+                self.spent.push((worker, done.results));
+            }
+        }
         Ok(true)
     }
 }

@@ -36,6 +36,9 @@ pub struct Results {
     /// The batch's input buffer, emptied, for the main thread to fill again (with the last
     /// part of a batch's results).
     pub spare: Vec<u8>,
+    /// The last call's output goes on in the next results (a call whose output was handed
+    /// over in pieces).
+    pub unfinished: bool,
     /// What the events in `output` hold, about ([`event_weight`]).
     events_weight: usize,
 }
@@ -55,15 +58,16 @@ impl Results {
             error: None,
             counts: CaptureSummary::default(),
             spare: Vec::new(),
+            unfinished: false,
             events_weight: 0,
         }
     }
 
-    /// Keep `events` as one more call's output (results as events).
-    pub fn keep(&mut self, events: &mut Vec<Event>) {
+    /// Keep an event of the call at hand (results as events).
+    pub fn keep(&mut self, event: Event) {
         if let Output::Events(kept) = &mut self.output {
-            self.events_weight += events.iter().map(event_weight).sum::<usize>();
-            kept.append(events);
+            self.events_weight += event_weight(&event);
+            kept.push(event);
         }
     }
 
@@ -117,8 +121,9 @@ impl Cursor {
         self.call >= self.results.ends.len() && self.results.error.is_none()
     }
 
-    /// The next call's events or bytes to `sink`.
-    fn write_next(&mut self, sink: &mut dyn Sink) -> Result<(), Failed> {
+    /// The next call's events or bytes to `sink`; false when that was only a piece of the
+    /// call's output, the rest in the next results.
+    fn write_next(&mut self, sink: &mut dyn Sink) -> Result<bool, Failed> {
         let Some(&end) = self.results.ends.get(self.call) else {
             let e = self
                 .results
@@ -141,7 +146,7 @@ impl Cursor {
             }
             Output::Bytes(_) => {}
         }
-        Ok(())
+        Ok(!(self.results.unfinished && self.call == self.results.ends.len()))
     }
 }
 
@@ -207,8 +212,9 @@ impl Merge {
                 },
             }
         };
-        cursor.write_next(sink)?;
-        self.order.pop_front();
+        if cursor.write_next(sink)? {
+            self.order.pop_front();
+        }
         // Results read to their end are let go at once: their worker may be waiting for the
         // room they take (`Held` in mod.rs).
         if self.cursors[worker].as_ref().is_some_and(Cursor::exhausted) {
@@ -340,6 +346,30 @@ mod tests {
         let mut fetch = |_: usize| -> Result<Option<Results>, usize> { Ok(Some(rendered(&["b"]))) };
         while merge.step(&mut fetch, &mut sink).unwrap() {}
         assert_eq!(sink.0, ["a", "b", "m"]);
+    }
+
+    #[test]
+    fn a_call_whose_output_comes_in_pieces_is_written_whole_before_the_next_item() {
+        let mut first = rendered(&["a1", "b1-"]);
+        first.unfinished = true;
+        let mut second = rendered(&["b1+"]);
+        second.unfinished = true;
+        let third = rendered(&["b1!", "c1"]);
+        let order = vec![
+            Order::Call(0),
+            Order::Call(0),
+            Order::Main(Box::new(note("m"))),
+            Order::Call(0),
+            Order::Call(1),
+        ];
+        let results = vec![
+            VecDeque::from([first, second, third]),
+            VecDeque::from([rendered(&["z"])]),
+        ];
+        assert_eq!(
+            run(order, results),
+            ["a1", "b1-", "b1+", "b1!", "m", "c1", "z"]
+        );
     }
 
     #[test]

@@ -282,7 +282,7 @@ impl Drop for Proxy {
 /// large enough that a batch costs little to send, small enough that the workers start early
 /// and the batches in flight stay small.
 const EPOCH_CALLS: usize = 2048;
-const EPOCH_BYTES: usize = 1 << 20;
+const EPOCH_BYTES: usize = 256 << 10;
 /// Batches waiting in each channel (each way) before the sender waits: enough to keep a worker
 /// busy while the main thread reads, few enough to bound memory.
 const CHANNEL_BATCHES: usize = 2;

@@ -95,33 +95,28 @@ impl Job {
                 Input::Calls { calls, bytes, out } => (calls, bytes, out),
             };
             let (calls, mut bytes, buffer) = batch;
-            let mut out = Results::new(self.render.map(|_| buffer.unwrap_or_default()));
+            let mut outbox = Outbox {
+                out: Results::new(self.render.map(|_| buffer.unwrap_or_default())),
+                results: &results,
+                job: &self,
+            };
             let mut rest = &bytes[..];
             for call in calls {
                 self.call(&mut conns, &keys, call, &mut rest, &mut events);
-                if let Err(e) = self.take(&mut events, &mut out) {
-                    out.error = Some(e);
-                    break;
-                }
-                if out.weight() >= RESULTS_PART {
-                    let part = Results::new(self.render.map(|_| Vec::new()));
-                    if !self.hand_over(std::mem::replace(&mut out, part), &results) {
-                        return;
+                match self.take(&mut events, &mut outbox) {
+                    Ok(()) => {}
+                    Err(Stop::Output(e)) => {
+                        outbox.out.error = Some(e);
+                        break;
                     }
+                    Err(Stop::Gone) => return,
                 }
             }
             bytes.clear();
-            out.spare = bytes;
-            if !self.hand_over(out, &results) {
+            if !outbox.hand_over(false, bytes) {
                 return;
             }
         }
-    }
-
-    /// Send results to the main thread once it holds few enough unwritten; false when it has
-    /// stopped.
-    fn hand_over(&self, out: Results, results: &SyncSender<Results>) -> bool {
-        self.held.reserve(out.weight()) && results.send(out).is_ok()
     }
 
     /// Make the call on its connection (created at its first call: creating one has no
@@ -187,24 +182,67 @@ impl Job {
         }
     }
 
-    /// One call's events into the results: counted, and rendered or kept.
-    fn take(&self, events: &mut Vec<Event>, out: &mut Results) -> std::io::Result<()> {
+    /// One call's events into the results: counted, and rendered or kept; handed over in
+    /// pieces when they pass [`RESULTS_PART`] (whole messages kept can make one call's output
+    /// tens of MiB: the main thread writes the first pieces while the rest are rendered).
+    fn take(&self, events: &mut Vec<Event>, outbox: &mut Outbox<'_>) -> Result<(), Stop> {
         for e in events.iter() {
             if let Event::Connection(c) = e {
-                out.counts.count_connection(c);
+                outbox.out.counts.count_connection(c);
             }
         }
-        match (&mut out.output, self.render) {
-            (Output::Bytes(bytes), Some(render)) => {
-                for e in events.drain(..) {
-                    render.render(&e, bytes)?;
+        let mut events = events.drain(..);
+        while let Some(e) = events.next() {
+            let out = &mut outbox.out;
+            match (&mut out.output, self.render) {
+                (Output::Bytes(bytes), Some(render)) => {
+                    render.render(&e, bytes).map_err(Stop::Output)?
+                }
+                (Output::Events(_), _) => out.keep(e),
+                (Output::Bytes(_), None) => {
+                    return Err(Stop::Output(std::io::Error::other("no renderer")))
                 }
             }
-            (Output::Events(_), _) => out.keep(events),
-            (Output::Bytes(_), None) => return Err(std::io::Error::other("no renderer")),
+            if out.weight() >= RESULTS_PART && events.len() > 0 {
+                out.end_call();
+                if !outbox.hand_over(true, Vec::new()) {
+                    return Err(Stop::Gone);
+                }
+            }
         }
-        out.end_call();
+        outbox.out.end_call();
+        if outbox.out.weight() >= RESULTS_PART && !outbox.hand_over(false, Vec::new()) {
+            return Err(Stop::Gone);
+        }
         Ok(())
+    }
+}
+
+/// Why a worker stops taking a batch's calls.
+enum Stop {
+    /// Rendering failed: the results say so, and the run stops there.
+    Output(std::io::Error),
+    /// The main thread has stopped.
+    Gone,
+}
+
+/// The results being gathered, and where they go.
+struct Outbox<'a> {
+    out: Results,
+    results: &'a SyncSender<Results>,
+    job: &'a Job,
+}
+
+impl Outbox<'_> {
+    /// Hand over the results so far, once the main thread holds few enough unwritten
+    /// ([`Held`]); `unfinished`: the last call's output goes on in the next part. `spare`: the
+    /// batch's input buffer, with its last part. False when the main thread has stopped.
+    fn hand_over(&mut self, unfinished: bool, spare: Vec<u8>) -> bool {
+        let next = Results::new(self.job.render.map(|_| Vec::new()));
+        let mut part = std::mem::replace(&mut self.out, next);
+        part.unfinished = unfinished;
+        part.spare = spare;
+        self.job.held.reserve(part.weight()) && self.results.send(part).is_ok()
     }
 }
 

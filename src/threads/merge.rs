@@ -27,7 +27,8 @@ pub enum Output {
 /// A worker's results for one batch of calls.
 pub struct Results {
     pub output: Output,
-    /// Where each call's part of `output` ends (events or bytes), one per call, in order.
+    /// Where each call's part of `output` ends (events or bytes), one per call in order (the
+    /// last one only a piece of its call's output when `unfinished`).
     pub ends: Vec<usize>,
     /// Rendering the call after the last in `ends` failed: the run stops there.
     pub error: Option<io::Error>,
@@ -181,8 +182,9 @@ impl Merge {
         self.order.is_empty()
     }
 
-    /// Write the next item to `sink`. False when the order is empty, or the next call's
-    /// results are not there and `fetch` says not to wait.
+    /// Write the next item to `sink` (or the piece of a call's output that has come). False
+    /// when the order is empty, or the next call's results are not there and `fetch` says not
+    /// to wait.
     pub fn step(&mut self, fetch: &mut Fetch<'_>, sink: &mut dyn Sink) -> Result<bool, Failed> {
         let worker = match self.order.front() {
             None => return Ok(false),

@@ -22,7 +22,9 @@
 //! call's result from its worker's results, which come in the order the worker got the calls.
 //!
 //! Memory stays bounded: calls go to the workers in batches over bounded channels, results come
-//! back over bounded channels, and the main thread merges whenever it would otherwise wait.
+//! back in parts bounded by bytes (one call's output split between parts if need be), a worker
+//! waits while too many of its bytes are unwritten, and the main thread merges whenever it
+//! would otherwise wait.
 
 mod merge;
 mod worker;
@@ -286,13 +288,14 @@ const EPOCH_BYTES: usize = 256 << 10;
 /// Batches waiting in each channel (each way) before the sender waits: enough to keep a worker
 /// busy while the main thread reads, few enough to bound memory.
 const CHANNEL_BATCHES: usize = 2;
-/// A batch's input is bounded, but not what it makes: a worker hands its results over in parts
-/// of about this many bytes (events, or the bytes rendered from them), at calls' ends...
+/// A batch's input is bounded, but not what it makes (with whole messages kept, one packet can
+/// complete sixty messages of 1 MiB: `bench/bomb.py`). So a worker hands its results over in
+/// parts of about this many bytes (events with their payloads, or the bytes rendered from
+/// them), splitting one call's output between parts when it must...
 const RESULTS_PART: usize = 256 << 10;
 /// ...and waits before handing over more while this many bytes of its results are not written
-/// yet. One call's results, of any size, always go through: with whole messages kept, one
-/// packet's messages can inflate to tens of MiB (`bench/bomb.py`), and memory stays within a
-/// few times that instead of growing with the batches in flight.
+/// yet (a part always goes through when none are held, so it never waits for nothing). A
+/// worker then holds one call's events, as one thread does, and the parts in flight.
 const RESULTS_HELD: usize = 1 << 20;
 
 /// The bytes of a worker's results that the main thread holds and has not written yet.

@@ -151,14 +151,8 @@ impl Config {
             } else {
                 64.min(view.max_payload)
             },
-            // `-c N` stops where one thread would. Whole messages kept (`--full-payload`, or
-            // a --max-payload past WHOLE_MESSAGES_ON_ONE_THREAD) run on one thread too: a
-            // worker's batch holds every event of its calls, and 1 MiB of input can inflate
-            // to gigabytes of kept payload (docs/design.md, "Threads").
-            threads: if limits.count.is_some()
-                || view.full_payload
-                || view.max_payload > wsdissect::threads::WHOLE_MESSAGES_ON_ONE_THREAD
-            {
+            // `-c N` stops where one thread would.
+            threads: if limits.count.is_some() {
                 1
             } else {
                 wsdissect::threads::resolve(limits.threads, live)

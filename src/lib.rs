@@ -389,7 +389,7 @@ fn dissect_threaded(
     let mut pipeline = Pipeline::with_app(
         FlowTableLimits::default(),
         store,
-        Box::new(move |meta| Proxy::for_connection(meta, n, pending.clone())),
+        Box::new(move |meta| Proxy::for_connection(meta, pending.clone())),
     );
     let (summary, read) = read_all(source, &mut limits, &mut pipeline, &mut out)?;
     let counts = out.finish().map_err(RunError::Output)?;

@@ -367,6 +367,8 @@ impl<A: Application> Flow<A> {
             });
         }
         app.on_end(meta, reason, packet, out);
+        // The capture's end ends every open connection in one go: hand on as they gather.
+        spill_if_full(out, spill);
     }
 
     /// The held SYN was not taken as a new connection: say so.

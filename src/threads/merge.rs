@@ -27,14 +27,21 @@ pub enum Output {
 /// A worker's results for one batch of calls.
 pub struct Results {
     pub output: Output,
-    /// Where each call's part of `output` ends (events or bytes), one per call, in order.
+    /// Where each call's part of `output` ends (events or bytes), one per call in order (the
+    /// last one only a piece of its call's output when `unfinished`).
     pub ends: Vec<usize>,
     /// Rendering the call after the last in `ends` failed: the run stops there.
     pub error: Option<io::Error>,
     /// The connections shown among these events (`websocket_connections`, `tls_*`).
     pub counts: CaptureSummary,
-    /// The batch's input buffer, emptied, for the main thread to fill again.
+    /// The batch's input buffer, emptied, for the main thread to fill again (with the last
+    /// part of a batch's results).
     pub spare: Vec<u8>,
+    /// The last call's output goes on in the next results (a call whose output was handed
+    /// over in pieces).
+    pub unfinished: bool,
+    /// What the events in `output` hold, about ([`event_weight`]).
+    events_weight: usize,
 }
 
 impl Results {
@@ -52,6 +59,24 @@ impl Results {
             error: None,
             counts: CaptureSummary::default(),
             spare: Vec::new(),
+            unfinished: false,
+            events_weight: 0,
+        }
+    }
+
+    /// Keep an event of the call at hand (results as events).
+    pub fn keep(&mut self, event: Event) {
+        if let Output::Events(kept) = &mut self.output {
+            self.events_weight += event_weight(&event);
+            kept.push(event);
+        }
+    }
+
+    /// About the memory the output holds: its bytes, or its events with their payloads.
+    pub fn weight(&self) -> usize {
+        match &self.output {
+            Output::Bytes(b) => b.len(),
+            Output::Events(_) => self.events_weight,
         }
     }
 
@@ -63,6 +88,16 @@ impl Results {
         };
         self.ends.push(end);
     }
+}
+
+/// About the memory an event holds: itself and its payload (what whole messages make large).
+pub fn event_weight(e: &Event) -> usize {
+    let payload = match e {
+        Event::Message(m) => m.payload.bytes.len(),
+        Event::Frame(f) => std::mem::size_of_val(&**f) + f.payload.bytes.len(),
+        _ => 0,
+    };
+    std::mem::size_of::<Event>() + payload
 }
 
 /// Why the merge stopped.
@@ -87,8 +122,9 @@ impl Cursor {
         self.call >= self.results.ends.len() && self.results.error.is_none()
     }
 
-    /// The next call's events or bytes to `sink`.
-    fn write_next(&mut self, sink: &mut dyn Sink) -> Result<(), Failed> {
+    /// The next call's events or bytes to `sink`; false when that was only a piece of the
+    /// call's output, the rest in the next results.
+    fn write_next(&mut self, sink: &mut dyn Sink) -> Result<bool, Failed> {
         let Some(&end) = self.results.ends.get(self.call) else {
             let e = self
                 .results
@@ -111,7 +147,7 @@ impl Cursor {
             }
             Output::Bytes(_) => {}
         }
-        Ok(())
+        Ok(!(self.results.unfinished && self.call == self.results.ends.len()))
     }
 }
 
@@ -146,8 +182,9 @@ impl Merge {
         self.order.is_empty()
     }
 
-    /// Write the next item to `sink`. False when the order is empty, or the next call's
-    /// results are not there and `fetch` says not to wait.
+    /// Write the next item to `sink` (or the piece of a call's output that has come). False
+    /// when the order is empty, or the next call's results are not there and `fetch` says not
+    /// to wait.
     pub fn step(&mut self, fetch: &mut Fetch<'_>, sink: &mut dyn Sink) -> Result<bool, Failed> {
         let worker = match self.order.front() {
             None => return Ok(false),
@@ -177,8 +214,16 @@ impl Merge {
                 },
             }
         };
-        cursor.write_next(sink)?;
-        self.order.pop_front();
+        if cursor.write_next(sink)? {
+            self.order.pop_front();
+        }
+        // Results read to their end are let go at once: their worker may be waiting for the
+        // room they take (`Held` in mod.rs).
+        if self.cursors[worker].as_ref().is_some_and(Cursor::exhausted) {
+            if let Some(done) = self.cursors[worker].take() {
+                self.spent.push((worker, done.results));
+            }
+        }
         Ok(true)
     }
 }
@@ -303,6 +348,30 @@ mod tests {
         let mut fetch = |_: usize| -> Result<Option<Results>, usize> { Ok(Some(rendered(&["b"]))) };
         while merge.step(&mut fetch, &mut sink).unwrap() {}
         assert_eq!(sink.0, ["a", "b", "m"]);
+    }
+
+    #[test]
+    fn a_call_whose_output_comes_in_pieces_is_written_whole_before_the_next_item() {
+        let mut first = rendered(&["a1", "b1-"]);
+        first.unfinished = true;
+        let mut second = rendered(&["b1+"]);
+        second.unfinished = true;
+        let third = rendered(&["b1!", "c1"]);
+        let order = vec![
+            Order::Call(0),
+            Order::Call(0),
+            Order::Main(Box::new(note("m"))),
+            Order::Call(0),
+            Order::Call(1),
+        ];
+        let results = vec![
+            VecDeque::from([first, second, third]),
+            VecDeque::from([rendered(&["z"])]),
+        ];
+        assert_eq!(
+            run(order, results),
+            ["a1", "b1-", "b1+", "b1!", "m", "c1", "z"]
+        );
     }
 
     #[test]

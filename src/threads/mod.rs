@@ -22,7 +22,9 @@
 //! call's result from its worker's results, which come in the order the worker got the calls.
 //!
 //! Memory stays bounded: calls go to the workers in batches over bounded channels, results come
-//! back over bounded channels, and the main thread merges whenever it would otherwise wait.
+//! back in parts bounded by bytes (one call's output split between parts if need be), a worker
+//! waits while too many of its bytes are unwritten, and the main thread merges whenever it
+//! would otherwise wait.
 
 mod merge;
 mod worker;
@@ -31,7 +33,7 @@ use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::base::{ConnId, PacketRef};
@@ -54,11 +56,6 @@ pub fn resolve(asked: Option<u64>, live: bool) -> usize {
     }
 }
 
-/// Payload bytes kept per message past which a run is one thread: a batch of calls is bounded
-/// by its input, and with whole messages kept its events are bounded only by what the input
-/// inflates to, held per worker until the batch is done.
-pub const WHOLE_MESSAGES_ON_ONE_THREAD: usize = 64 * 1024;
-
 /// More threads than this only cost memory (each holds batches in flight).
 const MAX_THREADS: usize = 256;
 
@@ -80,10 +77,20 @@ impl From<Event> for Item {
 pub struct Call {
     pub worker: usize,
     pub conn: ConnId,
-    /// The connection's addresses and roles: with its first call, and again when they change
-    /// (the SYN says who the client is); the worker keeps them in between.
-    pub meta: Option<Box<FlowMeta>>,
+    /// The connection's place in its worker's table (the main thread deals the places out, so
+    /// the worker needs no hash table).
+    pub slot: u32,
+    pub meta: Meta,
     pub what: What,
+}
+
+/// The connection's addresses and roles: with its first call, and again when they change (the
+/// SYN says who the client is); the worker keeps them in between.
+pub enum Meta {
+    /// The connection's first call: its worker starts a fresh connection in the slot.
+    First(Box<FlowMeta>),
+    Changed(Box<FlowMeta>),
+    Unchanged,
 }
 
 /// [`Application::on_stream`] or [`Application::on_end`].
@@ -161,39 +168,74 @@ fn detach(event: StreamEvent<'_>, bytes: &mut Vec<u8>) -> (StreamEvent<'static>,
     }
 }
 
-/// The stream bytes of the calls not yet sent, one buffer per worker: the proxies append,
-/// the dispatch sends each with its batch of calls (all on the main thread). One buffer per
-/// batch instead of a vector per call: the allocations, and their frees on another thread,
-/// cost more than the copy.
-pub type Pending = Rc<RefCell<Vec<Vec<u8>>>>;
+/// What the proxies of one worker's connections share on the main thread.
+#[derive(Default)]
+pub struct Lane {
+    /// The stream bytes of the calls not yet sent: the proxies append, the dispatch sends them
+    /// with their batch of calls. One buffer per batch instead of a vector per call: the
+    /// allocations, and their frees on another thread, cost more than the copy.
+    bytes: Vec<u8>,
+    /// Places in the worker's table of connections that no connection holds.
+    free: Vec<u32>,
+    /// Places never dealt out start here.
+    next: u32,
+}
+
+impl Lane {
+    fn take_slot(&mut self) -> u32 {
+        self.free.pop().unwrap_or_else(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+}
+
+/// One [`Lane`] per worker (all on the main thread).
+pub type Pending = Rc<RefCell<Vec<Lane>>>;
 
 /// The stand-in application on the main thread: it records each call for the worker that owns
-/// the connection.
+/// the connection. Small: one is kept per open connection (issue 14).
 pub struct Proxy {
-    worker: usize,
-    pending: Pending,
+    lanes: Pending,
+    /// The connection's place in its worker's table: its own from the proxy's start to its
+    /// drop (after its flow ended), so the worker's copy is gone before the place is dealt out
+    /// again.
+    slot: u32,
+    worker: u16,
     /// The `client_side` the worker has for this connection (None: nothing sent yet).
-    sent: Option<Option<usize>>,
+    sent: Option<Option<u8>>,
 }
 
 impl Proxy {
     /// The connection's worker: connections are dealt to the workers by id, round robin, so
     /// captures of many connections spread evenly.
-    pub fn for_connection(meta: &FlowMeta, workers: usize, pending: Pending) -> Proxy {
+    pub fn for_connection(meta: &FlowMeta, lanes: Pending) -> Proxy {
+        let workers = lanes.borrow().len().max(1) as u64;
+        let worker = (meta.id.0 % workers) as usize;
+        let slot = lanes.borrow_mut()[worker].take_slot();
         Proxy {
-            worker: (meta.id.0 % workers.max(1) as u64) as usize,
-            pending,
+            lanes,
+            slot,
+            // Dispatch::start caps the workers at MAX_THREADS.
+            worker: worker as u16,
             sent: None,
         }
     }
 
     fn call(&mut self, meta: &FlowMeta, what: What) -> Item {
-        let changed = self.sent != Some(meta.client_side);
-        self.sent = Some(meta.client_side);
+        // A side is 0 or 1.
+        let side = meta.client_side.map(|s| s as u8);
+        let update = match self.sent {
+            None => Meta::First(Box::new(meta.clone())),
+            Some(sent) if sent != side => Meta::Changed(Box::new(meta.clone())),
+            Some(_) => Meta::Unchanged,
+        };
+        self.sent = Some(side);
         Item::Call(Call {
-            worker: self.worker,
+            worker: usize::from(self.worker),
             conn: meta.id,
-            meta: changed.then(|| Box::new(meta.clone())),
+            slot: self.slot,
+            meta: update,
             what,
         })
     }
@@ -209,7 +251,8 @@ impl Application for Proxy {
         event: StreamEvent<'_>,
         out: &mut Vec<Item>,
     ) {
-        let (event, len) = detach(event, &mut self.pending.borrow_mut()[self.worker]);
+        let worker = usize::from(self.worker);
+        let (event, len) = detach(event, &mut self.lanes.borrow_mut()[worker].bytes);
         out.push(self.call(meta, What::Stream { side, event, len }));
     }
 
@@ -228,14 +271,77 @@ impl Application for Proxy {
     }
 }
 
+impl Drop for Proxy {
+    /// The place goes back to be dealt out again: any later call for it comes after this
+    /// connection's last one, and the next connection's first call starts it afresh.
+    fn drop(&mut self) {
+        let mut lanes = self.lanes.borrow_mut();
+        lanes[usize::from(self.worker)].free.push(self.slot);
+    }
+}
+
 /// Calls gathered before they are handed to the workers, and the order released with them:
 /// large enough that a batch costs little to send, small enough that the workers start early
 /// and the batches in flight stay small.
 const EPOCH_CALLS: usize = 2048;
-const EPOCH_BYTES: usize = 1 << 20;
+const EPOCH_BYTES: usize = 256 << 10;
 /// Batches waiting in each channel (each way) before the sender waits: enough to keep a worker
 /// busy while the main thread reads, few enough to bound memory.
-const CHANNEL_BATCHES: usize = 4;
+const CHANNEL_BATCHES: usize = 2;
+/// A batch's input is bounded, but not what it makes (with whole messages kept, one packet can
+/// complete sixty messages of 1 MiB: `bench/bomb.py`). So a worker hands its results over in
+/// parts of about this many bytes (events with their payloads, or the bytes rendered from
+/// them), splitting one call's output between parts when it must...
+const RESULTS_PART: usize = 256 << 10;
+/// ...and waits before handing over more while this many bytes of its results are not written
+/// yet (a part always goes through when none are held, so it never waits for nothing). A
+/// worker then holds one call's events, as one thread does, and the parts in flight.
+const RESULTS_HELD: usize = 1 << 20;
+
+/// The bytes of a worker's results that the main thread holds and has not written yet.
+#[derive(Default)]
+struct Held {
+    state: Mutex<HeldState>,
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct HeldState {
+    bytes: usize,
+    /// The main thread stopped reading: nobody waits any more.
+    closed: bool,
+}
+
+impl Held {
+    /// On the worker: wait until `weight` more bytes fit (they always do when none are held),
+    /// and count them. False when the main thread has stopped.
+    fn reserve(&self, weight: usize) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !state.closed && state.bytes > 0 && state.bytes + weight > RESULTS_HELD {
+            state = self
+                .written
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.bytes += weight;
+        !state.closed
+    }
+
+    /// On the main thread: results of `weight` bytes are written.
+    fn release(&self, weight: usize) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.bytes = state.bytes.saturating_sub(weight);
+        self.written.notify_one();
+    }
+
+    fn close(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
+        self.written.notify_all();
+    }
+}
 
 /// What the main thread sends a worker.
 enum Input {
@@ -253,21 +359,26 @@ enum Input {
 struct Worker {
     calls: Option<SyncSender<Input>>,
     results: Option<Receiver<Results>>,
+    held: Arc<Held>,
     batch: Vec<Call>,
     /// Output buffers of results already written, for the worker to fill again.
     spare_out: Vec<Vec<u8>>,
     thread: Option<JoinHandle<()>>,
 }
 
-/// Buffers kept for use again, per pool: as many as can be in flight; a buffer that grew past
-/// [`SPARE_MAX`] (a huge message) is freed instead. Reused buffers save the page faults and
-/// zeroing of fresh memory for every batch.
-const SPARES: usize = 2 * CHANNEL_BATCHES + 2;
-const SPARE_MAX: usize = 8 << 20;
+/// Buffers kept for use again, per pool: input buffers as many as can be in flight; output
+/// buffers a few, since a batch takes one and its results may come in several parts (more
+/// would only keep memory the results no longer hold). A buffer that grew past [`SPARE_MAX`]
+/// (a huge message) is freed instead. Reused buffers save the page faults and zeroing of fresh
+/// memory for every batch.
+const SPARE_INPUTS: usize = 2 * CHANNEL_BATCHES + 2;
+const SPARE_OUTPUTS: usize = 2;
+const SPARE_MAX: usize = 2 * RESULTS_PART;
 
-/// Keep `buf` in `pool` for use again, when there is room and it is not too large.
-fn recycle(pool: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
-    if pool.len() < SPARES && buf.capacity() <= SPARE_MAX {
+/// Keep `buf` in `pool` (of at most `spares`) for use again, when there is room and it is not
+/// too large.
+fn recycle(pool: &mut Vec<Vec<u8>>, spares: usize, mut buf: Vec<u8>) {
+    if pool.len() < spares && buf.capacity() <= SPARE_MAX {
         buf.clear();
         pool.push(buf);
     }
@@ -298,14 +409,17 @@ impl<'a> Dispatch<'a> {
         sink: &'a mut dyn Sink,
     ) -> io::Result<Dispatch<'a>> {
         let render = sink.renderer();
+        let n = n.clamp(1, MAX_THREADS);
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let (calls_tx, calls_rx) = mpsc::sync_channel(CHANNEL_BATCHES);
             let (results_tx, results_rx) = mpsc::sync_channel(CHANNEL_BATCHES);
+            let held = Arc::new(Held::default());
             let job = worker::Job {
                 cfg: cfg.clone(),
                 keys: keys.clone(),
                 render,
+                held: held.clone(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("wsdissect-{i}"))
@@ -313,6 +427,7 @@ impl<'a> Dispatch<'a> {
             workers.push(Worker {
                 calls: Some(calls_tx),
                 results: Some(results_rx),
+                held,
                 batch: Vec::new(),
                 spare_out: Vec::new(),
                 thread: Some(thread),
@@ -324,13 +439,14 @@ impl<'a> Dispatch<'a> {
             workers,
             epoch: Vec::new(),
             epoch_bytes: 0,
-            pending: Rc::new(RefCell::new(vec![Vec::new(); n])),
+            pending: Rc::new(RefCell::new((0..n).map(|_| Lane::default()).collect())),
             spare_in: Vec::new(),
             counts: CaptureSummary::default(),
         })
     }
 
-    /// Where the proxies put the stream bytes of their calls.
+    /// What the proxies share: where they put the stream bytes of their calls, and the places
+    /// in the workers' tables.
     pub fn pending(&self) -> Pending {
         self.pending.clone()
     }
@@ -351,6 +467,8 @@ impl<'a> Dispatch<'a> {
                 }
             }
         }
+        // Per call of `take`, not per item: the stream bytes of all these calls are in the
+        // lanes already (the flow table hands items on in bounded groups: tcp::flow::SPILL_AT).
         if self.epoch.len() >= EPOCH_CALLS || self.epoch_bytes >= EPOCH_BYTES {
             self.release()?;
         }
@@ -377,7 +495,7 @@ impl<'a> Dispatch<'a> {
                 let batch =
                     std::mem::replace(&mut self.workers[w].batch, Vec::with_capacity(calls));
                 let fresh = self.spare_in.pop().unwrap_or_default();
-                let bytes = std::mem::replace(&mut self.pending.borrow_mut()[w], fresh);
+                let bytes = std::mem::replace(&mut self.pending.borrow_mut()[w].bytes, fresh);
                 let out = self.workers[w].spare_out.pop();
                 self.send(
                     w,
@@ -445,9 +563,12 @@ impl<'a> Dispatch<'a> {
         };
         let stepped = merge.step(&mut fetch, *sink);
         for (w, spent) in self.merge.spent.drain(..) {
-            recycle(&mut self.spare_in, spent.spare);
+            self.workers[w].held.release(spent.weight());
+            if spent.spare.capacity() > 0 {
+                recycle(&mut self.spare_in, SPARE_INPUTS, spent.spare);
+            }
             if let Output::Bytes(out) = spent.output {
-                recycle(&mut self.workers[w].spare_out, out);
+                recycle(&mut self.workers[w].spare_out, SPARE_OUTPUTS, out);
             }
         }
         match stepped {
@@ -471,6 +592,7 @@ impl<'a> Dispatch<'a> {
     fn failed(&mut self, w: usize) -> io::Error {
         self.workers[w].calls = None;
         self.workers[w].results = None;
+        self.workers[w].held.close();
         if let Some(t) = self.workers[w].thread.take() {
             if let Err(panic) = t.join() {
                 std::panic::resume_unwind(panic);
@@ -485,6 +607,7 @@ impl<'a> Dispatch<'a> {
         for w in &mut self.workers {
             w.calls = None;
             w.results = None;
+            w.held.close();
         }
         for w in &mut self.workers {
             if let Some(t) = w.thread.take() {

@@ -2,21 +2,66 @@
 //! fed the calls the main thread's flow table made, in the same order; their events rendered to
 //! bytes when the sink has a [`Renderer`].
 
-use std::collections::hash_map::{Entry, HashMap};
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use super::merge::{Output, Results};
-use super::{Call, Input, What};
-use crate::base::ConnId;
+use super::{Call, Held, Input, Meta, What, RESULTS_PART};
+use crate::base::{ConnId, PacketRef};
 use crate::conversation::{Connection, DissectConfig, KeyStore};
 use crate::event::Event;
 use crate::output::Renderer;
 use crate::tcp::{Application, FlowMeta, StreamEvent};
 
-/// A connection this worker owns, and its meta as the main thread last sent it. Boxed: the
-/// map keeps spare slots, and an idle connection should cost little (issue 14).
-type Slot = Box<(Connection, FlowMeta)>;
+/// A connection this worker owns, and its meta as the main thread last sent it. Boxed, in a
+/// table indexed by the place the main thread dealt it: an idle connection costs its
+/// [`Connection`], this and a pointer (issue 14).
+struct Slot {
+    conn: Connection,
+    meta: KeptMeta,
+}
+
+/// A connection's [`FlowMeta`] as its worker keeps it between calls: what the connection
+/// layers read, without the id (the call has it) and, over IPv4, with the addresses in 12 bytes
+/// instead of 64.
+struct KeptMeta {
+    first_packet: PacketRef,
+    endpoints: Endpoints,
+    client_side: Option<u8>,
+}
+
+enum Endpoints {
+    V4([SocketAddrV4; 2]),
+    Other(Box<[SocketAddr; 2]>),
+}
+
+impl KeptMeta {
+    fn of(meta: &FlowMeta) -> KeptMeta {
+        let endpoints = match meta.endpoints {
+            [SocketAddr::V4(a), SocketAddr::V4(b)] => Endpoints::V4([a, b]),
+            both => Endpoints::Other(Box::new(both)),
+        };
+        KeptMeta {
+            first_packet: meta.first_packet,
+            endpoints,
+            // A side is 0 or 1.
+            client_side: meta.client_side.map(|s| s as u8),
+        }
+    }
+
+    fn meta(&self, id: ConnId) -> FlowMeta {
+        FlowMeta {
+            id,
+            endpoints: match &self.endpoints {
+                Endpoints::V4([a, b]) => [SocketAddr::V4(*a), SocketAddr::V4(*b)],
+                Endpoints::Other(both) => **both,
+            },
+            client_side: self.client_side.map(usize::from),
+            first_packet: self.first_packet,
+        }
+    }
+}
 
 /// What a worker needs to start.
 pub struct Job {
@@ -25,6 +70,8 @@ pub struct Job {
     /// secrets from the capture reach it exactly between the calls they came between.
     pub keys: Option<Arc<Vec<u8>>>,
     pub render: Option<Renderer>,
+    /// The bytes of results handed over and not yet written.
+    pub(super) held: Arc<Held>,
 }
 
 impl Job {
@@ -36,7 +83,7 @@ impl Job {
         }
         // The main thread reports malformed lines; a worker's copies would only pile up.
         keys.take_malformed();
-        let mut conns: HashMap<ConnId, Slot> = HashMap::new();
+        let mut conns: Vec<Option<Box<Slot>>> = Vec::new();
         let mut events = Vec::new();
         for input in calls {
             let batch = match input {
@@ -48,18 +95,25 @@ impl Job {
                 Input::Calls { calls, bytes, out } => (calls, bytes, out),
             };
             let (calls, mut bytes, buffer) = batch;
-            let mut out = Results::new(self.render.map(|_| buffer.unwrap_or_default()));
+            let mut outbox = Outbox {
+                out: Results::new(self.render.map(|_| buffer.unwrap_or_default())),
+                results: &results,
+                job: &self,
+            };
             let mut rest = &bytes[..];
             for call in calls {
                 self.call(&mut conns, &keys, call, &mut rest, &mut events);
-                if let Err(e) = self.take(&mut events, &mut out) {
-                    out.error = Some(e);
-                    break;
+                match self.take(&mut events, &mut outbox) {
+                    Ok(()) => {}
+                    Err(Stop::Output(e)) => {
+                        outbox.out.error = Some(e);
+                        break;
+                    }
+                    Err(Stop::Gone) => return,
                 }
             }
             bytes.clear();
-            out.spare = bytes;
-            if results.send(out).is_err() {
+            if !outbox.hand_over(false, bytes) {
                 return;
             }
         }
@@ -70,7 +124,7 @@ impl Job {
     /// `bytes`: the batch's stream bytes not yet taken by its calls.
     fn call(
         &self,
-        conns: &mut HashMap<ConnId, Slot>,
+        conns: &mut Vec<Option<Box<Slot>>>,
         keys: &Arc<KeyStore>,
         call: Call,
         bytes: &mut &[u8],
@@ -78,26 +132,31 @@ impl Job {
     ) {
         let Call {
             conn: id,
-            meta: new_meta,
+            slot: at,
+            meta: update,
             what,
             ..
         } = call;
-        let slot = match (conns.entry(id), new_meta) {
-            (Entry::Occupied(e), new_meta) => {
-                let slot = e.into_mut();
-                if let Some(m) = new_meta {
-                    slot.1 = *m;
-                }
-                slot
+        let at = at as usize;
+        if at >= conns.len() {
+            conns.resize_with(at + 1, || None);
+        }
+        let place = &mut conns[at];
+        match (update, place.as_mut()) {
+            (Meta::First(m), _) => {
+                *place = Some(Box::new(Slot {
+                    conn: Connection::new(self.cfg.clone(), keys.clone()),
+                    meta: KeptMeta::of(&m),
+                }));
             }
-            (Entry::Vacant(e), Some(m)) => e.insert(Box::new((
-                Connection::new(self.cfg.clone(), keys.clone()),
-                *m,
-            ))),
-            // The first call of a connection always carries its meta.
-            (Entry::Vacant(_), None) => return,
-        };
-        let (conn, meta) = (&mut slot.0, &slot.1);
+            (Meta::Changed(m), Some(slot)) => slot.meta = KeptMeta::of(&m),
+            // Past its end (a flow lingers after its FIN): the connection is gone.
+            (_, None) => return,
+            (Meta::Unchanged, Some(_)) => {}
+        }
+        let Some(slot) = place.as_mut() else { return };
+        let meta = slot.meta.meta(id);
+        let conn = &mut slot.conn;
         match what {
             What::Stream { side, event, len } => {
                 let event = match event {
@@ -112,33 +171,125 @@ impl Job {
                     }
                     other => other,
                 };
-                conn.on_stream(meta, side, event, events);
+                conn.on_stream(&meta, side, event, events);
             }
             What::End { reason, packet } => {
-                conn.on_end(meta, reason, packet, events);
-                conns.remove(&id);
+                conn.on_end(&meta, reason, packet, events);
+                *place = None;
+                forget_ended(conns);
             }
-            What::Compact => conn.compact(meta, events),
+            What::Compact => conn.compact(&meta, events),
         }
     }
 
-    /// One call's events into the results: counted, and rendered or kept.
-    fn take(&self, events: &mut Vec<Event>, out: &mut Results) -> std::io::Result<()> {
+    /// One call's events into the results: counted, and rendered or kept; handed over in
+    /// pieces when they pass [`RESULTS_PART`] (whole messages kept can make one call's output
+    /// tens of MiB: the main thread writes the first pieces while the rest are rendered).
+    fn take(&self, events: &mut Vec<Event>, outbox: &mut Outbox<'_>) -> Result<(), Stop> {
         for e in events.iter() {
             if let Event::Connection(c) = e {
-                out.counts.count_connection(c);
+                outbox.out.counts.count_connection(c);
             }
         }
-        match (&mut out.output, self.render) {
-            (Output::Bytes(bytes), Some(render)) => {
-                for e in events.drain(..) {
-                    render.render(&e, bytes)?;
+        let mut events = events.drain(..);
+        while let Some(e) = events.next() {
+            let out = &mut outbox.out;
+            match (&mut out.output, self.render) {
+                (Output::Bytes(bytes), Some(render)) => {
+                    render.render(&e, bytes).map_err(Stop::Output)?
+                }
+                (Output::Events(_), _) => out.keep(e),
+                (Output::Bytes(_), None) => {
+                    return Err(Stop::Output(std::io::Error::other("no renderer")))
                 }
             }
-            (Output::Events(kept), _) => kept.append(events),
-            (Output::Bytes(_), None) => return Err(std::io::Error::other("no renderer")),
+            if out.weight() >= RESULTS_PART && events.len() > 0 {
+                out.end_call();
+                if !outbox.hand_over(true, Vec::new()) {
+                    return Err(Stop::Gone);
+                }
+            }
         }
-        out.end_call();
+        outbox.out.end_call();
+        if outbox.out.weight() >= RESULTS_PART && !outbox.hand_over(false, Vec::new()) {
+            return Err(Stop::Gone);
+        }
         Ok(())
+    }
+}
+
+/// Why a worker stops taking a batch's calls.
+enum Stop {
+    /// Rendering failed: the results say so, and the run stops there.
+    Output(std::io::Error),
+    /// The main thread has stopped.
+    Gone,
+}
+
+/// The results being gathered, and where they go.
+struct Outbox<'a> {
+    out: Results,
+    results: &'a SyncSender<Results>,
+    job: &'a Job,
+}
+
+impl Outbox<'_> {
+    /// Hand over the results so far, once the main thread holds few enough unwritten
+    /// ([`Held`]); `unfinished`: the last call's output goes on in the next part. `spare`: the
+    /// batch's input buffer, with its last part. False when the main thread has stopped.
+    fn hand_over(&mut self, unfinished: bool, spare: Vec<u8>) -> bool {
+        let next = Results::new(self.job.render.map(|_| Vec::new()));
+        let mut part = std::mem::replace(&mut self.out, next);
+        part.unfinished = unfinished;
+        part.spare = spare;
+        self.job.held.reserve(part.weight()) && self.results.send(part).is_ok()
+    }
+}
+
+/// The table lets go of the places past its last connection, and of its spare capacity when
+/// it has shrunk to a quarter: it stays as large as the connections open at once.
+fn forget_ended(conns: &mut Vec<Option<Box<Slot>>>) {
+    while conns.last().is_some_and(Option::is_none) {
+        conns.pop();
+    }
+    if conns.len() < conns.capacity() / 4 {
+        conns.shrink_to(conns.len() * 2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a worker keeps per open connection beside its [`Connection`] (issue 14: an idle
+    /// connection at most 2 KiB with `-j N` too): a pointer in the table, and the slot.
+    #[test]
+    fn a_slot_stays_small() {
+        let kept = std::mem::size_of::<KeptMeta>();
+        let slot = std::mem::size_of::<Slot>();
+        assert!(kept <= 40, "KeptMeta is {kept} bytes");
+        assert!(slot <= 136, "Slot is {slot} bytes");
+        assert_eq!(std::mem::size_of::<Option<Box<Slot>>>(), 8);
+    }
+
+    #[test]
+    fn kept_meta_gives_back_the_meta() {
+        let v4: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let v4b: SocketAddr = "10.1.2.3:40000".parse().unwrap();
+        let v6: SocketAddr = "[fe80::1%2]:443".parse().unwrap();
+        for endpoints in [[v4, v4b], [v6, v4], [v4b, v6]] {
+            for client_side in [None, Some(0), Some(1)] {
+                let meta = FlowMeta {
+                    id: ConnId(7),
+                    endpoints,
+                    client_side,
+                    first_packet: PacketRef::default(),
+                };
+                let back = KeptMeta::of(&meta).meta(ConnId(7));
+                assert_eq!(back.endpoints, meta.endpoints);
+                assert_eq!(back.client_side, meta.client_side);
+                assert_eq!(back.first_packet, meta.first_packet);
+            }
+        }
     }
 }

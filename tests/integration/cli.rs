@@ -886,10 +886,8 @@ fn memory_parquet_output_is_flat_in_the_capture_size() {
         let scratch = Scratch::new("parquet-rss");
         let capture = scratch.write("big.pcap", &crate::parquet::many_messages_pcap(messages));
         let out = scratch.0.join("out");
-        // One thread: with -j N the workers' event batches come on top (docs/parquet.md).
+        // The default thread count: the workers hand their events over in bounded parts.
         let args = [
-            "-j",
-            "1",
             "--format",
             "parquet",
             "--out",

@@ -330,13 +330,7 @@ fn push_preview(
     if as_text {
         out.push('"');
     }
-    let more = total.saturating_sub(at as u64);
-    if more > 0 {
-        out.push_str(" …(+");
-        out.push_str(itoa::Buffer::new().format(more));
-        out.push_str(" bytes)");
-        width += 1 + note_width(more);
-    }
+    width += push_note(out, total.saturating_sub(at as u64));
     // Every unit, within the columns (the first unit is shown even when it does not fit).
     let fits = at == shown.len() && width <= cols;
     (width, fits)
@@ -414,6 +408,18 @@ impl NoteWidths {
         }
         self.width
     }
+}
+
+/// ` ` and [`elided_note`]`(more)` appended to `out` when `more` bytes are left out; returns
+/// the columns that takes.
+fn push_note(out: &mut String, more: u64) -> usize {
+    if more == 0 {
+        return 0;
+    }
+    out.push_str(" …(+");
+    out.push_str(itoa::Buffer::new().format(more));
+    out.push_str(if more == 1 { " byte)" } else { " bytes)" });
+    1 + note_width(more)
 }
 
 /// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for one).
@@ -715,7 +721,8 @@ mod tests {
             b"",
         ];
         for kept in samples {
-            for total in [kept.len() as u64, kept.len() as u64 + 9, 123_456] {
+            let len = kept.len() as u64;
+            for total in [len, len + 1, len + 9, len + 10, 123_456] {
                 for cols in (1..=80).chain([200]) {
                     for as_text in [true, false] {
                         assert_eq!(
@@ -733,6 +740,10 @@ mod tests {
         // One byte left out is singular (a JSON text one byte too long for its preview, as
         // in samples/apps/graphql/graphql-ws.pcap).
         assert_eq!(elided_note(1), "…(+1 byte)");
+        assert_eq!(
+            preview_within(b"abc", 4, true, 64, 80),
+            "\"abc\" …(+1 byte)"
+        );
     }
 
     #[test]

@@ -254,15 +254,25 @@ fn push_preview(
     limit: usize,
     cols: usize,
 ) -> (usize, bool) {
-    let start = out.len();
     let shown = &kept[..limit.min(kept.len())];
+    push_preview_by_units(out, shown, total, as_text, cols)
+}
+
+/// [`push_preview`] a unit at a time, without a string per unit.
+fn push_preview_by_units(
+    out: &mut String,
+    shown: &[u8],
+    total: u64,
+    as_text: bool,
+    cols: usize,
+) -> (usize, bool) {
+    let start = out.len();
     out.reserve(shown.len().min(cols) + 24);
     if as_text {
         out.push('"');
     }
     let mut width = if as_text { 2 } else { 0 };
     let mut at = 0usize;
-    let mut notes = NoteWidths::default();
     // The text's valid UTF-8 part, checked once: runs of plain ASCII are sliced from it.
     let valid = match std::str::from_utf8(shown) {
         Ok(s) => s,
@@ -273,7 +283,7 @@ fn push_preview(
             // A run of printable ASCII goes in at once, as much as fits with the count of
             // what follows its first byte (the count only narrows as the run goes on).
             let left = total.saturating_sub(at as u64 + 1);
-            let note = if left == 0 { 0 } else { notes.of(left) };
+            let note = note_columns(left);
             let (n, w) = push_ascii_run(out, shown, valid, at, cols.saturating_sub(width + note));
             width += w;
             at += n;
@@ -303,20 +313,15 @@ fn push_preview(
         let note = match total.saturating_sub((at + n) as u64) {
             0 => 0,
             _ if width + w + 31 <= cols => 0,
-            left => notes.of(left),
+            left => note_columns(left),
         };
         if width + w + note > cols && at > 0 {
             out.truncate(before);
             // The count of a long rest can be wider than the rest itself: all of it may fit.
-            // (Each unit takes a column or more and stands for at most 4 bytes, and the count
-            // of what follows the shown bytes stays: most rests are seen not to fit without
-            // measuring them.)
-            let final_note = match total.saturating_sub(shown.len() as u64) {
-                0 => 0,
-                more => 1 + note_width(more),
-            };
-            let rest_at_least = (shown.len() - at).div_ceil(4) + final_note;
-            if width + rest_at_least <= cols
+            // (Most rests are seen not to fit without measuring them.)
+            let final_note = note_columns(total.saturating_sub(shown.len() as u64));
+            let room = cols.saturating_sub(width + final_note);
+            if at_least_columns(&shown[at..], as_text, room + 1) <= room
                 && width + rest_width(shown, at, as_text, total) <= cols
             {
                 out.truncate(start);
@@ -334,6 +339,16 @@ fn push_preview(
     // Every unit, within the columns (the first unit is shown even when it does not fit).
     let fits = at == shown.len() && width <= cols;
     (width, fits)
+}
+
+/// The columns `bytes` take in a preview at least, counted up to `most`: a column or more for
+/// each byte in hex and for each ASCII byte of text (other characters may take none, as a
+/// combining accent does).
+fn at_least_columns(bytes: &[u8], as_text: bool, most: usize) -> usize {
+    match as_text {
+        true => bytes.iter().filter(|b| b.is_ascii()).take(most).count(),
+        false => bytes.len().min(most),
+    }
 }
 
 /// The columns the units of `shown` from `at` take, with the count after them.
@@ -390,26 +405,6 @@ fn push_ascii_run(
     (end - at, width)
 }
 
-/// The columns of a preview's count (a space and [`elided_note`]) for a falling number of
-/// bytes left: worked out again only when it drops below a power of ten.
-#[derive(Default)]
-struct NoteWidths {
-    /// The smallest count with the width below (0: none worked out yet).
-    from: u64,
-    width: usize,
-}
-
-impl NoteWidths {
-    fn of(&mut self, left: u64) -> usize {
-        if self.from == 0 || left < self.from {
-            let digits = left.checked_ilog10().unwrap_or(0);
-            self.from = 10u64.pow(digits);
-            self.width = 1 + note_width(left);
-        }
-        self.width
-    }
-}
-
 /// ` ` and [`elided_note`]`(more)` appended to `out` when `more` bytes are left out; returns
 /// the columns that takes.
 fn push_note(out: &mut String, more: u64) -> usize {
@@ -420,6 +415,14 @@ fn push_note(out: &mut String, more: u64) -> usize {
     out.push_str(itoa::Buffer::new().format(more));
     out.push_str(if more == 1 { " byte)" } else { " bytes)" });
     1 + note_width(more)
+}
+
+/// The columns [`push_note`] takes: none when nothing is left out.
+fn note_columns(more: u64) -> usize {
+    match more {
+        0 => 0,
+        more => 1 + note_width(more),
+    }
 }
 
 /// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for one).
@@ -712,23 +715,44 @@ mod tests {
 
     #[test]
     fn previews_match_their_definition() {
-        let samples: [&[u8]; 6] = [
+        let samples: [&[u8]; 15] = [
             b"plain text, nothing odd",
             br#"{"conn":1,"dir":"s2c","seq":0,"pad":"\\xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#,
             "h\u{e9}llo \u{1f600} w\u{202e}x\u{7f}\"q\\".as_bytes(),
             b"\xff\xfe bytes \x00\x1b[2J",
             "\u{4e2d}\u{6587}\u{5b57}".as_bytes(),
             b"",
+            // The ASCII path's edges: its run ends in a multibyte character, an escape, an
+            // invalid byte, a control, an ANSI escape, a character of no width.
+            "a run of ASCII then \u{e9}\u{4e2d}\u{1f600} and more".as_bytes(),
+            br#""\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\""#,
+            b"plain ASCII up to an invalid byte \xff here",
+            b"plain ASCII then a control \x01 and a tab\t",
+            b"red: \x1b[31mred\x1b[0m and \x9b",
+            "combining e\u{301}\u{301}\u{301}\u{301}\u{301}\u{301}\u{301}\u{301}\u{200b}\u{200d}!"
+                .as_bytes(),
+            "bidi \u{202e}override\u{202c} and \u{2028} separator".as_bytes(),
+            // Cut inside a character at the end (a truncated copy).
+            &"cut at the end \u{4e2d}".as_bytes()[..17],
+            &[b'x'; 100],
         ];
         for kept in samples {
             let len = kept.len() as u64;
-            for total in [len, len + 1, len + 9, len + 10, 123_456] {
+            let totals = [
+                len,
+                len + 1,
+                len + 9,
+                len + 10,
+                123_456,
+                len.saturating_sub(3),
+            ];
+            for (total, limit) in totals.into_iter().flat_map(|t| [(t, 64), (t, 9)]) {
                 for cols in (1..=80).chain([200]) {
                     for as_text in [true, false] {
                         assert_eq!(
-                            preview_within(kept, total, as_text, 64, cols),
-                            preview_by_units(kept, total, as_text, 64, cols),
-                            "{kept:?} {total} {cols} {as_text}"
+                            preview_within(kept, total, as_text, limit, cols),
+                            preview_by_units(kept, total, as_text, limit, cols),
+                            "{kept:?} {total} {limit} {cols} {as_text}"
                         );
                     }
                 }

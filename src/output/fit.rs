@@ -244,8 +244,8 @@ pub fn preview_may_fit(kept: &[u8], total: u64, as_text: bool, limit: usize, col
 }
 
 /// [`fit_preview`] appended to `out`; returns the columns it took and whether the whole
-/// preview fit. It runs for every frame and message of the default view, so it builds the
-/// preview in place, a unit at a time, without a string per unit.
+/// preview fit. It runs for every frame and message of the default view: most texts are cut
+/// in printable ASCII, which has a path of its own.
 fn push_preview(
     out: &mut String,
     kept: &[u8],
@@ -255,7 +255,137 @@ fn push_preview(
     cols: usize,
 ) -> (usize, bool) {
     let shown = &kept[..limit.min(kept.len())];
+    if as_text {
+        if let Some(done) = push_ascii_preview(out, shown, total, cols) {
+            return done;
+        }
+    }
     push_preview_by_units(out, shown, total, as_text, cols)
+}
+
+/// The columns a byte takes in a quoted preview when it is printable ASCII: one, or two for
+/// the quote and the backslash (escaped). 0 for any other byte.
+static ASCII_COLUMNS: [u8; 256] = {
+    let mut columns = [0; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        columns[b as usize] = 1;
+        b += 1;
+    }
+    columns[b'"' as usize] = 2;
+    columns[b'\\' as usize] = 2;
+    columns
+};
+
+fn ascii_columns(b: u8) -> usize {
+    usize::from(ASCII_COLUMNS[usize::from(b)])
+}
+
+/// [`push_preview`] of a text whose cut, or whole, lies in its printable ASCII start (JSON
+/// and most other text): measured and escaped in one pass over the bytes, the count worked
+/// out only where the text is cut. `None`, with nothing appended, when another kind of byte
+/// comes first.
+fn push_ascii_preview(
+    out: &mut String,
+    shown: &[u8],
+    total: u64,
+    cols: usize,
+) -> Option<(usize, bool)> {
+    // A rest counted shorter than the bytes shown (a broken length) could make a longer cut
+    // narrower than a shorter one, which the search below does not expect.
+    if total < shown.len() as u64 {
+        return None;
+    }
+    // The printable ASCII start that fits with the quotes and the shortest count there can
+    // be, the whole preview's.
+    let room = cols.saturating_sub(2 + note_columns(total - shown.len() as u64));
+    let start = out.len();
+    out.push('"');
+    let (mut end, mut width) = push_ascii_start(out, shown, room);
+    match shown.get(end) {
+        // All of it fits (or there is nothing to cut).
+        None => {}
+        // The next byte does not fit even with that count: the preview is cut before it.
+        Some(&b) if ascii_columns(b) > 0 => {
+            let written = width;
+            (end, width) = ascii_cut(shown, total, cols, end, width);
+            // The escaped text is as long as it is wide: cut back to where the cut is, or,
+            // when not even the first byte fit, that byte written all the same.
+            if width < written {
+                out.truncate(start + 1 + width);
+            } else if width > written {
+                push_ascii_start(out, &shown[..end], usize::MAX);
+            }
+        }
+        // Other bytes take any number of columns (an accent none): the general path.
+        Some(_) => {
+            out.truncate(start);
+            return None;
+        }
+    }
+    out.push('"');
+    let width = 2 + width + push_note(out, total - end as u64);
+    Some((width, end == shown.len() && width <= cols))
+}
+
+/// Where a text preview is cut, when its first `end` bytes, printable ASCII of `width`
+/// columns, are known to be all that could fit: the longest start that fits with the count
+/// of what it leaves out, at least a byte, and its columns. A byte less narrows the text by a
+/// column or two and widens the count by a column at most, so the first start that fits,
+/// from the longest down, is the one.
+fn ascii_cut(
+    shown: &[u8],
+    total: u64,
+    cols: usize,
+    mut end: usize,
+    mut width: usize,
+) -> (usize, usize) {
+    let mut note = note_columns(total - end as u64);
+    while end > 1 && 2 + width + note > cols {
+        end -= 1;
+        width -= ascii_columns(shown[end]);
+        // The count widens only when the rest reaches a power of ten (or leaves one byte).
+        note = note_columns(total - end as u64);
+    }
+    if end == 0 {
+        // Not even the first byte fits: it is shown all the same.
+        return (1, ascii_columns(shown[0]));
+    }
+    (end, width)
+}
+
+/// The printable ASCII start of `bytes` that fits in `room` columns, appended to `out` as a
+/// quoted preview shows it (quotes and backslashes escaped): the bytes taken and their
+/// columns, which are also the bytes appended. Escaped on the stack a chunk at a time and
+/// appended at once: a `char` appended at a time cost 20 instructions a byte.
+fn push_ascii_start(out: &mut String, bytes: &[u8], room: usize) -> (usize, usize) {
+    const CHUNK: usize = 64;
+    let mut escaped = [0u8; 2 * CHUNK];
+    let (mut taken, mut width) = (0, 0);
+    for chunk in bytes.chunks(CHUNK) {
+        let (mut n, before) = (0, taken);
+        for &b in chunk {
+            let w = ascii_columns(b);
+            if w == 0 || width + w > room {
+                break;
+            }
+            if w == 2 {
+                escaped[n] = b'\\';
+                n += 1;
+            }
+            escaped[n] = b;
+            n += 1;
+            width += w;
+            taken += 1;
+        }
+        debug_assert!(escaped[..n].iter().all(|b| (b' '..=b'~').contains(b)));
+        // Printable ASCII is UTF-8: the check cannot fail.
+        out.push_str(std::str::from_utf8(&escaped[..n]).unwrap_or_default());
+        if taken - before < chunk.len() {
+            break;
+        }
+    }
+    (taken, width)
 }
 
 /// [`push_preview`] a unit at a time, without a string per unit.

@@ -356,36 +356,42 @@ fn ascii_cut(
 
 /// The printable ASCII start of `bytes` that fits in `room` columns, appended to `out` as a
 /// quoted preview shows it (quotes and backslashes escaped): the bytes taken and their
-/// columns, which are also the bytes appended. Escaped on the stack a chunk at a time and
-/// appended at once: a `char` appended at a time cost 20 instructions a byte.
+/// columns, which are also the bytes appended. Escaped into a stack buffer a chunk at a time
+/// and appended at once: a `char` appended at a time cost 20 instructions a byte.
 fn push_ascii_start(out: &mut String, bytes: &[u8], room: usize) -> (usize, usize) {
     const CHUNK: usize = 64;
     let mut escaped = [0u8; 2 * CHUNK];
     let (mut taken, mut width) = (0, 0);
     for chunk in bytes.chunks(CHUNK) {
-        let (mut n, before) = (0, taken);
+        let (mut n, mut took) = (0, 0);
         for &b in chunk {
             let w = ascii_columns(b);
             if w == 0 || width + w > room {
                 break;
             }
-            if w == 2 {
-                escaped[n] = b'\\';
-                n += 1;
-            }
+            // A backslash, kept when the byte is escaped and else written over by the byte:
+            // no branch on the escape.
+            escaped[n] = b'\\';
+            n += w - 1;
             escaped[n] = b;
             n += 1;
             width += w;
-            taken += 1;
+            took += 1;
         }
-        debug_assert!(escaped[..n].iter().all(|b| (b' '..=b'~').contains(b)));
-        // Printable ASCII is UTF-8: the check cannot fail.
-        out.push_str(std::str::from_utf8(&escaped[..n]).unwrap_or_default());
-        if taken - before < chunk.len() {
+        taken += took;
+        push_ascii(out, &escaped[..n]);
+        if took < chunk.len() {
             break;
         }
     }
     (taken, width)
+}
+
+/// Escaped printable ASCII appended to `out`.
+fn push_ascii(out: &mut String, escaped: &[u8]) {
+    debug_assert!(escaped.iter().all(|b| (b' '..=b'~').contains(b)));
+    // Printable ASCII is UTF-8: the check cannot fail.
+    out.push_str(std::str::from_utf8(escaped).unwrap_or_default());
 }
 
 /// [`push_preview`] a unit at a time, without a string per unit.
@@ -887,6 +893,16 @@ mod tests {
                     }
                 }
             }
+        }
+        // Longer than the ASCII path's stack buffer, whole and cut.
+        let long = br#"{"k":"v\\w", "plain": "a run of plain text"} "#.repeat(40);
+        let len = long.len() as u64;
+        for (total, cols) in [(len, 5000), (len, 700), (len + 5, 333), (len, 80)] {
+            assert_eq!(
+                preview_within(&long, total, true, 2000, cols),
+                preview_by_units(&long, total, true, 2000, cols),
+                "{total} {cols}"
+            );
         }
         for n in [1, 9, 10, 99, 100, 12345, u64::MAX] {
             assert_eq!(note_width(n), display_width(&elided_note(n)));

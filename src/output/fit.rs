@@ -2,6 +2,8 @@
 //! payload previews cut to a number of columns with a count of what they leave out, and long
 //! lines wrapped at spaces onto indented continuation lines.
 
+use std::io::{self, Write};
+
 use unicode_width::UnicodeWidthChar;
 
 use super::escape::{push_byte_escape, push_escaped, push_hex};
@@ -159,6 +161,16 @@ impl Line {
         fits
     }
 
+    /// The line and a newline written with one call (a call a line, not two); the line is
+    /// left as it was.
+    pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        debug_assert_eq!(self.width, display_width(&self.text), "{:?}", self.text);
+        self.text.push('\n');
+        let written = out.write_all(self.text.as_bytes());
+        self.text.pop();
+        written
+    }
+
     #[inline]
     pub fn mark(&self) -> Mark {
         Mark {
@@ -175,7 +187,8 @@ impl Line {
 
     /// Without its trailing spaces.
     pub fn trim_end(&mut self) {
-        let kept = self.text.trim_end_matches(' ').len();
+        let bytes = self.text.as_bytes();
+        let kept = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
         self.width -= self.text.len() - kept;
         self.text.truncate(kept);
     }

@@ -357,7 +357,7 @@ fn ascii_cut(
     while end > 1 && 2 + width + note > cols {
         end -= 1;
         width -= ascii_columns(shown[end]);
-        // The count widens only when the rest reaches a power of ten (or leaves one byte).
+        // The count widens only when the rest reaches a power of ten (or two bytes).
         note = note_columns(total - end as u64);
     }
     if end == 0 {

@@ -104,12 +104,16 @@ pub struct FilterSink<S: Sink> {
     seen_conns: Vec<u64>,
     seen_ports: Vec<u16>,
     packets: Option<u64>,
+    /// No filter is set (decided once: the filter never changes): every event goes straight
+    /// to the view, and there is nothing to remember for [`FilterSink::unmatched`].
+    passes_everything: bool,
 }
 
 impl<S: Sink> FilterSink<S> {
     pub fn new(inner: S, filter: EventFilter) -> Self {
         FilterSink {
             inner,
+            passes_everything: passes_everything(&filter),
             filter,
             conn_ok: HashMap::new(),
             held: HashMap::new(),
@@ -146,21 +150,6 @@ impl<S: Sink> FilterSink<S> {
             }
         }
         out
-    }
-
-    /// No filter is set: every event passes as it is.
-    fn passes_everything(&self) -> bool {
-        let f = &self.filter;
-        f.conns.is_empty()
-            && f.streams.is_empty()
-            && f.dir.is_none()
-            && f.opcodes.is_empty()
-            && f.hosts.is_empty()
-            && f.ports.is_empty()
-            && f.packets.is_empty()
-            && f.max_messages.is_none()
-            && f.min_severity.is_none()
-            && !f.diagnostics_only
     }
 
     /// Id and port filters, and whether an address matches `--host`.
@@ -353,6 +342,9 @@ impl<S: Sink> FilterSink<S> {
 
 impl<S: Sink> Sink for FilterSink<S> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        if self.passes_everything {
+            return self.inner.event(event);
+        }
         if !self.wants_more() && !matches!(event, Event::CaptureEnd(_)) {
             return Ok(());
         }
@@ -400,12 +392,26 @@ impl<S: Sink> Sink for FilterSink<S> {
 
     /// The view's own renderer when nothing is filtered out (a filter needs every event).
     fn renderer(&self) -> Option<super::Renderer> {
-        self.inner.renderer().filter(|_| self.passes_everything())
+        self.inner.renderer().filter(|_| self.passes_everything)
     }
 
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.inner.write_rendered(bytes)
     }
+}
+
+/// No filter is set: every event passes as it is.
+fn passes_everything(f: &EventFilter) -> bool {
+    f.conns.is_empty()
+        && f.streams.is_empty()
+        && f.dir.is_none()
+        && f.opcodes.is_empty()
+        && f.hosts.is_empty()
+        && f.ports.is_empty()
+        && f.packets.is_empty()
+        && f.max_messages.is_none()
+        && f.min_severity.is_none()
+        && !f.diagnostics_only
 }
 
 /// The values of `items`, each once, in order.

@@ -2,6 +2,8 @@
 //! payload previews cut to a number of columns with a count of what they leave out, and long
 //! lines wrapped at spaces onto indented continuation lines.
 
+use std::io::{self, Write};
+
 use unicode_width::UnicodeWidthChar;
 
 use super::escape::{push_byte_escape, push_escaped, push_hex};
@@ -159,6 +161,16 @@ impl Line {
         fits
     }
 
+    /// The line and a newline written with one call (a call a line, not two); the line is
+    /// left as it was.
+    pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        debug_assert_eq!(self.width, display_width(&self.text), "{:?}", self.text);
+        self.text.push('\n');
+        let written = out.write_all(self.text.as_bytes());
+        self.text.pop();
+        written
+    }
+
     #[inline]
     pub fn mark(&self) -> Mark {
         Mark {
@@ -175,7 +187,8 @@ impl Line {
 
     /// Without its trailing spaces.
     pub fn trim_end(&mut self) {
-        let kept = self.text.trim_end_matches(' ').len();
+        let bytes = self.text.as_bytes();
+        let kept = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
         self.width -= self.text.len() - kept;
         self.text.truncate(kept);
     }
@@ -244,8 +257,8 @@ pub fn preview_may_fit(kept: &[u8], total: u64, as_text: bool, limit: usize, col
 }
 
 /// [`fit_preview`] appended to `out`; returns the columns it took and whether the whole
-/// preview fit. It runs for every frame and message of the default view, so it builds the
-/// preview in place, a unit at a time, without a string per unit.
+/// preview fit. It runs for every frame and message of the default view: most texts are cut
+/// in printable ASCII, which has a path of its own.
 fn push_preview(
     out: &mut String,
     kept: &[u8],
@@ -254,15 +267,162 @@ fn push_preview(
     limit: usize,
     cols: usize,
 ) -> (usize, bool) {
-    let start = out.len();
     let shown = &kept[..limit.min(kept.len())];
+    if as_text {
+        if let Some(done) = push_ascii_preview(out, shown, total, cols) {
+            return done;
+        }
+    }
+    push_preview_by_units(out, shown, total, as_text, cols)
+}
+
+/// The columns a byte takes in a quoted preview when it is printable ASCII: one, or two for
+/// the quote and the backslash (escaped). 0 for any other byte.
+static ASCII_COLUMNS: [u8; 256] = {
+    let mut columns = [0; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        columns[b as usize] = 1;
+        b += 1;
+    }
+    columns[b'"' as usize] = 2;
+    columns[b'\\' as usize] = 2;
+    columns
+};
+
+fn ascii_columns(b: u8) -> usize {
+    usize::from(ASCII_COLUMNS[usize::from(b)])
+}
+
+/// [`push_preview`] of a text whose cut, or whole, lies in its printable ASCII start (JSON
+/// and most other text): measured and escaped in one pass over the bytes, the count worked
+/// out only where the text is cut. `None`, with nothing appended, when another kind of byte
+/// comes first.
+fn push_ascii_preview(
+    out: &mut String,
+    shown: &[u8],
+    total: u64,
+    cols: usize,
+) -> Option<(usize, bool)> {
+    // A rest counted shorter than the bytes shown (a broken length) could make a longer cut
+    // narrower than a shorter one, which the search below does not expect.
+    if total < shown.len() as u64 {
+        return None;
+    }
+    // The printable ASCII start that fits with the quotes and the shortest count there can
+    // be, the whole preview's.
+    let room = cols.saturating_sub(2 + note_columns(total - shown.len() as u64));
+    let start = out.len();
+    out.push('"');
+    let (mut end, mut width) = push_ascii_start(out, shown, room);
+    match shown.get(end) {
+        // All of it fits (or there is nothing to cut).
+        None => {}
+        // The next byte does not fit even with that count: the preview is cut before it.
+        Some(&b) if ascii_columns(b) > 0 => {
+            let written = width;
+            (end, width) = ascii_cut(shown, total, cols, end, width);
+            // The escaped text is as long as it is wide: cut back to where the cut is, or,
+            // when not even the first byte fit, that byte written all the same.
+            if width < written {
+                out.truncate(start + 1 + width);
+            } else if width > written {
+                push_ascii_start(out, &shown[..end], usize::MAX);
+            }
+        }
+        // Other bytes take any number of columns (an accent none): the general path.
+        Some(_) => {
+            out.truncate(start);
+            return None;
+        }
+    }
+    out.push('"');
+    let width = 2 + width + push_note(out, total - end as u64);
+    Some((width, end == shown.len() && width <= cols))
+}
+
+/// Where a text preview is cut, when its first `end` bytes, printable ASCII of `width`
+/// columns, are known to be all that could fit: the longest start that fits with the count
+/// of what it leaves out, at least a byte, and its columns. A byte less narrows the text by a
+/// column or two and widens the count by a column at most, so the first start that fits,
+/// from the longest down, is the one.
+fn ascii_cut(
+    shown: &[u8],
+    total: u64,
+    cols: usize,
+    mut end: usize,
+    mut width: usize,
+) -> (usize, usize) {
+    let mut note = note_columns(total - end as u64);
+    while end > 1 && 2 + width + note > cols {
+        end -= 1;
+        width -= ascii_columns(shown[end]);
+        // The count widens only when the rest reaches a power of ten (or two bytes).
+        note = note_columns(total - end as u64);
+    }
+    if end == 0 {
+        // Not even the first byte fits: it is shown all the same.
+        return (1, ascii_columns(shown[0]));
+    }
+    (end, width)
+}
+
+/// The printable ASCII start of `bytes` that fits in `room` columns, appended to `out` as a
+/// quoted preview shows it (quotes and backslashes escaped): the bytes taken and their
+/// columns, which are also the bytes appended. Escaped into a stack buffer a chunk at a time
+/// and appended at once: a `char` appended at a time cost 20 instructions a byte.
+fn push_ascii_start(out: &mut String, bytes: &[u8], room: usize) -> (usize, usize) {
+    const CHUNK: usize = 64;
+    let mut escaped = [0u8; 2 * CHUNK];
+    let (mut taken, mut width) = (0, 0);
+    for chunk in bytes.chunks(CHUNK) {
+        let (mut n, mut took) = (0, 0);
+        for &b in chunk {
+            let w = ascii_columns(b);
+            if w == 0 || width + w > room {
+                break;
+            }
+            // A backslash, kept when the byte is escaped and else written over by the byte:
+            // no branch on the escape. (`n` stays below 2 * CHUNK; the mask spares the
+            // bounds checks, a third of the loop.)
+            escaped[n % (2 * CHUNK)] = b'\\';
+            n += w - 1;
+            escaped[n % (2 * CHUNK)] = b;
+            n += 1;
+            width += w;
+            took += 1;
+        }
+        taken += took;
+        push_ascii(out, &escaped[..n]);
+        if took < chunk.len() {
+            break;
+        }
+    }
+    (taken, width)
+}
+
+/// Escaped printable ASCII appended to `out`.
+fn push_ascii(out: &mut String, escaped: &[u8]) {
+    debug_assert!(escaped.iter().all(|b| (b' '..=b'~').contains(b)));
+    // Printable ASCII is UTF-8: the check cannot fail.
+    out.push_str(std::str::from_utf8(escaped).unwrap_or_default());
+}
+
+/// [`push_preview`] a unit at a time, without a string per unit.
+fn push_preview_by_units(
+    out: &mut String,
+    shown: &[u8],
+    total: u64,
+    as_text: bool,
+    cols: usize,
+) -> (usize, bool) {
+    let start = out.len();
     out.reserve(shown.len().min(cols) + 24);
     if as_text {
         out.push('"');
     }
     let mut width = if as_text { 2 } else { 0 };
     let mut at = 0usize;
-    let mut notes = NoteWidths::default();
     // The text's valid UTF-8 part, checked once: runs of plain ASCII are sliced from it.
     let valid = match std::str::from_utf8(shown) {
         Ok(s) => s,
@@ -273,7 +433,7 @@ fn push_preview(
             // A run of printable ASCII goes in at once, as much as fits with the count of
             // what follows its first byte (the count only narrows as the run goes on).
             let left = total.saturating_sub(at as u64 + 1);
-            let note = if left == 0 { 0 } else { notes.of(left) };
+            let note = note_columns(left);
             let (n, w) = push_ascii_run(out, shown, valid, at, cols.saturating_sub(width + note));
             width += w;
             at += n;
@@ -303,20 +463,15 @@ fn push_preview(
         let note = match total.saturating_sub((at + n) as u64) {
             0 => 0,
             _ if width + w + 31 <= cols => 0,
-            left => notes.of(left),
+            left => note_columns(left),
         };
         if width + w + note > cols && at > 0 {
             out.truncate(before);
             // The count of a long rest can be wider than the rest itself: all of it may fit.
-            // (Each unit takes a column or more and stands for at most 4 bytes, and the count
-            // of what follows the shown bytes stays: most rests are seen not to fit without
-            // measuring them.)
-            let final_note = match total.saturating_sub(shown.len() as u64) {
-                0 => 0,
-                more => 1 + note_width(more),
-            };
-            let rest_at_least = (shown.len() - at).div_ceil(4) + final_note;
-            if width + rest_at_least <= cols
+            // (Most rests are seen not to fit without measuring them.)
+            let final_note = note_columns(total.saturating_sub(shown.len() as u64));
+            let room = cols.saturating_sub(width + final_note);
+            if at_least_columns(&shown[at..], as_text, room + 1) <= room
                 && width + rest_width(shown, at, as_text, total) <= cols
             {
                 out.truncate(start);
@@ -330,16 +485,20 @@ fn push_preview(
     if as_text {
         out.push('"');
     }
-    let more = total.saturating_sub(at as u64);
-    if more > 0 {
-        out.push_str(" …(+");
-        out.push_str(itoa::Buffer::new().format(more));
-        out.push_str(" bytes)");
-        width += 1 + note_width(more);
-    }
+    width += push_note(out, total.saturating_sub(at as u64));
     // Every unit, within the columns (the first unit is shown even when it does not fit).
     let fits = at == shown.len() && width <= cols;
     (width, fits)
+}
+
+/// The columns `bytes` take in a preview at least, counted up to `most`: a column or more for
+/// each byte in hex and for each ASCII byte of text (other characters may take none, as a
+/// combining accent does).
+fn at_least_columns(bytes: &[u8], as_text: bool, most: usize) -> usize {
+    match as_text {
+        true => bytes.iter().filter(|b| b.is_ascii()).take(most).count(),
+        false => bytes.len().min(most),
+    }
 }
 
 /// The columns the units of `shown` from `at` take, with the count after them.
@@ -396,23 +555,23 @@ fn push_ascii_run(
     (end - at, width)
 }
 
-/// The columns of a preview's count (a space and [`elided_note`]) for a falling number of
-/// bytes left: worked out again only when it drops below a power of ten.
-#[derive(Default)]
-struct NoteWidths {
-    /// The smallest count with the width below (0: none worked out yet).
-    from: u64,
-    width: usize,
+/// ` ` and [`elided_note`]`(more)` appended to `out` when `more` bytes are left out; returns
+/// the columns that takes.
+fn push_note(out: &mut String, more: u64) -> usize {
+    if more == 0 {
+        return 0;
+    }
+    out.push_str(" …(+");
+    out.push_str(itoa::Buffer::new().format(more));
+    out.push_str(if more == 1 { " byte)" } else { " bytes)" });
+    1 + note_width(more)
 }
 
-impl NoteWidths {
-    fn of(&mut self, left: u64) -> usize {
-        if self.from == 0 || left < self.from {
-            let digits = left.checked_ilog10().unwrap_or(0);
-            self.from = 10u64.pow(digits);
-            self.width = 1 + note_width(left);
-        }
-        self.width
+/// The columns [`push_note`] takes: none when nothing is left out.
+fn note_columns(more: u64) -> usize {
+    match more {
+        0 => 0,
+        more => 1 + note_width(more),
     }
 }
 
@@ -706,26 +865,58 @@ mod tests {
 
     #[test]
     fn previews_match_their_definition() {
-        let samples: [&[u8]; 6] = [
+        let samples: [&[u8]; 15] = [
             b"plain text, nothing odd",
             br#"{"conn":1,"dir":"s2c","seq":0,"pad":"\\xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#,
             "h\u{e9}llo \u{1f600} w\u{202e}x\u{7f}\"q\\".as_bytes(),
             b"\xff\xfe bytes \x00\x1b[2J",
             "\u{4e2d}\u{6587}\u{5b57}".as_bytes(),
             b"",
+            // The ASCII path's edges: its run ends in a multibyte character, an escape, an
+            // invalid byte, a control, an ANSI escape, a character of no width.
+            "a run of ASCII then \u{e9}\u{4e2d}\u{1f600} and more".as_bytes(),
+            br#""\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\""#,
+            b"plain ASCII up to an invalid byte \xff here",
+            b"plain ASCII then a control \x01 and a tab\t",
+            b"red: \x1b[31mred\x1b[0m and \x9b",
+            "combining e\u{301}\u{301}\u{301}\u{301}\u{301}\u{301}\u{301}\u{301}\u{200b}\u{200d}!"
+                .as_bytes(),
+            "bidi \u{202e}override\u{202c} and \u{2028} separator".as_bytes(),
+            // Cut inside a character at the end (a truncated copy).
+            &"cut at the end \u{4e2d}".as_bytes()[..17],
+            &[b'x'; 100],
         ];
         for kept in samples {
-            for total in [kept.len() as u64, kept.len() as u64 + 9, 123_456] {
+            let len = kept.len() as u64;
+            let totals = [
+                len,
+                len + 1,
+                len + 9,
+                len + 10,
+                123_456,
+                len.saturating_sub(3),
+            ];
+            for (total, limit) in totals.into_iter().flat_map(|t| [(t, 64), (t, 9)]) {
                 for cols in (1..=80).chain([200]) {
                     for as_text in [true, false] {
                         assert_eq!(
-                            preview_within(kept, total, as_text, 64, cols),
-                            preview_by_units(kept, total, as_text, 64, cols),
-                            "{kept:?} {total} {cols} {as_text}"
+                            preview_within(kept, total, as_text, limit, cols),
+                            preview_by_units(kept, total, as_text, limit, cols),
+                            "{kept:?} {total} {limit} {cols} {as_text}"
                         );
                     }
                 }
             }
+        }
+        // Longer than the ASCII path's stack buffer, whole and cut.
+        let long = br#"{"k":"v\\w", "plain": "a run of plain text"} "#.repeat(40);
+        let len = long.len() as u64;
+        for (total, cols) in [(len, 5000), (len, 700), (len + 5, 333), (len, 80)] {
+            assert_eq!(
+                preview_within(&long, total, true, 2000, cols),
+                preview_by_units(&long, total, true, 2000, cols),
+                "{total} {cols}"
+            );
         }
         for n in [1, 9, 10, 99, 100, 12345, u64::MAX] {
             assert_eq!(note_width(n), display_width(&elided_note(n)));
@@ -733,6 +924,10 @@ mod tests {
         // One byte left out is singular (a JSON text one byte too long for its preview, as
         // in samples/apps/graphql/graphql-ws.pcap).
         assert_eq!(elided_note(1), "…(+1 byte)");
+        assert_eq!(
+            preview_within(b"abc", 4, true, 64, 80),
+            "\"abc\" …(+1 byte)"
+        );
     }
 
     #[test]

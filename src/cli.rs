@@ -387,8 +387,10 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     pub packets: Option<u64>,
 
-    /// Threads that dissect a capture file, its connections shared among them (default: the
-    /// number of cores). The output is the same for every N. Live capture and -c use one.
+    /// Threads that dissect a capture file, its connections shared among them. The output is
+    /// the same for every N. Default: the number of cores for NDJSON (the threads write its
+    /// lines), one for the other views (they draw on one thread anyway). Live capture and -c
+    /// use one.
     #[arg(short = 'j', long, value_name = "N", value_parser = at_least_one)]
     pub threads: Option<u64>,
 
@@ -464,8 +466,8 @@ pub enum Command {
         /// Treat connections on these ports as WebSocket even without a visible handshake.
         #[arg(long, value_name = "PORTS", value_delimiter = ',')]
         ws_port: Vec<u16>,
-        /// Threads that dissect the captures (default: the number of cores); the page is the
-        /// same for every N.
+        /// Threads that dissect the captures (default: one; the page is drawn on one thread,
+        /// so more save little); the page is the same for every N.
         #[arg(short = 'j', long, value_name = "N", value_parser = at_least_one)]
         threads: Option<u64>,
     },

@@ -88,7 +88,7 @@ struct ReportRun {
     max_frames: u64,
     tls_keylog: Option<PathBuf>,
     ws_ports: Vec<u16>,
-    threads: usize,
+    threads: wsdissect::threads::Threads,
 }
 
 /// `wsdissect report`: dissect the captures into the HTML page, then write it (`-`: standard

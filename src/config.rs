@@ -51,7 +51,7 @@ pub struct Config {
     pub export: Option<PathBuf>,
     /// Threads that dissect (`-j N`): one for a live capture and for `-c N` (which stops
     /// where one thread would); else the flag, or the number of cores.
-    pub threads: usize,
+    pub threads: wsdissect::threads::Threads,
     /// `--out`: where `--format parquet` writes its tables.
     pub out: Option<PathBuf>,
 }
@@ -153,7 +153,7 @@ impl Config {
             },
             // `-c N` stops where one thread would.
             threads: if limits.count.is_some() {
-                1
+                wsdissect::threads::Threads::Asked(1)
             } else {
                 wsdissect::threads::resolve(limits.threads, live)
             },

@@ -343,7 +343,7 @@ pub struct RunLimits {
     /// Worker threads for the connections (`-j N`, module [`threads`]); 0 or 1: one thread
     /// does everything. A live capture, or a sink that may stop early (`-c N`), runs on one
     /// thread whatever this says: the output is the same either way.
-    pub threads: usize,
+    pub threads: threads::Threads,
 }
 
 /// [`dissect`], with limits. Also stops when the sink has what it wants (`-c N`).
@@ -357,8 +357,9 @@ pub fn dissect_with(
         Some(path) => Some(KeyFile::open(path).map_err(RunError::Capture)?),
         None => None,
     };
-    if limits.threads > 1 && !cfg.live {
-        return dissect_threaded(source, cfg, limits, sink, keys);
+    let threads = limits.threads.for_output(sink.renderer().is_some());
+    if threads > 1 && !cfg.live {
+        return dissect_threaded(threads, source, cfg, limits, sink, keys);
     }
     let keys = Arc::new(KeyStore::new(keys, cfg.live));
     let mut pipeline = Pipeline::with_keys(cfg, FlowTableLimits::default(), keys);
@@ -374,6 +375,7 @@ pub fn dissect_with(
 
 /// [`dissect_with`] on `limits.threads` workers: the same output, byte for byte.
 fn dissect_threaded(
+    n: usize,
     source: &mut dyn PacketSource,
     cfg: DissectConfig,
     mut limits: RunLimits,
@@ -383,7 +385,6 @@ fn dissect_threaded(
     let text = keys.as_ref().map(|(_, text)| Arc::new(text.clone()));
     // The main thread's key store only collects malformed lines for the warnings.
     let store = Arc::new(KeyStore::new(keys, false));
-    let n = limits.threads;
     let mut out = Dispatch::start(n, Arc::new(cfg), text, sink).map_err(RunError::Output)?;
     let pending = out.pending();
     let mut pipeline = Pipeline::with_app(

@@ -62,7 +62,7 @@ complete -c wsdissect -n "__fish_wsdissect_needs_command" -s B -l buffer-size -d
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l snaplen -d 'Snap length: bytes captured per packet [default: 262144]' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -s c -l count -d 'Stop after this many WebSocket messages (at least 1; leave it out for no limit)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l packets -d 'Stop after this many packets (at least 1; leave it out for no limit)' -r
-complete -c wsdissect -n "__fish_wsdissect_needs_command" -s j -l threads -d 'Threads that dissect a capture file, its connections shared among them (default: the number of cores). The output is the same for every N. Live capture and -c use one' -r
+complete -c wsdissect -n "__fish_wsdissect_needs_command" -s j -l threads -d 'Threads that dissect a capture file, its connections shared among them. The output is the same for every N. Default: the number of cores for NDJSON (the threads write its lines), one for the other views (they draw on one thread anyway). Live capture and -c use one' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-message-bytes -d 'Upper bound on the bytes kept for one message, even with --full-payload' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate -d 'Stop inflating a compressed message past this many bytes (deflate bomb guard)' -r
 complete -c wsdissect -n "__fish_wsdissect_needs_command" -l max-inflate-total -d 'Stop inflating a session\'s compressed messages once they have inflated this many bytes together (both directions)' -r
@@ -98,7 +98,7 @@ complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -s o -l outp
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l max-frames -d 'Frames drawn per WebSocket session; later frames are counted, not drawn' -r
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l tls-keylog -d 'Decrypt TLS (wss) with this key log (NSS format, as SSLKEYLOGFILE writes it)' -r -F
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l ws-port -d 'Treat connections on these ports as WebSocket even without a visible handshake' -r
-complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -s j -l threads -d 'Threads that dissect the captures (default: the number of cores); the page is the same for every N' -r
+complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -s j -l threads -d 'Threads that dissect the captures (default: one; the page is drawn on one thread, so more save little); the page is the same for every N' -r
 complete -c wsdissect -n "__fish_wsdissect_using_subcommand report" -l color -d 'Colour: auto (a terminal, unless NO_COLOR is set), always or never; also for the subcommands, before or after their name' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -44,15 +44,46 @@ use crate::tcp::{Application, EndReason, FlowMeta, StreamEvent};
 
 pub use merge::{Merge, Order, Output, Results};
 
+/// The threads a run was given: `-j N`, or one per core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    /// `-j N`: N threads, whatever the output.
+    Asked(usize),
+    /// No `-j`: one thread per core where the workers render the output (NDJSON). A view that
+    /// renders its own events (text, `-v`, table, conversation, the report, any filter) runs
+    /// on one thread: its rendering stays on the main thread, and the events' trip from the
+    /// workers cost more than the workers saved (on `many-connections.pcap` the text view took
+    /// 0.46 s of wall clock and 0.66 s of CPU with two threads, 0.38 s and 0.38 s with one:
+    /// docs/performance.md, "Threads").
+    PerCore(usize),
+}
+
+impl Default for Threads {
+    fn default() -> Threads {
+        Threads::Asked(1)
+    }
+}
+
+impl Threads {
+    /// The threads to run with, for an output the workers can render or not.
+    pub fn for_output(self, rendered_by_workers: bool) -> usize {
+        match self {
+            Threads::Asked(n) => n,
+            Threads::PerCore(n) if rendered_by_workers => n,
+            Threads::PerCore(_) => 1,
+        }
+    }
+}
+
 /// The threads a run uses: `asked` (`-j N`), else one per core; one for a live capture, whose
 /// packets come at the pace of the network (one thread keeps up, and shows each at once).
-pub fn resolve(asked: Option<u64>, live: bool) -> usize {
+pub fn resolve(asked: Option<u64>, live: bool) -> Threads {
     if live {
-        return 1;
+        return Threads::Asked(1);
     }
     match asked {
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX).min(MAX_THREADS),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        Some(n) => Threads::Asked(usize::try_from(n).unwrap_or(usize::MAX).min(MAX_THREADS)),
+        None => Threads::PerCore(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
 }
 
@@ -284,19 +315,19 @@ impl Drop for Proxy {
 /// large enough that a batch costs little to send, small enough that the workers start early
 /// and the batches in flight stay small.
 const EPOCH_CALLS: usize = 2048;
-const EPOCH_BYTES: usize = 256 << 10;
+const EPOCH_BYTES: usize = 1 << 20;
 /// Batches waiting in each channel (each way) before the sender waits: enough to keep a worker
 /// busy while the main thread reads, few enough to bound memory.
-const CHANNEL_BATCHES: usize = 2;
+const CHANNEL_BATCHES: usize = 4;
 /// A batch's input is bounded, but not what it makes (with whole messages kept, one packet can
 /// complete sixty messages of 1 MiB: `bench/bomb.py`). So a worker hands its results over in
 /// parts of about this many bytes (events with their payloads, or the bytes rendered from
 /// them), splitting one call's output between parts when it must...
-const RESULTS_PART: usize = 256 << 10;
+const RESULTS_PART: usize = 1 << 20;
 /// ...and waits before handing over more while this many bytes of its results are not written
 /// yet (a part always goes through when none are held, so it never waits for nothing). A
 /// worker then holds one call's events, as one thread does, and the parts in flight.
-const RESULTS_HELD: usize = 1 << 20;
+const RESULTS_HELD: usize = 4 << 20;
 
 /// The bytes of a worker's results that the main thread holds and has not written yet.
 #[derive(Default)]

@@ -398,6 +398,10 @@ impl<S: Sink> Sink for FilterSink<S> {
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.inner.write_rendered(bytes)
     }
+
+    fn write_rendered_vectored(&mut self, pieces: &[io::IoSlice<'_>]) -> io::Result<()> {
+        self.inner.write_rendered_vectored(pieces)
+    }
 }
 
 /// No filter is set: every event passes as it is.

@@ -45,6 +45,31 @@ pub trait Sink {
     fn write_rendered(&mut self, _bytes: &[u8]) -> io::Result<()> {
         Err(io::Error::other("this sink renders its own events"))
     }
+    /// Several pieces of [`Sink::write_rendered`] bytes, in order: a sink may hand them to the
+    /// system in one call, without copying them first.
+    fn write_rendered_vectored(&mut self, pieces: &[io::IoSlice<'_>]) -> io::Result<()> {
+        for piece in pieces {
+            self.write_rendered(piece)?;
+        }
+        Ok(())
+    }
+}
+
+/// All of `pieces` to `out` (`Write::write_all_vectored` is not stable yet).
+pub fn write_all_vectored(
+    out: &mut dyn io::Write,
+    mut pieces: &mut [io::IoSlice<'_>],
+) -> io::Result<()> {
+    io::IoSlice::advance_slices(&mut pieces, 0);
+    while !pieces.is_empty() {
+        match out.write_vectored(pieces) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut pieces, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A stateless way of rendering events, to be run on any thread (see [`Sink::renderer`]).
@@ -81,6 +106,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
         (**self).write_rendered(bytes)
+    }
+    fn write_rendered_vectored(&mut self, pieces: &[io::IoSlice<'_>]) -> io::Result<()> {
+        (**self).write_rendered_vectored(pieces)
     }
 }
 

@@ -122,9 +122,14 @@ impl Cursor {
         self.call >= self.results.ends.len() && self.results.error.is_none()
     }
 
-    /// The next call's events or bytes to `sink`; false when that was only a piece of the
-    /// call's output, the rest in the next results.
-    fn write_next(&mut self, sink: &mut dyn Sink) -> Result<bool, Failed> {
+    /// The next call's events to `sink`, or its bytes to `unwritten` (as this worker's range);
+    /// false when that was only a piece of the call's output, the rest in the next results.
+    fn write_next(
+        &mut self,
+        worker: usize,
+        unwritten: &mut Vec<Range>,
+        sink: &mut dyn Sink,
+    ) -> Result<bool, Failed> {
         let Some(&end) = self.results.ends.get(self.call) else {
             let e = self
                 .results
@@ -141,10 +146,7 @@ impl Cursor {
                     sink.event(e).map_err(Failed::Output)?;
                 }
             }
-            Output::Bytes(bytes) if end > start => {
-                sink.write_rendered(&bytes[start..end])
-                    .map_err(Failed::Output)?;
-            }
+            Output::Bytes(_) if end > start => unwritten.push(Range { worker, start, end }),
             Output::Bytes(_) => {}
         }
         Ok(!(self.results.unfinished && self.call == self.results.ends.len()))
@@ -155,10 +157,25 @@ impl Cursor {
 /// wait), `Err(worker)` when none will come.
 pub type Fetch<'a> = dyn FnMut(usize) -> Result<Option<Results>, usize> + 'a;
 
+/// Bytes of a worker's current results, rendered and not yet written.
+struct Range {
+    worker: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Ranges gathered before they are written in one call: enough that the main thread never
+/// copies the workers' bytes (a buffered writer passes so much on as it is), well under the
+/// system's limit of pieces per `writev` (1,024).
+const UNWRITTEN_RANGES: usize = 256;
+
 /// The order released so far, and each worker's results being read.
 pub struct Merge {
     order: VecDeque<Order>,
     cursors: Vec<Option<Cursor>>,
+    /// Rendered bytes whose turn has come, in order, all in the cursors' results: written
+    /// before any of those results is let go, before any event, and before waiting.
+    unwritten: Vec<Range>,
     /// Results read to their end, by worker: their buffers can be used again.
     pub spent: Vec<(usize, Results)>,
 }
@@ -168,6 +185,7 @@ impl Merge {
         Merge {
             order: VecDeque::new(),
             cursors: (0..workers).map(|_| None).collect(),
+            unwritten: Vec::new(),
             spent: Vec::new(),
         }
     }
@@ -187,15 +205,23 @@ impl Merge {
     /// to wait.
     pub fn step(&mut self, fetch: &mut Fetch<'_>, sink: &mut dyn Sink) -> Result<bool, Failed> {
         let worker = match self.order.front() {
-            None => return Ok(false),
+            None => {
+                self.flush(sink)?;
+                return Ok(false);
+            }
             Some(Order::Call(w)) => *w,
             Some(Order::Main(_)) => {
+                self.flush(sink)?;
                 if let Some(Order::Main(e)) = self.order.pop_front() {
                     sink.event(&e).map_err(Failed::Output)?;
                 }
                 return Ok(true);
             }
         };
+        if self.cursors[worker].as_ref().is_none_or(Cursor::exhausted) {
+            // New results come (or are waited for): what is gathered goes out first.
+            self.flush(sink)?;
+        }
         let cursor = loop {
             match &mut self.cursors[worker] {
                 Some(c) if !c.exhausted() => break c,
@@ -214,17 +240,52 @@ impl Merge {
                 },
             }
         };
-        if cursor.write_next(sink)? {
-            self.order.pop_front();
+        match cursor.write_next(worker, &mut self.unwritten, sink) {
+            Ok(true) => {
+                self.order.pop_front();
+            }
+            Ok(false) => {}
+            Err(e) => {
+                // What came before the failure is written, as one thread would have.
+                let _ = self.flush(sink);
+                return Err(e);
+            }
+        }
+        if self.unwritten.len() >= UNWRITTEN_RANGES {
+            self.flush(sink)?;
         }
         // Results read to their end are let go at once: their worker may be waiting for the
         // room they take (`Held` in mod.rs).
         if self.cursors[worker].as_ref().is_some_and(Cursor::exhausted) {
+            self.flush(sink)?;
             if let Some(done) = self.cursors[worker].take() {
                 self.spent.push((worker, done.results));
             }
         }
         Ok(true)
+    }
+}
+
+impl Merge {
+    /// Write the rendered bytes gathered so far, in one call to the sink.
+    pub fn flush(&mut self, sink: &mut dyn Sink) -> Result<(), Failed> {
+        if self.unwritten.is_empty() {
+            return Ok(());
+        }
+        let mut pieces = Vec::with_capacity(self.unwritten.len());
+        for r in &self.unwritten {
+            match self.cursors[r.worker].as_ref().map(|c| &c.results.output) {
+                Some(Output::Bytes(bytes)) => pieces.push(io::IoSlice::new(&bytes[r.start..r.end])),
+                _ => {
+                    return Err(Failed::Output(io::Error::other(
+                        "rendered bytes let go unwritten",
+                    )))
+                }
+            }
+        }
+        let written = sink.write_rendered_vectored(&pieces);
+        self.unwritten.clear();
+        written.map_err(Failed::Output)
     }
 }
 

@@ -105,7 +105,7 @@ pub fn run_capture_with_keys(capture: Vec<u8>, chunk: usize, cfg_byte: u8, keylo
     let two = |sink: &mut dyn Sink| {
         let mut source = open(capture.clone()).expect("opened once already");
         let limits = wsdissect::RunLimits {
-            threads: 2,
+            threads: wsdissect::threads::Threads::Asked(2),
             ..wsdissect::RunLimits::default()
         };
         wsdissect::dissect_with(&mut source, cfg.clone(), limits, sink)

@@ -107,14 +107,7 @@ mod tests {
     }
 
     fn v4(payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
-            .tcp(1234, 80, 1000, 65535)
-            .ack(5)
-            .write(&mut out, payload)
-            .unwrap();
-        out
+        crate::net::tests::tcp_packet_v4(payload)
     }
 
     fn v6(payload: &[u8]) -> Vec<u8> {

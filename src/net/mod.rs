@@ -437,7 +437,8 @@ mod tests {
         assert_eq!(seg.orig_payload_len, 5);
     }
 
-    fn tcp_packet_v4(payload: &[u8]) -> Vec<u8> {
+    /// An Ethernet/IPv4/TCP packet carrying `payload` (also for `fast`'s tests).
+    pub(super) fn tcp_packet_v4(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         PacketBuilder::ethernet2([1; 6], [2; 6])
             .ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)

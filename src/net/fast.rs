@@ -6,12 +6,12 @@
 //! goes the general way, which gives the same [`Segment`]: the tests below and the fuzz target
 //! `net_fast_path` compare the two on every input.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use etherparse::TcpSlice;
 
-use super::facts::{self, IpHeader};
-use super::{Segment, TCP};
+use super::facts::IpHeader;
+use super::{segment_of, Segment, TCP};
 
 const IPV4: u16 = 0x0800;
 const IPV6: u16 = 0x86dd;
@@ -71,20 +71,7 @@ fn tcp_segment<'a>(
     tcp: &'a [u8],
 ) -> Option<Segment<'a>> {
     let tcp = TcpSlice::from_slice(tcp).ok()?;
-    let payload = tcp.payload();
-    Some(Segment {
-        src: SocketAddr::new(src, tcp.source_port()),
-        dst: SocketAddr::new(dst, tcp.destination_port()),
-        seq: tcp.sequence_number(),
-        ack: tcp.acknowledgment_number(),
-        ack_flag: tcp.ack(),
-        syn: tcp.syn(),
-        fin: tcp.fin(),
-        rst: tcp.rst(),
-        payload,
-        orig_payload_len: payload.len(),
-        facts: facts::wire_facts(Some(ip), &tcp, true),
-    })
+    Some(segment_of(src, dst, Some(ip), &tcp, 0))
 }
 
 #[cfg(test)]

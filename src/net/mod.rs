@@ -382,14 +382,29 @@ fn parse_general<'a>(data: &'a [u8], network: link::Network<'a>) -> Result<Parse
             return Err(SkipReason::TruncatedTcpHeader(why));
         }
     };
-    let payload = tcp.payload();
     // Bytes the IP header promises but the capture does not hold (snap length). A zero IPv4
     // total length (segmentation offload) makes etherparse fall back to the slice: nothing missing.
     let missing = (ip.start + ip.declared_len).saturating_sub(data.len());
     let missing = if ip.declared_len == 0 { 0 } else { missing };
-    Ok(Parsed::Segment(Segment {
-        src: SocketAddr::new(ip.src, tcp.source_port()),
-        dst: SocketAddr::new(ip.dst, tcp.destination_port()),
+    let header = facts::IpHeader::of(&sliced);
+    Ok(Parsed::Segment(segment_of(
+        ip.src, ip.dst, header, tcp, missing,
+    )))
+}
+
+/// The segment a TCP header and its payload make; `missing`: bytes the IP header promises
+/// beyond those captured (then the checksum cannot be checked).
+fn segment_of<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    ip: Option<facts::IpHeader<'_>>,
+    tcp: &etherparse::TcpSlice<'a>,
+    missing: usize,
+) -> Segment<'a> {
+    let payload = tcp.payload();
+    Segment {
+        src: SocketAddr::new(src, tcp.source_port()),
+        dst: SocketAddr::new(dst, tcp.destination_port()),
         seq: tcp.sequence_number(),
         ack: tcp.acknowledgment_number(),
         ack_flag: tcp.ack(),
@@ -398,8 +413,8 @@ fn parse_general<'a>(data: &'a [u8], network: link::Network<'a>) -> Result<Parse
         rst: tcp.rst(),
         payload,
         orig_payload_len: payload.len() + missing,
-        facts: facts::wire_facts(facts::IpHeader::of(&sliced), tcp, missing == 0),
-    }))
+        facts: facts::wire_facts(ip, tcp, missing == 0),
+    }
 }
 
 /// Only fragments that may carry TCP are reassembled, and only whole ones.

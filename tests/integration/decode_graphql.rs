@@ -8,7 +8,7 @@ use serde_json::Value;
 use wsdissect::base::Direction;
 use wsdissect::decode::Protocol;
 
-use crate::decode_support::{assert_plausible_rtt, connections, decoded, log_lines};
+use crate::decode_support::{assert_plausible_rtt, connections, decoded, log_lines, sent_by};
 
 /// The key a reader groups an operation by: its name, else its first field (the test's own
 /// reading of the logged query).
@@ -29,15 +29,8 @@ fn check(capture: &str, proto: &str, protocol: Protocol) -> usize {
     assert_eq!(conns.len(), 1, "{capture}");
     let conn = &conns[0];
     assert_eq!(conn.subprotocol.as_deref(), Some(proto));
-    assert!(
-        conn.rules.iter().all(|(r, _)| *r != "graphql-ws-malformed"),
-        "{:?}",
-        conn.rules
-    );
-    let mut index = HashMap::from([
-        (Direction::ClientToServer, 0u64),
-        (Direction::ServerToClient, 0),
-    ]);
+    conn.assert_no_rule("graphql-ws-malformed");
+    let mut messages = conn.in_order();
     // Operations open by the log: id → (message number, key).
     let mut open: HashMap<String, (u64, String)> = HashMap::new();
     let mut answered = 0;
@@ -45,13 +38,8 @@ fn check(capture: &str, proto: &str, protocol: Protocol) -> usize {
         if line["proto"] != proto || line["dir"] != "sent" {
             continue;
         }
-        let dir = match line["side"].as_str().unwrap() {
-            "client" => Direction::ClientToServer,
-            _ => Direction::ServerToClient,
-        };
-        let n = index.get_mut(&dir).unwrap();
-        *n += 1;
-        let m = &conn.dir(dir)[*n as usize - 1];
+        let dir = sent_by(&line);
+        let (n, m) = messages.next(dir);
         let text = line["text"].as_str().unwrap();
         assert_eq!(m.text(), Some(text));
         let d = decoded(m);
@@ -68,7 +56,7 @@ fn check(capture: &str, proto: &str, protocol: Protocol) -> usize {
                 assert_eq!(u.key.as_deref(), Some(key.as_str()));
                 assert_eq!(u.fields["query"], sent["payload"]["query"]);
                 assert_eq!(u.fields.get("variables"), sent["payload"].get("variables"));
-                open.insert(id.unwrap(), (*n, key));
+                open.insert(id.unwrap(), (n, key));
             }
             (Direction::ClientToServer, "complete" | "stop") => {
                 let (_, key) = open
@@ -102,13 +90,7 @@ fn check(capture: &str, proto: &str, protocol: Protocol) -> usize {
             _ => assert!(id.is_none()),
         }
     }
-    for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-        assert_eq!(
-            conn.dir(dir).len() as u64,
-            index[&dir],
-            "no message unlogged"
-        );
-    }
+    messages.assert_all_taken("decode_graphql");
     answered
 }
 

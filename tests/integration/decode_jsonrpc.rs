@@ -7,7 +7,7 @@ use serde_json::Value;
 use wsdissect::base::Direction;
 use wsdissect::decode::Protocol;
 
-use crate::decode_support::{assert_plausible_rtt, connections, decoded, log_lines};
+use crate::decode_support::{assert_plausible_rtt, connections, decoded, log_lines, sent_by};
 
 /// A request as the log shows it: where it went, and its method.
 struct Asked {
@@ -21,29 +21,16 @@ fn every_logged_message_is_decoded_with_its_kind_key_and_answer() {
     let conns = connections("jsonrpc/jsonrpc.pcap");
     assert_eq!(conns.len(), 1);
     let conn = &conns[0];
-    assert!(
-        conn.rules.iter().all(|(r, _)| *r != "jsonrpc-malformed"),
-        "{:?}",
-        conn.rules
-    );
-
-    let mut index = HashMap::from([
-        (Direction::ClientToServer, 0u64),
-        (Direction::ServerToClient, 0),
-    ]);
+    conn.assert_no_rule("jsonrpc-malformed");
+    let mut messages = conn.in_order();
     let mut asked: HashMap<(Direction, String), Asked> = HashMap::new();
     let (mut requests, mut answers) = (0, 0);
     for line in log_lines("jsonrpc/jsonrpc.log") {
         if line["dir"] != "sent" {
             continue;
         }
-        let dir = match line["side"].as_str().unwrap() {
-            "client" => Direction::ClientToServer,
-            _ => Direction::ServerToClient,
-        };
-        let n = index.get_mut(&dir).unwrap();
-        *n += 1;
-        let m = &conn.dir(dir)[*n as usize - 1];
+        let dir = sent_by(&line);
+        let (n, m) = messages.next(dir);
         let text = line["text"].as_str().unwrap();
         assert_eq!(m.text(), Some(text), "{} message {n}", dir.as_str());
         let d = decoded(m);
@@ -68,7 +55,7 @@ fn every_logged_message_is_decoded_with_its_kind_key_and_answer() {
                 if let Some(id) = id {
                     let q = Asked {
                         dir,
-                        message: *n,
+                        message: n,
                         method: method.to_string(),
                     };
                     asked.insert((dir, id), q);
@@ -115,13 +102,7 @@ fn every_logged_message_is_decoded_with_its_kind_key_and_answer() {
         requests >= 8,
         "the sample has requests both ways and a batch"
     );
-    for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-        assert_eq!(
-            conn.dir(dir).len() as u64,
-            index[&dir],
-            "no message unlogged"
-        );
-    }
+    messages.assert_all_taken("decode_jsonrpc");
 }
 
 #[test]

@@ -71,24 +71,15 @@ fn every_logged_frame_is_decoded_and_answers_are_matched() {
     );
     let (mut heartbeats, mut answered) = (0, 0);
     for (session, conn) in (1..).zip(&conns) {
-        assert!(
-            conn.rules.iter().all(|(r, _)| *r != "stomp-malformed"),
-            "{:?}",
-            conn.rules
-        );
-        let mut index = HashMap::from([
-            (Direction::ClientToServer, 0u64),
-            (Direction::ServerToClient, 0),
-        ]);
+        conn.assert_no_rule("stomp-malformed");
+        let mut messages = conn.in_order();
         // Where each receipt, subscription id and ack id was asked, by the log.
         let mut receipts = HashMap::new();
         let mut subs = HashMap::new();
         let mut acks = HashMap::new();
         let frames = logged(session);
         for f in &frames {
-            let n = index.get_mut(&f.dir).unwrap();
-            *n += 1;
-            let m = &conn.dir(f.dir)[*n as usize - 1];
+            let (n, m) = messages.next(f.dir);
             assert_eq!(
                 m.text(),
                 Some(f.raw.as_str()),
@@ -142,7 +133,7 @@ fn every_logged_frame_is_decoded_and_answers_are_matched() {
             } else {
                 assert!(u.answers.is_none(), "{u:?}");
             }
-            let at = (f.dir, *n);
+            let at = (f.dir, n);
             // RabbitMQ copies a SEND's receipt header into the MESSAGE it delivers: only
             // a client's asks for a receipt.
             if let (Direction::ClientToServer, Some(r)) = (f.dir, f.headers.get("receipt")) {
@@ -158,13 +149,7 @@ fn every_logged_frame_is_decoded_and_answers_are_matched() {
                 _ => {}
             }
         }
-        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
-            assert_eq!(
-                conn.dir(dir).len() as u64,
-                index[&dir],
-                "session {session}: no message unlogged"
-            );
-        }
+        messages.assert_all_taken(&format!("session {session}"));
     }
     assert!(heartbeats >= 4, "heart-beats both ways: {heartbeats}");
     assert!(

@@ -32,6 +32,58 @@ impl Conn {
             Direction::ServerToClient => &self.s2c,
         }
     }
+
+    /// No diagnostic of `rule` on this connection.
+    pub fn assert_no_rule(&self, rule: &str) {
+        assert!(
+            self.rules.iter().all(|(r, _)| *r != rule),
+            "{:?}",
+            self.rules
+        );
+    }
+
+    /// Its messages in the order a sender's log lists them: each direction's next in turn.
+    pub fn in_order(&self) -> InOrder<'_> {
+        InOrder {
+            conn: self,
+            taken: [0, 0],
+        }
+    }
+}
+
+/// A connection's messages taken in order, per direction (see [`Conn::in_order`]).
+pub struct InOrder<'a> {
+    conn: &'a Conn,
+    taken: [usize; 2],
+}
+
+impl<'a> InOrder<'a> {
+    /// The next message of `dir`, and its number in that direction (from 1).
+    pub fn next(&mut self, dir: Direction) -> (u64, &'a Message) {
+        let taken = &mut self.taken[dir.index()];
+        *taken += 1;
+        (*taken as u64, &self.conn.dir(dir)[*taken - 1])
+    }
+
+    /// Every message was taken: none that the log does not list (`what` names the run).
+    pub fn assert_all_taken(&self, what: &str) {
+        for dir in [Direction::ClientToServer, Direction::ServerToClient] {
+            assert_eq!(
+                self.conn.dir(dir).len(),
+                self.taken[dir.index()],
+                "{what}: no message unlogged ({})",
+                dir.as_str()
+            );
+        }
+    }
+}
+
+/// The direction a log line's sender wrote in: its `side` is `client` or the server.
+pub fn sent_by(line: &serde_json::Value) -> Direction {
+    match line["side"].as_str() {
+        Some("client") => Direction::ClientToServer,
+        _ => Direction::ServerToClient,
+    }
 }
 
 /// The connections of a capture, in order of their first packet.

@@ -16,8 +16,7 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from idle import (ACK, DEFLATE_ACCEPT, DEFLATE_OFFER, PSH, REQUEST, RESPONSE, SERVER, SYN,
-                  packet)
+from idle import ACK, PSH, SERVER, opening, packet
 
 MESSAGE = 1 << 20
 SEGMENT = 65535 - 20 - 32  # loopback MTU less the IP header and TCP with timestamps
@@ -38,18 +37,7 @@ def binary_frame(payload):
 def main():
     n = int(sys.argv[1])
     client, port = bytes([10, 1, 0, 1]), 40000
-    request = REQUEST[:-2] + DEFLATE_OFFER + b"\r\n"
-    response = RESPONSE[:-2] + DEFLATE_ACCEPT + b"\r\n"
-    c, s = 1000, 5000
-    packets = [
-        packet(client, port, SERVER, 80, c, 0, SYN),
-        packet(SERVER, 80, client, port, s, c + 1, SYN | ACK),
-        packet(client, port, SERVER, 80, c + 1, s + 1, ACK),
-        packet(client, port, SERVER, 80, c + 1, s + 1, PSH | ACK, request),
-    ]
-    c += 1 + len(request)
-    packets.append(packet(SERVER, 80, client, port, s + 1, c, PSH | ACK, response))
-    s += 1 + len(response)
+    packets, c, s = opening(client, port, deflate=True)
     z = zlib.compressobj(6, zlib.DEFLATED, -15)
     zeros = bytes(MESSAGE)
     stream = b"".join(

@@ -72,18 +72,15 @@ def frame(payload, masked, rsv1):
     return head + key + bytes(b ^ key[j % 4] for j, b in enumerate(payload))
 
 
-def connection(i, deflate=False):
-    """The packets of connection i: client 10.(1+i>>16).(i>>8).(i) port 40000 + i % 20000."""
-    client = bytes([10, 1 + (i >> 16) % 250, (i >> 8) & 255, i & 255])
-    port = 40000 + i % 20000
-    c, s = 1000, 5000
+def opening(client, port, deflate=False):
+    """The TCP handshake and the upgrade of a connection from client:port to SERVER:80 (with
+    permessage-deflate when `deflate`): its packets, and the client's and server's next
+    sequence numbers."""
     request, response = REQUEST, RESPONSE
-    client_frame, server_frame = CLIENT_FRAME, SERVER_FRAME
     if deflate:
         request = REQUEST[:-2] + DEFLATE_OFFER + b"\r\n"
         response = RESPONSE[:-2] + DEFLATE_ACCEPT + b"\r\n"
-        client_frame = frame(compressed_text(i, 0), True, True)
-        server_frame = frame(compressed_text(i, 1), False, True)
+    c, s = 1000, 5000
     out = [
         packet(client, port, SERVER, 80, c, 0, SYN),
         packet(SERVER, 80, client, port, s, c + 1, SYN | ACK),
@@ -93,6 +90,18 @@ def connection(i, deflate=False):
     c += 1 + len(request)
     out.append(packet(SERVER, 80, client, port, s + 1, c, PSH | ACK, response))
     s += 1 + len(response)
+    return out, c, s
+
+
+def connection(i, deflate=False):
+    """The packets of connection i: client 10.(1+i>>16).(i>>8).(i) port 40000 + i % 20000."""
+    client = bytes([10, 1 + (i >> 16) % 250, (i >> 8) & 255, i & 255])
+    port = 40000 + i % 20000
+    client_frame, server_frame = CLIENT_FRAME, SERVER_FRAME
+    if deflate:
+        client_frame = frame(compressed_text(i, 0), True, True)
+        server_frame = frame(compressed_text(i, 1), False, True)
+    out, c, s = opening(client, port, deflate)
     out.append(packet(client, port, SERVER, 80, c, s, PSH | ACK, client_frame))
     c += len(client_frame)
     out.append(packet(SERVER, 80, client, port, s, c, PSH | ACK, server_frame))

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use std::ops::Deref;
 
-use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
+use crate::base::{recycle, ConnId, Diagnostic, Direction, PacketRef, StreamId};
 pub use crate::h2::frame::{ErrorCode, FrameHeader};
 use crate::http::Exchange;
 pub use crate::tcp::EndReason;
@@ -17,7 +17,7 @@ pub use crate::ws::record::{DirStats, Frame, InflateFailure, Message, Payload};
 pub enum Event {
     Connection(ConnectionInfo),
     Handshake(Box<Handshake>),
-    Frame(Box<Frame>),
+    Frame(Frame),
     Message(Message),
     Gap(Gap),
     /// A TLS record read (only when asked for: the teaching view).
@@ -31,6 +31,18 @@ pub enum Event {
     ConnectionEnd(ConnectionEnd),
     Diagnostic(Diagnostic),
     CaptureEnd(CaptureSummary),
+}
+
+impl Event {
+    /// Done with the event: its payload buffer goes back for the next frame or message
+    /// ([`recycle`]).
+    pub fn recycle(self) {
+        match self {
+            Event::Frame(f) => recycle::give_back(f.payload.bytes),
+            Event::Message(m) => recycle::give_back(m.payload.bytes),
+            _ => {}
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -51,6 +51,7 @@ impl<S: Sink + ?Sized> Deliver<Event> for S {
     fn deliver(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
         for e in events.drain(..) {
             self.event(&e)?;
+            e.recycle();
         }
         Ok(())
     }
@@ -70,6 +71,7 @@ impl Deliver<Event> for ToSink<'_> {
                 self.counts.count_connection(c);
             }
             self.sink.event(&e)?;
+            e.recycle();
         }
         Ok(())
     }

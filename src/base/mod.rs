@@ -2,6 +2,7 @@
 //! timestamp), the link type a packet was captured with, and the rule registry with the
 //! `Diagnostic` that reports a broken rule. Imports nothing from the crate.
 
+pub mod recycle;
 pub mod rules;
 
 use std::fmt;

@@ -226,7 +226,7 @@ impl Cx<'_> {
 
 impl Report for Cx<'_> {
     fn frame(&mut self, frame: Frame) {
-        self.out.push(Event::Frame(Box::new(frame)));
+        self.out.push(Event::Frame(frame));
     }
     fn message(&mut self, message: Message) {
         self.out.push(Event::Message(message));

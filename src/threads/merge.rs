@@ -90,11 +90,12 @@ impl Results {
     }
 }
 
-/// About the memory an event holds: itself and its payload (what whole messages make large).
+/// About the memory an event holds: itself and its payload buffer (what whole messages make
+/// large; a small payload may sit in a reused buffer larger than itself).
 pub fn event_weight(e: &Event) -> usize {
     let payload = match e {
-        Event::Message(m) => m.payload.bytes.len(),
-        Event::Frame(f) => std::mem::size_of_val(&**f) + f.payload.bytes.len(),
+        Event::Message(m) => m.payload.bytes.capacity(),
+        Event::Frame(f) => f.payload.bytes.capacity(),
         _ => 0,
     };
     std::mem::size_of::<Event>() + payload

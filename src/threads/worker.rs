@@ -196,7 +196,8 @@ impl Job {
             let out = &mut outbox.out;
             match (&mut out.output, self.render) {
                 (Output::Bytes(bytes), Some(render)) => {
-                    render.render(&e, bytes).map_err(Stop::Output)?
+                    render.render(&e, bytes).map_err(Stop::Output)?;
+                    e.recycle();
                 }
                 (Output::Events(_), _) => out.keep(e),
                 (Output::Bytes(_), None) => {

@@ -8,7 +8,7 @@ use super::record::{Hole, InflateFailure, MAX_HOLES};
 use super::rules::Finding;
 use super::utf8::Utf8Validator;
 use crate::base::rules;
-use crate::base::PacketRef;
+use crate::base::{recycle, PacketRef};
 
 #[derive(Debug)]
 pub struct PartialMessage {
@@ -40,7 +40,7 @@ impl PartialMessage {
     pub fn open(opcode: OpCode, packet: PacketRef, compressed: bool) -> PartialMessage {
         PartialMessage {
             opcode,
-            payload: Vec::new(),
+            payload: recycle::buffer(),
             len: 0,
             lost: 0,
             holes: Vec::new(),

@@ -98,6 +98,9 @@ struct State {
 struct DirState {
     /// The open message (boxed: an idle direction has none, and should cost little).
     message: Option<Box<PartialMessage>>,
+    /// The last message's box, reused by the next one while the connection is busy; let go
+    /// when it goes quiet ([`Session::compact`]).
+    spare_message: Option<Box<PartialMessage>>,
     stats: DirStats,
     /// The frame being decoded is a data frame (its payload belongs to the open message).
     in_data_frame: bool,
@@ -249,9 +252,13 @@ impl Session {
     /// decompressor keeps its window, deflated; see [`Inflater::compact`]).
     pub fn compact(&mut self) {
         for d in &mut self.state.dirs {
+            d.spare_message = None;
             if let Some(inf) = d.inflater.as_mut().filter(|_| d.message.is_none()) {
                 inf.compact();
             }
+        }
+        for d in &mut self.decoders {
+            d.compact();
         }
     }
 
@@ -550,10 +557,10 @@ impl State {
         let limit = self.limits.inflate_limit;
         let inferred = self.inferred;
         let st = &mut self.dirs[dir.index()];
-        let Some(m) = st.message.take() else {
+        let Some(mut boxed) = st.message.take() else {
             return;
         };
-        let mut m = *m;
+        let m = &mut *boxed;
         st.stats.messages += 1;
         let mut inflate_finding = match st.inflater.as_mut().filter(|_| m.compressed) {
             Some(inf) => m.finish_inflating(inf, keep, m.inflate_cap, inferred),
@@ -577,7 +584,7 @@ impl State {
             index: st.stats.messages,
             opcode: m.opcode,
             payload: Payload {
-                bytes: m.payload,
+                bytes: std::mem::take(&mut m.payload),
                 len: m.len,
             },
             fragments: m.fragments,
@@ -585,14 +592,16 @@ impl State {
             last_packet,
             utf8_error,
             lost: m.lost,
-            holes: m.holes,
+            holes: std::mem::take(&mut m.holes),
             compressed: m.compressed,
             wire_len: m.wire_len,
-            inflate_error: m.inflate_error,
+            inflate_error: m.inflate_error.take(),
             decoded: None,
         };
         // Cut at the keep limit, not at a hole (a hole is no memory limit).
         let truncated_big = m.kept_to_limit && keep > 1 << 20;
+        // Its buffers went to the event: the box is kept for the next message.
+        st.spare_message = Some(boxed);
         let app_findings = self.decode_app(&mut message);
         // The decoder read up to `APP_MESSAGE_KEEP`; the views keep what they were asked to.
         message.payload.bytes.truncate(shown);
@@ -690,7 +699,13 @@ impl DirState {
             found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));
             m.inflate_error = Some(InflateFailure::ContextUnknown);
         }
-        self.message = Some(Box::new(m));
+        self.message = Some(match self.spare_message.take() {
+            Some(mut spare) => {
+                *spare = m;
+                spare
+            }
+            None => Box::new(m),
+        });
     }
 }
 
@@ -987,7 +1002,8 @@ mod size {
     #[test]
     fn a_session_stays_small() {
         let session = std::mem::size_of::<super::Session>();
-        // 736 bytes with the application decoder's box.
-        assert!(session <= 744, "Session is {session} bytes");
+        // 736 bytes with the application decoder's box, and 32 for the spare frame and
+        // message boxes of each direction (a busy connection reuses them).
+        assert!(session <= 776, "Session is {session} bytes");
     }
 }

@@ -60,7 +60,7 @@ fn drawn_frames(events: &[Event]) -> Vec<&Frame> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Frame(f) => Some(&**f),
+            Event::Frame(f) => Some(f),
             _ => None,
         })
         .filter(|f| {
@@ -194,7 +194,7 @@ fn masked_text_frame(events: &[Event]) -> &Frame {
                     && std::str::from_utf8(&f.payload.bytes[..16.min(f.payload.bytes.len())])
                         .is_ok() =>
             {
-                Some(&**f)
+                Some(f)
             }
             _ => None,
         })

@@ -378,7 +378,7 @@ fn frames(events: &[Event], conn: ConnId, dir: Direction) -> Vec<&wsdissect::eve
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Frame(f) if f.conn == conn && f.dir == dir => Some(&**f),
+            Event::Frame(f) if f.conn == conn && f.dir == dir => Some(f),
             _ => None,
         })
         .collect()

@@ -35,13 +35,15 @@ pub enum Event {
 
 impl Event {
     /// Done with the event: its payload buffer goes back for the next frame or message
-    /// ([`recycle`]).
-    pub fn recycle(self) {
-        match self {
-            Event::Frame(f) => recycle::give_back(f.payload.bytes),
-            Event::Message(m) => recycle::give_back(m.payload.bytes),
-            _ => {}
-        }
+    /// ([`recycle`]), leaving the payload empty.
+    #[inline]
+    pub fn recycle(&mut self) {
+        let payload = match self {
+            Event::Frame(f) => &mut f.payload.bytes,
+            Event::Message(m) => &mut m.payload.bytes,
+            _ => return,
+        };
+        recycle::give_back(std::mem::take(payload));
     }
 }
 

@@ -49,11 +49,13 @@ pub trait Deliver<E> {
 /// summary's connection counts at zero).
 impl<S: Sink + ?Sized> Deliver<Event> for S {
     fn deliver(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
-        for e in events.drain(..) {
-            self.event(&e)?;
+        let shown = events.iter_mut().try_for_each(|e| {
+            self.event(e)?;
             e.recycle();
-        }
-        Ok(())
+            Ok(())
+        });
+        events.clear();
+        shown
     }
 }
 
@@ -66,14 +68,17 @@ pub struct ToSink<'a> {
 
 impl Deliver<Event> for ToSink<'_> {
     fn deliver(&mut self, events: &mut Vec<Event>) -> io::Result<()> {
-        for e in events.drain(..) {
-            if let Event::Connection(c) = &e {
+        // Rendered in place and dropped together: an event is not moved out to be rendered.
+        let shown = events.iter_mut().try_for_each(|e| {
+            if let Event::Connection(c) = e {
                 self.counts.count_connection(c);
             }
-            self.sink.event(&e)?;
+            self.sink.event(e)?;
             e.recycle();
-        }
-        Ok(())
+            Ok(())
+        });
+        events.clear();
+        shown
     }
 }
 

@@ -192,7 +192,7 @@ impl Job {
             }
         }
         let mut events = events.drain(..);
-        while let Some(e) = events.next() {
+        while let Some(mut e) = events.next() {
             let out = &mut outbox.out;
             match (&mut out.output, self.render) {
                 (Output::Bytes(bytes), Some(render)) => {

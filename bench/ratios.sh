@@ -6,11 +6,15 @@
 #   bench/make-captures.sh && bench/ratios.sh [CAPTURE (default bench/data/small-messages.pcap)]
 # WSDISSECT=BINARY measures that binary (default: a fresh release build); WSDISSECT_OLD=BINARY
 # adds its text and JSON rows to the same rounds, for before and after; TSHARK=0 leaves tshark
-# out (it takes about 15 s per 100 MB round).
+# out (it takes about 15 s per 100 MB round). Each sample is the CPU time of REPEAT runs in a row
+# (default 5), divided by REPEAT: the timer counts 10 ms ticks, and the floor is a few of them.
+# ARGS adds arguments to every wsdissect run (ARGS="-j 1": one thread for JSON too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-bench/data/small-messages.pcap}
 runs=${RUNS:-5}
+repeat=${REPEAT:-5}
+read -r -a args <<<"${ARGS:-}"
 [ -x /usr/bin/time ] || apt-get install -y -qq time >/dev/null
 command -v tcpdump >/dev/null || apt-get install -y -qq tcpdump >/dev/null
 [ -s "$capture" ] || { echo "no $capture: run bench/make-captures.sh first" >&2; exit 1; }
@@ -20,11 +24,13 @@ if [ -z "${WSDISSECT:-}" ]; then
 fi
 tshark=${TSHARK:-1}
 [ "$tshark" = 0 ] || command -v tshark >/dev/null || { echo "no tshark (TSHARK=0 leaves it out)" >&2; exit 1; }
-cpu() { # COMMAND...: user + system seconds
+cpu() { # COMMAND...: user + system seconds of one run, the mean of $repeat in a row
   local t
   t=$(mktemp)
-  /usr/bin/time -o "$t" -f '%U %S' "$@" >/dev/null 2>&1
-  awk '{ print $1 + $2 }' "$t"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  /usr/bin/time -o "$t" -f '%U %S' sh -c 'n=$1; shift; for _ in $(seq "$n"); do "$@"; done' \
+    sh "$repeat" "$@" >/dev/null 2>&1
+  awk -v n="$repeat" '{ print ($1 + $2) / n }' "$t"
   rm -f "$t"
 }
 declare -A times=()
@@ -32,11 +38,11 @@ for _ in $(seq "$runs"); do
   times[floor]+="$(cpu tcpdump -r "$capture" -w /dev/null) "
   [ "$tshark" = 0 ] || times[tshark]+="$(cpu tshark -n -r "$capture") "
   if [ -n "${WSDISSECT_OLD:-}" ]; then
-    times[oldtext]+="$(cpu "$WSDISSECT_OLD" "$capture") "
-    times[oldjson]+="$(cpu "$WSDISSECT_OLD" --format json "$capture") "
+    times[oldtext]+="$(cpu "$WSDISSECT_OLD" "${args[@]}" "$capture") "
+    times[oldjson]+="$(cpu "$WSDISSECT_OLD" "${args[@]}" --format json "$capture") "
   fi
-  times[text]+="$(cpu "$WSDISSECT" "$capture") "
-  times[json]+="$(cpu "$WSDISSECT" --format json "$capture") "
+  times[text]+="$(cpu "$WSDISSECT" "${args[@]}" "$capture") "
+  times[json]+="$(cpu "$WSDISSECT" "${args[@]}" --format json "$capture") "
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 floor=$(median <<<"${times[floor]}")
@@ -45,11 +51,11 @@ row() { # LABEL KEY
   local t
   t=$(median <<<"${times[$2]}")
   awk -v l="$1" -v t="$t" -v f="$floor" -v x="$text" \
-    'BEGIN { printf "| %s | %.2f | %.1f | %.2f |\n", l, t, t / f, t / x }'
+    'BEGIN { printf "| %s | %.3f | %.1f | %.2f |\n", l, t, t / f, t / x }'
 }
-echo "| $(basename "$capture"), median of $runs | CPU s | × floor | × text |"
+echo "| $(basename "$capture"), median of $runs${ARGS:+, \`$ARGS\`} | CPU s | × floor | × text |"
 echo "|---|--:|--:|--:|"
-awk -v f="$floor" 'BEGIN { printf "| `tcpdump -r X -w /dev/null` (floor) | %.2f | 1.0 | |\n", f }'
+awk -v f="$floor" 'BEGIN { printf "| `tcpdump -r X -w /dev/null` (floor) | %.3f | 1.0 | |\n", f }'
 [ "$tshark" = 0 ] || row '`tshark -n -r X`' tshark
 if [ -n "${WSDISSECT_OLD:-}" ]; then
   row '`wsdissect X` (text), old' oldtext

@@ -1,5 +1,6 @@
 //! NDJSON: one event per line; the contract is documented in docs/json.md.
 
+use std::cell::Cell;
 use std::io::{self, Write};
 
 use base64::Engine;
@@ -7,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
-use crate::base::{ConnId, Direction, PacketRef, StreamId};
+use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use crate::decode::{Decoded, Unit};
 use crate::event::{CaptureSummary, DirStats, Event, Frame, Message, StreamEndReason, TlsInfo};
 use crate::http::ExtendedConnect;
@@ -89,11 +90,15 @@ struct ObjectWriter<'a> {
     first: bool,
 }
 
+// Inlined into each field written, so that the key, a literal, is copied as a constant
+// (not by a call to memcpy for a length known only at run time: 20 calls a record).
 impl<'a> ObjectWriter<'a> {
+    #[inline(always)]
     fn begin(out: &'a mut Vec<u8>) -> io::Result<Self> {
         out.push(b'{');
         Ok(ObjectWriter { out, first: true })
     }
+    #[inline(always)]
     fn key(&mut self, k: &str) -> io::Result<()> {
         if !self.first {
             self.out.push(b',');
@@ -105,26 +110,37 @@ impl<'a> ObjectWriter<'a> {
         self.out.extend_from_slice(b"\":");
         Ok(())
     }
+    #[inline(always)]
     fn u64(&mut self, k: &str, v: u64) -> io::Result<()> {
         self.key(k)?;
         self.out
             .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         Ok(())
     }
+    #[inline(always)]
     fn bool(&mut self, k: &str, v: bool) -> io::Result<()> {
         self.key(k)?;
         self.out.write_all(if v { b"true" } else { b"false" })
     }
+    #[inline(always)]
     fn f64(&mut self, k: &str, v: f64) -> io::Result<()> {
         self.key(k)?;
         serde_json::to_writer(&mut *self.out, &v).map_err(io::Error::other)
     }
+    /// A capture timestamp, in seconds as [`Self::f64`] writes them.
+    #[inline(always)]
+    fn ts(&mut self, k: &str, ts: Timestamp) -> io::Result<()> {
+        self.key(k)?;
+        write_ts(self.out, ts)
+    }
+    #[inline(always)]
     fn str(&mut self, k: &str, v: &str) -> io::Result<()> {
         self.key(k)?;
         write_json_str(self.out, v)
     }
     /// A name of this program's own (a record type, a direction, an opcode): printable ASCII
     /// with nothing to escape, so copied as it is, without the escaper's set-up.
+    #[inline(always)]
     fn name(&mut self, k: &str, v: &'static str) -> io::Result<()> {
         debug_assert!(plain_prefix_len(v.as_bytes()) == v.len(), "{v:?}");
         self.key(k)?;
@@ -133,13 +149,53 @@ impl<'a> ObjectWriter<'a> {
         self.out.push(b'"');
         Ok(())
     }
+    #[inline(always)]
     fn null(&mut self, k: &str) -> io::Result<()> {
         self.key(k)?;
         self.out.write_all(b"null")
     }
+    #[inline(always)]
     fn end(self) -> io::Result<()> {
         self.out.write_all(b"}")
     }
+}
+
+/// The last timestamp written on this thread, as written. A message's record carries the
+/// timestamp of its frame's, and the frames of one packet share theirs; the shortest decimal
+/// of a float is the dearest field of a record to work out.
+#[derive(Clone, Copy)]
+struct TsWritten {
+    ts: Timestamp,
+    len: usize,
+    text: [u8; TS_TEXT_MAX],
+}
+
+/// The longest shortest decimal of an `f64`: `-1.7976931348623157e308` is 23 bytes.
+const TS_TEXT_MAX: usize = 24;
+
+thread_local! {
+    static LAST_TS: Cell<Option<TsWritten>> = const { Cell::new(None) };
+}
+
+/// `ts` in seconds, as serde_json writes the `f64`; the last one written is copied, not
+/// worked out again.
+fn write_ts(out: &mut Vec<u8>, ts: Timestamp) -> io::Result<()> {
+    let last = LAST_TS.try_with(Cell::get).ok().flatten();
+    if let Some(w) = last.filter(|w| w.ts == ts) {
+        out.extend_from_slice(&w.text[..w.len]);
+        return Ok(());
+    }
+    let start = out.len();
+    serde_json::to_writer(&mut *out, &ts.as_secs_f64()).map_err(io::Error::other)?;
+    let written = &out[start..];
+    if let Some(dst) = (written.len() <= TS_TEXT_MAX).then_some(written.len()) {
+        let mut text = [0u8; TS_TEXT_MAX];
+        text[..dst].copy_from_slice(written);
+        let w = TsWritten { ts, len: dst, text };
+        // At thread exit the cell may be gone: nothing is remembered then.
+        let _ = LAST_TS.try_with(|c| c.set(Some(w)));
+    }
+    Ok(())
 }
 
 /// A JSON string, byte for byte as [`write_safe_json`] writes it, without serde's escaping
@@ -174,13 +230,22 @@ fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
     while i < end {
         // Eight bytes copied blindly, kept up to the first that needs a look (`w` stays within
         // six bytes per byte read, so the room checked here is there whenever i < end).
-        if let (Some(word), Some(dst)) = (bytes.get(i..i + 8), buf.get_mut(w..w + 8)) {
+        let word = bytes
+            .get(i..i + 8)
+            .and_then(|w| <&[u8; 8]>::try_from(w).ok());
+        if let (Some(word), Some(dst)) = (word, buf.get_mut(w..w + 8)) {
             dst.copy_from_slice(word);
             let plain = plain_prefix(word);
             (i, w) = (i + plain, w + plain);
             if plain == 8 {
                 continue;
             }
+        }
+        // Quotes and backslashes are most of the escapes (a quote every few bytes of JSON).
+        if let (Some(&b @ (b'"' | b'\\')), Some(dst)) = (bytes.get(i), buf.get_mut(w..w + 2)) {
+            dst.copy_from_slice(&[b'\\', b]);
+            (i, w) = (i + 1, w + 2);
+            continue;
         }
         let (read, wrote) = escape_one(v, i, &mut buf[w..]);
         (i, w) = (i + read, w + wrote);
@@ -192,14 +257,11 @@ fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
 /// How many of the eight bytes of `word`, from the first, [`JSON_ESCAPES`] leaves as they
 /// are: printable ASCII but the quote and the backslash. The bit tricks flag a byte that needs
 /// a look, and may flag bytes after it too, never one before: the first flag is exact.
-fn plain_prefix(word: &[u8]) -> usize {
+fn plain_prefix(word: &[u8; 8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let Ok(word) = <[u8; 8]>::try_from(word) else {
-        return 0;
-    };
     // Little-endian: the first byte is the lowest, and trailing zeros count from it.
-    let x = u64::from_le_bytes(word);
+    let x = u64::from_le_bytes(*word);
     let has_zero = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
     let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH; // a byte below 0x20
     let high = (x.wrapping_add(ONES) | x) & HIGH; // a byte above 0x7e
@@ -445,6 +507,7 @@ fn with_stream(stream: Option<StreamId>, record: Value) -> Value {
 }
 
 /// The fields a frame or message record starts with: which session, which direction, which one.
+#[inline(always)]
 fn begin_session_record<'a>(
     out: &'a mut Vec<u8>,
     kind: &'static str,
@@ -483,7 +546,7 @@ fn write_frame(out: &mut Vec<u8>, f: &Frame) -> io::Result<()> {
     o.u64("header_len", u64::from(h.header_len))?;
     o.u64("packet", f.first_packet.number)?;
     o.u64("last_packet", f.last_packet.number)?;
-    o.f64("ts", f.last_packet.ts.as_secs_f64())?;
+    o.ts("ts", f.last_packet.ts)?;
     o.u64("stream_offset", f.stream_offset)?;
     if f.lost > 0 {
         o.u64("lost", f.lost)?;
@@ -555,7 +618,7 @@ fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
     }
     o.u64("packet", msg.first_packet.number)?;
     o.u64("last_packet", msg.last_packet.number)?;
-    o.f64("ts", msg.last_packet.ts.as_secs_f64())?;
+    o.ts("ts", msg.last_packet.ts)?;
     if let Some(d) = &msg.decoded {
         o.key("decoded")?;
         write_safe_json(o.out, &decoded(d))?;

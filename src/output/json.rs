@@ -757,6 +757,26 @@ mod tests {
         }
     }
 
+    /// The timestamp kept per thread gives what the serializer writes, whether it is the one
+    /// kept or a new one.
+    #[test]
+    fn a_timestamp_written_again_reads_as_written_first() {
+        let stamps = [
+            1_796_008_097_493_325_000,
+            0,
+            1,
+            999,
+            u64::MAX,
+            1_700_000_000_000_000_001,
+        ];
+        for ts in stamps.iter().flat_map(|&t| [t, t, t.saturating_add(1)]) {
+            let mut out = Vec::new();
+            write_ts(&mut out, Timestamp(ts)).unwrap();
+            let want = serde_json::to_string(&Timestamp(ts).as_secs_f64()).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{ts}");
+        }
+    }
+
     fn safe(s: &str) -> String {
         let mut out = Vec::new();
         write_safe_json(&mut out, s).unwrap();

@@ -6,6 +6,8 @@
 # work on the machine takes cores from the threads. See docs/performance.md.
 #   bench/make-captures.sh && bench/threads.sh [CAPTURE (default bench/data/many-connections.pcap)]
 #   FORMAT="--format table" bench/threads.sh   # another view (default: --format json)
+# "speed-up" divides the medians of the wall times; "speed-up, paired" is the median of each
+# round's own ratio (the first thread count's run against this one, run just after it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-bench/data/many-connections.pcap}
@@ -32,28 +34,33 @@ measure() { # N: "wall cpu rss" of one run, its output kept in $out/N
   rm -f "$t"
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
-declare -A wall=() cpu=() rss=()
+declare -A wall=() cpu=() rss=() ratio=()
+first=${threads%% *}
 for _ in $(seq "$runs"); do
   for n in $threads; do
     read -r w c m < <(measure "$n")
     wall[$n]+="$w "
     cpu[$n]+="$c "
     rss[$n]+="$m "
+    # This round's speed-up, against the first thread count's run of the same round: a
+    # drift in the machine's speed between rounds cancels out.
+    [ "$n" = "$first" ] && base_w=$w
+    ratio[$n]+="$(awk -v b="$base_w" -v w="$w" 'BEGIN { print b / w }') "
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-first=${threads%% *}
 for n in $threads; do
   cmp -s "$out/$first" "$out/$n" || { echo "-j $n wrote other bytes than -j $first" >&2; exit 1; }
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 base=$(median <<<"${wall[$first]}")
-echo "| $(basename "$capture"), \`$format\`, median of $runs | wall s | speed-up | CPU s | max RSS MiB |"
-echo "|---|--:|--:|--:|--:|"
+echo "| $(basename "$capture"), \`$format\`, median of $runs | wall s | speed-up | speed-up, paired | CPU s | max RSS MiB |"
+echo "|---|--:|--:|--:|--:|--:|"
 for n in $threads; do
   w=$(median <<<"${wall[$n]}")
+  r=$(median <<<"${ratio[$n]}")
   c=$(median <<<"${cpu[$n]}")
   m=$(median <<<"${rss[$n]}")
-  awk -v n="$n" -v w="$w" -v b="$base" -v c="$c" -v m="$m" \
-    'BEGIN { printf "| `-j %s` | %.2f | %.2f× | %.2f | %.0f |\n", n, w, b / w, c, m / 1024 }'
+  awk -v n="$n" -v w="$w" -v b="$base" -v r="$r" -v c="$c" -v m="$m" \
+    'BEGIN { printf "| `-j %s` | %.2f | %.2f× | %.2f× | %.2f | %.0f |\n", n, w, b / w, r, c, m / 1024 }'
 done

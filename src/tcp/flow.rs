@@ -2,6 +2,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 
 use super::note::{Control, Doubt, Note, Refusal};
@@ -415,20 +416,43 @@ impl<A: Application> Flow<A> {
     }
 }
 
-type FlowKey = (SocketAddr, SocketAddr);
+/// A connection's two endpoints, the lower first, so that both directions find one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct FlowKey(SocketAddr, SocketAddr);
+
+impl FlowKey {
+    fn of(a: SocketAddr, b: SocketAddr) -> FlowKey {
+        if a <= b {
+            FlowKey(a, b)
+        } else {
+            FlowKey(b, a)
+        }
+    }
+}
+
+/// Each endpoint hashed as one or two words, not field by field as `SocketAddr` hashes itself
+/// (a call per field: most of the table's lookup, which runs for every packet). Keys that are
+/// equal hash alike: the IPv6 flow label and scope left out only make more keys share a hash.
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        for end in [self.0, self.1] {
+            match end {
+                SocketAddr::V4(a) => {
+                    h.write_u64(u64::from(a.ip().to_bits()) << 16 | u64::from(a.port()))
+                }
+                SocketAddr::V6(a) => {
+                    h.write_u128(a.ip().to_bits());
+                    h.write_u16(a.port());
+                }
+            }
+        }
+    }
+}
 
 /// The flow table's hasher: one lookup per packet, so SipHash's cost showed (4 % of the text
 /// view). foldhash is seeded at random per run, so a crafted capture cannot aim its endpoints
 /// at one bucket: it cannot see the seed, which is all foldhash's flooding resistance needs.
 pub type FlowHash = foldhash::fast::RandomState;
-
-fn key_of(a: SocketAddr, b: SocketAddr) -> FlowKey {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
-    }
-}
 
 pub struct FlowTable<A> {
     /// Boxed: the map keeps spare slots (up to half of them just after it grows), and a
@@ -490,8 +514,8 @@ impl<A: Application> FlowTable<A> {
             self.sweep(packet, out, spill);
         }
         let now = packet.number;
-        let key = key_of(seg.src, seg.dst);
-        let flow = self.flow_for(seg, packet, out, spill);
+        let key = FlowKey::of(seg.src, seg.dst);
+        let flow = self.flow_for(key, seg, packet, out, spill);
         flow.last_seen = packet;
         if !flow.ended {
             flow.process(seg, packet, out, spill);
@@ -556,13 +580,14 @@ impl<A: Application> FlowTable<A> {
     /// lookup: this runs for every packet.
     fn flow_for(
         &mut self,
+        key: FlowKey,
         seg: &Segment<'_>,
         packet: PacketRef,
         out: &mut Vec<A::Event>,
         spill: Spill<'_, A::Event>,
     ) -> &mut Flow<A> {
         let max_pending = self.limits.max_pending_per_direction;
-        let old = match self.flows.entry(key_of(seg.src, seg.dst)) {
+        let old = match self.flows.entry(key) {
             Entry::Occupied(slot) => slot.into_mut(),
             Entry::Vacant(slot) => {
                 let start = (seg.src, seg.dst, packet);

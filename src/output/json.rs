@@ -120,7 +120,13 @@ impl<'a> ObjectWriter<'a> {
     #[inline(always)]
     fn bool(&mut self, k: &str, v: bool) -> io::Result<()> {
         self.key(k)?;
-        self.out.write_all(if v { b"true" } else { b"false" })
+        // Each literal copied as it is (one slice of either length would take a call to memcpy).
+        if v {
+            self.out.extend_from_slice(b"true");
+        } else {
+            self.out.extend_from_slice(b"false");
+        }
+        Ok(())
     }
     #[inline(always)]
     fn f64(&mut self, k: &str, v: f64) -> io::Result<()> {

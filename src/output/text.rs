@@ -75,15 +75,8 @@ fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
 fn push_relative(line: &mut Line, start: &mut Option<Timestamp>, p: &PacketRef, cols: usize) {
     let start = *start.get_or_insert(p.ts);
     let d = p.ts.0.saturating_sub(start.0);
-    let mut secs = itoa::Buffer::new();
-    let secs = secs.format(d / 1_000_000_000);
-    // A leading 1 keeps the microseconds' leading zeros: 1_000_042 -> "000042".
-    let mut micros = itoa::Buffer::new();
-    let micros = &micros.format(1_000_000 + (d % 1_000_000_000) / 1000)[1..];
-    line.spaces(cols.saturating_sub(secs.len() + 7));
-    line.ascii(secs);
-    line.ascii(".");
-    line.ascii(micros);
+    let micros = (d % 1_000_000_000) / 1000;
+    line.seconds(d / 1_000_000_000, micros as u32, cols);
 }
 
 /// The part of a payload's kept bytes a view shows (at most `limit`), and how many bytes of
@@ -597,7 +590,7 @@ impl<W: Write> TextSink<W> {
         if line.width() <= self.opts.width {
             return line.write_to(&mut self.out);
         }
-        for l in wrap(line.as_str(), self.opts.width, indent) {
+        for l in wrap(&line.as_str(), self.opts.width, indent) {
             self.write_line(&l)?;
         }
         Ok(())
@@ -612,9 +605,10 @@ impl<W: Write> TextSink<W> {
         if limit == usize::MAX {
             // Not measured: it may be megabytes, and it is not cut.
             let whole = preview(p.bytes, p.total, p.as_text, limit);
-            self.out.write_all(line.as_str().as_bytes())?;
+            self.out.write_all(line.as_bytes())?;
             self.out.write_all(whole.as_bytes())?;
-            return self.write_line(tail.as_str());
+            self.out.write_all(tail.as_bytes())?;
+            return self.out.write_all(b"\n");
         }
         if p.bytes.is_empty() && p.total == 0 && !p.as_text {
             line.append(tail);
@@ -814,7 +808,7 @@ impl<W: Write> TextSink<W> {
                 // Whole, indented, and valid JSON: not cut to the width.
                 Some(p) => {
                     line.trim_end();
-                    self.write_line(line.as_str())?;
+                    self.write_line(&line.as_str())?;
                     for l in p.lines() {
                         writeln!(self.out, "        {l}")?;
                     }

@@ -403,9 +403,9 @@ fn ascii_columns(b: u8) -> usize {
 
 /// [`Line::preview`] of a text whose cut, or whole, lies in its printable ASCII start (JSON
 /// and most other text), appended to `out`: the columns it took and whether the whole preview
-/// fit. Measured first, eight bytes a step, then copied with its escapes in a second pass that
-/// need not look for the edge; the count is worked out only where the text is cut. `None`,
-/// with nothing appended, when another kind of byte comes first.
+/// fit. Measured and escaped in one pass, eight bytes a step; the count is worked out only
+/// where the text is cut. `None`, with nothing appended, when another kind of byte comes
+/// first.
 fn push_ascii_preview(
     out: &mut Vec<u8>,
     shown: &[u8],
@@ -420,20 +420,30 @@ fn push_ascii_preview(
     // The printable ASCII start that fits with the quotes and the shortest count there can
     // be, the whole preview's.
     let room = cols.saturating_sub(2 + note_columns(total - shown.len() as u64));
-    let (mut end, mut width) = ascii_start(shown, room);
+    let start = out.len();
+    out.push(b'"');
+    let (mut end, mut width) = push_ascii_start(out, shown, room);
     match shown.get(end) {
         // All of it fits (or there is nothing to cut).
         None => {}
-        // The next byte does not fit even with that count: the preview is cut before it (or,
-        // when not even the first byte fits, after that byte all the same).
+        // The next byte does not fit even with that count: the preview is cut before it.
         Some(&b) if ascii_columns(b) > 0 => {
-            (end, width) = ascii_cut(shown, total, cols, end, width)
+            let written = width;
+            (end, width) = ascii_cut(shown, total, cols, end, width);
+            // The escaped text is as long as it is wide: cut back to where the cut is, or,
+            // when not even the first byte fit, that byte written all the same.
+            if width < written {
+                out.truncate(start + 1 + width);
+            } else if width > written {
+                push_ascii_start(out, &shown[..end], usize::MAX);
+            }
         }
         // Other bytes take any number of columns (an accent none): the general path.
-        Some(_) => return None,
+        Some(_) => {
+            out.truncate(start);
+            return None;
+        }
     }
-    out.push(b'"');
-    push_escaped_ascii(out, &shown[..end], width);
     out.push(b'"');
     let width = 2 + width + push_note_bytes(out, total - end as u64);
     Some((width, end == shown.len() && width <= cols))
@@ -465,28 +475,40 @@ fn ascii_cut(
     (end, width)
 }
 
-/// The printable ASCII start of `bytes` that fits in `room` columns as a quoted preview shows
-/// it (quotes and backslashes escaped, two columns each): the bytes it takes and their
-/// columns. Eight bytes a step while a whole word is printable and fits, then a byte a step
-/// (within that word: the edge or the first other byte is in it).
-fn ascii_start(bytes: &[u8], room: usize) -> (usize, usize) {
+/// The printable ASCII start of `bytes` that fits in `room` columns, appended to `out` as a
+/// quoted preview shows it (quotes and backslashes escaped, two columns each): the bytes taken
+/// and their columns, which are also the bytes appended. Eight bytes a step while a whole word
+/// is printable and fits, then a byte a step (the edge, or the first other byte, is in that
+/// word). Written in place in `out`, grown first by as much as the text could take.
+fn push_ascii_start(out: &mut Vec<u8>, bytes: &[u8], room: usize) -> (usize, usize) {
+    let start = out.len();
+    // The escaped text is as long as it is wide: at most `room`, and two bytes a byte. Eight
+    // more for a word's store past its end, cut off below.
+    out.resize(start + room.min(2 * bytes.len()) + 8, 0);
+    let dst = &mut out[start..];
     let (mut taken, mut width) = (0, 0);
     for word in bytes.chunks_exact(8) {
-        let Some(cols) = printable_word_columns(word_of(word)) else {
+        let word = word_of(word);
+        let Some(escapes) = printable_word_escapes(word) else {
             break;
         };
-        if width + cols > room {
+        if width + 8 + count_marked(escapes) > room {
             break;
         }
-        (taken, width) = (taken + 8, width + cols);
+        width = push_escaped_word(dst, width, word, escapes);
+        taken += 8;
     }
     for &b in &bytes[taken..] {
         let w = ascii_columns(b);
         if w == 0 || width + w > room {
             break;
         }
+        // A backslash, kept when the byte is escaped and else written over by the byte.
+        dst[width] = b'\\';
+        dst[width + w - 1] = b;
         (taken, width) = (taken + 1, width + w);
     }
+    out.truncate(start + width);
     (taken, width)
 }
 
@@ -506,17 +528,17 @@ fn zero_bytes(x: u64) -> u64 {
     !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
 }
 
-/// The top bit of each byte of `word` that a quoted preview escapes: `"` and `\`.
+/// How many bytes a mask of top bits (as [`zero_bytes`] makes) marks: the bits moved to the
+/// bottom of each byte and summed into the top byte.
 #[inline]
-fn escaped_bytes(word: u64) -> u64 {
-    zero_bytes(word ^ (LOW_BITS * u64::from(b'"')))
-        | zero_bytes(word ^ (LOW_BITS * u64::from(b'\\')))
+fn count_marked(mask: u64) -> usize {
+    ((mask >> 7).wrapping_mul(LOW_BITS) >> 56) as usize
 }
 
-/// The columns of eight bytes in a quoted preview when all are printable ASCII (` ` to `~`):
-/// 8, and one more for each quote or backslash; `None` when any is not.
+/// When all eight bytes of `word` are printable ASCII (` ` to `~`), the top bit of each that a
+/// quoted preview escapes (`"` and `\`, two columns each); `None` when any is not.
 #[inline]
-fn printable_word_columns(word: u64) -> Option<usize> {
+fn printable_word_escapes(word: u64) -> Option<u64> {
     let low = word & !HIGH_BITS;
     // A byte's top bit is set after adding 0x60 from 0x20 up, and after adding 1 only at 0x7f
     // (neither sum carries out of the byte).
@@ -525,44 +547,16 @@ fn printable_word_columns(word: u64) -> Option<usize> {
     if (word & HIGH_BITS) | below_space | delete != 0 {
         return None;
     }
-    // One top bit per escaped byte: moved to the bottom and summed into the top byte.
-    let escapes = ((escaped_bytes(word) >> 7).wrapping_mul(LOW_BITS) >> 56) as usize;
-    Some(8 + escapes)
+    let quotes = zero_bytes(word ^ (LOW_BITS * u64::from(b'"')));
+    Some(quotes | zero_bytes(word ^ (LOW_BITS * u64::from(b'\\'))))
 }
 
-/// `text`, printable ASCII of `width` columns (see [`ascii_start`]), appended to `out` with
-/// its quotes and backslashes escaped (the escaped text is as long as it is wide). Eight bytes
-/// are stored at once and the output moves on only past the bytes before the next escape,
-/// where a backslash goes in: JSON has a quote every few bytes, and a store or call per run
-/// between them cost more than the bytes themselves.
-fn push_escaped_ascii(out: &mut Vec<u8>, text: &[u8], width: usize) {
-    debug_assert!(text.iter().all(|b| (b' '..=b'~').contains(b)));
-    let start = out.len();
-    // Room for the last eight-byte store past the end, cut off below.
-    out.resize(start + width + 8, 0);
-    let dst = &mut out[start..];
-    let mut at = 0;
-    let words = text.chunks_exact(8);
-    let rest = words.remainder();
-    for word in words {
-        at = push_escaped_word(dst, at, word_of(word));
-    }
-    for &b in rest {
-        // A backslash, kept when the byte is escaped and else written over by the byte.
-        dst[at] = b'\\';
-        at += ascii_columns(b) - 1;
-        dst[at] = b;
-        at += 1;
-    }
-    debug_assert_eq!(at, width);
-    out.truncate(start + at);
-}
-
-/// Eight printable ASCII bytes stored escaped at `dst[at..]`, which has eight bytes of room
-/// past them; returns where they end.
+/// Eight printable ASCII bytes stored at `dst[at..]` with a backslash before each that
+/// `escapes` marks; returns where they end. `dst` has eight bytes of room past them: the word
+/// is stored whole and the output moves on only past the bytes before the next escape (JSON
+/// has a quote every few bytes, and a store or a call per run between them cost more).
 #[inline]
-fn push_escaped_word(dst: &mut [u8], mut at: usize, word: u64) -> usize {
-    let mut escapes = escaped_bytes(word);
+fn push_escaped_word(dst: &mut [u8], mut at: usize, word: u64, mut escapes: u64) -> usize {
     // The word's bytes from `from` on are stored at `at`.
     let mut from = 0;
     loop {
@@ -1197,7 +1191,7 @@ mod tests {
         assert!(taken * 2 > cases, "{taken} of {cases}");
     }
 
-    /// The word-at-a-time measure against a byte at a time: each byte of a word, at each
+    /// The word-at-a-time check against a byte at a time: each byte of a word, at each
     /// place, set to each of the 256 values, among printable, quote and backslash neighbours.
     #[test]
     fn printable_words_are_measured_as_bytes_are() {
@@ -1216,7 +1210,9 @@ mod tests {
                         .iter()
                         .map(|&b| ascii_columns(b))
                         .try_fold(0, |sum, w| (w > 0).then_some(sum + w));
-                    assert_eq!(printable_word_columns(word_of(&word)), by_bytes, "{word:?}");
+                    let by_word =
+                        printable_word_escapes(word_of(&word)).map(|e| 8 + count_marked(e));
+                    assert_eq!(by_word, by_bytes, "{word:?}");
                     checked += usize::from(by_bytes.is_some());
                 }
             }
@@ -1224,30 +1220,43 @@ mod tests {
         assert!(checked > 1000, "{checked}");
     }
 
-    /// The escaping copy against a byte at a time, at every length and every place of quotes
-    /// and backslashes.
+    /// The escaping copy against a byte at a time, from every start to every end of texts
+    /// with quotes and backslashes at every place of a word, in every room up to the whole.
     #[test]
     fn escaped_ascii_is_copied_as_bytes_are() {
         let sources = [
             br#"ab"cd\ef"gh\\ij""kl\"mn"\op qr"st\uv wx"yz"#.to_vec(),
             br#""""""""""""""""""""""""""#.to_vec(),
             b"plain printable ASCII, no escapes at all ~!".to_vec(),
+            b"printable then \x01 a control".to_vec(),
         ];
         for source in sources {
             for start in 0..8 {
                 for end in start..=source.len() {
                     let text = &source[start..end];
-                    let width: usize = text.iter().map(|&b| ascii_columns(b)).sum();
-                    let mut out = b"before".to_vec();
-                    push_escaped_ascii(&mut out, text, width);
-                    let mut expected = b"before".to_vec();
-                    for &b in text {
-                        if b == b'"' || b == b'\\' {
-                            expected.push(b'\\');
+                    for room in (0..=2 * text.len() + 1).chain([usize::MAX]) {
+                        let mut expected = b"before".to_vec();
+                        let (mut taken, mut width) = (0, 0);
+                        for &b in text {
+                            let w = ascii_columns(b);
+                            if w == 0 || width + w > room {
+                                break;
+                            }
+                            if w == 2 {
+                                expected.push(b'\\');
+                            }
+                            expected.push(b);
+                            (taken, width) = (taken + 1, width + w);
                         }
-                        expected.push(b);
+                        let mut out = b"before".to_vec();
+                        let what = format!("{:?} {room}", String::from_utf8_lossy(text));
+                        assert_eq!(
+                            push_ascii_start(&mut out, text, room),
+                            (taken, width),
+                            "{what}"
+                        );
+                        assert_eq!(out, expected, "{what}");
                     }
-                    assert_eq!(out, expected, "{:?}", String::from_utf8_lossy(text));
                 }
             }
         }

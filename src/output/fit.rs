@@ -183,18 +183,35 @@ impl Line {
             self.spaces(cols.saturating_sub(decimal_digits(secs) + 7));
             self.number(secs);
         }
-        // `1` and six digits, the leading 1 (which keeps the zeros) turned into the point.
-        let (micros, _) = decimal_word(1_000_000 + u64::from(micros));
-        push_word(&mut self.text, micros & !0xff | u64::from(b'.'), 7);
+        // The point and six digits, two at a time, as one word.
+        let pair = |n: u32| u64::from(u16::from_le_bytes(DIGIT_PAIRS[(n % 100) as usize]));
+        let fraction = u64::from(b'.')
+            | pair(micros / 10_000) << 8
+            | pair(micros / 100) << 24
+            | pair(micros) << 40;
+        push_word(&mut self.text, fraction, 7);
         self.width += 7;
     }
 
     /// Bytes in lower-case hex, two columns each.
     pub fn hex(&mut self, b: &[u8]) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for &byte in b {
-            let (high, low) = (usize::from(byte >> 4), usize::from(byte & 15));
-            self.text.extend_from_slice(&[DIGITS[high], DIGITS[low]]);
+        let digits = |byte: u8| {
+            [
+                DIGITS[usize::from(byte >> 4)],
+                DIGITS[usize::from(byte & 15)],
+            ]
+        };
+        if let Ok(key) = <[u8; 4]>::try_from(b) {
+            // A mask key (every masked frame has one): its eight digits stored as one word.
+            let word = key.iter().rev().fold(0, |word, &byte| {
+                word << 16 | u64::from(u16::from_le_bytes(digits(byte)))
+            });
+            push_word(&mut self.text, word, 8);
+        } else {
+            for &byte in b {
+                self.text.extend_from_slice(&digits(byte));
+            }
         }
         self.width += 2 * b.len();
     }
@@ -482,9 +499,10 @@ fn ascii_cut(
 /// word). Written in place in `out`, grown first by as much as the text could take.
 fn push_ascii_start(out: &mut Vec<u8>, bytes: &[u8], room: usize) -> (usize, usize) {
     let start = out.len();
-    // The escaped text is as long as it is wide: at most `room`, and two bytes a byte. Eight
-    // more for a word's store past its end, cut off below.
-    out.resize(start + room.min(2 * bytes.len()) + 8, 0);
+    // The escaped text is as long as it is wide: at most `room`, and two bytes a byte. Then
+    // room for a word stored whole past that (16 bytes escaped, stored 8 at a time), cut off
+    // below.
+    out.resize(start + room.min(2 * bytes.len()) + 24, 0);
     let dst = &mut out[start..];
     let (mut taken, mut width) = (0, 0);
     for word in bytes.chunks_exact(8) {
@@ -492,11 +510,15 @@ fn push_ascii_start(out: &mut Vec<u8>, bytes: &[u8], room: usize) -> (usize, usi
         let Some(escapes) = printable_word_escapes(word) else {
             break;
         };
-        if width + 8 + count_marked(escapes) > room {
-            break;
+        let end = push_escaped_word(dst, width, word, escapes);
+        if end > room {
+            // The edge is in this word: the bytes of it that fit, the rest cut off below.
+            let (n, w) = word_start_within(escapes, room - width);
+            (taken, width) = (taken + n, width + w);
+            out.truncate(start + width);
+            return (taken, width);
         }
-        width = push_escaped_word(dst, width, word, escapes);
-        taken += 8;
+        (taken, width) = (taken + 8, end);
     }
     for &b in &bytes[taken..] {
         let w = ascii_columns(b);
@@ -510,6 +532,23 @@ fn push_ascii_start(out: &mut Vec<u8>, bytes: &[u8], room: usize) -> (usize, usi
     }
     out.truncate(start + width);
     (taken, width)
+}
+
+/// How many of a printable word's bytes fit in `room` columns (fewer than the word takes), and
+/// their columns, from which bytes are escaped. Each byte's columns (1, or 2 escaped) summed
+/// up the word by one multiplication: byte `i` then holds the columns of bytes `0..=i` (at most
+/// 16, so no sum carries into the next byte).
+#[inline]
+fn word_start_within(escapes: u64, room: usize) -> (usize, usize) {
+    debug_assert!(room < 16);
+    let starts = ((escapes >> 7) + LOW_BITS).wrapping_mul(LOW_BITS);
+    // The top bit of each start wider than `room`: subtracting `room + 1` from the start with
+    // its top bit set leaves that bit only then, and never borrows from the next byte.
+    let wider = ((starts | HIGH_BITS) - LOW_BITS * (room as u64 + 1)) & HIGH_BITS;
+    let n = 8 - count_marked(wider);
+    // The columns of the first `n` bytes: byte `n - 1` of the starts (none for no byte).
+    let columns = (starts << 8).checked_shr(8 * n as u32).unwrap_or(0) & 0xff;
+    (n, columns as usize)
 }
 
 /// Eight bytes as a little-endian word (byte `i` in bits `8i..8i+8`).
@@ -1297,10 +1336,11 @@ mod tests {
             line.ascii("#");
             line.spaces(n);
             line.hex(&[0x0a, 0x1b, 0xff]);
-            assert_eq!(line.as_str(), format!("#{}0a1bff", " ".repeat(n)));
-            assert_eq!(line.width(), 1 + n + 6);
+            line.hex(&[0x00, 0x9c, 0xf1, 0x7e]);
+            assert_eq!(line.as_str(), format!("#{}0a1bff009cf17e", " ".repeat(n)));
+            assert_eq!(line.width(), 1 + n + 14);
             line.trim_end();
-            assert_eq!(line.width(), 1 + n + 6);
+            assert_eq!(line.width(), 1 + n + 14);
         }
         line.clear();
         line.ascii("a b   ");

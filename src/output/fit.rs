@@ -62,6 +62,9 @@ pub fn display_width(s: &str) -> usize {
 pub struct Line {
     text: Vec<u8>,
     width: usize,
+    /// The bytes of lines already ended (see [`Line::end_line`]) at the start of `text`: the
+    /// line being built and its width are what follows.
+    done: usize,
     /// Where the general preview path (escapes, wide characters, hex) writes, to be appended:
     /// it is written in terms of `String`.
     scratch: String,
@@ -102,16 +105,30 @@ impl Line {
         }
         self.text.clear();
         self.width = 0;
+        self.done = 0;
     }
 
-    /// The line's text (checked to be UTF-8, as it always is: see [`Line`]).
+    /// Ends the line: a newline, and a new line begins after it in the same buffer, written
+    /// with it (a frame's head and its preview under it: one write, not two).
+    pub fn end_line(&mut self) {
+        self.text.push(b'\n');
+        self.done = self.text.len();
+        self.width = 0;
+    }
+
+    /// The lines already ended, each with its newline.
+    pub fn ended(&self) -> &[u8] {
+        &self.text[..self.done]
+    }
+
+    /// The text of the line being built (checked to be UTF-8, as it always is: see [`Line`]).
     pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
-        let text = String::from_utf8_lossy(&self.text);
+        let text = String::from_utf8_lossy(&self.text[self.done..]);
         debug_assert_eq!(self.width, display_width(&text), "{text:?}");
         text
     }
 
-    /// The line's text as it is written.
+    /// The text as it is written: the lines already ended, and the one being built.
     #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         debug_assert!(std::str::from_utf8(&self.text).is_ok());
@@ -162,6 +179,12 @@ impl Line {
     #[inline]
     pub fn pad(&mut self, from: usize, cols: usize) {
         self.spaces((from + cols).saturating_sub(self.width));
+    }
+
+    /// [`Line::pad`] and the space after the field, in one piece.
+    #[inline]
+    pub fn end_field(&mut self, from: usize, cols: usize) {
+        self.spaces((from + cols).saturating_sub(self.width) + 1);
     }
 
     /// A number in decimal, written in place two digits at a time.
@@ -227,6 +250,7 @@ impl Line {
     /// Another line's text.
     #[inline]
     pub fn append(&mut self, other: &Line) {
+        debug_assert_eq!(other.done, 0);
         self.text.extend_from_slice(&other.text);
         self.width += other.width;
     }
@@ -255,8 +279,8 @@ impl Line {
         fits
     }
 
-    /// The line and a newline written with one call (a call a line, not two); the line is
-    /// left as it was.
+    /// The line (after the lines already ended) and a newline written with one call (a call
+    /// a line, not two); the line is left as it was.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
         debug_assert_eq!(self.width, display_width(&self.as_str()));
         self.text.push(b'\n');

@@ -50,13 +50,19 @@ impl Default for TextOptions {
 }
 
 pub struct TextSink<W: Write> {
+    w: Writer<W>,
+    /// The line being built, and the part that ends it (kept apart to measure it): reused
+    /// from line to line, so a frame's line costs no allocation. Apart from the rest, which
+    /// builds into them, so that they are lent rather than moved out and back for each line.
+    line: Line,
+    tail: Line,
+}
+
+/// All of a [`TextSink`] but its reused lines.
+struct Writer<W: Write> {
     out: W,
     opts: TextOptions,
     start: Option<Timestamp>,
-    /// The line being built, and the part that ends it (kept apart to measure it): reused
-    /// from line to line, so a frame's line costs no allocation.
-    line: Line,
-    tail: Line,
     /// Keep-alives of decoded sessions: the first is shown, the rest counted at the end.
     heartbeats: Heartbeats,
     /// Each direction's label (see [`dir_line`]), by [`Direction::index`].
@@ -579,17 +585,21 @@ struct Payload<'a> {
 impl<W: Write> TextSink<W> {
     pub fn new(out: W, opts: TextOptions) -> Self {
         TextSink {
-            out,
-            start: None,
+            w: Writer {
+                out,
+                start: None,
+                heartbeats: Heartbeats::default(),
+                dirs: [Direction::ClientToServer, Direction::ServerToClient]
+                    .map(|d| dir_line(opts.style, d)),
+                opts,
+            },
             line: Line::default(),
             tail: Line::default(),
-            heartbeats: Heartbeats::default(),
-            dirs: [Direction::ClientToServer, Direction::ServerToClient]
-                .map(|d| dir_line(opts.style, d)),
-            opts,
         }
     }
+}
 
+impl<W: Write> Writer<W> {
     fn write_line(&mut self, line: &str) -> io::Result<()> {
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")
@@ -600,6 +610,7 @@ impl<W: Write> TextSink<W> {
         if line.width() <= self.opts.width {
             return line.write_to(&mut self.out);
         }
+        self.out.write_all(line.ended())?;
         for l in wrap(&line.as_str(), self.opts.width, indent) {
             self.write_line(&l)?;
         }
@@ -634,9 +645,14 @@ impl<W: Write> TextSink<W> {
             line.truncate(head);
         }
         line.trim_end();
-        self.write_fitted(line, AFTER_TIME)?;
+        // The head, ended here and written with the preview's line when it fits.
+        if line.width() <= width {
+            line.end_line();
+        } else {
+            self.write_fitted(line, AFTER_TIME)?;
+            line.clear();
+        }
         let room = width.saturating_sub(AFTER_TIME + tail.width());
-        line.clear();
         line.spaces(AFTER_TIME);
         line.preview(p.bytes, p.total, p.as_text, limit, room);
         line.append(tail);
@@ -662,17 +678,6 @@ impl<W: Write> TextSink<W> {
         self.write_fitted(head, AFTER_TIME)
     }
 
-    /// A frame's line (or two), built in the sink's reused line buffers.
-    fn frame_line(&mut self, f: &Frame) -> io::Result<()> {
-        let (mut line, mut tail) = (
-            std::mem::take(&mut self.line),
-            std::mem::take(&mut self.tail),
-        );
-        let written = self.write_frame(f, &mut line, &mut tail);
-        (self.line, self.tail) = (line, tail);
-        written
-    }
-
     /// `  #12     0.004211  c2s → FIN text  mask 0a1b2c3d  len 5       ` and what the frame
     /// carries: the fields in columns as `{:<6}`, `{:>11}`, … would pad them.
     fn frame_head(&mut self, line: &mut Line, f: &Frame) {
@@ -681,43 +686,43 @@ impl<W: Write> TextSink<W> {
         line.ascii("  #");
         let at = line.width();
         line.number(f.first_packet.number);
-        line.pad(at, 6);
-        line.ascii(" ");
+        line.end_field(at, 6);
         push_relative(line, &mut self.start, &f.last_packet, 11);
         line.ascii("  ");
         push_session_label(line, f.stream, &self.dirs[f.dir.index()]);
         line.ascii(" ");
         let at = line.width();
-        line.ascii(if h.fin { "FIN" } else { "---" });
-        for (on, name) in [(h.rsv1, " RSV1"), (h.rsv2, " RSV2"), (h.rsv3, " RSV3")] {
-            if on {
-                line.ascii(name);
+        if h.rsv1 || h.rsv2 || h.rsv3 {
+            line.ascii(if h.fin { "FIN" } else { "---" });
+            for (on, name) in [(h.rsv1, " RSV1"), (h.rsv2, " RSV2"), (h.rsv3, " RSV3")] {
+                if on {
+                    line.ascii(name);
+                }
             }
+            line.end_field(at, 3);
+        } else {
+            // The usual frame: the flag and its field's space as one piece.
+            line.ascii(if h.fin { "FIN " } else { "--- " });
         }
-        line.pad(at, 3);
-        line.ascii(" ");
         let at = line.width();
         if h.opcode.is_reserved() {
             line.ascii(&format!("0x{:X}", h.opcode.bits()));
         } else {
             line.ascii(h.opcode.name());
         }
-        line.pad(at, 12);
-        line.ascii(" ");
-        let at = line.width();
+        line.end_field(at, 12);
+        // `mask` and the key fill their 13 columns; `unmasked` is padded to them.
         match h.mask_key {
             Some(k) => {
                 line.ascii("mask ");
                 line.hex(&k);
+                line.ascii(" len ");
             }
-            None => line.ascii("unmasked"),
+            None => line.ascii("unmasked      len "),
         }
-        line.pad(at, 13);
-        line.ascii(" len ");
         let at = line.width();
         line.number(h.payload_len);
-        line.pad(at, 7);
-        line.ascii(" ");
+        line.end_field(at, 7);
     }
 
     fn write_frame(&mut self, f: &Frame, line: &mut Line, tail: &mut Line) -> io::Result<()> {
@@ -762,17 +767,6 @@ impl<W: Write> TextSink<W> {
         self.write_with_preview(line, payload, tail)
     }
 
-    /// A message's line (or two), built in the sink's reused line buffers.
-    fn message_line(&mut self, m: &Message) -> io::Result<()> {
-        let (mut line, mut tail) = (
-            std::mem::take(&mut self.line),
-            std::mem::take(&mut self.tail),
-        );
-        let written = self.write_message(m, &mut line, &mut tail);
-        (self.line, self.tail) = (line, tail);
-        written
-    }
-
     /// `  #12     0.004211  c2s → message text 5 bytes in 2 fragments: `: where the message
     /// ended, its type and size, and how it came.
     fn message_head(&mut self, line: &mut Line, m: &Message) {
@@ -780,8 +774,7 @@ impl<W: Write> TextSink<W> {
         line.ascii("  #");
         let at = line.width();
         line.number(m.last_packet.number);
-        line.pad(at, 6);
-        line.ascii(" ");
+        line.end_field(at, 6);
         push_relative(line, &mut self.start, &m.last_packet, 11);
         line.ascii("  ");
         push_session_label(line, m.stream, &self.dirs[m.dir.index()]);
@@ -953,47 +946,49 @@ pub fn count(n: u64, noun: &str) -> String {
 
 impl<W: Write> Sink for TextSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        let TextSink { w, line, tail } = self;
         match event {
-            Event::Frame(f) => self.frame_line(f)?,
+            // A frame's line (or two), built in the reused lines.
+            Event::Frame(f) => w.write_frame(f, line, tail)?,
             Event::Message(m) => {
                 // A one-frame message is already on its frame's line, unless it had to be
                 // inflated (or pretty-printed) to be read, or has holes (the line says where
                 // they are).
-                if m.fragments > 1 || m.compressed || self.opts.pretty_json || !m.holes.is_empty() {
-                    self.message_line(m)?
+                if m.fragments > 1 || m.compressed || w.opts.pretty_json || !m.holes.is_empty() {
+                    w.write_message(m, line, tail)?
                 }
-                self.decoded_lines(m)?
+                w.decoded_lines(m)?
             }
             Event::ConnectionEnd(e) => {
-                self.heartbeat_lines(e.conn, None)?;
-                self.context_line(event)?
+                w.heartbeat_lines(e.conn, None)?;
+                w.context_line(event)?
             }
             Event::StreamEnd(e) => {
-                self.heartbeat_lines(e.conn, Some(Some(e.stream)))?;
-                self.context_line(event)?
+                w.heartbeat_lines(e.conn, Some(Some(e.stream)))?;
+                w.context_line(event)?
             }
             other => {
                 // A connection line shows no time, but its first packet may start the clock.
                 if let Event::Connection(c) = other {
-                    self.start.get_or_insert(c.first_packet.ts);
+                    w.start.get_or_insert(c.first_packet.ts);
                 }
-                self.context_line(other)?
+                w.context_line(other)?
             }
         }
-        if self.opts.flush_each {
-            self.out.flush()?;
+        if w.opts.flush_each {
+            w.out.flush()?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        let lines = self.heartbeats.take_all();
-        self.write_heartbeats(lines)?;
-        self.out.flush()
+        let lines = self.w.heartbeats.take_all();
+        self.w.write_heartbeats(lines)?;
+        self.w.out.flush()
     }
 
     fn capture_start(&mut self, first_packet: Timestamp) {
-        self.start.get_or_insert(first_packet);
+        self.w.start.get_or_insert(first_packet);
     }
 }
 

@@ -525,8 +525,14 @@ fn push_ascii_start(out: &mut Vec<u8>, bytes: &[u8], room: usize) -> (usize, usi
     let start = out.len();
     // The escaped text is as long as it is wide: at most `room`, and two bytes a byte. Then
     // room for a word stored whole past that (16 bytes escaped, stored 8 at a time), cut off
-    // below.
-    out.resize(start + room.min(2 * bytes.len()) + 24, 0);
+    // below. Most previews fit in a fixed-size store, which needs no call to `memset`.
+    const USUAL: usize = 128;
+    let most = room.min(2 * bytes.len()) + 24;
+    if most <= USUAL {
+        out.extend_from_slice(&[0; USUAL]);
+    } else {
+        out.resize(start + most, 0);
+    }
     let dst = &mut out[start..];
     let (mut taken, mut width) = (0, 0);
     for word in bytes.chunks_exact(8) {
@@ -1292,6 +1298,8 @@ mod tests {
             br#""""""""""""""""""""""""""#.to_vec(),
             b"plain printable ASCII, no escapes at all ~!".to_vec(),
             b"printable then \x01 a control".to_vec(),
+            // Longer than the usual fixed-size room (grown with `resize`).
+            br#"{"k":"v\\w", "plain": "a run of plain text"} "#.repeat(2),
         ];
         for source in sources {
             for start in 0..8 {

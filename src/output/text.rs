@@ -67,6 +67,8 @@ struct Writer<W: Write> {
     heartbeats: Heartbeats,
     /// Each direction's label (see [`dir_line`]), by [`Direction::index`].
     dirs: [Line; 2],
+    /// The same between the spaces that set it off in a frame's line: `  c2s → `.
+    spaced_dirs: [Line; 2],
 }
 
 /// Time since the capture's first packet (else the first packet shown), as seconds with
@@ -182,6 +184,15 @@ pub fn dir_label(style: Style, dir: Direction) -> String {
 fn dir_line(style: Style, dir: Direction) -> Line {
     let mut line = Line::default();
     line.direction(style, dir, dir_words(dir));
+    line
+}
+
+/// [`dir_line`] set off by two spaces before and one after, as a frame's line has it.
+fn spaced_dir_line(style: Style, dir: Direction) -> Line {
+    let mut line = Line::default();
+    line.ascii("  ");
+    line.direction(style, dir, dir_words(dir));
+    line.ascii(" ");
     line
 }
 
@@ -591,6 +602,8 @@ impl<W: Write> TextSink<W> {
                 heartbeats: Heartbeats::default(),
                 dirs: [Direction::ClientToServer, Direction::ServerToClient]
                     .map(|d| dir_line(opts.style, d)),
+                spaced_dirs: [Direction::ClientToServer, Direction::ServerToClient]
+                    .map(|d| spaced_dir_line(opts.style, d)),
                 opts,
             },
             line: Line::default(),
@@ -688,9 +701,15 @@ impl<W: Write> Writer<W> {
         line.number(f.first_packet.number);
         line.end_field(at, 6);
         push_relative(line, &mut self.start, &f.last_packet, 11);
-        line.ascii("  ");
-        push_session_label(line, f.stream, &self.dirs[f.dir.index()]);
-        line.ascii(" ");
+        match f.stream {
+            // One session on the connection (all but HTTP/2): the label and its spaces at once.
+            None => line.append(&self.spaced_dirs[f.dir.index()]),
+            Some(_) => {
+                line.ascii("  ");
+                push_session_label(line, f.stream, &self.dirs[f.dir.index()]);
+                line.ascii(" ");
+            }
+        }
         let at = line.width();
         if h.rsv1 || h.rsv2 || h.rsv3 {
             line.ascii(if h.fin { "FIN" } else { "---" });

@@ -110,6 +110,7 @@ impl Line {
 
     /// Ends the line: a newline, and a new line begins after it in the same buffer, written
     /// with it (a frame's head and its preview under it: one write, not two).
+    #[inline]
     pub fn end_line(&mut self) {
         self.text.push(b'\n');
         self.done = self.text.len();
@@ -251,6 +252,10 @@ impl Line {
     #[inline]
     pub fn append(&mut self, other: &Line) {
         debug_assert_eq!(other.done, 0);
+        // Most tails are empty: no call to copy nothing.
+        if other.text.is_empty() {
+            return;
+        }
         self.text.extend_from_slice(&other.text);
         self.width += other.width;
     }
@@ -407,6 +412,7 @@ pub fn fit_preview(
 /// when it takes more at least, cheaper to say than trying to fit it. In text, the quotes
 /// and a column or more for each ASCII byte (other characters may take none); in hex, 3
 /// columns a byte but the first; then the count of what is left out.
+#[inline]
 pub fn preview_may_fit(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> bool {
     let shown = &kept[..kept.len().min(limit)];
     let note = match total.saturating_sub(shown.len() as u64) {

@@ -198,6 +198,20 @@ impl Line {
     /// columns: the time column of a frame's line.
     pub fn seconds(&mut self, secs: u64, micros: u32, cols: usize) {
         debug_assert!(micros < 1_000_000);
+        // The point and six digits, two at a time, as one word.
+        let pair = |n: u32| u64::from(u16::from_le_bytes(DIGIT_PAIRS[(n % 100) as usize]));
+        let fraction = u64::from(b'.')
+            | pair(micros / 10_000) << 8
+            | pair(micros / 100) << 24
+            | pair(micros) << 40;
+        if secs < 10 {
+            // The usual time, `0.013558`: the digit and the fraction as one word.
+            self.spaces(cols.saturating_sub(8));
+            let word = (u64::from(b'0') + secs) | fraction << 8;
+            self.text.extend_from_slice(&word.to_le_bytes());
+            self.width += 8;
+            return;
+        }
         if secs < 100_000_000 {
             let (word, digits) = decimal_word(secs);
             self.spaces(cols.saturating_sub(digits + 7));
@@ -207,12 +221,6 @@ impl Line {
             self.spaces(cols.saturating_sub(decimal_digits(secs) + 7));
             self.number(secs);
         }
-        // The point and six digits, two at a time, as one word.
-        let pair = |n: u32| u64::from(u16::from_le_bytes(DIGIT_PAIRS[(n % 100) as usize]));
-        let fraction = u64::from(b'.')
-            | pair(micros / 10_000) << 8
-            | pair(micros / 100) << 24
-            | pair(micros) << 40;
         push_word(&mut self.text, fraction, 7);
         self.width += 7;
     }
@@ -317,10 +325,16 @@ impl Line {
     }
 }
 
-/// The decimal digits of `n`: 1 for 0.
+/// The decimal digits of `n`: 1 for 0. Counts and lengths are mostly short: a comparison or
+/// three, where `ilog10` takes about 20 instructions.
 #[inline]
 fn decimal_digits(n: u64) -> usize {
-    n.checked_ilog10().unwrap_or(0) as usize + 1
+    match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        n => n.ilog10() as usize + 1,
+    }
 }
 
 /// `n` in decimal appended to `out`; returns how many digits it took. Below 10^8 (packet
@@ -836,7 +850,7 @@ fn note_columns(more: u64) -> usize {
 
 /// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for one).
 fn note_width(more: u64) -> usize {
-    let digits = more.checked_ilog10().unwrap_or(0) as usize + 1;
+    let digits = decimal_digits(more);
     3 + digits + if more == 1 { 6 } else { 7 }
 }
 
@@ -1177,7 +1191,7 @@ mod tests {
                 "{total} {cols}"
             );
         }
-        for n in [1, 9, 10, 99, 100, 12345, u64::MAX] {
+        for n in [1, 2, 9, 10, 99, 100, 999, 1000, 12345, u64::MAX] {
             assert_eq!(note_width(n), display_width(&elided_note(n)));
         }
         // One byte left out is singular (a JSON text one byte too long for its preview, as
@@ -1357,7 +1371,11 @@ mod tests {
             (0, 0),
             (0, 13_558),
             (7, 999_999),
+            (9, 1),
+            (10, 999_000),
             (12_345, 100_000),
+            (99_999_999, 10),
+            (100_000_000, 1_001),
             (u64::MAX, 1),
         ] {
             for cols in [0, 8, 11, 40] {

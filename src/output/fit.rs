@@ -96,6 +96,7 @@ static DIGIT_PAIRS: [[u8; 2]; 100] = {
 };
 
 impl Line {
+    #[inline]
     pub fn clear(&mut self) {
         if self.text.capacity() > KEEP_CAPACITY {
             self.text = Vec::new();

@@ -771,13 +771,14 @@ impl<W: Write> Writer<W> {
             line.append(tail);
             return self.write_fitted(line, AFTER_TIME);
         }
-        let utf8 = looks_like_text(&f.payload.bytes);
+        // The payload is looked at only when the frame could carry text (binary frames are
+        // shown in hex whatever their bytes).
         let as_text = !h.rsv1
-            && utf8
             && matches!(
                 h.opcode,
                 OpCode::Text | OpCode::Ping | OpCode::Pong | OpCode::Continuation
-            );
+            )
+            && looks_like_text(&f.payload.bytes);
         let payload = Payload {
             bytes: &f.payload.bytes,
             total: f.payload.len,

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthChar;
 
-use super::escape::{push_byte_escape, push_escaped, push_hex};
+use super::escape::{push_byte_escape, push_escaped};
 use super::style::Style;
 use crate::base::Direction;
 
@@ -53,10 +53,21 @@ pub fn display_width(s: &str) -> usize {
 /// A line being built in place, with the columns it takes counted as each piece is added, so
 /// it is never measured again. A view keeps one and clears it for each line: the buffer is
 /// reused, and the line is written with one `write_all`.
+///
+/// The text is kept as bytes, not a `String`: escaped printable ASCII goes in without a
+/// second UTF-8 check, and short pieces go in as fixed-size stores instead of a `memcpy`
+/// call each. It stays UTF-8 all the same: only `&str`s, and bytes this module has checked to
+/// be printable ASCII (or writes itself: digits, spaces, hex), are appended.
 #[derive(Default)]
 pub struct Line {
-    text: String,
+    text: Vec<u8>,
     width: usize,
+    /// The bytes of lines already ended (see [`Line::end_line`]) at the start of `text`: the
+    /// line being built and its width are what follows.
+    done: usize,
+    /// Where the general preview path (escapes, wide characters, hex) writes, to be appended:
+    /// it is written in terms of `String`.
+    scratch: String,
 }
 
 /// A place in a [`Line`] to cut it back to.
@@ -69,18 +80,67 @@ pub struct Mark {
 /// A buffer grown past this by a huge line is let go once the line is written.
 const KEEP_CAPACITY: usize = 1 << 20;
 
+/// The most spaces [`Line::spaces`] appends with one fixed-size store (then cut back): a
+/// field's padding is rarely wider.
+const SLACK: usize = 32;
+
+/// `"00"` to `"99"`: two decimal digits a lookup.
+static DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
+
 impl Line {
+    #[inline]
     pub fn clear(&mut self) {
         if self.text.capacity() > KEEP_CAPACITY {
-            self.text = String::new();
+            self.text = Vec::new();
+        }
+        if self.scratch.capacity() > KEEP_CAPACITY {
+            self.scratch = String::new();
         }
         self.text.clear();
         self.width = 0;
+        self.done = 0;
     }
 
-    pub fn as_str(&self) -> &str {
-        debug_assert_eq!(self.width, display_width(&self.text), "{:?}", self.text);
+    /// Ends the line: a newline, and a new line begins after it in the same buffer, written
+    /// with it (a frame's head and its preview under it: one write, not two).
+    #[inline]
+    pub fn end_line(&mut self) {
+        self.text.push(b'\n');
+        self.done = self.text.len();
+        self.width = 0;
+    }
+
+    /// The lines already ended, each with its newline.
+    pub fn ended(&self) -> &[u8] {
+        &self.text[..self.done]
+    }
+
+    /// The text of the line being built (checked to be UTF-8, as it always is: see [`Line`]).
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        let text = String::from_utf8_lossy(&self.text[self.done..]);
+        debug_assert_eq!(self.width, display_width(&text), "{text:?}");
+        text
+    }
+
+    /// The text as it is written: the lines already ended, and the one being built.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        debug_assert!(std::str::from_utf8(&self.text).is_ok());
         &self.text
+    }
+
+    /// The line as a `String`.
+    pub fn into_string(self) -> String {
+        String::from_utf8(self.text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// The columns the line takes on a terminal (as [`display_width`] would count them).
@@ -93,24 +153,25 @@ impl Line {
     #[inline]
     pub fn ascii(&mut self, s: &str) {
         debug_assert!(s.bytes().all(|b| (0x20..0x7f).contains(&b)), "{s:?}");
-        self.text.push_str(s);
+        self.text.extend_from_slice(s.as_bytes());
         self.width += s.len();
     }
 
     /// Any text, measured.
     pub fn text(&mut self, s: &str) {
-        self.text.push_str(s);
+        self.text.extend_from_slice(s.as_bytes());
         self.width += display_width(s);
     }
 
+    /// `n` spaces: one fixed-size store and a cut when there are few (the usual padding).
     #[inline]
     pub fn spaces(&mut self, n: usize) {
-        const SPACES: &str = "                                ";
-        let mut left = n;
-        while left > 0 {
-            let now = left.min(SPACES.len());
-            self.text.push_str(&SPACES[..now]);
-            left -= now;
+        let at = self.text.len();
+        if n <= SLACK {
+            self.text.extend_from_slice(&[b' '; SLACK]);
+            self.text.truncate(at + n);
+        } else {
+            self.text.resize(at + n, b' ');
         }
         self.width += n;
     }
@@ -122,32 +183,94 @@ impl Line {
         self.spaces((from + cols).saturating_sub(self.width));
     }
 
-    /// A number in decimal.
+    /// [`Line::pad`] and the space after the field, in one piece.
+    #[inline]
+    pub fn end_field(&mut self, from: usize, cols: usize) {
+        self.spaces((from + cols).saturating_sub(self.width) + 1);
+    }
+
+    /// A number in decimal, written in place two digits at a time.
     #[inline]
     pub fn number(&mut self, n: u64) {
-        self.ascii(itoa::Buffer::new().format(n));
+        self.width += push_decimal(&mut self.text, n);
+    }
+
+    /// `secs.micros`, the microseconds as six digits (`0.013558`), right-aligned in `cols`
+    /// columns: the time column of a frame's line.
+    pub fn seconds(&mut self, secs: u64, micros: u32, cols: usize) {
+        debug_assert!(micros < 1_000_000);
+        // The point and six digits, two at a time, as one word.
+        let pair = |n: u32| u64::from(u16::from_le_bytes(DIGIT_PAIRS[(n % 100) as usize]));
+        let fraction = u64::from(b'.')
+            | pair(micros / 10_000) << 8
+            | pair(micros / 100) << 24
+            | pair(micros) << 40;
+        if secs < 10 {
+            // The usual time, `0.013558`: the digit and the fraction as one word.
+            self.spaces(cols.saturating_sub(8));
+            let word = (u64::from(b'0') + secs) | fraction << 8;
+            self.text.extend_from_slice(&word.to_le_bytes());
+            self.width += 8;
+            return;
+        }
+        if secs < 100_000_000 {
+            let (word, digits) = decimal_word(secs);
+            self.spaces(cols.saturating_sub(digits + 7));
+            push_word(&mut self.text, word, digits);
+            self.width += digits;
+        } else {
+            self.spaces(cols.saturating_sub(decimal_digits(secs) + 7));
+            self.number(secs);
+        }
+        push_word(&mut self.text, fraction, 7);
+        self.width += 7;
     }
 
     /// Bytes in lower-case hex, two columns each.
     pub fn hex(&mut self, b: &[u8]) {
-        push_hex(&mut self.text, b);
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let digits = |byte: u8| {
+            [
+                DIGITS[usize::from(byte >> 4)],
+                DIGITS[usize::from(byte & 15)],
+            ]
+        };
+        if let Ok(key) = <[u8; 4]>::try_from(b) {
+            // A mask key (every masked frame has one): its eight digits stored as one word.
+            let word = key.iter().rev().fold(0, |word, &byte| {
+                word << 16 | u64::from(u16::from_le_bytes(digits(byte)))
+            });
+            push_word(&mut self.text, word, 8);
+        } else {
+            for &byte in b {
+                self.text.extend_from_slice(&digits(byte));
+            }
+        }
         self.width += 2 * b.len();
     }
 
     /// Text in a colour (when colour is on): escapes take no column.
     pub fn direction(&mut self, style: Style, dir: Direction, s: &str) {
-        style.push_direction(&mut self.text, dir, s);
+        let mut painted = String::new();
+        style.push_direction(&mut painted, dir, s);
+        self.text.extend_from_slice(painted.as_bytes());
         self.width += display_width(s);
     }
 
     /// Another line's text.
     #[inline]
     pub fn append(&mut self, other: &Line) {
-        self.text.push_str(&other.text);
+        debug_assert_eq!(other.done, 0);
+        // Most tails are empty: no call to copy nothing.
+        if other.text.is_empty() {
+            return;
+        }
+        self.text.extend_from_slice(&other.text);
         self.width += other.width;
     }
 
     /// A payload preview cut to `cols` columns (see [`fit_preview`]); whether all of it fit.
+    /// Most texts are cut in their printable ASCII start, which has a path of its own.
     pub fn preview(
         &mut self,
         kept: &[u8],
@@ -156,17 +279,26 @@ impl Line {
         limit: usize,
         cols: usize,
     ) -> bool {
-        let (width, fits) = push_preview(&mut self.text, kept, total, as_text, limit, cols);
+        let shown = &kept[..limit.min(kept.len())];
+        if as_text {
+            if let Some((width, fits)) = push_ascii_preview(&mut self.text, shown, total, cols) {
+                self.width += width;
+                return fits;
+            }
+        }
+        self.scratch.clear();
+        let (width, fits) = push_preview_by_units(&mut self.scratch, shown, total, as_text, cols);
+        self.text.extend_from_slice(self.scratch.as_bytes());
         self.width += width;
         fits
     }
 
-    /// The line and a newline written with one call (a call a line, not two); the line is
-    /// left as it was.
+    /// The line (after the lines already ended) and a newline written with one call (a call
+    /// a line, not two); the line is left as it was.
     pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
-        debug_assert_eq!(self.width, display_width(&self.text), "{:?}", self.text);
-        self.text.push('\n');
-        let written = out.write_all(self.text.as_bytes());
+        debug_assert_eq!(self.width, display_width(&self.as_str()));
+        self.text.push(b'\n');
+        let written = out.write_all(&self.text);
         self.text.pop();
         written
     }
@@ -185,13 +317,69 @@ impl Line {
         self.width = mark.width;
     }
 
-    /// Without its trailing spaces.
+    /// Without its trailing spaces (a padded field's, a few at most).
     pub fn trim_end(&mut self) {
-        let bytes = self.text.as_bytes();
-        let kept = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-        self.width -= self.text.len() - kept;
-        self.text.truncate(kept);
+        while self.text.last() == Some(&b' ') {
+            self.text.pop();
+            self.width -= 1;
+        }
     }
+}
+
+/// The decimal digits of `n`: 1 for 0. Counts and lengths are mostly short: a comparison or
+/// three, where `ilog10` takes about 20 instructions.
+#[inline]
+fn decimal_digits(n: u64) -> usize {
+    match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        n => n.ilog10() as usize + 1,
+    }
+}
+
+/// `n` in decimal appended to `out`; returns how many digits it took. Below 10^8 (packet
+/// numbers, lengths, counts) see [`decimal_word`]; a larger number through `itoa`.
+#[inline]
+fn push_decimal(out: &mut Vec<u8>, n: u64) -> usize {
+    if n >= 100_000_000 {
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n);
+        out.extend_from_slice(digits.as_bytes());
+        return digits.len();
+    }
+    let (word, digits) = decimal_word(n);
+    push_word(out, word, digits);
+    digits
+}
+
+/// The decimal digits of `n`, below 10^8, as the bytes of a little-endian word (the first
+/// digit in the lowest byte) and how many there are: two digits a step from the last, each
+/// step shifting the ones before it up. No count of digits first, no loop over a buffer.
+#[inline]
+fn decimal_word(mut n: u64) -> (u64, usize) {
+    debug_assert!(n < 100_000_000);
+    let pair = |n: u64| u64::from(u16::from_le_bytes(DIGIT_PAIRS[n as usize]));
+    let (mut word, mut digits) = (0, 0);
+    while n >= 100 {
+        word = word << 16 | pair(n % 100);
+        n /= 100;
+        digits += 2;
+    }
+    if n >= 10 {
+        (word << 16 | pair(n), digits + 2)
+    } else {
+        (word << 8 | (u64::from(b'0') + n), digits + 1)
+    }
+}
+
+/// The first `len` bytes of `word` (little-endian) appended to `out`: the whole word stored at
+/// once and cut back, not a copy of `len` bytes.
+#[inline]
+fn push_word(out: &mut Vec<u8>, word: u64, len: usize) {
+    let end = out.len() + len;
+    out.extend_from_slice(&word.to_le_bytes());
+    out.truncate(end);
 }
 
 /// The width a view keeps its lines within: `COLUMNS` when set, else the terminal's width when
@@ -230,15 +418,16 @@ pub fn fit_preview(
     limit: usize,
     cols: usize,
 ) -> (String, bool) {
-    let mut body = String::new();
-    let (_, fits) = push_preview(&mut body, kept, total, as_text, limit, cols);
-    (body, fits)
+    let mut line = Line::default();
+    let fits = line.preview(kept, total, as_text, limit, cols);
+    (line.into_string(), fits)
 }
 
 /// Whether the whole preview of `limit` of the `kept` bytes might fit in `cols` columns: false
 /// when it takes more at least, cheaper to say than trying to fit it. In text, the quotes
 /// and a column or more for each ASCII byte (other characters may take none); in hex, 3
 /// columns a byte but the first; then the count of what is left out.
+#[inline]
 pub fn preview_may_fit(kept: &[u8], total: u64, as_text: bool, limit: usize, cols: usize) -> bool {
     let shown = &kept[..kept.len().min(limit)];
     let note = match total.saturating_sub(shown.len() as u64) {
@@ -254,26 +443,6 @@ pub fn preview_may_fit(kept: &[u8], total: u64, as_text: bool, limit: usize, col
         }),
         false => (3 * shown.len()).saturating_sub(1) <= room,
     }
-}
-
-/// [`fit_preview`] appended to `out`; returns the columns it took and whether the whole
-/// preview fit. It runs for every frame and message of the default view: most texts are cut
-/// in printable ASCII, which has a path of its own.
-fn push_preview(
-    out: &mut String,
-    kept: &[u8],
-    total: u64,
-    as_text: bool,
-    limit: usize,
-    cols: usize,
-) -> (usize, bool) {
-    let shown = &kept[..limit.min(kept.len())];
-    if as_text {
-        if let Some(done) = push_ascii_preview(out, shown, total, cols) {
-            return done;
-        }
-    }
-    push_preview_by_units(out, shown, total, as_text, cols)
 }
 
 /// The columns a byte takes in a quoted preview when it is printable ASCII: one, or two for
@@ -294,12 +463,13 @@ fn ascii_columns(b: u8) -> usize {
     usize::from(ASCII_COLUMNS[usize::from(b)])
 }
 
-/// [`push_preview`] of a text whose cut, or whole, lies in its printable ASCII start (JSON
-/// and most other text): measured and escaped in one pass over the bytes, the count worked
-/// out only where the text is cut. `None`, with nothing appended, when another kind of byte
-/// comes first.
+/// [`Line::preview`] of a text whose cut, or whole, lies in its printable ASCII start (JSON
+/// and most other text), appended to `out`: the columns it took and whether the whole preview
+/// fit. Measured and escaped in one pass, eight bytes a step; the count is worked out only
+/// where the text is cut. `None`, with nothing appended, when another kind of byte comes
+/// first.
 fn push_ascii_preview(
-    out: &mut String,
+    out: &mut Vec<u8>,
     shown: &[u8],
     total: u64,
     cols: usize,
@@ -313,7 +483,7 @@ fn push_ascii_preview(
     // be, the whole preview's.
     let room = cols.saturating_sub(2 + note_columns(total - shown.len() as u64));
     let start = out.len();
-    out.push('"');
+    out.push(b'"');
     let (mut end, mut width) = push_ascii_start(out, shown, room);
     match shown.get(end) {
         // All of it fits (or there is nothing to cut).
@@ -336,8 +506,8 @@ fn push_ascii_preview(
             return None;
         }
     }
-    out.push('"');
-    let width = 2 + width + push_note(out, total - end as u64);
+    out.push(b'"');
+    let width = 2 + width + push_note_bytes(out, total - end as u64);
     Some((width, end == shown.len() && width <= cols))
 }
 
@@ -368,44 +538,130 @@ fn ascii_cut(
 }
 
 /// The printable ASCII start of `bytes` that fits in `room` columns, appended to `out` as a
-/// quoted preview shows it (quotes and backslashes escaped): the bytes taken and their
-/// columns, which are also the bytes appended. Escaped into a stack buffer a chunk at a time
-/// and appended at once: a `char` appended at a time cost 20 instructions a byte.
-fn push_ascii_start(out: &mut String, bytes: &[u8], room: usize) -> (usize, usize) {
-    const CHUNK: usize = 64;
-    let mut escaped = [0u8; 2 * CHUNK];
+/// quoted preview shows it (quotes and backslashes escaped, two columns each): the bytes taken
+/// and their columns, which are also the bytes appended. Eight bytes a step while a whole word
+/// is printable and fits, then a byte a step (the edge, or the first other byte, is in that
+/// word). Written in place in `out`, grown first by as much as the text could take.
+fn push_ascii_start(out: &mut Vec<u8>, bytes: &[u8], room: usize) -> (usize, usize) {
+    let start = out.len();
+    // The escaped text is as long as it is wide: at most `room`, and two bytes a byte. Then
+    // room for a word stored whole past that (16 bytes escaped, stored 8 at a time), cut off
+    // below. Most previews fit in a fixed-size store, which needs no call to `memset`.
+    const USUAL: usize = 128;
+    let most = room.min(2 * bytes.len()) + 24;
+    if most <= USUAL {
+        out.extend_from_slice(&[0; USUAL]);
+    } else {
+        out.resize(start + most, 0);
+    }
+    let dst = &mut out[start..];
     let (mut taken, mut width) = (0, 0);
-    for chunk in bytes.chunks(CHUNK) {
-        let (mut n, mut took) = (0, 0);
-        for &b in chunk {
-            let w = ascii_columns(b);
-            if w == 0 || width + w > room {
-                break;
-            }
-            // A backslash, kept when the byte is escaped and else written over by the byte:
-            // no branch on the escape. (`n` stays below 2 * CHUNK; the mask spares the
-            // bounds checks, a third of the loop.)
-            escaped[n % (2 * CHUNK)] = b'\\';
-            n += w - 1;
-            escaped[n % (2 * CHUNK)] = b;
-            n += 1;
-            width += w;
-            took += 1;
+    for word in bytes.chunks_exact(8) {
+        let word = word_of(word);
+        let Some(escapes) = printable_word_escapes(word) else {
+            break;
+        };
+        let end = push_escaped_word(dst, width, word, escapes);
+        if end > room {
+            // The edge is in this word: the bytes of it that fit, the rest cut off below.
+            let (n, w) = word_start_within(escapes, room - width);
+            (taken, width) = (taken + n, width + w);
+            out.truncate(start + width);
+            return (taken, width);
         }
-        taken += took;
-        push_ascii(out, &escaped[..n]);
-        if took < chunk.len() {
+        (taken, width) = (taken + 8, end);
+    }
+    for &b in &bytes[taken..] {
+        let w = ascii_columns(b);
+        if w == 0 || width + w > room {
             break;
         }
+        // A backslash, kept when the byte is escaped and else written over by the byte.
+        dst[width] = b'\\';
+        dst[width + w - 1] = b;
+        (taken, width) = (taken + 1, width + w);
     }
+    out.truncate(start + width);
     (taken, width)
 }
 
-/// Escaped printable ASCII appended to `out`.
-fn push_ascii(out: &mut String, escaped: &[u8]) {
-    debug_assert!(escaped.iter().all(|b| (b' '..=b'~').contains(b)));
-    // Printable ASCII is UTF-8: the check cannot fail.
-    out.push_str(std::str::from_utf8(escaped).unwrap_or_default());
+/// How many of a printable word's bytes fit in `room` columns (fewer than the word takes), and
+/// their columns, from which bytes are escaped. Each byte's columns (1, or 2 escaped) summed
+/// up the word by one multiplication: byte `i` then holds the columns of bytes `0..=i` (at most
+/// 16, so no sum carries into the next byte).
+#[inline]
+fn word_start_within(escapes: u64, room: usize) -> (usize, usize) {
+    debug_assert!(room < 16);
+    let starts = ((escapes >> 7) + LOW_BITS).wrapping_mul(LOW_BITS);
+    // The top bit of each start wider than `room`: subtracting `room + 1` from the start with
+    // its top bit set leaves that bit only then, and never borrows from the next byte.
+    let wider = ((starts | HIGH_BITS) - LOW_BITS * (room as u64 + 1)) & HIGH_BITS;
+    let n = 8 - count_marked(wider);
+    // The columns of the first `n` bytes: byte `n - 1` of the starts (none for no byte).
+    let columns = (starts << 8).checked_shr(8 * n as u32).unwrap_or(0) & 0xff;
+    (n, columns as usize)
+}
+
+/// Eight bytes as a little-endian word (byte `i` in bits `8i..8i+8`).
+#[inline]
+fn word_of(bytes: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(bytes).map_or(0, u64::from_le_bytes)
+}
+
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The top bit of each byte of `x` that is zero, and no other bit. Exact: the sum of a byte's
+/// low seven bits and 0x7f never carries into the next byte.
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
+}
+
+/// How many bytes a mask of top bits (as [`zero_bytes`] makes) marks: the bits moved to the
+/// bottom of each byte and summed into the top byte.
+#[inline]
+fn count_marked(mask: u64) -> usize {
+    ((mask >> 7).wrapping_mul(LOW_BITS) >> 56) as usize
+}
+
+/// When all eight bytes of `word` are printable ASCII (` ` to `~`), the top bit of each that a
+/// quoted preview escapes (`"` and `\`, two columns each); `None` when any is not.
+#[inline]
+fn printable_word_escapes(word: u64) -> Option<u64> {
+    let low = word & !HIGH_BITS;
+    // A byte's top bit is set after adding 0x60 from 0x20 up, and after adding 1 only at 0x7f
+    // (neither sum carries out of the byte).
+    let below_space = !(low + LOW_BITS * 0x60) & HIGH_BITS;
+    let delete = (low + LOW_BITS) & HIGH_BITS;
+    if (word & HIGH_BITS) | below_space | delete != 0 {
+        return None;
+    }
+    let quotes = zero_bytes(word ^ (LOW_BITS * u64::from(b'"')));
+    Some(quotes | zero_bytes(word ^ (LOW_BITS * u64::from(b'\\'))))
+}
+
+/// Eight printable ASCII bytes stored at `dst[at..]` with a backslash before each that
+/// `escapes` marks; returns where they end. `dst` has eight bytes of room past them: the word
+/// is stored whole and the output moves on only past the bytes before the next escape (JSON
+/// has a quote every few bytes, and a store or a call per run between them cost more).
+#[inline]
+fn push_escaped_word(dst: &mut [u8], mut at: usize, word: u64, mut escapes: u64) -> usize {
+    // The word's bytes from `from` on are stored at `at`.
+    let mut from = 0;
+    loop {
+        dst[at..at + 8].copy_from_slice(&(word >> (8 * from)).to_le_bytes());
+        if escapes == 0 {
+            return at + 8 - from;
+        }
+        // The next escaped byte: a backslash before it, and it and the rest stored again.
+        let next = (escapes.trailing_zeros() / 8) as usize;
+        at += next - from;
+        dst[at] = b'\\';
+        at += 1;
+        from = next;
+        escapes &= escapes - 1;
+    }
 }
 
 /// [`push_preview`] a unit at a time, without a string per unit.
@@ -516,8 +772,9 @@ fn rest_width(shown: &[u8], mut at: usize, as_text: bool, total: u64) -> usize {
 }
 
 /// The preview of all of `shown`, however wide, appended to `out`; returns its columns.
+/// (Only the general path gets here: the ASCII path declines the same preview however wide.)
 fn push_whole_preview(out: &mut String, shown: &[u8], total: u64, as_text: bool) -> usize {
-    push_preview(out, shown, total, as_text, shown.len(), usize::MAX).0
+    push_preview_by_units(out, shown, total, as_text, usize::MAX).0
 }
 
 /// Printable ASCII from `bytes[at]` on, as a preview shows it (quotes and backslashes
@@ -567,6 +824,23 @@ fn push_note(out: &mut String, more: u64) -> usize {
     1 + note_width(more)
 }
 
+/// [`push_note`] appended to bytes: the digits written in place, each piece a fixed-size
+/// store.
+fn push_note_bytes(out: &mut Vec<u8>, more: u64) -> usize {
+    if more == 0 {
+        return 0;
+    }
+    out.extend_from_slice(" …(+".as_bytes());
+    let digits = push_decimal(out, more);
+    if more == 1 {
+        out.extend_from_slice(b" byte)");
+        1 + 3 + digits + 6
+    } else {
+        out.extend_from_slice(b" bytes)");
+        1 + 3 + digits + 7
+    }
+}
+
 /// The columns [`push_note`] takes: none when nothing is left out.
 fn note_columns(more: u64) -> usize {
     match more {
@@ -577,7 +851,7 @@ fn note_columns(more: u64) -> usize {
 
 /// The columns of [`elided_note`]`(more)`: `…(+`, the digits, ` bytes)` (` byte)` for one).
 fn note_width(more: u64) -> usize {
-    let digits = more.checked_ilog10().unwrap_or(0) as usize + 1;
+    let digits = decimal_digits(more);
     3 + digits + if more == 1 { 6 } else { 7 }
 }
 
@@ -918,7 +1192,7 @@ mod tests {
                 "{total} {cols}"
             );
         }
-        for n in [1, 9, 10, 99, 100, 12345, u64::MAX] {
+        for n in [1, 2, 9, 10, 99, 100, 999, 1000, 12345, u64::MAX] {
             assert_eq!(note_width(n), display_width(&elided_note(n)));
         }
         // One byte left out is singular (a JSON text one byte too long for its preview, as
@@ -928,6 +1202,207 @@ mod tests {
             preview_within(b"abc", 4, true, 64, 80),
             "\"abc\" …(+1 byte)"
         );
+    }
+
+    /// Texts that put a quote, a backslash, a multibyte character, a control, DEL, an invalid
+    /// byte or an escape sequence at every place of the first three eight-byte words.
+    fn texts_with_a_byte_at_every_place() -> Vec<Vec<u8>> {
+        let specials: [&[u8]; 9] = [
+            b"\"",
+            b"\\",
+            "\u{e9}".as_bytes(),
+            b"\x01",
+            b"\x7f",
+            b"\xff",
+            b"\n",
+            b"\x1b[",
+            b"~",
+        ];
+        let plain = b"abc defghijklmnopqrstuvwxyz0123456789";
+        let mut texts = Vec::new();
+        for special in specials {
+            for at in 0..=24 {
+                let mut text = plain[..at].to_vec();
+                text.extend_from_slice(special);
+                text.extend_from_slice(&plain[at..]);
+                texts.push(text);
+            }
+        }
+        texts
+    }
+
+    /// The ASCII path of [`Line::preview`] against the general path, unit by unit: the same
+    /// bytes, columns and verdict whenever it takes a preview, and nothing appended when it
+    /// declines. Every cut of JSON-like texts (quotes and backslashes at the edges of its
+    /// eight-byte words), texts with other bytes at every place, rests shorter and longer than
+    /// the bytes, and every width from 0 to 132. It counts the previews the ASCII path took,
+    /// so that it cannot pass by declining them all.
+    #[test]
+    fn ascii_previews_match_the_general_path() {
+        let mut texts = texts_with_a_byte_at_every_place();
+        texts.push(br#"{"conn":1,"dir":"s2c","seq":0,"pad":"\\xx\"y\\"}"#.to_vec());
+        texts.push(br#""\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"\"\\"#.to_vec());
+        texts.push(b"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\".to_vec());
+        texts.push(br#"{"k":"v\\w", "plain": "a run of plain text"} "#.repeat(3));
+        texts.push(Vec::new());
+        let (mut cases, mut taken) = (0, 0);
+        for (i, text) in texts.iter().enumerate() {
+            // Every cut of the texts that are not one of the many variants above.
+            let cuts: Vec<usize> = if i >= texts.len() - 5 {
+                (0..=text.len()).collect()
+            } else {
+                vec![text.len(), 9]
+            };
+            for shown in cuts.into_iter().filter_map(|n| text.get(..n)) {
+                let n = shown.len() as u64;
+                let totals = [n, n + 1, n + 9, n + 99, 123_456, n.saturating_sub(1)];
+                for total in totals {
+                    for cols in 0..=132 {
+                        let mut general = String::new();
+                        let by_units =
+                            push_preview_by_units(&mut general, shown, total, true, cols);
+                        let mut fast = Vec::new();
+                        cases += 1;
+                        match push_ascii_preview(&mut fast, shown, total, cols) {
+                            Some(done) => {
+                                taken += 1;
+                                let what =
+                                    format!("{:?} {total} {cols}", String::from_utf8_lossy(shown));
+                                assert_eq!(String::from_utf8_lossy(&fast), general, "{what}");
+                                assert_eq!(done, by_units, "{what}");
+                            }
+                            None => assert!(fast.is_empty()),
+                        }
+                    }
+                }
+            }
+        }
+        // The variants with a non-ASCII byte early go the general way; most others do not.
+        assert!(taken * 2 > cases, "{taken} of {cases}");
+    }
+
+    /// The word-at-a-time check against a byte at a time: each byte of a word, at each
+    /// place, set to each of the 256 values, among printable, quote and backslash neighbours.
+    #[test]
+    fn printable_words_are_measured_as_bytes_are() {
+        let mut checked = 0;
+        for base in [
+            *b"abcdefgh",
+            *br#"a"b\c"d\"#,
+            *b"\\\\\\\\\\\\\\\\",
+            *b"        ",
+        ] {
+            for at in 0..8 {
+                for b in 0..=255u8 {
+                    let mut word = base;
+                    word[at] = b;
+                    let by_bytes = word
+                        .iter()
+                        .map(|&b| ascii_columns(b))
+                        .try_fold(0, |sum, w| (w > 0).then_some(sum + w));
+                    let by_word =
+                        printable_word_escapes(word_of(&word)).map(|e| 8 + count_marked(e));
+                    assert_eq!(by_word, by_bytes, "{word:?}");
+                    checked += usize::from(by_bytes.is_some());
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+    }
+
+    /// The escaping copy against a byte at a time, from every start to every end of texts
+    /// with quotes and backslashes at every place of a word, in every room up to the whole.
+    #[test]
+    fn escaped_ascii_is_copied_as_bytes_are() {
+        let sources = [
+            br#"ab"cd\ef"gh\\ij""kl\"mn"\op qr"st\uv wx"yz"#.to_vec(),
+            br#""""""""""""""""""""""""""#.to_vec(),
+            b"plain printable ASCII, no escapes at all ~!".to_vec(),
+            b"printable then \x01 a control".to_vec(),
+            // Longer than the usual fixed-size room (grown with `resize`).
+            br#"{"k":"v\\w", "plain": "a run of plain text"} "#.repeat(2),
+        ];
+        for source in sources {
+            for start in 0..8 {
+                for end in start..=source.len() {
+                    let text = &source[start..end];
+                    for room in (0..=2 * text.len() + 1).chain([usize::MAX]) {
+                        let mut expected = b"before".to_vec();
+                        let (mut taken, mut width) = (0, 0);
+                        for &b in text {
+                            let w = ascii_columns(b);
+                            if w == 0 || width + w > room {
+                                break;
+                            }
+                            if w == 2 {
+                                expected.push(b'\\');
+                            }
+                            expected.push(b);
+                            (taken, width) = (taken + 1, width + w);
+                        }
+                        let mut out = b"before".to_vec();
+                        let what = format!("{:?} {room}", String::from_utf8_lossy(text));
+                        assert_eq!(
+                            push_ascii_start(&mut out, text, room),
+                            (taken, width),
+                            "{what}"
+                        );
+                        assert_eq!(out, expected, "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_and_times_are_written_as_format_writes_them() {
+        let mut numbers: Vec<u64> = vec![0, u64::MAX, u64::MAX - 1];
+        for digits in 1..20 {
+            let p = 10u64.pow(digits);
+            numbers.extend([p - 1, p, p + 1, p / 2 + 7]);
+        }
+        for n in numbers {
+            let mut line = Line::default();
+            line.ascii("x");
+            line.number(n);
+            assert_eq!(line.as_str(), format!("x{n}"));
+            assert_eq!(line.width(), 1 + n.to_string().len());
+        }
+        for (secs, micros) in [
+            (0, 0),
+            (0, 13_558),
+            (7, 999_999),
+            (9, 1),
+            (10, 999_000),
+            (12_345, 100_000),
+            (99_999_999, 10),
+            (100_000_000, 1_001),
+            (u64::MAX, 1),
+        ] {
+            for cols in [0, 8, 11, 40] {
+                let mut line = Line::default();
+                line.seconds(secs, micros, cols);
+                let expected = format!("{:>cols$}", format!("{secs}.{micros:06}"));
+                assert_eq!(line.as_str(), expected);
+                assert_eq!(line.width(), expected.len());
+            }
+        }
+        let mut line = Line::default();
+        for n in [0, 1, 5, 31, 32, 33, 100] {
+            line.clear();
+            line.ascii("#");
+            line.spaces(n);
+            line.hex(&[0x0a, 0x1b, 0xff]);
+            line.hex(&[0x00, 0x9c, 0xf1, 0x7e]);
+            assert_eq!(line.as_str(), format!("#{}0a1bff009cf17e", " ".repeat(n)));
+            assert_eq!(line.width(), 1 + n + 14);
+            line.trim_end();
+            assert_eq!(line.width(), 1 + n + 14);
+        }
+        line.clear();
+        line.ascii("a b   ");
+        line.trim_end();
+        assert_eq!((line.as_str().as_ref(), line.width()), ("a b", 3));
     }
 
     #[test]

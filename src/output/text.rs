@@ -50,17 +50,25 @@ impl Default for TextOptions {
 }
 
 pub struct TextSink<W: Write> {
+    w: Writer<W>,
+    /// The line being built, and the part that ends it (kept apart to measure it): reused
+    /// from line to line, so a frame's line costs no allocation. Apart from the rest, which
+    /// builds into them, so that they are lent rather than moved out and back for each line.
+    line: Line,
+    tail: Line,
+}
+
+/// All of a [`TextSink`] but its reused lines.
+struct Writer<W: Write> {
     out: W,
     opts: TextOptions,
     start: Option<Timestamp>,
-    /// The line being built, and the part that ends it (kept apart to measure it): reused
-    /// from line to line, so a frame's line costs no allocation.
-    line: Line,
-    tail: Line,
     /// Keep-alives of decoded sessions: the first is shown, the rest counted at the end.
     heartbeats: Heartbeats,
     /// Each direction's label (see [`dir_line`]), by [`Direction::index`].
     dirs: [Line; 2],
+    /// The same between the spaces that set it off in a frame's line: `  c2s → `.
+    spaced_dirs: [Line; 2],
 }
 
 /// Time since the capture's first packet (else the first packet shown), as seconds with
@@ -75,15 +83,8 @@ fn relative(start: &mut Option<Timestamp>, p: &PacketRef) -> String {
 fn push_relative(line: &mut Line, start: &mut Option<Timestamp>, p: &PacketRef, cols: usize) {
     let start = *start.get_or_insert(p.ts);
     let d = p.ts.0.saturating_sub(start.0);
-    let mut secs = itoa::Buffer::new();
-    let secs = secs.format(d / 1_000_000_000);
-    // A leading 1 keeps the microseconds' leading zeros: 1_000_042 -> "000042".
-    let mut micros = itoa::Buffer::new();
-    let micros = &micros.format(1_000_000 + (d % 1_000_000_000) / 1000)[1..];
-    line.spaces(cols.saturating_sub(secs.len() + 7));
-    line.ascii(secs);
-    line.ascii(".");
-    line.ascii(micros);
+    let micros = (d % 1_000_000_000) / 1000;
+    line.seconds(d / 1_000_000_000, micros as u32, cols);
 }
 
 /// The part of a payload's kept bytes a view shows (at most `limit`), and how many bytes of
@@ -127,9 +128,7 @@ pub fn diagnostic_line(st: Style, d: &Diagnostic, scope: &str) -> String {
 
 /// UTF-8, allowing a character cut at either end (fragments and truncated copies split them).
 pub fn looks_like_text(bytes: &[u8]) -> bool {
-    // Most texts are ASCII: no byte has its top bit. An OR of all of them, which the compiler
-    // does 16 bytes at a time, costs a sixth of the UTF-8 check (and of `<[u8]>::is_ascii`).
-    if bytes.iter().fold(0, |any, b| any | b) < 0x80 {
+    if all_ascii(bytes) {
         return true;
     }
     let start = bytes
@@ -141,6 +140,18 @@ pub fn looks_like_text(bytes: &[u8]) -> bool {
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
     }
+}
+
+/// No byte has its top bit: most texts are ASCII. An OR of all of them costs a sixth of the
+/// UTF-8 check (and of `<[u8]>::is_ascii`). Eight bytes a word, which the compiler ORs 32
+/// bytes a step: a fold over bytes did 64 a step, and up to 63 left over one at a time.
+fn all_ascii(bytes: &[u8]) -> bool {
+    let words = bytes.chunks_exact(8);
+    let rest = words.remainder().iter().fold(0, |any, b| any | b);
+    let any = words.fold(0, |any, w| {
+        any | u64::from_le_bytes(w.try_into().unwrap_or_default())
+    });
+    any & 0x8080_8080_8080_8080 == 0 && rest < 0x80
 }
 
 /// JSON text re-indented, when it parses. It stays JSON: serde_json already escapes control
@@ -173,6 +184,15 @@ pub fn dir_label(style: Style, dir: Direction) -> String {
 fn dir_line(style: Style, dir: Direction) -> Line {
     let mut line = Line::default();
     line.direction(style, dir, dir_words(dir));
+    line
+}
+
+/// [`dir_line`] set off by two spaces before and one after, as a frame's line has it.
+fn spaced_dir_line(style: Style, dir: Direction) -> Line {
+    let mut line = Line::default();
+    line.ascii("  ");
+    line.direction(style, dir, dir_words(dir));
+    line.ascii(" ");
     line
 }
 
@@ -576,17 +596,23 @@ struct Payload<'a> {
 impl<W: Write> TextSink<W> {
     pub fn new(out: W, opts: TextOptions) -> Self {
         TextSink {
-            out,
-            start: None,
+            w: Writer {
+                out,
+                start: None,
+                heartbeats: Heartbeats::default(),
+                dirs: [Direction::ClientToServer, Direction::ServerToClient]
+                    .map(|d| dir_line(opts.style, d)),
+                spaced_dirs: [Direction::ClientToServer, Direction::ServerToClient]
+                    .map(|d| spaced_dir_line(opts.style, d)),
+                opts,
+            },
             line: Line::default(),
             tail: Line::default(),
-            heartbeats: Heartbeats::default(),
-            dirs: [Direction::ClientToServer, Direction::ServerToClient]
-                .map(|d| dir_line(opts.style, d)),
-            opts,
         }
     }
+}
 
+impl<W: Write> Writer<W> {
     fn write_line(&mut self, line: &str) -> io::Result<()> {
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")
@@ -597,7 +623,8 @@ impl<W: Write> TextSink<W> {
         if line.width() <= self.opts.width {
             return line.write_to(&mut self.out);
         }
-        for l in wrap(line.as_str(), self.opts.width, indent) {
+        self.out.write_all(line.ended())?;
+        for l in wrap(&line.as_str(), self.opts.width, indent) {
             self.write_line(&l)?;
         }
         Ok(())
@@ -612,9 +639,10 @@ impl<W: Write> TextSink<W> {
         if limit == usize::MAX {
             // Not measured: it may be megabytes, and it is not cut.
             let whole = preview(p.bytes, p.total, p.as_text, limit);
-            self.out.write_all(line.as_str().as_bytes())?;
+            self.out.write_all(line.as_bytes())?;
             self.out.write_all(whole.as_bytes())?;
-            return self.write_line(tail.as_str());
+            self.out.write_all(tail.as_bytes())?;
+            return self.out.write_all(b"\n");
         }
         if p.bytes.is_empty() && p.total == 0 && !p.as_text {
             line.append(tail);
@@ -630,9 +658,14 @@ impl<W: Write> TextSink<W> {
             line.truncate(head);
         }
         line.trim_end();
-        self.write_fitted(line, AFTER_TIME)?;
+        // The head, ended here and written with the preview's line when it fits.
+        if line.width() <= width {
+            line.end_line();
+        } else {
+            self.write_fitted(line, AFTER_TIME)?;
+            line.clear();
+        }
         let room = width.saturating_sub(AFTER_TIME + tail.width());
-        line.clear();
         line.spaces(AFTER_TIME);
         line.preview(p.bytes, p.total, p.as_text, limit, room);
         line.append(tail);
@@ -658,17 +691,6 @@ impl<W: Write> TextSink<W> {
         self.write_fitted(head, AFTER_TIME)
     }
 
-    /// A frame's line (or two), built in the sink's reused line buffers.
-    fn frame_line(&mut self, f: &Frame) -> io::Result<()> {
-        let (mut line, mut tail) = (
-            std::mem::take(&mut self.line),
-            std::mem::take(&mut self.tail),
-        );
-        let written = self.write_frame(f, &mut line, &mut tail);
-        (self.line, self.tail) = (line, tail);
-        written
-    }
-
     /// `  #12     0.004211  c2s → FIN text  mask 0a1b2c3d  len 5       ` and what the frame
     /// carries: the fields in columns as `{:<6}`, `{:>11}`, … would pad them.
     fn frame_head(&mut self, line: &mut Line, f: &Frame) {
@@ -677,43 +699,49 @@ impl<W: Write> TextSink<W> {
         line.ascii("  #");
         let at = line.width();
         line.number(f.first_packet.number);
-        line.pad(at, 6);
-        line.ascii(" ");
+        line.end_field(at, 6);
         push_relative(line, &mut self.start, &f.last_packet, 11);
-        line.ascii("  ");
-        push_session_label(line, f.stream, &self.dirs[f.dir.index()]);
-        line.ascii(" ");
-        let at = line.width();
-        line.ascii(if h.fin { "FIN" } else { "---" });
-        for (on, name) in [(h.rsv1, " RSV1"), (h.rsv2, " RSV2"), (h.rsv3, " RSV3")] {
-            if on {
-                line.ascii(name);
+        match f.stream {
+            // One session on the connection (all but HTTP/2): the label and its spaces at once.
+            None => line.append(&self.spaced_dirs[f.dir.index()]),
+            Some(_) => {
+                line.ascii("  ");
+                push_session_label(line, f.stream, &self.dirs[f.dir.index()]);
+                line.ascii(" ");
             }
         }
-        line.pad(at, 3);
-        line.ascii(" ");
+        let at = line.width();
+        if h.rsv1 || h.rsv2 || h.rsv3 {
+            line.ascii(if h.fin { "FIN" } else { "---" });
+            for (on, name) in [(h.rsv1, " RSV1"), (h.rsv2, " RSV2"), (h.rsv3, " RSV3")] {
+                if on {
+                    line.ascii(name);
+                }
+            }
+            line.end_field(at, 3);
+        } else {
+            // The usual frame: the flag and its field's space as one piece.
+            line.ascii(if h.fin { "FIN " } else { "--- " });
+        }
         let at = line.width();
         if h.opcode.is_reserved() {
             line.ascii(&format!("0x{:X}", h.opcode.bits()));
         } else {
             line.ascii(h.opcode.name());
         }
-        line.pad(at, 12);
-        line.ascii(" ");
-        let at = line.width();
+        line.end_field(at, 12);
+        // `mask` and the key fill their 13 columns; `unmasked` is padded to them.
         match h.mask_key {
             Some(k) => {
                 line.ascii("mask ");
                 line.hex(&k);
+                line.ascii(" len ");
             }
-            None => line.ascii("unmasked"),
+            None => line.ascii("unmasked      len "),
         }
-        line.pad(at, 13);
-        line.ascii(" len ");
         let at = line.width();
         line.number(h.payload_len);
-        line.pad(at, 7);
-        line.ascii(" ");
+        line.end_field(at, 7);
     }
 
     fn write_frame(&mut self, f: &Frame, line: &mut Line, tail: &mut Line) -> io::Result<()> {
@@ -743,30 +771,20 @@ impl<W: Write> TextSink<W> {
             line.append(tail);
             return self.write_fitted(line, AFTER_TIME);
         }
-        let utf8 = looks_like_text(&f.payload.bytes);
+        // The payload is looked at only when the frame could carry text (binary frames are
+        // shown in hex whatever their bytes).
         let as_text = !h.rsv1
-            && utf8
             && matches!(
                 h.opcode,
                 OpCode::Text | OpCode::Ping | OpCode::Pong | OpCode::Continuation
-            );
+            )
+            && looks_like_text(&f.payload.bytes);
         let payload = Payload {
             bytes: &f.payload.bytes,
             total: f.payload.len,
             as_text,
         };
         self.write_with_preview(line, payload, tail)
-    }
-
-    /// A message's line (or two), built in the sink's reused line buffers.
-    fn message_line(&mut self, m: &Message) -> io::Result<()> {
-        let (mut line, mut tail) = (
-            std::mem::take(&mut self.line),
-            std::mem::take(&mut self.tail),
-        );
-        let written = self.write_message(m, &mut line, &mut tail);
-        (self.line, self.tail) = (line, tail);
-        written
     }
 
     /// `  #12     0.004211  c2s → message text 5 bytes in 2 fragments: `: where the message
@@ -776,8 +794,7 @@ impl<W: Write> TextSink<W> {
         line.ascii("  #");
         let at = line.width();
         line.number(m.last_packet.number);
-        line.pad(at, 6);
-        line.ascii(" ");
+        line.end_field(at, 6);
         push_relative(line, &mut self.start, &m.last_packet, 11);
         line.ascii("  ");
         push_session_label(line, m.stream, &self.dirs[m.dir.index()]);
@@ -814,7 +831,7 @@ impl<W: Write> TextSink<W> {
                 // Whole, indented, and valid JSON: not cut to the width.
                 Some(p) => {
                     line.trim_end();
-                    self.write_line(line.as_str())?;
+                    self.write_line(&line.as_str())?;
                     for l in p.lines() {
                         writeln!(self.out, "        {l}")?;
                     }
@@ -949,46 +966,73 @@ pub fn count(n: u64, noun: &str) -> String {
 
 impl<W: Write> Sink for TextSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        let TextSink { w, line, tail } = self;
         match event {
-            Event::Frame(f) => self.frame_line(f)?,
+            // A frame's line (or two), built in the reused lines.
+            Event::Frame(f) => w.write_frame(f, line, tail)?,
             Event::Message(m) => {
                 // A one-frame message is already on its frame's line, unless it had to be
                 // inflated (or pretty-printed) to be read, or has holes (the line says where
                 // they are).
-                if m.fragments > 1 || m.compressed || self.opts.pretty_json || !m.holes.is_empty() {
-                    self.message_line(m)?
+                if m.fragments > 1 || m.compressed || w.opts.pretty_json || !m.holes.is_empty() {
+                    w.write_message(m, line, tail)?
                 }
-                self.decoded_lines(m)?
+                w.decoded_lines(m)?
             }
             Event::ConnectionEnd(e) => {
-                self.heartbeat_lines(e.conn, None)?;
-                self.context_line(event)?
+                w.heartbeat_lines(e.conn, None)?;
+                w.context_line(event)?
             }
             Event::StreamEnd(e) => {
-                self.heartbeat_lines(e.conn, Some(Some(e.stream)))?;
-                self.context_line(event)?
+                w.heartbeat_lines(e.conn, Some(Some(e.stream)))?;
+                w.context_line(event)?
             }
             other => {
                 // A connection line shows no time, but its first packet may start the clock.
                 if let Event::Connection(c) = other {
-                    self.start.get_or_insert(c.first_packet.ts);
+                    w.start.get_or_insert(c.first_packet.ts);
                 }
-                self.context_line(other)?
+                w.context_line(other)?
             }
         }
-        if self.opts.flush_each {
-            self.out.flush()?;
+        if w.opts.flush_each {
+            w.out.flush()?;
         }
         Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        let lines = self.heartbeats.take_all();
-        self.write_heartbeats(lines)?;
-        self.out.flush()
+        let lines = self.w.heartbeats.take_all();
+        self.w.write_heartbeats(lines)?;
+        self.w.out.flush()
     }
 
     fn capture_start(&mut self, first_packet: Timestamp) {
-        self.start.get_or_insert(first_packet);
+        self.w.start.get_or_insert(first_packet);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time check against `is_ascii`: a byte with its top bit at every place of
+    /// every length up to 80 (the words and the bytes left over), and DEL, which is ASCII.
+    #[test]
+    fn ascii_is_seen_as_is_ascii_sees_it() {
+        let mut checked = 0;
+        for len in 0..80 {
+            let plain = vec![b'a'; len];
+            assert!(all_ascii(&plain));
+            for at in 0..len {
+                for b in [0x7f, 0x80, 0xc3, 0xff] {
+                    let mut bytes = plain.clone();
+                    bytes[at] = b;
+                    assert_eq!(all_ascii(&bytes), bytes.is_ascii(), "{bytes:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 }

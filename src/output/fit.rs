@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthChar;
 
+use super::digits::{decimal_digits, decimal_word, push_decimal, push_word, DIGIT_PAIRS};
 use super::escape::{push_byte_escape, push_escaped};
 use super::style::Style;
 use crate::base::Direction;
@@ -83,17 +84,6 @@ const KEEP_CAPACITY: usize = 1 << 20;
 /// The most spaces [`Line::spaces`] appends with one fixed-size store (then cut back): a
 /// field's padding is rarely wider.
 const SLACK: usize = 32;
-
-/// `"00"` to `"99"`: two decimal digits a lookup.
-static DIGIT_PAIRS: [[u8; 2]; 100] = {
-    let mut pairs = [[0; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    pairs
-};
 
 impl Line {
     #[inline]
@@ -324,62 +314,6 @@ impl Line {
             self.width -= 1;
         }
     }
-}
-
-/// The decimal digits of `n`: 1 for 0. Counts and lengths are mostly short: a comparison or
-/// three, where `ilog10` takes about 20 instructions.
-#[inline]
-fn decimal_digits(n: u64) -> usize {
-    match n {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        n => n.ilog10() as usize + 1,
-    }
-}
-
-/// `n` in decimal appended to `out`; returns how many digits it took. Below 10^8 (packet
-/// numbers, lengths, counts) see [`decimal_word`]; a larger number through `itoa`.
-#[inline]
-fn push_decimal(out: &mut Vec<u8>, n: u64) -> usize {
-    if n >= 100_000_000 {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(n);
-        out.extend_from_slice(digits.as_bytes());
-        return digits.len();
-    }
-    let (word, digits) = decimal_word(n);
-    push_word(out, word, digits);
-    digits
-}
-
-/// The decimal digits of `n`, below 10^8, as the bytes of a little-endian word (the first
-/// digit in the lowest byte) and how many there are: two digits a step from the last, each
-/// step shifting the ones before it up. No count of digits first, no loop over a buffer.
-#[inline]
-fn decimal_word(mut n: u64) -> (u64, usize) {
-    debug_assert!(n < 100_000_000);
-    let pair = |n: u64| u64::from(u16::from_le_bytes(DIGIT_PAIRS[n as usize]));
-    let (mut word, mut digits) = (0, 0);
-    while n >= 100 {
-        word = word << 16 | pair(n % 100);
-        n /= 100;
-        digits += 2;
-    }
-    if n >= 10 {
-        (word << 16 | pair(n), digits + 2)
-    } else {
-        (word << 8 | (u64::from(b'0') + n), digits + 1)
-    }
-}
-
-/// The first `len` bytes of `word` (little-endian) appended to `out`: the whole word stored at
-/// once and cut back, not a copy of `len` bytes.
-#[inline]
-fn push_word(out: &mut Vec<u8>, word: u64, len: usize) {
-    let end = out.len() + len;
-    out.extend_from_slice(&word.to_le_bytes());
-    out.truncate(end);
 }
 
 /// The width a view keeps its lines within: `COLUMNS` when set, else the terminal's width when

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::digits::push_decimal;
 use super::escape::{hex, is_terminal_hazard};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
@@ -113,8 +114,7 @@ impl<'a> ObjectWriter<'a> {
     #[inline(always)]
     fn u64(&mut self, k: &str, v: u64) -> io::Result<()> {
         self.key(k)?;
-        self.out
-            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+        push_decimal(self.out, v);
         Ok(())
     }
     #[inline(always)]

@@ -5,6 +5,7 @@ pub mod app_table;
 pub mod conversation_view;
 pub mod decoded;
 pub mod diagram;
+pub mod digits;
 pub mod escape;
 pub mod export;
 pub mod filter;

@@ -19,18 +19,23 @@ pub struct JsonSink<W: Write> {
     out: W,
     /// Flush after every line (live capture, pipes into `jq`).
     flush_each: bool,
-    /// The line being written: records are built here and handed to `out` whole, so the
-    /// many small writes of a record go to a `Vec` rather than through `out`'s dynamic
-    /// `Write`.
-    line: Vec<u8>,
+    /// The lines not yet handed to `out`: records are built here and handed on some [`LINES_HELD`]
+    /// bytes at a time, so the many small writes of a record go to a `Vec` rather than through
+    /// `out`'s dynamic `Write`, and `out` (a buffered writer as large) passes them to the system
+    /// without copying them into its own buffer (the NDJSON is twice the capture's size).
+    lines: Vec<u8>,
 }
+
+/// How many bytes of lines [`JsonSink`] gathers before handing them on: as much as the buffered
+/// standard output holds (config.rs), so that it writes them as they are.
+const LINES_HELD: usize = 1 << 16;
 
 impl<W: Write> JsonSink<W> {
     pub fn new(out: W, flush_each: bool) -> Self {
         JsonSink {
             out,
             flush_each,
-            line: Vec::with_capacity(1024),
+            lines: Vec::with_capacity(LINES_HELD + 1024),
         }
     }
 }
@@ -88,37 +93,44 @@ pub fn write_safe_json<W: Write, T: serde::Serialize + ?Sized>(
 /// time) and without `write!` (the formatting machinery was most of what remained).
 struct ObjectWriter<'a> {
     out: &'a mut Vec<u8>,
-    first: bool,
+}
+
+/// The key of a field after a record's first, with its comma and colon: `key!("conn")` is
+/// `,"conn":`, one literal, copied in one piece (four pieces, a length check each, cost a
+/// tenth of a record).
+macro_rules! key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
 }
 
 // Inlined into each field written, so that the key, a literal, is copied as a constant
 // (not by a call to memcpy for a length known only at run time: 20 calls a record).
 impl<'a> ObjectWriter<'a> {
+    /// A record of type `kind`: its first field.
     #[inline(always)]
-    fn begin(out: &'a mut Vec<u8>) -> io::Result<Self> {
-        out.push(b'{');
-        Ok(ObjectWriter { out, first: true })
+    fn begin(out: &'a mut Vec<u8>, kind: &'static str) -> io::Result<Self> {
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.push(b'"');
+        Ok(ObjectWriter { out })
     }
+    /// `k`: a [`key!`].
     #[inline(always)]
-    fn key(&mut self, k: &str) -> io::Result<()> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
+    fn key(&mut self, k: &'static str) -> io::Result<()> {
+        debug_assert!(k.starts_with(",\"") && k.ends_with("\":"), "{k:?}");
         // Keys are this module's own ASCII literals: nothing to escape.
-        self.out.push(b'"');
         self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
         Ok(())
     }
     #[inline(always)]
-    fn u64(&mut self, k: &str, v: u64) -> io::Result<()> {
+    fn u64(&mut self, k: &'static str, v: u64) -> io::Result<()> {
         self.key(k)?;
         push_decimal(self.out, v);
         Ok(())
     }
     #[inline(always)]
-    fn bool(&mut self, k: &str, v: bool) -> io::Result<()> {
+    fn bool(&mut self, k: &'static str, v: bool) -> io::Result<()> {
         self.key(k)?;
         // Each literal copied as it is (one slice of either length would take a call to memcpy).
         if v {
@@ -129,25 +141,25 @@ impl<'a> ObjectWriter<'a> {
         Ok(())
     }
     #[inline(always)]
-    fn f64(&mut self, k: &str, v: f64) -> io::Result<()> {
+    fn f64(&mut self, k: &'static str, v: f64) -> io::Result<()> {
         self.key(k)?;
         serde_json::to_writer(&mut *self.out, &v).map_err(io::Error::other)
     }
     /// A capture timestamp, in seconds as [`Self::f64`] writes them.
     #[inline(always)]
-    fn ts(&mut self, k: &str, ts: Timestamp) -> io::Result<()> {
+    fn ts(&mut self, k: &'static str, ts: Timestamp) -> io::Result<()> {
         self.key(k)?;
         write_ts(self.out, ts)
     }
     #[inline(always)]
-    fn str(&mut self, k: &str, v: &str) -> io::Result<()> {
+    fn str(&mut self, k: &'static str, v: &str) -> io::Result<()> {
         self.key(k)?;
         write_json_str(self.out, v)
     }
-    /// A name of this program's own (a record type, a direction, an opcode): printable ASCII
-    /// with nothing to escape, so copied as it is, without the escaper's set-up.
+    /// A name of this program's own (a direction, an opcode): printable ASCII with nothing to
+    /// escape, so copied as it is, without the escaper's set-up.
     #[inline(always)]
-    fn name(&mut self, k: &str, v: &'static str) -> io::Result<()> {
+    fn name(&mut self, k: &'static str, v: &'static str) -> io::Result<()> {
         debug_assert!(plain_prefix_len(v.as_bytes()) == v.len(), "{v:?}");
         self.key(k)?;
         self.out.push(b'"');
@@ -156,13 +168,15 @@ impl<'a> ObjectWriter<'a> {
         Ok(())
     }
     #[inline(always)]
-    fn null(&mut self, k: &str) -> io::Result<()> {
+    fn null(&mut self, k: &'static str) -> io::Result<()> {
         self.key(k)?;
-        self.out.write_all(b"null")
+        self.out.extend_from_slice(b"null");
+        Ok(())
     }
     #[inline(always)]
     fn end(self) -> io::Result<()> {
-        self.out.write_all(b"}")
+        self.out.push(b'}');
+        Ok(())
     }
 }
 
@@ -522,14 +536,13 @@ fn begin_session_record<'a>(
     dir: Direction,
     index: u64,
 ) -> io::Result<ObjectWriter<'a>> {
-    let mut o = ObjectWriter::begin(out)?;
-    o.name("type", kind)?;
-    o.u64("conn", conn.0)?;
+    let mut o = ObjectWriter::begin(out, kind)?;
+    o.u64(key!("conn"), conn.0)?;
     if let Some(stream) = stream {
-        o.u64("stream", u64::from(stream.0))?;
+        o.u64(key!("stream"), u64::from(stream.0))?;
     }
-    o.name("dir", dir.as_str())?;
-    o.u64("index", index)?;
+    o.name(key!("dir"), dir.as_str())?;
+    o.u64(key!("index"), index)?;
     Ok(o)
 }
 
@@ -537,41 +550,41 @@ fn begin_session_record<'a>(
 fn write_frame(out: &mut Vec<u8>, f: &Frame) -> io::Result<()> {
     let h = &f.header;
     let mut o = begin_session_record(out, "frame", f.conn, f.stream, f.dir, f.index)?;
-    o.bool("fin", h.fin)?;
-    o.bool("rsv1", h.rsv1)?;
-    o.bool("rsv2", h.rsv2)?;
-    o.bool("rsv3", h.rsv3)?;
-    o.u64("opcode", u64::from(h.opcode.bits()))?;
-    o.name("opcode_name", h.opcode.name())?;
-    o.bool("masked", h.masked)?;
+    o.bool(key!("fin"), h.fin)?;
+    o.bool(key!("rsv1"), h.rsv1)?;
+    o.bool(key!("rsv2"), h.rsv2)?;
+    o.bool(key!("rsv3"), h.rsv3)?;
+    o.u64(key!("opcode"), u64::from(h.opcode.bits()))?;
+    o.name(key!("opcode_name"), h.opcode.name())?;
+    o.bool(key!("masked"), h.masked)?;
     match h.mask_key {
-        Some(k) => o.str("mask_key", &hex(&k))?,
-        None => o.null("mask_key")?,
+        Some(k) => o.str(key!("mask_key"), &hex(&k))?,
+        None => o.null(key!("mask_key"))?,
     }
-    o.u64("payload_len", h.payload_len)?;
-    o.u64("header_len", u64::from(h.header_len))?;
-    o.u64("packet", f.first_packet.number)?;
-    o.u64("last_packet", f.last_packet.number)?;
-    o.ts("ts", f.last_packet.ts)?;
-    o.u64("stream_offset", f.stream_offset)?;
+    o.u64(key!("payload_len"), h.payload_len)?;
+    o.u64(key!("header_len"), u64::from(h.header_len))?;
+    o.u64(key!("packet"), f.first_packet.number)?;
+    o.u64(key!("last_packet"), f.last_packet.number)?;
+    o.ts(key!("ts"), f.last_packet.ts)?;
+    o.u64(key!("stream_offset"), f.stream_offset)?;
     if f.lost > 0 {
-        o.u64("lost", f.lost)?;
+        o.u64(key!("lost"), f.lost)?;
     }
     if let Some(c) = &f.close {
         match c.code {
             Some(code) => {
-                o.u64("close_code", u64::from(code))?;
-                o.str("close_code_name", close_code_name(code))?;
+                o.u64(key!("close_code"), u64::from(code))?;
+                o.str(key!("close_code_name"), close_code_name(code))?;
             }
             None => {
-                o.null("close_code")?;
-                o.null("close_code_name")?;
+                o.null(key!("close_code"))?;
+                o.null(key!("close_code_name"))?;
             }
         }
-        o.str("close_reason", &c.reason)?;
+        o.str(key!("close_reason"), &c.reason)?;
     }
     if let Some(rtt) = f.rtt_ns {
-        o.f64("rtt_ms", rtt as f64 / 1e6)?;
+        o.f64(key!("rtt_ms"), rtt as f64 / 1e6)?;
     }
     o.end()
 }
@@ -579,13 +592,13 @@ fn write_frame(out: &mut Vec<u8>, f: &Frame) -> io::Result<()> {
 /// A `message` record (docs/json.md): `text` for valid UTF-8 text, else `data_b64`.
 fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
     let mut o = begin_session_record(out, "message", msg.conn, msg.stream, msg.dir, msg.index)?;
-    o.u64("opcode", u64::from(msg.opcode.bits()))?;
-    o.u64("len", msg.payload.len)?;
-    o.u64("fragments", u64::from(msg.fragments))?;
+    o.u64(key!("opcode"), u64::from(msg.opcode.bits()))?;
+    o.u64(key!("len"), msg.payload.len)?;
+    o.u64(key!("fragments"), u64::from(msg.fragments))?;
     match msg.text() {
-        Some(t) => o.str("text", t)?,
+        Some(t) => o.str(key!("text"), t)?,
         None => {
-            o.key("data_b64")?;
+            o.key(key!("data_b64"))?;
             // base64 needs no escaping.
             o.out.push(b'"');
             let at = o.out.len();
@@ -601,32 +614,32 @@ fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
             o.out.push(b'"');
         }
     }
-    o.bool("truncated", msg.payload.truncated())?;
-    o.bool("compressed", msg.compressed)?;
+    o.bool(key!("truncated"), msg.payload.truncated())?;
+    o.bool(key!("compressed"), msg.compressed)?;
     if msg.compressed {
-        o.u64("wire_len", msg.wire_len)?;
+        o.u64(key!("wire_len"), msg.wire_len)?;
     }
     if let Some(e) = &msg.inflate_error {
-        o.str("inflate_error", &e.to_string())?;
+        o.str(key!("inflate_error"), &e.to_string())?;
     }
     if msg.lost > 0 {
-        o.u64("lost", msg.lost)?;
+        o.u64(key!("lost"), msg.lost)?;
     }
     if !msg.holes.is_empty() {
-        o.key("holes")?;
+        o.key(key!("holes"))?;
         let holes: Vec<String> = (msg.holes.iter())
             .map(|h| format!("{{\"offset\":{},\"len\":{}}}", h.offset, h.len))
             .collect();
         write!(o.out, "[{}]", holes.join(","))?;
     }
     if let Some(at) = msg.utf8_error {
-        o.u64("utf8_error_at", at)?;
+        o.u64(key!("utf8_error_at"), at)?;
     }
-    o.u64("packet", msg.first_packet.number)?;
-    o.u64("last_packet", msg.last_packet.number)?;
-    o.ts("ts", msg.last_packet.ts)?;
+    o.u64(key!("packet"), msg.first_packet.number)?;
+    o.u64(key!("last_packet"), msg.last_packet.number)?;
+    o.ts(key!("ts"), msg.last_packet.ts)?;
     if let Some(d) = &msg.decoded {
-        o.key("decoded")?;
+        o.key(key!("decoded"))?;
         write_safe_json(o.out, &decoded(d))?;
     }
     o.end()
@@ -657,12 +670,15 @@ fn unit(u: &Unit) -> Value {
 
 impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
-        self.line.clear();
-        render_line(event, &mut self.line)?;
-        self.write_rendered_line()
+        render_line(event, &mut self.lines)?;
+        if self.flush_each || self.lines.len() >= LINES_HELD {
+            self.write_lines()?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        self.write_lines()?;
         self.out.flush()
     }
 
@@ -672,6 +688,7 @@ impl<W: Write> Sink for JsonSink<W> {
 
     /// Lines [`render_line`] wrote on another thread (`-j N`).
     fn write_rendered(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_lines()?;
         self.out.write_all(bytes)?;
         if self.flush_each {
             self.out.flush()?;
@@ -683,6 +700,7 @@ impl<W: Write> Sink for JsonSink<W> {
     /// the system as they are (one `writev`), so this thread never reads the bytes the workers
     /// wrote (the copy into the buffer was a tenth of its work with `-j 2`).
     fn write_rendered_vectored(&mut self, pieces: &[io::IoSlice<'_>]) -> io::Result<()> {
+        self.write_lines()?;
         let mut pieces = pieces.to_vec();
         super::write_all_vectored(&mut self.out, &mut pieces)?;
         if self.flush_each {
@@ -693,20 +711,29 @@ impl<W: Write> Sink for JsonSink<W> {
 }
 
 impl<W: Write> JsonSink<W> {
-    /// Write the line in `self.line` (nothing when it is empty).
-    fn write_rendered_line(&mut self) -> io::Result<()> {
-        if self.line.is_empty() {
+    /// Hand on the lines gathered (nothing when there are none).
+    fn write_lines(&mut self) -> io::Result<()> {
+        if self.lines.is_empty() {
             return Ok(());
         }
-        self.out.write_all(&self.line)?;
+        self.out.write_all(&self.lines)?;
+        self.lines.clear();
         // A huge message's line is not kept for the rest of the run.
-        if self.line.capacity() > 1 << 20 {
-            self.line = Vec::with_capacity(1024);
+        if self.lines.capacity() > 1 << 20 {
+            self.lines = Vec::with_capacity(LINES_HELD + 1024);
         }
         if self.flush_each {
             self.out.flush()?;
         }
         Ok(())
+    }
+}
+
+/// Lines gathered are handed on even when the run stops before `finish` (as a buffered writer
+/// flushes when dropped; an error then has nowhere to go).
+impl<W: Write> Drop for JsonSink<W> {
+    fn drop(&mut self) {
+        let _ = self.write_lines();
     }
 }
 

@@ -316,6 +316,7 @@ fn session_records_name_their_stream() {
         sink.event(e).unwrap();
     }
     sink.finish().unwrap();
+    drop(sink);
     let mut errors = Vec::new();
     let mut named = std::collections::BTreeMap::new();
     for line in String::from_utf8(out).unwrap().lines() {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::digits::push_decimal;
 use super::escape::{hex, is_terminal_hazard};
+use super::words::{printable_word_escapes, push_escaped_word, word_of};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use crate::decode::{Decoded, Unit};
@@ -247,26 +248,27 @@ fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
     out.resize(start + (end - at) * MAX_ESCAPE, 0);
     let buf = &mut out[start..];
     let (mut i, mut w) = (at, 0);
-    while i < end {
-        // Eight bytes copied blindly, kept up to the first that needs a look (`w` stays within
-        // six bytes per byte read, so the room checked here is there whenever i < end).
-        let word = bytes
-            .get(i..i + 8)
-            .and_then(|w| <&[u8; 8]>::try_from(w).ok());
-        if let (Some(word), Some(dst)) = (word, buf.get_mut(w..w + 8)) {
-            dst.copy_from_slice(word);
-            let plain = plain_prefix(word);
-            (i, w) = (i + plain, w + plain);
-            if plain == 8 {
-                continue;
+    // Whole words of printable ASCII, their quotes and backslashes escaped in place: a word
+    // ends at most 16 bytes on, stored 8 at a time, within the room of six bytes a byte read.
+    while let Some(word) = bytes.get(i..i + 8).filter(|_| i + 8 <= end) {
+        let x = word_of(word);
+        match printable_word_escapes(x) {
+            Some(escapes) => {
+                w = push_escaped_word(buf, w, x, escapes);
+                i += 8;
+            }
+            None => {
+                // Another byte in the word: the printable ones before it, then it, escaped.
+                let word = <&[u8; 8]>::try_from(word).unwrap_or(&[0; 8]);
+                let plain = plain_prefix(word);
+                buf[w..w + plain].copy_from_slice(&word[..plain]);
+                (i, w) = (i + plain, w + plain);
+                let (read, wrote) = escape_one(v, i, &mut buf[w..]);
+                (i, w) = (i + read, w + wrote);
             }
         }
-        // Quotes and backslashes are most of the escapes (a quote every few bytes of JSON).
-        if let (Some(&b @ (b'"' | b'\\')), Some(dst)) = (bytes.get(i), buf.get_mut(w..w + 2)) {
-            dst.copy_from_slice(&[b'\\', b]);
-            (i, w) = (i + 1, w + 2);
-            continue;
-        }
+    }
+    while i < end {
         let (read, wrote) = escape_one(v, i, &mut buf[w..]);
         (i, w) = (i + read, w + wrote);
     }

@@ -18,6 +18,7 @@ pub mod samples;
 pub mod style;
 pub mod table;
 pub mod text;
+pub mod words;
 
 use std::io;
 

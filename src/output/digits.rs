@@ -69,6 +69,22 @@ pub fn push_word(out: &mut Vec<u8>, word: u64, len: usize) {
     out.truncate(end);
 }
 
+/// A masking key's eight hex digits (lower case, as `escape::hex` writes them) as the bytes of
+/// a little-endian word, for [`push_word`]: every masked frame shows one.
+#[inline]
+pub fn hex_word(key: [u8; 4]) -> u64 {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = |byte: u8| {
+        [
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 15)],
+        ]
+    };
+    key.iter().rev().fold(0, |word, &byte| {
+        word << 16 | u64::from(u16::from_le_bytes(digits(byte)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +107,20 @@ mod tests {
             let digits = push_decimal(&mut out, n);
             assert_eq!(out, format!("x{n}").into_bytes(), "{n}");
             assert_eq!((digits, decimal_digits(n)), (out.len() - 1, out.len() - 1));
+        }
+    }
+
+    #[test]
+    fn a_mask_key_is_its_hex_digits() {
+        for key in [
+            [0, 0, 0, 0],
+            [0x37, 0xfa, 0x21, 0x3d],
+            [0xff; 4],
+            [1, 0x23, 0x45, 0x67],
+        ] {
+            let mut out = Vec::new();
+            push_word(&mut out, hex_word(key), 8);
+            assert_eq!(out, crate::output::escape::hex(&key).into_bytes());
         }
     }
 }

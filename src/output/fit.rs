@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthChar;
 
-use super::digits::{decimal_digits, decimal_word, push_decimal, push_word, DIGIT_PAIRS};
+use super::digits::{decimal_digits, decimal_word, hex_word, push_decimal, push_word, DIGIT_PAIRS};
 use super::escape::{push_byte_escape, push_escaped};
 use super::style::Style;
 use super::words::{
@@ -230,10 +230,7 @@ impl Line {
         };
         if let Ok(key) = <[u8; 4]>::try_from(b) {
             // A mask key (every masked frame has one): its eight digits stored as one word.
-            let word = key.iter().rev().fold(0, |word, &byte| {
-                word << 16 | u64::from(u16::from_le_bytes(digits(byte)))
-            });
-            push_word(&mut self.text, word, 8);
+            push_word(&mut self.text, hex_word(key), 8);
         } else {
             for &byte in b {
                 self.text.extend_from_slice(&digits(byte));

@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::digits::push_decimal;
-use super::escape::{hex, is_terminal_hazard};
+use super::digits::{hex_word, push_decimal, push_word};
+use super::escape::is_terminal_hazard;
 use super::words::{printable_word_escapes, push_escaped_word, word_of};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
@@ -560,7 +560,13 @@ fn write_frame(out: &mut Vec<u8>, f: &Frame) -> io::Result<()> {
     o.name(key!("opcode_name"), h.opcode.name())?;
     o.bool(key!("masked"), h.masked)?;
     match h.mask_key {
-        Some(k) => o.str(key!("mask_key"), &hex(&k))?,
+        Some(k) => {
+            // Hex digits need no escape: the eight of them stored as one word.
+            o.key(key!("mask_key"))?;
+            o.out.push(b'"');
+            push_word(o.out, hex_word(k), 8);
+            o.out.push(b'"');
+        }
         None => o.null(key!("mask_key"))?,
     }
     o.u64(key!("payload_len"), h.payload_len)?;

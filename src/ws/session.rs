@@ -15,7 +15,7 @@ use super::record::{DirStats, Frame, InflateFailure, Message, Payload, Rsv1Meani
 use super::resync::Expect;
 use super::rules::{self as ws_rules, Finding};
 use crate::base::rules::{self, Rule};
-use crate::base::{ConnId, Diagnostic, Direction, PacketRef, StreamId};
+use crate::base::{recycle, ConnId, Diagnostic, Direction, PacketRef, StreamId};
 use crate::decode::{AppDecoder, AppMessage};
 
 /// Claimed payload lengths above this are not believed while probing or hunting.
@@ -699,13 +699,7 @@ impl DirState {
             found.push((&rules::DEFLATE_CONTEXT_UNKNOWN, msg.to_string()));
             m.inflate_error = Some(InflateFailure::ContextUnknown);
         }
-        self.message = Some(match self.spare_message.take() {
-            Some(mut spare) => {
-                *spare = m;
-                spare
-            }
-            None => Box::new(m),
-        });
+        self.message = Some(recycle::boxed(&mut self.spare_message, m));
     }
 }
 

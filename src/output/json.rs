@@ -209,10 +209,14 @@ fn write_ts(out: &mut Vec<u8>, ts: Timestamp) -> io::Result<()> {
     let start = out.len();
     serde_json::to_writer(&mut *out, &ts.as_secs_f64()).map_err(io::Error::other)?;
     let written = &out[start..];
-    if let Some(dst) = (written.len() <= TS_TEXT_MAX).then_some(written.len()) {
+    if written.len() <= TS_TEXT_MAX {
         let mut text = [0u8; TS_TEXT_MAX];
-        text[..dst].copy_from_slice(written);
-        let w = TsWritten { ts, len: dst, text };
+        text[..written.len()].copy_from_slice(written);
+        let w = TsWritten {
+            ts,
+            len: written.len(),
+            text,
+        };
         // At thread exit the cell may be gone: nothing is remembered then.
         let _ = LAST_TS.try_with(|c| c.set(Some(w)));
     }
@@ -221,7 +225,8 @@ fn write_ts(out: &mut Vec<u8>, ts: Timestamp) -> io::Result<()> {
 
 /// A JSON string, byte for byte as [`write_safe_json`] writes it, without serde's escaping
 /// machinery (a call per run between escapes: JSON-like payloads have a quote every few
-/// bytes). Each byte is looked up in [`JSON_ESCAPES`] and written in place.
+/// bytes). Printable ASCII goes a word at a time ([`super::words`]); any other byte is looked
+/// up in [`JSON_ESCAPES`]; all are written in place.
 fn write_json_str(out: &mut Vec<u8>, v: &str) -> io::Result<()> {
     out.push(b'"');
     let mut at = 0;
@@ -248,8 +253,9 @@ fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
     out.resize(start + (end - at) * MAX_ESCAPE, 0);
     let buf = &mut out[start..];
     let (mut i, mut w) = (at, 0);
-    // Whole words of printable ASCII, their quotes and backslashes escaped in place: a word
-    // ends at most 16 bytes on, stored 8 at a time, within the room of six bytes a byte read.
+    // Whole words of printable ASCII, their quotes and backslashes escaped in place. A word
+    // needs 24 bytes of room (16 escaped, stored eight at a time); with eight or more bytes of
+    // the chunk left there are at least 48, since no byte read writes more than six.
     while let Some(word) = bytes.get(i..i + 8).filter(|_| i + 8 <= end) {
         let x = word_of(word);
         match printable_word_escapes(x) {

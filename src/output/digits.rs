@@ -69,19 +69,24 @@ pub fn push_word(out: &mut Vec<u8>, word: u64, len: usize) {
     out.truncate(end);
 }
 
+/// Lower-case hex digits: every view writes bytes and escapes with these.
+pub const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// A byte's two hex digits.
+#[inline]
+pub fn hex_pair(byte: u8) -> [u8; 2] {
+    [
+        HEX_DIGITS[usize::from(byte >> 4)],
+        HEX_DIGITS[usize::from(byte & 15)],
+    ]
+}
+
 /// A masking key's eight hex digits (lower case, as `escape::hex` writes them) as the bytes of
 /// a little-endian word, for [`push_word`]: every masked frame shows one.
 #[inline]
 pub fn hex_word(key: [u8; 4]) -> u64 {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digits = |byte: u8| {
-        [
-            DIGITS[usize::from(byte >> 4)],
-            DIGITS[usize::from(byte & 15)],
-        ]
-    };
     key.iter().rev().fold(0, |word, &byte| {
-        word << 16 | u64::from(u16::from_le_bytes(digits(byte)))
+        word << 16 | u64::from(u16::from_le_bytes(hex_pair(byte)))
     })
 }
 

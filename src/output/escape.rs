@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use super::digits::hex_pair;
+
 /// Characters past C0 and DEL that a terminal may act on: C1 controls (0x9b is CSI on some
 /// terminals), bidi marks, embeddings, overrides and isolates (they reorder a line), and the
 /// line and paragraph separators. Every view escapes them, JSON included.
@@ -115,10 +117,8 @@ pub fn hex(b: &[u8]) -> String {
 
 /// [`hex`] appended to `out`.
 pub fn push_hex(out: &mut String, b: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for byte in b {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 15)]));
+    for &byte in b {
+        out.extend(hex_pair(byte).map(char::from));
     }
 }
 

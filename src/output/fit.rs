@@ -6,7 +6,9 @@ use std::io::{self, Write};
 
 use unicode_width::UnicodeWidthChar;
 
-use super::digits::{decimal_digits, decimal_word, hex_word, push_decimal, push_word, DIGIT_PAIRS};
+use super::digits::{
+    decimal_digits, decimal_word, hex_pair, hex_word, push_decimal, push_word, DIGIT_PAIRS,
+};
 use super::escape::{push_byte_escape, push_escaped};
 use super::style::Style;
 use super::words::{
@@ -221,19 +223,12 @@ impl Line {
 
     /// Bytes in lower-case hex, two columns each.
     pub fn hex(&mut self, b: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let digits = |byte: u8| {
-            [
-                DIGITS[usize::from(byte >> 4)],
-                DIGITS[usize::from(byte & 15)],
-            ]
-        };
         if let Ok(key) = <[u8; 4]>::try_from(b) {
             // A mask key (every masked frame has one): its eight digits stored as one word.
             push_word(&mut self.text, hex_word(key), 8);
         } else {
             for &byte in b {
-                self.text.extend_from_slice(&digits(byte));
+                self.text.extend_from_slice(&hex_pair(byte));
             }
         }
         self.width += 2 * b.len();
@@ -784,12 +779,10 @@ impl Unit {
                 out.len() - before
             }
             Unit::Hex(b) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
                 if not_first {
                     out.push(' ');
                 }
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 15)]));
+                out.extend(hex_pair(b).map(char::from));
                 out.len() - before
             }
         }

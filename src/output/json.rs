@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::digits::{hex_word, push_decimal, push_word};
+use super::digits::{hex_word, push_decimal, push_word, HEX_DIGITS};
 use super::escape::is_terminal_hazard;
 use super::words::{printable_word_escapes, push_escaped_word, word_of};
 use super::Sink;
@@ -364,10 +364,9 @@ const JSON_ESCAPES: [u8; 256] = {
 /// `\uXXXX` into the start of `buf`: lower-case hex, four digits (every character escaped
 /// this way is in the BMP). Returns its length.
 fn put_u_escape(buf: &mut [u8], n: u32) -> usize {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     buf[..2].copy_from_slice(b"\\u");
     for (k, shift) in [12, 8, 4, 0].into_iter().enumerate() {
-        buf[2 + k] = HEX[((n >> shift) & 0xf) as usize];
+        buf[2 + k] = HEX_DIGITS[((n >> shift) & 0xf) as usize];
     }
     MAX_ESCAPE
 }

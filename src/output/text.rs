@@ -10,6 +10,7 @@ use super::escape::{
 pub use super::fit::elided_note;
 use super::fit::{display_width, preview_may_fit, wrap, wrap_words, Line};
 use super::style::Style;
+use super::words::HIGH_BITS;
 use super::Sink;
 use crate::base::rules::Severity;
 use crate::base::{ConnId, StreamId};
@@ -151,7 +152,7 @@ fn all_ascii(bytes: &[u8]) -> bool {
     let any = words.fold(0, |any, w| {
         any | u64::from_le_bytes(w.try_into().unwrap_or_default())
     });
-    any & 0x8080_8080_8080_8080 == 0 && rest < 0x80
+    any & HIGH_BITS == 0 && rest < 0x80
 }
 
 /// JSON text re-indented, when it parses. It stays JSON: serde_json already escapes control

@@ -15,7 +15,7 @@ pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// The top bit of each byte of `x` that is zero, and no other bit. Exact: the sum of a byte's
 /// low seven bits and 0x7f never carries into the next byte.
 #[inline]
-pub fn zero_bytes(x: u64) -> u64 {
+fn zero_bytes(x: u64) -> u64 {
     !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
 }
 

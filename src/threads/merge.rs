@@ -147,7 +147,11 @@ impl Cursor {
                     sink.event(e).map_err(Failed::Output)?;
                 }
             }
-            Output::Bytes(_) if end > start => unwritten.push(Range { worker, start, end }),
+            Output::Bytes(_) if end > start => match unwritten.last_mut() {
+                // The worker's previous call came just before: one piece for both.
+                Some(last) if last.worker == worker && last.end == start => last.end = end,
+                _ => unwritten.push(Range { worker, start, end }),
+            },
             Output::Bytes(_) => {}
         }
         Ok(!(self.results.unfinished && self.call == self.results.ends.len()))
@@ -413,6 +417,23 @@ mod tests {
     }
 
     #[test]
+    fn a_workers_calls_in_a_row_go_out_as_one_piece_and_no_others_do() {
+        let order = vec![
+            Order::Call(0),
+            Order::Call(0),
+            Order::Call(1),
+            Order::Call(0),
+            Order::Call(0),
+        ];
+        let results = vec![
+            VecDeque::from([rendered(&["a1", "a2", "a3"]), rendered(&["a4"])]),
+            VecDeque::from([rendered(&["b1"])]),
+        ];
+        // a3 and a4 are in two results (two buffers): two pieces.
+        assert_eq!(run(order, results), ["a1a2", "b1", "a3", "a4"]);
+    }
+
+    #[test]
     fn a_call_whose_output_comes_in_pieces_is_written_whole_before_the_next_item() {
         let mut first = rendered(&["a1", "b1-"]);
         first.unfinished = true;
@@ -430,9 +451,10 @@ mod tests {
             VecDeque::from([first, second, third]),
             VecDeque::from([rendered(&["z"])]),
         ];
+        // A worker's calls one after the other in its buffer go out as one piece.
         assert_eq!(
             run(order, results),
-            ["a1", "b1-", "b1+", "b1!", "m", "c1", "z"]
+            ["a1b1-", "b1+", "b1!", "m", "c1", "z"]
         );
     }
 

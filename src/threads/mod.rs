@@ -93,13 +93,15 @@ const MAX_THREADS: usize = 256;
 /// What a pipeline run with worker threads reports, in order: its own events (diagnostics about
 /// packets and the capture), and calls into connections, whose events the workers make.
 pub enum Item {
-    Main(Event),
+    /// Boxed: these are rare, and an event is more than twice the size of a call, which every
+    /// packet's item would otherwise be moved as.
+    Main(Box<Event>),
     Call(Call),
 }
 
 impl From<Event> for Item {
     fn from(e: Event) -> Item {
-        Item::Main(e)
+        Item::Main(Box::new(e))
     }
 }
 
@@ -374,6 +376,17 @@ impl Held {
     }
 }
 
+/// How long [`Dispatch::merge`] waits for the workers' results.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// Only what is there already.
+    Never,
+    /// For the next item's, then what is there.
+    ForOne,
+    /// For every item's (the end of the input).
+    ForAll,
+}
+
 /// What the main thread sends a worker.
 enum Input {
     /// Calls, and the stream bytes of their `Data` events one after the other; `out` is a
@@ -398,12 +411,12 @@ struct Worker {
 }
 
 /// Buffers kept for use again, per pool: input buffers as many as can be in flight; output
-/// buffers a few, since a batch takes one and its results may come in several parts (more
-/// would only keep memory the results no longer hold). A buffer that grew past [`SPARE_MAX`]
-/// (a huge message) is freed instead. Reused buffers save the page faults and zeroing of fresh
-/// memory for every batch.
+/// buffers one per batch a worker can have waiting, and two more (with only two, a worker
+/// whose batches queued up got fresh buffers, and grew them: the page faults and the zeroing
+/// of fresh memory were half of what `-j 2` faulted beyond one thread). A buffer that grew
+/// past [`SPARE_MAX`] (a huge message) is freed instead.
 const SPARE_INPUTS: usize = 2 * CHANNEL_BATCHES + 2;
-const SPARE_OUTPUTS: usize = 2;
+const SPARE_OUTPUTS: usize = CHANNEL_BATCHES + 2;
 const SPARE_MAX: usize = 2 * RESULTS_PART;
 
 /// Keep `buf` in `pool` (of at most `spares`) for use again, when there is room and it is not
@@ -490,7 +503,7 @@ impl<'a> Dispatch<'a> {
     pub fn take(&mut self, items: &mut Vec<Item>) -> io::Result<()> {
         for item in items.drain(..) {
             match item {
-                Item::Main(e) => self.epoch.push(Order::Main(Box::new(e))),
+                Item::Main(e) => self.epoch.push(Order::Main(e)),
                 Item::Call(call) => {
                     self.epoch_bytes += call.weight();
                     self.epoch.push(Order::Call(call.worker));
@@ -540,7 +553,7 @@ impl<'a> Dispatch<'a> {
         }
         self.merge.release(self.epoch.drain(..));
         self.epoch_bytes = 0;
-        while self.step(false)? {}
+        self.merge(Wait::Never)?;
         Ok(())
     }
 
@@ -555,7 +568,7 @@ impl<'a> Dispatch<'a> {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Full(back)) => {
                     input = back;
-                    if !self.step(true)? {
+                    if !self.merge(Wait::ForOne)? {
                         // Nothing left to merge: the worker is busy with calls whose results
                         // are merged already; wait for room.
                         let tx = self.workers[w].calls.as_ref().ok_or_else(gone)?;
@@ -567,9 +580,33 @@ impl<'a> Dispatch<'a> {
         }
     }
 
+    /// Merge what is ready into the sink; with [`Wait::ForOne`] wait for the next item's
+    /// results first if need be, with [`Wait::ForAll`] for every item's. False when nothing
+    /// could be written.
+    fn merge(&mut self, wait: Wait) -> io::Result<bool> {
+        let mut wrote = false;
+        loop {
+            let wait_now = match wait {
+                Wait::Never => false,
+                Wait::ForOne => !wrote,
+                Wait::ForAll => true,
+            };
+            let stepped = self.step(wait_now);
+            if !self.merge.spent.is_empty() {
+                self.recycle_spent();
+            }
+            match stepped {
+                Ok(true) => wrote = true,
+                Ok(false) => return Ok(wrote),
+                Err(merge::Failed::Output(e)) => return Err(e),
+                Err(merge::Failed::Worker(w)) => return Err(self.failed(w)),
+            }
+        }
+    }
+
     /// One step of the merge: the next item to the sink, when its result is there (or, with
     /// `wait`, once it is). False when nothing could be written.
-    fn step(&mut self, wait: bool) -> io::Result<bool> {
+    fn step(&mut self, wait: bool) -> Result<bool, merge::Failed> {
         let Dispatch {
             sink,
             workers,
@@ -592,7 +629,12 @@ impl<'a> Dispatch<'a> {
             add_counts(counts, &results.counts);
             Ok(Some(results))
         };
-        let stepped = merge.step(&mut fetch, *sink);
+        merge.step(&mut fetch, *sink)
+    }
+
+    /// Results the merge has written: their room goes back to the worker (which may be
+    /// waiting for it), their buffers to be filled again.
+    fn recycle_spent(&mut self) {
         for (w, spent) in self.merge.spent.drain(..) {
             self.workers[w].held.release(spent.weight());
             if spent.spare.capacity() > 0 {
@@ -602,18 +644,13 @@ impl<'a> Dispatch<'a> {
                 recycle(&mut self.workers[w].spare_out, SPARE_OUTPUTS, out);
             }
         }
-        match stepped {
-            Ok(wrote) => Ok(wrote),
-            Err(merge::Failed::Output(e)) => Err(e),
-            Err(merge::Failed::Worker(w)) => Err(self.failed(w)),
-        }
     }
 
     /// End of input: every call to its worker, every result to the sink. Returns the
     /// connections the workers counted (`websocket_connections`, `tls_*`).
     pub fn finish(&mut self) -> io::Result<CaptureSummary> {
         self.release()?;
-        while self.step(true)? {}
+        self.merge(Wait::ForAll)?;
         self.stop();
         Ok(self.counts.clone())
     }

@@ -186,36 +186,61 @@ impl Job {
     /// pieces when they pass [`RESULTS_PART`] (whole messages kept can make one call's output
     /// tens of MiB: the main thread writes the first pieces while the rest are rendered).
     fn take(&self, events: &mut Vec<Event>, outbox: &mut Outbox<'_>) -> Result<(), Stop> {
-        for e in events.iter() {
-            if let Event::Connection(c) = e {
-                outbox.out.counts.count_connection(c);
-            }
-        }
-        let mut events = events.drain(..);
-        while let Some(mut e) = events.next() {
-            let out = &mut outbox.out;
-            match (&mut out.output, self.render) {
-                (Output::Bytes(bytes), Some(render)) => {
-                    render.render(&e, bytes).map_err(Stop::Output)?;
-                    e.recycle();
-                }
-                (Output::Events(_), _) => out.keep(e),
-                (Output::Bytes(_), None) => {
-                    return Err(Stop::Output(std::io::Error::other("no renderer")))
-                }
-            }
-            if out.weight() >= RESULTS_PART && events.len() > 0 {
-                out.end_call();
-                if !outbox.hand_over(true, Vec::new()) {
-                    return Err(Stop::Gone);
-                }
-            }
-        }
+        let taken = match self.render {
+            Some(render) => render_in_place(render, events, outbox),
+            None => keep_all(events, outbox),
+        };
+        events.clear();
+        taken?;
         outbox.out.end_call();
         if outbox.out.weight() >= RESULTS_PART && !outbox.hand_over(false, Vec::new()) {
             return Err(Stop::Gone);
         }
         Ok(())
+    }
+}
+
+/// Render each event where it is (an event is not moved out to be rendered), and give its
+/// payload buffer back.
+fn render_in_place(
+    render: Renderer,
+    events: &mut [Event],
+    outbox: &mut Outbox<'_>,
+) -> Result<(), Stop> {
+    let last = events.len().saturating_sub(1);
+    for (i, e) in events.iter_mut().enumerate() {
+        let out = &mut outbox.out;
+        count(&mut out.counts, e);
+        let Output::Bytes(bytes) = &mut out.output else {
+            return Err(Stop::Output(std::io::Error::other("no renderer")));
+        };
+        render.render(e, bytes).map_err(Stop::Output)?;
+        e.recycle();
+        if out.weight() >= RESULTS_PART && i < last {
+            outbox.split_call()?;
+        }
+    }
+    Ok(())
+}
+
+/// Keep the events themselves (the main thread's sink renders them).
+fn keep_all(events: &mut Vec<Event>, outbox: &mut Outbox<'_>) -> Result<(), Stop> {
+    let mut events = events.drain(..);
+    while let Some(e) = events.next() {
+        let out = &mut outbox.out;
+        count(&mut out.counts, &e);
+        out.keep(e);
+        if out.weight() >= RESULTS_PART && events.len() > 0 {
+            outbox.split_call()?;
+        }
+    }
+    Ok(())
+}
+
+/// The connections the events show, for the summary.
+fn count(counts: &mut crate::event::CaptureSummary, e: &Event) {
+    if let Event::Connection(c) = e {
+        counts.count_connection(c);
     }
 }
 
@@ -235,6 +260,16 @@ struct Outbox<'a> {
 }
 
 impl Outbox<'_> {
+    /// The call's output so far goes over as an unfinished part; the rest follows.
+    fn split_call(&mut self) -> Result<(), Stop> {
+        self.out.end_call();
+        if self.hand_over(true, Vec::new()) {
+            Ok(())
+        } else {
+            Err(Stop::Gone)
+        }
+    }
+
     /// Hand over the results so far, once the main thread holds few enough unwritten
     /// ([`Held`]); `unfinished`: the last call's output goes on in the next part. `spare`: the
     /// batch's input buffer, with its last part. False when the main thread has stopped.

@@ -452,10 +452,7 @@ mod tests {
             VecDeque::from([rendered(&["z"])]),
         ];
         // A worker's calls one after the other in its buffer go out as one piece.
-        assert_eq!(
-            run(order, results),
-            ["a1b1-", "b1+", "b1!", "m", "c1", "z"]
-        );
+        assert_eq!(run(order, results), ["a1b1-", "b1+", "b1!", "m", "c1", "z"]);
     }
 
     #[test]

@@ -157,6 +157,14 @@ impl<'a> ObjectWriter<'a> {
         self.key(k)?;
         write_json_str(self.out, v)
     }
+    /// Text as bytes the caller knows to be UTF-8 (a message's payload, which its session
+    /// checked byte by byte): not checked a second time. Should a byte not be UTF-8 after
+    /// all, it is written as an escaped U+FFFD, and the JSON stays valid.
+    #[inline(always)]
+    fn utf8(&mut self, k: &'static str, v: &[u8]) -> io::Result<()> {
+        self.key(k)?;
+        write_json_bytes(self.out, v)
+    }
     /// A name of this program's own (a direction, an opcode): printable ASCII with nothing to
     /// escape, so copied as it is, without the escaper's set-up.
     #[inline(always)]
@@ -228,6 +236,11 @@ fn write_ts(out: &mut Vec<u8>, ts: Timestamp) -> io::Result<()> {
 /// bytes). Printable ASCII goes a word at a time ([`super::words`]); any other byte is looked
 /// up in [`JSON_ESCAPES`]; all are written in place.
 fn write_json_str(out: &mut Vec<u8>, v: &str) -> io::Result<()> {
+    write_json_bytes(out, v.as_bytes())
+}
+
+/// [`write_json_str`] of UTF-8 text as bytes (see [`ObjectWriter::utf8`]).
+fn write_json_bytes(out: &mut Vec<u8>, v: &[u8]) -> io::Result<()> {
     out.push(b'"');
     let mut at = 0;
     while at < v.len() {
@@ -254,7 +267,7 @@ thread_local! {
 
 /// Escape up to [`JSON_CHUNK`] bytes of `v` from `at` (a character boundary) onto `out`;
 /// returns where it stopped (a character boundary).
-fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
+fn write_json_chunk(out: &mut Vec<u8>, v: &[u8], at: usize) -> usize {
     ESCAPED.with_borrow_mut(|buf| {
         let (read, wrote) = escape_chunk(v, at, &mut buf[..]);
         out.extend_from_slice(&buf[..wrote]);
@@ -265,8 +278,8 @@ fn write_json_chunk(out: &mut Vec<u8>, v: &str, at: usize) -> usize {
 /// Escape up to [`JSON_CHUNK`] bytes of `v` from `at` (a character boundary) into `buf`, which
 /// has room for [`MAX_ESCAPE`] bytes for each; returns where it stopped (a character boundary)
 /// and the bytes written.
-fn escape_chunk(v: &str, at: usize, buf: &mut [u8]) -> (usize, usize) {
-    let bytes = v.as_bytes();
+fn escape_chunk(v: &[u8], at: usize, buf: &mut [u8]) -> (usize, usize) {
+    let bytes = v;
     let end = (at + JSON_CHUNK).min(bytes.len());
     let (mut i, mut w) = (at, 0);
     // Whole words of printable ASCII, their quotes and backslashes escaped in place. A word
@@ -315,24 +328,23 @@ fn plain_prefix(word: &[u8; 8]) -> usize {
 
 /// The character of `v` at `i` into the start of `buf`, escaped as it must be: how many bytes
 /// it took and wrote.
-fn escape_one(v: &str, i: usize, buf: &mut [u8]) -> (usize, usize) {
-    let b = v.as_bytes()[i];
+fn escape_one(v: &[u8], i: usize, buf: &mut [u8]) -> (usize, usize) {
+    let b = v[i];
     match JSON_ESCAPES[usize::from(b)] {
         0 => {
             buf[0] = b;
             (1, 1)
         }
         b'u' => (1, put_u_escape(buf, u32::from(b))),
-        NOT_ASCII => {
-            let c = v[i..].chars().next().unwrap_or_default();
-            let len = c.len_utf8();
-            if needs_escape(c) {
-                (len, put_u_escape(buf, c as u32))
-            } else {
-                buf[..len].copy_from_slice(&v.as_bytes()[i..i + len]);
+        NOT_ASCII => match char_at(v, i) {
+            Some((c, len)) if needs_escape(c) => (len, put_u_escape(buf, c as u32)),
+            Some((_, len)) => {
+                buf[..len].copy_from_slice(&v[i..i + len]);
                 (len, len)
             }
-        }
+            // Not UTF-8 after all (see ObjectWriter::utf8): the replacement character.
+            None => (1, put_u_escape(buf, u32::from(char::REPLACEMENT_CHARACTER))),
+        },
         short => {
             buf[..2].copy_from_slice(&[b'\\', short]);
             (1, 2)
@@ -351,6 +363,19 @@ fn plain_prefix_len(bytes: &[u8]) -> usize {
 
 /// A byte that starts a character beyond ASCII: decoded, then written as it is or escaped.
 const NOT_ASCII: u8 = 0xff;
+
+/// The character that starts at `v[i]`, a byte beyond ASCII, and its length; `None` when the
+/// bytes there are not one UTF-8 character.
+fn char_at(v: &[u8], i: usize) -> Option<(char, usize)> {
+    let len = match v[i] {
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => return None,
+    };
+    let s = std::str::from_utf8(v.get(i..i + len)?).ok()?;
+    s.chars().next().map(|c| (c, len))
+}
 
 /// What each byte becomes in a JSON string as serde_json and [`TerminalSafeFormatter`] write
 /// it: 0 itself; `u` `\u00XX` (the other controls, and DEL for the terminal); [`NOT_ASCII`];
@@ -623,8 +648,8 @@ fn write_message(out: &mut Vec<u8>, msg: &Message) -> io::Result<()> {
     o.u64(key!("opcode"), u64::from(msg.opcode.bits()))?;
     o.u64(key!("len"), msg.payload.len)?;
     o.u64(key!("fragments"), u64::from(msg.fragments))?;
-    match msg.text() {
-        Some(t) => o.str(key!("text"), t)?,
+    match msg.text_bytes() {
+        Some(t) => o.utf8(key!("text"), t)?,
         None => {
             o.key(key!("data_b64"))?;
             // base64 needs no escaping.
@@ -780,6 +805,18 @@ pub fn render_line(event: &Event, out: &mut Vec<u8>) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Bytes that are not UTF-8 after all (a broken promise to `ObjectWriter::utf8`) still
+    /// make valid JSON: each such byte an escaped U+FFFD, the characters around them as ever.
+    #[test]
+    fn bytes_that_are_not_utf8_become_escaped_replacement_characters() {
+        let mut out = Vec::new();
+        write_json_bytes(&mut out, b"a\xff\xc3(\xe2\x82\xac\xf0\x9f").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "\"a\\ufffd\\ufffd(\u{20ac}\\ufffd\\ufffd\"");
+        let parsed: String = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, "a\u{fffd}\u{fffd}(\u{20ac}\u{fffd}\u{fffd}");
+    }
 
     /// `write_json_str` writes exactly what the serializer with [`TerminalSafeFormatter`]
     /// writes: every ASCII byte and the characters around the escaped ones, at every position

@@ -12,14 +12,7 @@ pub fn word_of(bytes: &[u8]) -> u64 {
 pub const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// The top bit of each byte of `x` that is zero, and no other bit. Exact: the sum of a byte's
-/// low seven bits and 0x7f never carries into the next byte.
-#[inline]
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & !HIGH_BITS) + !HIGH_BITS) | x) & HIGH_BITS
-}
-
-/// How many bytes a mask of top bits (as [`zero_bytes`] makes) marks: the bits moved to the
+/// How many bytes a mask of top bits (as [`printable_word_escapes`] makes) marks: the bits moved to the
 /// bottom of each byte and summed into the top byte.
 #[inline]
 pub fn count_marked(mask: u64) -> usize {
@@ -39,8 +32,12 @@ pub fn printable_word_escapes(word: u64) -> Option<u64> {
     if (word & HIGH_BITS) | below_space | delete != 0 {
         return None;
     }
-    let quotes = zero_bytes(word ^ (LOW_BITS * u64::from(b'"')));
-    Some(quotes | zero_bytes(word ^ (LOW_BITS * u64::from(b'\\'))))
+    // Every byte is below 0x80 here, and so is each byte of a word xored with an ASCII byte:
+    // adding 0x7f sets the top bit of every byte but a zero one, and never carries. Both tests
+    // in one: a byte is marked when either sum left its top bit clear.
+    let sums = (word ^ (LOW_BITS * u64::from(b'"'))).wrapping_add(!HIGH_BITS)
+        & (word ^ (LOW_BITS * u64::from(b'\\'))).wrapping_add(!HIGH_BITS);
+    Some(!sums & HIGH_BITS)
 }
 
 /// Eight printable ASCII bytes stored at `dst[at..]` with a backslash before each that

@@ -260,6 +260,11 @@ mod tests {
             }
             assert_eq!(fast.folded(), Sum(slow).folded(), "{len}");
         }
+        // The largest IP packet, every byte 0xff: the most carries there can be.
+        let mut fast = Sum::default();
+        fast.add(&[0xff; 65_535]);
+        let slow = 65_535 / 2 * 0xffff + (0xff << 8);
+        assert_eq!(fast.folded(), Sum(slow).folded());
     }
 
     #[test]

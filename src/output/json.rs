@@ -234,7 +234,7 @@ fn write_ts(out: &mut Vec<u8>, ts: Timestamp) -> io::Result<()> {
 /// A JSON string, byte for byte as [`write_safe_json`] writes it, without serde's escaping
 /// machinery (a call per run between escapes: JSON-like payloads have a quote every few
 /// bytes). Printable ASCII goes a word at a time ([`super::words`]); any other byte is looked
-/// up in [`JSON_ESCAPES`]; all are written in place.
+/// up in [`JSON_ESCAPES`]; a chunk at a time is escaped in a per-thread buffer and copied on.
 fn write_json_str(out: &mut Vec<u8>, v: &str) -> io::Result<()> {
     write_json_bytes(out, v.as_bytes())
 }
@@ -251,8 +251,8 @@ fn write_json_bytes(out: &mut Vec<u8>, v: &[u8]) -> io::Result<()> {
 }
 
 /// Bytes of input escaped per step: the output of a step is at most [`MAX_ESCAPE`] times its
-/// input, written into a per-thread scratch buffer that room, which stays in the first-level
-/// cache, then copied onto the output.
+/// input, written into a per-thread buffer of that size (6 KiB, which stays in the first-level
+/// cache), then copied onto the output.
 const JSON_CHUNK: usize = 1024;
 /// The longest escape of one character: `\uXXXX`, for a character of one to three bytes.
 const MAX_ESCAPE: usize = 6;
@@ -278,8 +278,7 @@ fn write_json_chunk(out: &mut Vec<u8>, v: &[u8], at: usize) -> usize {
 /// Escape up to [`JSON_CHUNK`] bytes of `v` from `at` (a character boundary) into `buf`, which
 /// has room for [`MAX_ESCAPE`] bytes for each; returns where it stopped (a character boundary)
 /// and the bytes written.
-fn escape_chunk(v: &[u8], at: usize, buf: &mut [u8]) -> (usize, usize) {
-    let bytes = v;
+fn escape_chunk(bytes: &[u8], at: usize, buf: &mut [u8]) -> (usize, usize) {
     let end = (at + JSON_CHUNK).min(bytes.len());
     let (mut i, mut w) = (at, 0);
     // Whole words of printable ASCII, their quotes and backslashes escaped in place. A word
@@ -298,13 +297,13 @@ fn escape_chunk(v: &[u8], at: usize, buf: &mut [u8]) -> (usize, usize) {
                 let plain = plain_prefix(word);
                 buf[w..w + plain].copy_from_slice(&word[..plain]);
                 (i, w) = (i + plain, w + plain);
-                let (read, wrote) = escape_one(v, i, &mut buf[w..]);
+                let (read, wrote) = escape_one(bytes, i, &mut buf[w..]);
                 (i, w) = (i + read, w + wrote);
             }
         }
     }
     while i < end {
-        let (read, wrote) = escape_one(v, i, &mut buf[w..]);
+        let (read, wrote) = escape_one(bytes, i, &mut buf[w..]);
         (i, w) = (i + read, w + wrote);
     }
     (i, w)

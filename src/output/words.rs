@@ -12,8 +12,8 @@ pub fn word_of(bytes: &[u8]) -> u64 {
 pub const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// How many bytes a mask of top bits (as [`printable_word_escapes`] makes) marks: the bits moved to the
-/// bottom of each byte and summed into the top byte.
+/// How many bytes a mask of top bits (as [`printable_word_escapes`] makes) marks: the bits
+/// moved to the bottom of each byte and summed into the top byte.
 #[inline]
 pub fn count_marked(mask: u64) -> usize {
     ((mask >> 7).wrapping_mul(LOW_BITS) >> 56) as usize

@@ -89,5 +89,7 @@ for n in $threads; do
 done
 if [ -n "$pairs" ]; then
   echo
-  echo "The machine's ceiling: two \`-j 1\` runs at once do $(median <<<"$pairs" | awk '{ printf "%.2f", $1 }')× the work of one in the same time (median of each round's own ratio)."
+  ceil=$(median <<<"$pairs" | awk '{ printf "%.2f", $1 }')
+  echo "The machine's ceiling: two \`-j 1\` runs at once do ${ceil}× the work of one"
+  echo "in the same time (median of each round's own ratio)."
 fi

@@ -1,7 +1,8 @@
-//! Payload buffers reused within a thread, and boxes reused by their owner. Each frame and message keeps its payload in a
-//! buffer of its own, handed to the event that reports it; once the event is rendered the
-//! buffer comes back here for the next frame or message, instead of a `malloc` and a `free`
-//! each (on a capture of small messages those cost about 2 % of the default view).
+//! Payload buffers reused within a thread, and boxes reused by their owner. Each frame and
+//! message keeps its payload in a buffer of its own, handed to the event that reports it; once
+//! the event is rendered the buffer comes back here for the next frame or message, instead of
+//! a `malloc` and a `free` each (on a capture of small messages those cost about 2 % of the
+//! default view).
 //!
 //! Bounded: at most [`MAX_HELD`] buffers of at most [`MAX_CAPACITY`] bytes each, so a thread
 //! holds at most 64 KiB here whatever the traffic, and a buffer handed out is never much larger

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::digits::{hex_word, push_decimal, push_word, HEX_DIGITS};
 use super::escape::is_terminal_hazard;
-use super::words::{printable_word_escapes, push_escaped_word, word_of};
+use super::words::{printable_word_escapes, push_escaped_word, word_of, HIGH_BITS, LOW_BITS};
 use super::Sink;
 use crate::base::{ConnId, Direction, PacketRef, StreamId, Timestamp};
 use crate::decode::{Decoded, Unit};
@@ -293,8 +293,7 @@ fn escape_chunk(bytes: &[u8], at: usize, buf: &mut [u8]) -> (usize, usize) {
             }
             None => {
                 // Another byte in the word: the printable ones before it, then it, escaped.
-                let word = <&[u8; 8]>::try_from(word).unwrap_or(&[0; 8]);
-                let plain = plain_prefix(word);
+                let plain = plain_prefix(x);
                 buf[w..w + plain].copy_from_slice(&word[..plain]);
                 (i, w) = (i + plain, w + plain);
                 let (read, wrote) = escape_one(bytes, i, &mut buf[w..]);
@@ -309,19 +308,16 @@ fn escape_chunk(bytes: &[u8], at: usize, buf: &mut [u8]) -> (usize, usize) {
     (i, w)
 }
 
-/// How many of the eight bytes of `word`, from the first, [`JSON_ESCAPES`] leaves as they
-/// are: printable ASCII but the quote and the backslash. The bit tricks flag a byte that needs
+/// How many of the eight bytes of the word `x`, from the first, [`JSON_ESCAPES`] leaves as
+/// they are: printable ASCII but the quote and the backslash. The bit tricks flag a byte that needs
 /// a look, and may flag bytes after it too, never one before: the first flag is exact.
-fn plain_prefix(word: &[u8; 8]) -> usize {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+fn plain_prefix(x: u64) -> usize {
     // Little-endian: the first byte is the lowest, and trailing zeros count from it.
-    let x = u64::from_le_bytes(*word);
-    let has_zero = |y: u64| y.wrapping_sub(ONES) & !y & HIGH;
-    let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH; // a byte below 0x20
-    let high = (x.wrapping_add(ONES) | x) & HIGH; // a byte above 0x7e
-    let quote = has_zero(x ^ (ONES * u64::from(b'"')));
-    let backslash = has_zero(x ^ (ONES * u64::from(b'\\')));
+    let has_zero = |y: u64| y.wrapping_sub(LOW_BITS) & !y & HIGH_BITS;
+    let control = x.wrapping_sub(LOW_BITS * 0x20) & !x & HIGH_BITS; // a byte below 0x20
+    let high = (x.wrapping_add(LOW_BITS) | x) & HIGH_BITS; // a byte above 0x7e
+    let quote = has_zero(x ^ (LOW_BITS * u64::from(b'"')));
+    let backslash = has_zero(x ^ (LOW_BITS * u64::from(b'\\')));
     ((control | high | quote | backslash).trailing_zeros() / 8) as usize
 }
 

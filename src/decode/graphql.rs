@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
-use super::text::{cut, json_preview, ID_CHARS};
+use super::text::{cut, json_preview, may_have_key, ID_CHARS};
 
 /// Characters of an operation id a `subscribe` summary shows: enough to tell operations apart
 /// (the answers point at the message anyway).
@@ -25,7 +25,8 @@ pub fn recognises(msg: &AppMessage<'_>) -> Option<Protocol> {
     if msg.dir != Direction::ClientToServer || !msg.text || !msg.whole {
         return None;
     }
-    if msg.bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+    let first = msg.bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') || !may_have_key(msg.bytes, b"\"type\"") {
         return None;
     }
     let v: Value = serde_json::from_slice(msg.bytes).ok()?;
@@ -373,6 +374,8 @@ mod tests {
         );
         assert_eq!(r(br#"{"type":"hello"}"#), None);
         assert_eq!(r(br#"{"jsonrpc":"2.0","method":"a"}"#), None);
+        // An escaped member name is the same name (RFC 8259 §7).
+        assert_eq!(r(br#"{"typ\u0065":"connection_init"}"#), Some(NEW));
         assert_eq!(
             recognises(&msg(S2C, 1, 0, br#"{"type":"connection_init"}"#)),
             None

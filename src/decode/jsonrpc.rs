@@ -8,7 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use super::pending::{Pending, Question};
-use super::text::{cut, json_preview, ID_CHARS};
+use super::text::{cut, json_preview, may_have_key, ID_CHARS};
 use super::types::{AppMessage, Decode, Decoded, Finding, Protocol, Unit};
 use crate::base::rules;
 use crate::base::Direction;
@@ -20,7 +20,7 @@ pub fn recognises(msg: &AppMessage<'_>) -> bool {
         return false;
     }
     let first = msg.bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if !matches!(first, Some(b'{' | b'[')) {
+    if !matches!(first, Some(b'{' | b'[')) || !may_have_key(msg.bytes, b"\"jsonrpc\"") {
         return false;
     }
     match serde_json::from_slice::<Value>(msg.bytes) {
@@ -393,6 +393,20 @@ mod tests {
             br#"{"type":"connection_init"}"#
         )));
         assert!(!recognises(&msg(C2S, 1, 0, b"42[\"x\"]")));
+        // The member's name written with escapes is the same name (RFC 8259 §7): still parsed.
+        assert!(recognises(&msg(
+            C2S,
+            1,
+            0,
+            br#"{"\u006asonrpc":"2.0","method":"a","id":1}"#
+        )));
+        // "jsonrpc" only inside a value: parsed, and not taken.
+        assert!(!recognises(&msg(
+            C2S,
+            1,
+            0,
+            br#"{"method":"\"jsonrpc\"","id":1}"#
+        )));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! capture meets a connection it has no secrets for) and from the capture's own Decryption
 //! Secrets Blocks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::capture::keyfile::KeyFile;
@@ -16,6 +17,9 @@ pub struct KeyStore {
     live: bool,
     /// Lines skipped so far, for the warnings.
     malformed: Mutex<Vec<Malformed>>,
+    /// `malformed` may hold lines: asked after every packet, and a lock each time was 1 % of
+    /// the text view on a capture of small messages.
+    any_malformed: AtomicBool,
 }
 
 impl KeyStore {
@@ -35,11 +39,20 @@ impl KeyStore {
     /// Add key log lines (a Decryption Secrets Block, or what the file gained).
     pub fn add(&self, text: &[u8]) {
         let bad = lock(&self.log).add(text);
-        lock(&self.malformed).extend(bad);
+        if !bad.is_empty() {
+            lock(&self.malformed).extend(bad);
+            self.any_malformed.store(true, Ordering::Release);
+        }
     }
 
     /// Malformed lines seen since the last call.
     pub fn take_malformed(&self) -> Vec<Malformed> {
+        // A plain load first: the usual answer, none, costs no atomic write.
+        if !self.any_malformed.load(Ordering::Acquire)
+            || !self.any_malformed.swap(false, Ordering::Acquire)
+        {
+            return Vec::new();
+        }
         std::mem::take(&mut *lock(&self.malformed))
     }
 }
@@ -68,5 +81,24 @@ impl KeySource for KeyStore {
 
     fn may_learn_more(&self) -> bool {
         self.live && lock(&self.file).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_lines_are_taken_once_each_as_they_come() {
+        let store = KeyStore::default();
+        assert!(store.take_malformed().is_empty());
+        store.add(b"# a comment\nnot a key line\n");
+        assert_eq!(store.take_malformed().len(), 1);
+        assert!(store.take_malformed().is_empty());
+        store.add(b"\n");
+        assert!(store.take_malformed().is_empty());
+        store.add(b"bad\nworse\n");
+        assert_eq!(store.take_malformed().len(), 2);
+        assert!(store.take_malformed().is_empty());
     }
 }

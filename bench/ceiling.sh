@@ -3,8 +3,9 @@
 # only computes (Python, touching almost no memory) timed alone and as two processes at once,
 # in RUNS rounds (alone and together alternating, so a drift in the machine's speed falls on
 # both). Prints the median, and the spread, of each round's own ratio: 2 × alone / together.
-# On real cores it is about 2.00×; on a shared or virtual machine the cores slow each other
-# down, and no program's -j 2 can beat this figure. See docs/performance.md (issue 14).
+# Two cores that did not slow each other down would give 2.00×; on a shared or virtual machine
+# they do, by an amount that changes from minute to minute, and this is about what a program's
+# -j 2 can hope for at that moment. See docs/performance.md (issue 14).
 #   RUNS=41 bench/ceiling.sh
 set -euo pipefail
 runs=${RUNS:-21}

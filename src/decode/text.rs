@@ -44,8 +44,8 @@ pub fn json_preview(v: &serde_json::Value) -> String {
 /// all, found without parsing it: a name is the quoted key itself unless it is written with
 /// escapes (`"\u0074ype"`), and escapes need a backslash. A message that cannot have the key
 /// is not parsed: the recognisers parse only the first messages, but each parse of a message
-/// of a few hundred bytes cost about 10,000 instructions (2.7 % of the text view on
-/// many-small.pcap, whose 777 connections each had theirs parsed).
+/// of a few hundred bytes cost about 10,000 instructions (on many-small.pcap, whose 777
+/// connections each had theirs parsed, skipping them saved 2.4 % of the text view's).
 pub fn may_have_key(json: &[u8], key: &[u8]) -> bool {
     json.contains(&b'\\') || json.windows(key.len()).any(|w| w == key)
 }
@@ -58,7 +58,7 @@ mod tests {
     fn a_key_is_looked_for_as_written_or_wherever_escapes_could_hide_it() {
         let key = b"\"type\"";
         assert!(may_have_key(br#"{"type":"x"}"#, key));
-        assert!(may_have_key(br#"{"a":"type"}"#, b"\"type\""));
+        assert!(may_have_key(br#"{"a":"type"}"#, key));
         assert!(!may_have_key(br#"{"types":"x","typ":1}"#, key));
         assert!(!may_have_key(br#"{"a":1}"#, key));
         assert!(!may_have_key(b"", key));

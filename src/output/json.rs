@@ -362,14 +362,10 @@ const NOT_ASCII: u8 = 0xff;
 /// The character that starts at `v[i]`, a byte beyond ASCII, and its length; `None` when the
 /// bytes there are not one UTF-8 character.
 fn char_at(v: &[u8], i: usize) -> Option<(char, usize)> {
-    let len = match v[i] {
-        0xc0..=0xdf => 2,
-        0xe0..=0xef => 3,
-        0xf0..=0xf7 => 4,
-        _ => return None,
-    };
-    let s = std::str::from_utf8(v.get(i..i + len)?).ok()?;
-    s.chars().next().map(|c| (c, len))
+    // A character is at most four bytes; std says which of them are one.
+    let window = &v[i..v.len().min(i + 4)];
+    let c = window.utf8_chunks().next()?.valid().chars().next()?;
+    Some((c, c.len_utf8()))
 }
 
 /// What each byte becomes in a JSON string as serde_json and [`TerminalSafeFormatter`] write

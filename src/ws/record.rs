@@ -158,16 +158,10 @@ fn whole_characters(bytes: &[u8]) -> usize {
     else {
         return bytes.len();
     };
-    let needs = match bytes[start] {
-        0x00..=0x7f => 1,
-        0xc0..=0xdf => 2,
-        0xe0..=0xef => 3,
-        _ => 4,
-    };
-    if start + needs <= bytes.len() {
-        bytes.len()
-    } else {
-        start
+    // Only the last character is looked at: std says whether it is whole.
+    match bytes[start..].utf8_chunks().next() {
+        Some(chunk) if chunk.invalid().is_empty() => bytes.len(),
+        _ => start,
     }
 }
 
